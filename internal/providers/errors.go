@@ -1,0 +1,114 @@
+package providers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// StatusError builds an Error from an upstream HTTP status and the message
+// the provider gave, choosing the status the gateway answers with and
+// whether a retry can help:
+//   - 4xx other than 408 and 429 pass through with the provider's message
+//     (the request itself is at fault; 401/403 are not retried);
+//   - 408, 429 and 529 (Anthropic's "overloaded") are retryable, answered as
+//     429 (or 503 for overload) so client libraries back off;
+//   - other 5xx are retryable and answered as 502.
+func StatusError(provider string, status int, msg string, h http.Header) *Error {
+	e := &Error{Provider: provider, Status: status, Message: msg}
+	if h != nil {
+		e.RetryAfter = ParseRetryAfter(h, time.Now())
+	}
+	switch {
+	case status == http.StatusUnauthorized:
+		e.Type = TypeAuthentication
+	case status == http.StatusForbidden:
+		e.Type = TypePermission
+	case status == http.StatusNotFound:
+		e.Type = TypeNotFound
+	case status == http.StatusTooManyRequests || status == http.StatusRequestTimeout:
+		e.Status, e.Type, e.Retryable = http.StatusTooManyRequests, TypeRateLimit, true
+	case status == 529:
+		e.Status, e.Type, e.Retryable = http.StatusServiceUnavailable, TypeUnavailable, true
+	case status == http.StatusServiceUnavailable:
+		e.Type, e.Retryable = TypeUnavailable, true
+	case status >= 500:
+		e.Status, e.Type, e.Retryable = http.StatusBadGateway, TypeUpstream, true
+	case status >= 400:
+		e.Type = TypeInvalidRequest
+	default:
+		e.Status, e.Type, e.Retryable = http.StatusBadGateway, TypeUpstream, true
+	}
+	if e.Message == "" {
+		e.Message = fmt.Sprintf("upstream answered %d %s", status, http.StatusText(status))
+	}
+	return e
+}
+
+// TransportError turns a failure to reach the upstream (connect, TLS,
+// reset, timeout) into a retryable 502 (504 for a timeout). The message
+// names the provider and what failed, never the URL's credentials.
+func TransportError(provider string, err error) *Error {
+	var pe *Error
+	if errors.As(err, &pe) {
+		return pe
+	}
+	msg := err.Error()
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		// url.Error repeats the method and URL; keep only the cause, so
+		// that a key put in a query string never leaks.
+		msg = ue.Err.Error()
+	}
+	e := &Error{Provider: provider, Status: http.StatusBadGateway, Type: TypeUpstream, Retryable: true,
+		Message: "cannot reach " + provider + ": " + msg}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		e.Status = http.StatusGatewayTimeout
+		e.Message = provider + " did not answer in time: " + msg
+	}
+	return e
+}
+
+// ParseRetryAfter reads Retry-After (seconds or an HTTP date) and the
+// retry-after-ms header some providers send. It returns zero when absent.
+func ParseRetryAfter(h http.Header, now time.Time) time.Duration {
+	if v := h.Get("Retry-After-Ms"); v != "" {
+		if ms, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && ms > 0 {
+			return time.Duration(ms * float64(time.Millisecond))
+		}
+	}
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.ParseFloat(v, 64); err == nil {
+		if s <= 0 {
+			return 0
+		}
+		return time.Duration(s * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// AsError returns err as an *Error, wrapping anything else as a
+// retryable upstream failure of provider.
+func AsError(provider string, err error) *Error {
+	var pe *Error
+	if errors.As(err, &pe) {
+		if pe.Provider == "" {
+			pe.Provider = provider
+		}
+		return pe
+	}
+	return TransportError(provider, err)
+}
