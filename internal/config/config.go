@@ -1,0 +1,285 @@
+// Package config reads tiergate's YAML configuration: the server settings,
+// the providers and the model catalog. It expands ${VAR} and
+// ${VAR:-default} from the environment, rejects unknown keys and wrong
+// types with the line and the fix, and validates cross references. It
+// imports only catalog; it must not import providers, the router or the
+// gateway.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/tiergate/tiergate/internal/catalog"
+)
+
+// Config is a whole configuration file.
+type Config struct {
+	Server    Server               `yaml:"server"`
+	Providers map[string]*Provider `yaml:"providers"`
+	Models    []*catalog.Model     `yaml:"models"`
+}
+
+// Server holds the HTTP server's settings.
+type Server struct {
+	// Addr is the listen address; the -addr flag overrides it.
+	Addr string `yaml:"addr"`
+	// MaxBodyBytes bounds a request body (default 20 MiB).
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// ShutdownGrace is how long in-flight requests may run after SIGTERM.
+	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
+	// ReadHeaderTimeout bounds reading a request's headers.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// DiscoverTimeout bounds each provider's start-up probe.
+	DiscoverTimeout time.Duration `yaml:"discover_timeout"`
+}
+
+// Provider types.
+const (
+	TypeOpenAI    = "openai"
+	TypeOllama    = "ollama"
+	TypeAnthropic = "anthropic"
+	TypeGemini    = "gemini"
+)
+
+var providerTypes = []string{TypeOpenAI, TypeOllama, TypeAnthropic, TypeGemini}
+
+// Provider configures one upstream.
+type Provider struct {
+	// Type selects the adapter: openai (any OpenAI-compatible server),
+	// ollama, anthropic or gemini.
+	Type    string `yaml:"type"`
+	BaseURL string `yaml:"base_url"`
+	// APIKeyEnv names the environment variable holding the key. A provider
+	// with APIKeyEnv set is enabled only when that variable is non-empty.
+	APIKeyEnv string `yaml:"api_key_env"`
+	// Headers are extra headers for every upstream request.
+	Headers map[string]string `yaml:"headers"`
+	// Probe: a provider without a key is enabled when it answers its
+	// health check at start (a local Ollama, a keyless vLLM).
+	// Discover adds the provider's own model list to the catalog.
+	Discover bool `yaml:"discover"`
+	// Deployment is the deployment of discovered models (default local
+	// for ollama, self-hosted for others).
+	Deployment catalog.Deployment `yaml:"deployment"`
+	// DefaultMaxTokens is sent when a client gives none and the provider
+	// requires it (Anthropic).
+	DefaultMaxTokens int `yaml:"default_max_tokens"`
+	// EnableHint is shown when the provider is disabled.
+	EnableHint string `yaml:"enable_hint"`
+}
+
+// Defaults.
+const (
+	DefaultAddr         = "127.0.0.1:8080"
+	DefaultMaxBodyBytes = 20 << 20
+)
+
+// Load reads and validates a configuration. name is used in messages.
+func Load(name string, data []byte, getenv func(string) string) (*Config, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	expanded := Expand(data, getenv)
+	var cfg Config
+	dec := yaml.NewDecoder(bytes.NewReader(expanded))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		if errors.Is(err, errEOF) || err.Error() == "EOF" {
+			return nil, fmt.Errorf("%s: the file is empty: start from configs/tiergate.yaml", name)
+		}
+		return nil, fmt.Errorf("%s: %s", name, explain(err))
+	}
+	var root yaml.Node
+	_ = yaml.Unmarshal(expanded, &root)
+	if err := cfg.validate(&root); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &cfg, nil
+}
+
+var errEOF = errors.New("EOF")
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
+
+// Expand replaces ${VAR} with the variable's value and ${VAR:-default}
+// with the value, or default when the variable is unset or empty.
+func Expand(data []byte, getenv func(string) string) []byte {
+	return envRef.ReplaceAllFunc(data, func(m []byte) []byte {
+		sub := envRef.FindSubmatch(m)
+		v := getenv(string(sub[1]))
+		if v == "" && sub[2] != nil {
+			v = string(sub[3])
+		}
+		return []byte(v)
+	})
+}
+
+var (
+	reUnknown = regexp.MustCompile(`line (\d+): field (\S+) not found in type (\S+)`)
+	reType    = regexp.MustCompile("line (\\d+): cannot unmarshal !!(\\w+) `([^`]*)` into (\\S+)")
+)
+
+// knownTypes maps the names yaml reports to the types, to list valid keys.
+var knownTypes = map[string]reflect.Type{
+	"config.Config":   reflect.TypeOf(Config{}),
+	"config.Server":   reflect.TypeOf(Server{}),
+	"config.Provider": reflect.TypeOf(Provider{}),
+	"catalog.Model":   reflect.TypeOf(catalog.Model{}),
+	"catalog.Price":   reflect.TypeOf(catalog.Price{}),
+}
+
+// explain rewrites yaml's decode errors into messages that name the line
+// and the fix.
+func explain(err error) string {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return err.Error()
+	}
+	var out []string
+	for _, e := range te.Errors {
+		if m := reUnknown.FindStringSubmatch(e); m != nil {
+			msg := fmt.Sprintf("line %s: unknown key %q", m[1], m[2])
+			if t, ok := knownTypes[m[3]]; ok {
+				msg += "; valid keys here: " + strings.Join(yamlKeys(t), ", ")
+			}
+			out = append(out, msg)
+			continue
+		}
+		if m := reType.FindStringSubmatch(e); m != nil {
+			want := m[4]
+			switch {
+			case strings.Contains(want, "int"):
+				want = "a whole number"
+			case want == "time.Duration":
+				want = "a duration such as 30s or 2m"
+			case want == "bool":
+				want = "true or false"
+			case strings.HasPrefix(want, "[]"):
+				want = "a list"
+			case strings.HasPrefix(want, "map"):
+				want = "a mapping of keys to values"
+			case strings.Contains(want, "float"):
+				want = "a number"
+			}
+			out = append(out, fmt.Sprintf("line %s: %q is a %s here, but this key needs %s", m[1], m[3], m[2], want))
+			continue
+		}
+		out = append(out, e)
+	}
+	return strings.Join(out, "; ")
+}
+
+func yamlKeys(t reflect.Type) []string {
+	var keys []string
+	for i := 0; i < t.NumField(); i++ {
+		tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
+		if tag != "" && tag != "-" {
+			keys = append(keys, tag)
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// line returns the line of the n-th model entry, 0 when unknown.
+func modelLine(root *yaml.Node, i int) int {
+	if root == nil || len(root.Content) == 0 {
+		return 0
+	}
+	doc := root.Content[0]
+	for k := 0; k+1 < len(doc.Content); k += 2 {
+		if doc.Content[k].Value == "models" && i < len(doc.Content[k+1].Content) {
+			return doc.Content[k+1].Content[i].Line
+		}
+	}
+	return 0
+}
+
+func (c *Config) validate(root *yaml.Node) error {
+	if c.Server.Addr == "" {
+		c.Server.Addr = DefaultAddr
+	}
+	if c.Server.MaxBodyBytes == 0 {
+		c.Server.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.Server.MaxBodyBytes < 0 {
+		return errors.New("server.max_body_bytes must be positive")
+	}
+	if c.Server.ShutdownGrace == 0 {
+		c.Server.ShutdownGrace = 30 * time.Second
+	}
+	if c.Server.ReadHeaderTimeout == 0 {
+		c.Server.ReadHeaderTimeout = 10 * time.Second
+	}
+	if c.Server.DiscoverTimeout == 0 {
+		c.Server.DiscoverTimeout = 2 * time.Second
+	}
+	names := make([]string, 0, len(c.Providers))
+	for name, p := range c.Providers {
+		names = append(names, name)
+		if p == nil {
+			return fmt.Errorf("providers.%s is empty: give it at least a type (%s)", name, strings.Join(providerTypes, ", "))
+		}
+		if !contains(providerTypes, p.Type) {
+			return fmt.Errorf("providers.%s: type %q is not one of %s", name, p.Type, strings.Join(providerTypes, ", "))
+		}
+		if strings.Contains(name, "/") {
+			return fmt.Errorf("providers.%s: a provider name cannot contain '/'", name)
+		}
+		if p.Deployment == "" {
+			p.Deployment = catalog.SelfHosted
+			if p.Type == TypeOllama {
+				p.Deployment = catalog.Local
+			}
+		}
+	}
+	sort.Strings(names)
+	seen := map[string]int{}
+	for i, m := range c.Models {
+		where := fmt.Sprintf("models[%d]", i)
+		if l := modelLine(root, i); l > 0 {
+			where = fmt.Sprintf("line %d: models[%d]", l, i)
+		}
+		if m == nil {
+			return fmt.Errorf("%s is empty", where)
+		}
+		if err := m.Validate(where); err != nil {
+			return err
+		}
+		if prev, ok := seen[m.ID]; ok {
+			return fmt.Errorf("%s: duplicate id %q (models[%d] has it too): every model id must be unique; rename one", where, m.ID, prev)
+		}
+		seen[m.ID] = i
+		if _, ok := c.Providers[m.Provider]; !ok {
+			return fmt.Errorf("%s (%s): provider %q is not defined; defined providers: %s (add it under providers: or fix the name)",
+				where, m.ID, m.Provider, strings.Join(names, ", "))
+		}
+	}
+	for i, m := range c.Models {
+		for _, fb := range m.Fallbacks {
+			if _, ok := seen[fb]; !ok {
+				return fmt.Errorf("models[%d] (%s): fallback %q is not a model id in this file", i, m.ID, fb)
+			}
+		}
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,97 @@
+package config
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/tiergate/tiergate/configs"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestDefaultLoads(t *testing.T) {
+	cfg, err := Load(configs.DefaultName, configs.Default(), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server.Addr != "127.0.0.1:8080" || cfg.Server.MaxBodyBytes != 20<<20 {
+		t.Fatalf("server = %+v", cfg.Server)
+	}
+	if got := cfg.Providers["openai"].BaseURL; got != "https://api.openai.com/v1" {
+		t.Fatalf("openai base_url = %q", got)
+	}
+	// The framework names these models; the default catalog must carry each.
+	ids := map[string]bool{}
+	for _, m := range cfg.Models {
+		ids[m.ID] = true
+		if m.Price.Source == "" || m.Price.AsOf == "" {
+			t.Errorf("%s: price has no source or date", m.ID)
+		}
+	}
+	for _, want := range []string{"gpt-4o", "gpt-4-turbo", "gpt-3.5-turbo", "claude-3-opus", "claude-3-sonnet", "claude-3-haiku",
+		"claude-sonnet-4-5", "gemini-2.5-pro", "llama3-8b", "llama3-70b", "mistral-7b", "mixtral-8x7b", "groq-mixtral-8x7b",
+		"phi3-mini", "tinyllama", "falcon-7b", "whisper-1", "tts-1"} {
+		if !ids[want] {
+			t.Errorf("default catalog lacks %s", want)
+		}
+	}
+}
+
+func TestEnvExpansion(t *testing.T) {
+	cfg, err := Load("t", configs.Default(), env(map[string]string{"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "OLLAMA_HOST": "127.0.0.1:5555"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Providers["openai"].BaseURL; got != "http://127.0.0.1:9/v1" {
+		t.Fatalf("base_url = %q", got)
+	}
+	if got := cfg.Providers["ollama"].BaseURL; got != "127.0.0.1:5555" {
+		t.Fatalf("ollama = %q", got)
+	}
+	if got := string(Expand([]byte("a ${X} b ${Y:-d} c ${Z:-}"), env(map[string]string{"X": "1"}))); got != "a 1 b d c " {
+		t.Fatalf("Expand = %q", got)
+	}
+}
+
+func TestBadConfigs(t *testing.T) {
+	const base = "providers:\n  p:\n    type: openai\n    base_url: http://x\n"
+	tests := []struct {
+		name, yaml string
+		want       []string // substrings of the error
+	}{
+		{"unknown key", base + "    colour: red\n", []string{"line 5", `unknown key "colour"`, "valid keys here:", "base_url"}},
+		{"unknown top key", "sever:\n  addr: x\n", []string{"line 1", `unknown key "sever"`, "server"}},
+		{"wrong type", "server:\n  max_body_bytes: lots\n", []string{"line 2", `"lots"`, "a whole number"}},
+		{"wrong duration", "server:\n  shutdown_grace: soon\n", []string{"line 2", "duration"}},
+		{"bad provider type", "providers:\n  p:\n    type: openia\n", []string{"providers.p", `"openia"`, "openai, ollama"}},
+		{"unknown provider", base + "models:\n  - {id: m, provider: q, upstream: u, openness: proprietary, deployment: saas, tasks: [chat]}\n",
+			[]string{"line 6", "models[0] (m)", `provider "q" is not defined`, "defined providers: p"}},
+		{"duplicate id", base + "models:\n  - {id: m, provider: p, upstream: u, openness: proprietary, deployment: saas, tasks: [chat]}\n  - {id: m, provider: p, upstream: v, openness: proprietary, deployment: saas, tasks: [chat]}\n",
+			[]string{"line 7", `duplicate id "m"`, "rename"}},
+		{"bad openness", base + "models:\n  - {id: m, provider: p, upstream: u, openness: closed, deployment: saas, tasks: [chat]}\n",
+			[]string{"openness \"closed\"", "open-source, open-weight, proprietary"}},
+		{"bad task", base + "models:\n  - {id: m, provider: p, upstream: u, openness: proprietary, deployment: saas, tasks: [dance]}\n",
+			[]string{`task "dance"`}},
+		{"unknown fallback", base + "models:\n  - {id: m, provider: p, upstream: u, openness: proprietary, deployment: saas, tasks: [chat], fallbacks: [z]}\n",
+			[]string{`fallback "z"`}},
+		{"empty", "", []string{"empty"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load("bad.yaml", []byte(tt.yaml), env(nil))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			if !strings.HasPrefix(err.Error(), "bad.yaml: ") {
+				t.Errorf("error does not name the file: %q", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,489 @@
+// Package openaiemu is a test emulator of OpenAI's API (the Chat
+// Completions, Embeddings and Models endpoints), written from OpenAI's API
+// reference: streams open with a role-only chunk, send content (or
+// tool-call argument pieces), a chunk with finish_reason, the usage chunk
+// when stream_options.include_usage asks for it, and "data: [DONE]".
+// Errors use OpenAI's {"error":{...}} body. It is test infrastructure,
+// never a backend; it imports nothing of tiergate.
+package openaiemu
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultReply is the assistant text when Options.Reply is empty.
+const DefaultReply = "Hello from the emulator. This reply arrives in pieces."
+
+// DefaultToolArgs are the tool arguments when Options.ToolArgs is empty.
+const DefaultToolArgs = `{"location":"Paris","unit":"celsius"}`
+
+// Options set the emulated backend's behaviour.
+type Options struct {
+	TTFT     time.Duration // delay before the first content chunk (or the unary answer)
+	ChunkGap time.Duration // delay between content chunks
+	Reply    string        // assistant text, streamed a word per chunk
+	ToolArgs string        // arguments for a call to the first offered tool
+	APIKey   string        // required bearer key, when set
+	Models   []string      // served model names; empty serves any name
+	Fault    Fault
+}
+
+// Fault injects a failure.
+type Fault struct {
+	Status     int    // answer with this status and OpenAI's error body
+	Message    string // the error message
+	RetryAfter string // Retry-After header sent with Status
+	Hang       bool   // never answer until the client goes away
+	Reset      bool   // close the connection without an answer
+	CutAfter   int    // streams: close after this many content chunks, without [DONE]
+	ErrorAfter int    // streams: after this many content chunks, send an error chunk
+}
+
+// Request is one recorded request.
+type Request struct {
+	Method, Path string
+	Header       http.Header
+	Body         []byte
+}
+
+// Server is a running emulator.
+type Server struct {
+	// URL is the base URL a client configures (ends in /v1).
+	URL string
+	ts  *httptest.Server
+
+	mu   sync.Mutex
+	opts Options
+	reqs []Request
+}
+
+// New starts an emulator on 127.0.0.1.
+func New(o Options) *Server {
+	s := &Server{opts: o}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/chat/completions", s.chat)
+	mux.HandleFunc("POST /v1/embeddings", s.embeddings)
+	mux.HandleFunc("GET /v1/models", s.models)
+	s.ts = httptest.NewServer(s.record(mux))
+	s.URL = s.ts.URL + "/v1"
+	return s
+}
+
+// SetOptions changes behaviour at run time.
+func (s *Server) SetOptions(o Options) {
+	s.mu.Lock()
+	s.opts = o
+	s.mu.Unlock()
+}
+
+// Requests returns a copy of the request log.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.reqs...)
+}
+
+// Close stops the server.
+func (s *Server) Close() {
+	s.ts.CloseClientConnections()
+	s.ts.Close()
+}
+
+func (s *Server) options() Options {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.opts
+}
+
+func (s *Server) record(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body := make([]byte, 0, 512)
+		buf := make([]byte, 4096)
+		for {
+			n, err := r.Body.Read(buf)
+			body = append(body, buf[:n]...)
+			if err != nil {
+				break
+			}
+		}
+		s.mu.Lock()
+		s.reqs = append(s.reqs, Request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
+		o := s.opts
+		s.mu.Unlock()
+		if o.APIKey != "" && r.Header.Get("Authorization") != "Bearer "+o.APIKey {
+			writeError(w, 401, "invalid_request_error", "invalid_api_key", "", "Incorrect API key provided: "+mask(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))+". You can find your API key at https://platform.openai.com/account/api-keys.")
+			return
+		}
+		f := o.Fault
+		switch {
+		case f.Reset:
+			if hj, ok := w.(http.Hijacker); ok {
+				c, _, err := hj.Hijack()
+				if err == nil {
+					c.Close()
+				}
+			}
+			return
+		case f.Hang:
+			<-r.Context().Done()
+			return
+		case f.Status != 0:
+			if f.RetryAfter != "" {
+				w.Header().Set("Retry-After", f.RetryAfter)
+			}
+			typ, code := "server_error", ""
+			switch {
+			case f.Status == 429:
+				typ, code = "requests", "rate_limit_exceeded"
+			case f.Status < 500:
+				typ = "invalid_request_error"
+			}
+			msg := f.Message
+			if msg == "" {
+				msg = http.StatusText(f.Status)
+			}
+			writeError(w, f.Status, typ, code, "", msg)
+			return
+		}
+		next.ServeHTTP(w, withBody(r, body))
+	})
+}
+
+// mask shows a key as OpenAI's error message does: first and last four.
+func mask(k string) string {
+	if len(k) <= 8 {
+		return "****"
+	}
+	return k[:3] + strings.Repeat("*", 4) + k[len(k)-4:]
+}
+
+type bodyKey struct{}
+
+func withBody(r *http.Request, b []byte) *http.Request {
+	return r.WithContext(contextWithBody(r.Context(), b))
+}
+
+func writeError(w http.ResponseWriter, status int, typ, code, param, msg string) {
+	e := map[string]any{"message": msg, "type": typ, "param": nil, "code": nil}
+	if code != "" {
+		e["code"] = code
+	}
+	if param != "" {
+		e["param"] = param
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{"error": e})
+}
+
+type message struct {
+	Role    string          `json:"role"`
+	Content json.RawMessage `json:"content"`
+}
+
+type chatRequest struct {
+	Model         *string   `json:"model"`
+	Messages      []message `json:"messages"`
+	Stream        bool      `json:"stream"`
+	StreamOptions *struct {
+		IncludeUsage bool `json:"include_usage"`
+	} `json:"stream_options"`
+	Tools []struct {
+		Function struct {
+			Name string `json:"name"`
+		} `json:"function"`
+	} `json:"tools"`
+	ToolChoice json.RawMessage `json:"tool_choice"`
+	MaxTokens  int             `json:"max_tokens"`
+}
+
+func (s *Server) served(o Options, model string) bool {
+	if len(o.Models) == 0 {
+		return true
+	}
+	for _, m := range o.Models {
+		if m == model {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
+	o := s.options()
+	var req chatRequest
+	if err := json.Unmarshal(bodyFrom(r.Context()), &req); err != nil {
+		writeError(w, 400, "invalid_request_error", "", "", "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.")
+		return
+	}
+	if req.Model == nil {
+		writeError(w, 400, "invalid_request_error", "", "model", "you must provide a model parameter")
+		return
+	}
+	if len(req.Messages) == 0 {
+		writeError(w, 400, "invalid_request_error", "", "messages", "[] is too short - 'messages'")
+		return
+	}
+	if !s.served(o, *req.Model) {
+		writeError(w, 404, "invalid_request_error", "model_not_found", "", fmt.Sprintf("The model `%s` does not exist or you do not have access to it.", *req.Model))
+		return
+	}
+	reply := o.Reply
+	if reply == "" {
+		reply = DefaultReply
+	}
+	args := o.ToolArgs
+	if args == "" {
+		args = DefaultToolArgs
+	}
+	tool := ""
+	if len(req.Tools) > 0 && string(req.ToolChoice) != `"none"` {
+		tool = req.Tools[0].Function.Name
+	}
+	var pieces []string
+	if tool != "" {
+		pieces = splitEvery(args, 5)
+	} else {
+		pieces = words(reply)
+	}
+	if req.MaxTokens > 0 && len(pieces) > req.MaxTokens && tool == "" {
+		pieces = pieces[:req.MaxTokens]
+	}
+	finish := "stop"
+	if tool != "" {
+		finish = "tool_calls"
+	} else if req.MaxTokens > 0 && len(words(reply)) > req.MaxTokens {
+		finish = "length"
+	}
+	prompt := 0
+	for _, m := range req.Messages {
+		prompt += countWords(m.Content)
+	}
+	usage := map[string]any{"prompt_tokens": prompt, "completion_tokens": len(pieces), "total_tokens": prompt + len(pieces),
+		"prompt_tokens_details": map[string]any{"cached_tokens": 0, "audio_tokens": 0},
+		"completion_tokens_details": map[string]any{"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}}
+	id := "chatcmpl-emu" + fmt.Sprint(time.Now().UnixNano())
+	created := time.Now().Unix()
+	callID := "call_emu" + fmt.Sprint(created%100000)
+
+	if !sleep(r, o.TTFT) {
+		return
+	}
+	if !req.Stream {
+		msg := map[string]any{"role": "assistant", "content": strings.Join(pieces, ""), "refusal": nil}
+		if tool != "" {
+			msg["content"] = nil
+			msg["tool_calls"] = []any{map[string]any{"id": callID, "type": "function", "function": map[string]any{"name": tool, "arguments": args}}}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"id": id, "object": "chat.completion", "created": created, "model": *req.Model,
+			"system_fingerprint": "fp_emu", "choices": []any{map[string]any{"index": 0, "message": msg, "logprobs": nil, "finish_reason": finish}},
+			"usage": usage, "service_tier": "default"})
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	fl := w.(http.Flusher)
+	send := func(v any) bool {
+		b, _ := json.Marshal(v)
+		if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil {
+			return false
+		}
+		fl.Flush()
+		return true
+	}
+	chunk := func(delta map[string]any, fin any) map[string]any {
+		c := map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": *req.Model,
+			"system_fingerprint": "fp_emu", "choices": []any{map[string]any{"index": 0, "delta": delta, "logprobs": nil, "finish_reason": fin}}}
+		if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
+			c["usage"] = nil
+		}
+		return c
+	}
+	first := map[string]any{"role": "assistant", "content": "", "refusal": nil}
+	if tool != "" {
+		first = map[string]any{"role": "assistant", "content": nil, "tool_calls": []any{map[string]any{"index": 0, "id": callID, "type": "function",
+			"function": map[string]any{"name": tool, "arguments": ""}}}, "refusal": nil}
+	}
+	if !send(chunk(first, nil)) {
+		return
+	}
+	for i, p := range pieces {
+		if i > 0 && !sleep(r, o.ChunkGap) {
+			return
+		}
+		if o.Fault.CutAfter > 0 && i == o.Fault.CutAfter {
+			hijackClose(w)
+			return
+		}
+		if o.Fault.ErrorAfter > 0 && i == o.Fault.ErrorAfter {
+			send(map[string]any{"error": map[string]any{"message": "The server had an error while processing your request. Sorry about that!", "type": "server_error", "param": nil, "code": nil}})
+			return
+		}
+		d := map[string]any{"content": p}
+		if tool != "" {
+			d = map[string]any{"tool_calls": []any{map[string]any{"index": 0, "function": map[string]any{"arguments": p}}}}
+		}
+		if !send(chunk(d, nil)) {
+			return
+		}
+	}
+	if !send(chunk(map[string]any{}, finish)) {
+		return
+	}
+	if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
+		if !send(map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": *req.Model,
+			"system_fingerprint": "fp_emu", "choices": []any{}, "usage": usage}) {
+			return
+		}
+	}
+	fmt.Fprint(w, "data: [DONE]\n\n")
+	fl.Flush()
+}
+
+func hijackClose(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if c, _, err := hj.Hijack(); err == nil {
+			c.Close()
+		}
+	}
+}
+
+func sleep(r *http.Request, d time.Duration) bool {
+	if d <= 0 {
+		return r.Context().Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
+func words(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == ' ' {
+			out = append(out, s[start:i+1])
+			start = i + 1
+		}
+	}
+	if start < len(s) {
+		out = append(out, s[start:])
+	}
+	return out
+}
+
+func splitEvery(s string, n int) []string {
+	var out []string
+	for len(s) > n {
+		out = append(out, s[:n])
+		s = s[n:]
+	}
+	return append(out, s)
+}
+
+func countWords(content json.RawMessage) int {
+	var s string
+	if json.Unmarshal(content, &s) == nil {
+		return len(strings.Fields(s))
+	}
+	var parts []struct {
+		Text string `json:"text"`
+	}
+	json.Unmarshal(content, &parts)
+	n := 0
+	for _, p := range parts {
+		n += len(strings.Fields(p.Text))
+	}
+	return n
+}
+
+func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) {
+	o := s.options()
+	var req struct {
+		Model          *string         `json:"model"`
+		Input          json.RawMessage `json:"input"`
+		EncodingFormat string          `json:"encoding_format"`
+		Dimensions     int             `json:"dimensions"`
+	}
+	if err := json.Unmarshal(bodyFrom(r.Context()), &req); err != nil || req.Model == nil {
+		writeError(w, 400, "invalid_request_error", "", "model", "you must provide a model parameter")
+		return
+	}
+	if !s.served(o, *req.Model) {
+		writeError(w, 404, "invalid_request_error", "model_not_found", "", fmt.Sprintf("The model `%s` does not exist or you do not have access to it.", *req.Model))
+		return
+	}
+	var inputs []string
+	var one string
+	if json.Unmarshal(req.Input, &one) == nil {
+		inputs = []string{one}
+	} else if json.Unmarshal(req.Input, &inputs) != nil {
+		writeError(w, 400, "invalid_request_error", "", "input", "'input' : input must be a string or an array of strings")
+		return
+	}
+	dims := req.Dimensions
+	if dims == 0 {
+		dims = 8
+	}
+	if !sleep(r, o.TTFT) {
+		return
+	}
+	data := make([]any, len(inputs))
+	tokens := 0
+	for i, in := range inputs {
+		v := Vector(in, dims)
+		tokens += len(strings.Fields(in))
+		var emb any = v
+		if req.EncodingFormat == "base64" {
+			b := make([]byte, 4*len(v))
+			for j, f := range v {
+				binary.LittleEndian.PutUint32(b[4*j:], math.Float32bits(f))
+			}
+			emb = base64.StdEncoding.EncodeToString(b)
+		}
+		data[i] = map[string]any{"object": "embedding", "index": i, "embedding": emb}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"object": "list", "data": data, "model": *req.Model,
+		"usage": map[string]any{"prompt_tokens": tokens, "total_tokens": tokens}})
+}
+
+// Vector is the emulator's deterministic embedding of text.
+func Vector(text string, dims int) []float32 {
+	v := make([]float32, dims)
+	h := sha256.Sum256([]byte(text))
+	for i := range v {
+		v[i] = float32(h[i%len(h)])/255 - 0.5
+	}
+	return v
+}
+
+func (s *Server) models(w http.ResponseWriter, r *http.Request) {
+	o := s.options()
+	names := o.Models
+	if len(names) == 0 {
+		names = []string{"gpt-4o-mini", "text-embedding-3-small"}
+	}
+	data := make([]any, len(names))
+	for i, n := range names {
+		data[i] = map[string]any{"id": n, "object": "model", "created": 1715367049, "owned_by": "system"}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"object": "list", "data": data})
+}

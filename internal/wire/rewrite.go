@@ -1,0 +1,230 @@
+package wire
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+)
+
+// member is one top-level "key": value pair of a JSON object: the span of
+// the whole member (from the key's opening quote to the value's end) and
+// of the value.
+type member struct {
+	key            string
+	start, vs, end int
+}
+
+// members lists the top-level members of a JSON object. The body must
+// already be valid JSON (ParseChat or ParseEmbed checked it); members still
+// returns an error rather than panicking on anything else.
+func members(b []byte) ([]member, int, error) {
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil, 0, errors.New("not a JSON object")
+	}
+	i++
+	var out []member
+	for {
+		i = skipWS(b, i)
+		if i >= len(b) {
+			return nil, 0, errors.New("unterminated object")
+		}
+		if b[i] == '}' {
+			return out, i, nil
+		}
+		if b[i] == ',' {
+			i = skipWS(b, i+1)
+		}
+		if i >= len(b) || b[i] != '"' {
+			return nil, 0, errors.New("expected a key")
+		}
+		ks := i
+		ke, err := skipString(b, i)
+		if err != nil {
+			return nil, 0, err
+		}
+		var key string
+		if err := json.Unmarshal(b[ks:ke], &key); err != nil {
+			return nil, 0, err
+		}
+		i = skipWS(b, ke)
+		if i >= len(b) || b[i] != ':' {
+			return nil, 0, errors.New("expected ':'")
+		}
+		vs := skipWS(b, i+1)
+		ve, err := skipValue(b, vs)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, member{key: key, start: ks, vs: vs, end: ve})
+		i = ve
+	}
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index just past the string starting at b[i].
+func skipString(b []byte, i int) (int, error) {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1, nil
+		}
+	}
+	return 0, errors.New("unterminated string")
+}
+
+// skipValue returns the index just past the JSON value starting at b[i].
+func skipValue(b []byte, i int) (int, error) {
+	if i >= len(b) {
+		return 0, errors.New("expected a value")
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				e, err := skipString(b, j)
+				if err != nil {
+					return 0, err
+				}
+				j = e - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1, nil
+				}
+			}
+		}
+		return 0, errors.New("unterminated container")
+	default:
+		j := i
+		for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\n' && b[j] != '\t' && b[j] != '\r' {
+			j++
+		}
+		if j == i {
+			return 0, errors.New("expected a value")
+		}
+		return j, nil
+	}
+}
+
+// Rewrite describes the changes to make to a request body.
+type Rewrite struct {
+	// Model replaces the "model" value.
+	Model string
+	// ForceUsage sets stream_options.include_usage to true (only when the
+	// body streams), keeping any other stream_options.
+	ForceUsage bool
+	// Drop removes these top-level keys (the gateway's "route").
+	Drop []string
+}
+
+// Apply returns a copy of body with the rewrite applied; every other byte
+// of the body is kept as it was.
+func (r Rewrite) Apply(body []byte) ([]byte, error) {
+	ms, closeIdx, err := members(body)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(body)+64)
+	last := 0 // bytes of body copied so far
+	sawModel, sawSO := false, false
+	for idx, m := range ms {
+		switch {
+		case contains(r.Drop, m.key):
+			// Copy up to the member, drop it and one adjoining comma.
+			seg := body[last:m.start]
+			if idx > 0 {
+				seg = trimTrailingComma(seg)
+			}
+			out = append(out, seg...)
+			last = m.end
+			if idx == 0 {
+				// Remove the comma that follows, if any.
+				j := skipWS(body, last)
+				if j < len(body) && body[j] == ',' {
+					last = j + 1
+				}
+			}
+			continue
+		case m.key == "model":
+			sawModel = true
+			out = append(out, body[last:m.vs]...)
+			out = strconv.AppendQuote(out, r.Model)
+			last = m.end
+		case m.key == "stream_options" && r.ForceUsage:
+			sawSO = true
+			out = append(out, body[last:m.vs]...)
+			so, err := forceIncludeUsage(body[m.vs:m.end])
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, so...)
+			last = m.end
+		}
+	}
+	out = append(out, body[last:closeIdx]...)
+	if !sawModel && r.Model != "" {
+		out = appendMember(out, `"model":`+strconv.Quote(r.Model))
+	}
+	if r.ForceUsage && !sawSO {
+		out = appendMember(out, `"stream_options":{"include_usage":true}`)
+	}
+	out = append(out, body[closeIdx:]...)
+	return out, nil
+}
+
+func appendMember(out []byte, m string) []byte {
+	// Find the last non-space byte: '{' means the object is empty so far.
+	j := len(out) - 1
+	for j >= 0 && (out[j] == ' ' || out[j] == '\n' || out[j] == '\t' || out[j] == '\r') {
+		j--
+	}
+	if j >= 0 && out[j] != '{' {
+		out = append(out, ',')
+	}
+	return append(out, m...)
+}
+
+func trimTrailingComma(seg []byte) []byte {
+	j := len(seg) - 1
+	for j >= 0 && (seg[j] == ' ' || seg[j] == '\n' || seg[j] == '\t' || seg[j] == '\r') {
+		j--
+	}
+	if j >= 0 && seg[j] == ',' {
+		return seg[:j]
+	}
+	return seg
+}
+
+func forceIncludeUsage(v []byte) ([]byte, error) {
+	var so map[string]json.RawMessage
+	if err := json.Unmarshal(v, &so); err != nil || so == nil {
+		// null or not an object: replace it.
+		return []byte(`{"include_usage":true}`), nil
+	}
+	so["include_usage"] = json.RawMessage("true")
+	return json.Marshal(so)
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
