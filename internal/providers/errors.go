@@ -45,8 +45,11 @@ func StatusError(provider string, status int, msg string, h http.Header) *Error 
 	default:
 		e.Status, e.Type, e.Retryable = http.StatusBadGateway, TypeUpstream, true
 	}
-	if e.Message == "" {
-		e.Message = fmt.Sprintf("upstream answered %d %s", status, http.StatusText(status))
+	switch {
+	case e.Message == "":
+		e.Message = fmt.Sprintf("%s answered %d %s", provider, status, http.StatusText(status))
+	case status >= 500 || status == http.StatusTooManyRequests:
+		e.Message = fmt.Sprintf("%s answered %d: %s", provider, status, msg)
 	}
 	return e
 }

@@ -1,0 +1,102 @@
+// Command gateway runs tiergate's OpenAI-compatible gateway. Point any
+// OpenAI client at http://ADDR/v1. With no flags it runs on the embedded
+// default configuration (configs/tiergate.yaml) and enables each provider
+// whose key is set in the environment, plus a local Ollama if it answers.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/tiergate/tiergate/configs"
+	"github.com/tiergate/tiergate/internal/backends"
+	"github.com/tiergate/tiergate/internal/config"
+	"github.com/tiergate/tiergate/internal/gateway"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	cfgPath := fs.String("config", "", "configuration `file` (default: the embedded configs/tiergate.yaml)")
+	addr := fs.String("addr", "", "listen `host:port` (default 127.0.0.1:8080, or server.addr in the config)")
+	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(*level)); err != nil {
+		return fmt.Errorf("-log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
+
+	name, data := configs.DefaultName, configs.Default()
+	if *cfgPath != "" {
+		b, err := os.ReadFile(*cfgPath)
+		if err != nil {
+			return err
+		}
+		name, data = *cfgPath, b
+	}
+	cfg, err := config.Load(name, data, os.Getenv)
+	if err != nil {
+		return err
+	}
+	if *addr != "" {
+		cfg.Server.Addr = *addr
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	set, err := backends.Build(ctx, cfg, backends.Options{Getenv: os.Getenv, Logger: log})
+	if err != nil {
+		return err
+	}
+	if len(set.Providers()) == 0 {
+		log.Warn("no backend is enabled: /v1/models is empty and requests get 503 until one is; set OPENAI_API_KEY, GROQ_API_KEY, ANTHROPIC_API_KEY or GEMINI_API_KEY, or start Ollama")
+	}
+	gw := gateway.New(gateway.Options{Backends: set, MaxBodyBytes: cfg.Server.MaxBodyBytes, Logger: log})
+
+	ln, err := net.Listen("tcp", cfg.Server.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: gw, ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	log.Info("tiergate gateway listening", "addr", "http://"+ln.Addr().String()+"/v1", "models", len(set.Catalog().All()), "providers", set.Providers())
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	stop()
+	log.Info("shutting down: no new connections; in-flight requests may finish", "grace", cfg.Server.ShutdownGrace)
+	gw.Drain()
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("grace period over: closing the remaining connections", "err", err)
+		srv.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}

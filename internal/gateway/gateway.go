@@ -1,0 +1,367 @@
+// Package gateway is tiergate's OpenAI-compatible HTTP API: it reads a
+// request, asks the router for backends, calls them in order until one
+// answers, and copies the answer to the client as it arrives. Errors leave
+// in OpenAI's error shape. It imports the router, backends and providers;
+// nothing imports it but cmd/gateway and tests.
+//
+// The hot path (handleChat) is: read the body, inspect it (internal/wire),
+// route, call the adapter with a sink that writes each chunk and flushes.
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/tiergate/tiergate/internal/backends"
+	"github.com/tiergate/tiergate/internal/catalog"
+	"github.com/tiergate/tiergate/internal/providers"
+	"github.com/tiergate/tiergate/internal/router"
+	"github.com/tiergate/tiergate/internal/wire"
+)
+
+// Options configure a Server.
+type Options struct {
+	Backends     *backends.Set
+	Router       *router.Router
+	MaxBodyBytes int64
+	Logger       *slog.Logger
+}
+
+// Server serves the HTTP API.
+type Server struct {
+	set      *backends.Set
+	router   *router.Router
+	maxBody  int64
+	log      *slog.Logger
+	mux      *http.ServeMux
+	draining atomic.Bool
+}
+
+// New returns a Server.
+func New(o Options) *Server {
+	s := &Server{set: o.Backends, router: o.Router, maxBody: o.MaxBodyBytes, log: o.Logger}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = 20 << 20
+	}
+	if s.router == nil {
+		s.router = router.New(o.Backends)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/chat/completions", s.handleChat)
+	mux.HandleFunc("POST /v1/embeddings", s.handleEmbed)
+	mux.HandleFunc("GET /v1/models", s.handleModels)
+	mux.HandleFunc("GET /v1/models/{id...}", s.handleModel)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", s.handleReady)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &providers.Error{Status: http.StatusNotFound, Type: providers.TypeInvalidRequest, Code: "unknown_url",
+			Message: "Unknown request URL: " + r.Method + " " + r.URL.Path + ". tiergate serves POST /v1/chat/completions, POST /v1/embeddings and GET /v1/models."})
+	})
+	s.mux = mux
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Drain marks the server as shutting down: /readyz answers 503 so load
+// balancers stop sending, while in-flight requests finish.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// readBody reads a request body up to the limit; errors are *providers.Error.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength > s.maxBody {
+		return nil, tooLarge(s.maxBody)
+	}
+	size := r.ContentLength
+	if size <= 0 {
+		size = 4096
+	}
+	buf := make([]byte, 0, size+1)
+	rd := http.MaxBytesReader(w, r.Body, s.maxBody)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := rd.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, tooLarge(s.maxBody)
+			}
+			return nil, &providers.Error{Status: http.StatusBadRequest, Type: providers.TypeInvalidRequest, Message: "cannot read the request body: " + err.Error()}
+		}
+	}
+}
+
+func tooLarge(limit int64) *providers.Error {
+	return &providers.Error{Status: http.StatusRequestEntityTooLarge, Type: providers.TypeInvalidRequest, Code: "request_too_large",
+		Message: "the request body is larger than the gateway's limit of " + strconv.FormatInt(limit, 10) + " bytes (server.max_body_bytes)"}
+}
+
+func badRequest(err error) *providers.Error {
+	var we *wire.Error
+	if errors.As(err, &we) {
+		return &providers.Error{Status: http.StatusBadRequest, Type: providers.TypeInvalidRequest, Param: we.Param, Message: we.Message}
+	}
+	return &providers.Error{Status: http.StatusBadRequest, Type: providers.TypeInvalidRequest, Message: err.Error()}
+}
+
+func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	info, err := wire.ParseChat(body)
+	if err != nil {
+		writeError(w, badRequest(err))
+		return
+	}
+	dec, err := s.router.Route(&router.Request{Model: info.Model, Task: catalog.Chat, Vision: info.HasImages, Tools: info.HasTools})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	sink := &sseSink{w: w}
+	req := &providers.ChatRequest{Body: body, Stream: info.Stream, IncludeUsage: info.IncludeUsage}
+	var lastErr error
+	for i, c := range dec.Candidates {
+		req.Model = c.Model.Upstream
+		sink.cand, sink.attempt = c, i+1
+		res, err := c.Provider.Chat(r.Context(), req, sink)
+		if err == nil {
+			if info.Stream {
+				sink.done()
+			} else {
+				setRouteHeaders(w.Header(), c, i+1)
+				w.Header().Set("Content-Type", "application/json")
+				w.Write(res.Body)
+			}
+			return
+		}
+		lastErr = err
+		if r.Context().Err() != nil {
+			// The client went away; the adapter's upstream request was
+			// cancelled with it.
+			s.log.Debug("client disconnected", "model", c.Model.ID)
+			return
+		}
+		pe := providers.AsError(c.Provider.Name(), err)
+		s.log.Warn("backend failed", "model", c.Model.ID, "provider", c.Provider.Name(), "status", pe.Status, "retryable", pe.Retryable, "err", pe.Message, "streamed", sink.started)
+		if sink.started {
+			sink.fail(pe)
+			return
+		}
+		if !pe.Retryable {
+			break
+		}
+	}
+	writeError(w, providers.AsError("", lastErr))
+}
+
+func setRouteHeaders(h http.Header, c router.Candidate, attempt int) {
+	h.Set("X-Tiergate-Model", c.Model.ID)
+	h.Set("X-Tiergate-Provider", c.Model.Provider)
+	h.Set("X-Tiergate-Attempts", strconv.Itoa(attempt))
+}
+
+// sseSink writes chunks to the client as Server-Sent Events, flushing each.
+type sseSink struct {
+	w       http.ResponseWriter
+	cand    router.Candidate
+	attempt int
+	started bool
+	buf     []byte
+}
+
+func (k *sseSink) start() {
+	h := k.w.Header()
+	h.Set("Content-Type", "text/event-stream; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	setRouteHeaders(h, k.cand, k.attempt)
+	k.w.WriteHeader(http.StatusOK)
+	k.started = true
+}
+
+// Chunk writes one "data:" event and flushes it.
+func (k *sseSink) Chunk(data []byte) error {
+	if !k.started {
+		k.start()
+	}
+	k.buf = append(k.buf[:0], "data: "...)
+	k.buf = append(k.buf, data...)
+	k.buf = append(k.buf, '\n', '\n')
+	if _, err := k.w.Write(k.buf); err != nil {
+		return err
+	}
+	return http.NewResponseController(k.w).Flush()
+}
+
+func (k *sseSink) done() {
+	if !k.started {
+		k.start()
+	}
+	io.WriteString(k.w, "data: [DONE]\n\n")
+	http.NewResponseController(k.w).Flush()
+}
+
+// fail ends a stream that broke after bytes reached the client with an
+// OpenAI-style error event; no [DONE] follows, so no client mistakes it
+// for a complete answer.
+func (k *sseSink) fail(e *providers.Error) {
+	b, _ := json.Marshal(errorBody(e))
+	k.w.Write([]byte("data: "))
+	k.w.Write(b)
+	k.w.Write([]byte("\n\n"))
+	http.NewResponseController(k.w).Flush()
+}
+
+func (s *Server) handleEmbed(w http.ResponseWriter, r *http.Request) {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	info, err := wire.ParseEmbed(body)
+	if err != nil {
+		writeError(w, badRequest(err))
+		return
+	}
+	dec, err := s.router.Route(&router.Request{Model: info.Model, Task: catalog.Embeddings})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	var lastErr error
+	for i, c := range dec.Candidates {
+		res, err := c.Provider.Embed(r.Context(), &providers.EmbedRequest{Model: c.Model.Upstream, Body: body})
+		if err == nil {
+			setRouteHeaders(w.Header(), c, i+1)
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(res.Body)
+			return
+		}
+		lastErr = err
+		if r.Context().Err() != nil {
+			return
+		}
+		if pe := providers.AsError(c.Provider.Name(), err); !pe.Retryable {
+			break
+		}
+	}
+	writeError(w, providers.AsError("", lastErr))
+}
+
+// modelObject is an entry of GET /v1/models: OpenAI's fields plus the
+// catalog's attributes under "tiergate".
+type modelObject struct {
+	ID       string         `json:"id"`
+	Object   string         `json:"object"`
+	Created  int64          `json:"created"`
+	OwnedBy  string         `json:"owned_by"`
+	Tiergate *catalog.Model `json:"tiergate"`
+}
+
+func toObject(m *catalog.Model) modelObject {
+	return modelObject{ID: m.ID, Object: "model", Created: 0, OwnedBy: m.Provider, Tiergate: m}
+}
+
+func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) {
+	all := s.set.Catalog().All()
+	data := make([]modelObject, 0, len(all))
+	for _, m := range all {
+		data = append(data, toObject(m))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data})
+}
+
+func (s *Server) handleModel(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	m, ok := s.set.Catalog().Get(id)
+	if !ok {
+		writeError(w, &providers.Error{Status: http.StatusNotFound, Type: providers.TypeInvalidRequest, Code: "model_not_found",
+			Message: "The model `" + id + "` does not exist: GET /v1/models lists the models you can use"})
+		return
+	}
+	writeJSON(w, http.StatusOK, toObject(m))
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	body := map[string]any{"providers": s.set.Providers(), "disabled": s.set.Disabled(), "models": len(s.set.Catalog().All())}
+	switch {
+	case s.draining.Load():
+		body["status"] = "draining"
+		writeJSON(w, http.StatusServiceUnavailable, body)
+	case len(s.set.Providers()) == 0:
+		body["status"] = "no backend enabled"
+		writeJSON(w, http.StatusServiceUnavailable, body)
+	default:
+		body["status"] = "ready"
+		writeJSON(w, http.StatusOK, body)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+type errorDetail struct {
+	Message string  `json:"message"`
+	Type    string  `json:"type"`
+	Param   *string `json:"param"`
+	Code    *string `json:"code"`
+}
+
+func errorBody(e *providers.Error) map[string]errorDetail {
+	d := errorDetail{Message: e.Message, Type: e.Type}
+	if d.Type == "" {
+		d.Type = providers.TypeServer
+	}
+	if e.Param != "" {
+		d.Param = &e.Param
+	}
+	if e.Code != "" {
+		d.Code = &e.Code
+	}
+	return map[string]errorDetail{"error": d}
+}
+
+// writeError answers with OpenAI's error shape.
+func writeError(w http.ResponseWriter, err error) {
+	var e *providers.Error
+	if !errors.As(err, &e) {
+		if errors.Is(err, context.Canceled) {
+			return
+		}
+		e = &providers.Error{Status: http.StatusInternalServerError, Type: providers.TypeServer, Message: err.Error()}
+	}
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
+	}
+	status := e.Status
+	if status == 0 {
+		status = http.StatusBadGateway
+	}
+	writeJSON(w, status, errorBody(e))
+}
