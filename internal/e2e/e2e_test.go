@@ -1,0 +1,175 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/tiergate/tiergate/configs"
+	"github.com/tiergate/tiergate/internal/backends"
+	"github.com/tiergate/tiergate/internal/config"
+	"github.com/tiergate/tiergate/internal/emulators/ollamaemu"
+	"github.com/tiergate/tiergate/internal/emulators/openaiemu"
+	"github.com/tiergate/tiergate/internal/gateway"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"))
+}
+
+var npmOnce sync.Once
+var npmErr error
+
+// nodeClient makes sure the pinned openai package is installed (npm ci
+// from the lock file) and returns the script's directory.
+func nodeClient(t *testing.T) string {
+	t.Helper()
+	dir, _ := filepath.Abs("node")
+	npmOnce.Do(func() {
+		if _, err := os.Stat(filepath.Join(dir, "node_modules", "openai", "package.json")); err == nil {
+			return
+		}
+		cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund")
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			npmErr = err
+			t.Logf("npm ci: %s", out)
+		}
+	})
+	if npmErr != nil {
+		t.Fatalf("cannot install the openai npm package: %v", npmErr)
+	}
+	return dir
+}
+
+// gatewayFor starts a gateway on the embedded default config with env.
+func gatewayFor(t *testing.T, env map[string]string) string {
+	t.Helper()
+	getenv := func(k string) string { return env[k] }
+	cfg, err := config.Load(configs.DefaultName, configs.Default(), getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	set, err := backends.Build(context.Background(), cfg, backends.Options{Getenv: getenv, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gateway.New(gateway.Options{Backends: set, MaxBodyBytes: cfg.Server.MaxBodyBytes, Logger: log}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/v1"
+}
+
+func runNode(t *testing.T, base string, env map[string]string) map[string]any {
+	t.Helper()
+	dir := nodeClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "client.mjs")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "OPENAI_BASE_URL="+base, "OPENAI_API_KEY=client-side-key-is-ignored")
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("node client failed: %v\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
+	}
+	var seen map[string]any
+	if err := json.Unmarshal([]byte(strings.TrimSpace(stdout.String())), &seen); err != nil {
+		t.Fatalf("node output: %v: %s", err, stdout.String())
+	}
+	return seen
+}
+
+// noOllama points the default Ollama provider at a closed port so tests
+// never pick up a server running on the developer's machine.
+const noOllama = "127.0.0.1:1"
+
+func TestOpenAINodeClientThroughGateway(t *testing.T) {
+	emu := openaiemu.New(openaiemu.Options{APIKey: "sk-test-upstream-key-1234", ChunkGap: time.Millisecond})
+	defer emu.Close()
+	base := gatewayFor(t, map[string]string{"OPENAI_API_KEY": "sk-test-upstream-key-1234", "OPENAI_BASE_URL": emu.URL, "OLLAMA_HOST": noOllama})
+	seen := runNode(t, base, map[string]string{
+		"CHAT_MODEL": "gpt-4o", "EMBED_MODEL": "text-embedding-3-small",
+		"EXPECT_CONTENT":   openaiemu.DefaultReply,
+		"EXPECT_TOOL_ARGS": openaiemu.DefaultToolArgs,
+		"CHECKS":           "chat,stream,tools,embeddings,errors",
+	})
+	for _, k := range []string{"chat", "stream", "tools", "embeddings", "errors"} {
+		if seen[k] == nil {
+			t.Errorf("node client did not report %s: %v", k, seen)
+		}
+	}
+	// The upstream saw the catalog's upstream name, the gateway's key (not
+	// the client's) and, on streams, a request for usage.
+	var sawStream bool
+	for _, r := range emu.Requests() {
+		if got := r.Header.Get("Authorization"); got != "Bearer sk-test-upstream-key-1234" {
+			t.Errorf("upstream Authorization = %q", got)
+		}
+		if r.Path != "/v1/chat/completions" {
+			continue
+		}
+		var b map[string]any
+		json.Unmarshal(r.Body, &b)
+		if b["model"] != "gpt-4o" {
+			t.Errorf("upstream model = %v", b["model"])
+		}
+		if b["stream"] == true {
+			sawStream = true
+			so, _ := b["stream_options"].(map[string]any)
+			if so["include_usage"] != true {
+				t.Errorf("stream without include_usage upstream: %s", r.Body)
+			}
+		}
+	}
+	if !sawStream {
+		t.Error("no streamed request reached the upstream")
+	}
+}
+
+func TestOllamaNodeClientThroughGateway(t *testing.T) {
+	emu := ollamaemu.New(ollamaemu.Options{
+		Models:       []string{"llama3:8b", "nomic-embed-text:latest", "tiny:latest"},
+		Capabilities: map[string][]string{"nomic-embed-text:latest": {"embedding"}, "tiny:latest": {"completion"}},
+		ChunkGap:     time.Millisecond,
+	})
+	defer emu.Close()
+	base := gatewayFor(t, map[string]string{"OLLAMA_HOST": emu.URL})
+	// llama3-8b is in the catalog without the tools task; the discovered
+	// "ollama/llama3:8b" spelling maps to the same entry, so use a model
+	// whose catalog entry offers tools for the tool check.
+	seen := runNode(t, base, map[string]string{
+		"CHAT_MODEL": "llama3-8b", "EMBED_MODEL": "nomic-embed-text",
+		"EXPECT_CONTENT": ollamaemu.DefaultReply,
+		"CHECKS":         "chat,stream,embeddings,errors",
+	})
+	if seen["stream"] == nil || seen["embeddings"] == nil {
+		t.Fatalf("node client saw %v", seen)
+	}
+	// Discovered models join the catalog under provider/name.
+	emu.SetOptions(ollamaemu.Options{Models: []string{"llama3:8b", "mistral:7b"}, ChunkGap: time.Millisecond})
+	base = gatewayFor(t, map[string]string{"OLLAMA_HOST": emu.URL})
+	seen = runNode(t, base, map[string]string{
+		"CHAT_MODEL": "mistral-7b", "EXPECT_TOOL_ARGS": ollamaemu.DefaultToolArgs, "CHECKS": "tools",
+	})
+	if seen["tools"] == nil {
+		t.Fatalf("node client saw %v", seen)
+	}
+}

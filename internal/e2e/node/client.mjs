@@ -1,0 +1,109 @@
+// Drives tiergate with the official openai npm client, the way an app does.
+// Env: OPENAI_BASE_URL (the gateway), CHAT_MODEL, EMBED_MODEL (empty skips
+// embeddings), EXPECT_CONTENT, EXPECT_TOOL_ARGS (JSON), CHECKS (comma list:
+// chat,stream,tools,embeddings). Prints one JSON line of what it saw and
+// exits non-zero when an assertion fails.
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+
+const client = new OpenAI({ apiKey: process.env.OPENAI_API_KEY || 'unused', maxRetries: 0, timeout: 20000 });
+const model = process.env.CHAT_MODEL;
+const expectContent = process.env.EXPECT_CONTENT;
+const expectArgs = process.env.EXPECT_TOOL_ARGS ? JSON.parse(process.env.EXPECT_TOOL_ARGS) : null;
+const checks = (process.env.CHECKS || 'chat,stream,tools,embeddings').split(',');
+const seen = {};
+
+const tools = [{
+  type: 'function',
+  function: {
+    name: 'get_weather',
+    description: 'Current weather in a city',
+    parameters: { type: 'object', properties: { location: { type: 'string' }, unit: { type: 'string', enum: ['celsius', 'fahrenheit'] } }, required: ['location'] },
+  },
+}];
+
+if (checks.includes('chat')) {
+  const r = await client.chat.completions.create({ model, messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Say hello' }] });
+  assert.equal(r.object, 'chat.completion');
+  assert.equal(r.choices[0].message.role, 'assistant');
+  if (expectContent) assert.equal(r.choices[0].message.content, expectContent);
+  assert.ok(r.choices[0].message.content.length > 0, 'empty content');
+  assert.equal(r.choices[0].finish_reason, 'stop');
+  assert.ok(r.usage.prompt_tokens > 0 && r.usage.completion_tokens > 0, 'usage missing');
+  assert.equal(r.usage.total_tokens, r.usage.prompt_tokens + r.usage.completion_tokens);
+  seen.chat = { content: r.choices[0].message.content, usage: r.usage };
+}
+
+if (checks.includes('stream')) {
+  const s = await client.chat.completions.create({ model, stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'Say hello' }] });
+  let text = '', finish = null, usage = null, chunks = 0, role = null;
+  for await (const c of s) {
+    chunks++;
+    if (c.usage) usage = c.usage;
+    for (const ch of c.choices) {
+      if (ch.delta.role) role = ch.delta.role;
+      text += ch.delta.content || '';
+      if (ch.finish_reason) finish = ch.finish_reason;
+    }
+  }
+  assert.equal(role, 'assistant');
+  if (expectContent) assert.equal(text, expectContent);
+  assert.ok(text.length > 0);
+  assert.equal(finish, 'stop');
+  assert.ok(usage && usage.completion_tokens > 0, 'no usage chunk although include_usage was asked');
+  // Without include_usage the client must not get a usage chunk.
+  const s2 = await client.chat.completions.create({ model, stream: true, messages: [{ role: 'user', content: 'Say hello' }] });
+  let usage2 = null;
+  for await (const c of s2) if (c.usage) usage2 = c.usage;
+  assert.equal(usage2, null, 'usage chunk sent although the client did not ask');
+  seen.stream = { content: text, chunks, usage };
+}
+
+if (checks.includes('tools')) {
+  const s = await client.chat.completions.create({ model, stream: true, tools, tool_choice: 'auto', messages: [{ role: 'user', content: 'Weather in Paris?' }] });
+  const calls = {}; let finish = null;
+  for await (const c of s) {
+    for (const ch of c.choices) {
+      for (const tc of ch.delta.tool_calls || []) {
+        const cur = calls[tc.index] ||= { id: '', name: '', arguments: '' };
+        if (tc.id) cur.id = tc.id;
+        if (tc.function?.name) cur.name += tc.function.name;
+        if (tc.function?.arguments) cur.arguments += tc.function.arguments;
+      }
+      if (ch.finish_reason) finish = ch.finish_reason;
+    }
+  }
+  const call = calls[0];
+  assert.ok(call, 'no tool call');
+  assert.equal(call.name, 'get_weather');
+  assert.ok(call.id.length > 0, 'tool call has no id');
+  const args = JSON.parse(call.arguments);
+  if (expectArgs) assert.deepEqual(args, expectArgs);
+  assert.equal(finish, 'tool_calls');
+  // The helper that accumulates a stream must agree.
+  const runner = client.chat.completions.stream({ model, tools, messages: [{ role: 'user', content: 'Weather in Paris?' }] });
+  const final = await runner.finalChatCompletion();
+  assert.equal(final.choices[0].message.tool_calls[0].function.name, 'get_weather');
+  assert.deepEqual(JSON.parse(final.choices[0].message.tool_calls[0].function.arguments), args);
+  seen.tools = { call, finish };
+}
+
+if (checks.includes('embeddings') && process.env.EMBED_MODEL) {
+  // The client asks for base64 by default and decodes it.
+  const e = await client.embeddings.create({ model: process.env.EMBED_MODEL, input: ['hello world', 'goodbye'] });
+  assert.equal(e.data.length, 2);
+  assert.ok(e.data[0].embedding.length > 0 && typeof e.data[0].embedding[0] === 'number');
+  assert.notDeepEqual(e.data[0].embedding, e.data[1].embedding);
+  const f = await client.embeddings.create({ model: process.env.EMBED_MODEL, input: 'hello world', encoding_format: 'float' });
+  assert.deepEqual(f.data[0].embedding.map((x) => Math.fround(x)), e.data[0].embedding.map((x) => Math.fround(x)));
+  seen.embeddings = { dims: e.data[0].embedding.length };
+}
+
+if (checks.includes('errors')) {
+  await assert.rejects(client.chat.completions.create({ model: 'no-such-model', messages: [{ role: 'user', content: 'x' }] }),
+    (err) => err instanceof OpenAI.NotFoundError && /v1\/models/.test(err.message));
+  await assert.rejects(client.chat.completions.create({ model, messages: [] }), (err) => err instanceof OpenAI.BadRequestError);
+  seen.errors = true;
+}
+
+console.log(JSON.stringify(seen));
