@@ -93,14 +93,18 @@ func Build(ctx context.Context, cfg *config.Config, o Options) (*Set, error) {
 			key = o.Getenv(pc.APIKeyEnv)
 			if key == "" {
 				log.Info("provider disabled", "provider", name, "why", pc.APIKeyEnv+" is not set", "enable", hint)
+				mu.Lock()
 				s.disabled = append(s.disabled, Disabled{Name: name, Why: pc.APIKeyEnv + " is not set", Hint: hint})
+				mu.Unlock()
 				continue
 			}
 		}
 		con, ok := cons[pc.Type]
 		if !ok {
 			log.Warn("provider disabled", "provider", name, "why", "no adapter for type "+pc.Type+" in this build")
+			mu.Lock()
 			s.disabled = append(s.disabled, Disabled{Name: name, Why: "no adapter for type " + pc.Type + " in this build", Hint: hint})
+			mu.Unlock()
 			continue
 		}
 		p, err := con(providers.Options{Name: name, BaseURL: pc.BaseURL, APIKey: key, KeyEnv: pc.APIKeyEnv,
@@ -110,7 +114,9 @@ func Build(ctx context.Context, cfg *config.Config, o Options) (*Set, error) {
 		}
 		keyless := pc.APIKeyEnv == ""
 		if !keyless && !pc.Discover {
+			mu.Lock()
 			s.providers[name], s.types[name] = p, pc.Type
+			mu.Unlock()
 			log.Info("provider enabled", "provider", name, "type", pc.Type, "base_url", pc.BaseURL)
 			continue
 		}

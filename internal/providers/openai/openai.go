@@ -295,7 +295,7 @@ func (p *Provider) stream(ctx context.Context, body io.Reader, includeUsage bool
 			}
 			if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
 				return res, &providers.Error{Provider: p.name, Status: 502, Type: providers.TypeUpstream, Retryable: true,
-					Message: p.name + " closed the stream before its end ([DONE] never came)"}
+					Message: p.name + " closed the stream before its end marker"}
 			}
 			return res, providers.TransportError(p.name, err)
 		}

@@ -1,0 +1,631 @@
+// Package anthropicemu is a local emulator of Anthropic's Messages API,
+// written from Anthropic's published API reference, for testing the
+// anthropic adapter and the gateway without the real service. It serves
+// POST /v1/messages (a whole Message, or the event stream with its real
+// `event: NAME\ndata: JSON\n\n` framing, ping included), GET /v1/models and
+// GET /v1/models/{id}, checks the headers and required fields the real API
+// checks and answers with the real error bodies, calls the first offered
+// tool, and injects faults on request.
+//
+// It listens on 127.0.0.1 only. It imports nothing of tiergate.
+package anthropicemu
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultReply is the assistant text when Options.Reply is empty.
+const DefaultReply = "Hello from the emulator. This reply arrives in pieces."
+
+// DefaultToolArgs are the tool arguments when Options.ToolArgs is empty.
+const DefaultToolArgs = `{"location":"Paris","unit":"celsius"}`
+
+// ToolArgPiece is the size in bytes of the input_json_delta pieces.
+const ToolArgPiece = 6
+
+type model struct{ id, name, created string }
+
+// catalog is the models the emulator serves; any other model is answered
+// with the API's 404.
+func catalog() []model {
+	return []model{
+		{"claude-opus-4-6", "Claude Opus 4.6", "2026-02-05T00:00:00Z"},
+		{"claude-sonnet-4-6", "Claude Sonnet 4.6", "2026-02-17T00:00:00Z"},
+		{"claude-haiku-4-5", "Claude Haiku 4.5", "2025-10-15T00:00:00Z"},
+	}
+}
+
+// Models returns the model ids the emulator serves, newest first.
+func Models() []string {
+	var out []string
+	for _, m := range catalog() {
+		out = append(out, m.id)
+	}
+	return out
+}
+
+// Options set the emulated backend's behaviour. Zero value = answers at once.
+type Options struct {
+	TTFT     time.Duration // delay from request to the first content chunk (streams) or to the response (unary)
+	ChunkGap time.Duration // delay between content chunks
+	Reply    string        // assistant text; default DefaultReply; streamed one word (with its trailing space) per chunk
+	ToolArgs string        // when the request offers tools (and tool choice is not "none"), the first tool (or the named one) is called with these JSON arguments (default DefaultToolArgs), streamed in ToolArgPiece-byte pieces
+	APIKey   string        // if set, requests must carry it in x-api-key (or, as the 2026-10-21 SDKs send it, Authorization: Bearer), else the API's 401 body
+	// CacheReadTokens and CacheWriteTokens are reported as
+	// cache_read_input_tokens and cache_creation_input_tokens; they are
+	// taken out of input_tokens, so the three still add up to the prompt's
+	// word count, as Anthropic's counts add up to the whole prompt.
+	CacheReadTokens  int
+	CacheWriteTokens int
+	Fault            Fault
+}
+
+// Fault injects a failure.
+type Fault struct {
+	Status     int    // answer with this HTTP status and the API's error body (e.g. 429, 500, 529)
+	Message    string // the error message in that body (and in the mid-stream error event)
+	RetryAfter string // Retry-After header value sent with Status
+	Hang       bool   // accept the request, never answer until the client goes away
+	Reset      bool   // hijack and close the TCP connection without an answer
+	CutAfter   int    // streams: after this many content chunks, close the connection without message_stop (0 = off)
+	ErrorAfter int    // streams: after this many content chunks, send an `event: error` with an overloaded_error body (0 = off)
+}
+
+// Request is one request as the emulator received it.
+type Request struct {
+	Method, Path string
+	Header       http.Header
+	Body         []byte
+}
+
+// Server is a running emulator.
+type Server struct {
+	URL string // base URL as a client would configure it (the host root; paths start with /v1)
+
+	ts   *httptest.Server
+	mu   sync.Mutex
+	opts Options
+	reqs []Request
+	seq  int
+}
+
+// New starts an emulator on 127.0.0.1.
+func New(opts Options) *Server {
+	s := &Server{opts: opts}
+	s.ts = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.URL = s.ts.URL
+	return s
+}
+
+// SetOptions changes the behaviour for the requests that follow.
+func (s *Server) SetOptions(o Options) {
+	s.mu.Lock()
+	s.opts = o
+	s.mu.Unlock()
+}
+
+// Requests returns a copy of the request log.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Request, len(s.reqs))
+	for i, r := range s.reqs {
+		out[i] = Request{Method: r.Method, Path: r.Path, Header: r.Header.Clone(), Body: bytes.Clone(r.Body)}
+	}
+	return out
+}
+
+// Close stops the server, ending hung requests.
+func (s *Server) Close() {
+	s.ts.CloseClientConnections()
+	s.ts.Close()
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<20))
+	s.mu.Lock()
+	o := s.opts
+	s.seq++
+	seq := s.seq
+	s.reqs = append(s.reqs, Request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
+	s.mu.Unlock()
+	w.Header().Set("request-id", fmt.Sprintf("req_emu%020d", seq))
+
+	switch {
+	case o.Fault.Reset:
+		reset(w)
+		return
+	case o.Fault.Hang:
+		<-r.Context().Done()
+		return
+	}
+	if r.Header.Get("anthropic-version") == "" {
+		writeError(w, http.StatusBadRequest, "anthropic-version: header is required", seq)
+		return
+	}
+	if o.APIKey != "" {
+		key := r.Header.Get("x-api-key")
+		if key == "" {
+			key, _ = strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		}
+		switch {
+		case key == "":
+			writeError(w, http.StatusUnauthorized, "x-api-key header is required", seq)
+			return
+		case key != o.APIKey:
+			writeError(w, http.StatusUnauthorized, "invalid x-api-key", seq)
+			return
+		}
+	}
+	if o.Fault.Status != 0 {
+		if o.Fault.RetryAfter != "" {
+			w.Header().Set("retry-after", o.Fault.RetryAfter)
+		}
+		msg := o.Fault.Message
+		if msg == "" {
+			msg = defaultMessage(o.Fault.Status)
+		}
+		writeError(w, o.Fault.Status, msg, seq)
+		return
+	}
+
+	switch {
+	case r.URL.Path == "/v1/messages":
+		if r.Method != http.MethodPost {
+			writeError(w, http.StatusMethodNotAllowed, "Method Not Allowed", seq)
+			return
+		}
+		s.messages(w, r, body, o, seq)
+	case r.URL.Path == "/v1/models" && r.Method == http.MethodGet:
+		listModels(w)
+	case strings.HasPrefix(r.URL.Path, "/v1/models/") && r.Method == http.MethodGet:
+		id := strings.TrimPrefix(r.URL.Path, "/v1/models/")
+		for _, m := range catalog() {
+			if m.id == id {
+				writeJSON(w, http.StatusOK, modelJSON(m.id, m.name, m.created))
+				return
+			}
+		}
+		writeError(w, http.StatusNotFound, "model: "+id, seq)
+	default:
+		writeError(w, http.StatusNotFound, "Not Found", seq)
+	}
+}
+
+func reset(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			conn.Close()
+		}
+	}
+}
+
+// errorType is the type the API's error body names for a status.
+func errorType(status int) string {
+	switch status {
+	case 400, 405, 422:
+		return "invalid_request_error"
+	case 401:
+		return "authentication_error"
+	case 402:
+		return "billing_error"
+	case 403:
+		return "permission_error"
+	case 404:
+		return "not_found_error"
+	case 413:
+		return "request_too_large"
+	case 429:
+		return "rate_limit_error"
+	case 504:
+		return "timeout_error"
+	case 529:
+		return "overloaded_error"
+	default:
+		return "api_error"
+	}
+}
+
+func defaultMessage(status int) string {
+	switch status {
+	case 429:
+		return "Number of request tokens has exceeded your per-minute rate limit"
+	case 529:
+		return "Overloaded"
+	case 413:
+		return "Request exceeds the maximum allowed number of bytes."
+	case 500:
+		return "Internal server error"
+	}
+	return http.StatusText(status)
+}
+
+// errorBody is the API's error shape.
+func errorBody(status int, msg string, seq int) map[string]any {
+	return map[string]any{
+		"type":       "error",
+		"error":      map[string]any{"type": errorType(status), "message": msg},
+		"request_id": fmt.Sprintf("req_emu%020d", seq),
+	}
+}
+
+func writeError(w http.ResponseWriter, status int, msg string, seq int) {
+	writeJSON(w, status, errorBody(status, msg, seq))
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, _ := json.Marshal(v)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+func modelJSON(id, name, created string) map[string]any {
+	return map[string]any{"type": "model", "id": id, "display_name": name, "created_at": created}
+}
+
+func listModels(w http.ResponseWriter) {
+	models := catalog()
+	data := make([]map[string]any, 0, len(models))
+	for _, m := range models {
+		data = append(data, modelJSON(m.id, m.name, m.created))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"data": data, "has_more": false, "first_id": models[0].id, "last_id": models[len(models)-1].id,
+	})
+}
+
+// messageRequest is the part of a Messages request the emulator reads.
+// Required fields are pointers so that absence can be told.
+type messageRequest struct {
+	Model         *string           `json:"model"`
+	MaxTokens     *int64            `json:"max_tokens"`
+	Messages      []json.RawMessage `json:"messages"`
+	System        json.RawMessage   `json:"system"`
+	Stream        bool              `json:"stream"`
+	StopSequences []string          `json:"stop_sequences"`
+	Tools         []struct {
+		Name string `json:"name"`
+	} `json:"tools"`
+	ToolChoice *struct {
+		Type string `json:"type"`
+		Name string `json:"name"`
+	} `json:"tool_choice"`
+}
+
+type inMessage struct {
+	Role    string          `json:"role"`
+	Content json.RawMessage `json:"content"`
+}
+
+type inBlock struct {
+	Type    string          `json:"type"`
+	Text    string          `json:"text"`
+	Content json.RawMessage `json:"content"`
+}
+
+// validate applies the checks the real API makes, returning its message.
+func validate(body []byte, version string) (*messageRequest, string) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return nil, "There was an error parsing the body of your request, please check that your request is valid JSON."
+	}
+	if version != "2023-06-01" {
+		// API version 2026-10-21 removed the sampling parameters.
+		for _, k := range []string{"temperature", "top_p", "top_k"} {
+			if _, ok := raw[k]; ok {
+				return nil, k + ": Extra inputs are not permitted"
+			}
+		}
+	}
+	var req messageRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		return nil, "invalid request: " + err.Error()
+	}
+	switch {
+	case req.Model == nil:
+		return nil, "model: Field required"
+	case req.MaxTokens == nil:
+		return nil, "max_tokens: Field required"
+	case req.Messages == nil:
+		return nil, "messages: Field required"
+	case *req.MaxTokens < 0:
+		return nil, "max_tokens: Input should be greater than or equal to 0"
+	}
+	prev := ""
+	for i, rm := range req.Messages {
+		var m inMessage
+		if err := json.Unmarshal(rm, &m); err != nil {
+			return nil, fmt.Sprintf("messages.%d: Input should be a valid dictionary", i)
+		}
+		if m.Role != "user" && m.Role != "assistant" {
+			return nil, fmt.Sprintf("messages.%d.role: Input should be 'user' or 'assistant'", i)
+		}
+		if m.Role == prev {
+			return nil, fmt.Sprintf("messages: roles must alternate between \"user\" and \"assistant\", but found multiple %q roles in a row", m.Role)
+		}
+		prev = m.Role
+		var s string
+		if json.Unmarshal(m.Content, &s) == nil {
+			if s == "" && !(m.Role == "assistant" && i == len(req.Messages)-1) {
+				return nil, fmt.Sprintf("messages.%d: all messages must have non-empty content except for the optional final assistant message", i)
+			}
+			continue
+		}
+		var blocks []inBlock
+		if err := json.Unmarshal(m.Content, &blocks); err != nil {
+			return nil, fmt.Sprintf("messages.%d.content: Input should be a valid list", i)
+		}
+		if len(blocks) == 0 && !(m.Role == "assistant" && i == len(req.Messages)-1) {
+			return nil, fmt.Sprintf("messages.%d: all messages must have non-empty content except for the optional final assistant message", i)
+		}
+		for _, b := range blocks {
+			if b.Type == "text" && b.Text == "" {
+				return nil, "messages: text content blocks must be non-empty"
+			}
+		}
+	}
+	if len(req.Messages) == 0 {
+		return nil, "messages: at least one message is required"
+	}
+	return &req, ""
+}
+
+// promptWords counts the words of all message and system text, the
+// emulator's stand-in for input tokens.
+func promptWords(req *messageRequest) int {
+	n := countText(req.System)
+	for _, rm := range req.Messages {
+		var m inMessage
+		if json.Unmarshal(rm, &m) == nil {
+			n += countText(m.Content)
+		}
+	}
+	return n
+}
+
+func countText(raw json.RawMessage) int {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return len(strings.Fields(s))
+	}
+	var blocks []inBlock
+	if json.Unmarshal(raw, &blocks) != nil {
+		return 0
+	}
+	n := 0
+	for _, b := range blocks {
+		n += len(strings.Fields(b.Text))
+		if b.Type == "tool_result" {
+			n += countText(b.Content)
+		}
+	}
+	return n
+}
+
+// words splits the reply into pieces that concatenate back to it: each
+// word with the space after it.
+func words(reply string) []string {
+	var out []string
+	for len(reply) > 0 {
+		i := strings.IndexByte(reply, ' ')
+		if i < 0 {
+			out = append(out, reply)
+			break
+		}
+		j := i
+		for j < len(reply) && reply[j] == ' ' {
+			j++
+		}
+		out = append(out, reply[:j])
+		reply = reply[j:]
+	}
+	return out
+}
+
+// plan is what the emulator will answer with.
+type plan struct {
+	id, model   string
+	text        []string // text pieces, or
+	toolID      string   // a tool call
+	toolName    string
+	toolArgs    string
+	argPieces   []string
+	stop        string
+	stopSeq     *string
+	input       int // usage
+	cacheRead   int
+	cacheWrite  int
+	outputCount int
+}
+
+func makePlan(req *messageRequest, o Options, seq int) *plan {
+	p := &plan{id: fmt.Sprintf("msg_emu%020d", seq), model: *req.Model, stop: "end_turn"}
+	prompt := promptWords(req)
+	p.cacheRead, p.cacheWrite = o.CacheReadTokens, o.CacheWriteTokens
+	p.input = prompt - p.cacheRead - p.cacheWrite
+	if p.input < 0 {
+		p.input = 0
+	}
+	offered := len(req.Tools) > 0 && (req.ToolChoice == nil || req.ToolChoice.Type != "none")
+	if offered {
+		p.toolName = req.Tools[0].Name
+		if req.ToolChoice != nil && req.ToolChoice.Type == "tool" && req.ToolChoice.Name != "" {
+			p.toolName = req.ToolChoice.Name
+		}
+		p.toolID = fmt.Sprintf("toolu_emu%017d", seq)
+		p.toolArgs = o.ToolArgs
+		if p.toolArgs == "" {
+			p.toolArgs = DefaultToolArgs
+		}
+		for a := p.toolArgs; len(a) > 0; {
+			n := min(ToolArgPiece, len(a))
+			p.argPieces = append(p.argPieces, a[:n])
+			a = a[n:]
+		}
+		p.stop = "tool_use"
+		p.outputCount = len(p.argPieces)
+		return p
+	}
+	reply := o.Reply
+	if reply == "" {
+		reply = DefaultReply
+	}
+	for _, w := range words(reply) {
+		if int64(len(p.text)) >= *req.MaxTokens {
+			p.stop = "max_tokens"
+			break
+		}
+		if s, ok := stopIn(strings.TrimSpace(w), req.StopSequences); ok {
+			p.stop, p.stopSeq = "stop_sequence", &s
+			break
+		}
+		p.text = append(p.text, w)
+	}
+	p.outputCount = len(p.text)
+	return p
+}
+
+// stopIn reports whether a word equals one of the stop sequences.
+func stopIn(word string, stops []string) (string, bool) {
+	for _, s := range stops {
+		if s != "" && word == s {
+			return s, true
+		}
+	}
+	return "", false
+}
+
+func (p *plan) usage() map[string]any {
+	return map[string]any{
+		"input_tokens":                p.input,
+		"cache_creation_input_tokens": p.cacheWrite,
+		"cache_read_input_tokens":     p.cacheRead,
+		"output_tokens":               p.outputCount,
+	}
+}
+
+func (s *Server) messages(w http.ResponseWriter, r *http.Request, body []byte, o Options, seq int) {
+	req, msg := validate(body, r.Header.Get("anthropic-version"))
+	if msg != "" {
+		writeError(w, http.StatusBadRequest, msg, seq)
+		return
+	}
+	known := false
+	for _, m := range catalog() {
+		known = known || m.id == *req.Model
+	}
+	if !known {
+		writeError(w, http.StatusNotFound, "model: "+*req.Model, seq)
+		return
+	}
+	p := makePlan(req, o, seq)
+	if !req.Stream {
+		if !sleep(r.Context(), o.TTFT) {
+			return
+		}
+		var content []map[string]any
+		if p.toolID != "" {
+			content = append(content, map[string]any{"type": "tool_use", "id": p.toolID, "name": p.toolName, "input": json.RawMessage(p.toolArgs)})
+		} else {
+			content = append(content, map[string]any{"type": "text", "text": strings.Join(p.text, "")})
+		}
+		writeJSON(w, http.StatusOK, map[string]any{
+			"id": p.id, "type": "message", "role": "assistant", "model": p.model,
+			"content": content, "stop_reason": p.stop, "stop_sequence": p.stopSeq,
+			"usage": p.usage(),
+		})
+		return
+	}
+	s.stream(w, r, p, o)
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, p *plan, o Options) {
+	fl, _ := w.(http.Flusher)
+	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	send := func(name string, v any) {
+		b, _ := json.Marshal(v)
+		fmt.Fprintf(w, "event: %s\ndata: %s\n\n", name, b)
+		if fl != nil {
+			fl.Flush()
+		}
+	}
+	start := p.usage()
+	start["output_tokens"] = 1
+	send("message_start", map[string]any{"type": "message_start", "message": map[string]any{
+		"id": p.id, "type": "message", "role": "assistant", "model": p.model, "content": []any{},
+		"stop_reason": nil, "stop_sequence": nil, "usage": start,
+	}})
+	if p.toolID != "" {
+		send("content_block_start", map[string]any{"type": "content_block_start", "index": 0,
+			"content_block": map[string]any{"type": "tool_use", "id": p.toolID, "name": p.toolName, "input": map[string]any{}}})
+	} else {
+		send("content_block_start", map[string]any{"type": "content_block_start", "index": 0,
+			"content_block": map[string]any{"type": "text", "text": ""}})
+	}
+	send("ping", map[string]any{"type": "ping"})
+	if !sleep(r.Context(), o.TTFT) {
+		return
+	}
+	pieces := p.text
+	if p.toolID != "" {
+		pieces = p.argPieces
+	}
+	for i, piece := range pieces {
+		if i > 0 && !sleep(r.Context(), o.ChunkGap) {
+			return
+		}
+		if o.Fault.CutAfter > 0 && i == o.Fault.CutAfter {
+			reset(w)
+			return
+		}
+		if o.Fault.ErrorAfter > 0 && i == o.Fault.ErrorAfter {
+			msg := o.Fault.Message
+			if msg == "" {
+				msg = "Overloaded"
+			}
+			send("error", map[string]any{"type": "error", "error": map[string]any{"type": "overloaded_error", "message": msg}})
+			return
+		}
+		if p.toolID != "" {
+			send("content_block_delta", map[string]any{"type": "content_block_delta", "index": 0,
+				"delta": map[string]any{"type": "input_json_delta", "partial_json": piece}})
+		} else {
+			send("content_block_delta", map[string]any{"type": "content_block_delta", "index": 0,
+				"delta": map[string]any{"type": "text_delta", "text": piece}})
+		}
+	}
+	if o.Fault.CutAfter > 0 && o.Fault.CutAfter >= len(pieces) {
+		reset(w)
+		return
+	}
+	send("content_block_stop", map[string]any{"type": "content_block_stop", "index": 0})
+	send("message_delta", map[string]any{"type": "message_delta",
+		"delta": map[string]any{"stop_reason": p.stop, "stop_sequence": p.stopSeq}, "usage": p.usage()})
+	send("message_stop", map[string]any{"type": "message_stop"})
+}

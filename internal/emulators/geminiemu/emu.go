@@ -1,0 +1,288 @@
+// Package geminiemu is a loopback emulator of the Gemini API (Google AI,
+// generativelanguage.googleapis.com, v1beta) for tests. It speaks the real
+// wire format, as published in Google's API reference and observed in
+// Google's own documentation transcripts:
+//
+//   - POST /v1beta/models/{model}:generateContent
+//   - POST /v1beta/models/{model}:streamGenerateContent (with ?alt=sse:
+//     "data: JSON\r\n\r\n" events and no end marker, the last event carrying
+//     finishReason; without alt=sse: a streamed JSON array)
+//   - POST /v1beta/models/{model}:embedContent and :batchEmbedContents
+//   - GET /v1beta/models (pageSize, pageToken) and GET /v1beta/models/{model}
+//
+// Requests are decoded as strictly as the real API does (unknown fields,
+// wrong roles, empty parts, malformed function turns are rejected with
+// Google's 400 error body), the key is checked in the x-goog-api-key header
+// (or the key query parameter), unknown models get the real 404, and
+// Options.Fault injects the failures a router must survive, including the
+// real API's mid-stream error: a bare JSON error object written after the
+// last SSE event.
+//
+// It imports nothing of tiergate and must not: adapters test against it,
+// so it may not depend on them.
+package geminiemu
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultReply is the assistant text when Options.Reply is empty.
+const DefaultReply = "Hello from the emulator. This reply arrives in pieces."
+
+// DefaultToolArgs are the function-call arguments when Options.ToolArgs is
+// empty.
+const DefaultToolArgs = `{"location":"Paris","unit":"celsius"}`
+
+// Options set the emulated backend's behaviour. Zero value = answers at once.
+type Options struct {
+	// TTFT is the delay from request to the first content chunk (streams)
+	// or to the response (unary).
+	TTFT time.Duration
+	// ChunkGap is the delay between content chunks.
+	ChunkGap time.Duration
+	// Reply is the assistant text (default DefaultReply), streamed one word
+	// (with its trailing space) per chunk.
+	Reply string
+	// ToolArgs are the JSON object arguments of the function call the
+	// emulator makes when the request offers function declarations (and
+	// the function calling mode is not NONE, and the last turn is not a
+	// function response). Gemini sends a function call whole, in one part
+	// of one chunk, so unlike OpenAI emulators the arguments are not
+	// streamed in pieces; the usage still counts one completion token per
+	// 8-byte piece of the arguments.
+	ToolArgs string
+	// APIKey, if set, must arrive in the x-goog-api-key header (or the key
+	// query parameter). A missing key gets Google's 403 PERMISSION_DENIED
+	// body and a wrong one its 400 INVALID_ARGUMENT API_KEY_INVALID body,
+	// exactly as the real API answers (it never answers 401 for API keys).
+	APIKey string
+	// Fault injects a failure.
+	Fault Fault
+}
+
+// Fault injects a failure.
+type Fault struct {
+	// Status answers every request with this HTTP status and Google's error
+	// body (code, message, status and, for 429, a RetryInfo detail).
+	Status int
+	// Message is the error message in that body (and in a mid-stream
+	// error); empty means the real API's usual message for the status.
+	Message string
+	// RetryAfter is the Retry-After header value sent with Status; when it
+	// is a number of seconds it also becomes the RetryInfo retryDelay.
+	RetryAfter string
+	// Hang accepts the request and never answers until the client goes
+	// away (or the server closes).
+	Hang bool
+	// Reset hijacks and closes the TCP connection without an answer.
+	Reset bool
+	// CutAfter, for streams, aborts the connection after this many content
+	// chunks, before the chunk that carries finishReason (0 = off).
+	CutAfter int
+	// ErrorAfter, for streams, writes the real API's mid-stream error after
+	// this many content chunks: a bare (non-SSE) JSON error object with
+	// code 503 / UNAVAILABLE, then ends the response (0 = off).
+	ErrorAfter int
+}
+
+// Request is one recorded request.
+type Request struct {
+	Method string
+	// Path is the URL path, e.g. /v1beta/models/gemini-2.5-flash:generateContent.
+	Path string
+	// Query is the raw query string, e.g. alt=sse.
+	Query  string
+	Header http.Header
+	Body   []byte
+}
+
+// Server is a running emulator.
+type Server struct {
+	// URL is the base URL as a client would configure it (the host root;
+	// the client adds /v1beta).
+	URL string
+
+	ts   *httptest.Server
+	done chan struct{}
+	once sync.Once
+
+	mu     sync.Mutex
+	opts   Options
+	reqs   []Request
+	respID int
+}
+
+// New starts an emulator on 127.0.0.1.
+func New(opts Options) *Server {
+	s := &Server{opts: opts, done: make(chan struct{})}
+	s.ts = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.URL = s.ts.URL
+	return s
+}
+
+// SetOptions changes the behaviour for the following requests.
+func (s *Server) SetOptions(o Options) {
+	s.mu.Lock()
+	s.opts = o
+	s.mu.Unlock()
+}
+
+// Requests returns a copy of the request log.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Request, len(s.reqs))
+	for i, r := range s.reqs {
+		r.Header = r.Header.Clone()
+		r.Body = bytes.Clone(r.Body)
+		out[i] = r
+	}
+	return out
+}
+
+// Close stops the server, releasing hanging handlers first.
+func (s *Server) Close() {
+	s.once.Do(func() { close(s.done) })
+	s.ts.Close()
+}
+
+func (s *Server) options() Options {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.opts
+}
+
+func (s *Server) nextResponseID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.respID++
+	return responseID(s.respID)
+}
+
+// wait sleeps d, returning false when the client went away or the server
+// is closing.
+func (s *Server) wait(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-s.done:
+		return false
+	}
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<20))
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	s.reqs = append(s.reqs, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
+	opts := s.opts
+	s.mu.Unlock()
+
+	if opts.Fault.Reset {
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler)
+	}
+	if opts.Fault.Hang {
+		select {
+		case <-r.Context().Done():
+		case <-s.done:
+		}
+		return
+	}
+	if !s.authorized(w, r, opts) {
+		return
+	}
+	if opts.Fault.Status != 0 {
+		writeFault(w, opts.Fault)
+		return
+	}
+	s.route(w, r, body, opts)
+}
+
+func (s *Server) authorized(w http.ResponseWriter, r *http.Request, opts Options) bool {
+	if opts.APIKey == "" {
+		return true
+	}
+	key := r.Header.Get("X-Goog-Api-Key")
+	if key == "" {
+		key = r.URL.Query().Get("key")
+	}
+	switch {
+	case key == "":
+		writeError(w, http.StatusForbidden, "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.", nil)
+		return false
+	case key != opts.APIKey:
+		msg := "API key not valid. Please pass a valid API key."
+		writeError(w, http.StatusBadRequest, msg, []any{
+			errorInfo{Type: "type.googleapis.com/google.rpc.ErrorInfo", Reason: "API_KEY_INVALID", Domain: "googleapis.com",
+				Metadata: map[string]string{"service": "generativelanguage.googleapis.com"}},
+			localizedMessage{Type: "type.googleapis.com/google.rpc.LocalizedMessage", Locale: "en-US", Message: msg},
+		})
+		return false
+	}
+	return true
+}
+
+func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte, opts Options) {
+	const prefix = "/v1beta/models"
+	path := r.URL.Path
+	if path == prefix || path == prefix+"/" {
+		if r.Method != http.MethodGet {
+			writeNotFoundPath(w, r)
+			return
+		}
+		s.listModels(w, r)
+		return
+	}
+	rest, ok := strings.CutPrefix(path, prefix+"/")
+	if !ok || rest == "" {
+		writeNotFoundPath(w, r)
+		return
+	}
+	model, method, hasMethod := strings.Cut(rest, ":")
+	if !hasMethod {
+		if r.Method != http.MethodGet {
+			writeNotFoundPath(w, r)
+			return
+		}
+		s.getModel(w, model)
+		return
+	}
+	if r.Method != http.MethodPost {
+		writeNotFoundPath(w, r)
+		return
+	}
+	switch method {
+	case "generateContent":
+		s.generate(w, r, model, body, opts, false)
+	case "streamGenerateContent":
+		s.generate(w, r, model, body, opts, true)
+	case "embedContent":
+		s.embed(w, model, body)
+	case "batchEmbedContents":
+		s.batchEmbed(w, model, body)
+	default:
+		writeNotFoundPath(w, r)
+	}
+}

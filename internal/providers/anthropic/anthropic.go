@@ -1,0 +1,207 @@
+// Package anthropic holds the gateway's adapter for Anthropic's Messages
+// API, built on the official Go SDK (github.com/anthropics/anthropic-sdk-go/v2,
+// which speaks API version 2026-10-21). It translates an OpenAI chat
+// completion request into a Messages request, and the Message or its event
+// stream back into OpenAI's chat.completion or chat.completion.chunk JSON.
+// Parameters lists what happens to each OpenAI parameter.
+//
+// It imports only package providers and the SDK; it must not import the
+// gateway, the router or another adapter.
+package anthropic
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	sdk "github.com/anthropics/anthropic-sdk-go/v2"
+	"github.com/anthropics/anthropic-sdk-go/v2/option"
+	"github.com/anthropics/anthropic-sdk-go/v2/packages/param"
+
+	"github.com/tiergate/tiergate/internal/providers"
+)
+
+const (
+	defaultBaseURL   = "https://api.anthropic.com"
+	defaultMaxTokens = 4096
+	// healthTimeout bounds Health's models call.
+	healthTimeout = 10 * time.Second
+	// unaryTimeout is the SDK's per-request timeout for non-streamed
+	// calls. Setting it keeps the SDK from refusing, on its own, unary
+	// calls whose max_tokens it expects to run past ten minutes; the
+	// caller's context still bounds every call.
+	unaryTimeout = time.Hour
+)
+
+// Provider is one configured Anthropic account.
+type Provider struct {
+	name       string
+	key        string
+	keyEnv     string
+	maxTokens  int64
+	legacy     bool // anthropic-version 2023-06-01 is configured: sampling parameters exist
+	client     sdk.Client
+	log        *slog.Logger
+	now        func() time.Time
+	httpClient *http.Client
+}
+
+var _ providers.Provider = (*Provider)(nil)
+
+// New builds the adapter. o.BaseURL is the API host root (default
+// https://api.anthropic.com); o.DefaultMaxTokens (4096 when 0) is sent as
+// max_tokens when the client gives none. The SDK's own retries are off: the
+// gateway's router retries. A header "anthropic-version: 2023-06-01" in
+// o.Headers pins that API version, under which temperature, top_p and top_k
+// are passed through.
+func New(o providers.Options) (*Provider, error) {
+	p := &Provider{
+		name:      o.Name,
+		key:       o.APIKey,
+		keyEnv:    o.KeyEnv,
+		maxTokens: int64(o.DefaultMaxTokens),
+		log:       o.Log(),
+		now:       time.Now,
+	}
+	if p.name == "" {
+		p.name = "anthropic"
+	}
+	if p.maxTokens <= 0 {
+		p.maxTokens = defaultMaxTokens
+	}
+	base := strings.TrimRight(o.BaseURL, "/")
+	if base == "" {
+		base = defaultBaseURL
+	}
+	if strings.HasSuffix(base, "/v1") {
+		// The SDK adds /v1 to its paths; accept a base written either way.
+		base = strings.TrimSuffix(base, "/v1")
+	}
+	p.httpClient = o.HTTPClient
+	if p.httpClient == nil {
+		p.httpClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	opts := []option.RequestOption{
+		option.WithoutEnvironmentDefaults(), // nothing from ANTHROPIC_* variables
+		option.WithBaseURL(base + "/"),
+		option.WithHTTPClient(p.httpClient),
+		option.WithMaxRetries(0),
+	}
+	if o.APIKey != "" {
+		opts = append(opts, option.WithAPIKey(o.APIKey))
+	}
+	for k, v := range o.Headers {
+		if strings.EqualFold(k, "anthropic-version") && strings.TrimSpace(v) == "2023-06-01" {
+			p.legacy = true
+		}
+		opts = append(opts, option.WithHeader(k, v))
+	}
+	p.client = sdk.NewClient(opts...)
+	return p, nil
+}
+
+// Name returns the configured provider name.
+func (p *Provider) Name() string { return p.name }
+
+// Chat performs a chat completion, streamed when req.Stream is set.
+func (p *Provider) Chat(ctx context.Context, req *providers.ChatRequest, sink providers.Sink) (*providers.Result, error) {
+	params, perr := translate(req.Body, req.Model, p.maxTokens, p.legacy)
+	if perr != nil {
+		perr.Provider = p.name
+		return nil, perr
+	}
+	res := &providers.Result{}
+	var firstByte time.Time
+	opts := []option.RequestOption{option.WithMiddleware(func(r *http.Request, next option.MiddlewareNext) (*http.Response, error) {
+		resp, err := next(r)
+		firstByte = time.Now()
+		return resp, err
+	})}
+	res.Timing.Start = time.Now()
+	if !req.Stream {
+		opts = append(opts, option.WithRequestTimeout(unaryTimeout))
+		msg, err := p.client.Messages.New(ctx, *params, opts...)
+		res.Timing.FirstByte, res.Timing.End = firstByte, time.Now()
+		if err != nil {
+			return nil, p.fail(err)
+		}
+		body, usage, fr, err := completionBody(msg, p.now().Unix())
+		if err != nil {
+			return nil, p.fail(err)
+		}
+		res.Body, res.Usage, res.FinishReason = body, usage, fr
+		return res, nil
+	}
+
+	stream := p.client.Messages.NewStreaming(ctx, *params, opts...)
+	defer stream.Close()
+	res.Timing.FirstByte = firstByte // the call returns once the headers are in
+	st := &streamState{created: p.now().Unix()}
+	var out []chunkOut
+	for stream.Next() {
+		ev := stream.Current()
+		out = st.handle(&ev, req.IncludeUsage, out[:0])
+		for _, c := range out {
+			if c.content {
+				if res.Timing.FirstToken.IsZero() {
+					res.Timing.FirstToken = time.Now()
+				}
+				res.Timing.Chunks++
+			}
+			if err := sink.Chunk(c.data); err != nil {
+				// The client went away: stop reading, which cancels
+				// the upstream body. The sink's own error is returned
+				// so that the caller recognises it.
+				res.Timing.End = time.Now()
+				return nil, err
+			}
+		}
+	}
+	res.Timing.End = time.Now()
+	if err := stream.Err(); err != nil {
+		return nil, p.fail(err)
+	}
+	if !st.stopped {
+		return nil, &providers.Error{Provider: p.name, Status: http.StatusBadGateway, Type: providers.TypeUpstream,
+			Retryable: true, Message: "Anthropic's stream ended before message_stop"}
+	}
+	if st.haveUsage {
+		res.Usage = st.tok.usage()
+	}
+	res.FinishReason = finishReason(st.stop)
+	return res, nil
+}
+
+// Embed always fails: Anthropic has no embeddings API.
+func (p *Provider) Embed(ctx context.Context, req *providers.EmbedRequest) (*providers.Result, error) {
+	return nil, &providers.Error{Provider: p.name, Status: http.StatusBadRequest, Type: providers.TypeInvalidRequest,
+		Param: "model", Code: "embeddings_unsupported",
+		Message: "Anthropic has no embeddings API (Anthropic recommends Voyage AI for embeddings): route embeddings to another provider"}
+}
+
+// Models lists the model ids the account can use (GET /v1/models, all pages).
+func (p *Provider) Models(ctx context.Context) ([]string, error) {
+	pager := p.client.Models.ListAutoPaging(ctx, sdk.ModelListParams{Limit: param.NewOpt[int64](1000)})
+	var ids []string
+	for pager.Next() {
+		ids = append(ids, pager.Current().ID)
+	}
+	if err := pager.Err(); err != nil {
+		return nil, p.fail(err)
+	}
+	return ids, nil
+}
+
+// Health lists one model with a short timeout: it costs no tokens and
+// checks both reachability and the API key.
+func (p *Provider) Health(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, healthTimeout)
+	defer cancel()
+	_, err := p.client.Models.List(ctx, sdk.ModelListParams{Limit: param.NewOpt[int64](1)})
+	if err != nil {
+		return p.fail(err)
+	}
+	return nil
+}

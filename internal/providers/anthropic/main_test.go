@@ -1,0 +1,141 @@
+package anthropic
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/tiergate/tiergate/internal/emulators/anthropicemu"
+	"github.com/tiergate/tiergate/internal/providers"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+const testKey = "sk-ant-test-0123456789abcdef"
+
+// fixedNow makes `created` deterministic in golden output.
+func fixedNow() time.Time { return time.Unix(1767225600, 0) }
+
+// newTestProvider builds a provider against base with its own transport,
+// whose idle connections are closed when the test ends.
+func newTestProvider(t testing.TB, base string, mod func(*providers.Options)) *Provider {
+	t.Helper()
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(tr.CloseIdleConnections)
+	o := providers.Options{Name: "anthropic", BaseURL: base, APIKey: testKey, KeyEnv: "ANTHROPIC_API_KEY",
+		HTTPClient: &http.Client{Transport: tr}}
+	if mod != nil {
+		mod(&o)
+	}
+	p, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.now = fixedNow
+	return p
+}
+
+// newEmu starts an emulator that expects testKey.
+func newEmu(t testing.TB, o anthropicemu.Options) *anthropicemu.Server {
+	t.Helper()
+	if o.APIKey == "" {
+		o.APIKey = testKey
+	}
+	s := anthropicemu.New(o)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// golden compares got with testdata/name, rewriting it under -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from golden:\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+func indent(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	if err := json.Indent(&out, b, "", "  "); err != nil {
+		t.Fatalf("not JSON: %v: %s", err, b)
+	}
+	out.WriteByte('\n')
+	return out.Bytes()
+}
+
+// collect is a sink that keeps copies of the chunks.
+type collect struct{ chunks [][]byte }
+
+func (c *collect) Chunk(b []byte) error {
+	c.chunks = append(c.chunks, bytes.Clone(b))
+	return nil
+}
+
+// chunk is the part of a chat.completion.chunk the tests inspect.
+type chunk struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	Model   string `json:"model"`
+	Choices []struct {
+		Delta struct {
+			Role             *string `json:"role"`
+			Content          *string `json:"content"`
+			ReasoningContent *string `json:"reasoning_content"`
+			ToolCalls        []struct {
+				Index    *int    `json:"index"`
+				ID       *string `json:"id"`
+				Type     *string `json:"type"`
+				Function struct {
+					Name      *string `json:"name"`
+					Arguments *string `json:"arguments"`
+				} `json:"function"`
+			} `json:"tool_calls"`
+		} `json:"delta"`
+		FinishReason *string `json:"finish_reason"`
+	} `json:"choices"`
+	Usage *struct {
+		PromptTokens        int `json:"prompt_tokens"`
+		CompletionTokens    int `json:"completion_tokens"`
+		TotalTokens         int `json:"total_tokens"`
+		PromptTokensDetails struct {
+			CachedTokens int `json:"cached_tokens"`
+		} `json:"prompt_tokens_details"`
+	} `json:"usage"`
+}
+
+func parseChunks(t *testing.T, raw [][]byte) []chunk {
+	t.Helper()
+	out := make([]chunk, len(raw))
+	for i, b := range raw {
+		if err := json.Unmarshal(b, &out[i]); err != nil {
+			t.Fatalf("chunk %d: %v: %s", i, err, b)
+		}
+	}
+	return out
+}

@@ -1,0 +1,773 @@
+package anthropic
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	sdk "github.com/anthropics/anthropic-sdk-go/v2"
+	"github.com/anthropics/anthropic-sdk-go/v2/packages/param"
+
+	"github.com/tiergate/tiergate/internal/providers"
+)
+
+// chatBody is the OpenAI chat request as this adapter reads it. It is decoded
+// here rather than through go-openai's types because those lose what the
+// translation needs: whether temperature or a penalty was sent at all or
+// sent as zero, `stop` given as a single string, and the parameters go-openai
+// does not know (seed checks, modalities, prediction, verbosity, ...).
+// Every field is listed in Parameters.
+type chatBody struct {
+	Model               string          `json:"model"`
+	Messages            []chatMessage   `json:"messages"`
+	MaxTokens           *int64          `json:"max_tokens"`
+	MaxCompletionTokens *int64          `json:"max_completion_tokens"`
+	Temperature         *float64        `json:"temperature"`
+	TopP                *float64        `json:"top_p"`
+	TopK                *int64          `json:"top_k"`
+	N                   *int64          `json:"n"`
+	Stream              *bool           `json:"stream"`
+	StreamOptions       json.RawMessage `json:"stream_options"`
+	Stop                json.RawMessage `json:"stop"`
+	PresencePenalty     *float64        `json:"presence_penalty"`
+	FrequencyPenalty    *float64        `json:"frequency_penalty"`
+	LogitBias           json.RawMessage `json:"logit_bias"`
+	Logprobs            *bool           `json:"logprobs"`
+	TopLogprobs         *int64          `json:"top_logprobs"`
+	Seed                json.RawMessage `json:"seed"`
+	User                *string         `json:"user"`
+	SafetyIdentifier    *string         `json:"safety_identifier"`
+	Tools               []chatTool      `json:"tools"`
+	ToolChoice          json.RawMessage `json:"tool_choice"`
+	ParallelToolCalls   *bool           `json:"parallel_tool_calls"`
+	ResponseFormat      json.RawMessage `json:"response_format"`
+	ReasoningEffort     *string         `json:"reasoning_effort"`
+	Functions           json.RawMessage `json:"functions"`
+	FunctionCall        json.RawMessage `json:"function_call"`
+	Modalities          []string        `json:"modalities"`
+	Audio               json.RawMessage `json:"audio"`
+	Prediction          json.RawMessage `json:"prediction"`
+	WebSearchOptions    json.RawMessage `json:"web_search_options"`
+	Verbosity           *string         `json:"verbosity"`
+	Store               *bool           `json:"store"`
+	Metadata            json.RawMessage `json:"metadata"`
+	ServiceTier         *string         `json:"service_tier"`
+	PromptCacheKey      *string         `json:"prompt_cache_key"`
+}
+
+type chatMessage struct {
+	Role         string          `json:"role"`
+	Content      json.RawMessage `json:"content"`
+	Name         string          `json:"name"`
+	ToolCalls    []chatToolCall  `json:"tool_calls"`
+	ToolCallID   string          `json:"tool_call_id"`
+	FunctionCall json.RawMessage `json:"function_call"`
+}
+
+type chatToolCall struct {
+	ID       string `json:"id"`
+	Type     string `json:"type"`
+	Function struct {
+		Name      string `json:"name"`
+		Arguments string `json:"arguments"`
+	} `json:"function"`
+}
+
+type chatPart struct {
+	Type     string `json:"type"`
+	Text     string `json:"text"`
+	ImageURL *struct {
+		URL    string `json:"url"`
+		Detail string `json:"detail"`
+	} `json:"image_url"`
+}
+
+type chatTool struct {
+	Type     string `json:"type"`
+	Function *struct {
+		Name        string          `json:"name"`
+		Description string          `json:"description"`
+		Parameters  json.RawMessage `json:"parameters"`
+		Strict      *bool           `json:"strict"`
+	} `json:"function"`
+}
+
+// Handling says what the adapter does with an OpenAI chat parameter.
+type Handling string
+
+// The three ways a parameter is handled.
+const (
+	Mapped   Handling = "mapped"   // translated to the Messages API
+	Ignored  Handling = "ignored"  // accepted and knowingly dropped (see Note)
+	Rejected Handling = "rejected" // answered with a 400 invalid_request_error naming the parameter
+)
+
+// Parameter describes the handling of one OpenAI chat completion parameter.
+type Parameter struct {
+	Name     string
+	Handling Handling
+	Note     string
+}
+
+// Parameters lists every OpenAI chat completion parameter the adapter reads
+// and what it does with it. Parameters not listed are unknown to the adapter
+// and ignored, as OpenAI-compatible servers commonly do.
+func Parameters() []Parameter {
+	return []Parameter{
+		{"model", Mapped, "the resolved upstream model (ChatRequest.Model; the body's model only when that is empty)"},
+		{"messages", Mapped, "system/developer -> top-level system; user/assistant/tool -> alternating user/assistant turns, consecutive same-role turns merged; text and image_url parts -> text and image blocks (data: URL -> base64 source, http(s) URL -> url source); assistant tool_calls -> tool_use blocks; tool messages -> tool_result blocks (placed first in their user turn, as the API requires); empty assistant turns dropped; message `name` ignored (no Anthropic equivalent); input_audio, file and other parts rejected"},
+		{"max_completion_tokens", Mapped, "max_tokens; wins over max_tokens"},
+		{"max_tokens", Mapped, "max_tokens; Options.DefaultMaxTokens (4096 when 0) when neither is given, since Anthropic requires it"},
+		{"temperature", Mapped, "only when the provider is configured with the header anthropic-version: 2023-06-01 (range 0-1). API version 2026-10-21, which the SDK speaks by default, has no sampling parameters: there the default value 1 is ignored and any other value rejected"},
+		{"top_p", Mapped, "as temperature (default value 1 ignored under 2026-10-21)"},
+		{"top_k", Mapped, "not OpenAI, sent by some clients: top_k under anthropic-version 2023-06-01, rejected otherwise"},
+		{"stop", Mapped, "stop_sequences (a string or a list; empty strings dropped)"},
+		{"stream", Mapped, "chooses the streaming Messages call"},
+		{"stream_options", Mapped, "include_usage decides whether the usage chunk is sent (ChatRequest.IncludeUsage); usage is always read from the upstream"},
+		{"user", Mapped, "metadata.user_id"},
+		{"safety_identifier", Mapped, "metadata.user_id when user is absent"},
+		{"tools", Mapped, "function tools -> custom tools (name, description, parameters -> input_schema, strict); other tool types rejected"},
+		{"tool_choice", Mapped, "auto -> auto, none -> none, required -> any, {function:{name}} -> tool; other forms rejected; without tools only none is accepted"},
+		{"parallel_tool_calls", Mapped, "false -> disable_parallel_tool_use on the tool_choice (auto when none was given)"},
+		{"response_format", Mapped, "text -> nothing; json_schema -> output_config.format (structured outputs); json_object rejected: Anthropic's structured outputs need a schema"},
+		{"reasoning_effort", Mapped, "output_config.effort: low, medium, high, xhigh as named; minimal and none -> low, the lowest Anthropic effort"},
+		{"n", Rejected, "values other than 1: Anthropic returns one message per request"},
+		{"logprobs", Rejected, "true: Anthropic returns no log probabilities"},
+		{"top_logprobs", Rejected, "values above 0"},
+		{"logit_bias", Rejected, "a non-empty map: Anthropic has no token biasing"},
+		{"presence_penalty", Rejected, "non-zero values: Anthropic has no repetition penalties"},
+		{"frequency_penalty", Rejected, "non-zero values"},
+		{"seed", Rejected, "any value: Anthropic has no seeded sampling"},
+		{"functions", Rejected, "legacy function calling: send tools instead"},
+		{"function_call", Rejected, "legacy function calling: send tool_choice instead"},
+		{"modalities", Rejected, "anything other than text"},
+		{"audio", Rejected, "Anthropic has no audio output"},
+		{"prediction", Rejected, "Anthropic has no predicted outputs"},
+		{"web_search_options", Rejected, "OpenAI's web search is not translated to Anthropic's server tool"},
+		{"verbosity", Rejected, "values other than medium (the default)"},
+		{"store", Ignored, "OpenAI-side storage of completions; nothing is stored at Anthropic"},
+		{"metadata", Ignored, "OpenAI's metadata only labels stored completions"},
+		{"service_tier", Ignored, "OpenAI's tiers (auto, default, flex, priority) have no Anthropic counterpart; the account's default capacity is used"},
+		{"prompt_cache_key", Ignored, "a routing hint for OpenAI's automatic cache; Anthropic caches by explicit cache_control"},
+	}
+}
+
+// reqError is a 400 in OpenAI's terms, naming the parameter at fault.
+func reqError(param, format string, args ...any) *providers.Error {
+	return &providers.Error{Status: 400, Type: providers.TypeInvalidRequest, Param: param, Message: fmt.Sprintf(format, args...)}
+}
+
+func cannotHonour(param, why string) *providers.Error {
+	return reqError(param, "Anthropic cannot honour %s: %s", param, why)
+}
+
+func isNull(raw json.RawMessage) bool {
+	t := bytes.TrimSpace(raw)
+	return len(t) == 0 || bytes.Equal(t, []byte("null"))
+}
+
+// translate turns an OpenAI chat body into Messages API params. model is the
+// resolved upstream model (may be empty to use the body's), defaultMax the
+// max_tokens to send when the client gave none, legacySampling whether the
+// provider speaks anthropic-version 2023-06-01 (which still has temperature,
+// top_p and top_k). Every failure is a 400 *providers.Error.
+func translate(body []byte, model string, defaultMax int64, legacySampling bool) (*sdk.MessageNewParams, *providers.Error) {
+	var b chatBody
+	if err := json.Unmarshal(body, &b); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return nil, reqError(te.Field, "invalid chat request: %s must be %s, not a JSON %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)
+		}
+		return nil, reqError("", "invalid chat request: %v", err)
+	}
+	var p sdk.MessageNewParams
+	if model == "" {
+		model = b.Model
+	}
+	if model == "" {
+		return nil, reqError("model", "model is required")
+	}
+	p.Model = sdk.Model(model)
+
+	if perr := checkUnsupported(&b); perr != nil {
+		return nil, perr
+	}
+	extras, perr := sampling(&b, legacySampling)
+	if perr != nil {
+		return nil, perr
+	}
+	if len(extras) > 0 {
+		p.SetExtraFields(extras)
+	}
+
+	switch {
+	case b.MaxCompletionTokens != nil:
+		if *b.MaxCompletionTokens < 1 {
+			return nil, reqError("max_completion_tokens", "max_completion_tokens must be at least 1")
+		}
+		p.MaxTokens = *b.MaxCompletionTokens
+	case b.MaxTokens != nil:
+		if *b.MaxTokens < 1 {
+			return nil, reqError("max_tokens", "max_tokens must be at least 1")
+		}
+		p.MaxTokens = *b.MaxTokens
+	default:
+		p.MaxTokens = defaultMax
+	}
+
+	stops, perr := stopSequences(b.Stop)
+	if perr != nil {
+		return nil, perr
+	}
+	p.StopSequences = stops
+
+	switch {
+	case b.User != nil && *b.User != "":
+		p.Metadata.UserID = param.NewOpt(*b.User)
+	case b.SafetyIdentifier != nil && *b.SafetyIdentifier != "":
+		p.Metadata.UserID = param.NewOpt(*b.SafetyIdentifier)
+	}
+
+	names := map[string]bool{}
+	for i, t := range b.Tools {
+		tp, perr := tool(i, t)
+		if perr != nil {
+			return nil, perr
+		}
+		if names[tp.Name] {
+			return nil, reqError(fmt.Sprintf("tools[%d].function.name", i), "tool names must be unique: %q appears twice", tp.Name)
+		}
+		names[tp.Name] = true
+		p.Tools = append(p.Tools, sdk.ToolUnionParam{OfTool: tp})
+	}
+	tc, perr := toolChoice(b.ToolChoice, names, b.ParallelToolCalls)
+	if perr != nil {
+		return nil, perr
+	}
+	p.ToolChoice = tc
+
+	if perr := responseFormat(b.ResponseFormat, &p); perr != nil {
+		return nil, perr
+	}
+	if b.ReasoningEffort != nil {
+		switch e := *b.ReasoningEffort; e {
+		case "low", "medium", "high", "xhigh":
+			p.OutputConfig.Effort = sdk.OutputConfigEffort(e)
+		case "minimal", "none":
+			p.OutputConfig.Effort = sdk.OutputConfigEffortLow
+		default:
+			return nil, reqError("reasoning_effort", "reasoning_effort must be one of none, minimal, low, medium, high, xhigh; got %q", e)
+		}
+	}
+
+	system, msgs, perr := messages(b.Messages)
+	if perr != nil {
+		return nil, perr
+	}
+	p.System = system
+	p.Messages = msgs
+	return &p, nil
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "int64", "int", "float64":
+		return "a number"
+	case "bool":
+		return "a boolean"
+	case "string":
+		return "a string"
+	case "slice":
+		return "an array"
+	case "struct", "map":
+		return "an object"
+	}
+	return goKind
+}
+
+// checkUnsupported rejects parameters Anthropic cannot honour.
+func checkUnsupported(b *chatBody) *providers.Error {
+	if b.N != nil && *b.N != 1 {
+		if *b.N < 1 {
+			return reqError("n", "n must be at least 1")
+		}
+		return cannotHonour("n", "the Messages API returns one message per request; send n=1 or omit it")
+	}
+	if b.Logprobs != nil && *b.Logprobs {
+		return cannotHonour("logprobs", "the Messages API returns no log probabilities")
+	}
+	if b.TopLogprobs != nil && *b.TopLogprobs > 0 {
+		return cannotHonour("top_logprobs", "the Messages API returns no log probabilities")
+	}
+	if !isNull(b.LogitBias) {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(b.LogitBias, &m); err != nil {
+			return reqError("logit_bias", "logit_bias must be an object")
+		}
+		if len(m) > 0 {
+			return cannotHonour("logit_bias", "the Messages API has no token biasing")
+		}
+	}
+	if b.PresencePenalty != nil && *b.PresencePenalty != 0 {
+		return cannotHonour("presence_penalty", "the Messages API has no repetition penalties")
+	}
+	if b.FrequencyPenalty != nil && *b.FrequencyPenalty != 0 {
+		return cannotHonour("frequency_penalty", "the Messages API has no repetition penalties")
+	}
+	if !isNull(b.Seed) {
+		return cannotHonour("seed", "the Messages API has no seeded sampling")
+	}
+	if !isNull(b.Functions) {
+		return reqError("functions", "legacy functions are not translated for Anthropic: send tools instead")
+	}
+	if !isNull(b.FunctionCall) {
+		return reqError("function_call", "legacy function_call is not translated for Anthropic: send tool_choice instead")
+	}
+	for _, m := range b.Modalities {
+		if m != "text" {
+			return cannotHonour("modalities", fmt.Sprintf("the Messages API answers with text only, not %q", m))
+		}
+	}
+	if !isNull(b.Audio) {
+		return cannotHonour("audio", "the Messages API has no audio output")
+	}
+	if !isNull(b.Prediction) {
+		return cannotHonour("prediction", "the Messages API has no predicted outputs")
+	}
+	if !isNull(b.WebSearchOptions) {
+		return cannotHonour("web_search_options", "OpenAI's web search is not translated to Anthropic's web search tool")
+	}
+	if b.Verbosity != nil && *b.Verbosity != "medium" {
+		return cannotHonour("verbosity", "the Messages API has no verbosity control")
+	}
+	return nil
+}
+
+// sampling handles temperature, top_p and top_k, which API version
+// 2026-10-21 removed (it answers 400 "Extra inputs are not permitted" even
+// for default values) and 2023-06-01 still accepts.
+func sampling(b *chatBody, legacy bool) (map[string]any, *providers.Error) {
+	extras := map[string]any{}
+	if b.Temperature != nil {
+		t := *b.Temperature
+		switch {
+		case legacy && (t < 0 || t > 1):
+			return nil, reqError("temperature", "Anthropic accepts temperature between 0 and 1, got %v", t)
+		case legacy:
+			extras["temperature"] = t
+		case t != 1:
+			return nil, cannotHonour("temperature", "Anthropic API version 2026-10-21 has no sampling parameters (configure the header anthropic-version: 2023-06-01 for this provider to use them)")
+		}
+	}
+	if b.TopP != nil {
+		v := *b.TopP
+		switch {
+		case legacy && (v < 0 || v > 1):
+			return nil, reqError("top_p", "top_p must be between 0 and 1, got %v", v)
+		case legacy:
+			extras["top_p"] = v
+		case v != 1:
+			return nil, cannotHonour("top_p", "Anthropic API version 2026-10-21 has no sampling parameters (configure the header anthropic-version: 2023-06-01 for this provider to use them)")
+		}
+	}
+	if b.TopK != nil {
+		switch {
+		case legacy && *b.TopK < 1:
+			return nil, reqError("top_k", "top_k must be at least 1")
+		case legacy:
+			extras["top_k"] = *b.TopK
+		default:
+			return nil, cannotHonour("top_k", "Anthropic API version 2026-10-21 has no sampling parameters (configure the header anthropic-version: 2023-06-01 for this provider to use them)")
+		}
+	}
+	return extras, nil
+}
+
+func stopSequences(raw json.RawMessage) ([]string, *providers.Error) {
+	if isNull(raw) {
+		return nil, nil
+	}
+	var list []string
+	var one string
+	if err := json.Unmarshal(raw, &one); err == nil {
+		list = []string{one}
+	} else if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, reqError("stop", "stop must be a string or a list of strings")
+	}
+	out := list[:0]
+	for _, s := range list {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+func tool(i int, t chatTool) (*sdk.ToolParam, *providers.Error) {
+	at := func(field string) string { return fmt.Sprintf("tools[%d]%s", i, field) }
+	if t.Type != "" && t.Type != "function" {
+		return nil, cannotHonour(at(".type"), fmt.Sprintf("only function tools are translated, not %q", t.Type))
+	}
+	if t.Function == nil || t.Function.Name == "" {
+		return nil, reqError(at(".function.name"), "%s is required", at(".function.name"))
+	}
+	tp := &sdk.ToolParam{Name: t.Function.Name}
+	if t.Function.Description != "" {
+		tp.Description = param.NewOpt(t.Function.Description)
+	}
+	if t.Function.Strict != nil {
+		tp.Strict = param.NewOpt(*t.Function.Strict)
+	}
+	schema := sdk.ToolInputSchemaParam{Properties: json.RawMessage(`{}`)}
+	if !isNull(t.Function.Parameters) {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(t.Function.Parameters, &m); err != nil {
+			return nil, reqError(at(".function.parameters"), "%s must be a JSON Schema object", at(".function.parameters"))
+		}
+		if typ, ok := m["type"]; ok {
+			var s string
+			if json.Unmarshal(typ, &s) != nil || s != "object" {
+				return nil, reqError(at(".function.parameters.type"), "Anthropic tool input schemas must have type \"object\"")
+			}
+		}
+		for k, v := range m {
+			switch k {
+			case "type":
+			case "properties":
+				if !isNull(v) {
+					schema.Properties = v
+				}
+			case "required":
+				if isNull(v) {
+					continue
+				}
+				if err := json.Unmarshal(v, &schema.Required); err != nil {
+					return nil, reqError(at(".function.parameters.required"), "%s must be a list of strings", at(".function.parameters.required"))
+				}
+			default:
+				if schema.ExtraFields == nil {
+					schema.ExtraFields = map[string]any{}
+				}
+				schema.ExtraFields[k] = v
+			}
+		}
+	}
+	tp.InputSchema = schema
+	return tp, nil
+}
+
+func toolChoice(raw json.RawMessage, tools map[string]bool, parallel *bool) (sdk.ToolChoiceUnionParam, *providers.Error) {
+	var tc sdk.ToolChoiceUnionParam
+	disable := param.Opt[bool]{}
+	if parallel != nil && !*parallel {
+		disable = param.NewOpt(true)
+	}
+	if isNull(raw) {
+		if len(tools) > 0 && disable.Valid() {
+			tc.OfAuto = &sdk.ToolChoiceAutoParam{DisableParallelToolUse: disable}
+		}
+		return tc, nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		switch s {
+		case "none":
+			if len(tools) > 0 {
+				tc.OfNone = &sdk.ToolChoiceNoneParam{}
+			}
+			return tc, nil
+		case "auto":
+			tc.OfAuto = &sdk.ToolChoiceAutoParam{DisableParallelToolUse: disable}
+		case "required":
+			tc.OfAny = &sdk.ToolChoiceAnyParam{DisableParallelToolUse: disable}
+		default:
+			return tc, reqError("tool_choice", "tool_choice must be none, auto, required or a function; got %q", s)
+		}
+	} else {
+		var o struct {
+			Type     string `json:"type"`
+			Function struct {
+				Name string `json:"name"`
+			} `json:"function"`
+		}
+		if err := json.Unmarshal(raw, &o); err != nil || o.Type != "function" || o.Function.Name == "" {
+			return tc, reqError("tool_choice", "tool_choice must be none, auto, required or {\"type\":\"function\",\"function\":{\"name\":...}}")
+		}
+		if !tools[o.Function.Name] {
+			return tc, reqError("tool_choice", "tool_choice names %q, which is not among the tools", o.Function.Name)
+		}
+		tc.OfTool = &sdk.ToolChoiceToolParam{Name: o.Function.Name, DisableParallelToolUse: disable}
+	}
+	if len(tools) == 0 {
+		return sdk.ToolChoiceUnionParam{}, reqError("tool_choice", "tool_choice is only allowed when tools are given")
+	}
+	return tc, nil
+}
+
+func responseFormat(raw json.RawMessage, p *sdk.MessageNewParams) *providers.Error {
+	if isNull(raw) {
+		return nil
+	}
+	var rf struct {
+		Type       string `json:"type"`
+		JSONSchema *struct {
+			Name   string          `json:"name"`
+			Schema json.RawMessage `json:"schema"`
+		} `json:"json_schema"`
+	}
+	if err := json.Unmarshal(raw, &rf); err != nil {
+		return reqError("response_format", "response_format must be an object with a type")
+	}
+	switch rf.Type {
+	case "text":
+		return nil
+	case "json_object":
+		return cannotHonour("response_format", "Anthropic's structured outputs need a JSON schema: send response_format type json_schema")
+	case "json_schema":
+		if rf.JSONSchema == nil || isNull(rf.JSONSchema.Schema) {
+			return reqError("response_format.json_schema.schema", "response_format json_schema needs a schema")
+		}
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(rf.JSONSchema.Schema, &m); err != nil {
+			return reqError("response_format.json_schema.schema", "the schema must be a JSON object")
+		}
+		schema := make(map[string]any, len(m))
+		for k, v := range m {
+			schema[k] = v
+		}
+		p.OutputConfig.Format = sdk.JSONOutputFormatParam{Schema: schema}
+		return nil
+	default:
+		return reqError("response_format", "response_format type must be text, json_object or json_schema; got %q", rf.Type)
+	}
+}
+
+// turn is one Anthropic message being built. A user turn keeps its
+// tool_result blocks apart, because the API wants them first.
+type turn struct {
+	role    string
+	results []sdk.ContentBlockParamUnion
+	blocks  []sdk.ContentBlockParamUnion
+}
+
+func messages(in []chatMessage) ([]sdk.TextBlockParam, []sdk.MessageParam, *providers.Error) {
+	var system []sdk.TextBlockParam
+	var turns []*turn
+	add := func(role string) *turn {
+		if n := len(turns); n > 0 && turns[n-1].role == role {
+			return turns[n-1]
+		}
+		t := &turn{role: role}
+		turns = append(turns, t)
+		return t
+	}
+	for i, m := range in {
+		at := func(field string) string { return fmt.Sprintf("messages[%d]%s", i, field) }
+		if !isNull(m.FunctionCall) {
+			return nil, nil, reqError(at(".function_call"), "legacy function_call messages are not translated for Anthropic: send tool_calls instead")
+		}
+		switch m.Role {
+		case "system", "developer":
+			texts, perr := textParts(m.Content, at(".content"), false)
+			if perr != nil {
+				return nil, nil, perr
+			}
+			for _, t := range texts {
+				system = append(system, sdk.TextBlockParam{Text: t})
+			}
+		case "user":
+			blocks, perr := userContent(m.Content, at(".content"))
+			if perr != nil {
+				return nil, nil, perr
+			}
+			if len(blocks) == 0 {
+				return nil, nil, reqError(at(".content"), "%s is empty: Anthropic needs non-empty message content", at(".content"))
+			}
+			t := add("user")
+			t.blocks = append(t.blocks, blocks...)
+		case "assistant":
+			texts, perr := textParts(m.Content, at(".content"), true)
+			if perr != nil {
+				return nil, nil, perr
+			}
+			var blocks []sdk.ContentBlockParamUnion
+			for _, s := range texts {
+				blocks = append(blocks, sdk.NewTextBlock(s))
+			}
+			for j, c := range m.ToolCalls {
+				b, perr := toolUse(c, fmt.Sprintf("messages[%d].tool_calls[%d]", i, j))
+				if perr != nil {
+					return nil, nil, perr
+				}
+				blocks = append(blocks, b)
+			}
+			if len(blocks) == 0 {
+				continue // an empty assistant turn carries nothing; the API rejects empty content
+			}
+			t := add("assistant")
+			t.blocks = append(t.blocks, blocks...)
+		case "tool":
+			if m.ToolCallID == "" {
+				return nil, nil, reqError(at(".tool_call_id"), "%s is required for tool messages", at(".tool_call_id"))
+			}
+			texts, perr := textParts(m.Content, at(".content"), false)
+			if perr != nil {
+				return nil, nil, perr
+			}
+			r := &sdk.ToolResultBlockParam{ToolUseID: m.ToolCallID}
+			for _, s := range texts {
+				r.Content = append(r.Content, sdk.ToolResultBlockParamContentUnion{OfText: &sdk.TextBlockParam{Text: s}})
+			}
+			t := add("user")
+			t.results = append(t.results, sdk.ContentBlockParamUnion{OfToolResult: r})
+		case "":
+			return nil, nil, reqError(at(".role"), "%s is required", at(".role"))
+		default:
+			return nil, nil, reqError(at(".role"), "unknown role %q", m.Role)
+		}
+	}
+	if len(turns) == 0 {
+		return nil, nil, reqError("messages", "messages must contain at least one user or assistant message")
+	}
+	out := make([]sdk.MessageParam, 0, len(turns))
+	for _, t := range turns {
+		blocks := append(t.results, t.blocks...)
+		if t.role == "user" {
+			out = append(out, sdk.NewUserMessage(blocks...))
+		} else {
+			out = append(out, sdk.NewAssistantMessage(blocks...))
+		}
+	}
+	return system, out, nil
+}
+
+// textParts reads content that may only hold text: a string, or text parts
+// (and refusal parts, dropped, when allowRefusal). Empty texts are dropped.
+func textParts(raw json.RawMessage, at string, allowRefusal bool) ([]string, *providers.Error) {
+	if isNull(raw) {
+		return nil, nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		if s == "" {
+			return nil, nil
+		}
+		return []string{s}, nil
+	}
+	var parts []chatPart
+	if err := json.Unmarshal(raw, &parts); err != nil {
+		return nil, reqError(at, "%s must be a string or a list of content parts", at)
+	}
+	var out []string
+	for j, pt := range parts {
+		switch {
+		case pt.Type == "text":
+			if pt.Text != "" {
+				out = append(out, pt.Text)
+			}
+		case pt.Type == "refusal" && allowRefusal:
+		default:
+			return nil, cannotHonour(fmt.Sprintf("%s[%d].type", at, j), fmt.Sprintf("%q parts are not accepted here; only text", pt.Type))
+		}
+	}
+	return out, nil
+}
+
+func userContent(raw json.RawMessage, at string) ([]sdk.ContentBlockParamUnion, *providers.Error) {
+	if isNull(raw) {
+		return nil, nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		if s == "" {
+			return nil, nil
+		}
+		return []sdk.ContentBlockParamUnion{sdk.NewTextBlock(s)}, nil
+	}
+	var parts []chatPart
+	if err := json.Unmarshal(raw, &parts); err != nil {
+		return nil, reqError(at, "%s must be a string or a list of content parts", at)
+	}
+	var out []sdk.ContentBlockParamUnion
+	for j, pt := range parts {
+		pat := fmt.Sprintf("%s[%d]", at, j)
+		switch pt.Type {
+		case "text":
+			if pt.Text != "" {
+				out = append(out, sdk.NewTextBlock(pt.Text))
+			}
+		case "image_url":
+			if pt.ImageURL == nil {
+				return nil, reqError(pat+".image_url.url", "%s.image_url.url is required", pat)
+			}
+			img, perr := image(pt.ImageURL.URL, pat+".image_url.url")
+			if perr != nil {
+				return nil, perr
+			}
+			out = append(out, sdk.ContentBlockParamUnion{OfImage: img})
+		default:
+			return nil, cannotHonour(pat+".type", fmt.Sprintf("%q content parts are not translated; only text and image_url", pt.Type))
+		}
+	}
+	return out, nil
+}
+
+var imageTypes = [...]string{"image/jpeg", "image/png", "image/gif", "image/webp"}
+
+func image(u, at string) (*sdk.ImageBlockParam, *providers.Error) {
+	switch {
+	case strings.HasPrefix(u, "data:"):
+		meta, data, ok := strings.Cut(u[len("data:"):], ",")
+		if !ok || data == "" {
+			return nil, reqError(at, "%s is not a valid data URL", at)
+		}
+		mediaType, enc, _ := strings.Cut(meta, ";")
+		if enc != "base64" {
+			return nil, reqError(at, "%s: only base64 data URLs are accepted", at)
+		}
+		known := false
+		for _, t := range imageTypes {
+			known = known || mediaType == t
+		}
+		if !known {
+			return nil, cannotHonour(at, fmt.Sprintf("image media type %q is not one of image/jpeg, image/png, image/gif, image/webp", mediaType))
+		}
+		return &sdk.ImageBlockParam{Source: sdk.ImageBlockParamSourceUnion{OfBase64: &sdk.Base64ImageSourceParam{
+			Data: data, MediaType: sdk.Base64ImageSourceMediaType(mediaType)}}}, nil
+	case strings.HasPrefix(u, "https://"), strings.HasPrefix(u, "http://"):
+		return &sdk.ImageBlockParam{Source: sdk.ImageBlockParamSourceUnion{OfURL: &sdk.URLImageSourceParam{URL: u}}}, nil
+	default:
+		return nil, reqError(at, "%s must be a data: URL or an http(s) URL", at)
+	}
+}
+
+func toolUse(c chatToolCall, at string) (sdk.ContentBlockParamUnion, *providers.Error) {
+	if c.Type != "" && c.Type != "function" {
+		return sdk.ContentBlockParamUnion{}, cannotHonour(at+".type", fmt.Sprintf("only function tool calls are translated, not %q", c.Type))
+	}
+	if c.ID == "" {
+		return sdk.ContentBlockParamUnion{}, reqError(at+".id", "%s.id is required", at)
+	}
+	if c.Function.Name == "" {
+		return sdk.ContentBlockParamUnion{}, reqError(at+".function.name", "%s.function.name is required", at)
+	}
+	args := strings.TrimSpace(c.Function.Arguments)
+	if args == "" {
+		args = "{}"
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(args), &obj); err != nil || obj == nil {
+		return sdk.ContentBlockParamUnion{}, reqError(at+".function.arguments", "%s.function.arguments must be a JSON object", at)
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, []byte(args)); err != nil {
+		return sdk.ContentBlockParamUnion{}, reqError(at+".function.arguments", "%s.function.arguments must be a JSON object", at)
+	}
+	return sdk.ContentBlockParamUnion{OfToolUse: &sdk.ToolUseBlockParam{ID: c.ID, Name: c.Function.Name, Input: json.RawMessage(buf.Bytes())}}, nil
+}
+

@@ -1,0 +1,292 @@
+package anthropic
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+
+	sdk "github.com/anthropics/anthropic-sdk-go/v2"
+
+	"github.com/tiergate/tiergate/internal/providers"
+)
+
+// OpenAI response shapes, as the gateway's clients read them.
+
+type completion struct {
+	ID      string     `json:"id"`
+	Object  string     `json:"object"`
+	Created int64      `json:"created"`
+	Model   string     `json:"model"`
+	Choices []choice   `json:"choices"`
+	Usage   *usageJSON `json:"usage,omitempty"`
+}
+
+type choice struct {
+	Index        int             `json:"index"`
+	Message      *outMessage     `json:"message,omitempty"`
+	Delta        *delta          `json:"delta,omitempty"`
+	Logprobs     json.RawMessage `json:"logprobs"`
+	FinishReason *string         `json:"finish_reason"`
+}
+
+type outMessage struct {
+	Role             string         `json:"role"`
+	Content          *string        `json:"content"`
+	ReasoningContent string         `json:"reasoning_content,omitempty"`
+	ToolCalls        []toolCallJSON `json:"tool_calls,omitempty"`
+}
+
+type delta struct {
+	Role             string         `json:"role,omitempty"`
+	Content          *string        `json:"content,omitempty"`
+	ReasoningContent *string        `json:"reasoning_content,omitempty"`
+	ToolCalls        []toolCallJSON `json:"tool_calls,omitempty"`
+}
+
+type toolCallJSON struct {
+	Index    *int         `json:"index,omitempty"`
+	ID       string       `json:"id,omitempty"`
+	Type     string       `json:"type,omitempty"`
+	Function functionJSON `json:"function"`
+}
+
+type functionJSON struct {
+	Name      string `json:"name,omitempty"`
+	Arguments string `json:"arguments"`
+}
+
+type usageJSON struct {
+	PromptTokens        int `json:"prompt_tokens"`
+	CompletionTokens    int `json:"completion_tokens"`
+	TotalTokens         int `json:"total_tokens"`
+	PromptTokensDetails struct {
+		CachedTokens int `json:"cached_tokens"`
+	} `json:"prompt_tokens_details"`
+	CompletionTokensDetails struct {
+		ReasoningTokens int `json:"reasoning_tokens"`
+	} `json:"completion_tokens_details"`
+}
+
+var jsonNull = json.RawMessage("null")
+
+// tokens is Anthropic's usage, as reported.
+type tokens struct {
+	input, cacheRead, cacheWrite, output, thinking int64
+}
+
+// usage converts Anthropic's counts to OpenAI's. Anthropic's input_tokens
+// excludes the cached part, so the prompt is the sum of the three input
+// counts; cache reads are also OpenAI's cached_tokens.
+func (t tokens) usage() *providers.Usage {
+	prompt := int(t.input + t.cacheRead + t.cacheWrite)
+	return &providers.Usage{
+		PromptTokens:       prompt,
+		CompletionTokens:   int(t.output),
+		TotalTokens:        prompt + int(t.output),
+		CachedPromptTokens: int(t.cacheRead),
+		CacheWriteTokens:   int(t.cacheWrite),
+		ReasoningTokens:    int(t.thinking),
+	}
+}
+
+func usageBody(u *providers.Usage) *usageJSON {
+	out := &usageJSON{PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens, TotalTokens: u.TotalTokens}
+	out.PromptTokensDetails.CachedTokens = u.CachedPromptTokens
+	out.CompletionTokensDetails.ReasoningTokens = u.ReasoningTokens
+	return out
+}
+
+// finishReason maps Anthropic's stop_reason to OpenAI's finish_reason.
+func finishReason(r sdk.StopReason) string {
+	switch r {
+	case sdk.StopReasonMaxTokens, sdk.StopReasonModelContextWindowExceeded:
+		return "length"
+	case sdk.StopReasonToolUse:
+		return "tool_calls"
+	case sdk.StopReasonRefusal:
+		return "content_filter"
+	default: // end_turn, stop_sequence, pause_turn, and any value added later
+		return "stop"
+	}
+}
+
+// compactArgs renders a tool_use input as OpenAI's JSON-string arguments.
+func compactArgs(raw []byte) string {
+	var buf bytes.Buffer
+	if len(bytes.TrimSpace(raw)) == 0 || json.Compact(&buf, raw) != nil || buf.String() == "null" {
+		return "{}"
+	}
+	return buf.String()
+}
+
+// completionBody converts a whole Anthropic message to OpenAI's
+// chat.completion JSON.
+func completionBody(m *sdk.Message, created int64) ([]byte, *providers.Usage, string, error) {
+	var text, reasoning strings.Builder
+	var calls []toolCallJSON
+	for _, b := range m.Content {
+		switch b.Type {
+		case "text":
+			text.WriteString(b.Text)
+		case "thinking":
+			reasoning.WriteString(b.Thinking)
+		case "tool_use":
+			calls = append(calls, toolCallJSON{ID: b.ID, Type: "function",
+				Function: functionJSON{Name: b.Name, Arguments: compactArgs(b.Input)}})
+		}
+		// server_tool_use and the server tools' result blocks ran at
+		// Anthropic; redacted_thinking carries nothing readable.
+	}
+	msg := &outMessage{Role: "assistant", ReasoningContent: reasoning.String(), ToolCalls: calls}
+	if text.Len() > 0 || len(calls) == 0 {
+		s := text.String()
+		msg.Content = &s
+	}
+	u := tokens{
+		input: m.Usage.InputTokens, cacheRead: m.Usage.CacheReadInputTokens,
+		cacheWrite: m.Usage.CacheCreationInputTokens, output: m.Usage.OutputTokens,
+		thinking: m.Usage.OutputTokensDetails.ThinkingTokens,
+	}.usage()
+	fr := finishReason(m.StopReason)
+	body, err := json.Marshal(completion{
+		ID: m.ID, Object: "chat.completion", Created: created, Model: string(m.Model),
+		Choices: []choice{{Message: msg, Logprobs: jsonNull, FinishReason: &fr}},
+		Usage:   usageBody(u),
+	})
+	return body, u, fr, err
+}
+
+// streamState turns Anthropic stream events into chat.completion.chunk
+// payloads, one event at a time.
+type streamState struct {
+	id, model string
+	created   int64
+	started   bool // message_start seen
+	stopped   bool // message_stop seen
+	// tools maps a content block index to its tool call's index among
+	// the message's tool calls; argsSent records whether any argument
+	// piece went out for it.
+	tools     map[int64]int
+	argsSent  map[int64]bool
+	blocks    map[int64]string
+	stop      sdk.StopReason
+	tok       tokens
+	haveUsage bool
+}
+
+// chunkOut is one chunk to send and whether it carries generated content.
+type chunkOut struct {
+	data    []byte
+	content bool
+}
+
+func (s *streamState) chunk(d *delta, finish *string) []byte {
+	b, _ := json.Marshal(completion{
+		ID: s.id, Object: "chat.completion.chunk", Created: s.created, Model: s.model,
+		Choices: []choice{{Delta: d, Logprobs: jsonNull, FinishReason: finish}},
+	})
+	return b
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// handle converts one event. It appends the chunks to send to out.
+func (s *streamState) handle(ev *sdk.MessageStreamEventUnion, includeUsage bool, out []chunkOut) []chunkOut {
+	switch ev.Type {
+	case "message_start":
+		s.started = true
+		s.id, s.model = ev.Message.ID, string(ev.Message.Model)
+		u := ev.Message.Usage
+		s.tok = tokens{input: u.InputTokens, cacheRead: u.CacheReadInputTokens,
+			cacheWrite: u.CacheCreationInputTokens, output: u.OutputTokens,
+			thinking: u.OutputTokensDetails.ThinkingTokens}
+		s.haveUsage = ev.Message.JSON.Usage.Valid()
+		out = append(out, chunkOut{data: s.chunk(&delta{Role: "assistant", Content: ptr("")}, nil)})
+	case "content_block_start":
+		cb := ev.ContentBlock
+		if s.blocks == nil {
+			s.blocks, s.tools, s.argsSent = map[int64]string{}, map[int64]int{}, map[int64]bool{}
+		}
+		s.blocks[ev.Index] = cb.Type
+		switch cb.Type {
+		case "tool_use":
+			n := len(s.tools)
+			s.tools[ev.Index] = n
+			out = append(out, chunkOut{content: true, data: s.chunk(&delta{ToolCalls: []toolCallJSON{{
+				Index: ptr(n), ID: cb.ID, Type: "function", Function: functionJSON{Name: cb.Name}}}}, nil)})
+		case "text":
+			if cb.Text != "" {
+				out = append(out, chunkOut{content: true, data: s.chunk(&delta{Content: ptr(cb.Text)}, nil)})
+			}
+		case "thinking":
+			if cb.Thinking != "" {
+				out = append(out, chunkOut{content: true, data: s.chunk(&delta{ReasoningContent: ptr(cb.Thinking)}, nil)})
+			}
+		}
+	case "content_block_delta":
+		d := ev.Delta
+		switch d.Type {
+		case "text_delta":
+			if d.Text != "" {
+				out = append(out, chunkOut{content: true, data: s.chunk(&delta{Content: ptr(d.Text)}, nil)})
+			}
+		case "thinking_delta":
+			if d.Thinking != "" {
+				out = append(out, chunkOut{content: true, data: s.chunk(&delta{ReasoningContent: ptr(d.Thinking)}, nil)})
+			}
+		case "input_json_delta":
+			n, ok := s.tools[ev.Index]
+			if !ok || d.PartialJSON == "" { // a server tool's input, or an empty piece
+				break
+			}
+			s.argsSent[ev.Index] = true
+			out = append(out, chunkOut{content: true, data: s.chunk(&delta{ToolCalls: []toolCallJSON{{
+				Index: ptr(n), Function: functionJSON{Arguments: d.PartialJSON}}}}, nil)})
+		}
+		// signature_delta and citations_delta have no OpenAI counterpart.
+	case "content_block_stop":
+		// A tool called without arguments may stream no input piece at
+		// all; OpenAI clients expect the arguments to parse.
+		if n, ok := s.tools[ev.Index]; ok && !s.argsSent[ev.Index] {
+			s.argsSent[ev.Index] = true
+			out = append(out, chunkOut{content: true, data: s.chunk(&delta{ToolCalls: []toolCallJSON{{
+				Index: ptr(n), Function: functionJSON{Arguments: "{}"}}}}, nil)})
+		}
+	case "message_delta":
+		if ev.Delta.StopReason != "" {
+			s.stop = ev.Delta.StopReason
+		}
+		// message_delta's counts are cumulative; a field it leaves out
+		// keeps message_start's value.
+		u := ev.Usage
+		if u.JSON.InputTokens.Valid() {
+			s.tok.input = u.InputTokens
+		}
+		if u.JSON.CacheReadInputTokens.Valid() {
+			s.tok.cacheRead = u.CacheReadInputTokens
+		}
+		if u.JSON.CacheCreationInputTokens.Valid() {
+			s.tok.cacheWrite = u.CacheCreationInputTokens
+		}
+		if u.JSON.OutputTokens.Valid() {
+			s.tok.output = u.OutputTokens
+			s.haveUsage = true
+		}
+		if u.JSON.OutputTokensDetails.Valid() {
+			s.tok.thinking = u.OutputTokensDetails.ThinkingTokens
+		}
+	case "message_stop":
+		s.stopped = true
+		out = append(out, chunkOut{data: s.chunk(&delta{}, ptr(finishReason(s.stop)))})
+		if includeUsage {
+			b, _ := json.Marshal(completion{
+				ID: s.id, Object: "chat.completion.chunk", Created: s.created, Model: s.model,
+				Choices: []choice{}, Usage: usageBody(s.tok.usage()),
+			})
+			out = append(out, chunkOut{data: b})
+		}
+	}
+	// Event types the API adds later are skipped, as its versioning
+	// policy asks of clients.
+	return out
+}
