@@ -12,7 +12,16 @@ if command -v ollama >/dev/null 2>&1; then command -v ollama; exit 0; fi
 cache=${TIERGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tiergate}
 bin=$cache/ollama-$OLLAMA_VERSION/bin
 if [ -x "$bin/ollama" ]; then echo "$bin/ollama"; exit 0; fi
+# TIERGATE_OLLAMA_NO_BUILD=1 (set by internal/ollamatest under
+# TIERGATE_SKIP_OLLAMA=1) reports "not found" instead of building.
+if [ "${TIERGATE_OLLAMA_NO_BUILD:-}" = 1 ]; then
+  echo "no ollama on PATH or in $bin, and TIERGATE_OLLAMA_NO_BUILD=1" >&2; exit 3
+fi
 mkdir -p "$bin" "$cache/inc/miniaudio"
+# Test packages run in parallel; let one build while the others wait.
+exec 9>"$cache/ollama-$OLLAMA_VERSION.lock"
+flock 9
+if [ -x "$bin/ollama" ]; then echo "$bin/ollama"; exit 0; fi
 if [ ! -f /usr/include/nlohmann/json.hpp ] || [ ! -f /usr/include/stb/stb_image.h ]; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nlohmann-json3-dev libstb-dev) >&2
 fi
