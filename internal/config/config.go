@@ -27,6 +27,28 @@ type Config struct {
 	Server    Server               `yaml:"server"`
 	Providers map[string]*Provider `yaml:"providers"`
 	Models    []*catalog.Model     `yaml:"models"`
+	Tiers     Tiers                `yaml:"tiers"`
+}
+
+// Tiers configures measured speed tiers.
+type Tiers struct {
+	// File is the tiers file written by `bench` that the gateway loads at
+	// start and reloads when it changes ("" for none; -tiers overrides).
+	File string `yaml:"file"`
+	// Rules decide a tier from single-stream medians, fastest tier first:
+	// a backend earns the first rule whose bounds it meets, else "slow".
+	Rules []TierRule `yaml:"rules"`
+}
+
+// TierRule is the bound a backend must meet to earn Tier.
+type TierRule struct {
+	Tier catalog.Tier `yaml:"tier"`
+	// MaxTTFT is the largest time-to-first-token median allowed.
+	MaxTTFT time.Duration `yaml:"max_ttft"`
+	// MinTokensPerSecond is the smallest output tokens/s median allowed.
+	MinTokensPerSecond float64 `yaml:"min_tokens_per_s"`
+	// Source says where the bound comes from.
+	Source string `yaml:"source"`
 }
 
 // Server holds the HTTP server's settings.
@@ -136,6 +158,8 @@ var knownTypes = map[string]reflect.Type{
 	"config.Provider": reflect.TypeOf(Provider{}),
 	"catalog.Model":   reflect.TypeOf(catalog.Model{}),
 	"catalog.Price":   reflect.TypeOf(catalog.Price{}),
+	"config.Tiers":    reflect.TypeOf(Tiers{}),
+	"config.TierRule": reflect.TypeOf(TierRule{}),
 }
 
 // explain rewrites yaml's decode errors into messages that name the line
@@ -223,6 +247,17 @@ func (c *Config) validate(root *yaml.Node) error {
 	}
 	if c.Server.DiscoverTimeout == 0 {
 		c.Server.DiscoverTimeout = 2 * time.Second
+	}
+	for i, r := range c.Tiers.Rules {
+		if r.Tier.Rank() < 0 {
+			return fmt.Errorf("tiers.rules[%d]: tier %q is not one of %s", i, r.Tier, "ultra-fast, fast, moderate, slow")
+		}
+		if i > 0 && r.Tier.Rank() <= c.Tiers.Rules[i-1].Tier.Rank() {
+			return fmt.Errorf("tiers.rules[%d]: rules must go from the fastest tier to the slowest", i)
+		}
+		if r.MaxTTFT <= 0 || r.MinTokensPerSecond < 0 {
+			return fmt.Errorf("tiers.rules[%d] (%s): give max_ttft > 0 and min_tokens_per_s >= 0", i, r.Tier)
+		}
 	}
 	names := make([]string, 0, len(c.Providers))
 	for name, p := range c.Providers {
