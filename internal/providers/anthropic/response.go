@@ -142,17 +142,21 @@ func completionBody(m *sdk.Message, created int64) ([]byte, *providers.Usage, st
 		s := text.String()
 		msg.Content = &s
 	}
-	u := tokens{
-		input: m.Usage.InputTokens, cacheRead: m.Usage.CacheReadInputTokens,
-		cacheWrite: m.Usage.CacheCreationInputTokens, output: m.Usage.OutputTokens,
-		thinking: m.Usage.OutputTokensDetails.ThinkingTokens,
-	}.usage()
 	fr := finishReason(m.StopReason)
-	body, err := json.Marshal(completion{
+	c := completion{
 		ID: m.ID, Object: "chat.completion", Created: created, Model: string(m.Model),
 		Choices: []choice{{Message: msg, Logprobs: jsonNull, FinishReason: &fr}},
-		Usage:   usageBody(u),
-	})
+	}
+	var u *providers.Usage
+	if m.JSON.Usage.Valid() { // absent usage stays absent rather than zero
+		u = tokens{
+			input: m.Usage.InputTokens, cacheRead: m.Usage.CacheReadInputTokens,
+			cacheWrite: m.Usage.CacheCreationInputTokens, output: m.Usage.OutputTokens,
+			thinking: m.Usage.OutputTokensDetails.ThinkingTokens,
+		}.usage()
+		c.Usage = usageBody(u)
+	}
+	body, err := json.Marshal(c)
 	return body, u, fr, err
 }
 

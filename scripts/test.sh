@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# test.sh runs tiergate's whole test suite, installing what the tests need
+# on a fresh machine first: an Ollama binary (built once from the Go module
+# proxy into ~/.cache/tiergate), and the pinned openai npm client.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:$PATH"
+
+echo "== ollama"
+scripts/ensure-ollama.sh
+echo "== npm (official openai client, pinned by package-lock.json)"
+(cd internal/e2e/node && npm ci --no-audit --no-fund --loglevel=error)
+echo "== gofmt, go vet"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './internal/e2e/node/*'))
+if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted" >&2; exit 1; fi
+go vet ./...
+echo "== go test -race"
+go test -race -timeout 45m -count=1 ./...
