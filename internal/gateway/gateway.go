@@ -186,6 +186,7 @@ func setRouteHeaders(h http.Header, c router.Candidate, attempt int) {
 // sseSink writes chunks to the client as Server-Sent Events, flushing each.
 type sseSink struct {
 	w       http.ResponseWriter
+	rc      *http.ResponseController
 	cand    router.Candidate
 	attempt int
 	started bool
@@ -199,21 +200,29 @@ func (k *sseSink) start() {
 	h.Set("X-Accel-Buffering", "no")
 	setRouteHeaders(h, k.cand, k.attempt)
 	k.w.WriteHeader(http.StatusOK)
+	k.rc = http.NewResponseController(k.w)
 	k.started = true
 }
 
-// Chunk writes one "data:" event and flushes it.
+// Chunk writes one "data:" event and flushes it with any held back.
 func (k *sseSink) Chunk(data []byte) error {
+	if err := k.ChunkBuffered(data); err != nil {
+		return err
+	}
+	return k.rc.Flush()
+}
+
+// ChunkBuffered writes one "data:" event without flushing: the adapter
+// already holds the next one.
+func (k *sseSink) ChunkBuffered(data []byte) error {
 	if !k.started {
 		k.start()
 	}
 	k.buf = append(k.buf[:0], "data: "...)
 	k.buf = append(k.buf, data...)
 	k.buf = append(k.buf, '\n', '\n')
-	if _, err := k.w.Write(k.buf); err != nil {
-		return err
-	}
-	return http.NewResponseController(k.w).Flush()
+	_, err := k.w.Write(k.buf)
+	return err
 }
 
 func (k *sseSink) done() {
@@ -221,7 +230,7 @@ func (k *sseSink) done() {
 		k.start()
 	}
 	io.WriteString(k.w, "data: [DONE]\n\n")
-	http.NewResponseController(k.w).Flush()
+	k.rc.Flush()
 }
 
 // fail ends a stream that broke after bytes reached the client with an
@@ -232,7 +241,7 @@ func (k *sseSink) fail(e *providers.Error) {
 	k.w.Write([]byte("data: "))
 	k.w.Write(b)
 	k.w.Write([]byte("\n\n"))
-	http.NewResponseController(k.w).Flush()
+	k.rc.Flush()
 }
 
 func (s *Server) handleEmbed(w http.ResponseWriter, r *http.Request) {

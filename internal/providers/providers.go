@@ -46,6 +46,17 @@ type Sink interface {
 	Chunk(data []byte) error
 }
 
+// BufferedSink is implemented by sinks that can hold a chunk back
+// without flushing it to the client. An adapter that already holds the
+// next chunk in its read buffer may call ChunkBuffered instead of Chunk,
+// so that chunks that arrived together leave together; the next Chunk
+// call flushes them all. Adapters must end with a Chunk call (or return),
+// never leave a buffered chunk for later.
+type BufferedSink interface {
+	Sink
+	ChunkBuffered(data []byte) error
+}
+
 // SinkFunc adapts a function to Sink.
 type SinkFunc func(data []byte) error
 

@@ -120,3 +120,14 @@ func (r *Reader) readLine() ([]byte, error) {
 		return line, nil
 	}
 }
+
+// Ready reports whether a whole next event (up to its blank line) is
+// already buffered, so that Next will return it without waiting.
+func (r *Reader) Ready() bool {
+	n := r.br.Buffered()
+	if n == 0 {
+		return false
+	}
+	b, _ := r.br.Peek(n)
+	return bytes.Contains(b, []byte("\n\n")) || bytes.Contains(b, []byte("\r\n\r\n"))
+}

@@ -1,10 +1,13 @@
 package anthropic
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -291,5 +294,30 @@ func TestNewDefaults(t *testing.T) {
 	q := newTestProvider(t, emu.URL+"/v1/", nil)
 	if _, err := q.Chat(context.Background(), &providers.ChatRequest{Model: "claude-opus-4-6", Body: []byte(hello)}, nil); err != nil {
 		t.Errorf("base URL with /v1: %v", err)
+	}
+}
+
+// TestStreamEndsWithoutStop: a response that ends cleanly (no transport
+// error) but without message_stop is still a broken stream.
+func TestStreamEndsWithoutStop(t *testing.T) {
+	full, err := os.ReadFile(filepath.Join("testdata", "fixtures", "stream_text.sse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := full[:bytes.Index(full, []byte("event: message_stop"))]
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Write(cut)
+	}))
+	t.Cleanup(srv.Close)
+	p := newTestProvider(t, srv.URL, nil)
+	var sink collect
+	_, err = p.Chat(context.Background(), &providers.ChatRequest{Model: "m", Body: []byte(hello), Stream: true, IncludeUsage: true}, &sink)
+	pe := asProviderError(t, err)
+	if pe.Status != 502 || !pe.Retryable || !strings.Contains(pe.Message, "before message_stop") {
+		t.Errorf("got %+v", pe)
+	}
+	if len(sink.chunks) != 3 {
+		t.Errorf("%d chunks, want role + 2 text chunks and no finish", len(sink.chunks))
 	}
 }

@@ -79,14 +79,21 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
+// indent renders JSON canonically (keys sorted, numbers kept as written)
+// for golden comparison.
 func indent(t *testing.T, b []byte) []byte {
 	t.Helper()
-	var out bytes.Buffer
-	if err := json.Indent(&out, b, "", "  "); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
 		t.Fatalf("not JSON: %v: %s", err, b)
 	}
-	out.WriteByte('\n')
-	return out.Bytes()
+	out, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(out, '\n')
 }
 
 // collect is a sink that keeps copies of the chunks.

@@ -646,15 +646,19 @@ func messages(in []chatMessage) ([]sdk.TextBlockParam, []sdk.MessageParam, *prov
 	return system, out, nil
 }
 
+// blank reports text the API refuses as a block ("text content blocks must
+// contain non-whitespace text"); it carries nothing, so it is dropped.
+func blank(s string) bool { return strings.TrimSpace(s) == "" }
+
 // textParts reads content that may only hold text: a string, or text parts
-// (and refusal parts, dropped, when allowRefusal). Empty texts are dropped.
+// (and refusal parts, dropped, when allowRefusal). Blank texts are dropped.
 func textParts(raw json.RawMessage, at string, allowRefusal bool) ([]string, *providers.Error) {
 	if isNull(raw) {
 		return nil, nil
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err == nil {
-		if s == "" {
+		if blank(s) {
 			return nil, nil
 		}
 		return []string{s}, nil
@@ -667,7 +671,7 @@ func textParts(raw json.RawMessage, at string, allowRefusal bool) ([]string, *pr
 	for j, pt := range parts {
 		switch {
 		case pt.Type == "text":
-			if pt.Text != "" {
+			if !blank(pt.Text) {
 				out = append(out, pt.Text)
 			}
 		case pt.Type == "refusal" && allowRefusal:
@@ -684,7 +688,7 @@ func userContent(raw json.RawMessage, at string) ([]sdk.ContentBlockParamUnion, 
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err == nil {
-		if s == "" {
+		if blank(s) {
 			return nil, nil
 		}
 		return []sdk.ContentBlockParamUnion{sdk.NewTextBlock(s)}, nil
@@ -698,7 +702,7 @@ func userContent(raw json.RawMessage, at string) ([]sdk.ContentBlockParamUnion, 
 		pat := fmt.Sprintf("%s[%d]", at, j)
 		switch pt.Type {
 		case "text":
-			if pt.Text != "" {
+			if !blank(pt.Text) {
 				out = append(out, sdk.NewTextBlock(pt.Text))
 			}
 		case "image_url":
@@ -770,4 +774,3 @@ func toolUse(c chatToolCall, at string) (sdk.ContentBlockParamUnion, *providers.
 	}
 	return sdk.ContentBlockParamUnion{OfToolUse: &sdk.ToolUseBlockParam{ID: c.ID, Name: c.Function.Name, Input: json.RawMessage(buf.Bytes())}}, nil
 }
-

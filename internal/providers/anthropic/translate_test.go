@@ -108,6 +108,7 @@ func TestRejections(t *testing.T) {
 		{"duplicate tools", `{` + user + `,"tools":[{"type":"function","function":{"name":"a"}},{"type":"function","function":{"name":"a"}}]}`, "tools[1].function.name", "unique"},
 		{"no messages", `{"messages":[{"role":"system","content":"only system"}]}`, "messages", "at least one"},
 		{"empty user", `{"messages":[{"role":"user","content":""}]}`, "messages[0].content", "empty"},
+		{"blank user", `{"messages":[{"role":"user","content":[{"type":"text","text":" \n "}]}]}`, "messages[0].content", "empty"},
 		{"audio part", `{"messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{"data":"AAA","format":"wav"}}]}]}`, "messages[0].content[0].type", "cannot honour"},
 		{"image media type", `{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/bmp;base64,AAAA"}}]}]}`, "messages[0].content[0].image_url.url", "image/bmp"},
 		{"image scheme", `{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"ftp://x/y.png"}}]}]}`, "messages[0].content[0].image_url.url", "data: URL"},
@@ -214,9 +215,9 @@ func TestDefaultMaxTokens(t *testing.T) {
 func checkWire(t *testing.T, raw []byte) {
 	t.Helper()
 	var w struct {
-		Model      *string `json:"model"`
-		MaxTokens  *int64  `json:"max_tokens"`
-		Messages   []struct {
+		Model     *string `json:"model"`
+		MaxTokens *int64  `json:"max_tokens"`
+		Messages  []struct {
 			Role    string            `json:"role"`
 			Content []json.RawMessage `json:"content"`
 		} `json:"messages"`
@@ -264,7 +265,7 @@ func checkWire(t *testing.T, raw []byte) {
 		}
 	}
 	for _, s := range w.System {
-		if s.Type != "text" || s.Text == "" {
+		if s.Type != "text" || strings.TrimSpace(s.Text) == "" {
 			fail("system block %+v", s)
 		}
 	}
@@ -320,8 +321,8 @@ func checkWire(t *testing.T, raw []byte) {
 			}
 			switch b.Type {
 			case "text":
-				if b.Text == nil || *b.Text == "" {
-					fail("messages[%d].content[%d] empty text", i, j)
+				if b.Text == nil || strings.TrimSpace(*b.Text) == "" {
+					fail("messages[%d].content[%d] blank text", i, j)
 				}
 				seenOther = true
 			case "image":
@@ -412,5 +413,18 @@ func TestSeedsTranslate(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal(fmt.Errorf("no request cases found"))
+	}
+}
+
+// TestLargeMaxTokensUnary: the SDK refuses, on its own, unary calls it
+// expects to run past ten minutes; the adapter sets its own timeout so the
+// call goes out (the caller's context bounds it).
+func TestLargeMaxTokensUnary(t *testing.T) {
+	emu := newEmu(t, anthropicemu.Options{})
+	p := newTestProvider(t, emu.URL, nil)
+	_, err := p.Chat(context.Background(), &providers.ChatRequest{Model: "claude-opus-4-6",
+		Body: []byte(`{"messages":[{"role":"user","content":"write a book"}],"max_completion_tokens":64000}`)}, nil)
+	if err != nil {
+		t.Fatalf("unary call with max_tokens 64000: %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"time"
 
 	"google.golang.org/genai"
 
@@ -259,9 +260,9 @@ func (p *Provider) Chat(ctx context.Context, req *providers.ChatRequest, sink pr
 	}
 	ctx, ci := withCallInfo(ctx)
 	res := &providers.Result{}
-	res.Timing.Start = p.now()
+	res.Timing.Start = time.Now()
 	resp, err := p.client.Models.GenerateContent(ctx, req.Model, tr.contents, tr.config)
-	res.Timing.End = p.now()
+	res.Timing.End = time.Now()
 	res.Timing.FirstByte, _, _ = ci.snapshot()
 	if err != nil {
 		return nil, p.mapError(ctx, ci, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"sort"
+	"time"
 
 	"google.golang.org/genai"
 
@@ -48,7 +49,7 @@ func (s *streamer) content(idx int, d deltaJSON) error {
 		d.Role = "assistant"
 		st.roleSent = true
 	}
-	now := s.p.now()
+	now := time.Now()
 	if s.res.Timing.FirstToken.IsZero() {
 		s.res.Timing.FirstToken = now
 	}
@@ -187,10 +188,10 @@ func (p *Provider) stream(ctx context.Context, req *providers.ChatRequest, tr *t
 	defer cancel() // abandoning the iterator early must drop the upstream request
 	ctx, ci := withCallInfo(ctx)
 	res := &providers.Result{}
-	res.Timing.Start = p.now()
-	s := &streamer{p: p, req: req, sink: sink, res: res, created: res.Timing.Start.Unix(), choices: map[int]*choiceState{}}
+	res.Timing.Start = time.Now()
+	s := &streamer{p: p, req: req, sink: sink, res: res, created: p.now().Unix(), choices: map[int]*choiceState{}}
 	done := func(err error) (*providers.Result, error) {
-		res.Timing.End = p.now()
+		res.Timing.End = time.Now()
 		res.Timing.FirstByte, _, _ = ci.snapshot()
 		if err != nil {
 			return res, err

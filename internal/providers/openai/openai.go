@@ -262,15 +262,7 @@ func (g *groqUsage) timings() map[string]time.Duration {
 
 // chunkProbe is what the adapter reads of each streamed chunk.
 type chunkProbe struct {
-	Choices []struct {
-		Delta struct {
-			Content          string          `json:"content"`
-			ReasoningContent string          `json:"reasoning_content"`
-			Reasoning        string          `json:"reasoning"`
-			ToolCalls        json.RawMessage `json:"tool_calls"`
-		} `json:"delta"`
-		FinishReason *string `json:"finish_reason"`
-	} `json:"choices"`
+	Choices []struct{} `json:"choices"`
 	Usage *struct {
 		goopenai.Usage
 		groqUsage
@@ -304,49 +296,51 @@ func (p *Provider) stream(ctx context.Context, body io.Reader, includeUsage bool
 			res.Timing.End = time.Now()
 			return res, nil
 		}
-		var c chunkProbe
-		if err := json.Unmarshal(data, &c); err != nil {
-			return res, &providers.Error{Provider: p.name, Status: 502, Type: providers.TypeUpstream,
-				Message: p.name + " sent a stream chunk that is not JSON: " + err.Error()}
-		}
-		if c.Error != nil {
-			// OpenAI-compatible servers report a mid-stream failure as a
-			// chunk holding an error object.
-			e := &providers.Error{Provider: p.name, Status: 502, Type: providers.TypeUpstream, Message: c.Error.Message}
-			if c.Error.Type != "" {
-				e.Type = c.Error.Type
-			}
-			return res, e
-		}
-		content := false
-		for i := range c.Choices {
-			d := &c.Choices[i].Delta
-			if d.Content != "" || d.ReasoningContent != "" || d.Reasoning != "" || (len(d.ToolCalls) > 0 && string(d.ToolCalls) != "null") {
-				content = true
-			}
-			if fr := c.Choices[i].FinishReason; fr != nil && *fr != "" {
-				res.FinishReason = *fr
-			}
-		}
-		if content {
+		f := scanChunk(data)
+		if f.content {
 			if res.Timing.FirstToken.IsZero() {
 				res.Timing.FirstToken = time.Now()
 			}
 			res.Timing.Chunks++
 		}
-		usageOnly := false
-		if c.Usage != nil {
-			res.Usage = convUsage(&c.Usage.Usage)
-			if t := c.Usage.groqUsage.timings(); t != nil {
-				res.Timing.Upstream = t
-			}
-			usageOnly = len(c.Choices) == 0
-		} else if c.XGroq != nil && c.XGroq.Usage != nil {
-			res.Usage = convUsage(&c.XGroq.Usage.Usage)
-			res.Timing.Upstream = c.XGroq.Usage.groqUsage.timings()
+		if f.finish != nil {
+			res.FinishReason = string(f.finish)
 		}
-		if usageOnly && !includeUsage {
-			continue // the gateway asked for usage; the client did not
+		if f.usage || f.errorObj {
+			var c chunkProbe
+			if err := json.Unmarshal(data, &c); err != nil {
+				return res, &providers.Error{Provider: p.name, Status: 502, Type: providers.TypeUpstream,
+					Message: p.name + " sent a stream chunk that is not JSON: " + err.Error()}
+			}
+			if c.Error != nil && c.Error.Message != "" {
+				// OpenAI-compatible servers report a mid-stream failure as
+				// a chunk holding an error object.
+				e := &providers.Error{Provider: p.name, Status: 502, Type: providers.TypeUpstream, Message: p.name + ": " + c.Error.Message}
+				if c.Error.Type != "" {
+					e.Type = c.Error.Type
+				}
+				return res, e
+			}
+			usageOnly := false
+			if c.Usage != nil {
+				res.Usage = convUsage(&c.Usage.Usage)
+				if t := c.Usage.groqUsage.timings(); t != nil {
+					res.Timing.Upstream = t
+				}
+				usageOnly = len(c.Choices) == 0
+			} else if c.XGroq != nil && c.XGroq.Usage != nil {
+				res.Usage = convUsage(&c.XGroq.Usage.Usage)
+				res.Timing.Upstream = c.XGroq.Usage.groqUsage.timings()
+			}
+			if usageOnly && !includeUsage {
+				continue // the gateway asked for usage; the client did not
+			}
+		}
+		if bs, ok := sink.(providers.BufferedSink); ok && rd.Ready() {
+			if err := bs.ChunkBuffered(data); err != nil {
+				return res, err
+			}
+			continue
 		}
 		if err := sink.Chunk(data); err != nil {
 			return res, err

@@ -1,0 +1,405 @@
+package overhead
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options configure a run.
+type Options struct {
+	// GatewayBin is a built cmd/gateway.
+	GatewayBin string
+	// ProxyCmd starts the floor proxy; "-listen ADDR -target URL" are
+	// appended (bench serves it with `bench overhead-proxy`).
+	ProxyCmd []string
+	// Core is the CPU the proxy and the gateway are pinned to (taskset),
+	// each with GOMAXPROCS=1; "" runs them unpinned.
+	Core string
+	// Rate and Requests drive the fixed-rate unary and stream phases.
+	Rate     float64
+	Requests int
+	// Chunks and Gap shape the upstream's stream.
+	Chunks int
+	Gap    time.Duration
+	// Concurrency and Saturate drive the saturation phase.
+	Concurrency int
+	Saturate    time.Duration
+	// Rounds interleaves the paths to spread drift evenly.
+	Rounds int
+	Log    io.Writer
+}
+
+func (o *Options) defaults() {
+	if o.Rate == 0 {
+		o.Rate = 500
+	}
+	if o.Requests == 0 {
+		o.Requests = 3000
+	}
+	if o.Chunks == 0 {
+		o.Chunks = 20
+	}
+	if o.Concurrency == 0 {
+		o.Concurrency = 64
+	}
+	if o.Saturate == 0 {
+		o.Saturate = 5 * time.Second
+	}
+	if o.Rounds == 0 {
+		o.Rounds = 3
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+}
+
+// Path is one way to reach the upstream.
+type Path struct {
+	Name string `json:"name"`
+	URL  string `json:"-"`
+	pid  int
+	// Unary latency at a fixed rate, and time to first streamed chunk.
+	UnaryP50 time.Duration `json:"unary_p50"`
+	UnaryP99 time.Duration `json:"unary_p99"`
+	TTFTP50  time.Duration `json:"ttft_p50"`
+	TTFTP99  time.Duration `json:"ttft_p99"`
+	// RPS at saturation (closed loop, Concurrency workers).
+	RPS float64 `json:"rps"`
+	// Errors during the run.
+	Errors int64 `json:"errors"`
+	// PeakRSS and RSS of the process under test after saturation (bytes).
+	PeakRSS int64 `json:"peak_rss_bytes"`
+	RSS     int64 `json:"rss_bytes"`
+
+	unary, ttft []time.Duration
+}
+
+// Report is the result of a run.
+type Report struct {
+	Options Options `json:"-"`
+	Direct  *Path   `json:"direct"`
+	Proxy   *Path   `json:"proxy"`
+	Gateway *Path   `json:"gateway"`
+}
+
+// Added latency of a path over direct.
+func (r *Report) Added(p *Path) (p50, p99, ttft50 time.Duration) {
+	return p.UnaryP50 - r.Direct.UnaryP50, p.UnaryP99 - r.Direct.UnaryP99, p.TTFTP50 - r.Direct.TTFTP50
+}
+
+// Run starts the upstream in this process, the proxy and the gateway as
+// pinned child processes, and measures every path.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	o.defaults()
+	up := NewUpstream(o.Chunks, o.Gap)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	usrv := &http.Server{Handler: up}
+	go usrv.Serve(ln)
+	defer usrv.Close()
+	upURL := "http://" + ln.Addr().String()
+
+	dir, err := os.MkdirTemp("", "tiergate-overhead")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+
+	proxyAddr, gwAddr := freeAddr(), freeAddr()
+	proxy, err := startPinned(ctx, o.Core, append(append([]string{}, o.ProxyCmd...), "-listen", proxyAddr, "-target", upURL), nil, filepath.Join(dir, "proxy.log"))
+	if err != nil {
+		return nil, fmt.Errorf("start proxy: %w", err)
+	}
+	defer stop(proxy)
+	cfg := filepath.Join(dir, "gateway.yaml")
+	os.WriteFile(cfg, []byte("providers:\n  up:\n    type: openai\n    base_url: "+upURL+"/v1\n    api_key_env: UP_KEY\nmodels:\n  - {id: m, provider: up, upstream: m, openness: proprietary, deployment: saas, tasks: [chat]}\n"), 0o644)
+	gw, err := startPinned(ctx, o.Core, []string{o.GatewayBin, "-config", cfg, "-addr", gwAddr, "-log-level", "warn"}, []string{"UP_KEY=k"}, filepath.Join(dir, "gateway.log"))
+	if err != nil {
+		return nil, fmt.Errorf("start gateway: %w", err)
+	}
+	defer stop(gw)
+	for _, a := range []string{proxyAddr, gwAddr} {
+		if err := waitTCP(ctx, a); err != nil {
+			return nil, err
+		}
+	}
+	rep := &Report{Options: o,
+		Direct:  &Path{Name: "direct", URL: upURL},
+		Proxy:   &Path{Name: "reverseproxy", URL: "http://" + proxyAddr, pid: proxy.Process.Pid},
+		Gateway: &Path{Name: "gateway", URL: "http://" + gwAddr, pid: gw.Process.Pid},
+	}
+	paths := []*Path{rep.Direct, rep.Proxy, rep.Gateway}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 2048, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute}}
+	defer client.CloseIdleConnections()
+
+	// Warm every path (connections, code paths).
+	for _, p := range paths {
+		fixedRate(ctx, client, p, 200, 400, false, &p.Errors)
+		p.unary = nil
+	}
+	per := o.Requests / o.Rounds
+	for round := 0; round < o.Rounds; round++ {
+		for _, p := range paths {
+			fmt.Fprintf(o.Log, "round %d/%d: %s unary at %.0f/s\n", round+1, o.Rounds, p.Name, o.Rate)
+			p.unary = append(p.unary, fixedRate(ctx, client, p, o.Rate, per, false, &p.Errors)...)
+		}
+		for _, p := range paths {
+			fmt.Fprintf(o.Log, "round %d/%d: %s stream at %.0f/s\n", round+1, o.Rounds, p.Name, o.Rate/4)
+			p.ttft = append(p.ttft, fixedRate(ctx, client, p, o.Rate/4, per/4, true, &p.Errors)...)
+		}
+	}
+	for _, p := range paths {
+		p.UnaryP50, p.UnaryP99 = pct(p.unary, 50), pct(p.unary, 99)
+		p.TTFTP50, p.TTFTP99 = pct(p.ttft, 50), pct(p.ttft, 99)
+	}
+	for _, p := range []*Path{rep.Proxy, rep.Gateway} {
+		fmt.Fprintf(o.Log, "saturating %s with %d workers for %v\n", p.Name, o.Concurrency, o.Saturate)
+		p.RPS = saturate(ctx, client, p, o.Concurrency, o.Saturate)
+		p.PeakRSS, p.RSS = memory(p.pid)
+	}
+	return rep, nil
+}
+
+var chatBody = []byte(`{"model":"m","messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Say hello in five words."}],"temperature":0.2}`)
+var streamBody = []byte(`{"model":"m","stream":true,"messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Say hello in five words."}],"temperature":0.2}`)
+
+// one sends one request; for streams it returns the time to the first
+// content chunk, else the time to the whole answer.
+func one(ctx context.Context, c *http.Client, url string, stream bool) (time.Duration, error) {
+	body := chatBody
+	if stream {
+		body = streamBody
+	}
+	req, _ := http.NewRequestWithContext(ctx, "POST", url+"/v1/chat/completions", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	start := time.Now()
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		io.Copy(io.Discard, resp.Body)
+		return 0, fmt.Errorf("status %d", resp.StatusCode)
+	}
+	if !stream {
+		_, err := io.Copy(io.Discard, resp.Body)
+		return time.Since(start), err
+	}
+	br := bufio.NewReader(resp.Body)
+	var first time.Duration
+	for {
+		line, err := br.ReadSlice('\n')
+		if first == 0 && bytes.Contains(line, []byte(`"content":"tok`)) {
+			first = time.Since(start)
+		}
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return first, err
+		}
+	}
+}
+
+func fixedRate(ctx context.Context, c *http.Client, p *Path, rate float64, n int, stream bool, errs *int64) []time.Duration {
+	out := make([]time.Duration, n)
+	var wg sync.WaitGroup
+	start := time.Now()
+	interval := time.Duration(float64(time.Second) / rate)
+	for i := 0; i < n && ctx.Err() == nil; i++ {
+		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+			time.Sleep(d)
+		}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			d, err := one(ctx, c, p.URL, stream)
+			if err != nil {
+				atomic.AddInt64(errs, 1)
+				d = -1
+			}
+			out[i] = d
+		}(i)
+	}
+	wg.Wait()
+	kept := out[:0]
+	for _, d := range out {
+		if d > 0 {
+			kept = append(kept, d)
+		}
+	}
+	return kept
+}
+
+func saturate(ctx context.Context, c *http.Client, p *Path, workers int, d time.Duration) float64 {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var done int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				if _, err := one(ctx, c, p.URL, false); err == nil {
+					atomic.AddInt64(&done, 1)
+				} else if ctx.Err() == nil {
+					atomic.AddInt64(&p.Errors, 1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(done) / time.Since(start).Seconds()
+}
+
+func pct(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	i := int(float64(len(s)-1) * p / 100)
+	return s[i]
+}
+
+func memory(pid int) (peak, rss int64) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseInt(f[1], 10, 64)
+		switch f[0] {
+		case "VmHWM:":
+			peak = kb << 10
+		case "VmRSS:":
+			rss = kb << 10
+		}
+	}
+	return peak, rss
+}
+
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "127.0.0.1:0"
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func startPinned(ctx context.Context, core string, argv, env []string, logPath string) (*exec.Cmd, error) {
+	if core != "" {
+		if _, err := exec.LookPath("taskset"); err == nil {
+			argv = append([]string{"taskset", "-c", core}, argv...)
+		}
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = append(append(os.Environ(), "GOMAXPROCS=1"), env...)
+	f, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = f, f
+	return cmd, cmd.Start()
+}
+
+func stop(c *exec.Cmd) {
+	c.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { c.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		c.Process.Kill()
+		<-done
+	}
+}
+
+func waitTCP(ctx context.Context, addr string) error {
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+			c.Close()
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("%s did not start listening", addr)
+}
+
+// ServeProxy runs the floor proxy until ctx ends (for `bench overhead-proxy`).
+func ServeProxy(ctx context.Context, listen, target string) error {
+	h, err := NewProxy(target)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Addr: listen, Handler: h}
+	go func() { <-ctx.Done(); srv.Close() }()
+	if err := srv.ListenAndServe(); err != http.ErrServerClosed {
+		return err
+	}
+	return nil
+}
+
+// Format writes the report as a table with the targets' verdicts.
+func (r *Report) Format(w io.Writer) {
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d)/1e6) }
+	fmt.Fprintf(w, "%-13s %12s %12s %12s %12s %10s %10s %7s\n", "path", "unary p50", "unary p99", "ttft p50", "ttft p99", "rps(1cpu)", "peak RSS", "errors")
+	for _, p := range []*Path{r.Direct, r.Proxy, r.Gateway} {
+		rps, mem := "-", "-"
+		if p.RPS > 0 {
+			rps = fmt.Sprintf("%.0f", p.RPS)
+			mem = fmt.Sprintf("%.1f MB", float64(p.PeakRSS)/1e6)
+		}
+		fmt.Fprintf(w, "%-13s %12s %12s %12s %12s %10s %10s %7d\n", p.Name, ms(p.UnaryP50), ms(p.UnaryP99), ms(p.TTFTP50), ms(p.TTFTP99), rps, mem, p.Errors)
+	}
+	pa50, pa99, pt := r.Added(r.Proxy)
+	ga50, ga99, gt := r.Added(r.Gateway)
+	fmt.Fprintf(w, "\nadded over direct     p50 %s   p99 %s   first chunk p50 %s   (reverseproxy: the floor)\n", ms(pa50), ms(pa99), ms(pt))
+	fmt.Fprintf(w, "added over direct     p50 %s   p99 %s   first chunk p50 %s   (gateway)\n", ms(ga50), ms(ga99), ms(gt))
+	ratio := func(a, b time.Duration) float64 {
+		if b <= 0 {
+			return 0
+		}
+		return float64(a) / float64(b)
+	}
+	verdict := func(ok bool) string {
+		if ok {
+			return "meets target"
+		}
+		return "MISSES target"
+	}
+	lr := ratio(ga50, pa50)
+	fmt.Fprintf(w, "gateway/floor added p50 latency: %.2fx (target <= 1.25x): %s\n", lr, verdict(lr <= 1.25))
+	lr99 := ratio(ga99, pa99)
+	fmt.Fprintf(w, "gateway/floor added p99 latency: %.2fx (target <= 1.25x): %s\n", lr99, verdict(lr99 <= 1.25))
+	tr := 0.0
+	if r.Proxy.RPS > 0 {
+		tr = r.Gateway.RPS / r.Proxy.RPS
+	}
+	fmt.Fprintf(w, "gateway/floor saturated throughput: %.2fx (target >= 0.75x): %s\n", tr, verdict(tr >= 0.75))
+}

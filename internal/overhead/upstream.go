@@ -1,0 +1,98 @@
+// Package overhead measures what the gateway adds to a request, against
+// the floor of one bare Go HTTP hop (httputil.ReverseProxy), in one run
+// against the same fast upstream: added latency at a fixed rate (unary),
+// added time to the first streamed chunk, and requests per second at
+// saturation with the proxy under test pinned to one core, plus its
+// memory. The figures are ratios, as this machine is small and shared.
+// It imports no tiergate package: the gateway runs as its own process.
+package overhead
+
+import (
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// Upstream is a minimal OpenAI-compatible server whose answers are
+// precomputed, so that it costs the same on every path and little.
+type Upstream struct {
+	unary  []byte
+	chunks [][]byte
+	// Gap is the delay between streamed chunks.
+	Gap time.Duration
+}
+
+// NewUpstream returns an upstream whose stream has n content chunks.
+func NewUpstream(n int, gap time.Duration) *Upstream {
+	u := &Upstream{Gap: gap}
+	u.unary = []byte(`{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Hello there, this is a fixed reply."},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":8,"total_tokens":17}}` + "\n")
+	u.chunks = append(u.chunks, []byte(`data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}`+"\n\n"))
+	for i := 0; i < n; i++ {
+		u.chunks = append(u.chunks, []byte(`data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"tok`+strconv.Itoa(i)+` "},"finish_reason":null}]}`+"\n\n"))
+	}
+	u.chunks = append(u.chunks, []byte(`data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}`+"\n\n"),
+		[]byte(`data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":`+strconv.Itoa(n)+`,"total_tokens":`+strconv.Itoa(n+9)+`}}`+"\n\n"),
+		[]byte("data: [DONE]\n\n"))
+	return u
+}
+
+// ServeHTTP answers /v1/chat/completions; a body containing
+// `"stream":true` gets the stream.
+func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var buf [4096]byte
+	n, stream := 0, false
+	for {
+		m, err := r.Body.Read(buf[n:])
+		n += m
+		if err != nil || n == len(buf) {
+			break
+		}
+	}
+	stream = contains(buf[:n], `"stream":true`)
+	if !stream {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(u.unary)))
+		w.Write(u.unary)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	fl := w.(http.Flusher)
+	for i, c := range u.chunks {
+		if i > 1 && u.Gap > 0 {
+			time.Sleep(u.Gap)
+		}
+		if _, err := w.Write(c); err != nil {
+			return
+		}
+		fl.Flush()
+	}
+}
+
+func contains(b []byte, s string) bool {
+	for i := 0; i+len(s) <= len(b); i++ {
+		if string(b[i:i+len(s)]) == s {
+			return true
+		}
+	}
+	return false
+}
+
+// NewProxy is the floor: a bare reverse proxy to target that flushes
+// every write, as a streaming gateway must.
+func NewProxy(target string) (http.Handler, error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return nil, err
+	}
+	p := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(u)
+			pr.Out.Host = u.Host
+		},
+		FlushInterval: -1,
+		Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: 90 * time.Second},
+	}
+	return p, nil
+}

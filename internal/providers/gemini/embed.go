@@ -1,0 +1,160 @@
+package gemini
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"time"
+
+	"google.golang.org/genai"
+
+	"github.com/tiergate/tiergate/internal/providers"
+)
+
+// maxBatch is the most inputs batchEmbedContents accepts in one call.
+const maxBatch = 100
+
+type embedRequest struct {
+	Input          json.RawMessage `json:"input"`
+	EncodingFormat *string         `json:"encoding_format"`
+	Dimensions     *int64          `json:"dimensions"`
+}
+
+type embeddingListJSON struct {
+	Object string          `json:"object"`
+	Data   []embeddingJSON `json:"data"`
+	Model  string          `json:"model"`
+	Usage  embedUsageJSON  `json:"usage"`
+}
+
+type embeddingJSON struct {
+	Object    string `json:"object"`
+	Index     int    `json:"index"`
+	Embedding any    `json:"embedding"` // []float32, or a base64 string
+}
+
+type embedUsageJSON struct {
+	PromptTokens int `json:"prompt_tokens"`
+	TotalTokens  int `json:"total_tokens"`
+}
+
+// Embed creates embeddings with batchEmbedContents (the SDK sends every
+// Gemini API embedding request through it; inputs beyond 100 are split into
+// several calls). Gemini reports no token usage for embeddings, so the
+// body's usage is zero and Result.Usage is nil.
+func (p *Provider) Embed(ctx context.Context, req *providers.EmbedRequest) (*providers.Result, error) {
+	if perr := p.checkModel(req.Model); perr != nil {
+		return nil, perr
+	}
+	var er embedRequest
+	if err := json.Unmarshal(req.Body, &er); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return nil, p.invalid(te.Field, fmt.Sprintf("invalid type for '%s'", te.Field))
+		}
+		return nil, p.invalid("", "invalid embeddings request body")
+	}
+	inputs, perr := p.embedInputs(er.Input)
+	if perr != nil {
+		return nil, perr
+	}
+	asBase64 := false
+	if f := er.EncodingFormat; f != nil {
+		switch *f {
+		case "float":
+		case "base64":
+			asBase64 = true
+		default:
+			return nil, p.invalid("encoding_format", "encoding_format must be float or base64")
+		}
+	}
+	cfg := &genai.EmbedContentConfig{}
+	if d := er.Dimensions; d != nil {
+		if *d < 1 || *d > math.MaxInt32 {
+			return nil, p.invalid("dimensions", "dimensions must be a positive integer")
+		}
+		cfg.OutputDimensionality = genai.Ptr(int32(*d))
+	}
+
+	ctx, ci := withCallInfo(ctx)
+	res := &providers.Result{}
+	res.Timing.Start = time.Now()
+	out := embeddingListJSON{Object: "list", Data: make([]embeddingJSON, 0, len(inputs)), Model: req.Model}
+	for start := 0; start < len(inputs); start += maxBatch {
+		batch := inputs[start:min(start+maxBatch, len(inputs))]
+		contents := make([]*genai.Content, len(batch))
+		for i, text := range batch {
+			contents[i] = genai.NewContentFromText(text, genai.RoleUser)
+		}
+		resp, err := p.client.Models.EmbedContent(ctx, req.Model, contents, cfg)
+		if res.Timing.FirstByte.IsZero() {
+			res.Timing.FirstByte, _, _ = ci.snapshot()
+		}
+		if err != nil {
+			return nil, p.mapError(ctx, ci, err)
+		}
+		if len(resp.Embeddings) != len(batch) {
+			return nil, &providers.Error{Provider: p.name, Status: http.StatusBadGateway, Type: providers.TypeUpstream, Retryable: true,
+				Message: fmt.Sprintf("%s returned %d embeddings for %d inputs", p.name, len(resp.Embeddings), len(batch))}
+		}
+		for i, e := range resp.Embeddings {
+			var values []float32
+			if e != nil {
+				values = e.Values
+			}
+			var emb any = values
+			if asBase64 {
+				emb = float32Base64(values)
+			} else if values == nil {
+				emb = []float32{}
+			}
+			out.Data = append(out.Data, embeddingJSON{Object: "embedding", Index: start + i, Embedding: emb})
+		}
+	}
+	res.Timing.End = time.Now()
+	res.Body = marshal(out)
+	return res, nil
+}
+
+// embedInputs reads input: a string or an array of strings. Token arrays
+// cannot be sent to Gemini.
+func (p *Provider) embedInputs(raw json.RawMessage) ([]string, *providers.Error) {
+	if isNull(raw) {
+		return nil, p.invalid("input", "input is required")
+	}
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		if one == "" {
+			return nil, p.invalid("input", "input must not be empty")
+		}
+		return []string{one}, nil
+	}
+	var many []string
+	if err := json.Unmarshal(raw, &many); err != nil {
+		return nil, p.invalid("input", "input must be a string or an array of strings (token arrays are not supported by Gemini)")
+	}
+	if len(many) == 0 {
+		return nil, p.invalid("input", "input must not be empty")
+	}
+	for i, s := range many {
+		if s == "" {
+			return nil, p.invalid(fmt.Sprintf("input[%d]", i), "input strings must not be empty")
+		}
+	}
+	return many, nil
+}
+
+// float32Base64 encodes values as little-endian float32s in base64, as
+// OpenAI's encoding_format=base64 does.
+func float32Base64(values []float32) string {
+	buf := make([]byte, 4*len(values))
+	for i, v := range values {
+		binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(v))
+	}
+	return base64.StdEncoding.EncodeToString(buf)
+}

@@ -1,0 +1,311 @@
+package gemini
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tiergate/tiergate/internal/emulators/geminiemu"
+	"github.com/tiergate/tiergate/internal/providers"
+)
+
+func streamReq(body string, includeUsage bool) *providers.ChatRequest {
+	return &providers.ChatRequest{Model: testModel, Body: []byte(body), Stream: true, IncludeUsage: includeUsage}
+}
+
+func TestStreamText(t *testing.T) {
+	for _, includeUsage := range []bool{true, false} {
+		emu := newEmulator(t, geminiemu.Options{})
+		p := newProvider(t, emu.URL)
+		sink := &collect{}
+		res, err := p.Chat(context.Background(), streamReq(`{"messages":[{"role":"user","content":"say hello please"}]}`, includeUsage), sink)
+		if err != nil {
+			t.Fatal(err)
+		}
+		views := parseChunks(t, sink.all())
+		words := strings.SplitAfter(geminiemu.DefaultReply, " ")
+		want := len(words) + 1 // one chunk per word, then the finish chunk
+		if includeUsage {
+			want++
+		}
+		if len(views) != want {
+			t.Fatalf("include_usage=%v: %d chunks, want %d", includeUsage, len(views), want)
+		}
+		var text strings.Builder
+		for i, v := range views[:len(words)] {
+			c := v.Choices[0]
+			if (i == 0) != (c.Delta.Role == "assistant") {
+				t.Errorf("chunk %d role = %q; only the first carries it", i, c.Delta.Role)
+			}
+			if c.FinishReason != nil {
+				t.Errorf("chunk %d has a finish_reason", i)
+			}
+			text.WriteString(*c.Delta.Content)
+		}
+		if text.String() != geminiemu.DefaultReply {
+			t.Errorf("text = %q", text.String())
+		}
+		fin := views[len(words)]
+		if fr := fin.Choices[0].FinishReason; fr == nil || *fr != "stop" {
+			t.Errorf("finish chunk = %+v", fin)
+		}
+		if includeUsage {
+			u := views[len(words)+1]
+			if len(u.Choices) != 0 || u.Usage == nil || u.Usage.PromptTokens != 3 || u.Usage.CompletionTokens != len(words) || u.Usage.TotalTokens != 3+len(words) {
+				t.Errorf("usage chunk = %+v", u)
+			}
+		}
+		if res.Usage == nil || res.Usage.CompletionTokens != len(words) {
+			t.Errorf("Result.Usage = %+v (usage is kept even when the client did not ask for the chunk)", res.Usage)
+		}
+		if res.FinishReason != "stop" || res.Timing.Chunks != len(words) {
+			t.Errorf("result = %+v", res)
+		}
+		tm := res.Timing
+		if tm.Start.IsZero() || tm.FirstByte.Before(tm.Start) || tm.FirstToken.Before(tm.FirstByte) || tm.End.Before(tm.FirstToken) {
+			t.Errorf("timing out of order: %+v", tm)
+		}
+		for _, v := range views {
+			if v.ID != views[0].ID {
+				t.Error("chunk ids differ")
+			}
+		}
+	}
+}
+
+func TestStreamToolCall(t *testing.T) {
+	emu := newEmulator(t, geminiemu.Options{ToolArgs: `{"city":"Oslo"}`})
+	p := newProvider(t, emu.URL)
+	sink := &collect{}
+	res, err := p.Chat(context.Background(), streamReq(`{"messages":[{"role":"user","content":"weather?"}],
+		"tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object"}}}]}`, false), sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	views := parseChunks(t, sink.all())
+	if len(views) != 3 {
+		t.Fatalf("%d chunks, want head, arguments, finish", len(views))
+	}
+	head := views[0].Choices[0].Delta
+	if head.Role != "assistant" || len(head.ToolCalls) != 1 {
+		t.Fatalf("head = %+v", head)
+	}
+	h := head.ToolCalls[0]
+	if h.Index != 0 || !strings.HasPrefix(h.ID, "call_") || h.Type != "function" || h.Function.Name != "get_weather" || h.Function.Arguments != "" {
+		t.Errorf("head tool call = %+v", h)
+	}
+	a := views[1].Choices[0].Delta.ToolCalls
+	if len(a) != 1 || a[0].Index != 0 || a[0].ID != "" || a[0].Function.Arguments != `{"city":"Oslo"}` {
+		t.Errorf("arguments chunk = %+v", a)
+	}
+	if fr := views[2].Choices[0].FinishReason; fr == nil || *fr != "tool_calls" {
+		t.Errorf("finish = %v", fr)
+	}
+	if res.FinishReason != "tool_calls" || res.Timing.Chunks != 2 {
+		t.Errorf("result = %+v", res)
+	}
+}
+
+// TestStreamFailures: a mid-stream error object or a cut connection must
+// end in an error after the chunks already delivered, never a clean end.
+func TestStreamFailures(t *testing.T) {
+	words := len(strings.SplitAfter(geminiemu.DefaultReply, " "))
+	cases := []struct {
+		name      string
+		fault     geminiemu.Fault
+		delivered int
+		status    int
+		contains  string
+	}{
+		{"error object after 2 chunks", geminiemu.Fault{ErrorAfter: 2}, 2, 503, "overloaded"},
+		{"custom error message", geminiemu.Fault{ErrorAfter: 1, Message: "Service is busy."}, 1, 503, "busy"},
+		{"cut after 2 chunks", geminiemu.Fault{CutAfter: 2}, 2, 502, ""},
+		{"cut before the finishing chunk", geminiemu.Fault{CutAfter: words}, words, 502, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			emu := newEmulator(t, geminiemu.Options{Fault: tc.fault})
+			p := newProvider(t, emu.URL)
+			sink := &collect{}
+			_, err := p.Chat(context.Background(), streamReq(hiBody, true), sink)
+			if err == nil {
+				t.Fatal("stream ended cleanly")
+			}
+			pe := asProviderError(t, err)
+			if pe.Status != tc.status || !pe.Retryable {
+				t.Errorf("got %d retryable=%v (%s), want retryable %d", pe.Status, pe.Retryable, pe.Message, tc.status)
+			}
+			if !strings.Contains(pe.Message, tc.contains) {
+				t.Errorf("message %q lacks %q", pe.Message, tc.contains)
+			}
+			views := parseChunks(t, sink.all())
+			if len(views) != tc.delivered {
+				t.Errorf("%d chunks delivered, want %d", len(views), tc.delivered)
+			}
+			for _, v := range views {
+				if len(v.Choices) == 0 || v.Choices[0].FinishReason != nil {
+					t.Errorf("a broken stream must not send a finish or usage chunk: %+v", v)
+				}
+			}
+			if n := len(emu.Requests()); n != 1 {
+				t.Errorf("%d upstream requests; the SDK must not retry or continue", n)
+			}
+		})
+	}
+}
+
+// TestStreamTranscripts covers transcripts the emulator does not produce.
+func TestStreamTranscripts(t *testing.T) {
+	cases := []struct {
+		name, transcript string
+		status           int
+		contains         string
+		delivered        int
+	}{
+		{
+			name:       "clean end without finishReason",
+			transcript: "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Hel\"}],\"role\": \"model\"}}]}\r\n\r\n",
+			status:     502, contains: "finishReason", delivered: 1,
+		},
+		{
+			name:       "empty stream",
+			transcript: "",
+			status:     502, contains: "without any candidate", delivered: 0,
+		},
+		{
+			name:       "error event in data line",
+			transcript: "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Hel\"}],\"role\": \"model\"}}]}\r\n\r\ndata: {\"error\": {\"code\": 429, \"message\": \"Resource has been exhausted\", \"status\": \"RESOURCE_EXHAUSTED\"}}\r\n\r\n",
+			status:     429, contains: "exhausted", delivered: 1,
+		},
+		{
+			name:       "garbage line",
+			transcript: "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Hel\"}],\"role\": \"model\"}}]}\r\n\r\nnot json at all\r\n\r\n",
+			status:     502, contains: "", delivered: 1,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			up := newReplay(t, 200, "text/event-stream", []byte(tc.transcript))
+			p := newProvider(t, up.URL)
+			sink := &collect{}
+			_, err := p.Chat(context.Background(), streamReq(hiBody, true), sink)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			pe := asProviderError(t, err)
+			if pe.Status != tc.status || !pe.Retryable || !strings.Contains(pe.Message, tc.contains) {
+				t.Errorf("got %d retryable=%v %q", pe.Status, pe.Retryable, pe.Message)
+			}
+			if n := len(sink.all()); n != tc.delivered {
+				t.Errorf("%d chunks delivered, want %d", n, tc.delivered)
+			}
+		})
+	}
+}
+
+// TestStreamMidStreamErrorFixture replays a real gemini-2.0-flash stream
+// that ended with Google's bare error object.
+func TestStreamMidStreamErrorFixture(t *testing.T) {
+	f := loadFixture(t, "stream_midstream_error.json")
+	up := newReplay(t, 200, "text/event-stream", []byte(f.Transcript))
+	p := newProvider(t, up.URL)
+	sink := &collect{}
+	_, err := p.Chat(context.Background(), streamReq(hiBody, true), sink)
+	pe := asProviderError(t, err)
+	if pe.Status != 503 || pe.Type != providers.TypeUnavailable || !pe.Retryable || !strings.Contains(pe.Message, "overloaded") {
+		t.Errorf("got %+v", pe)
+	}
+	views := parseChunks(t, sink.all())
+	if len(views) != 1 || *views[0].Choices[0].Delta.Content != "Okay" {
+		t.Errorf("delivered %d chunks", len(views))
+	}
+}
+
+// blockingUpstream answers a stream's first event, then holds the request
+// open; done is closed when the server sees the client go away.
+func blockingUpstream(t *testing.T, stream bool) (*httptest.Server, chan struct{}) {
+	done := make(chan struct{})
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if stream {
+			w.Header().Set("Content-Type", "text/event-stream")
+			io.WriteString(w, "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Hel\"}],\"role\": \"model\"}}]}\r\n\r\n")
+			w.(http.Flusher).Flush()
+		}
+		select {
+		case <-r.Context().Done():
+			close(done)
+		case <-release:
+		}
+	}))
+	t.Cleanup(func() { close(release); srv.Close() })
+	return srv, done
+}
+
+// TestCancelStopsUpstream: cancelling the context (or a failing sink)
+// drops the upstream request at once.
+func TestCancelStopsUpstream(t *testing.T) {
+	const guard = 10 * time.Second // deadlock guard, not a timing target
+	t.Run("unary", func(t *testing.T) {
+		srv, done := blockingUpstream(t, false)
+		p := newProvider(t, srv.URL)
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { time.Sleep(20 * time.Millisecond); cancel() }()
+		_, err := p.Chat(ctx, &providers.ChatRequest{Model: testModel, Body: []byte(hiBody)}, nil)
+		pe := asProviderError(t, err)
+		if pe.Retryable {
+			t.Errorf("a cancelled request is not retryable: %+v", pe)
+		}
+		select {
+		case <-done:
+		case <-time.After(guard):
+			t.Fatal("upstream request still open after cancel")
+		}
+	})
+	t.Run("stream", func(t *testing.T) {
+		srv, done := blockingUpstream(t, true)
+		p := newProvider(t, srv.URL)
+		ctx, cancel := context.WithCancel(context.Background())
+		sink := &collect{onFirst: cancel}
+		_, err := p.Chat(ctx, streamReq(hiBody, false), sink)
+		if err == nil {
+			t.Fatal("no error after cancel")
+		}
+		select {
+		case <-done:
+		case <-time.After(guard):
+			t.Fatal("upstream stream still open after cancel")
+		}
+	})
+	t.Run("sink error", func(t *testing.T) {
+		srv, done := blockingUpstream(t, true)
+		p := newProvider(t, srv.URL)
+		gone := errors.New("client went away")
+		_, err := p.Chat(context.Background(), streamReq(hiBody, false), providers.SinkFunc(func([]byte) error { return gone }))
+		if !errors.Is(err, gone) {
+			t.Errorf("err = %v, want the sink's error", err)
+		}
+		select {
+		case <-done:
+		case <-time.After(guard):
+			t.Fatal("upstream stream still open after the sink failed")
+		}
+	})
+	t.Run("deadline", func(t *testing.T) {
+		emu := newEmulator(t, geminiemu.Options{Fault: geminiemu.Fault{Hang: true}})
+		p := newProvider(t, emu.URL)
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		_, err := p.Chat(ctx, streamReq(hiBody, false), &collect{})
+		pe := asProviderError(t, err)
+		if pe.Status != http.StatusGatewayTimeout || !pe.Retryable {
+			t.Errorf("deadline: got %+v, want a retryable 504", pe)
+		}
+	})
+}
