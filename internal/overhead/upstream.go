@@ -92,7 +92,7 @@ func NewProxy(target string) (http.Handler, error) {
 			pr.Out.Host = u.Host
 		},
 		FlushInterval: -1,
-		Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: 90 * time.Second},
+		Transport:     &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: 90 * time.Second},
 	}
 	return p, nil
 }

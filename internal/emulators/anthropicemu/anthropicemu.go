@@ -249,13 +249,84 @@ func defaultMessage(status int) string {
 	return http.StatusText(status)
 }
 
+// The API's JSON shapes, with their fields in the API's order.
+
+type errorDetail struct {
+	Type    string `json:"type"`
+	Message string `json:"message"`
+}
+
+type errorJSON struct {
+	Type      string      `json:"type"`
+	Error     errorDetail `json:"error"`
+	RequestID string      `json:"request_id,omitempty"`
+}
+
+type usageJSON struct {
+	InputTokens              int `json:"input_tokens"`
+	CacheCreationInputTokens int `json:"cache_creation_input_tokens"`
+	CacheReadInputTokens     int `json:"cache_read_input_tokens"`
+	OutputTokens             int `json:"output_tokens"`
+}
+
+type blockJSON struct {
+	Type  string          `json:"type"`
+	Text  *string         `json:"text,omitempty"`
+	ID    string          `json:"id,omitempty"`
+	Name  string          `json:"name,omitempty"`
+	Input json.RawMessage `json:"input,omitempty"`
+}
+
+type messageJSON struct {
+	ID           string      `json:"id"`
+	Type         string      `json:"type"`
+	Role         string      `json:"role"`
+	Content      []blockJSON `json:"content"`
+	Model        string      `json:"model"`
+	StopReason   *string     `json:"stop_reason"`
+	StopSequence *string     `json:"stop_sequence"`
+	Usage        usageJSON   `json:"usage"`
+}
+
+type deltaJSON struct {
+	Type        string  `json:"type"`
+	Text        *string `json:"text,omitempty"`
+	PartialJSON *string `json:"partial_json,omitempty"`
+}
+
+type eventJSON struct {
+	Type         string       `json:"type"`
+	Message      *messageJSON `json:"message,omitempty"`
+	Index        *int         `json:"index,omitempty"`
+	ContentBlock *blockJSON   `json:"content_block,omitempty"`
+	Delta        any          `json:"delta,omitempty"`
+	Usage        *usageJSON   `json:"usage,omitempty"`
+	Error        *errorDetail `json:"error,omitempty"`
+}
+
+type stopDeltaJSON struct {
+	StopReason   string  `json:"stop_reason"`
+	StopSequence *string `json:"stop_sequence"`
+}
+
+type modelInfoJSON struct {
+	Type        string `json:"type"`
+	ID          string `json:"id"`
+	DisplayName string `json:"display_name"`
+	CreatedAt   string `json:"created_at"`
+}
+
+type modelListJSON struct {
+	Data    []modelInfoJSON `json:"data"`
+	HasMore bool            `json:"has_more"`
+	FirstID string          `json:"first_id"`
+	LastID  string          `json:"last_id"`
+}
+
 // errorBody is the API's error shape.
-func errorBody(status int, msg string, seq int) map[string]any {
-	return map[string]any{
-		"type":       "error",
-		"error":      map[string]any{"type": errorType(status), "message": msg},
-		"request_id": fmt.Sprintf("req_emu%020d", seq),
-	}
+func errorBody(status int, msg string, seq int) errorJSON {
+	return errorJSON{Type: "error", Error: errorDetail{Type: errorType(status), Message: msg},
+		RequestID: fmt.Sprintf("req_emu%020d", seq)}
 }
 
 func writeError(w http.ResponseWriter, status int, msg string, seq int) {
@@ -269,19 +340,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(b)
 }
 
-func modelJSON(id, name, created string) map[string]any {
-	return map[string]any{"type": "model", "id": id, "display_name": name, "created_at": created}
+func modelJSON(id, name, created string) modelInfoJSON {
+	return modelInfoJSON{Type: "model", ID: id, DisplayName: name, CreatedAt: created}
 }
 
 func listModels(w http.ResponseWriter) {
 	models := catalog()
-	data := make([]map[string]any, 0, len(models))
+	data := make([]modelInfoJSON, 0, len(models))
 	for _, m := range models {
 		data = append(data, modelJSON(m.id, m.name, m.created))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"data": data, "has_more": false, "first_id": models[0].id, "last_id": models[len(models)-1].id,
-	})
+	writeJSON(w, http.StatusOK, modelListJSON{Data: data, FirstID: models[0].id, LastID: models[len(models)-1].id})
 }
 
 // messageRequest is the part of a Messages request the emulator reads.
@@ -369,8 +438,11 @@ func validate(body []byte, version string) (*messageRequest, string) {
 			return nil, fmt.Sprintf("messages.%d: all messages must have non-empty content except for the optional final assistant message", i)
 		}
 		for _, b := range blocks {
-			if b.Type == "text" && b.Text == "" {
+			switch {
+			case b.Type == "text" && b.Text == "":
 				return nil, "messages: text content blocks must be non-empty"
+			case b.Type == "text" && strings.TrimSpace(b.Text) == "":
+				return nil, "messages: text content blocks must contain non-whitespace text"
 			}
 		}
 	}
@@ -505,14 +577,12 @@ func stopIn(word string, stops []string) (string, bool) {
 	return "", false
 }
 
-func (p *plan) usage() map[string]any {
-	return map[string]any{
-		"input_tokens":                p.input,
-		"cache_creation_input_tokens": p.cacheWrite,
-		"cache_read_input_tokens":     p.cacheRead,
-		"output_tokens":               p.outputCount,
-	}
+func (p *plan) usage() usageJSON {
+	return usageJSON{InputTokens: p.input, CacheCreationInputTokens: p.cacheWrite,
+		CacheReadInputTokens: p.cacheRead, OutputTokens: p.outputCount}
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func (s *Server) messages(w http.ResponseWriter, r *http.Request, body []byte, o Options, seq int) {
 	req, msg := validate(body, r.Header.Get("anthropic-version"))
@@ -533,16 +603,15 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request, body []byte, o
 		if !sleep(r.Context(), o.TTFT) {
 			return
 		}
-		var content []map[string]any
+		var block blockJSON
 		if p.toolID != "" {
-			content = append(content, map[string]any{"type": "tool_use", "id": p.toolID, "name": p.toolName, "input": json.RawMessage(p.toolArgs)})
+			block = blockJSON{Type: "tool_use", ID: p.toolID, Name: p.toolName, Input: json.RawMessage(p.toolArgs)}
 		} else {
-			content = append(content, map[string]any{"type": "text", "text": strings.Join(p.text, "")})
+			block = blockJSON{Type: "text", Text: ptr(strings.Join(p.text, ""))}
 		}
-		writeJSON(w, http.StatusOK, map[string]any{
-			"id": p.id, "type": "message", "role": "assistant", "model": p.model,
-			"content": content, "stop_reason": p.stop, "stop_sequence": p.stopSeq,
-			"usage": p.usage(),
+		writeJSON(w, http.StatusOK, messageJSON{
+			ID: p.id, Type: "message", Role: "assistant", Content: []blockJSON{block}, Model: p.model,
+			StopReason: &p.stop, StopSequence: p.stopSeq, Usage: p.usage(),
 		})
 		return
 	}
@@ -568,27 +637,25 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, p *plan, o Optio
 	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
-	send := func(name string, v any) {
-		b, _ := json.Marshal(v)
-		fmt.Fprintf(w, "event: %s\ndata: %s\n\n", name, b)
+	send := func(ev eventJSON) {
+		b, _ := json.Marshal(ev)
+		fmt.Fprintf(w, "event: %s\ndata: %s\n\n", ev.Type, b)
 		if fl != nil {
 			fl.Flush()
 		}
 	}
 	start := p.usage()
-	start["output_tokens"] = 1
-	send("message_start", map[string]any{"type": "message_start", "message": map[string]any{
-		"id": p.id, "type": "message", "role": "assistant", "model": p.model, "content": []any{},
-		"stop_reason": nil, "stop_sequence": nil, "usage": start,
+	start.OutputTokens = 1
+	send(eventJSON{Type: "message_start", Message: &messageJSON{
+		ID: p.id, Type: "message", Role: "assistant", Content: []blockJSON{}, Model: p.model, Usage: start,
 	}})
 	if p.toolID != "" {
-		send("content_block_start", map[string]any{"type": "content_block_start", "index": 0,
-			"content_block": map[string]any{"type": "tool_use", "id": p.toolID, "name": p.toolName, "input": map[string]any{}}})
+		send(eventJSON{Type: "content_block_start", Index: ptr(0),
+			ContentBlock: &blockJSON{Type: "tool_use", ID: p.toolID, Name: p.toolName, Input: json.RawMessage("{}")}})
 	} else {
-		send("content_block_start", map[string]any{"type": "content_block_start", "index": 0,
-			"content_block": map[string]any{"type": "text", "text": ""}})
+		send(eventJSON{Type: "content_block_start", Index: ptr(0), ContentBlock: &blockJSON{Type: "text", Text: ptr("")}})
 	}
-	send("ping", map[string]any{"type": "ping"})
+	send(eventJSON{Type: "ping"})
 	if !sleep(r.Context(), o.TTFT) {
 		return
 	}
@@ -609,23 +676,21 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, p *plan, o Optio
 			if msg == "" {
 				msg = "Overloaded"
 			}
-			send("error", map[string]any{"type": "error", "error": map[string]any{"type": "overloaded_error", "message": msg}})
+			send(eventJSON{Type: "error", Error: &errorDetail{Type: "overloaded_error", Message: msg}})
 			return
 		}
 		if p.toolID != "" {
-			send("content_block_delta", map[string]any{"type": "content_block_delta", "index": 0,
-				"delta": map[string]any{"type": "input_json_delta", "partial_json": piece}})
+			send(eventJSON{Type: "content_block_delta", Index: ptr(0), Delta: deltaJSON{Type: "input_json_delta", PartialJSON: ptr(piece)}})
 		} else {
-			send("content_block_delta", map[string]any{"type": "content_block_delta", "index": 0,
-				"delta": map[string]any{"type": "text_delta", "text": piece}})
+			send(eventJSON{Type: "content_block_delta", Index: ptr(0), Delta: deltaJSON{Type: "text_delta", Text: ptr(piece)}})
 		}
 	}
 	if o.Fault.CutAfter > 0 && o.Fault.CutAfter >= len(pieces) {
 		reset(w)
 		return
 	}
-	send("content_block_stop", map[string]any{"type": "content_block_stop", "index": 0})
-	send("message_delta", map[string]any{"type": "message_delta",
-		"delta": map[string]any{"stop_reason": p.stop, "stop_sequence": p.stopSeq}, "usage": p.usage()})
-	send("message_stop", map[string]any{"type": "message_stop"})
+	send(eventJSON{Type: "content_block_stop", Index: ptr(0)})
+	u := p.usage()
+	send(eventJSON{Type: "message_delta", Delta: stopDeltaJSON{StopReason: p.stop, StopSequence: p.stopSeq}, Usage: &u})
+	send(eventJSON{Type: "message_stop"})
 }

@@ -270,7 +270,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		prompt += countWords(m.Content)
 	}
 	usage := map[string]any{"prompt_tokens": prompt, "completion_tokens": len(pieces), "total_tokens": prompt + len(pieces),
-		"prompt_tokens_details": map[string]any{"cached_tokens": 0, "audio_tokens": 0},
+		"prompt_tokens_details":     map[string]any{"cached_tokens": 0, "audio_tokens": 0},
 		"completion_tokens_details": map[string]any{"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}}
 	id := "chatcmpl-emu" + fmt.Sprint(time.Now().UnixNano())
 	created := time.Now().Unix()

@@ -263,7 +263,7 @@ func (g *groqUsage) timings() map[string]time.Duration {
 // chunkProbe is what the adapter reads of each streamed chunk.
 type chunkProbe struct {
 	Choices []struct{} `json:"choices"`
-	Usage *struct {
+	Usage   *struct {
 		goopenai.Usage
 		groqUsage
 	} `json:"usage"`
