@@ -22,6 +22,7 @@ import (
 	"github.com/tiergate/tiergate/internal/emulators/ollamaemu"
 	"github.com/tiergate/tiergate/internal/emulators/openaiemu"
 	"github.com/tiergate/tiergate/internal/gateway"
+	"github.com/tiergate/tiergate/internal/ollamatest"
 )
 
 func TestMain(m *testing.M) {
@@ -160,7 +161,7 @@ func TestOllamaNodeClientThroughGateway(t *testing.T) {
 		"EXPECT_CONTENT": ollamaemu.DefaultReply,
 		"CHECKS":         "chat,stream,embeddings,errors",
 	})
-	if seen["stream"] == nil || seen["embeddings"] == nil {
+	if seen["stream"] == nil || seen["errors"] == nil {
 		t.Fatalf("node client saw %v", seen)
 	}
 	// Discovered models join the catalog under provider/name.
@@ -171,5 +172,28 @@ func TestOllamaNodeClientThroughGateway(t *testing.T) {
 	})
 	if seen["tools"] == nil {
 		t.Fatalf("node client saw %v", seen)
+	}
+}
+
+// TestRealOllamaThroughGateway runs a real Ollama with a tiny generated
+// model and drives it through the gateway with the official client: the
+// Ollama path end to end, real llama.cpp inference included.
+func TestRealOllamaThroughGateway(t *testing.T) {
+	srv := ollamatest.Start(t, ollamatest.Options{})
+	base := gatewayFor(t, map[string]string{"OLLAMA_HOST": srv.URL})
+	seen := runNode(t, base, map[string]string{
+		// Ollama's /api/show gives the tiny model only "completion", so the
+		// catalog (rightly) offers it for chat, not embeddings.
+		"CHAT_MODEL": "ollama/" + srv.Model,
+		"MAX_TOKENS": "8", "EXPECT_FINISH": "length",
+		"CHECKS": "chat,stream,errors",
+	})
+	chat, _ := seen["chat"].(map[string]any)
+	usage, _ := chat["usage"].(map[string]any)
+	if usage["completion_tokens"] != 8.0 {
+		t.Fatalf("completion tokens = %v, want Ollama's eval_count of 8", usage["completion_tokens"])
+	}
+	if seen["stream"] == nil || seen["errors"] == nil {
+		t.Fatalf("seen = %v", seen)
 	}
 }

@@ -10,6 +10,8 @@ const client = new OpenAI({ apiKey: process.env.OPENAI_API_KEY || 'unused', maxR
 const model = process.env.CHAT_MODEL;
 const expectContent = process.env.EXPECT_CONTENT;
 const expectArgs = process.env.EXPECT_TOOL_ARGS ? JSON.parse(process.env.EXPECT_TOOL_ARGS) : null;
+const expectFinish = process.env.EXPECT_FINISH || 'stop';
+const maxTokens = process.env.MAX_TOKENS ? { max_tokens: Number(process.env.MAX_TOKENS) } : {};
 const checks = (process.env.CHECKS || 'chat,stream,tools,embeddings').split(',');
 const seen = {};
 
@@ -23,19 +25,19 @@ const tools = [{
 }];
 
 if (checks.includes('chat')) {
-  const r = await client.chat.completions.create({ model, messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Say hello' }] });
+  const r = await client.chat.completions.create({ model, ...maxTokens, messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Say hello' }] });
   assert.equal(r.object, 'chat.completion');
   assert.equal(r.choices[0].message.role, 'assistant');
   if (expectContent) assert.equal(r.choices[0].message.content, expectContent);
   assert.ok(r.choices[0].message.content.length > 0, 'empty content');
-  assert.equal(r.choices[0].finish_reason, 'stop');
+  assert.equal(r.choices[0].finish_reason, expectFinish);
   assert.ok(r.usage.prompt_tokens > 0 && r.usage.completion_tokens > 0, 'usage missing');
   assert.equal(r.usage.total_tokens, r.usage.prompt_tokens + r.usage.completion_tokens);
   seen.chat = { content: r.choices[0].message.content, usage: r.usage };
 }
 
 if (checks.includes('stream')) {
-  const s = await client.chat.completions.create({ model, stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'Say hello' }] });
+  const s = await client.chat.completions.create({ model, ...maxTokens, stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'Say hello' }] });
   let text = '', finish = null, usage = null, chunks = 0, role = null;
   for await (const c of s) {
     chunks++;
@@ -49,10 +51,10 @@ if (checks.includes('stream')) {
   assert.equal(role, 'assistant');
   if (expectContent) assert.equal(text, expectContent);
   assert.ok(text.length > 0);
-  assert.equal(finish, 'stop');
+  assert.equal(finish, expectFinish);
   assert.ok(usage && usage.completion_tokens > 0, 'no usage chunk although include_usage was asked');
   // Without include_usage the client must not get a usage chunk.
-  const s2 = await client.chat.completions.create({ model, stream: true, messages: [{ role: 'user', content: 'Say hello' }] });
+  const s2 = await client.chat.completions.create({ model, ...maxTokens, stream: true, messages: [{ role: 'user', content: 'Say hello' }] });
   let usage2 = null;
   for await (const c of s2) if (c.usage) usage2 = c.usage;
   assert.equal(usage2, null, 'usage chunk sent although the client did not ask');

@@ -130,6 +130,29 @@ func (p *Provider) Chat(ctx context.Context, r *providers.ChatRequest, sink prov
 		return nil, p.statusError(resp, b)
 	}
 	tr := newTranslator(r.Model, r.IncludeUsage)
+	if !stream {
+		// A unary answer is one JSON object (with or without a newline).
+		b, err := io.ReadAll(io.LimitReader(resp.Body, maxLine))
+		if err != nil {
+			return nil, providers.TransportError(p.name, err)
+		}
+		var cr chatLine
+		if err := json.Unmarshal(b, &cr); err != nil {
+			return nil, &providers.Error{Provider: p.name, Status: 502, Type: providers.TypeUpstream, Retryable: true,
+				Message: p.name + " sent an answer that is not JSON: " + err.Error()}
+		}
+		if cr.Error != "" {
+			return nil, &providers.Error{Provider: p.name, Status: 502, Type: providers.TypeUpstream, Message: p.name + ": " + cr.Error}
+		}
+		if !cr.Done {
+			return nil, &providers.Error{Provider: p.name, Status: 502, Type: providers.TypeUpstream, Retryable: true,
+				Message: p.name + " sent an answer without \"done\": true"}
+		}
+		tr.accumulate(&cr.ChatResponse)
+		p.finish(res, &cr.ChatResponse, tr)
+		res.Body = tr.completion()
+		return res, nil
+	}
 	rd := ndjson.NewReader(resp.Body, maxLine)
 	for {
 		line, err := rd.Next()
@@ -158,28 +181,26 @@ func (p *Provider) Chat(ctx context.Context, r *providers.ChatRequest, sink prov
 			}
 			res.Timing.Chunks++
 		}
-		if !stream {
-			tr.accumulate(&cr.ChatResponse)
-		} else {
-			for _, c := range tr.chunks(&cr.ChatResponse) {
-				if err := sink.Chunk(c); err != nil {
-					return res, err
-				}
+		for _, c := range tr.chunks(&cr.ChatResponse) {
+			if err := sink.Chunk(c); err != nil {
+				return res, err
 			}
 		}
 		if cr.Done {
-			res.Timing.End = time.Now()
-			res.Usage = &providers.Usage{PromptTokens: cr.PromptEvalCount, CompletionTokens: cr.EvalCount, TotalTokens: cr.PromptEvalCount + cr.EvalCount}
-			res.FinishReason = tr.finish
-			res.Timing.Upstream = map[string]time.Duration{
-				"load_duration": cr.LoadDuration, "prompt_eval_duration": cr.PromptEvalDuration,
-				"eval_duration": cr.EvalDuration, "total_duration": cr.TotalDuration,
-			}
-			if !stream {
-				res.Body = tr.completion()
-			}
+			p.finish(res, &cr.ChatResponse, tr)
 			return res, nil
 		}
+	}
+}
+
+// finish records the final line's usage and Ollama's own timings.
+func (p *Provider) finish(res *providers.Result, cr *api.ChatResponse, tr *translator) {
+	res.Timing.End = time.Now()
+	res.Usage = &providers.Usage{PromptTokens: cr.PromptEvalCount, CompletionTokens: cr.EvalCount, TotalTokens: cr.PromptEvalCount + cr.EvalCount}
+	res.FinishReason = tr.finish
+	res.Timing.Upstream = map[string]time.Duration{
+		"load_duration": cr.LoadDuration, "prompt_eval_duration": cr.PromptEvalDuration,
+		"eval_duration": cr.EvalDuration, "total_duration": cr.TotalDuration,
 	}
 }
 
