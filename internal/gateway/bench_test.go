@@ -1,0 +1,68 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/tiergate/tiergate/internal/backends"
+	"github.com/tiergate/tiergate/internal/config"
+	"github.com/tiergate/tiergate/internal/overhead"
+)
+
+// BenchmarkHotPath compares, in one run against the same upstream, a
+// request sent directly, through a bare httputil.ReverseProxy (the floor)
+// and through the gateway. Compare ns/op and allocs/op of the three:
+//
+//	go test -run XXX -bench HotPath -benchmem ./internal/gateway
+func BenchmarkHotPath(b *testing.B) {
+	up := httptest.NewServer(overhead.NewUpstream(20, 0))
+	defer up.Close()
+	proxyH, _ := overhead.NewProxy(up.URL)
+	proxy := httptest.NewServer(proxyH)
+	defer proxy.Close()
+	cfg, err := config.Load("bench", []byte("providers:\n  up:\n    type: openai\n    base_url: "+up.URL+"/v1\n    api_key_env: K\nmodels:\n  - {id: m, provider: up, upstream: m, openness: proprietary, deployment: saas, tasks: [chat]}\n"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	getenv := func(string) string { return "k" }
+	set, err := backends.Build(context.Background(), cfg, backends.Options{Getenv: getenv, Logger: log})
+	if err != nil {
+		b.Fatal(err)
+	}
+	gw := httptest.NewServer(New(Options{Backends: set, Logger: log}))
+	defer gw.Close()
+
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	unary := []byte(`{"model":"m","messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Say hello in five words."}],"temperature":0.2}`)
+	stream := []byte(`{"model":"m","stream":true,"messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Say hello in five words."}],"temperature":0.2}`)
+	for _, body := range []struct {
+		name string
+		b    []byte
+	}{{"unary", unary}, {"stream", stream}} {
+		for _, path := range []struct{ name, url string }{{"direct", up.URL}, {"reverseproxy", proxy.URL}, {"gateway", gw.URL}} {
+			b.Run(body.name+"/"+path.name, func(b *testing.B) {
+				b.ReportAllocs()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						resp, err := client.Post(path.url+"/v1/chat/completions", "application/json", bytes.NewReader(body.b))
+						if err != nil {
+							b.Fatal(err)
+						}
+						io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						if resp.StatusCode != 200 {
+							b.Fatalf("status %d", resp.StatusCode)
+						}
+					}
+				})
+			})
+		}
+	}
+	client.CloseIdleConnections()
+}
