@@ -20,6 +20,7 @@ import (
 	"github.com/tiergate/tiergate/internal/catalog"
 	"github.com/tiergate/tiergate/internal/config"
 	"github.com/tiergate/tiergate/internal/providers"
+	"github.com/tiergate/tiergate/internal/providers/anthropic"
 	"github.com/tiergate/tiergate/internal/providers/ollama"
 	"github.com/tiergate/tiergate/internal/providers/openai"
 )
@@ -32,6 +33,9 @@ func Constructors() map[string]Constructor {
 	return map[string]Constructor{
 		config.TypeOpenAI: func(o providers.Options) (providers.Provider, error) { return openai.New(o) },
 		config.TypeOllama: func(o providers.Options) (providers.Provider, error) { return ollama.New(o) },
+		config.TypeAnthropic: func(o providers.Options) (providers.Provider, error) {
+			return anthropic.New(o)
+		},
 	}
 }
 

@@ -28,6 +28,90 @@ type Config struct {
 	Providers map[string]*Provider `yaml:"providers"`
 	Models    []*catalog.Model     `yaml:"models"`
 	Tiers     Tiers                `yaml:"tiers"`
+	Router    Router               `yaml:"router"`
+	Profiles  map[string]*Profile  `yaml:"profiles"`
+	Domains   map[string]*Domain   `yaml:"domains"`
+}
+
+// Router configures routing and failure handling.
+type Router struct {
+	// DefaultProfile is what "model": "auto" means.
+	DefaultProfile string `yaml:"default_profile"`
+	// MaxAttempts bounds how many backends one request tries.
+	MaxAttempts int `yaml:"max_attempts"`
+	// TTFTTimeout bounds the wait for an attempt's first byte; Timeout
+	// bounds a whole attempt.
+	TTFTTimeout time.Duration `yaml:"ttft_timeout"`
+	Timeout     time.Duration `yaml:"timeout"`
+	// NearEqual is the score margin within which candidates count as
+	// equal, so the less loaded of two random ones is picked.
+	NearEqual float64 `yaml:"near_equal"`
+	// EWMADecay is the time constant of the live latency average.
+	EWMADecay time.Duration `yaml:"ewma_decay"`
+	// TierWindow is how long a new live tier must hold before it replaces
+	// the current one (hysteresis).
+	TierWindow time.Duration `yaml:"tier_window"`
+	Breaker    Breaker       `yaml:"breaker"`
+}
+
+// Breaker configures the per-backend circuit breaker.
+type Breaker struct {
+	// Window is the span over which the error ratio is counted.
+	Window time.Duration `yaml:"window"`
+	// MinRequests is the fewest requests in Window before the ratio counts.
+	MinRequests int `yaml:"min_requests"`
+	// ErrorRatio opens the circuit when reached.
+	ErrorRatio float64 `yaml:"error_ratio"`
+	// OpenFor is how long the circuit stays open before one trial request.
+	OpenFor time.Duration `yaml:"open_for"`
+}
+
+// Profile is a routing policy: one row of the framework's cheat sheet.
+type Profile struct {
+	// Row names the framework's cheat-sheet row the profile encodes.
+	Row string `yaml:"row"`
+	// Openness and Deployment, when set, admit only these.
+	Openness   []catalog.Openness   `yaml:"openness"`
+	Deployment []catalog.Deployment `yaml:"deployment"`
+	// Require lists tasks every candidate must have (e.g. vision).
+	Require []catalog.Task `yaml:"require"`
+	// Prefer lists catalog ids in the framework's order of recommendation.
+	Prefer []string `yaml:"prefer"`
+	// Domain is "detect" (classify the prompt), a domain name, or "".
+	Domain string `yaml:"domain"`
+	// Sort puts one criterion first: latency, throughput, price, quality.
+	Sort string `yaml:"sort"`
+	// MinTier admits only backends at least this fast.
+	MinTier catalog.Tier `yaml:"min_tier"`
+	// MaxPricePerMTok admits only backends whose blended price is at most this.
+	MaxPricePerMTok float64 `yaml:"max_price_per_mtok"`
+	// Weights of the ranking components.
+	Weights Weights `yaml:"weights"`
+}
+
+// Weights of the ranking components, each scored 0..1.
+type Weights struct {
+	Prefer  float64 `yaml:"prefer"`
+	Domain  float64 `yaml:"domain"`
+	Speed   float64 `yaml:"speed"`
+	Price   float64 `yaml:"price"`
+	Quality float64 `yaml:"quality"`
+}
+
+// Domain is a domain's classifier: case-insensitive keywords and regular
+// expressions over the request's text.
+type Domain struct {
+	Keywords []string `yaml:"keywords"`
+	Patterns []string `yaml:"patterns"`
+}
+
+// Probe configures active health and speed probes of a provider.
+type Probe struct {
+	// Enabled defaults to true for local deployments, false for SaaS
+	// (probes cost money there).
+	Enabled   *bool         `yaml:"enabled"`
+	Interval  time.Duration `yaml:"interval"`
+	MaxTokens int           `yaml:"max_tokens"`
 }
 
 // Tiers configures measured speed tiers.
@@ -98,6 +182,8 @@ type Provider struct {
 	DefaultMaxTokens int `yaml:"default_max_tokens"`
 	// EnableHint is shown when the provider is disabled.
 	EnableHint string `yaml:"enable_hint"`
+	// Probe configures active probes of the provider's chat models.
+	Probe Probe `yaml:"probe"`
 }
 
 // Defaults.
@@ -160,6 +246,12 @@ var knownTypes = map[string]reflect.Type{
 	"catalog.Price":   reflect.TypeOf(catalog.Price{}),
 	"config.Tiers":    reflect.TypeOf(Tiers{}),
 	"config.TierRule": reflect.TypeOf(TierRule{}),
+	"config.Router":   reflect.TypeOf(Router{}),
+	"config.Breaker":  reflect.TypeOf(Breaker{}),
+	"config.Profile":  reflect.TypeOf(Profile{}),
+	"config.Weights":  reflect.TypeOf(Weights{}),
+	"config.Domain":   reflect.TypeOf(Domain{}),
+	"config.Probe":    reflect.TypeOf(Probe{}),
 }
 
 // explain rewrites yaml's decode errors into messages that name the line
@@ -300,6 +392,9 @@ func (c *Config) validate(root *yaml.Node) error {
 				where, m.ID, m.Provider, strings.Join(names, ", "))
 		}
 	}
+	if err := c.validateRouting(seen); err != nil {
+		return err
+	}
 	for i, m := range c.Models {
 		for _, fb := range m.Fallbacks {
 			if _, ok := seen[fb]; !ok {
@@ -317,4 +412,107 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// Sort criteria.
+var sortKeys = []string{"latency", "throughput", "price", "quality"}
+
+// SortKeys lists the valid sort criteria.
+func SortKeys() []string { return append([]string(nil), sortKeys...) }
+
+func (c *Config) validateRouting(models map[string]int) error {
+	r := &c.Router
+	if r.DefaultProfile == "" {
+		r.DefaultProfile = "auto"
+	}
+	if r.MaxAttempts == 0 {
+		r.MaxAttempts = 3
+	}
+	if r.TTFTTimeout == 0 {
+		r.TTFTTimeout = 60 * time.Second
+	}
+	if r.Timeout == 0 {
+		r.Timeout = 10 * time.Minute
+	}
+	if r.NearEqual == 0 {
+		r.NearEqual = 0.05
+	}
+	if r.EWMADecay == 0 {
+		r.EWMADecay = 10 * time.Second
+	}
+	if r.TierWindow == 0 {
+		r.TierWindow = time.Minute
+	}
+	b := &r.Breaker
+	if b.Window == 0 {
+		b.Window = 30 * time.Second
+	}
+	if b.MinRequests == 0 {
+		b.MinRequests = 10
+	}
+	if b.ErrorRatio == 0 {
+		b.ErrorRatio = 0.5
+	}
+	if b.OpenFor == 0 {
+		b.OpenFor = 30 * time.Second
+	}
+	if r.MaxAttempts < 1 || b.ErrorRatio <= 0 || b.ErrorRatio > 1 || b.MinRequests < 1 {
+		return errors.New("router: max_attempts must be >= 1, breaker.error_ratio in (0,1], breaker.min_requests >= 1")
+	}
+	if _, ok := c.Profiles[r.DefaultProfile]; !ok && len(c.Profiles) > 0 {
+		return fmt.Errorf("router.default_profile %q is not a profile; profiles: %s", r.DefaultProfile, strings.Join(keys(c.Profiles), ", "))
+	}
+	for name, p := range c.Profiles {
+		if p == nil {
+			return fmt.Errorf("profiles.%s is empty", name)
+		}
+		for _, id := range p.Prefer {
+			if _, ok := models[id]; !ok {
+				return fmt.Errorf("profiles.%s: prefer names %q, which is not a model id in this file", name, id)
+			}
+		}
+		if p.Sort != "" && !contains(sortKeys, p.Sort) {
+			return fmt.Errorf("profiles.%s: sort %q is not one of %s", name, p.Sort, strings.Join(sortKeys, ", "))
+		}
+		if p.MinTier != "" && p.MinTier.Rank() < 0 {
+			return fmt.Errorf("profiles.%s: min_tier %q is not a tier", name, p.MinTier)
+		}
+		if p.Domain != "" && p.Domain != "detect" {
+			if _, ok := c.Domains[p.Domain]; !ok {
+				return fmt.Errorf("profiles.%s: domain %q is neither \"detect\" nor a domain under domains:", name, p.Domain)
+			}
+		}
+		for _, o := range p.Openness {
+			m := catalog.Model{ID: "x", Provider: "x", Upstream: "x", Openness: o, Deployment: catalog.Local, Tasks: []catalog.Task{catalog.Chat}}
+			if err := m.Validate("profiles." + name); err != nil {
+				return err
+			}
+		}
+		for _, d := range p.Deployment {
+			m := catalog.Model{ID: "x", Provider: "x", Upstream: "x", Openness: catalog.OpenSource, Deployment: d, Tasks: []catalog.Task{catalog.Chat}}
+			if err := m.Validate("profiles." + name); err != nil {
+				return err
+			}
+		}
+	}
+	for name, d := range c.Domains {
+		if d == nil {
+			return fmt.Errorf("domains.%s is empty: give keywords or patterns", name)
+		}
+		for _, pat := range d.Patterns {
+			if _, err := regexp.Compile("(?i)" + pat); err != nil {
+				return fmt.Errorf("domains.%s: pattern %q: %v", name, pat, err)
+			}
+		}
+	}
+	return nil
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/tiergate/tiergate/configs"
 	"github.com/tiergate/tiergate/internal/backends"
 	"github.com/tiergate/tiergate/internal/config"
+	"github.com/tiergate/tiergate/internal/emulators/anthropicemu"
 	"github.com/tiergate/tiergate/internal/emulators/ollamaemu"
 	"github.com/tiergate/tiergate/internal/emulators/openaiemu"
 	"github.com/tiergate/tiergate/internal/gateway"
@@ -195,5 +196,28 @@ func TestRealOllamaThroughGateway(t *testing.T) {
 	}
 	if seen["stream"] == nil || seen["errors"] == nil {
 		t.Fatalf("seen = %v", seen)
+	}
+}
+
+func TestAnthropicNodeClientThroughGateway(t *testing.T) {
+	const key = "sk-ant-test-key-0123456789"
+	emu := anthropicemu.New(anthropicemu.Options{APIKey: key, ChunkGap: time.Millisecond})
+	defer emu.Close()
+	base := gatewayFor(t, map[string]string{"ANTHROPIC_API_KEY": key, "ANTHROPIC_BASE_URL": emu.URL, "OLLAMA_HOST": noOllama})
+	seen := runNode(t, base, map[string]string{
+		"CHAT_MODEL":       "claude-haiku-4-5",
+		"EXPECT_CONTENT":   anthropicemu.DefaultReply,
+		"EXPECT_TOOL_ARGS": anthropicemu.DefaultToolArgs,
+		"CHECKS":           "chat,stream,tools,errors",
+	})
+	for _, k := range []string{"chat", "stream", "tools", "errors"} {
+		if seen[k] == nil {
+			t.Errorf("node client did not report %s: %v", k, seen)
+		}
+	}
+	for _, r := range emu.Requests() {
+		if r.Header.Get("anthropic-version") == "" {
+			t.Errorf("request without anthropic-version: %v", r.Header)
+		}
 	}
 }

@@ -423,41 +423,27 @@ func tool(i int, t chatTool) (*sdk.ToolParam, *providers.Error) {
 	if t.Function.Strict != nil {
 		tp.Strict = param.NewOpt(*t.Function.Strict)
 	}
-	schema := sdk.ToolInputSchemaParam{Properties: json.RawMessage(`{}`)}
+	// The schema goes out as the client wrote it (with type "object"
+	// added when absent), not through the SDK's schema struct, so that
+	// every keyword survives untouched.
+	schema := map[string]json.RawMessage{"properties": json.RawMessage(`{}`)}
 	if !isNull(t.Function.Parameters) {
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(t.Function.Parameters, &m); err != nil {
+		if err := json.Unmarshal(t.Function.Parameters, &schema); err != nil || schema == nil {
 			return nil, reqError(at(".function.parameters"), "%s must be a JSON Schema object", at(".function.parameters"))
 		}
-		if typ, ok := m["type"]; ok {
+		if typ, ok := schema["type"]; ok {
 			var s string
 			if json.Unmarshal(typ, &s) != nil || s != "object" {
 				return nil, reqError(at(".function.parameters.type"), "Anthropic tool input schemas must have type \"object\"")
 			}
 		}
-		for k, v := range m {
-			switch k {
-			case "type":
-			case "properties":
-				if !isNull(v) {
-					schema.Properties = v
-				}
-			case "required":
-				if isNull(v) {
-					continue
-				}
-				if err := json.Unmarshal(v, &schema.Required); err != nil {
-					return nil, reqError(at(".function.parameters.required"), "%s must be a list of strings", at(".function.parameters.required"))
-				}
-			default:
-				if schema.ExtraFields == nil {
-					schema.ExtraFields = map[string]any{}
-				}
-				schema.ExtraFields[k] = v
-			}
-		}
 	}
-	tp.InputSchema = schema
+	schema["type"] = json.RawMessage(`"object"`)
+	raw, err := json.Marshal(schema)
+	if err != nil {
+		return nil, reqError(at(".function.parameters"), "%s must be a JSON Schema object", at(".function.parameters"))
+	}
+	tp.InputSchema = param.Override[sdk.ToolInputSchemaParam](json.RawMessage(raw))
 	return tp, nil
 }
 
