@@ -14,12 +14,16 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/tiergate/tiergate/configs"
 	"github.com/tiergate/tiergate/internal/backends"
 	"github.com/tiergate/tiergate/internal/config"
 	"github.com/tiergate/tiergate/internal/gateway"
+	"github.com/tiergate/tiergate/internal/router"
+	"github.com/tiergate/tiergate/internal/tiers"
 )
 
 func main() {
@@ -34,6 +38,7 @@ func run(args []string) error {
 	cfgPath := fs.String("config", "", "configuration `file` (default: the embedded configs/tiergate.yaml)")
 	addr := fs.String("addr", "", "listen `host:port` (default 127.0.0.1:8080, or server.addr in the config)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	tiersPath := fs.String("tiers", "", "tiers `file` written by bench, loaded at start and reloaded when it changes (default: tiers.file in the config)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -69,7 +74,36 @@ func run(args []string) error {
 	if len(set.Providers()) == 0 {
 		log.Warn("no backend is enabled: /v1/models is empty and requests get 503 until one is; set OPENAI_API_KEY, GROQ_API_KEY, ANTHROPIC_API_KEY or GEMINI_API_KEY, or start Ollama")
 	}
-	gw := gateway.New(gateway.Options{Backends: set, MaxBodyBytes: cfg.Server.MaxBodyBytes, Logger: log})
+	rt := router.New(router.Options{Backends: set, Config: cfg.Router, Profiles: cfg.Profiles, Domains: cfg.Domains, TierRules: cfg.Tiers.Rules,
+		OnState: func(model, state string) { log.Warn("circuit breaker", "model", model, "state", state) }})
+	gw := gateway.New(gateway.Options{Backends: set, Router: rt, MaxBodyBytes: cfg.Server.MaxBodyBytes, Logger: log})
+
+	var bg sync.WaitGroup
+	defer bg.Wait()
+	bgctx, bgcancel := context.WithCancel(context.Background())
+	defer bgcancel()
+	if *tiersPath == "" {
+		*tiersPath = cfg.Tiers.File
+	}
+	if *tiersPath != "" {
+		bg.Add(1)
+		go func() {
+			defer bg.Done()
+			tiers.Watch(bgctx, *tiersPath, 2*time.Second, func(f *tiers.File, err error) {
+				if err != nil {
+					log.Warn("tiers file not loaded; keeping the tiers in use", "file", *tiersPath, "err", err)
+					return
+				}
+				rt.SetMeasured(f)
+				log.Info("tiers loaded", "file", *tiersPath, "backends", len(f.Tiers), "generated_at", f.GeneratedAt)
+			})
+		}()
+	}
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		rt.RunProbes(bgctx, router.ProbeSettings(cfg), log)
+	}()
 
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
@@ -97,6 +131,7 @@ func run(args []string) error {
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	bgcancel()
 	log.Info("stopped")
 	return nil
 }

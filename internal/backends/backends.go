@@ -21,6 +21,7 @@ import (
 	"github.com/tiergate/tiergate/internal/config"
 	"github.com/tiergate/tiergate/internal/providers"
 	"github.com/tiergate/tiergate/internal/providers/anthropic"
+	"github.com/tiergate/tiergate/internal/providers/gemini"
 	"github.com/tiergate/tiergate/internal/providers/ollama"
 	"github.com/tiergate/tiergate/internal/providers/openai"
 )
@@ -36,6 +37,7 @@ func Constructors() map[string]Constructor {
 		config.TypeAnthropic: func(o providers.Options) (providers.Provider, error) {
 			return anthropic.New(o)
 		},
+		config.TypeGemini: func(o providers.Options) (providers.Provider, error) { return gemini.New(o) },
 	}
 }
 

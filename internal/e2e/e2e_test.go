@@ -20,6 +20,7 @@ import (
 	"github.com/tiergate/tiergate/internal/backends"
 	"github.com/tiergate/tiergate/internal/config"
 	"github.com/tiergate/tiergate/internal/emulators/anthropicemu"
+	"github.com/tiergate/tiergate/internal/emulators/geminiemu"
 	"github.com/tiergate/tiergate/internal/emulators/ollamaemu"
 	"github.com/tiergate/tiergate/internal/emulators/openaiemu"
 	"github.com/tiergate/tiergate/internal/gateway"
@@ -29,7 +30,8 @@ import (
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
 		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
-		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"))
+		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
+		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start")) // started at init by the Gemini SDK's dependencies
 }
 
 var npmOnce sync.Once
@@ -218,6 +220,30 @@ func TestAnthropicNodeClientThroughGateway(t *testing.T) {
 	for _, r := range emu.Requests() {
 		if r.Header.Get("anthropic-version") == "" {
 			t.Errorf("request without anthropic-version: %v", r.Header)
+		}
+	}
+}
+
+func TestGeminiNodeClientThroughGateway(t *testing.T) {
+	const key = "AIzaSy-test-key-0123456789"
+	emu := geminiemu.New(geminiemu.Options{APIKey: key, ChunkGap: time.Millisecond})
+	defer emu.Close()
+	base := gatewayFor(t, map[string]string{"GEMINI_API_KEY": key, "GEMINI_BASE_URL": emu.URL, "OLLAMA_HOST": noOllama})
+	seen := runNode(t, base, map[string]string{
+		"CHAT_MODEL":       "gemini-2.5-flash",
+		"EMBED_MODEL":      "gemini-embedding-001",
+		"EXPECT_CONTENT":   geminiemu.DefaultReply,
+		"EXPECT_TOOL_ARGS": geminiemu.DefaultToolArgs,
+		"CHECKS":           "chat,stream,tools,embeddings,errors",
+	})
+	for _, k := range []string{"chat", "stream", "tools", "embeddings", "errors"} {
+		if seen[k] == nil {
+			t.Errorf("node client did not report %s: %v", k, seen)
+		}
+	}
+	for _, r := range emu.Requests() {
+		if r.Header.Get("x-goog-api-key") != key {
+			t.Errorf("request without x-goog-api-key: %v", r.Path)
 		}
 	}
 }

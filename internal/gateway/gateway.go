@@ -21,6 +21,7 @@ import (
 
 	"github.com/tiergate/tiergate/internal/backends"
 	"github.com/tiergate/tiergate/internal/catalog"
+	"github.com/tiergate/tiergate/internal/config"
 	"github.com/tiergate/tiergate/internal/providers"
 	"github.com/tiergate/tiergate/internal/router"
 	"github.com/tiergate/tiergate/internal/wire"
@@ -54,11 +55,12 @@ func New(o Options) *Server {
 		s.maxBody = 20 << 20
 	}
 	if s.router == nil {
-		s.router = router.New(o.Backends)
+		s.router = router.New(router.Options{Backends: o.Backends})
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", s.handleChat)
 	mux.HandleFunc("POST /v1/embeddings", s.handleEmbed)
+	mux.HandleFunc("POST /v1/route/explain", s.handleExplain)
 	mux.HandleFunc("GET /v1/models", s.handleModels)
 	mux.HandleFunc("GET /v1/models/{id...}", s.handleModel)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -124,49 +126,79 @@ func badRequest(err error) *providers.Error {
 	return &providers.Error{Status: http.StatusBadRequest, Type: providers.TypeInvalidRequest, Message: err.Error()}
 }
 
+// chatQuery reads what the router needs of a chat request.
+func (s *Server) chatQuery(r *http.Request, body []byte) (*wire.Chat, *router.Query, error) {
+	info, err := wire.ParseChat(body)
+	if err != nil {
+		return nil, nil, badRequest(err)
+	}
+	route, err := s.router.ParseRoute(info.Route)
+	if err != nil {
+		return nil, nil, err
+	}
+	q := &router.Query{Model: info.Model, Profile: r.Header.Get("X-Tiergate-Profile"), Domain: r.Header.Get("X-Tiergate-Domain"),
+		Route: route, Task: catalog.Chat, Vision: info.HasImages, Tools: info.HasTools,
+		PromptTokens: info.PromptChars/4 + 85*info.Images, MaxTokens: info.MaxTokens, Text: info.LastUser}
+	return info, q, nil
+}
+
 func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	body, err := s.readBody(w, r)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	info, err := wire.ParseChat(body)
-	if err != nil {
-		writeError(w, badRequest(err))
-		return
-	}
-	dec, err := s.router.Route(&router.Request{Model: info.Model, Task: catalog.Chat, Vision: info.HasImages, Tools: info.HasTools})
+	info, q, err := s.chatQuery(r, body)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	sink := &sseSink{w: w}
+	dec, err := s.router.Route(q)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	cfg := s.router.Config()
+	sink := &sseSink{w: w, dec: dec}
 	req := &providers.ChatRequest{Body: body, Stream: info.Stream, IncludeUsage: info.IncludeUsage}
 	var lastErr error
-	for i, c := range dec.Candidates {
+	attempts := 0
+	for _, c := range dec.Candidates {
+		att, ok := s.router.Begin(c)
+		if !ok {
+			continue // a half-open circuit whose trial is already out
+		}
+		attempts++
 		req.Model = c.Model.Upstream
-		sink.cand, sink.attempt = c, i+1
-		res, err := c.Provider.Chat(r.Context(), req, sink)
+		sink.cand, sink.attempt = c, attempts
+		res, err, timedOut := s.attempt(r.Context(), cfg, c, req, sink)
+		clientGone := r.Context().Err() != nil
+		att.Done(res, err, clientGone)
 		if err == nil {
 			if info.Stream {
 				sink.done()
 			} else {
-				setRouteHeaders(w.Header(), c, i+1)
+				setRouteHeaders(w.Header(), dec, c, attempts)
 				w.Header().Set("Content-Type", "application/json")
 				w.Write(res.Body)
 			}
 			return
 		}
-		lastErr = err
-		if r.Context().Err() != nil {
+		if clientGone {
 			// The client went away; the adapter's upstream request was
 			// cancelled with it.
 			s.log.Debug("client disconnected", "model", c.Model.ID)
 			return
 		}
-		pe := providers.AsError(c.Provider.Name(), err)
-		s.log.Warn("backend failed", "model", c.Model.ID, "provider", c.Provider.Name(), "status", pe.Status, "retryable", pe.Retryable, "err", pe.Message, "streamed", sink.started)
+		pe := providers.AsError(c.Model.Provider, err)
+		if timedOut != "" {
+			pe = &providers.Error{Provider: c.Model.Provider, Status: http.StatusGatewayTimeout, Type: providers.TypeUpstream, Retryable: true,
+				Message: c.Model.Provider + " (" + c.Model.ID + ") " + timedOut}
+		}
+		lastErr = pe
+		s.log.Warn("backend failed", "model", c.Model.ID, "provider", c.Model.Provider, "status", pe.Status, "retryable", pe.Retryable, "err", pe.Message, "streamed", sink.started)
 		if sink.started {
+			// Bytes reached the client: nothing is retried now.
 			sink.fail(pe)
 			return
 		}
@@ -174,19 +206,93 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 	}
-	writeError(w, providers.AsError("", lastErr))
+	if lastErr == nil {
+		lastErr = &providers.Error{Status: http.StatusServiceUnavailable, Type: providers.TypeUnavailable, Code: "no_backend",
+			Message: "every eligible backend is busy with a trial request after failures; retry shortly"}
+	}
+	w.Header().Set("X-Tiergate-Attempts", strconv.Itoa(attempts))
+	writeError(w, lastErr)
 }
 
-func setRouteHeaders(h http.Header, c router.Candidate, attempt int) {
+// attempt runs one candidate under the time-to-first-byte and total
+// timeouts. timedOut says which fired, "" when none.
+func (s *Server) attempt(parent context.Context, cfg config.Router, c router.Candidate, req *providers.ChatRequest, sink *sseSink) (*providers.Result, error, string) {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	var fired atomic.Value
+	ttft := time.AfterFunc(cfg.TTFTTimeout, func() {
+		fired.Store("sent no first byte within " + cfg.TTFTTimeout.String())
+		cancel()
+	})
+	total := time.AfterFunc(cfg.Timeout, func() {
+		fired.Store("did not finish within " + cfg.Timeout.String())
+		cancel()
+	})
+	defer ttft.Stop()
+	defer total.Stop()
+	req.OnFirstByte = func() { ttft.Stop() }
+	sink.onFirst = req.OnFirstByte
+	res, err := c.Provider.Chat(ctx, req, sink)
+	why, _ := fired.Load().(string)
+	if err != nil && why != "" && parent.Err() == nil {
+		return res, err, why
+	}
+	return res, err, ""
+}
+
+func setRouteHeaders(h http.Header, dec *router.Decision, c router.Candidate, attempt int) {
 	h.Set("X-Tiergate-Model", c.Model.ID)
 	h.Set("X-Tiergate-Provider", c.Model.Provider)
+	h.Set("X-Tiergate-Tier", string(c.Tier)+" ("+c.TierSource+")")
 	h.Set("X-Tiergate-Attempts", strconv.Itoa(attempt))
+	reason := dec.Reason
+	if attempt > 1 {
+		reason += "; answered by fallback " + c.Model.ID
+	}
+	h.Set("X-Tiergate-Route", headerSafe(reason))
+}
+
+// headerSafe keeps a header value to printable ASCII.
+func headerSafe(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e {
+			b[i] = '?'
+		}
+	}
+	return string(b)
+}
+
+func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	_, q, err := s.chatQuery(r, body)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	dec, err := s.router.Route(q)
+	if err != nil {
+		out := map[string]any{"error": errorBody(providers.AsError("", err))["error"]}
+		if dec != nil {
+			out["decision"] = dec
+		}
+		pe := providers.AsError("", err)
+		writeJSON(w, pe.Status, out)
+		return
+	}
+	writeJSON(w, http.StatusOK, dec)
 }
 
 // sseSink writes chunks to the client as Server-Sent Events, flushing each.
 type sseSink struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
+	dec     *router.Decision
+	onFirst func()
 	cand    router.Candidate
 	attempt int
 	started bool
@@ -198,7 +304,10 @@ func (k *sseSink) start() {
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
-	setRouteHeaders(h, k.cand, k.attempt)
+	setRouteHeaders(h, k.dec, k.cand, k.attempt)
+	if k.onFirst != nil {
+		k.onFirst()
+	}
 	k.w.WriteHeader(http.StatusOK)
 	k.rc = http.NewResponseController(k.w)
 	k.started = true
@@ -255,16 +364,28 @@ func (s *Server) handleEmbed(w http.ResponseWriter, r *http.Request) {
 		writeError(w, badRequest(err))
 		return
 	}
-	dec, err := s.router.Route(&router.Request{Model: info.Model, Task: catalog.Embeddings})
+	route, err := s.router.ParseRoute(info.Route)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	dec, err := s.router.Route(&router.Query{Model: info.Model, Profile: r.Header.Get("X-Tiergate-Profile"), Route: route, Task: catalog.Embeddings})
 	if err != nil {
 		writeError(w, err)
 		return
 	}
 	var lastErr error
-	for i, c := range dec.Candidates {
+	attempts := 0
+	for _, c := range dec.Candidates {
+		att, ok := s.router.Begin(c)
+		if !ok {
+			continue
+		}
+		attempts++
 		res, err := c.Provider.Embed(r.Context(), &providers.EmbedRequest{Model: c.Model.Upstream, Body: body})
+		att.Done(res, err, r.Context().Err() != nil)
 		if err == nil {
-			setRouteHeaders(w.Header(), c, i+1)
+			setRouteHeaders(w.Header(), dec, c, attempts)
 			w.Header().Set("Content-Type", "application/json")
 			w.Write(res.Body)
 			return
@@ -273,9 +394,12 @@ func (s *Server) handleEmbed(w http.ResponseWriter, r *http.Request) {
 		if r.Context().Err() != nil {
 			return
 		}
-		if pe := providers.AsError(c.Provider.Name(), err); !pe.Retryable {
+		if pe := providers.AsError(c.Model.Provider, err); !pe.Retryable {
 			break
 		}
+	}
+	if lastErr == nil {
+		lastErr = &providers.Error{Status: http.StatusServiceUnavailable, Type: providers.TypeUnavailable, Message: "no backend admitted the request; retry shortly"}
 	}
 	writeError(w, providers.AsError("", lastErr))
 }
@@ -283,22 +407,36 @@ func (s *Server) handleEmbed(w http.ResponseWriter, r *http.Request) {
 // modelObject is an entry of GET /v1/models: OpenAI's fields plus the
 // catalog's attributes under "tiergate".
 type modelObject struct {
-	ID       string         `json:"id"`
-	Object   string         `json:"object"`
-	Created  int64          `json:"created"`
-	OwnedBy  string         `json:"owned_by"`
-	Tiergate *catalog.Model `json:"tiergate"`
+	ID       string    `json:"id"`
+	Object   string    `json:"object"`
+	Created  int64     `json:"created"`
+	OwnedBy  string    `json:"owned_by"`
+	Tiergate modelInfo `json:"tiergate"`
 }
 
-func toObject(m *catalog.Model) modelObject {
-	return modelObject{ID: m.ID, Object: "model", Created: 0, OwnedBy: m.Provider, Tiergate: m}
+// modelInfo is the catalog entry with its speed tier as routing sees it
+// now: the framework's prior until measured, then the bench's or live.
+type modelInfo struct {
+	*catalog.Model
+	Tier       catalog.Tier `json:"tier"`
+	TierSource string       `json:"tier_source"`
+	MeasuredAt *time.Time   `json:"measured_at,omitempty"`
+}
+
+func (s *Server) toObject(m *catalog.Model) modelObject {
+	info := modelInfo{Model: m}
+	info.Tier, info.TierSource, _ = s.router.Tier(m.ID)
+	if _, _, at := s.router.Tier(m.ID); !at.IsZero() {
+		info.MeasuredAt = &at
+	}
+	return modelObject{ID: m.ID, Object: "model", Created: 0, OwnedBy: m.Provider, Tiergate: info}
 }
 
 func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) {
 	all := s.set.Catalog().All()
 	data := make([]modelObject, 0, len(all))
 	for _, m := range all {
-		data = append(data, toObject(m))
+		data = append(data, s.toObject(m))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data})
 }
@@ -311,7 +449,7 @@ func (s *Server) handleModel(w http.ResponseWriter, r *http.Request) {
 			Message: "The model `" + id + "` does not exist: GET /v1/models lists the models you can use"})
 		return
 	}
-	writeJSON(w, http.StatusOK, toObject(m))
+	writeJSON(w, http.StatusOK, s.toObject(m))
 }
 
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {

@@ -23,7 +23,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start")) // started at init by the Gemini SDK's dependencies
 }
 
 const upstreamKey = "sk-secret-upstream-key-0123456789"

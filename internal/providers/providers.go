@@ -77,6 +77,17 @@ type ChatRequest struct {
 	// upstream when it can give it, but send the usage chunk to the sink
 	// only when this is true.
 	IncludeUsage bool
+	// OnFirstByte, when set, is called once when the upstream's response
+	// headers arrive (before any chunk), so the caller can stop its
+	// time-to-first-byte timer. Adapters must call it if it is set.
+	OnFirstByte func()
+}
+
+// FirstByte calls r.OnFirstByte if it is set.
+func (r *ChatRequest) FirstByte() {
+	if r.OnFirstByte != nil {
+		r.OnFirstByte()
+	}
 }
 
 // DecodeChat decodes the request body into go-openai's request type, for

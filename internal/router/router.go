@@ -1,109 +1,390 @@
 // Package router decides which backends serve a request, in the order to
-// try them. It reads the backends set (enabled providers and their
-// catalog) and never performs I/O itself; the gateway calls the chosen
-// providers. It must not import the gateway.
+// try them, and learns from every attempt. It applies the framework's
+// rules in two stages, each rule a small type (rules.go):
 //
-// Today a request names its model: a catalog id, "provider/model", or an
-// upstream name. The chosen model comes first, then the fallbacks its
-// catalog entry names. Policy routing ("auto", profiles) plugs in here.
+//   - hard eligibility (filters): availability (breaker, Retry-After),
+//     openness, deployment, task, context window, only/ignore, min tier,
+//     max TTFT, max price. A candidate that fails one is out.
+//   - ranking (scorers): the profile's preferred setups, domain fit,
+//     speed (measured tier and live PeakEWMA latency), price, quality;
+//     then a sort key if asked, then the power of two choices between
+//     near-equal leaders so load spreads.
+//
+// It reads the backends set and keeps per-backend live state (state.go);
+// it performs no I/O except the optional active probes. It must not
+// import the gateway.
 package router
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/http"
+	"sort"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/tiergate/tiergate/internal/backends"
 	"github.com/tiergate/tiergate/internal/catalog"
+	"github.com/tiergate/tiergate/internal/config"
 	"github.com/tiergate/tiergate/internal/providers"
+	"github.com/tiergate/tiergate/internal/tiers"
 )
 
-// Request is what the router knows of a request.
-type Request struct {
-	// Model is what the client wrote.
-	Model string
-	// Task is what the endpoint needs (chat or embeddings).
-	Task catalog.Task
-	// Vision and Tools say that the request carries images or tools.
-	Vision, Tools bool
+// Options configure a Router.
+type Options struct {
+	Backends  *backends.Set
+	Config    config.Router
+	Profiles  map[string]*config.Profile
+	Domains   map[string]*config.Domain
+	TierRules []config.TierRule
+	// Now and Rand replace the clock and the random source in tests.
+	Now  func() time.Time
+	Rand func(n int) int
+	// OnState is told when a backend's breaker changes state.
+	OnState func(model, state string)
+}
+
+// Router routes requests over one backends set.
+type Router struct {
+	set      *backends.Set
+	cfg      config.Router
+	profiles map[string]*config.Profile
+	rules    []config.TierRule
+	cls      *classifier
+	now      func() time.Time
+	rand     func(int) int
+	onState  func(model, state string)
+	// backends by catalog id; the map is built once and never written.
+	backends map[string]*backend
+	order    []*backend
+	measured atomic.Pointer[tiers.File]
+}
+
+// New returns a router over o.Backends.
+func New(o Options) *Router {
+	r := &Router{set: o.Backends, cfg: o.Config, profiles: o.Profiles, rules: o.TierRules,
+		cls: newClassifier(o.Domains), now: o.Now, rand: o.Rand, onState: o.OnState, backends: map[string]*backend{}}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if r.rand == nil {
+		r.rand = rand.IntN
+	}
+	if r.profiles == nil {
+		r.profiles = map[string]*config.Profile{}
+	}
+	fillDefaults(&r.cfg)
+	now := r.now()
+	for _, m := range o.Backends.Catalog().All() {
+		p, _ := o.Backends.Provider(m.Provider)
+		b := newBackend(m, p, now)
+		r.backends[m.ID] = b
+		r.order = append(r.order, b)
+	}
+	return r
+}
+
+func fillDefaults(c *config.Router) {
+	if c.DefaultProfile == "" {
+		c.DefaultProfile = "auto"
+	}
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = 3
+	}
+	if c.NearEqual == 0 {
+		c.NearEqual = 0.05
+	}
+	if c.TTFTTimeout == 0 {
+		c.TTFTTimeout = 60 * time.Second
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 10 * time.Minute
+	}
+	if c.EWMADecay == 0 {
+		c.EWMADecay = 10 * time.Second
+	}
+	if c.TierWindow == 0 {
+		c.TierWindow = time.Minute
+	}
+	if c.Breaker.Window == 0 {
+		c.Breaker = config.Breaker{Window: 30 * time.Second, MinRequests: 10, ErrorRatio: 0.5, OpenFor: 30 * time.Second}
+	}
+}
+
+// Config returns the routing settings in force.
+func (r *Router) Config() config.Router { return r.cfg }
+
+// SetMeasured installs the bench's tiers file: each backend it measured
+// takes its tier from it (source "bench") until live traffic moves it.
+func (r *Router) SetMeasured(f *tiers.File) {
+	r.measured.Store(f)
+	for _, b := range r.order {
+		if e, ok := f.Lookup(b.model); ok {
+			b.setMeasured(e)
+		}
+	}
 }
 
 // Candidate is one backend to try.
 type Candidate struct {
 	Model    *catalog.Model
 	Provider providers.Provider
+	// Tier and TierSource as they were when the decision was made.
+	Tier       catalog.Tier
+	TierSource string
+	b          *backend
+}
+
+// Considered is one model as the decision saw it, for explain.
+type Considered struct {
+	Model      string             `json:"model"`
+	Provider   string             `json:"provider"`
+	Eligible   bool               `json:"eligible"`
+	ExcludedBy string             `json:"excluded_by,omitempty"`
+	Why        string             `json:"why,omitempty"`
+	Score      float64            `json:"score"`
+	Components map[string]float64 `json:"components,omitempty"`
+	Tier       catalog.Tier       `json:"tier"`
+	TierSource string             `json:"tier_source"`
+	MeasuredAt *time.Time         `json:"measured_at,omitempty"`
+	TTFTms     float64            `json:"ttft_ms,omitempty"`
+	TokensPerS float64            `json:"tokens_per_s,omitempty"`
+	InFlight   int64              `json:"in_flight"`
+	Breaker    string             `json:"breaker"`
 }
 
 // Decision is the ordered list of candidates and why.
 type Decision struct {
-	Candidates []Candidate
-	Reason     string
+	Profile      string       `json:"profile"`
+	Domain       string       `json:"domain,omitempty"`
+	DomainSource string       `json:"domain_source,omitempty"`
+	Pinned       bool         `json:"pinned"`
+	Reason       string       `json:"reason"`
+	Chosen       string       `json:"chosen,omitempty"`
+	Candidates   []Candidate  `json:"-"`
+	Considered   []Considered `json:"candidates"`
 }
 
-// Router routes requests over one backends set.
-type Router struct {
-	set *backends.Set
+func errStatus(status int, typ, code, param, msg string) *providers.Error {
+	return &providers.Error{Status: status, Type: typ, Code: code, Param: param, Message: msg}
 }
 
-// New returns a router over set.
-func New(set *backends.Set) *Router { return &Router{set: set} }
-
-// Route chooses the backends for req. Its errors are *providers.Error
+// Route chooses the backends for q. Its errors are *providers.Error
 // with the status the gateway should answer with.
-func (r *Router) Route(req *Request) (*Decision, error) {
+func (r *Router) Route(q *Query) (*Decision, error) {
 	if len(r.set.Providers()) == 0 {
 		return nil, r.noBackends()
 	}
-	m, ok := r.set.Lookup(req.Model)
+	profile, pinned := r.profileFor(q)
+	p, ok := r.profiles[profile]
+	if pinned != nil && q.Profile == "" {
+		// A pinned model with no profile asked for: no policy applies,
+		// only what the model can do and whether it is up.
+		p, ok = &config.Profile{}, true
+	}
 	if !ok {
-		return nil, &providers.Error{Status: http.StatusNotFound, Type: providers.TypeInvalidRequest, Code: "model_not_found", Param: "model",
-			Message: fmt.Sprintf("The model `%s` does not exist or no enabled provider serves it: GET /v1/models lists the models you can use", req.Model)}
-	}
-	if err := fits(m, req); err != nil {
-		return nil, err
-	}
-	d := &Decision{Reason: "pinned: " + m.ID}
-	d.Candidates = append(d.Candidates, r.candidate(m))
-	for _, id := range m.Fallbacks {
-		fb, ok := r.set.Catalog().Get(id)
-		if !ok || fits(fb, req) != nil {
-			continue
+		if profile != "auto" || len(r.profiles) > 0 {
+			names := make([]string, 0, len(r.profiles))
+			for n := range r.profiles {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			return nil, errStatus(http.StatusBadRequest, providers.TypeInvalidRequest, "unknown_profile", "model",
+				fmt.Sprintf("unknown routing profile %q; profiles: %s", profile, strings.Join(names, ", ")))
 		}
-		d.Candidates = append(d.Candidates, r.candidate(fb))
+		p = &config.Profile{Weights: config.Weights{Quality: 1, Speed: 1, Price: 1}}
+	}
+	pl := &plan{q: q, profile: profile, p: p, now: r.now(), sort: p.Sort}
+	if q.Route != nil && q.Route.Sort != "" {
+		pl.sort = q.Route.Sort
+	}
+	d := &Decision{Profile: profile}
+	switch {
+	case q.Route != nil && q.Route.Domain != "":
+		pl.domain, d.DomainSource = q.Route.Domain, "route.domain"
+	case q.Domain != "":
+		pl.domain, d.DomainSource = q.Domain, "X-Tiergate-Domain"
+	case p.Domain == "detect" && q.Task == catalog.Chat:
+		if dom := r.cls.classify(q.Text); dom != "" {
+			pl.domain, d.DomainSource = dom, "classifier"
+		}
+	case p.Domain != "" && p.Domain != "detect":
+		pl.domain, d.DomainSource = p.Domain, "profile"
+	}
+	d.Domain = pl.domain
+
+	var pool []*cand
+	if pinned != nil {
+		d.Pinned = true
+		pool = r.pinnedPool(pinned)
+	} else {
+		for _, b := range r.order {
+			pool = append(pool, &cand{b: b})
+		}
+	}
+	var eligible []*cand
+	for _, c := range pool {
+		c.snap = c.b.snapshot(pl.now, &r.cfg)
+		con := Considered{Model: c.model().ID, Provider: c.model().Provider, Tier: c.snap.tier, TierSource: c.snap.tierSource,
+			TTFTms: float64(c.snap.ttft) / 1e6, TokensPerS: c.snap.tps, InFlight: c.snap.inflight, Breaker: c.snap.state}
+		if !c.snap.measuredAt.IsZero() {
+			t := c.snap.measuredAt
+			con.MeasuredAt = &t
+		}
+		for _, f := range filters {
+			if why := f.exclude(pl, c); why != "" {
+				con.ExcludedBy, con.Why = f.name(), why
+				break
+			}
+		}
+		if con.ExcludedBy == "" {
+			con.Eligible = true
+			eligible = append(eligible, c)
+		}
+		d.Considered = append(d.Considered, con)
+	}
+	if len(eligible) == 0 {
+		return d, r.noneEligible(q, pl, d, pinned)
+	}
+	pl.pool = eligible
+	if pinned == nil {
+		for _, c := range eligible {
+			c.parts = map[string]float64{}
+			for _, s := range scorers {
+				v := s.score(pl, c)
+				c.parts[s.name()] = round3(v)
+				c.score += s.weight(pl) * v
+			}
+			c.score = round3(c.score)
+		}
+		sort.SliceStable(eligible, func(i, j int) bool {
+			if pl.sort != "" {
+				if l, decided := less(pl.sort, eligible[i], eligible[j]); decided {
+					return l
+				}
+			}
+			return eligible[i].score > eligible[j].score
+		})
+		r.twoChoices(pl, eligible)
+	}
+	allow := q.Route == nil || q.Route.AllowFallbacks == nil || *q.Route.AllowFallbacks
+	n := len(eligible)
+	if !allow {
+		n = 1
+	}
+	if n > r.cfg.MaxAttempts {
+		n = r.cfg.MaxAttempts
+	}
+	for _, c := range eligible[:n] {
+		d.Candidates = append(d.Candidates, Candidate{Model: c.model(), Provider: c.b.provider, Tier: c.snap.tier, TierSource: c.snap.tierSource, b: c.b})
+	}
+	for i := range d.Considered {
+		for _, c := range eligible {
+			if c.model().ID == d.Considered[i].Model {
+				d.Considered[i].Score, d.Considered[i].Components = c.score, c.parts
+			}
+		}
+	}
+	// List the considered models in the order they would be tried.
+	rank := map[string]int{}
+	for i, c := range eligible {
+		rank[c.model().ID] = i
+	}
+	sort.SliceStable(d.Considered, func(i, j int) bool {
+		ri, iok := rank[d.Considered[i].Model]
+		rj, jok := rank[d.Considered[j].Model]
+		if iok != jok {
+			return iok
+		}
+		return ri < rj
+	})
+	first := eligible[0]
+	d.Chosen = first.model().ID
+	if pinned != nil {
+		d.Reason = "pinned to " + first.model().ID
+		if first.model().ID != pinned.ID {
+			d.Reason = "pinned to " + pinned.ID + ", using its fallback " + first.model().ID
+		}
+	} else {
+		d.Reason = reason(pl, first)
 	}
 	return d, nil
 }
 
-func (r *Router) candidate(m *catalog.Model) Candidate {
-	p, _ := r.set.Provider(m.Provider)
-	return Candidate{Model: m, Provider: p}
+// profileFor reads the profile from the model name ("auto",
+// "auto:<profile>") or the header, and the pinned model when the client
+// named one.
+func (r *Router) profileFor(q *Query) (string, *catalog.Model) {
+	profile := q.Profile
+	switch {
+	case q.Model == "auto" || q.Model == "":
+		if profile == "" {
+			profile = r.cfg.DefaultProfile
+		}
+		return profile, nil
+	case strings.HasPrefix(q.Model, "auto:"):
+		return strings.TrimPrefix(q.Model, "auto:"), nil
+	}
+	m, ok := r.set.Lookup(q.Model)
+	if !ok {
+		return profile, &catalog.Model{ID: q.Model} // resolved as unknown below
+	}
+	if profile == "" {
+		profile = "pinned"
+	}
+	return profile, m
 }
 
-// fits checks that a model can do what the request needs.
-func fits(m *catalog.Model, req *Request) error {
-	need := []catalog.Task{req.Task}
-	if req.Vision {
-		need = append(need, catalog.Vision)
+// pinnedPool is the pinned model and its configured fallbacks.
+func (r *Router) pinnedPool(m *catalog.Model) []*cand {
+	b, ok := r.backends[m.ID]
+	if !ok {
+		if m.Provider == "" {
+			return nil
+		}
+		// provider/model outside the catalog: a one-off backend.
+		p, _ := r.set.Provider(m.Provider)
+		b = newBackend(m, p, r.now())
 	}
-	if req.Tools {
-		need = append(need, catalog.Tools)
-	}
-	for _, t := range need {
-		if !m.Has(t) {
-			return &providers.Error{Status: http.StatusBadRequest, Type: providers.TypeInvalidRequest, Param: "model",
-				Message: fmt.Sprintf("The model `%s` cannot do %s (its tasks: %s)", m.ID, t, joinTasks(m.Tasks))}
+	pool := []*cand{{b: b}}
+	for _, id := range m.Fallbacks {
+		if fb, ok := r.backends[id]; ok {
+			pool = append(pool, &cand{b: fb})
 		}
 	}
-	return nil
+	return pool
 }
 
-func joinTasks(ts []catalog.Task) string {
-	s := make([]string, len(ts))
-	for i, t := range ts {
-		s[i] = string(t)
+// twoChoices looks at the leaders whose scores are within NearEqual of
+// the best, picks two at random and puts the less loaded first (the
+// power of two choices): load spreads without herding on one backend.
+func (r *Router) twoChoices(pl *plan, c []*cand) {
+	if pl.sort != "" || len(c) < 2 {
+		return
 	}
-	return strings.Join(s, ", ")
+	n := 1
+	for n < len(c) && c[0].score-c[n].score <= r.cfg.NearEqual {
+		n++
+	}
+	if n < 2 {
+		return
+	}
+	i := r.rand(n)
+	j := r.rand(n - 1)
+	if j >= i {
+		j++
+	}
+	pick := i
+	if c[j].snap.cost < c[i].snap.cost {
+		pick = j
+	}
+	if pick != 0 {
+		c[0], c[pick] = c[pick], c[0]
+	}
 }
+
+func round3(v float64) float64 { return float64(int64(v*1000+0.5)) / 1000 }
 
 func (r *Router) noBackends() error {
 	var hints []string
@@ -114,5 +395,144 @@ func (r *Router) noBackends() error {
 	if len(hints) > 0 {
 		msg += "; to enable one: " + strings.Join(hints, "; ")
 	}
-	return &providers.Error{Status: http.StatusServiceUnavailable, Type: providers.TypeUnavailable, Code: "no_backend", Message: msg}
+	return errStatus(http.StatusServiceUnavailable, providers.TypeUnavailable, "no_backend", "", msg)
+}
+
+func (r *Router) noneEligible(q *Query, pl *plan, d *Decision, pinned *catalog.Model) error {
+	if pinned != nil && pinned.Provider == "" {
+		return errStatus(http.StatusNotFound, providers.TypeInvalidRequest, "model_not_found", "model",
+			fmt.Sprintf("The model `%s` does not exist or no enabled provider serves it: GET /v1/models lists the models you can use", q.Model))
+	}
+	var whys []string
+	byRule := map[string]int{}
+	for _, c := range d.Considered {
+		byRule[c.ExcludedBy]++
+		if len(whys) < 4 {
+			whys = append(whys, c.Model+": "+c.Why)
+		}
+	}
+	status, code := http.StatusServiceUnavailable, "no_eligible_backend"
+	// A request no backend could ever serve is the client's to fix.
+	if byRule["task"] == len(d.Considered) || byRule["context_window"] == len(d.Considered) {
+		status, code = http.StatusBadRequest, "unsupported_request"
+	}
+	msg := fmt.Sprintf("no backend can serve this request under profile %s", pl.profile)
+	if len(pl.p.Openness) > 0 || len(pl.p.Deployment) > 0 {
+		msg += fmt.Sprintf(" (it admits only openness %v on deployment %v; it never falls back to other models)", pl.p.Openness, pl.p.Deployment)
+	}
+	if len(whys) > 0 {
+		msg += ": " + strings.Join(whys, "; ")
+	}
+	e := errStatus(status, providers.TypeUnavailable, code, "", msg)
+	if status == http.StatusBadRequest {
+		e.Type = providers.TypeInvalidRequest
+	}
+	return e
+}
+
+// Attempt is one try of a candidate; Done must be called once.
+type Attempt struct {
+	r     *Router
+	b     *backend
+	start time.Time
+}
+
+// Begin starts an attempt on c. It returns false when c's circuit is
+// half-open and its one trial request is already out: try the next.
+func (r *Router) Begin(c Candidate) (*Attempt, bool) {
+	b := c.b
+	if b == nil {
+		b = r.backends[c.Model.ID]
+	}
+	if b == nil {
+		return &Attempt{r: r, start: r.now()}, true
+	}
+	if !b.admit(r.now(), &r.cfg) {
+		return nil, false
+	}
+	b.inflight.Add(1)
+	return &Attempt{r: r, b: b, start: r.now()}, true
+}
+
+// Done records how the attempt went. err is nil on success; a cancelled
+// client is not held against the backend.
+func (a *Attempt) Done(res *providers.Result, err error, canceled bool) {
+	if a.b == nil {
+		return
+	}
+	a.b.inflight.Add(-1)
+	if canceled {
+		return
+	}
+	now := a.r.now()
+	o := outcome{start: a.start, latency: now.Sub(a.start)}
+	if res != nil {
+		t := res.Timing
+		if !t.FirstToken.IsZero() {
+			o.latency = t.FirstToken.Sub(a.start)
+			o.ttft = o.latency
+			if !t.End.IsZero() {
+				o.genTime = t.End.Sub(t.FirstToken)
+			}
+		} else if !t.FirstByte.IsZero() && err == nil {
+			o.latency = t.FirstByte.Sub(a.start)
+		}
+		if res.Usage != nil {
+			o.tokens = res.Usage.CompletionTokens
+		} else {
+			o.tokens = t.Chunks
+		}
+	}
+	if err != nil {
+		pe := providers.AsError(a.b.model.Provider, err)
+		o.err = pe
+		switch pe.Status {
+		case 400, 404, 409, 413, 422:
+			o.clientFault = true
+		}
+	}
+	before := a.b.stateNow()
+	after := a.b.record(o, now, &a.r.cfg, a.r.rules)
+	if after != before && a.r.onState != nil {
+		a.r.onState(a.b.model.ID, after)
+	}
+}
+
+// BackendStatus is a backend's state for the status page and metrics.
+type BackendStatus struct {
+	Model      string        `json:"model"`
+	Provider   string        `json:"provider"`
+	Tier       catalog.Tier  `json:"tier"`
+	TierSource string        `json:"tier_source"`
+	MeasuredAt time.Time     `json:"measured_at"`
+	TTFT       time.Duration `json:"ttft"`
+	TokensPerS float64       `json:"tokens_per_s"`
+	Breaker    string        `json:"breaker"`
+	InFlight   int64         `json:"in_flight"`
+	LastError  string        `json:"last_error,omitempty"`
+}
+
+// Status returns every backend's state, in catalog order.
+func (r *Router) Status() []BackendStatus {
+	now := r.now()
+	out := make([]BackendStatus, 0, len(r.order))
+	for _, b := range r.order {
+		s := b.snapshot(now, &r.cfg)
+		b.mu.Lock()
+		last := b.lastError
+		b.mu.Unlock()
+		out = append(out, BackendStatus{Model: b.model.ID, Provider: b.model.Provider, Tier: s.tier, TierSource: s.tierSource,
+			MeasuredAt: s.measuredAt, TTFT: s.ttft, TokensPerS: s.tps, Breaker: s.state, InFlight: s.inflight, LastError: last})
+	}
+	return out
+}
+
+// Tier returns a catalog model's current tier and its source.
+func (r *Router) Tier(id string) (catalog.Tier, string, time.Time) {
+	b, ok := r.backends[id]
+	if !ok {
+		return "", "", time.Time{}
+	}
+	s := b.snapshot(r.now(), &r.cfg)
+	return s.tier, s.tierSource, s.measuredAt
 }

@@ -27,6 +27,11 @@ type Chat struct {
 	// PromptChars counts the characters of all text parts, for estimating
 	// prompt tokens.
 	PromptChars int
+	// Images counts image parts.
+	Images int
+	// LastUser is the raw content (string or parts) of the last user
+	// message, pointing into the body: the router classifies it lazily.
+	LastUser json.RawMessage
 	// Route is the raw "route" object, nil when absent.
 	Route json.RawMessage
 }
@@ -62,10 +67,12 @@ type messageProbe struct {
 // array of parts, noting text length and image parts without keeping them.
 type contentProbe struct {
 	chars  int
-	images bool
+	images int
+	raw    []byte
 }
 
 func (c *contentProbe) UnmarshalJSON(b []byte) error {
+	c.raw = b
 	switch {
 	case len(b) == 0 || string(b) == "null":
 		return nil
@@ -83,7 +90,7 @@ func (c *contentProbe) UnmarshalJSON(b []byte) error {
 		for _, p := range parts {
 			c.chars += len(p.Text)
 			if p.Type == "image_url" {
-				c.images = true
+				c.images++
 			}
 		}
 		return nil
@@ -119,8 +126,12 @@ func ParseChat(body []byte) (*Chat, error) {
 			return nil, &Error{Param: "messages[" + strconv.Itoa(i) + "].role", Message: "missing required parameter: 'messages[" + strconv.Itoa(i) + "].role'"}
 		}
 		c.PromptChars += m.Content.chars
-		c.HasImages = c.HasImages || m.Content.images
+		c.Images += m.Content.images
+		if *m.Role == "user" {
+			c.LastUser = m.Content.raw
+		}
 	}
+	c.HasImages = c.Images > 0
 	c.HasTools = len(p.Tools) > 0 || len(p.Functions) > 0
 	if p.MaxCompletionTokens != nil {
 		c.MaxTokens = *p.MaxCompletionTokens

@@ -422,7 +422,9 @@ var functionNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$`)
 // message of a 400 answer, or "" for a valid request.
 func validateGenerate(req *genRequest) string {
 	var errs []string
-	add := func(field, msg string) { errs = append(errs, fmt.Sprintf("* GenerateContentRequest.%s: %s\n", field, msg)) }
+	add := func(field, msg string) {
+		errs = append(errs, fmt.Sprintf("* GenerateContentRequest.%s: %s\n", field, msg))
+	}
 
 	if len(req.Contents) == 0 {
 		add("contents", "contents is not specified")

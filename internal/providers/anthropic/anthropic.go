@@ -117,6 +117,9 @@ func (p *Provider) Chat(ctx context.Context, req *providers.ChatRequest, sink pr
 	opts := []option.RequestOption{option.WithMiddleware(func(r *http.Request, next option.MiddlewareNext) (*http.Response, error) {
 		resp, err := next(r)
 		firstByte = time.Now()
+		if err == nil {
+			req.FirstByte()
+		}
 		return resp, err
 	})}
 	res.Timing.Start = time.Now()

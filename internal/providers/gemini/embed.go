@@ -47,14 +47,15 @@ type embedUsageJSON struct {
 // Gemini API embedding request through it; inputs beyond 100 are split into
 // several calls). Gemini reports no token usage for embeddings, so the
 // body's usage is zero and Result.Usage is nil.
-func (p *Provider) Embed(ctx context.Context, req *providers.EmbedRequest) (*providers.Result, error) {
+func (p *Provider) Embed(ctx context.Context, req *providers.EmbedRequest) (_ *providers.Result, err error) {
+	defer p.guard(&err)
 	if perr := p.checkModel(req.Model); perr != nil {
 		return nil, perr
 	}
 	var er embedRequest
-	if err := json.Unmarshal(req.Body, &er); err != nil {
+	if jerr := json.Unmarshal(req.Body, &er); jerr != nil {
 		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
+		if errors.As(jerr, &te) {
 			return nil, p.invalid(te.Field, fmt.Sprintf("invalid type for '%s'", te.Field))
 		}
 		return nil, p.invalid("", "invalid embeddings request body")
@@ -91,12 +92,12 @@ func (p *Provider) Embed(ctx context.Context, req *providers.EmbedRequest) (*pro
 		for i, text := range batch {
 			contents[i] = genai.NewContentFromText(text, genai.RoleUser)
 		}
-		resp, err := p.client.Models.EmbedContent(ctx, req.Model, contents, cfg)
+		resp, eerr := p.client.Models.EmbedContent(ctx, req.Model, contents, cfg)
 		if res.Timing.FirstByte.IsZero() {
 			res.Timing.FirstByte, _, _ = ci.snapshot()
 		}
-		if err != nil {
-			return nil, p.mapError(ctx, ci, err)
+		if eerr != nil {
+			return nil, p.mapError(ctx, ci, eerr)
 		}
 		if len(resp.Embeddings) != len(batch) {
 			return nil, &providers.Error{Provider: p.name, Status: http.StatusBadGateway, Type: providers.TypeUpstream, Retryable: true,

@@ -26,6 +26,19 @@ func scrub(msg, key string) string {
 	return strings.ReplaceAll(msg, key, "[redacted]")
 }
 
+// guard turns a panic inside the SDK into a retryable upstream error. The
+// SDK type-asserts upstream JSON without checking it (a body such as
+// {"candidates": ""} panics in its converters), and a broken or hostile
+// upstream must not bring the gateway down. Use as: defer p.guard(&err).
+func (p *Provider) guard(err *error) {
+	if r := recover(); r != nil {
+		msg := scrub(fmt.Sprint(r), p.apiKey)
+		p.log.Warn("the Gemini SDK panicked on an upstream response", "provider", p.name, "panic", msg)
+		*err = &providers.Error{Provider: p.name, Status: http.StatusBadGateway, Type: providers.TypeUpstream, Retryable: true,
+			Message: p.name + " sent a response the adapter cannot read: " + msg}
+	}
+}
+
 func (p *Provider) invalid(param, msg string) *providers.Error {
 	return &providers.Error{Provider: p.name, Status: http.StatusBadRequest, Type: providers.TypeInvalidRequest, Param: param, Message: msg}
 }

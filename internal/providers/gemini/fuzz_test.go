@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tiergate/tiergate/internal/emulators/geminiemu"
 	"github.com/tiergate/tiergate/internal/providers"
@@ -125,7 +126,12 @@ func FuzzResponse(f *testing.F) {
 		}
 		up.set(200, http.Header{"Content-Type": {ct}}, body)
 		sink := &collect{}
-		res, err := p.Chat(context.Background(), &providers.ChatRequest{Model: testModel, Body: []byte(hiBody), Stream: stream, IncludeUsage: true}, sink)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		res, err := p.Chat(ctx, &providers.ChatRequest{Model: testModel, Body: []byte(hiBody), Stream: stream, IncludeUsage: true}, sink)
+		if ctx.Err() != nil {
+			t.Fatalf("Chat hung on %q", body)
+		}
 		for _, c := range sink.all() {
 			if !json.Valid(c) {
 				t.Fatalf("invalid chunk %q", c)

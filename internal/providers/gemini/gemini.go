@@ -38,8 +38,9 @@ type Provider struct {
 	client *genai.Client
 	log    *slog.Logger
 
-	// now and newID are the clock and the id source; tests replace them to
-	// make responses deterministic.
+	// now gives the "created" timestamp and newID the completion and tool
+	// call ids; tests replace them to make responses deterministic. Timing
+	// always uses the real clock.
 	now   func() time.Time
 	newID func() string
 }
@@ -146,32 +147,34 @@ func (p *Provider) Name() string { return p.name }
 
 // Models lists the models the account can use, without the "models/"
 // prefix.
-func (p *Provider) Models(ctx context.Context) ([]string, error) {
+func (p *Provider) Models(ctx context.Context) (_ []string, err error) {
+	defer p.guard(&err)
 	ctx, ci := withCallInfo(ctx)
-	page, err := p.client.Models.List(ctx, &genai.ListModelsConfig{PageSize: 1000})
+	page, lerr := p.client.Models.List(ctx, &genai.ListModelsConfig{PageSize: 1000})
 	var out []string
-	for err == nil {
+	for lerr == nil {
 		for _, m := range page.Items {
 			if m != nil && m.Name != "" {
 				out = append(out, strings.TrimPrefix(m.Name, "models/"))
 			}
 		}
-		page, err = page.Next(ctx)
+		page, lerr = page.Next(ctx)
 	}
-	if !errors.Is(err, genai.ErrPageDone) {
-		return nil, p.mapError(ctx, ci, err)
+	if !errors.Is(lerr, genai.ErrPageDone) {
+		return nil, p.mapError(ctx, ci, lerr)
 	}
 	return out, nil
 }
 
 // Health lists one model with a short timeout: it proves the API answers
 // and accepts the key, and costs no tokens.
-func (p *Provider) Health(ctx context.Context) error {
+func (p *Provider) Health(ctx context.Context) (err error) {
+	defer p.guard(&err)
 	ctx, cancel := context.WithTimeout(ctx, healthTimeout)
 	defer cancel()
 	ctx, ci := withCallInfo(ctx)
-	if _, err := p.client.Models.List(ctx, &genai.ListModelsConfig{PageSize: 1}); err != nil {
-		return p.mapError(ctx, ci, err)
+	if _, lerr := p.client.Models.List(ctx, &genai.ListModelsConfig{PageSize: 1}); lerr != nil {
+		return p.mapError(ctx, ci, lerr)
 	}
 	return nil
 }
@@ -191,10 +194,11 @@ func (p *Provider) checkModel(model string) *providers.Error {
 // callInfo records what the transport saw of one call: when the response
 // headers arrived, the status and the headers (for Retry-After).
 type callInfo struct {
-	mu        sync.Mutex
-	firstByte time.Time
-	status    int
-	header    http.Header
+	mu          sync.Mutex
+	firstByte   time.Time
+	status      int
+	header      http.Header
+	onFirstByte func() // ChatRequest.FirstByte, called once
 }
 
 func (c *callInfo) snapshot() (time.Time, int, http.Header) {
@@ -205,8 +209,13 @@ func (c *callInfo) snapshot() (time.Time, int, http.Header) {
 
 type callInfoKey struct{}
 
-func withCallInfo(ctx context.Context) (context.Context, *callInfo) {
+// withCallInfo attaches a fresh callInfo to ctx; onFirstByte (may be nil)
+// is called once, when the first response headers arrive.
+func withCallInfo(ctx context.Context, onFirstByte ...func()) (context.Context, *callInfo) {
 	ci := &callInfo{}
+	if len(onFirstByte) > 0 {
+		ci.onFirstByte = onFirstByte[0]
+	}
 	return context.WithValue(ctx, callInfoKey{}, ci), ci
 }
 
@@ -222,10 +231,15 @@ func (t *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error
 	if err == nil {
 		if ci, ok := req.Context().Value(callInfoKey{}).(*callInfo); ok {
 			ci.mu.Lock()
+			first := ci.firstByte.IsZero()
 			ci.firstByte = time.Now()
 			ci.status = resp.StatusCode
 			ci.header = resp.Header.Clone()
+			notify := ci.onFirstByte
 			ci.mu.Unlock()
+			if first && notify != nil {
+				notify()
+			}
 		}
 	}
 	return resp, err

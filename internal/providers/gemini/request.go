@@ -132,7 +132,7 @@ type translation struct {
 // Gemini refuses.
 var functionNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$`)
 
-// reasoningBudgets maps reasoning_effort to Gemini thinking budgets, as
+// reasoningBudget maps reasoning_effort to Gemini thinking budgets, as
 // Google's own OpenAI-compatible endpoint does (low 1K, medium 8K, high
 // 24K tokens; none turns thinking off).
 func reasoningBudget(effort string) (int32, bool) {
@@ -535,6 +535,9 @@ func (p *Provider) messages(msgs []chatMessage) ([]*genai.Content, []*genai.Part
 			texts, perr := p.textContent(param+".content", m.Content, true)
 			if perr != nil {
 				return nil, nil, perr
+			}
+			if len(texts) == 0 && m.Refusal != nil && *m.Refusal != "" {
+				texts = []string{*m.Refusal}
 			}
 			var parts []*genai.Part
 			for _, t := range texts {

@@ -247,7 +247,8 @@ func (p *Provider) completion(resp *genai.GenerateContentResponse, model string)
 
 // Chat performs a chat completion: generateContent for unary requests,
 // streamGenerateContent?alt=sse for streams.
-func (p *Provider) Chat(ctx context.Context, req *providers.ChatRequest, sink providers.Sink) (*providers.Result, error) {
+func (p *Provider) Chat(ctx context.Context, req *providers.ChatRequest, sink providers.Sink) (_ *providers.Result, err error) {
+	defer p.guard(&err)
 	if perr := p.checkModel(req.Model); perr != nil {
 		return nil, perr
 	}
@@ -258,14 +259,14 @@ func (p *Provider) Chat(ctx context.Context, req *providers.ChatRequest, sink pr
 	if req.Stream {
 		return p.stream(ctx, req, tr, sink)
 	}
-	ctx, ci := withCallInfo(ctx)
+	ctx, ci := withCallInfo(ctx, req.FirstByte)
 	res := &providers.Result{}
 	res.Timing.Start = time.Now()
-	resp, err := p.client.Models.GenerateContent(ctx, req.Model, tr.contents, tr.config)
+	resp, gerr := p.client.Models.GenerateContent(ctx, req.Model, tr.contents, tr.config)
 	res.Timing.End = time.Now()
 	res.Timing.FirstByte, _, _ = ci.snapshot()
-	if err != nil {
-		return nil, p.mapError(ctx, ci, err)
+	if gerr != nil {
+		return nil, p.mapError(ctx, ci, gerr)
 	}
 	body, pu, finish, perr := p.completion(resp, req.Model)
 	if perr != nil {

@@ -29,9 +29,14 @@ func TestUnaryFixtures(t *testing.T) {
 			f := loadFixture(t, tc.fixture)
 			up := newReplay(t, 200, "application/json; charset=UTF-8", f.Body)
 			p := newProvider(t, up.URL)
-			res, err := p.Chat(context.Background(), &providers.ChatRequest{Model: "gemini-pro", Body: []byte(hiBody)}, nil)
+			firstBytes := 0
+			res, err := p.Chat(context.Background(), &providers.ChatRequest{Model: "gemini-pro", Body: []byte(hiBody),
+				OnFirstByte: func() { firstBytes++ }}, nil)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if firstBytes != 1 {
+				t.Errorf("OnFirstByte called %d times, want 1", firstBytes)
 			}
 			if res.FinishReason != tc.finish {
 				t.Errorf("FinishReason = %q, want %q", res.FinishReason, tc.finish)

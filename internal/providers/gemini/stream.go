@@ -186,7 +186,7 @@ func (s *streamer) finish() error {
 func (p *Provider) stream(ctx context.Context, req *providers.ChatRequest, tr *translation, sink providers.Sink) (*providers.Result, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // abandoning the iterator early must drop the upstream request
-	ctx, ci := withCallInfo(ctx)
+	ctx, ci := withCallInfo(ctx, req.FirstByte)
 	res := &providers.Result{}
 	res.Timing.Start = time.Now()
 	s := &streamer{p: p, req: req, sink: sink, res: res, created: p.now().Unix(), choices: map[int]*choiceState{}}

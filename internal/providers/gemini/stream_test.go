@@ -23,9 +23,15 @@ func TestStreamText(t *testing.T) {
 		emu := newEmulator(t, geminiemu.Options{})
 		p := newProvider(t, emu.URL)
 		sink := &collect{}
-		res, err := p.Chat(context.Background(), streamReq(`{"messages":[{"role":"user","content":"say hello please"}]}`, includeUsage), sink)
+		req := streamReq(`{"messages":[{"role":"user","content":"say hello please"}]}`, includeUsage)
+		firstBytes, chunksBeforeFirstByte := 0, -1
+		req.OnFirstByte = func() { firstBytes++; chunksBeforeFirstByte = len(sink.all()) }
+		res, err := p.Chat(context.Background(), req, sink)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if firstBytes != 1 || chunksBeforeFirstByte != 0 {
+			t.Errorf("OnFirstByte called %d times, after %d chunks; want once, before any chunk", firstBytes, chunksBeforeFirstByte)
 		}
 		views := parseChunks(t, sink.all())
 		words := strings.SplitAfter(geminiemu.DefaultReply, " ")
@@ -183,6 +189,13 @@ func TestStreamTranscripts(t *testing.T) {
 			status:     429, contains: "exhausted", delivered: 1,
 		},
 		{
+			// The SDK would silently re-send the request from this token
+			// if its automatic continuation were on.
+			name:       "cut after a continuation token",
+			transcript: "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Hel\"}],\"role\": \"model\"},\"continuationToken\": \"dG9rZW4=\"}]}\r\n\r\n",
+			status:     502, contains: "finishReason", delivered: 1,
+		},
+		{
 			name:       "garbage line",
 			transcript: "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Hel\"}],\"role\": \"model\"}}]}\r\n\r\nnot json at all\r\n\r\n",
 			status:     502, contains: "", delivered: 1,
@@ -204,7 +217,28 @@ func TestStreamTranscripts(t *testing.T) {
 			if n := len(sink.all()); n != tc.delivered {
 				t.Errorf("%d chunks delivered, want %d", n, tc.delivered)
 			}
+			if n := len(up.requests()); n != 1 {
+				t.Errorf("%d upstream requests; the SDK must neither retry nor continue", n)
+			}
 		})
+	}
+}
+
+// TestNoAutomaticContinuation: a unary answer that stops with a
+// continuation token is returned as is (finish "length"), not continued.
+func TestNoAutomaticContinuation(t *testing.T) {
+	body := `{"candidates":[{"content":{"role":"model","parts":[{"text":"part one"}]},"finishReason":"CONTINUATION","continuationToken":"dG9rZW4="}]}`
+	up := newReplay(t, 200, "application/json", []byte(body))
+	p := newProvider(t, up.URL)
+	res, err := p.Chat(context.Background(), &providers.ChatRequest{Model: testModel, Body: []byte(hiBody)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.FinishReason != "length" {
+		t.Errorf("finish = %q", res.FinishReason)
+	}
+	if n := len(up.requests()); n != 1 {
+		t.Errorf("%d upstream requests, want 1", n)
 	}
 }
 
@@ -227,12 +261,14 @@ func TestStreamMidStreamErrorFixture(t *testing.T) {
 }
 
 // blockingUpstream answers a stream's first event, then holds the request
-// open; done is closed when the server sees the client go away.
-func blockingUpstream(t *testing.T, stream bool) (*httptest.Server, chan struct{}) {
-	done := make(chan struct{})
+// open; started is closed when the request arrives, done when the server
+// sees the client go away.
+func blockingUpstream(t *testing.T, stream bool) (srv *httptest.Server, started, done chan struct{}) {
+	started, done = make(chan struct{}), make(chan struct{})
 	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
+		close(started)
 		if stream {
 			w.Header().Set("Content-Type", "text/event-stream")
 			io.WriteString(w, "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Hel\"}],\"role\": \"model\"}}]}\r\n\r\n")
@@ -245,7 +281,7 @@ func blockingUpstream(t *testing.T, stream bool) (*httptest.Server, chan struct{
 		}
 	}))
 	t.Cleanup(func() { close(release); srv.Close() })
-	return srv, done
+	return srv, started, done
 }
 
 // TestCancelStopsUpstream: cancelling the context (or a failing sink)
@@ -253,10 +289,10 @@ func blockingUpstream(t *testing.T, stream bool) (*httptest.Server, chan struct{
 func TestCancelStopsUpstream(t *testing.T) {
 	const guard = 10 * time.Second // deadlock guard, not a timing target
 	t.Run("unary", func(t *testing.T) {
-		srv, done := blockingUpstream(t, false)
+		srv, started, done := blockingUpstream(t, false)
 		p := newProvider(t, srv.URL)
 		ctx, cancel := context.WithCancel(context.Background())
-		go func() { time.Sleep(20 * time.Millisecond); cancel() }()
+		go func() { <-started; cancel() }()
 		_, err := p.Chat(ctx, &providers.ChatRequest{Model: testModel, Body: []byte(hiBody)}, nil)
 		pe := asProviderError(t, err)
 		if pe.Retryable {
@@ -269,7 +305,7 @@ func TestCancelStopsUpstream(t *testing.T) {
 		}
 	})
 	t.Run("stream", func(t *testing.T) {
-		srv, done := blockingUpstream(t, true)
+		srv, _, done := blockingUpstream(t, true)
 		p := newProvider(t, srv.URL)
 		ctx, cancel := context.WithCancel(context.Background())
 		sink := &collect{onFirst: cancel}
@@ -284,7 +320,7 @@ func TestCancelStopsUpstream(t *testing.T) {
 		}
 	})
 	t.Run("sink error", func(t *testing.T) {
-		srv, done := blockingUpstream(t, true)
+		srv, _, done := blockingUpstream(t, true)
 		p := newProvider(t, srv.URL)
 		gone := errors.New("client went away")
 		_, err := p.Chat(context.Background(), streamReq(hiBody, false), providers.SinkFunc(func([]byte) error { return gone }))

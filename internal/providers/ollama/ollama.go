@@ -125,6 +125,7 @@ func (p *Provider) Chat(ctx context.Context, r *providers.ChatRequest, sink prov
 	}
 	defer resp.Body.Close()
 	res.Timing.FirstByte = time.Now()
+	r.FirstByte()
 	if resp.StatusCode/100 != 2 {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		return nil, p.statusError(resp, b)

@@ -202,6 +202,7 @@ func (p *Provider) Chat(ctx context.Context, r *providers.ChatRequest, sink prov
 	}
 	defer resp.Body.Close()
 	res.Timing.FirstByte = time.Now()
+	r.FirstByte()
 	if !r.Stream {
 		return p.unary(resp, res)
 	}

@@ -1,0 +1,120 @@
+package router
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/tiergate/tiergate/internal/catalog"
+	"github.com/tiergate/tiergate/internal/config"
+	"github.com/tiergate/tiergate/internal/providers"
+)
+
+// Query is what the router knows of a request.
+type Query struct {
+	// Model is what the client wrote: a catalog id, provider/model, an
+	// upstream name, "auto" or "auto:<profile>".
+	Model string
+	// Profile is the X-Tiergate-Profile header, "" when absent.
+	Profile string
+	// Domain is the X-Tiergate-Domain header, "" when absent.
+	Domain string
+	// Route is the body's "route" object, nil when absent.
+	Route *Route
+	// Task is what the endpoint needs (chat or embeddings).
+	Task catalog.Task
+	// Vision and Tools say that the request carries images or tools.
+	Vision, Tools bool
+	// PromptTokens is an estimate of the prompt's size; MaxTokens the
+	// output the client asked for (0: unknown).
+	PromptTokens, MaxTokens int
+	// Text is the last user message's raw JSON content, for the domain
+	// classifier (decoded only when a profile needs it).
+	Text json.RawMessage
+}
+
+// Route narrows a request's choice, like OpenRouter's "provider" object.
+// It is removed before the request goes upstream.
+type Route struct {
+	Openness        []catalog.Openness   `json:"openness,omitempty"`
+	Deployment      []catalog.Deployment `json:"deployment,omitempty"`
+	Domain          string               `json:"domain,omitempty"`
+	MinTier         catalog.Tier         `json:"min_tier,omitempty"`
+	MaxTTFTMs       float64              `json:"max_ttft_ms,omitempty"`
+	MaxPricePerMTok float64              `json:"max_price_per_mtok,omitempty"`
+	Sort            string               `json:"sort,omitempty"`
+	Only            []string             `json:"only,omitempty"`
+	Ignore          []string             `json:"ignore,omitempty"`
+	AllowFallbacks  *bool                `json:"allow_fallbacks,omitempty"`
+}
+
+var routeFields = []string{"allow_fallbacks", "deployment", "domain", "ignore", "max_price_per_mtok", "max_ttft_ms", "min_tier", "only", "openness", "sort"}
+
+// ParseRoute decodes a "route" object strictly: an unknown field or
+// value is a 400 that lists the valid ones.
+func ParseRoute(raw json.RawMessage, domains map[string]*config.Domain) (*Route, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	bad := func(param, msg string) error {
+		return &providers.Error{Status: http.StatusBadRequest, Type: providers.TypeInvalidRequest, Param: param, Message: msg}
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var r Route
+	if err := dec.Decode(&r); err != nil {
+		msg := err.Error()
+		if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+			return nil, bad("route", fmt.Sprintf("unknown field %s in route; valid fields: %s", f, strings.Join(routeFields, ", ")))
+		}
+		return nil, bad("route", "invalid route object: "+msg+"; valid fields: "+strings.Join(routeFields, ", "))
+	}
+	for _, o := range r.Openness {
+		if o != catalog.OpenSource && o != catalog.OpenWeight && o != catalog.Proprietary {
+			return nil, bad("route.openness", fmt.Sprintf("openness %q is not one of open-source, open-weight, proprietary", o))
+		}
+	}
+	for _, d := range r.Deployment {
+		if d != catalog.Local && d != catalog.SaaS && d != catalog.SelfHosted {
+			return nil, bad("route.deployment", fmt.Sprintf("deployment %q is not one of local, saas, self-hosted", d))
+		}
+	}
+	if r.MinTier != "" && r.MinTier.Rank() < 0 {
+		return nil, bad("route.min_tier", fmt.Sprintf("min_tier %q is not one of ultra-fast, fast, moderate, slow", r.MinTier))
+	}
+	if r.Sort != "" && !contains(config.SortKeys(), r.Sort) {
+		return nil, bad("route.sort", fmt.Sprintf("sort %q is not one of %s", r.Sort, strings.Join(config.SortKeys(), ", ")))
+	}
+	if r.Domain != "" {
+		if _, ok := domains[r.Domain]; !ok && r.Domain != "general" {
+			names := []string{"general"}
+			for n := range domains {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			return nil, bad("route.domain", fmt.Sprintf("domain %q is not one of %s", r.Domain, strings.Join(names, ", ")))
+		}
+	}
+	if r.MaxTTFTMs < 0 || r.MaxPricePerMTok < 0 {
+		return nil, bad("route", "max_ttft_ms and max_price_per_mtok must not be negative")
+	}
+	return &r, nil
+}
+
+func contains[T comparable](list []T, v T) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseRoute decodes a request's "route" object against this router's
+// domains.
+func (r *Router) ParseRoute(raw json.RawMessage) (*Route, error) {
+	return ParseRoute(raw, r.cls.names())
+}

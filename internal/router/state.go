@@ -1,0 +1,285 @@
+package router
+
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tiergate/tiergate/internal/catalog"
+	"github.com/tiergate/tiergate/internal/config"
+	"github.com/tiergate/tiergate/internal/providers"
+	"github.com/tiergate/tiergate/internal/tiers"
+)
+
+// Breaker states.
+const (
+	Closed   = "closed"
+	Open     = "open"
+	HalfOpen = "half-open"
+)
+
+// Tier sources, shown wherever a tier is.
+const (
+	SourcePrior = "prior" // the catalog's prior from the framework's speed matrix
+	SourceBench = "bench" // the bench's tiers file
+	SourceLive  = "live"  // measured from live traffic
+)
+
+// priorLatency seeds the latency average from a tier, so an untried
+// backend is neither free nor shunned.
+var priorLatency = map[catalog.Tier]time.Duration{
+	catalog.UltraFast: 200 * time.Millisecond, catalog.Fast: 500 * time.Millisecond,
+	catalog.Moderate: 1500 * time.Millisecond, catalog.Slow: 4 * time.Second,
+}
+
+// backend is one catalog model's live state. Its own mutex guards it, so
+// requests to different backends never contend.
+type backend struct {
+	model    *catalog.Model
+	provider providers.Provider
+	inflight atomic.Int64
+
+	mu sync.Mutex
+	// Peak-sensitive EWMA of latency (ns) and when it was last updated.
+	ewma     float64
+	ewmaAt   time.Time
+	ttftEWMA float64 // ns, single-stream-ish live TTFT
+	tpsEWMA  float64 // output tokens/s
+	samples  int
+	lastSeen time.Time
+
+	tier       catalog.Tier
+	tierSource string
+	measuredAt time.Time
+	candidate  catalog.Tier // a different tier the live figures point at
+	candSince  time.Time
+
+	// Breaker: counts in the current and previous window.
+	state              string
+	winStart           time.Time
+	curTotal, curErr   int
+	prevTotal, prevErr int
+	openedAt           time.Time
+	trialOut           bool
+	cooldownUntil      time.Time
+	lastError          string
+	lastErrorAt        time.Time
+}
+
+func newBackend(m *catalog.Model, p providers.Provider, now time.Time) *backend {
+	t := m.TierPrior
+	if t == "" {
+		t = catalog.Moderate
+	}
+	return &backend{model: m, provider: p, tier: t, tierSource: SourcePrior, state: Closed,
+		ewma: float64(priorLatency[t]), ewmaAt: now, winStart: now}
+}
+
+// snapshot is a consistent copy of a backend's state for one decision.
+type snapshot struct {
+	tier       catalog.Tier
+	tierSource string
+	measuredAt time.Time
+	cost       float64 // PeakEWMA latency × (in-flight + 1), ns
+	ttft       time.Duration
+	tps        float64
+	state      string
+	cooldown   time.Duration
+	inflight   int64
+}
+
+func (b *backend) snapshot(now time.Time, cfg *config.Router) snapshot {
+	inflight := b.inflight.Load()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.updateState(now, cfg)
+	s := snapshot{tier: b.tier, tierSource: b.tierSource, measuredAt: b.measuredAt, state: b.state,
+		ttft: time.Duration(b.ttftEWMA), tps: b.tpsEWMA, inflight: inflight}
+	s.cost = b.decayed(now, cfg) * float64(inflight+1)
+	if now.Before(b.cooldownUntil) {
+		s.cooldown = b.cooldownUntil.Sub(now)
+	}
+	return s
+}
+
+// decayed is the latency average as of now: while a backend is idle its
+// average drifts back toward its tier's typical latency (over a few
+// minutes at the default decay), so one bad spell does not shun it for
+// ever when nothing else probes it.
+func (b *backend) decayed(now time.Time, cfg *config.Router) float64 {
+	idle := now.Sub(b.ewmaAt)
+	if idle <= 0 {
+		return b.ewma
+	}
+	w := math.Exp(-float64(idle) / float64(12*cfg.EWMADecay))
+	return b.ewma*w + float64(priorLatency[b.tier])*(1-w)
+}
+
+// updateState moves an open circuit to half-open once OpenFor passed.
+func (b *backend) updateState(now time.Time, cfg *config.Router) {
+	if b.state == Open && now.Sub(b.openedAt) >= cfg.Breaker.OpenFor {
+		b.state, b.trialOut = HalfOpen, false
+	}
+}
+
+// admit reports whether a request may go to the backend now: a closed
+// circuit admits all, a half-open one exactly one trial at a time.
+func (b *backend) admit(now time.Time, cfg *config.Router) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.updateState(now, cfg)
+	switch b.state {
+	case Closed:
+		return true
+	case HalfOpen:
+		if !b.trialOut {
+			b.trialOut = true
+			return true
+		}
+	}
+	return false
+}
+
+// outcome is what one attempt tells about a backend.
+type outcome struct {
+	start       time.Time
+	latency     time.Duration // to first token (streams) or to the answer
+	ttft        time.Duration // 0 when not a stream
+	tokens      int           // completion tokens
+	genTime     time.Duration // first token to end
+	err         *providers.Error
+	clientFault bool // a 4xx caused by the request, not the backend
+}
+
+// record feeds an attempt's outcome into the averages, the breaker and
+// the live tier. It returns the breaker state after it.
+func (b *backend) record(o outcome, now time.Time, cfg *config.Router, rules []config.TierRule) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.updateState(now, cfg)
+	// Roll the breaker window.
+	if now.Sub(b.winStart) >= cfg.Breaker.Window {
+		if now.Sub(b.winStart) >= 2*cfg.Breaker.Window {
+			b.prevTotal, b.prevErr = 0, 0
+		} else {
+			b.prevTotal, b.prevErr = b.curTotal, b.curErr
+		}
+		b.curTotal, b.curErr, b.winStart = 0, 0, now
+	}
+	failed := o.err != nil && !o.clientFault
+	if o.err != nil && !failed {
+		return b.state // the request was at fault, not the backend
+	}
+	b.curTotal++
+	if failed {
+		b.curErr++
+		b.lastError, b.lastErrorAt = o.err.Message, now
+		if o.err.RetryAfter > 0 {
+			b.cooldownUntil = now.Add(o.err.RetryAfter)
+		}
+		auth := o.err.Status == 401 || o.err.Status == 403
+		switch {
+		case b.state == HalfOpen || auth:
+			b.open(now)
+		default:
+			frac := float64(now.Sub(b.winStart)) / float64(cfg.Breaker.Window)
+			w := 1 - frac
+			total := float64(b.prevTotal)*w + float64(b.curTotal)
+			errs := float64(b.prevErr)*w + float64(b.curErr)
+			if total >= float64(cfg.Breaker.MinRequests) && errs/total >= cfg.Breaker.ErrorRatio {
+				b.open(now)
+			}
+		}
+		// A failure is a latency sample as bad as the time it wasted.
+		b.observeLatency(o.latency, now, cfg)
+		return b.state
+	}
+	if b.state == HalfOpen {
+		b.state, b.trialOut = Closed, false
+		b.curTotal, b.curErr, b.prevTotal, b.prevErr = 1, 0, 0, 0
+	}
+	b.observeLatency(o.latency, now, cfg)
+	b.lastSeen = now
+	if o.ttft > 0 {
+		alpha := 0.3
+		if b.samples == 0 {
+			alpha = 1
+		}
+		b.ttftEWMA += alpha * (float64(o.ttft) - b.ttftEWMA)
+		if o.tokens > 1 && o.genTime > 0 {
+			tps := float64(o.tokens-1) / o.genTime.Seconds()
+			b.tpsEWMA += alpha * (tps - b.tpsEWMA)
+		}
+		b.samples++
+		if b.samples >= 3 && len(rules) > 0 && b.tpsEWMA > 0 {
+			b.liveTier(now, cfg, rules)
+		}
+	}
+	return b.state
+}
+
+func (b *backend) open(now time.Time) {
+	b.state, b.openedAt, b.trialOut = Open, now, false
+}
+
+// observeLatency updates the peak-sensitive EWMA: a sample above the
+// average replaces it at once (a slowdown is believed immediately), one
+// below it is blended in with weight decaying with the time since the
+// last sample (a recovery is believed gradually).
+func (b *backend) observeLatency(l time.Duration, now time.Time, cfg *config.Router) {
+	if l <= 0 {
+		return
+	}
+	s := float64(l)
+	if s > b.ewma {
+		b.ewma = s
+	} else {
+		dt := now.Sub(b.ewmaAt)
+		w := math.Exp(-float64(dt) / float64(cfg.EWMADecay))
+		b.ewma = b.ewma*w + s*(1-w)
+	}
+	b.ewmaAt = now
+}
+
+// liveTier applies hysteresis: a tier the live figures point at replaces
+// the current one only after it has held for TierWindow.
+func (b *backend) liveTier(now time.Time, cfg *config.Router, rules []config.TierRule) {
+	t, _ := tiers.Assign(rules, time.Duration(b.ttftEWMA), b.tpsEWMA)
+	if t == b.tier {
+		b.candidate = ""
+		if b.tierSource != SourcePrior {
+			b.measuredAt = now
+		}
+		return
+	}
+	if t != b.candidate {
+		b.candidate, b.candSince = t, now
+		return
+	}
+	if now.Sub(b.candSince) >= cfg.TierWindow {
+		b.tier, b.tierSource, b.measuredAt, b.candidate = t, SourceLive, now, ""
+	}
+}
+
+// setMeasured installs a tier from the bench's file.
+func (b *backend) setMeasured(e tiers.Entry) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.tier, b.tierSource, b.measuredAt, b.candidate = e.Tier, SourceBench, e.MeasuredAt, ""
+	if e.TTFTP50Ms > 0 {
+		b.ttftEWMA = e.TTFTP50Ms * float64(time.Millisecond)
+		if b.samples == 0 {
+			b.ewma = b.ttftEWMA
+		}
+	}
+	if e.OutputTokensPerSecP50 > 0 {
+		b.tpsEWMA = e.OutputTokensPerSecP50
+	}
+}
+
+func (b *backend) stateNow() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.state
+}
