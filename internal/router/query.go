@@ -34,6 +34,9 @@ type Query struct {
 	// Text is the last user message's raw JSON content, for the domain
 	// classifier (decoded only when a profile needs it).
 	Text json.RawMessage
+	// Explain asks for every candidate with its exclusion or score
+	// components in Decision.Considered (slower: for /v1/route/explain).
+	Explain bool
 }
 
 // Route narrows a request's choice, like OpenRouter's "provider" object.

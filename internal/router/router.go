@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -58,6 +59,9 @@ type Router struct {
 	// backends by catalog id; the map is built once and never written.
 	backends map[string]*backend
 	order    []*backend
+	enabled  int
+	// scratch holds per-decision buffers, so a decision allocates little.
+	scratch  sync.Pool
 	measured atomic.Pointer[tiers.File]
 }
 
@@ -75,6 +79,8 @@ func New(o Options) *Router {
 		r.profiles = map[string]*config.Profile{}
 	}
 	fillDefaults(&r.cfg)
+	r.enabled = len(o.Backends.Providers())
+	r.scratch.New = func() any { return &scratch{} }
 	now := r.now()
 	for _, m := range o.Backends.Catalog().All() {
 		p, _ := o.Backends.Provider(m.Provider)
@@ -173,7 +179,7 @@ func errStatus(status int, typ, code, param, msg string) *providers.Error {
 // Route chooses the backends for q. Its errors are *providers.Error
 // with the status the gateway should answer with.
 func (r *Router) Route(q *Query) (*Decision, error) {
-	if len(r.set.Providers()) == 0 {
+	if r.enabled == 0 {
 		return nil, r.noBackends()
 	}
 	profile, pinned := r.profileFor(q)
@@ -214,91 +220,109 @@ func (r *Router) Route(q *Query) (*Decision, error) {
 	}
 	d.Domain = pl.domain
 
-	var pool []*cand
+	pl.explain = q.Explain
+	sc := r.scratch.Get().(*scratch)
+	defer r.scratch.Put(sc)
+	var pool []cand
 	if pinned != nil {
 		d.Pinned = true
 		pool = r.pinnedPool(pinned)
 	} else {
+		pool = sc.cands[:0]
 		for _, b := range r.order {
-			pool = append(pool, &cand{b: b})
+			pool = append(pool, cand{b: b})
 		}
+		sc.cands = pool
 	}
-	var eligible []*cand
-	for _, c := range pool {
+	// Hard eligibility: filters, in order.
+	pl.need = append(sc.need[:0], q.Task)
+	if q.Vision {
+		pl.need = append(pl.need, catalog.Vision)
+	}
+	if q.Tools {
+		pl.need = append(pl.need, catalog.Tools)
+	}
+	pl.need = append(pl.need, p.Require...)
+	sc.need = pl.need
+	sc.filters = pl.active(sc.filters)
+	eligible := sc.elig[:0]
+	for i := range pool {
+		c := &pool[i]
 		c.snap = c.b.snapshot(pl.now, &r.cfg)
-		con := Considered{Model: c.model().ID, Provider: c.model().Provider, Tier: c.snap.tier, TierSource: c.snap.tierSource,
-			TTFTms: float64(c.snap.ttft) / 1e6, TokensPerS: c.snap.tps, InFlight: c.snap.inflight, Breaker: c.snap.state}
-		if !c.snap.measuredAt.IsZero() {
-			t := c.snap.measuredAt
-			con.MeasuredAt = &t
-		}
-		for _, f := range filters {
+		for _, f := range sc.filters {
 			if why := f.exclude(pl, c); why != "" {
-				con.ExcludedBy, con.Why = f.name(), why
+				c.why = why
+				if pl.explain {
+					c.why = f.name() + "\x00" + why
+				}
 				break
 			}
 		}
-		if con.ExcludedBy == "" {
-			con.Eligible = true
+		if c.why == "" {
+			c.snap.price(pl.now, &r.cfg)
 			eligible = append(eligible, c)
 		}
-		d.Considered = append(d.Considered, con)
 	}
+	sc.elig = eligible
 	if len(eligible) == 0 {
+		pl.explain = true // errors say why in words
+		for i := range pool {
+			pool[i].why = ""
+			for _, f := range filters {
+				if why := f.exclude(pl, &pool[i]); why != "" {
+					pool[i].why = f.name() + "\x00" + why
+					break
+				}
+			}
+		}
+		d.Considered = considered(pool, nil)
 		return d, r.noneEligible(q, pl, d, pinned)
 	}
-	pl.pool = eligible
+	want := r.cfg.MaxAttempts
+	if q.Route != nil && q.Route.AllowFallbacks != nil && !*q.Route.AllowFallbacks {
+		want = 1
+	}
 	if pinned == nil {
+		pl.bestCost, pl.bestPrice = eligible[0].snap.cost, blended(eligible[0].model())
 		for _, c := range eligible {
-			c.parts = map[string]float64{}
-			for _, s := range scorers {
-				v := s.score(pl, c)
-				c.parts[s.name()] = round3(v)
-				c.score += s.weight(pl) * v
+			if c.snap.cost < pl.bestCost {
+				pl.bestCost = c.snap.cost
 			}
-			c.score = round3(c.score)
+			if p := blended(c.model()); p < pl.bestPrice {
+				pl.bestPrice = p
+			}
 		}
-		sort.SliceStable(eligible, func(i, j int) bool {
+		for _, c := range eligible {
+			for k, s := range scorers {
+				if w := s.weight(pl); w != 0 {
+					v := s.score(pl, c)
+					c.parts[k] = v
+					c.score += w * v
+				}
+			}
+		}
+		k := want + 1 // one more than tried, for the two choices
+		if pl.explain {
+			k = len(eligible)
+		}
+		topK(eligible, k, func(a, b *cand) bool {
 			if pl.sort != "" {
-				if l, decided := less(pl.sort, eligible[i], eligible[j]); decided {
+				if l, decided := less(pl.sort, a, b); decided {
 					return l
 				}
 			}
-			return eligible[i].score > eligible[j].score
+			return a.score > b.score
 		})
 		r.twoChoices(pl, eligible)
 	}
-	allow := q.Route == nil || q.Route.AllowFallbacks == nil || *q.Route.AllowFallbacks
-	n := len(eligible)
-	if !allow {
-		n = 1
+	if want > len(eligible) {
+		want = len(eligible)
 	}
-	if n > r.cfg.MaxAttempts {
-		n = r.cfg.MaxAttempts
+	d.Candidates = make([]Candidate, want)
+	for i := range d.Candidates {
+		c := eligible[i]
+		d.Candidates[i] = Candidate{Model: c.model(), Provider: c.b.provider, Tier: c.snap.l.tier, TierSource: c.snap.l.tierSource, b: c.b}
 	}
-	for _, c := range eligible[:n] {
-		d.Candidates = append(d.Candidates, Candidate{Model: c.model(), Provider: c.b.provider, Tier: c.snap.tier, TierSource: c.snap.tierSource, b: c.b})
-	}
-	for i := range d.Considered {
-		for _, c := range eligible {
-			if c.model().ID == d.Considered[i].Model {
-				d.Considered[i].Score, d.Considered[i].Components = c.score, c.parts
-			}
-		}
-	}
-	// List the considered models in the order they would be tried.
-	rank := map[string]int{}
-	for i, c := range eligible {
-		rank[c.model().ID] = i
-	}
-	sort.SliceStable(d.Considered, func(i, j int) bool {
-		ri, iok := rank[d.Considered[i].Model]
-		rj, jok := rank[d.Considered[j].Model]
-		if iok != jok {
-			return iok
-		}
-		return ri < rj
-	})
 	first := eligible[0]
 	d.Chosen = first.model().ID
 	if pinned != nil {
@@ -309,7 +333,68 @@ func (r *Router) Route(q *Query) (*Decision, error) {
 	} else {
 		d.Reason = reason(pl, first)
 	}
+	if pl.explain {
+		d.Considered = considered(pool, eligible)
+	}
 	return d, nil
+}
+
+// scratch is a decision's working memory.
+type scratch struct {
+	cands   []cand
+	elig    []*cand
+	filters []filter
+	need    []catalog.Task
+}
+
+// topK moves the k best of c (by better) to its front, in order. A
+// partial selection: a decision needs only the few it will try.
+func topK(c []*cand, k int, better func(a, b *cand) bool) {
+	if k > len(c) {
+		k = len(c)
+	}
+	for i := 0; i < k; i++ {
+		best := i
+		for j := i + 1; j < len(c); j++ {
+			if better(c[j], c[best]) {
+				best = j
+			}
+		}
+		c[i], c[best] = c[best], c[i]
+	}
+}
+
+// considered lists every candidate for explain: eligible ones first, in
+// the order they would be tried, then the excluded with the rule and why.
+func considered(pool []cand, eligible []*cand) []Considered {
+	out := make([]Considered, 0, len(pool))
+	add := func(c *cand) {
+		con := Considered{Model: c.model().ID, Provider: c.model().Provider, Tier: c.snap.l.tier, TierSource: c.snap.l.tierSource,
+			TTFTms: float64(c.snap.l.ttft) / 1e6, TokensPerS: c.snap.l.tps, InFlight: c.snap.inflight, Breaker: c.snap.state,
+			Eligible: c.why == "", Score: round3(c.score)}
+		if !c.snap.l.measuredAt.IsZero() {
+			t := c.snap.l.measuredAt
+			con.MeasuredAt = &t
+		}
+		if c.why != "" {
+			con.ExcludedBy, con.Why, _ = strings.Cut(c.why, "\x00")
+		} else {
+			con.Components = map[string]float64{}
+			for k, s := range scorers {
+				con.Components[s.name()] = round3(c.parts[k])
+			}
+		}
+		out = append(out, con)
+	}
+	for _, c := range eligible {
+		add(c)
+	}
+	for i := range pool {
+		if pool[i].why != "" {
+			add(&pool[i])
+		}
+	}
+	return out
 }
 
 // profileFor reads the profile from the model name ("auto",
@@ -337,7 +422,7 @@ func (r *Router) profileFor(q *Query) (string, *catalog.Model) {
 }
 
 // pinnedPool is the pinned model and its configured fallbacks.
-func (r *Router) pinnedPool(m *catalog.Model) []*cand {
+func (r *Router) pinnedPool(m *catalog.Model) []cand {
 	b, ok := r.backends[m.ID]
 	if !ok {
 		if m.Provider == "" {
@@ -347,10 +432,10 @@ func (r *Router) pinnedPool(m *catalog.Model) []*cand {
 		p, _ := r.set.Provider(m.Provider)
 		b = newBackend(m, p, r.now())
 	}
-	pool := []*cand{{b: b}}
+	pool := []cand{{b: b}}
 	for _, id := range m.Fallbacks {
 		if fb, ok := r.backends[id]; ok {
-			pool = append(pool, &cand{b: fb})
+			pool = append(pool, cand{b: fb})
 		}
 	}
 	return pool
@@ -521,8 +606,8 @@ func (r *Router) Status() []BackendStatus {
 		b.mu.Lock()
 		last := b.lastError
 		b.mu.Unlock()
-		out = append(out, BackendStatus{Model: b.model.ID, Provider: b.model.Provider, Tier: s.tier, TierSource: s.tierSource,
-			MeasuredAt: s.measuredAt, TTFT: s.ttft, TokensPerS: s.tps, Breaker: s.state, InFlight: s.inflight, LastError: last})
+		out = append(out, BackendStatus{Model: b.model.ID, Provider: b.model.Provider, Tier: s.l.tier, TierSource: s.l.tierSource,
+			MeasuredAt: s.l.measuredAt, TTFT: s.l.ttft, TokensPerS: s.l.tps, Breaker: s.state, InFlight: s.inflight, LastError: last})
 	}
 	return out
 }
@@ -534,5 +619,5 @@ func (r *Router) Tier(id string) (catalog.Tier, string, time.Time) {
 		return "", "", time.Time{}
 	}
 	s := b.snapshot(r.now(), &r.cfg)
-	return s.tier, s.tierSource, s.measuredAt
+	return s.l.tier, s.l.tierSource, s.l.measuredAt
 }

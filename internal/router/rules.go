@@ -14,7 +14,8 @@ type cand struct {
 	b     *backend
 	snap  snapshot
 	score float64
-	parts map[string]float64
+	parts [5]float64 // one per scorer, in scorers' order
+	why   string     // the filter that excluded it, "" when eligible
 }
 
 func (c *cand) model() *catalog.Model { return c.b.model }
@@ -27,8 +28,14 @@ type plan struct {
 	domain  string // "" or "general" for general work
 	sort    string
 	now     time.Time
-	pool    []*cand // eligible candidates, for relative scores
+	explain bool           // build reasons in words (explain, errors)
+	need    []catalog.Task // what the request needs a model to do
+	// Across the eligible pool, for relative scores.
+	bestCost, bestPrice float64
 }
+
+// excluded is what a filter says when words are not needed.
+const excluded = "excluded"
 
 // A filter excludes candidates that must not serve a request, whatever
 // their score. Each is one rule; explain lists which one excluded what.
@@ -50,6 +57,43 @@ var filters = []filter{
 	availability{}, openness{}, deployment{}, task{}, contextWindow{}, onlyIgnore{}, minTier{}, maxTTFT{}, maxPrice{},
 }
 
+// active returns the filters that can object to anything under pl: a
+// rule whose bound is not set is skipped (a decision over hundreds of
+// backends pays only for the rules in play). Explain runs them all.
+func (pl *plan) active(buf []filter) []filter {
+	if pl.explain {
+		return filters
+	}
+	p, r := pl.p, pl.q.Route
+	if r == nil {
+		r = &Route{}
+	}
+	buf = append(buf[:0], availability{})
+	if len(p.Openness) > 0 || len(r.Openness) > 0 {
+		buf = append(buf, openness{})
+	}
+	if len(p.Deployment) > 0 || len(r.Deployment) > 0 {
+		buf = append(buf, deployment{})
+	}
+	buf = append(buf, task{})
+	if pl.q.PromptTokens+pl.q.MaxTokens > 0 {
+		buf = append(buf, contextWindow{})
+	}
+	if len(r.Only) > 0 || len(r.Ignore) > 0 {
+		buf = append(buf, onlyIgnore{})
+	}
+	if p.MinTier != "" || r.MinTier != "" {
+		buf = append(buf, minTier{})
+	}
+	if r.MaxTTFTMs > 0 {
+		buf = append(buf, maxTTFT{})
+	}
+	if p.MaxPricePerMTok > 0 || r.MaxPricePerMTok > 0 {
+		buf = append(buf, maxPrice{})
+	}
+	return buf
+}
+
 var scorers = []scorer{prefer{}, domainFit{}, speed{}, price{}, quality{}}
 
 // availability: the provider is enabled (it is, or it would not be in
@@ -63,6 +107,9 @@ func (availability) exclude(pl *plan, c *cand) string {
 	case c.snap.state == Open:
 		return "circuit open after recent failures"
 	case c.snap.cooldown > 0:
+		if !pl.explain {
+			return excluded
+		}
 		return fmt.Sprintf("cooling down for %v after the provider's Retry-After", c.snap.cooldown.Round(time.Millisecond))
 	}
 	return ""
@@ -75,9 +122,15 @@ func (openness) name() string { return "openness" }
 func (openness) exclude(pl *plan, c *cand) string {
 	m := c.model()
 	if len(pl.p.Openness) > 0 && !contains(pl.p.Openness, m.Openness) {
+		if !pl.explain {
+			return excluded
+		}
 		return fmt.Sprintf("openness %s is not allowed by profile %s", orUnknown(string(m.Openness)), pl.profile)
 	}
 	if r := pl.q.Route; r != nil && len(r.Openness) > 0 && !contains(r.Openness, m.Openness) {
+		if !pl.explain {
+			return excluded
+		}
 		return fmt.Sprintf("openness %s is not in route.openness", orUnknown(string(m.Openness)))
 	}
 	return ""
@@ -90,9 +143,15 @@ func (deployment) name() string { return "deployment" }
 func (deployment) exclude(pl *plan, c *cand) string {
 	m := c.model()
 	if len(pl.p.Deployment) > 0 && !contains(pl.p.Deployment, m.Deployment) {
+		if !pl.explain {
+			return excluded
+		}
 		return fmt.Sprintf("deployment %s is not allowed by profile %s", orUnknown(string(m.Deployment)), pl.profile)
 	}
 	if r := pl.q.Route; r != nil && len(r.Deployment) > 0 && !contains(r.Deployment, m.Deployment) {
+		if !pl.explain {
+			return excluded
+		}
 		return fmt.Sprintf("deployment %s is not in route.deployment", orUnknown(string(m.Deployment)))
 	}
 	return ""
@@ -111,16 +170,11 @@ type task struct{}
 func (task) name() string { return "task" }
 func (task) exclude(pl *plan, c *cand) string {
 	m := c.model()
-	need := []catalog.Task{pl.q.Task}
-	if pl.q.Vision {
-		need = append(need, catalog.Vision)
-	}
-	if pl.q.Tools {
-		need = append(need, catalog.Tools)
-	}
-	need = append(need, pl.p.Require...)
-	for _, t := range need {
+	for _, t := range pl.need {
 		if !m.Has(t) {
+			if !pl.explain {
+				return excluded
+			}
 			return "cannot do " + string(t)
 		}
 	}
@@ -138,6 +192,9 @@ func (contextWindow) exclude(pl *plan, c *cand) string {
 	}
 	need := pl.q.PromptTokens + pl.q.MaxTokens
 	if need > w {
+		if !pl.explain {
+			return excluded
+		}
 		return fmt.Sprintf("needs ~%d tokens (prompt ~%d + output %d), window is %d", need, pl.q.PromptTokens, pl.q.MaxTokens, w)
 	}
 	return ""
@@ -171,8 +228,11 @@ func (minTier) exclude(pl *plan, c *cand) string {
 	if r := pl.q.Route; r != nil && r.MinTier != "" {
 		want = r.MinTier
 	}
-	if want != "" && c.snap.tier.Rank() > want.Rank() {
-		return fmt.Sprintf("tier %s (%s) is slower than %s", c.snap.tier, c.snap.tierSource, want)
+	if want != "" && c.snap.l.tier.Rank() > want.Rank() {
+		if !pl.explain {
+			return excluded
+		}
+		return fmt.Sprintf("tier %s (%s) is slower than %s", c.snap.l.tier, c.snap.l.tierSource, want)
 	}
 	return ""
 }
@@ -183,10 +243,13 @@ type maxTTFT struct{}
 func (maxTTFT) name() string { return "max_ttft" }
 func (maxTTFT) exclude(pl *plan, c *cand) string {
 	r := pl.q.Route
-	if r == nil || r.MaxTTFTMs <= 0 || c.snap.ttft <= 0 {
+	if r == nil || r.MaxTTFTMs <= 0 || c.snap.l.ttft <= 0 {
 		return ""
 	}
-	if ms := float64(c.snap.ttft) / 1e6; ms > r.MaxTTFTMs {
+	if ms := float64(c.snap.l.ttft) / 1e6; ms > r.MaxTTFTMs {
+		if !pl.explain {
+			return excluded
+		}
 		return fmt.Sprintf("TTFT %.0f ms is over route.max_ttft_ms %.0f", ms, r.MaxTTFTMs)
 	}
 	return ""
@@ -206,6 +269,9 @@ func (maxPrice) exclude(pl *plan, c *cand) string {
 		limit = r.MaxPricePerMTok
 	}
 	if limit > 0 && blended(c.model()) > limit {
+		if !pl.explain {
+			return excluded
+		}
 		return fmt.Sprintf("blended price $%.2f/Mtok is over $%.2f", blended(c.model()), limit)
 	}
 	return ""
@@ -258,16 +324,10 @@ type speed struct{}
 func (speed) name() string            { return "speed" }
 func (speed) weight(pl *plan) float64 { return pl.p.Weights.Speed }
 func (speed) score(pl *plan, c *cand) float64 {
-	tierScore := float64(3-c.snap.tier.Rank()) / 3
-	best := c.snap.cost
-	for _, o := range pl.pool {
-		if o.snap.cost < best {
-			best = o.snap.cost
-		}
-	}
+	tierScore := float64(3-c.snap.l.tier.Rank()) / 3
 	live := 1.0
 	if c.snap.cost > 0 {
-		live = best / c.snap.cost
+		live = pl.bestCost / c.snap.cost
 	}
 	return 0.5*tierScore + 0.5*live
 }
@@ -282,12 +342,7 @@ func (price) score(pl *plan, c *cand) float64 {
 	if p == 0 {
 		return 1
 	}
-	best := p
-	for _, o := range pl.pool {
-		if bp := blended(o.model()); bp < best {
-			best = bp
-		}
-	}
+	best := pl.bestPrice
 	// 1 for the cheapest; halves with every doubling of price.
 	r := best / p
 	if best == 0 {
@@ -309,18 +364,18 @@ func (quality) score(pl *plan, c *cand) float64 {
 func less(key string, a, b *cand) (bool, bool) {
 	switch key {
 	case "latency":
-		if a.snap.tier != b.snap.tier {
-			return a.snap.tier.Rank() < b.snap.tier.Rank(), true
+		if a.snap.l.tier != b.snap.l.tier {
+			return a.snap.l.tier.Rank() < b.snap.l.tier.Rank(), true
 		}
 		if a.snap.cost != b.snap.cost {
 			return a.snap.cost < b.snap.cost, true
 		}
 	case "throughput":
-		if a.snap.tps != b.snap.tps {
-			return a.snap.tps > b.snap.tps, true
+		if a.snap.l.tps != b.snap.l.tps {
+			return a.snap.l.tps > b.snap.l.tps, true
 		}
-		if a.snap.tier != b.snap.tier {
-			return a.snap.tier.Rank() < b.snap.tier.Rank(), true
+		if a.snap.l.tier != b.snap.l.tier {
+			return a.snap.l.tier.Rank() < b.snap.l.tier.Rank(), true
 		}
 	case "price":
 		pa, pb := blended(a.model()), blended(b.model())
@@ -346,14 +401,14 @@ func reason(pl *plan, c *cand) string {
 		fmt.Fprintf(&b, ", domain %s", pl.domain)
 	}
 	top, topV := "", 0.0
-	for _, s := range scorers {
-		if v := s.weight(pl) * c.parts[s.name()]; v > topV {
+	for i, s := range scorers {
+		if v := s.weight(pl) * c.parts[i]; v > topV {
 			top, topV = s.name(), v
 		}
 	}
 	if top != "" {
 		fmt.Fprintf(&b, ", best on %s", top)
 	}
-	fmt.Fprintf(&b, ", tier %s (%s)", c.snap.tier, c.snap.tierSource)
+	fmt.Fprintf(&b, ", tier %s (%s)", c.snap.l.tier, c.snap.l.tierSource)
 	return b.String()
 }

@@ -39,6 +39,7 @@ type backend struct {
 	model    *catalog.Model
 	provider providers.Provider
 	inflight atomic.Int64
+	live     atomic.Pointer[live]
 
 	mu sync.Mutex
 	// Peak-sensitive EWMA of latency (ns) and when it was last updated.
@@ -72,48 +73,67 @@ func newBackend(m *catalog.Model, p providers.Provider, now time.Time) *backend 
 	if t == "" {
 		t = catalog.Moderate
 	}
-	return &backend{model: m, provider: p, tier: t, tierSource: SourcePrior, state: Closed,
+	b := &backend{model: m, provider: p, tier: t, tierSource: SourcePrior, state: Closed,
 		ewma: float64(priorLatency[t]), ewmaAt: now, winStart: now}
+	b.publish()
+	return b
 }
 
-// snapshot is a consistent copy of a backend's state for one decision.
+// live is what a decision reads of a backend: an immutable value
+// replaced (under the backend's mutex) after every change, so that a
+// decision reads every backend with one atomic load and no lock.
+type live struct {
+	tier          catalog.Tier
+	tierSource    string
+	measuredAt    time.Time
+	state         string
+	openedAt      time.Time
+	cooldownUntil time.Time
+	ewma          float64
+	ewmaAt        time.Time
+	ttft          time.Duration
+	tps           float64
+}
+
+// publish replaces the backend's live value; b.mu must be held.
+func (b *backend) publish() {
+	b.live.Store(&live{tier: b.tier, tierSource: b.tierSource, measuredAt: b.measuredAt, state: b.state, openedAt: b.openedAt,
+		cooldownUntil: b.cooldownUntil, ewma: b.ewma, ewmaAt: b.ewmaAt, ttft: time.Duration(b.ttftEWMA), tps: b.tpsEWMA})
+}
+
+// snapshot is a backend as one decision sees it.
 type snapshot struct {
-	tier       catalog.Tier
-	tierSource string
-	measuredAt time.Time
-	cost       float64 // PeakEWMA latency × (in-flight + 1), ns
-	ttft       time.Duration
-	tps        float64
-	state      string
-	cooldown   time.Duration
-	inflight   int64
+	l        *live
+	state    string        // with an open circuit past open_for shown as half-open
+	cooldown time.Duration // left of a Retry-After
+	cost     float64       // PeakEWMA latency × (in-flight + 1), ns; see price
+	inflight int64
 }
 
 func (b *backend) snapshot(now time.Time, cfg *config.Router) snapshot {
-	inflight := b.inflight.Load()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.updateState(now, cfg)
-	s := snapshot{tier: b.tier, tierSource: b.tierSource, measuredAt: b.measuredAt, state: b.state,
-		ttft: time.Duration(b.ttftEWMA), tps: b.tpsEWMA, inflight: inflight}
-	s.cost = b.decayed(now, cfg) * float64(inflight+1)
-	if now.Before(b.cooldownUntil) {
-		s.cooldown = b.cooldownUntil.Sub(now)
+	l := b.live.Load()
+	s := snapshot{l: l, state: l.state, inflight: b.inflight.Load()}
+	if s.state == Open && now.Sub(l.openedAt) >= cfg.Breaker.OpenFor {
+		s.state = HalfOpen
+	}
+	if now.Before(l.cooldownUntil) {
+		s.cooldown = l.cooldownUntil.Sub(now)
 	}
 	return s
 }
 
-// decayed is the latency average as of now: while a backend is idle its
-// average drifts back toward its tier's typical latency (over a few
-// minutes at the default decay), so one bad spell does not shun it for
-// ever when nothing else probes it.
-func (b *backend) decayed(now time.Time, cfg *config.Router) float64 {
-	idle := now.Sub(b.ewmaAt)
-	if idle <= 0 {
-		return b.ewma
+// price sets s.cost, the PeakEWMA load cost: the latency average as of
+// now times (in-flight + 1). While a backend is idle its average drifts
+// back toward its tier's typical latency (over a few minutes at the
+// default decay), so one bad spell does not shun it for ever when
+// nothing else probes it. Only eligible candidates need it.
+func (s *snapshot) price(now time.Time, cfg *config.Router) {
+	l := s.l.ewma
+	if idle := now.Sub(s.l.ewmaAt); idle > 0 {
+		w := math.Exp(-float64(idle) / float64(12*cfg.EWMADecay))
+		l = l*w + float64(priorLatency[s.l.tier])*(1-w)
 	}
-	w := math.Exp(-float64(idle) / float64(12*cfg.EWMADecay))
-	return b.ewma*w + float64(priorLatency[b.tier])*(1-w)
+	s.cost = l * float64(s.inflight+1)
 }
 
 // updateState moves an open circuit to half-open once OpenFor passed.
@@ -128,6 +148,7 @@ func (b *backend) updateState(now time.Time, cfg *config.Router) {
 func (b *backend) admit(now time.Time, cfg *config.Router) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	defer b.publish()
 	b.updateState(now, cfg)
 	switch b.state {
 	case Closed:
@@ -157,6 +178,7 @@ type outcome struct {
 func (b *backend) record(o outcome, now time.Time, cfg *config.Router, rules []config.TierRule) string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	defer b.publish()
 	b.updateState(now, cfg)
 	// Roll the breaker window.
 	if now.Sub(b.winStart) >= cfg.Breaker.Window {
@@ -266,6 +288,7 @@ func (b *backend) liveTier(now time.Time, cfg *config.Router, rules []config.Tie
 func (b *backend) setMeasured(e tiers.Entry) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	defer b.publish()
 	b.tier, b.tierSource, b.measuredAt, b.candidate = e.Tier, SourceBench, e.MeasuredAt, ""
 	if e.TTFTP50Ms > 0 {
 		b.ttftEWMA = e.TTFTP50Ms * float64(time.Millisecond)
