@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/tiergate/tiergate/internal/bench"
+	"github.com/tiergate/tiergate/internal/catalog"
+	"github.com/tiergate/tiergate/internal/emulators/openaiemu"
+	"github.com/tiergate/tiergate/internal/tiers"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start")) // started at init by the Gemini SDK's dependencies
+}
+
+type result struct {
+	stdout, stderr string
+	err            error
+}
+
+func runBench(t *testing.T, vars map[string]string, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := run(context.Background(), args, env{stdout: &out, stderr: &errb, getenv: func(k string) string { return vars[k] }})
+	return result{out.String(), errb.String(), err}
+}
+
+func TestParseSteps(t *testing.T) {
+	for _, tc := range []struct {
+		conc, rate, arrival string
+		maxConc             int
+		concSet             bool
+		want                string
+		err                 string
+	}{
+		{"1", "", "poisson", 0, false, "c=1", ""},
+		{"1, 4,16", "", "poisson", 0, true, "c=1 c=4 c=16", ""},
+		{"1", "0.5,2", "constant", 0, false, "rate=0.5/s constant rate=2/s constant", ""},
+		{"1", "2", "poisson", 8, true, "c=1 rate=2/s poisson max=8", ""},
+		{"0", "", "poisson", 0, true, "", "-concurrency"},
+		{"a", "", "poisson", 0, true, "", "-concurrency"},
+		{"1", "-1", "poisson", 0, false, "", "-rate"},
+		{"1", "1", "bursty", 0, false, "", "-arrival"},
+		{"1", "1", "poisson", -1, false, "", "-max-concurrency"},
+		{"", "", "poisson", 0, true, "", "no load steps"},
+	} {
+		steps, err := parseSteps(tc.conc, tc.rate, tc.arrival, tc.maxConc, tc.concSet)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("parseSteps(%q, %q) = %v, want an error about %s", tc.conc, tc.rate, err, tc.err)
+			}
+			continue
+		}
+		var got []string
+		for _, s := range steps {
+			got = append(got, s.Label())
+		}
+		if err != nil || strings.Join(got, " ") != tc.want {
+			t.Errorf("parseSteps(%q, %q) = %v %v, want %s", tc.conc, tc.rate, got, err, tc.want)
+		}
+	}
+}
+
+func TestFlagErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-target", "http://127.0.0.1:1"}, "-target needs -model"},
+		{[]string{"-target", "ftp://x", "-model", "m"}, "-target"},
+		{[]string{"-target", "http://127.0.0.1:1", "-model", "m", "-target-key-env", "UNSET"}, "UNSET"},
+		{[]string{"-target", "http://127.0.0.1:1", "-model", "m", "-progress", "fancy"}, "-progress"},
+		{[]string{"-concurrency", "x"}, "-concurrency"},
+		{[]string{"-prompts", "/nonexistent.jsonl"}, "-prompts"},
+		{[]string{"-log-level", "loud"}, "-log-level"},
+		{[]string{"extra"}, "unexpected argument"},
+		{[]string{"-config", "testdata/emu.yaml", "-model", "nope"}, `model "nope" is not served`},
+	} {
+		r := runBench(t, map[string]string{"EMU_URL": "http://127.0.0.1:1/v1", "EMU_KEY": "k"}, tc.args...)
+		if r.err == nil || !strings.Contains(r.err.Error(), tc.want) {
+			t.Errorf("bench %v: %v, want an error about %q", tc.args, r.err, tc.want)
+		}
+	}
+	if r := runBench(t, nil, "-h"); !errors.Is(r.err, flag.ErrHelp) || !strings.Contains(r.stderr, "ollama pull llama3:8b") || !strings.Contains(r.stderr, "-concurrency") {
+		t.Errorf("-h: %v\n%s", r.err, r.stderr)
+	}
+}
+
+// TestTargetURL benches an OpenAI-compatible URL, as one would the
+// gateway, and checks every output.
+func TestTargetURL(t *testing.T) {
+	emu := openaiemu.New(openaiemu.Options{TTFT: 20 * time.Millisecond, ChunkGap: 2 * time.Millisecond, Reply: "a b c d e f", APIKey: "sk-test-1234567890"})
+	defer emu.Close()
+	dir := t.TempDir()
+	tiersFile := filepath.Join(dir, "tiers.json")
+	// An existing tiers file: its other models must survive the merge.
+	old := &tiers.File{Tiers: []tiers.Entry{{Model: "other", Provider: "p", Tier: catalog.Slow}}}
+	if err := tiers.Write(tiersFile, old); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	base := strings.TrimSuffix(emu.URL, "/v1") // the /v1 is added
+	r := runBench(t, map[string]string{"EMU_KEY": "sk-test-1234567890"}, "-target", base, "-target-key-env", "EMU_KEY",
+		"-model", "gpt-4o-mini", "-concurrency", "1,2", "-requests", "4", "-warmup", "1", "-max-tokens", "16", "-ramp-up", "10ms",
+		"-out", out, "-tiers-out", tiersFile, "-progress", "lines")
+	if r.err != nil {
+		t.Fatalf("%v\n%s", r.err, r.stderr)
+	}
+	for _, want := range []string{"gpt-4o-mini", "c=1", "c=2", "TTFT ms p50/p90/p99", "usage", "TIER"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if !strings.Contains(r.stderr, "bench: [1/2] gpt-4o-mini c=1: done: 4 ok, 0 failed") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+	if strings.Contains(r.stdout+r.stderr, "sk-test-1234567890") {
+		t.Error("the API key appears in the output")
+	}
+	if n := len(emu.Requests()); n != 9 {
+		t.Errorf("emulator saw %d requests, want 1 warm-up + 4 + 4", n)
+	}
+	var res bench.Results
+	b, err := os.ReadFile(filepath.Join(out, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Runs) != 2 || res.Runs[0].Provider != strings.TrimPrefix(base, "http://") || res.Runs[1].Concurrency != 2 {
+		t.Errorf("runs %+v", res.Runs)
+	}
+	if s := res.Settings; s.RampUpS != 0.01 || s.MaxTokens != 16 || s.Requests != 4 || len(s.Concurrency) != 2 {
+		t.Errorf("settings %+v", s)
+	}
+	for _, name := range []string{"results.csv", "requests.csv", "report.html", "tiers.json"} {
+		if fi, err := os.Stat(filepath.Join(out, name)); err != nil || fi.Size() == 0 {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	f, err := tiers.Load(tiersFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Tiers) != 2 || f.Tiers[0].Model != "gpt-4o-mini" || f.Tiers[1].Model != "other" {
+		t.Errorf("merged tiers %+v", f.Tiers)
+	}
+}
+
+// TestCatalog benches catalog models through providers enabled from the
+// environment.
+func TestCatalog(t *testing.T) {
+	emu := openaiemu.New(openaiemu.Options{Reply: "x y z", Models: []string{"chat-model"}})
+	defer emu.Close()
+	tiersFile := filepath.Join(t.TempDir(), "gw-tiers.json")
+	vars := map[string]string{"EMU_URL": emu.URL, "EMU_KEY": "k", "TIERS_FILE": tiersFile}
+
+	// Default: every enabled chat model; the tiers go to the config's tiers.file.
+	r := runBench(t, vars, "-config", "testdata/emu.yaml", "-requests", "2", "-progress", "off")
+	if r.err != nil {
+		t.Fatalf("%v\n%s", r.err, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "bench: 1 model(s): emu-chat;") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+	var sent []string
+	for _, q := range emu.Requests() {
+		var body struct{ Model string }
+		json.Unmarshal(q.Body, &body)
+		sent = append(sent, body.Model)
+	}
+	if strings.Join(sent, " ") != "chat-model chat-model chat-model" {
+		t.Errorf("models sent %v, want the upstream name of emu-chat (warm-up + 2)", sent)
+	}
+	f, err := tiers.Load(tiersFile)
+	if err != nil || len(f.Tiers) != 1 || f.Tiers[0].Model != "emu-chat" || f.Tiers[0].Provider != "emu" || f.Tiers[0].Tier != catalog.Fast {
+		t.Errorf("tiers file %+v %v", f, err)
+	}
+
+	// "off" writes no tiers file.
+	os.Remove(tiersFile)
+	if r := runBench(t, vars, "-config", "testdata/emu.yaml", "-requests", "1", "-warmup", "0", "-progress", "off", "-tiers-out", "off"); r.err != nil {
+		t.Fatal(r.err)
+	}
+	if _, err := os.Stat(tiersFile); err == nil {
+		t.Error("-tiers-out off wrote the tiers file")
+	}
+
+	for _, tc := range []struct {
+		model, want string
+	}{
+		{"emu-embed", "does not chat"},
+		{"locked", "NOKEY_API_KEY"},
+	} {
+		r := runBench(t, vars, "-config", "testdata/emu.yaml", "-model", tc.model)
+		if r.err == nil || !strings.Contains(r.err.Error(), tc.want) {
+			t.Errorf("-model %s: %v, want %q", tc.model, r.err, tc.want)
+		}
+	}
+	// Every request failing is an error, after the table.
+	r = runBench(t, map[string]string{"EMU_URL": emu.URL, "EMU_KEY": "k"}, "-config", "testdata/emu.yaml", "-model", "emu/missing",
+		"-requests", "1", "-warmup", "0", "-progress", "off", "-concurrency", "1,2")
+	if r.err == nil || !strings.Contains(r.err.Error(), "no request succeeded") || !strings.Contains(r.stdout, "not_found") ||
+		!strings.Contains(r.stdout, "no tier for emu/missing: no successful single-stream request (1 failed)") {
+		t.Errorf("all failing: %v\n%s", r.err, r.stdout)
+	}
+	// A tiers file bench cannot read is not overwritten.
+	os.WriteFile(tiersFile, []byte("garbage"), 0o644)
+	r = runBench(t, vars, "-config", "testdata/emu.yaml", "-requests", "1", "-warmup", "0", "-progress", "off")
+	if r.err == nil || !strings.Contains(r.err.Error(), "does not overwrite") {
+		t.Errorf("unreadable tiers file: %v", r.err)
+	}
+	if b, _ := os.ReadFile(tiersFile); string(b) != "garbage" {
+		t.Error("the unreadable tiers file was overwritten")
+	}
+}

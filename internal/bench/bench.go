@@ -1,0 +1,524 @@
+// Package bench is tiergate's benchmark engine. It sends streamed chat
+// completions to backends through the provider adapters (or to any
+// OpenAI-compatible URL, the gateway included, through the openai
+// adapter), under a closed-loop concurrency sweep or open-loop constant or
+// Poisson arrivals, measures every request from the client's side, and
+// summarises each model and load step: time to first token, inter-token
+// latency, time per output token, end-to-end latency, per-request output
+// tokens per second, throughput and failures by kind. From the
+// single-stream step (concurrency 1) it assigns each model a speed tier
+// with the configured rules (internal/tiers).
+//
+// Definitions (those of vLLM's bench serve, GuideLLM and NVIDIA AIPerf):
+//
+//   - TTFT: from sending the request to the first chunk that carries
+//     generated content (text, reasoning or a tool-call piece); a
+//     role-only or empty chunk does not count. Reasoning models also get
+//     the time to the first non-reasoning token.
+//   - ITL: every gap between consecutive content chunks, pooled over the
+//     step's requests as a distribution.
+//   - TPOT = (E2E - TTFT) / (output tokens - 1); per-request output
+//     tokens/s = (output tokens - 1) / (E2E - TTFT). Both are undefined,
+//     and left out, for answers of one token.
+//   - Output tokens: the server's usage when it reports it (the adapters
+//     ask for it: stream_options.include_usage, Ollama's eval_count);
+//     otherwise the generated text counted once with an offline BPE
+//     tokenizer; otherwise one per content chunk. Each request records the
+//     method, and each step says which it used.
+//
+// Failed and timed-out requests are counted by kind and reported; they
+// never enter latency statistics. Warm-up requests are sent before a
+// model's first step and left out of the results.
+//
+// The measurement path is lean: a request's Sink takes its timestamp
+// before parsing the chunk, touches no lock, and each closed-loop worker
+// appends its records to its own slice.
+//
+// Outputs (tables, JSON, CSV, HTML) are in the sub-package report. This
+// package imports providers, config and tiers of tiergate (and
+// tiktoken-go with its embedded vocabularies, progressbar); it must not
+// import the gateway or the router, which it measures from outside.
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tiergate/tiergate/internal/config"
+	"github.com/tiergate/tiergate/internal/providers"
+	"github.com/tiergate/tiergate/internal/tiers"
+)
+
+// Target is one model on one backend.
+type Target struct {
+	// Model names the model in results and the tiers file: the catalog
+	// id, or the model name given with -target.
+	Model string
+	// Provider is the configured provider name ("target" for a URL).
+	Provider string
+	// Upstream is the model name sent to the provider.
+	Upstream string
+	// Client is the provider's adapter.
+	Client providers.Provider
+}
+
+// Arrival is an open-loop arrival process.
+type Arrival string
+
+// Arrival processes.
+const (
+	Constant Arrival = "constant" // evenly spaced, 1/rate apart
+	Poisson  Arrival = "poisson"  // exponential gaps with mean 1/rate, seeded
+)
+
+// Step is one load level.
+type Step struct {
+	// Concurrency > 0 runs a closed loop: this many requests in flight,
+	// each worker sending its next request when the last one ends.
+	Concurrency int
+	// Rate > 0 (with Concurrency 0) runs an open loop: requests arrive at
+	// Rate per second following Arrival, whatever is in flight.
+	Rate    float64
+	Arrival Arrival
+	// MaxConcurrency caps in-flight requests of an open loop (0: no cap);
+	// an arrival over the cap waits, and its clock starts when it is sent.
+	MaxConcurrency int
+}
+
+// Label names the step in tables and progress: "c=4" or
+// "rate=2/s poisson".
+func (s Step) Label() string {
+	if s.Concurrency > 0 {
+		return fmt.Sprintf("c=%d", s.Concurrency)
+	}
+	l := fmt.Sprintf("rate=%g/s %s", s.Rate, s.Arrival)
+	if s.MaxConcurrency > 0 {
+		l += fmt.Sprintf(" max=%d", s.MaxConcurrency)
+	}
+	return l
+}
+
+// Options configure Run.
+type Options struct {
+	// Steps are the load levels, run in order for each target.
+	Steps []Step
+	// Requests per step; with Duration both bound the step (whichever
+	// comes first), and at least one of them must be set.
+	Requests int
+	// Duration per step: no request starts after it; requests in flight
+	// finish (bounded by Timeout).
+	Duration time.Duration
+	// RampUp spreads the start of closed-loop workers evenly over this
+	// time (worker w starts at w*RampUp/c) instead of starting all at
+	// once; it bounds the thundering herd at the start of each step and
+	// keeps the workers staggered afterwards.
+	RampUp time.Duration
+	// Warmup requests are sent one at a time before a target's first
+	// step and left out of the results.
+	Warmup int
+	// Timeout bounds each request.
+	Timeout time.Duration
+	// MaxTokens bounds each answer (a prompt's own MaxTokens wins).
+	MaxTokens int
+	// PromptTokens is the length of synthetic prompts.
+	PromptTokens int
+	// Seed makes synthetic prompts and Poisson arrivals repeatable.
+	Seed uint64
+	// Prompts, when set, are used in turn instead of synthetic ones.
+	Prompts []Prompt
+	// PromptsFile names where Prompts came from, for the results.
+	PromptsFile string
+	// Rules decide tiers (config.Tiers.Rules).
+	Rules []config.TierRule
+	// Progress is told about each phase; nil for none.
+	Progress Progress
+	// Logger receives debug logs; nil means slog.Default().
+	Logger *slog.Logger
+	// Tokenizer counts output when a server reports no usage; nil builds
+	// an offline BPE tokenizer (EncodingFor the model) when first needed.
+	Tokenizer Tokenizer
+}
+
+func (o *Options) validate() error {
+	if len(o.Steps) == 0 {
+		return errors.New("no load steps: give a concurrency or a rate")
+	}
+	for _, s := range o.Steps {
+		switch {
+		case s.Concurrency > 0 && s.Rate > 0:
+			return errors.New("a step has both a concurrency and a rate")
+		case s.Concurrency < 0:
+			return fmt.Errorf("concurrency %d: give a positive number", s.Concurrency)
+		case s.Concurrency == 0 && !(s.Rate > 0 && !math.IsInf(s.Rate, 0)):
+			return fmt.Errorf("rate %g: give a positive number of requests per second", s.Rate)
+		case s.Concurrency == 0 && s.Arrival != Constant && s.Arrival != Poisson:
+			return fmt.Errorf("arrival %q: use %s or %s", s.Arrival, Constant, Poisson)
+		case s.MaxConcurrency < 0:
+			return errors.New("max concurrency is negative")
+		}
+	}
+	if o.Requests <= 0 && o.Duration <= 0 {
+		return errors.New("give a number of requests or a duration per step")
+	}
+	if o.Requests < 0 || o.Duration < 0 || o.Warmup < 0 {
+		return errors.New("requests, duration and warm-up must not be negative")
+	}
+	if o.RampUp < 0 {
+		return errors.New("ramp-up must not be negative")
+	}
+	if o.Timeout <= 0 {
+		return errors.New("the request timeout must be positive")
+	}
+	if o.MaxTokens <= 0 {
+		return errors.New("max tokens must be positive: answers must be bounded")
+	}
+	if len(o.Prompts) == 0 && o.PromptTokens <= 0 {
+		return errors.New("prompt tokens must be positive (or give a prompts file)")
+	}
+	return nil
+}
+
+// Live holds a phase's running counts, updated atomically as requests
+// end (chunks as they arrive); Progress implementations read it.
+type Live struct {
+	started  time.Time
+	done     atomic.Int64
+	failed   atomic.Int64
+	inFlight atomic.Int64
+	chunks   atomic.Int64
+}
+
+// Snapshot is a reading of Live.
+type Snapshot struct {
+	Elapsed   time.Duration
+	Succeeded int64
+	Failed    int64
+	InFlight  int64
+	// Chunks counts chunks so far, about one token each: every chunk while
+	// a request streams, its content chunks once it has ended (exact token
+	// counts come with the summary).
+	Chunks int64
+}
+
+// Snapshot reads the counters.
+func (l *Live) Snapshot() Snapshot {
+	return Snapshot{Elapsed: time.Since(l.started), Succeeded: l.done.Load(), Failed: l.failed.Load(),
+		InFlight: l.inFlight.Load(), Chunks: l.chunks.Load()}
+}
+
+// Phase describes what is running: a target's warm-up or one step.
+type Phase struct {
+	Model, Provider string
+	Warmup          bool
+	Step            Step
+	// Total is the number of requests expected, 0 when only a duration
+	// bounds the step.
+	Total    int
+	Duration time.Duration
+	// N and Of count steps over the whole benchmark (1-based).
+	N, Of int
+}
+
+// Progress is told when phases begin and end. Begin and End are called
+// from Run's goroutine, in order.
+type Progress interface {
+	Begin(p Phase, live *Live)
+	// End reports the phase's run (nil for a warm-up).
+	End(p Phase, run *RunResult)
+}
+
+type engine struct {
+	o      Options
+	log    *slog.Logger
+	tokens map[string]Tokenizer // built on first use, by encoding
+}
+
+// Run benchmarks each target through every step and returns the results
+// and the tiers earned. When ctx is cancelled it stops sending, lets
+// in-flight requests fail as "cancelled", and returns what it measured
+// with Results.Interrupted set. Its error is for invalid options only.
+func Run(ctx context.Context, targets []Target, o Options) (*Results, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	if len(targets) == 0 {
+		return nil, errors.New("no models to benchmark")
+	}
+	e := &engine{o: o, log: o.Logger, tokens: map[string]Tokenizer{}}
+	if e.log == nil {
+		e.log = slog.Default()
+	}
+	res := &Results{Tool: ToolName, SchemaVersion: SchemaVersion, StartedAt: time.Now().UTC(), Settings: settingsOf(&o)}
+	for _, r := range o.Rules {
+		res.TierRules = append(res.TierRules, tiers.RuleOf(r))
+	}
+	n, of := 0, len(targets)*len(o.Steps)
+	for ti := range targets {
+		t := &targets[ti]
+		if ctx.Err() != nil {
+			res.Untiered = append(res.Untiered, Untiered{Model: t.Model, Provider: t.Provider, Reason: "not measured: the run was interrupted"})
+			continue
+		}
+		if o.Warmup > 0 {
+			res.Warmups = append(res.Warmups, e.warmup(ctx, t))
+		}
+		var runs []*RunResult
+		for _, s := range o.Steps {
+			if ctx.Err() != nil {
+				break
+			}
+			n++
+			ph := Phase{Model: t.Model, Provider: t.Provider, Step: s, Total: o.Requests, Duration: o.Duration, N: n, Of: of}
+			live := &Live{started: time.Now()}
+			if o.Progress != nil {
+				o.Progress.Begin(ph, live)
+			}
+			run := e.step(ctx, t, s, live)
+			runs = append(runs, run)
+			if o.Progress != nil {
+				o.Progress.End(ph, run)
+			}
+		}
+		res.Runs = append(res.Runs, runs...)
+		e.tier(res, t, runs)
+	}
+	res.Interrupted = ctx.Err() != nil
+	res.FinishedAt = time.Now().UTC()
+	return res, nil
+}
+
+// warmupBase numbers warm-up prompts apart from measured ones.
+const warmupBase = 1 << 30
+
+func (e *engine) prompt(i int) Prompt {
+	if len(e.o.Prompts) > 0 {
+		return e.o.Prompts[i%len(e.o.Prompts)]
+	}
+	return Synthetic(e.o.Seed, i, e.o.PromptTokens)
+}
+
+func (e *engine) warmup(ctx context.Context, t *Target) Warmup {
+	ph := Phase{Model: t.Model, Provider: t.Provider, Warmup: true, Total: e.o.Warmup}
+	live := &Live{started: time.Now()}
+	if e.o.Progress != nil {
+		e.o.Progress.Begin(ph, live)
+	}
+	w := Warmup{Model: t.Model, Provider: t.Provider, Requests: e.o.Warmup}
+	var recs []Record
+	for i := 0; i < e.o.Warmup && ctx.Err() == nil; i++ {
+		recs = append(recs, e.do(ctx, t, e.prompt(warmupBase+i), warmupBase+i, live))
+	}
+	for _, r := range recs {
+		if !r.OK {
+			w.Failed++
+		}
+	}
+	w.Errors = countErrors(recs)
+	if e.o.Progress != nil {
+		e.o.Progress.End(ph, nil)
+	}
+	return w
+}
+
+// step runs one load level and summarises it.
+func (e *engine) step(ctx context.Context, t *Target, s Step, live *Live) *RunResult {
+	var recs []Record
+	started := time.Now()
+	if s.Concurrency > 0 {
+		recs = e.closedLoop(ctx, t, s.Concurrency, live)
+	} else {
+		recs = e.openLoop(ctx, t, s, live)
+	}
+	return e.summarize(t, s, started, recs, ctx.Err() != nil)
+}
+
+// closedLoop keeps c requests in flight until Requests have been sent or
+// Duration has passed.
+func (e *engine) closedLoop(ctx context.Context, t *Target, c int, live *Live) []Record {
+	if e.o.Requests > 0 && c > e.o.Requests {
+		c = e.o.Requests // more workers than requests would idle
+	}
+	var deadline time.Time
+	if e.o.Duration > 0 {
+		deadline = time.Now().Add(e.o.Duration)
+	}
+	var next atomic.Int64
+	per := make([][]Record, c)
+	var wg sync.WaitGroup
+	begin := time.Now()
+	for w := range c {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if e.o.RampUp > 0 && w > 0 {
+				delay := time.Until(begin.Add(e.o.RampUp * time.Duration(w) / time.Duration(c)))
+				t := time.NewTimer(delay)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return
+				case <-t.C:
+				}
+			}
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if e.o.Requests > 0 && i >= e.o.Requests {
+					return
+				}
+				if !deadline.IsZero() && !time.Now().Before(deadline) {
+					return
+				}
+				per[w] = append(per[w], e.do(ctx, t, e.prompt(i), i, live))
+			}
+		}()
+	}
+	wg.Wait()
+	var all []Record
+	for _, r := range per {
+		all = append(all, r...)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].Index < all[j].Index })
+	return all
+}
+
+// openLoop sends requests at their arrival times, whatever is in flight.
+func (e *engine) openLoop(ctx context.Context, t *Target, s Step, live *Live) []Record {
+	sched := newSchedule(e.o.Seed, s)
+	var sem chan struct{}
+	if s.MaxConcurrency > 0 {
+		sem = make(chan struct{}, s.MaxConcurrency)
+	}
+	var recs []*Record
+	var wg sync.WaitGroup
+	start := time.Now()
+	var at time.Duration // arrival offset from start
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
+loop:
+	for i := 0; e.o.Requests <= 0 || i < e.o.Requests; i++ {
+		if i > 0 {
+			at += sched.next()
+		}
+		if e.o.Duration > 0 && at >= e.o.Duration {
+			break
+		}
+		if wait := time.Until(start.Add(at)); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-ctx.Done():
+				timer.Stop()
+				break loop
+			case <-timer.C:
+			}
+		}
+		if sem != nil {
+			select {
+			case <-ctx.Done():
+				break loop
+			case sem <- struct{}{}:
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		r := &Record{Index: i}
+		recs = append(recs, r)
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			*r = e.do(ctx, t, e.prompt(i), i, live)
+			if sem != nil {
+				<-sem
+			}
+		}(i)
+	}
+	wg.Wait()
+	out := make([]Record, len(recs))
+	for i, r := range recs {
+		out[i] = *r
+	}
+	return out
+}
+
+// schedule draws the gaps between open-loop arrivals.
+type schedule struct {
+	rng     *rand.Rand
+	rate    float64
+	poisson bool
+}
+
+// newSchedule seeds the arrival process with seed and the step's rate, so
+// a step's arrivals repeat from run to run.
+func newSchedule(seed uint64, s Step) *schedule {
+	return &schedule{rng: rand.New(rand.NewPCG(seed, math.Float64bits(s.Rate))), rate: s.Rate, poisson: s.Arrival == Poisson}
+}
+
+// next returns the gap before the next arrival: 1/rate, or an
+// exponential draw with mean 1/rate for Poisson arrivals.
+func (s *schedule) next() time.Duration {
+	gap := 1 / s.rate
+	if s.poisson {
+		gap = s.rng.ExpFloat64() / s.rate
+	}
+	return time.Duration(gap * float64(time.Second))
+}
+
+// tier assigns t's tier from its single-stream step.
+func (e *engine) tier(res *Results, t *Target, runs []*RunResult) {
+	var single *RunResult
+	for _, r := range runs {
+		if r.Concurrency == 1 {
+			single = r
+			break
+		}
+	}
+	skip := func(why string) {
+		res.Untiered = append(res.Untiered, Untiered{Model: t.Model, Provider: t.Provider, Reason: why})
+	}
+	switch {
+	case single == nil && len(runs) < len(e.o.Steps):
+		skip("interrupted before its single-stream step")
+		return
+	case single == nil:
+		skip("no single-stream step: tiers come from concurrency 1 (add 1 to -concurrency)")
+		return
+	case single.Interrupted:
+		skip("its single-stream step was interrupted")
+		return
+	case single.TTFT == nil:
+		skip(fmt.Sprintf("no successful single-stream request (%d failed)", single.Requests.Failed))
+		return
+	case single.OutputTokensPerS == nil:
+		skip("no single-stream answer had two tokens or more, so tokens/s is unknown: raise -max-tokens")
+		return
+	}
+	ttft := time.Duration(single.TTFT.P50 * float64(time.Millisecond))
+	res.Tiers = append(res.Tiers, tiers.NewEntry(t.Model, t.Provider, t.Upstream, e.o.Rules, ttft,
+		single.OutputTokensPerS.P50, single.Requests.Succeeded, single.FinishedAt))
+}
+
+// tokenizer returns the tokenizer for model, building it on first use.
+func (e *engine) tokenizer(model string) (Tokenizer, error) {
+	if e.o.Tokenizer != nil {
+		return e.o.Tokenizer, nil
+	}
+	enc := EncodingFor(model)
+	if tk, ok := e.tokens[enc]; ok {
+		return tk, nil
+	}
+	tk, err := NewTokenizer(enc)
+	if err != nil {
+		return nil, err
+	}
+	e.tokens[enc] = tk
+	return tk, nil
+}

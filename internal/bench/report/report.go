@@ -1,0 +1,239 @@
+// Package report writes a benchmark's results: the summary table for a
+// terminal, results.json, results.csv (one row per model and step),
+// requests.csv (one row per request) and report.html, a self-contained
+// page (inline CSS and SVG charts, no scripts, fonts or links to fetch)
+// that opens offline. It imports bench and tiers only; it must not import
+// providers, the gateway or the router, and only cmd/bench imports it.
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tiergate/tiergate/internal/bench"
+	"github.com/tiergate/tiergate/internal/tiers"
+)
+
+// File names written by WriteDir.
+const (
+	ResultsJSON = "results.json"
+	ResultsCSV  = "results.csv"
+	RequestsCSV = "requests.csv"
+	ReportHTML  = "report.html"
+	TiersJSON   = "tiers.json"
+)
+
+// WriteDir writes results.json, results.csv, requests.csv, report.html
+// and tiers.json (this run's tiers) into dir, creating it, and returns the
+// paths written.
+func WriteDir(dir string, r *bench.Results) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	var paths []string
+	write := func(name string, fn func(io.Writer) error) error {
+		var buf bytes.Buffer
+		if err := fn(&buf); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+			return err
+		}
+		paths = append(paths, p)
+		return nil
+	}
+	for _, f := range []struct {
+		name string
+		fn   func(io.Writer) error
+	}{
+		{ResultsJSON, func(w io.Writer) error { return JSON(w, r) }},
+		{ResultsCSV, func(w io.Writer) error { return RunsCSV(w, r) }},
+		{RequestsCSV, func(w io.Writer) error { return RecordsCSV(w, r) }},
+		{ReportHTML, func(w io.Writer) error { return HTML(w, r) }},
+	} {
+		if err := write(f.name, f.fn); err != nil {
+			return paths, err
+		}
+	}
+	p := filepath.Join(dir, TiersJSON)
+	if err := tiers.Write(p, r.TiersFile()); err != nil {
+		return paths, err
+	}
+	return append(paths, p), nil
+}
+
+// JSON writes results.json.
+func JSON(w io.Writer, r *bench.Results) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// num formats a figure with about three significant digits.
+func num(v float64) string {
+	switch a := math.Abs(v); {
+	case math.IsNaN(v):
+		return "-"
+	case a >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case a >= 10:
+		return fmt.Sprintf("%.1f", v)
+	default:
+		return fmt.Sprintf("%.2f", v)
+	}
+}
+
+// pcts formats "p50 / p90 / p99" or "-".
+func pcts(s *bench.Stats) string {
+	if s == nil {
+		return "-"
+	}
+	return num(s.P50) + " / " + num(s.P90) + " / " + num(s.P99)
+}
+
+func p50(s *bench.Stats) string {
+	if s == nil {
+		return "-"
+	}
+	return num(s.P50)
+}
+
+// Table writes the summary table: per model and step, p50 / p90 / p99 of
+// TTFT, ITL, TPOT and E2E, then the tiers, the models without one, and
+// the failures by kind.
+func Table(w io.Writer, r *bench.Results) error {
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "MODEL\tLOAD\tOK\tFAIL\tTTFT ms p50/p90/p99\tITL ms p50/p90/p99\tTPOT ms p50/p90/p99\tE2E ms p50/p90/p99\tTOK/S/REQ p50\tOUT TOK/S\tREQ/S\tTOKENS BY")
+	for _, run := range r.Runs {
+		load := run.Load()
+		if run.Interrupted {
+			load += " (interrupted)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", run.Model, load,
+			run.Requests.Succeeded, run.Requests.Failed, pcts(run.TTFT), pcts(run.ITL), pcts(run.TPOT), pcts(run.E2E),
+			p50(run.OutputTokensPerS), rate(run, run.Throughput.OutputTokensPerS), rate(run, run.Throughput.RequestsPerS), method(run))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if up := upstreamRows(r); len(up) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+		fmt.Fprintln(tw, "SERVER-SIDE (p50)\tLOAD\tload ms\tprompt eval ms\teval ms\tserver tok/s\tclient tok/s")
+		for _, row := range up {
+			fmt.Fprintln(tw, row)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(w)
+	if len(r.Tiers) > 0 {
+		tw = tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+		fmt.Fprintln(tw, "TIER\tMODEL\tPROVIDER\tTTFT p50 ms\tTOK/S p50\tWHY")
+		for _, e := range r.Tiers {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Tier, e.Model, e.Provider, num(e.TTFTP50Ms), num(e.OutputTokensPerSecP50), e.Reason)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	for _, u := range r.Untiered {
+		fmt.Fprintf(w, "no tier for %s: %s\n", u.Model, u.Reason)
+	}
+	var failures []string
+	for _, wu := range r.Warmups {
+		for _, e := range wu.Errors {
+			failures = append(failures, fmt.Sprintf("%s\twarm-up\t%s\t%d\t%s\t%s", wu.Model, e.Kind, e.Count, status(e.Status), oneLine(e.Message)))
+		}
+	}
+	for _, run := range r.Runs {
+		for _, e := range run.Errors {
+			failures = append(failures, fmt.Sprintf("%s\t%s\t%s\t%d\t%s\t%s", run.Model, run.Load(), e.Kind, e.Count, status(e.Status), oneLine(e.Message)))
+		}
+	}
+	if len(failures) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+		fmt.Fprintln(tw, "FAILURES\tLOAD\tKIND\tCOUNT\tSTATUS\tFIRST MESSAGE")
+		for _, f := range failures {
+			fmt.Fprintln(tw, f)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if r.Interrupted {
+		fmt.Fprintln(w, "\nThe run was interrupted: figures cover the requests that ran.")
+	}
+	return nil
+}
+
+// rate formats a throughput figure, "-" for a step without a success.
+func rate(run *bench.RunResult, v float64) string {
+	if run.Requests.Succeeded == 0 {
+		return "-"
+	}
+	return num(v)
+}
+
+func status(s int) string {
+	if s == 0 {
+		return "-"
+	}
+	return fmt.Sprint(s)
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 160 {
+		s = s[:157] + "..."
+	}
+	return s
+}
+
+func method(run *bench.RunResult) string {
+	m := run.TokenCountMethod
+	switch {
+	case m == "":
+		return "-"
+	case m == bench.MethodTokenizer && run.Tokenizer != "":
+		return m + " (" + run.Tokenizer + ")"
+	case m == "mixed":
+		var parts []string
+		for _, k := range []string{bench.MethodUsage, bench.MethodTokenizer, bench.MethodChunks} {
+			if n := run.TokenCountMethods[k]; n > 0 {
+				parts = append(parts, fmt.Sprintf("%s %d", k, n))
+			}
+		}
+		return "mixed: " + strings.Join(parts, ", ")
+	}
+	return m
+}
+
+// upstreamRows lists server-reported timings (Ollama) beside the
+// client's figures.
+func upstreamRows(r *bench.Results) []string {
+	var rows []string
+	for _, run := range r.Runs {
+		if run.UpstreamMs == nil {
+			continue
+		}
+		get := func(k string) string { return p50(run.UpstreamMs[k]) }
+		rows = append(rows, strings.Join([]string{run.Model, run.Load(), get("load_duration"), get("prompt_eval_duration"),
+			get("eval_duration"), p50(run.UpstreamOutputTokensPerS), p50(run.OutputTokensPerS)}, "\t"))
+	}
+	return rows
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
