@@ -274,6 +274,7 @@ func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	q.Explain = true
 	dec, err := s.router.Route(q)
 	if err != nil {
 		out := map[string]any{"error": errorBody(providers.AsError("", err))["error"]}

@@ -1,0 +1,538 @@
+// Package metrics holds tiergate's Prometheus collectors: the OpenTelemetry
+// GenAI client metrics (as Prometheus names them) and tiergate's own
+// (speed tiers, in-flight requests, route decisions, fallbacks, circuit
+// breakers, cost, the gateway's overhead).
+//
+// Every collector is registered on the prometheus.Registerer given to New;
+// nothing is registered globally. Label values come from closed sets so
+// that cardinality stays bounded whatever clients send: a model label only
+// takes a catalog id (anything else becomes "other"), a provider label only
+// a provider named in the catalog, and no label ever carries a user, a key
+// or any part of a prompt.
+//
+// It imports catalog, providers (for Usage and Error) and tiers only; it
+// must not import the gateway, the router or an adapter.
+package metrics
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tiergate/tiergate/internal/catalog"
+	"github.com/tiergate/tiergate/internal/providers"
+	"github.com/tiergate/tiergate/internal/tiers"
+)
+
+// Metric names. The gen_ai_* ones are the OpenTelemetry GenAI semantic
+// conventions' client metrics translated to Prometheus (dots become
+// underscores, the unit "s" becomes a "_seconds" suffix, "{token}" adds
+// nothing).
+const (
+	NameOperationDuration = "gen_ai_client_operation_duration_seconds"
+	NameTokenUsage        = "gen_ai_client_token_usage"
+	NameTimeToFirstChunk  = "gen_ai_client_operation_time_to_first_chunk_seconds"
+	NameTimePerChunk      = "gen_ai_client_operation_time_per_output_chunk_seconds"
+
+	NameRequests         = "tiergate_requests_total"
+	NameRequestErrors    = "tiergate_request_errors_total"
+	NameCost             = "tiergate_cost_usd_total"
+	NameOverhead         = "tiergate_gateway_overhead_seconds"
+	NameOutputTPS        = "tiergate_output_tokens_per_second"
+	NameInFlight         = "tiergate_inflight_requests"
+	NameRouteDecisions   = "tiergate_route_decisions_total"
+	NameFallbacks        = "tiergate_fallbacks_total"
+	NameBreakerState     = "tiergate_breaker_state"
+	NameBackendTier      = "tiergate_backend_tier"
+	NameBackendTierRank  = "tiergate_backend_tier_rank"
+	NameBackendTTFT      = "tiergate_backend_ttft_seconds"
+	NameBackendTPS       = "tiergate_backend_output_tokens_per_second"
+	NameBackendMeasured  = "tiergate_backend_measured_timestamp_seconds"
+	NameTiersFileTime    = "tiergate_tiers_file_generated_timestamp_seconds"
+	NameTiersFileEntries = "tiergate_tiers_file_entries"
+)
+
+// Label names of the GenAI metrics, as the conventions name the attributes.
+const (
+	LabelOperation = "gen_ai_operation_name"
+	LabelProvider  = "gen_ai_provider_name"
+	LabelModel     = "gen_ai_request_model"
+	LabelTokenType = "gen_ai_token_type"
+	LabelErrorType = "error_type"
+)
+
+// Other is the label value that stands for anything outside a closed set.
+const Other = "other"
+
+// OtherError is the error_type for an error outside ErrorTypes(), the
+// fallback value the OpenTelemetry conventions define for error.type.
+const OtherError = "_OTHER"
+
+// Bucket boundaries. The GenAI ones are the conventions' explicit bucket
+// boundaries; the duration ones are extended upward (to ~11 minutes) for
+// slow reasoning models.
+var (
+	durationBuckets = []float64{0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92, 163.84, 327.68, 655.36}
+	tokenBuckets    = []float64{1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864}
+	overheadBuckets = []float64{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1}
+	// tpsBuckets include the default tier rules' bounds (15, 50, 250).
+	tpsBuckets = []float64{1, 2.5, 5, 10, 15, 25, 35, 50, 75, 100, 150, 250, 400, 600, 1000, 1500, 2500}
+)
+
+// DurationBuckets returns the bucket boundaries (seconds) of the GenAI
+// duration, time-to-first-chunk and time-per-output-chunk histograms.
+func DurationBuckets() []float64 { return append([]float64(nil), durationBuckets...) }
+
+// TokenBuckets returns the bucket boundaries of gen_ai_client_token_usage.
+func TokenBuckets() []float64 { return append([]float64(nil), tokenBuckets...) }
+
+// OverheadBuckets returns the bucket boundaries (seconds) of the gateway
+// overhead histogram.
+func OverheadBuckets() []float64 { return append([]float64(nil), overheadBuckets...) }
+
+// Closed label value sets.
+var (
+	operations  = []string{"chat", "embeddings"}
+	errorTypes  = []string{"timeout", "rate_limit", "upstream_error", "invalid_request", "auth", "not_found", "unavailable", "canceled", "breaker_open", "stream_broken"}
+	routeReason = []string{"pinned", "policy", "fallback-only", "no-candidate"}
+	breakerVals = map[string]float64{"closed": 0, "open": 1, "half-open": 2}
+	tierSources = []string{"prior", "bench", "live"}
+)
+
+// Operations returns the gen_ai_operation_name values tiergate reports.
+func Operations() []string { return append([]string(nil), operations...) }
+
+// ErrorTypes returns the error_type values tiergate reports (besides
+// OtherError).
+func ErrorTypes() []string { return append([]string(nil), errorTypes...) }
+
+// RouteReasons returns the reason values of route decisions (besides Other).
+func RouteReasons() []string { return append([]string(nil), routeReason...) }
+
+// TierSources returns the source values of a backend's tier.
+func TierSources() []string { return append([]string(nil), tierSources...) }
+
+// BreakerStates returns the circuit-breaker states SetBreaker accepts and
+// the gauge value of each.
+func BreakerStates() map[string]float64 {
+	m := make(map[string]float64, len(breakerVals))
+	for k, v := range breakerVals {
+		m[k] = v
+	}
+	return m
+}
+
+// Request is one finished operation as the gateway saw it.
+type Request struct {
+	// Operation is "chat" or "embeddings".
+	Operation string
+	// Provider is the configured provider name that served (or failed) it.
+	Provider string
+	// Model is the catalog id; anything else is reported as "other".
+	Model string
+	// Duration is the whole operation as the client saw it.
+	Duration time.Duration
+	// TTFT is the time to the first content chunk; 0 for unary calls or
+	// when no chunk arrived.
+	TTFT time.Duration
+	// Chunks counts the content chunks of a stream.
+	Chunks int
+	// Usage is the token usage, nil when unknown.
+	Usage *providers.Usage
+	// ErrorType is "" on success, else one of ErrorTypes() (see ErrorType).
+	ErrorType string
+	// Overhead is the gateway's own time: Duration minus the time spent
+	// waiting on the upstream.
+	Overhead time.Duration
+}
+
+// Options tune New.
+type Options struct {
+	// Profiles is the closed set of routing profile names (the configured
+	// profiles); RouteDecision reports any other profile as "other".
+	Profiles []string
+}
+
+type backendKey struct{ model, provider string }
+
+// Metrics holds tiergate's collectors. Its methods are safe for concurrent
+// use; a nil *Metrics ignores every call.
+type Metrics struct {
+	models    map[string]*catalog.Model
+	providers map[string]bool
+
+	profiles map[string]bool
+
+	tierMu  sync.Mutex
+	tierLbl map[backendKey][2]string // current tier and source
+
+	opDuration *prometheus.HistogramVec
+	tokenUsage *prometheus.HistogramVec
+	ttfc       *prometheus.HistogramVec
+	tpoc       *prometheus.HistogramVec
+	requests   *prometheus.CounterVec
+	errors     *prometheus.CounterVec
+	cost       *prometheus.CounterVec
+	overhead   *prometheus.HistogramVec
+	outTPS     *prometheus.HistogramVec
+	inflight   *prometheus.GaugeVec
+	routes     *prometheus.CounterVec
+	fallbacks  *prometheus.CounterVec
+	breaker    *prometheus.GaugeVec
+	tier       *prometheus.GaugeVec
+	tierRank   *prometheus.GaugeVec
+	ttft       *prometheus.GaugeVec
+	tps        *prometheus.GaugeVec
+	measured   *prometheus.GaugeVec
+	fileTime   prometheus.Gauge
+	fileCount  prometheus.Gauge
+}
+
+// New builds the collectors and registers them on reg (nil registers
+// nothing). cat gives the model ids and providers allowed as label values
+// and the prices cost is computed from. It panics if reg already holds a
+// collector of the same name, like prometheus.MustRegister.
+func New(reg prometheus.Registerer, cat *catalog.Catalog) *Metrics {
+	return NewWithOptions(reg, cat, Options{})
+}
+
+// NewWithOptions is New with options.
+func NewWithOptions(reg prometheus.Registerer, cat *catalog.Catalog, o Options) *Metrics {
+	m := &Metrics{models: map[string]*catalog.Model{}, providers: map[string]bool{},
+		profiles: map[string]bool{}, tierLbl: map[backendKey][2]string{}}
+	if cat != nil {
+		for _, mod := range cat.All() {
+			m.models[mod.ID] = mod
+			m.providers[mod.Provider] = true
+		}
+	}
+	for _, p := range o.Profiles {
+		if p != "" && p != Other && p != "none" {
+			m.profiles[p] = true
+		}
+	}
+	genai := []string{LabelOperation, LabelProvider, LabelModel}
+	m.opDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: NameOperationDuration,
+		Help:    "GenAI operation duration (OpenTelemetry gen_ai.client.operation.duration), as the client saw it.",
+		Buckets: durationBuckets}, append(genai[:3:3], LabelErrorType))
+	m.tokenUsage = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: NameTokenUsage,
+		Help:    "Number of input and output tokens used per operation (OpenTelemetry gen_ai.client.token.usage).",
+		Buckets: tokenBuckets}, append(genai[:3:3], LabelTokenType))
+	m.ttfc = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: NameTimeToFirstChunk,
+		Help:    "Time from the request to the first content chunk of a stream (OpenTelemetry gen_ai.client.operation.time_to_first_chunk).",
+		Buckets: durationBuckets}, genai)
+	m.tpoc = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: NameTimePerChunk,
+		Help:    "Mean time per output chunk after the first of a successful stream, one observation per stream (OpenTelemetry gen_ai.client.operation.time_per_output_chunk).",
+		Buckets: durationBuckets}, genai)
+	be := []string{"model", "provider"}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameRequests,
+		Help: "Operations finished, by operation and backend."}, []string{"operation", "model", "provider"})
+	m.errors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameRequestErrors,
+		Help: "Operations that ended in an error, by operation, backend and error type."}, []string{"operation", "model", "provider", LabelErrorType})
+	m.cost = prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameCost,
+		Help: "Cost in USD from the catalog's list prices: input tokens * price.input / 1e6 + output tokens * price.output / 1e6."}, be)
+	m.overhead = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: NameOverhead,
+		Help:    "The gateway's own time per operation: total time minus the time spent waiting on the upstream.",
+		Buckets: overheadBuckets}, []string{"operation", "provider"})
+	m.outTPS = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: NameOutputTPS,
+		Help:    "Output tokens per second of each successful stream after its first chunk: (output tokens - 1) / (duration - TTFT).",
+		Buckets: tpsBuckets}, be)
+	m.inflight = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: NameInFlight,
+		Help: "Requests in flight, by backend."}, be)
+	m.routes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameRouteDecisions,
+		Help: "Routing decisions, by profile and reason."}, []string{"profile", "reason"})
+	m.fallbacks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameFallbacks,
+		Help: "Fallbacks from one backend to the next, by cause."}, []string{"from_model", "to_model", "cause"})
+	m.breaker = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: NameBreakerState,
+		Help: "Circuit-breaker state per backend: 0 closed, 1 open, 2 half-open."}, be)
+	m.tier = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: NameBackendTier,
+		Help: "Each backend's current speed tier (info-style, always 1) and where it came from: prior (catalog), bench (tiers file) or live."}, []string{"model", "provider", "tier", "source"})
+	m.tierRank = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: NameBackendTierRank,
+		Help: "Each backend's current speed tier as a number: 0 ultra-fast, 1 fast, 2 moderate, 3 slow (higher is slower)."}, be)
+	m.ttft = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: NameBackendTTFT,
+		Help: "The time to first token that decided the backend's tier (median)."}, be)
+	m.tps = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: NameBackendTPS,
+		Help: "The output tokens per second that decided the backend's tier (median)."}, be)
+	m.measured = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: NameBackendMeasured,
+		Help: "When the backend's tier figures were measured (Unix seconds)."}, be)
+	m.fileTime = prometheus.NewGauge(prometheus.GaugeOpts{Name: NameTiersFileTime,
+		Help: "When the loaded tiers file was generated (Unix seconds)."})
+	m.fileCount = prometheus.NewGauge(prometheus.GaugeOpts{Name: NameTiersFileEntries,
+		Help: "Entries of the loaded tiers file that name a catalog model."})
+	if reg != nil {
+		reg.MustRegister(m.opDuration, m.tokenUsage, m.ttfc, m.tpoc, m.requests, m.errors, m.cost,
+			m.overhead, m.outTPS, m.inflight, m.routes, m.fallbacks, m.breaker, m.tier, m.tierRank,
+			m.ttft, m.tps, m.measured, m.fileTime, m.fileCount)
+	}
+	return m
+}
+
+// model returns the label value for a model id: the id when it is in the
+// catalog, else "other".
+func (m *Metrics) model(id string) string {
+	if _, ok := m.models[id]; ok {
+		return id
+	}
+	return Other
+}
+
+// provider returns the label value for a provider name; when name is
+// empty the catalog model's provider is used.
+func (m *Metrics) provider(name, model string) string {
+	if name == "" {
+		if mod, ok := m.models[model]; ok {
+			return mod.Provider
+		}
+	}
+	if m.providers[name] {
+		return name
+	}
+	return Other
+}
+
+func oneOf(v string, set []string, other string) string {
+	for _, s := range set {
+		if s == v {
+			return v
+		}
+	}
+	return other
+}
+
+// ObserveRequest records one finished operation: the GenAI histograms,
+// token usage, cost, the overhead histogram and the request and error
+// counters.
+func (m *Metrics) ObserveRequest(r Request) {
+	if m == nil {
+		return
+	}
+	op := oneOf(r.Operation, operations, Other)
+	model := m.model(r.Model)
+	prov := m.provider(r.Provider, r.Model)
+	et := ""
+	if r.ErrorType != "" {
+		et = oneOf(r.ErrorType, errorTypes, OtherError)
+	}
+	m.opDuration.WithLabelValues(op, prov, model, et).Observe(r.Duration.Seconds())
+	m.requests.WithLabelValues(op, model, prov).Inc()
+	if et != "" {
+		m.errors.WithLabelValues(op, model, prov, et).Inc()
+	}
+	m.overhead.WithLabelValues(op, prov).Observe(max(r.Overhead, 0).Seconds())
+	if r.TTFT > 0 {
+		m.ttfc.WithLabelValues(op, prov, model).Observe(r.TTFT.Seconds())
+	}
+	gen := r.Duration - r.TTFT
+	if et == "" && r.TTFT > 0 && gen > 0 {
+		if r.Chunks >= 2 {
+			m.tpoc.WithLabelValues(op, prov, model).Observe(gen.Seconds() / float64(r.Chunks-1))
+		}
+		if r.Usage != nil && r.Usage.CompletionTokens >= 2 {
+			m.outTPS.WithLabelValues(model, prov).Observe(float64(r.Usage.CompletionTokens-1) / gen.Seconds())
+		}
+	}
+	if u := r.Usage; u != nil {
+		in, out := max(u.PromptTokens, 0), max(u.CompletionTokens, 0)
+		m.tokenUsage.WithLabelValues(op, prov, model, "input").Observe(float64(in))
+		if op != "embeddings" || out > 0 {
+			m.tokenUsage.WithLabelValues(op, prov, model, "output").Observe(float64(out))
+		}
+		if mod, ok := m.models[model]; ok {
+			if c := Cost(mod.Price, in, out); c > 0 {
+				m.cost.WithLabelValues(model, prov).Add(c)
+			}
+		}
+	}
+}
+
+// Cost is the list-price cost in USD of in input and out output tokens.
+func Cost(p catalog.Price, in, out int) float64 {
+	return float64(in)*p.Input/1e6 + float64(out)*p.Output/1e6
+}
+
+// InFlight adds delta (+1 when a request starts on model, -1 when it ends)
+// to the in-flight gauge of model's backend.
+func (m *Metrics) InFlight(model string, delta int) {
+	if m == nil {
+		return
+	}
+	mod := m.model(model)
+	m.inflight.WithLabelValues(mod, m.provider("", mod)).Add(float64(delta))
+}
+
+// profile returns the label value for a routing profile: "none" for "",
+// the name when it is one of Options.Profiles, else "other".
+func (m *Metrics) profile(p string) string {
+	switch {
+	case p == "":
+		return "none"
+	case m.profiles[p]:
+		return p
+	}
+	return Other
+}
+
+// RouteDecision counts one routing decision. reason is one of
+// RouteReasons(), optionally followed by ":" and details, which are
+// dropped ("pinned: gpt-4o" counts as "pinned"); anything else counts as
+// "other".
+func (m *Metrics) RouteDecision(profile, reason string) {
+	if m == nil {
+		return
+	}
+	if i := strings.IndexByte(reason, ':'); i >= 0 {
+		reason = reason[:i]
+	}
+	reason = oneOf(strings.TrimSpace(reason), routeReason, Other)
+	m.routes.WithLabelValues(m.profile(profile), reason).Inc()
+}
+
+// Fallback counts a move from one backend to the next. cause is an error
+// type (see ErrorTypes; anything else counts as "_OTHER").
+func (m *Metrics) Fallback(fromModel, toModel, cause string) {
+	if m == nil {
+		return
+	}
+	m.fallbacks.WithLabelValues(m.model(fromModel), m.model(toModel), oneOf(cause, errorTypes, OtherError)).Inc()
+}
+
+// SetBreaker sets model's circuit-breaker gauge: "closed" 0, "open" 1,
+// "half-open" 2. A model outside the catalog or an unknown state is
+// ignored.
+func (m *Metrics) SetBreaker(model, state string) {
+	if m == nil {
+		return
+	}
+	v, ok := breakerVals[state]
+	mod, known := m.models[model]
+	if !ok || !known {
+		return
+	}
+	m.breaker.WithLabelValues(model, m.provider(mod.Provider, model)).Set(v)
+}
+
+// SetTier publishes a backend's current speed tier, where it came from
+// ("prior", "bench" or "live"), the figures that decided it and when they
+// were measured (zero ttft, tokensPerSecond or measuredAt leave that
+// gauge out). A model outside the catalog or an unknown tier is ignored.
+// The previous tier series of the backend is removed, so each backend has
+// exactly one tiergate_backend_tier series. The provider label is the
+// catalog model's provider (provider is accepted for symmetry with the
+// tiers file and ignored).
+func (m *Metrics) SetTier(model, provider string, tier catalog.Tier, source string, ttft time.Duration, tokensPerSecond float64, measuredAt time.Time) {
+	if m == nil {
+		return
+	}
+	mod, ok := m.models[model]
+	if !ok || tier.Rank() < 0 {
+		return
+	}
+	// A catalog id names exactly one backend: its provider label is the
+	// catalog's, whatever the caller passed.
+	prov := m.provider(mod.Provider, model)
+	src := oneOf(source, tierSources, Other)
+	k := backendKey{model, prov}
+	m.tierMu.Lock()
+	defer m.tierMu.Unlock()
+	if old, ok := m.tierLbl[k]; ok && (old[0] != string(tier) || old[1] != src) {
+		m.tier.DeleteLabelValues(model, prov, old[0], old[1])
+	}
+	m.tierLbl[k] = [2]string{string(tier), src}
+	m.tier.WithLabelValues(model, prov, string(tier), src).Set(1)
+	m.tierRank.WithLabelValues(model, prov).Set(float64(tier.Rank()))
+	if ttft > 0 {
+		m.ttft.WithLabelValues(model, prov).Set(ttft.Seconds())
+	}
+	if tokensPerSecond > 0 {
+		m.tps.WithLabelValues(model, prov).Set(tokensPerSecond)
+	}
+	if !measuredAt.IsZero() {
+		m.measured.WithLabelValues(model, prov).Set(float64(measuredAt.UnixNano()) / 1e9)
+	}
+}
+
+// SetTiersFile publishes the entries of a loaded tiers file as tiers of
+// source "bench" (entries whose model is not in the catalog are skipped)
+// and the file's generation time. Call it after each (re)load.
+func (m *Metrics) SetTiersFile(f *tiers.File) {
+	if m == nil || f == nil {
+		return
+	}
+	n := 0
+	for _, e := range f.Tiers {
+		if _, ok := m.models[e.Model]; !ok {
+			continue
+		}
+		n++
+		ttft := time.Duration(e.TTFTP50Ms * float64(time.Millisecond))
+		m.SetTier(e.Model, e.Provider, e.Tier, "bench", ttft, e.OutputTokensPerSecP50, e.MeasuredAt)
+	}
+	m.fileCount.Set(float64(n))
+	if !f.GeneratedAt.IsZero() {
+		m.fileTime.Set(float64(f.GeneratedAt.UnixNano()) / 1e9)
+	}
+}
+
+// Handler serves g's metrics in the Prometheus text format (mount it at
+// /metrics).
+func Handler(g prometheus.Gatherer) http.Handler {
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{})
+}
+
+// Providers returns the provider label values New derived from the
+// catalog, sorted.
+func (m *Metrics) Providers() []string {
+	out := make([]string, 0, len(m.providers))
+	for p := range m.providers {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ErrorType classifies err into one of ErrorTypes() (OtherError when none
+// fits, "" for nil): context cancellation is "canceled", deadlines and
+// upstream 504s "timeout", and a *providers.Error by its OpenAI type.
+func ErrorType(err error) string {
+	if err == nil {
+		return ""
+	}
+	if errors.Is(err, context.Canceled) {
+		return "canceled"
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timeout"
+	}
+	var pe *providers.Error
+	if !errors.As(err, &pe) {
+		return OtherError
+	}
+	if pe.Status == http.StatusGatewayTimeout || pe.Status == http.StatusRequestTimeout {
+		return "timeout"
+	}
+	switch pe.Type {
+	case providers.TypeRateLimit:
+		return "rate_limit"
+	case providers.TypeAuthentication, providers.TypePermission:
+		return "auth"
+	case providers.TypeNotFound:
+		return "not_found"
+	case providers.TypeInvalidRequest:
+		if pe.Status == http.StatusNotFound {
+			return "not_found"
+		}
+		return "invalid_request"
+	case providers.TypeUnavailable:
+		return "unavailable"
+	case providers.TypeUpstream, providers.TypeServer:
+		return "upstream_error"
+	}
+	return OtherError
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# ensure-chromium.sh prints the path of a headless-capable Chromium,
+# installing Debian's `chromium` package with apt-get when none is on PATH.
+# The status page test renders the page with it.
+#
+# TIERGATE_CHROMIUM_NO_INSTALL=1 reports "not found" instead of installing.
+set -euo pipefail
+found() {
+  local c
+  for c in chromium chromium-browser; do
+    if command -v "$c" >/dev/null 2>&1; then command -v "$c"; return 0; fi
+  done
+  return 1
+}
+if found; then exit 0; fi
+if [ "${TIERGATE_CHROMIUM_NO_INSTALL:-}" = 1 ]; then
+  echo "no chromium on PATH, and TIERGATE_CHROMIUM_NO_INSTALL=1" >&2; exit 3
+fi
+cache=${TIERGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tiergate}
+mkdir -p "$cache"
+# Test packages run in parallel; apt-get runs one at a time.
+exec 9>"$cache/apt.lock"
+flock 9
+if found; then exit 0; fi
+sudo=
+if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
+echo "installing Debian's chromium package" >&2
+(
+  $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq &&
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends chromium
+) >&2
+found || { echo "chromium was installed but is not on PATH" >&2; exit 1; }
