@@ -18,10 +18,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/tiergate/tiergate/configs"
 	"github.com/tiergate/tiergate/internal/backends"
 	"github.com/tiergate/tiergate/internal/config"
 	"github.com/tiergate/tiergate/internal/gateway"
+	"github.com/tiergate/tiergate/internal/metrics"
 	"github.com/tiergate/tiergate/internal/router"
 	"github.com/tiergate/tiergate/internal/tiers"
 )
@@ -74,9 +78,20 @@ func run(args []string) error {
 	if len(set.Providers()) == 0 {
 		log.Warn("no backend is enabled: /v1/models is empty and requests get 503 until one is; set OPENAI_API_KEY, GROQ_API_KEY, ANTHROPIC_API_KEY or GEMINI_API_KEY, or start Ollama")
 	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	profiles := make([]string, 0, len(cfg.Profiles)+1)
+	for name := range cfg.Profiles {
+		profiles = append(profiles, name)
+	}
+	profiles = append(profiles, "pinned")
+	m := metrics.NewWithOptions(reg, set.Catalog(), metrics.Options{Profiles: profiles})
 	rt := router.New(router.Options{Backends: set, Config: cfg.Router, Profiles: cfg.Profiles, Domains: cfg.Domains, TierRules: cfg.Tiers.Rules,
-		OnState: func(model, state string) { log.Warn("circuit breaker", "model", model, "state", state) }})
-	gw := gateway.New(gateway.Options{Backends: set, Router: rt, MaxBodyBytes: cfg.Server.MaxBodyBytes, Logger: log})
+		OnState: func(model, state string) {
+			log.Warn("circuit breaker", "model", model, "state", state)
+			m.SetBreaker(model, state)
+		}})
+	gw := gateway.New(gateway.Options{Backends: set, Router: rt, MaxBodyBytes: cfg.Server.MaxBodyBytes, Logger: log, Metrics: m, Gatherer: reg})
 
 	var bg sync.WaitGroup
 	defer bg.Wait()
@@ -95,6 +110,7 @@ func run(args []string) error {
 					return
 				}
 				rt.SetMeasured(f)
+				m.SetTiersFile(f)
 				log.Info("tiers loaded", "file", *tiersPath, "backends", len(f.Tiers), "generated_at", f.GeneratedAt)
 			})
 		}()
@@ -103,6 +119,11 @@ func run(args []string) error {
 	go func() {
 		defer bg.Done()
 		rt.RunProbes(bgctx, router.ProbeSettings(cfg), log)
+	}()
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		exportTiers(bgctx, rt, m, 5*time.Second)
 	}()
 
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
@@ -134,4 +155,22 @@ func run(args []string) error {
 	bgcancel()
 	log.Info("stopped")
 	return nil
+}
+
+// exportTiers copies every backend's tier, speed and breaker state from
+// the router to the metrics, at start and then every interval.
+func exportTiers(ctx context.Context, rt *router.Router, m *metrics.Metrics, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		for _, b := range rt.Status() {
+			m.SetTier(b.Model, b.Provider, b.Tier, b.TierSource, b.TTFT, b.TokensPerS, b.MeasuredAt)
+			m.SetBreaker(b.Model, b.Breaker)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -19,11 +19,15 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tiergate/tiergate/internal/backends"
+
 	"github.com/tiergate/tiergate/internal/catalog"
 	"github.com/tiergate/tiergate/internal/config"
+	"github.com/tiergate/tiergate/internal/metrics"
 	"github.com/tiergate/tiergate/internal/providers"
 	"github.com/tiergate/tiergate/internal/router"
+	"github.com/tiergate/tiergate/internal/statuspage"
 	"github.com/tiergate/tiergate/internal/wire"
 )
 
@@ -33,12 +37,17 @@ type Options struct {
 	Router       *router.Router
 	MaxBodyBytes int64
 	Logger       *slog.Logger
+	// Metrics records what happens (nil: nothing); Gatherer, when set,
+	// is served on GET /metrics.
+	Metrics  *metrics.Metrics
+	Gatherer prometheus.Gatherer
 }
 
 // Server serves the HTTP API.
 type Server struct {
 	set      *backends.Set
 	router   *router.Router
+	metrics  *metrics.Metrics
 	maxBody  int64
 	log      *slog.Logger
 	mux      *http.ServeMux
@@ -47,7 +56,7 @@ type Server struct {
 
 // New returns a Server.
 func New(o Options) *Server {
-	s := &Server{set: o.Backends, router: o.Router, maxBody: o.MaxBodyBytes, log: o.Logger}
+	s := &Server{set: o.Backends, router: o.Router, maxBody: o.MaxBodyBytes, log: o.Logger, metrics: o.Metrics}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -68,6 +77,12 @@ func New(o Options) *Server {
 		io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", s.handleReady)
+	if o.Gatherer != nil {
+		mux.Handle("GET /metrics", metrics.Handler(o.Gatherer))
+	}
+	status := statuspage.Handler(s.statusSnapshot)
+	mux.Handle("GET /{$}", status)
+	mux.Handle("GET /status.json", status)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &providers.Error{Status: http.StatusNotFound, Type: providers.TypeInvalidRequest, Code: "unknown_url",
 			Message: "Unknown request URL: " + r.Method + " " + r.URL.Path + ". tiergate serves POST /v1/chat/completions, POST /v1/embeddings and GET /v1/models."})
@@ -143,6 +158,7 @@ func (s *Server) chatQuery(r *http.Request, body []byte) (*wire.Chat, *router.Qu
 }
 
 func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
+	t0 := time.Now()
 	body, err := s.readBody(w, r)
 	if err != nil {
 		writeError(w, err)
@@ -158,22 +174,31 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	s.metrics.RouteDecision(dec.Profile, decisionKind(dec))
 	cfg := s.router.Config()
 	sink := &sseSink{w: w, dec: dec}
 	req := &providers.ChatRequest{Body: body, Stream: info.Stream, IncludeUsage: info.IncludeUsage}
 	var lastErr error
+	var prev *router.Candidate
 	attempts := 0
-	for _, c := range dec.Candidates {
+	for i, c := range dec.Candidates {
 		att, ok := s.router.Begin(c)
 		if !ok {
 			continue // a half-open circuit whose trial is already out
 		}
+		if prev != nil {
+			s.metrics.Fallback(prev.Model.ID, c.Model.ID, metrics.ErrorType(lastErr))
+		}
+		prev = &dec.Candidates[i]
 		attempts++
 		req.Model = c.Model.Upstream
 		sink.cand, sink.attempt = c, attempts
+		s.metrics.InFlight(c.Model.ID, 1)
 		res, err, timedOut := s.attempt(r.Context(), cfg, c, req, sink)
+		s.metrics.InFlight(c.Model.ID, -1)
 		clientGone := r.Context().Err() != nil
 		att.Done(res, err, clientGone)
+		s.observe("chat", c, t0, res, err)
 		if err == nil {
 			if info.Stream {
 				sink.done()
@@ -355,6 +380,7 @@ func (k *sseSink) fail(e *providers.Error) {
 }
 
 func (s *Server) handleEmbed(w http.ResponseWriter, r *http.Request) {
+	t0 := time.Now()
 	body, err := s.readBody(w, r)
 	if err != nil {
 		writeError(w, err)
@@ -383,8 +409,11 @@ func (s *Server) handleEmbed(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		attempts++
+		s.metrics.InFlight(c.Model.ID, 1)
 		res, err := c.Provider.Embed(r.Context(), &providers.EmbedRequest{Model: c.Model.Upstream, Body: body})
+		s.metrics.InFlight(c.Model.ID, -1)
 		att.Done(res, err, r.Context().Err() != nil)
+		s.observe("embeddings", c, t0, res, err)
 		if err == nil {
 			setRouteHeaders(w.Header(), dec, c, attempts)
 			w.Header().Set("Content-Type", "application/json")
@@ -512,4 +541,45 @@ func writeError(w http.ResponseWriter, err error) {
 		status = http.StatusBadGateway
 	}
 	writeJSON(w, status, errorBody(e))
+}
+
+// decisionKind is a route decision's reason in the metrics' closed set.
+func decisionKind(d *router.Decision) string {
+	if d.Pinned {
+		return "pinned"
+	}
+	return "policy"
+}
+
+// observe records one attempt's metrics. Overhead is the gateway's own
+// time: everything before the adapter started and after it finished.
+func (s *Server) observe(op string, c router.Candidate, t0 time.Time, res *providers.Result, err error) {
+	if s.metrics == nil {
+		return
+	}
+	now := time.Now()
+	mr := metrics.Request{Operation: op, Provider: c.Model.Provider, Model: c.Model.ID, Duration: now.Sub(t0), ErrorType: metrics.ErrorType(err)}
+	if res != nil {
+		t := res.Timing
+		if !t.FirstToken.IsZero() {
+			mr.TTFT = t.FirstToken.Sub(t0)
+		}
+		mr.Chunks, mr.Usage = t.Chunks, res.Usage
+		if !t.Start.IsZero() && !t.End.IsZero() {
+			mr.Overhead = t.Start.Sub(t0) + now.Sub(t.End)
+		}
+	}
+	s.metrics.ObserveRequest(mr)
+}
+
+// statusSnapshot feeds the status page from the router's live state.
+func (s *Server) statusSnapshot() []statuspage.Backend {
+	st := s.router.Status()
+	out := make([]statuspage.Backend, 0, len(st))
+	for _, b := range st {
+		sb := statuspage.Backend{Model: b.Model, Provider: b.Provider, Tier: string(b.Tier), TierSource: b.TierSource,
+			State: b.Breaker, TTFTMs: float64(b.TTFT) / 1e6, TokensPerSecond: b.TokensPerS, MeasuredAt: b.MeasuredAt}
+		out = append(out, sb)
+	}
+	return out
 }
