@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/tiergate/tiergate/internal/metrics"
 	"github.com/tiergate/tiergate/internal/metrics/promtest"
 )
