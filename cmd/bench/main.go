@@ -74,8 +74,16 @@ func main() {
 		<-ctx.Done()
 		stop() // a second Ctrl-C kills at once
 	}()
-	err := run(ctx, os.Args[1:], env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv,
-		terminal: term.IsTerminal(int(os.Stderr.Fd()))})
+	e := env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, terminal: term.IsTerminal(int(os.Stderr.Fd()))}
+	var err error
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == "overhead":
+		err = runOverhead(ctx, os.Args[2:], e)
+	case len(os.Args) > 1 && os.Args[1] == "overhead-proxy":
+		err = runOverheadProxy(ctx, os.Args[2:])
+	default:
+		err = run(ctx, os.Args[1:], e)
+	}
 	stop()
 	if errors.Is(err, flag.ErrHelp) {
 		return
@@ -102,6 +110,7 @@ Usage: bench [flags]
   bench -model ollama/llama3:8b -requests 20 -max-tokens 256
   bench -model llama3-8b -rate 0.5,1,2 -arrival poisson -duration 1m
   bench -target http://127.0.0.1:8080/v1 -model gpt-4o-mini     through the gateway (or any OpenAI-compatible URL)
+  bench overhead                               the gateway's own cost against a bare reverse proxy (see bench overhead -h)
 
 Providers are enabled from the environment as for the gateway (OPENAI_API_KEY,
 GROQ_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY; Ollama at OLLAMA_HOST). To bench a

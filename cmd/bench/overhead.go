@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/tiergate/tiergate/internal/overhead"
+)
+
+const overheadUsage = `bench overhead measures what the gateway adds to a request, in one run
+against one fast upstream: directly, through a bare httputil.ReverseProxy
+(the floor: one extra Go HTTP hop) and through the gateway. The proxy and
+the gateway each run pinned to one core (-core) with GOMAXPROCS=1; run the
+command itself pinned to another (taskset -c 0), as scripts/overhead.sh does.
+
+Reports added p50/p99 latency at a fixed rate (unary), added time to the
+first streamed chunk, requests/s at saturation and peak memory, with the
+targets as ratios to the floor: added latency <= 1.25x, throughput >= 0.75x.
+
+Usage: bench overhead [flags]
+
+`
+
+// runOverhead is "bench overhead".
+func runOverhead(ctx context.Context, args []string, e env) error {
+	fs := flag.NewFlagSet("bench overhead", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), overheadUsage); fs.PrintDefaults() }
+	gw := fs.String("gateway", "", "gateway `binary` (default: go build ./cmd/gateway into a temp dir)")
+	core := fs.String("core", "1", "CPU the proxy and the gateway are pinned to (\"\" for none)")
+	rate := fs.Float64("rate", 500, "fixed arrival rate (requests/s) of the latency phases")
+	requests := fs.Int("requests", 3000, "requests per path in the unary phase (a quarter as many streams)")
+	chunks := fs.Int("chunks", 20, "content chunks in each streamed answer")
+	conc := fs.Int("concurrency", 64, "workers in the saturation phase")
+	sat := fs.Duration("saturate", 5*time.Second, "length of the saturation phase per path")
+	out := fs.String("json", "", "also write the report as JSON to `file`")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *gw == "" {
+		dir, err := os.MkdirTemp("", "tiergate-overhead-bin")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		*gw = filepath.Join(dir, "gateway")
+		b := exec.CommandContext(ctx, "go", "build", "-o", *gw, "./cmd/gateway")
+		b.Stdout, b.Stderr = e.stderr, e.stderr
+		if err := b.Run(); err != nil {
+			return fmt.Errorf("building the gateway (run from the repository root, or pass -gateway): %w", err)
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	rep, err := overhead.Run(ctx, overhead.Options{GatewayBin: *gw, ProxyCmd: []string{self, "overhead-proxy"}, Core: *core,
+		Rate: *rate, Requests: *requests, Chunks: *chunks, Concurrency: *conc, Saturate: *sat, Log: e.stderr})
+	if err != nil {
+		return err
+	}
+	rep.Format(e.stdout)
+	if *out != "" {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		return os.WriteFile(*out, b, 0o644)
+	}
+	return nil
+}
+
+// runOverheadProxy is "bench overhead-proxy": the floor proxy process.
+func runOverheadProxy(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bench overhead-proxy", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:0", "listen address")
+	target := fs.String("target", "", "upstream URL")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return overhead.ServeProxy(ctx, *listen, *target)
+}

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestOverheadCommand runs `bench overhead` end to end, briefly: it must
+// measure all three paths without errors and state the verdicts. (The
+// figures themselves are for scripts/overhead.sh, not for a test.)
+func TestOverheadCommand(t *testing.T) {
+	dir := t.TempDir()
+	benchBin, gwBin := filepath.Join(dir, "bench"), filepath.Join(dir, "gateway")
+	for _, b := range [][2]string{{benchBin, "."}, {gwBin, "../gateway"}} {
+		if out, err := exec.Command("go", "build", "-o", b[0], b[1]).CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", b[1], err, out)
+		}
+	}
+	jsonPath := filepath.Join(dir, "overhead.json")
+	cmd := exec.Command(benchBin, "overhead", "-gateway", gwBin, "-core", "", "-requests", "90", "-rate", "200",
+		"-saturate", "300ms", "-concurrency", "8", "-json", jsonPath)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("bench overhead: %v\n%s", err, out)
+	}
+	for _, want := range []string{"reverseproxy", "gateway", "gateway/floor added p50 latency", "gateway/floor saturated throughput"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	var rep struct {
+		Direct, Proxy, Gateway struct {
+			UnaryP50 int64   `json:"unary_p50"`
+			TTFTP50  int64   `json:"ttft_p50"`
+			RPS      float64 `json:"rps"`
+			Errors   int64   `json:"errors"`
+			PeakRSS  int64   `json:"peak_rss_bytes"`
+		}
+	}
+	b, _ := os.ReadFile(jsonPath)
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	for name, p := range map[string]struct {
+		UnaryP50 int64   `json:"unary_p50"`
+		TTFTP50  int64   `json:"ttft_p50"`
+		RPS      float64 `json:"rps"`
+		Errors   int64   `json:"errors"`
+		PeakRSS  int64   `json:"peak_rss_bytes"`
+	}{"proxy": rep.Proxy, "gateway": rep.Gateway} {
+		if p.UnaryP50 <= 0 || p.TTFTP50 <= 0 || p.RPS <= 0 || p.PeakRSS <= 0 || p.Errors != 0 {
+			t.Errorf("%s: %+v", name, p)
+		}
+	}
+}
