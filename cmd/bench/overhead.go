@@ -40,6 +40,8 @@ func runOverhead(ctx context.Context, args []string, e env) error {
 	conc := fs.Int("concurrency", 64, "workers in the saturation phase")
 	sat := fs.Duration("saturate", 5*time.Second, "length of the saturation phase per path")
 	out := fs.String("json", "", "also write the report as JSON to `file`")
+	var gwEnv listFlag
+	fs.Var(&gwEnv, "gateway-env", "`VAR=value` for the gateway process only, e.g. GOGC=200 (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -61,7 +63,7 @@ func runOverhead(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	rep, err := overhead.Run(ctx, overhead.Options{GatewayBin: *gw, ProxyCmd: []string{self, "overhead-proxy"}, Core: *core,
-		Rate: *rate, Requests: *requests, Chunks: *chunks, Concurrency: *conc, Saturate: *sat, Log: e.stderr})
+		Rate: *rate, Requests: *requests, Chunks: *chunks, Concurrency: *conc, Saturate: *sat, Log: e.stderr, GatewayEnv: gwEnv})
 	if err != nil {
 		return err
 	}

@@ -244,22 +244,29 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 func (s *Server) attempt(parent context.Context, cfg config.Router, c router.Candidate, req *providers.ChatRequest, sink *sseSink) (*providers.Result, error, string) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
-	var fired atomic.Value
-	ttft := time.AfterFunc(cfg.TTFTTimeout, func() {
-		fired.Store("sent no first byte within " + cfg.TTFTTimeout.String())
+	// One timer serves both bounds: it first waits for the first byte,
+	// then is moved to the end of the total timeout.
+	start := time.Now()
+	var phase atomic.Int32 // 0: waiting for the first byte; 1: streaming; 2: fired
+	var why string
+	timer := time.AfterFunc(min(cfg.TTFTTimeout, cfg.Timeout), func() {
+		if phase.Load() == 0 {
+			why = "sent no first byte within " + cfg.TTFTTimeout.String()
+		} else {
+			why = "did not finish within " + cfg.Timeout.String()
+		}
+		phase.Store(2)
 		cancel()
 	})
-	total := time.AfterFunc(cfg.Timeout, func() {
-		fired.Store("did not finish within " + cfg.Timeout.String())
-		cancel()
-	})
-	defer ttft.Stop()
-	defer total.Stop()
-	req.OnFirstByte = func() { ttft.Stop() }
+	defer timer.Stop()
+	req.OnFirstByte = func() {
+		if phase.CompareAndSwap(0, 1) && timer.Stop() {
+			timer.Reset(cfg.Timeout - time.Since(start))
+		}
+	}
 	sink.onFirst = req.OnFirstByte
 	res, err := c.Provider.Chat(ctx, req, sink)
-	why, _ := fired.Load().(string)
-	if err != nil && why != "" && parent.Err() == nil {
+	if err != nil && phase.Load() == 2 && parent.Err() == nil {
 		return res, err, why
 	}
 	return res, err, ""

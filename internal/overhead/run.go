@@ -40,6 +40,9 @@ type Options struct {
 	Saturate    time.Duration
 	// Rounds interleaves the paths to spread drift evenly.
 	Rounds int
+	// GatewayEnv adds environment variables to the gateway process only
+	// (for experiments such as GOGC=200).
+	GatewayEnv []string
 	Log    io.Writer
 }
 
@@ -129,7 +132,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	defer stop(proxy)
 	cfg := filepath.Join(dir, "gateway.yaml")
 	os.WriteFile(cfg, []byte("providers:\n  up:\n    type: openai\n    base_url: "+upURL+"/v1\n    api_key_env: UP_KEY\nmodels:\n  - {id: m, provider: up, upstream: m, openness: proprietary, deployment: saas, tasks: [chat]}\n"), 0o644)
-	gw, err := startPinned(ctx, o.Core, []string{o.GatewayBin, "-config", cfg, "-addr", gwAddr, "-log-level", "warn"}, []string{"UP_KEY=k"}, filepath.Join(dir, "gateway.log"))
+	gw, err := startPinned(ctx, o.Core, []string{o.GatewayBin, "-config", cfg, "-addr", gwAddr, "-log-level", "warn"}, append([]string{"UP_KEY=k"}, o.GatewayEnv...), filepath.Join(dir, "gateway.log"))
 	if err != nil {
 		return nil, fmt.Errorf("start gateway: %w", err)
 	}

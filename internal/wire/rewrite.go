@@ -10,7 +10,7 @@ import (
 // the whole member (from the key's opening quote to the value's end) and
 // of the value.
 type member struct {
-	key            string
+	key            []byte // raw key between its quotes, escapes kept
 	start, vs, end int
 }
 
@@ -18,12 +18,18 @@ type member struct {
 // already be valid JSON (ParseChat or ParseEmbed checked it); members still
 // returns an error rather than panicking on anything else.
 func members(b []byte) ([]member, int, error) {
+	return appendMembers(make([]member, 0, 16), b)
+}
+
+// appendMembers is members appending to out. A key is matched by its raw
+// bytes: an escaped spelling of "model" (\u006dodel) is not recognised,
+// which no client sends.
+func appendMembers(out []member, b []byte) ([]member, int, error) {
 	i := skipWS(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return nil, 0, errors.New("not a JSON object")
 	}
 	i++
-	var out []member
 	for {
 		i = skipWS(b, i)
 		if i >= len(b) {
@@ -43,10 +49,7 @@ func members(b []byte) ([]member, int, error) {
 		if err != nil {
 			return nil, 0, err
 		}
-		var key string
-		if err := json.Unmarshal(b[ks:ke], &key); err != nil {
-			return nil, 0, err
-		}
+		key := b[ks+1 : ke-1]
 		i = skipWS(b, ke)
 		if i >= len(b) || b[i] != ':' {
 			return nil, 0, errors.New("expected ':'")
@@ -144,7 +147,7 @@ func (r Rewrite) Apply(body []byte) ([]byte, error) {
 	sawModel, sawSO := false, false
 	for idx, m := range ms {
 		switch {
-		case contains(r.Drop, m.key):
+		case contains(r.Drop, string(m.key)):
 			// Copy up to the member, drop it and one adjoining comma.
 			seg := body[last:m.start]
 			if idx > 0 {
@@ -160,12 +163,12 @@ func (r Rewrite) Apply(body []byte) ([]byte, error) {
 				}
 			}
 			continue
-		case m.key == "model":
+		case string(m.key) == "model":
 			sawModel = true
 			out = append(out, body[last:m.vs]...)
 			out = strconv.AppendQuote(out, r.Model)
 			last = m.end
-		case m.key == "stream_options" && r.ForceUsage:
+		case string(m.key) == "stream_options" && r.ForceUsage:
 			sawSO = true
 			out = append(out, body[last:m.vs]...)
 			so, err := forceIncludeUsage(body[m.vs:m.end])

@@ -59,8 +59,26 @@ type chatProbe struct {
 }
 
 type messageProbe struct {
-	Role    *string      `json:"role"`
+	Role    roleProbe    `json:"role"`
 	Content contentProbe `json:"content"`
+}
+
+// roleProbe notes whether a role is present and whether it is "user",
+// without allocating a string.
+type roleProbe struct {
+	set, user bool
+}
+
+func (r *roleProbe) UnmarshalJSON(b []byte) error {
+	if len(b) == 0 || b[0] != '"' {
+		if string(b) == "null" {
+			return nil
+		}
+		return errors.New("role must be a string")
+	}
+	r.set = len(b) > 2
+	r.user = string(b) == `"user"`
+	return nil
 }
 
 // contentProbe reads a message's content, which is a string, null or an
@@ -122,12 +140,12 @@ func ParseChat(body []byte) (*Chat, error) {
 		c.IncludeUsage = p.StreamOptions.IncludeUsage
 	}
 	for i, m := range p.Messages {
-		if m.Role == nil || *m.Role == "" {
+		if !m.Role.set {
 			return nil, &Error{Param: "messages[" + strconv.Itoa(i) + "].role", Message: "missing required parameter: 'messages[" + strconv.Itoa(i) + "].role'"}
 		}
 		c.PromptChars += m.Content.chars
 		c.Images += m.Content.images
-		if *m.Role == "user" {
+		if m.Role.user {
 			c.LastUser = m.Content.raw
 		}
 	}
