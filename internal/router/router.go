@@ -63,6 +63,8 @@ type Router struct {
 	// scratch holds per-decision buffers, so a decision allocates little.
 	scratch  sync.Pool
 	measured atomic.Pointer[tiers.File]
+	// prefer holds each profile's prefer score by backend index.
+	prefer map[string][]float64
 }
 
 // New returns a router over o.Backends.
@@ -85,8 +87,21 @@ func New(o Options) *Router {
 	for _, m := range o.Backends.Catalog().All() {
 		p, _ := o.Backends.Provider(m.Provider)
 		b := newBackend(m, p, now)
+		b.idx = len(r.order)
 		r.backends[m.ID] = b
 		r.order = append(r.order, b)
+	}
+	r.prefer = map[string][]float64{}
+	for name, prof := range r.profiles {
+		sc := make([]float64, len(r.order))
+		for i, b := range r.order {
+			for k, id := range prof.Prefer {
+				if id == b.model.ID {
+					sc[i] = 1 - float64(k)/float64(len(prof.Prefer))
+				}
+			}
+		}
+		r.prefer[name] = sc
 	}
 	return r
 }
@@ -228,11 +243,14 @@ func (r *Router) Route(q *Query) (*Decision, error) {
 		d.Pinned = true
 		pool = r.pinnedPool(pinned)
 	} else {
-		pool = sc.cands[:0]
-		for _, b := range r.order {
-			pool = append(pool, cand{b: b})
+		if cap(sc.cands) < len(r.order) {
+			sc.cands = make([]cand, len(r.order))
 		}
-		sc.cands = pool
+		pool = sc.cands[:len(r.order)]
+		for i, b := range r.order {
+			c := &pool[i]
+			c.b, c.score, c.why = b, 0, ""
+		}
 	}
 	// Hard eligibility: filters, in order.
 	pl.need = append(sc.need[:0], q.Task)
@@ -244,6 +262,8 @@ func (r *Router) Route(q *Query) (*Decision, error) {
 	}
 	pl.need = append(pl.need, p.Require...)
 	sc.need = pl.need
+	pl.needSet = tasksOf(pl.need)
+	pl.preferScore = r.prefer[profile]
 	sc.filters = pl.active(sc.filters)
 	eligible := sc.elig[:0]
 	for i := range pool {
@@ -283,21 +303,27 @@ func (r *Router) Route(q *Query) (*Decision, error) {
 		want = 1
 	}
 	if pinned == nil {
-		pl.bestCost, pl.bestPrice = eligible[0].snap.cost, blended(eligible[0].model())
+		pl.bestCost, pl.bestPrice = eligible[0].snap.cost, eligible[0].b.price
 		for _, c := range eligible {
 			if c.snap.cost < pl.bestCost {
 				pl.bestCost = c.snap.cost
 			}
-			if p := blended(c.model()); p < pl.bestPrice {
-				pl.bestPrice = p
+			if c.b.price < pl.bestPrice {
+				pl.bestPrice = c.b.price
 			}
+		}
+		var ws [nScorers]float64
+		for k, s := range scorers {
+			ws[k] = s.weight(pl)
 		}
 		for _, c := range eligible {
 			for k, s := range scorers {
-				if w := s.weight(pl); w != 0 {
+				if ws[k] != 0 {
 					v := s.score(pl, c)
 					c.parts[k] = v
-					c.score += w * v
+					c.score += ws[k] * v
+				} else {
+					c.parts[k] = 0
 				}
 			}
 		}

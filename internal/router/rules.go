@@ -14,8 +14,8 @@ type cand struct {
 	b     *backend
 	snap  snapshot
 	score float64
-	parts [5]float64 // one per scorer, in scorers' order
-	why   string     // the filter that excluded it, "" when eligible
+	parts [nScorers]float64 // one per scorer, in scorers' order
+	why   string            // the filter that excluded it, "" when eligible
 }
 
 func (c *cand) model() *catalog.Model { return c.b.model }
@@ -30,6 +30,9 @@ type plan struct {
 	now     time.Time
 	explain bool           // build reasons in words (explain, errors)
 	need    []catalog.Task // what the request needs a model to do
+	needSet taskSet
+	// preferScore is the profile's prefer score by backend index.
+	preferScore []float64
 	// Across the eligible pool, for relative scores.
 	bestCost, bestPrice float64
 }
@@ -94,7 +97,10 @@ func (pl *plan) active(buf []filter) []filter {
 	return buf
 }
 
-var scorers = []scorer{prefer{}, domainFit{}, speed{}, price{}, quality{}}
+// nScorers is len(scorers).
+const nScorers = 5
+
+var scorers = [nScorers]scorer{prefer{}, domainFit{}, speed{}, price{}, quality{}}
 
 // availability: the provider is enabled (it is, or it would not be in
 // the set), its circuit is not open and it is not cooling down after a
@@ -169,6 +175,9 @@ type task struct{}
 
 func (task) name() string { return "task" }
 func (task) exclude(pl *plan, c *cand) string {
+	if c.b.tasks&pl.needSet == pl.needSet {
+		return ""
+	}
 	m := c.model()
 	for _, t := range pl.need {
 		if !m.Has(t) {
@@ -268,7 +277,7 @@ func (maxPrice) exclude(pl *plan, c *cand) string {
 	if r := pl.q.Route; r != nil && r.MaxPricePerMTok > 0 {
 		limit = r.MaxPricePerMTok
 	}
-	if limit > 0 && blended(c.model()) > limit {
+	if limit > 0 && c.b.price > limit {
 		if !pl.explain {
 			return excluded
 		}
@@ -283,6 +292,9 @@ type prefer struct{}
 func (prefer) name() string            { return "prefer" }
 func (prefer) weight(pl *plan) float64 { return pl.p.Weights.Prefer }
 func (prefer) score(pl *plan, c *cand) float64 {
+	if pl.preferScore != nil && c.b.idx >= 0 {
+		return pl.preferScore[c.b.idx]
+	}
 	for i, id := range pl.p.Prefer {
 		if id == c.model().ID {
 			return 1 - float64(i)/float64(len(pl.p.Prefer))
@@ -338,7 +350,7 @@ type price struct{}
 func (price) name() string            { return "price" }
 func (price) weight(pl *plan) float64 { return pl.p.Weights.Price }
 func (price) score(pl *plan, c *cand) float64 {
-	p := blended(c.model())
+	p := c.b.price
 	if p == 0 {
 		return 1
 	}
@@ -378,7 +390,7 @@ func less(key string, a, b *cand) (bool, bool) {
 			return a.snap.l.tier.Rank() < b.snap.l.tier.Rank(), true
 		}
 	case "price":
-		pa, pb := blended(a.model()), blended(b.model())
+		pa, pb := a.b.price, b.b.price
 		if pa != pb {
 			return pa < pb, true
 		}

@@ -40,6 +40,11 @@ type backend struct {
 	provider providers.Provider
 	inflight atomic.Int64
 	live     atomic.Pointer[live]
+	// Fixed facts, computed once: the model's tasks as a bit set, its
+	// blended price and its position in the router's order.
+	tasks taskSet
+	price float64
+	idx   int
 
 	mu sync.Mutex
 	// Peak-sensitive EWMA of latency (ns) and when it was last updated.
@@ -74,7 +79,7 @@ func newBackend(m *catalog.Model, p providers.Provider, now time.Time) *backend 
 		t = catalog.Moderate
 	}
 	b := &backend{model: m, provider: p, tier: t, tierSource: SourcePrior, state: Closed,
-		ewma: float64(priorLatency[t]), ewmaAt: now, winStart: now}
+		ewma: float64(priorLatency[t]), ewmaAt: now, winStart: now, tasks: tasksOf(m.Tasks), price: blended(m), idx: -1}
 	b.publish()
 	return b
 }
@@ -129,7 +134,8 @@ func (b *backend) snapshot(now time.Time, cfg *config.Router) snapshot {
 // nothing else probes it. Only eligible candidates need it.
 func (s *snapshot) price(now time.Time, cfg *config.Router) {
 	l := s.l.ewma
-	if idle := now.Sub(s.l.ewmaAt); idle > 0 {
+	// Below a tenth of the decay constant the drift is under 0.1%: skip it.
+	if idle := now.Sub(s.l.ewmaAt); idle > cfg.EWMADecay/10 {
 		w := math.Exp(-float64(idle) / float64(12*cfg.EWMADecay))
 		l = l*w + float64(priorLatency[s.l.tier])*(1-w)
 	}
@@ -305,4 +311,18 @@ func (b *backend) stateNow() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.state
+}
+
+// taskSet is a set of tasks as bits.
+type taskSet uint16
+
+var taskBits = map[catalog.Task]taskSet{catalog.Chat: 1, catalog.Vision: 2, catalog.Tools: 4, catalog.Embeddings: 8,
+	catalog.SpeechToText: 16, catalog.TextToSpeech: 32}
+
+func tasksOf(ts []catalog.Task) taskSet {
+	var s taskSet
+	for _, t := range ts {
+		s |= taskBits[t]
+	}
+	return s
 }
