@@ -43,7 +43,7 @@ type Options struct {
 	// GatewayEnv adds environment variables to the gateway process only
 	// (for experiments such as GOGC=200).
 	GatewayEnv []string
-	Log    io.Writer
+	Log        io.Writer
 }
 
 func (o *Options) defaults() {
