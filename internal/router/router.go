@@ -316,16 +316,26 @@ func (r *Router) Route(q *Query) (*Decision, error) {
 		for k, s := range scorers {
 			ws[k] = s.weight(pl)
 		}
+		// The scorers, called directly (this loop runs for every
+		// eligible backend); a zero weight skips its scorer.
 		for _, c := range eligible {
-			for k, s := range scorers {
-				if ws[k] != 0 {
-					v := s.score(pl, c)
-					c.parts[k] = v
-					c.score += ws[k] * v
-				} else {
-					c.parts[k] = 0
-				}
+			c.parts = [nScorers]float64{}
+			if ws[0] != 0 {
+				c.parts[0] = prefer{}.score(pl, c)
 			}
+			if ws[1] != 0 {
+				c.parts[1] = domainFit{}.score(pl, c)
+			}
+			if ws[2] != 0 {
+				c.parts[2] = speed{}.score(pl, c)
+			}
+			if ws[3] != 0 {
+				c.parts[3] = price{}.score(pl, c)
+			}
+			if ws[4] != 0 {
+				c.parts[4] = quality{}.score(pl, c)
+			}
+			c.score = ws[0]*c.parts[0] + ws[1]*c.parts[1] + ws[2]*c.parts[2] + ws[3]*c.parts[3] + ws[4]*c.parts[4]
 		}
 		k := want + 1 // one more than tried, for the two choices
 		if pl.explain {
@@ -373,20 +383,31 @@ type scratch struct {
 	need    []catalog.Task
 }
 
-// topK moves the k best of c (by better) to its front, in order. A
-// partial selection: a decision needs only the few it will try.
+// topK moves the k best of c (by better) to its front, in order, in one
+// pass: a decision needs only the few it will try.
 func topK(c []*cand, k int, better func(a, b *cand) bool) {
 	if k > len(c) {
 		k = len(c)
 	}
-	for i := 0; i < k; i++ {
-		best := i
-		for j := i + 1; j < len(c); j++ {
-			if better(c[j], c[best]) {
-				best = j
-			}
+	if k >= len(c)/4 {
+		sort.SliceStable(c, func(i, j int) bool { return better(c[i], c[j]) })
+		return
+	}
+	// c[:k] is kept sorted; each later element either loses to the k-th
+	// (the common case: one comparison) or is inserted in place.
+	sort.SliceStable(c[:k], func(i, j int) bool { return better(c[i], c[j]) })
+	for j := k; j < len(c); j++ {
+		if !better(c[j], c[k-1]) {
+			continue
 		}
-		c[i], c[best] = c[best], c[i]
+		x := c[j]
+		c[j] = c[k-1]
+		i := k - 1
+		for i > 0 && better(x, c[i-1]) {
+			c[i] = c[i-1]
+			i--
+		}
+		c[i] = x
 	}
 }
 
