@@ -196,6 +196,12 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		s.metrics.InFlight(c.Model.ID, 1)
 		res, err, timedOut := s.attempt(r.Context(), cfg, c, req, sink)
 		s.metrics.InFlight(c.Model.ID, -1)
+		if timedOut != "" {
+			// Our own timer cancelled the attempt: a timeout, not a
+			// cancellation, for the breaker and the metrics alike.
+			err = &providers.Error{Provider: c.Model.Provider, Status: http.StatusGatewayTimeout, Type: providers.TypeUpstream, Retryable: true,
+				Message: c.Model.Provider + " (" + c.Model.ID + ") " + timedOut}
+		}
 		clientGone := r.Context().Err() != nil
 		att.Done(res, err, clientGone)
 		s.observe("chat", c, t0, res, err)
@@ -216,10 +222,6 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		pe := providers.AsError(c.Model.Provider, err)
-		if timedOut != "" {
-			pe = &providers.Error{Provider: c.Model.Provider, Status: http.StatusGatewayTimeout, Type: providers.TypeUpstream, Retryable: true,
-				Message: c.Model.Provider + " (" + c.Model.ID + ") " + timedOut}
-		}
 		lastErr = pe
 		s.log.Warn("backend failed", "model", c.Model.ID, "provider", c.Model.Provider, "status", pe.Status, "retryable", pe.Retryable, "err", pe.Message, "streamed", sink.started)
 		if sink.started {
