@@ -65,6 +65,26 @@ type Router struct {
 	measured atomic.Pointer[tiers.File]
 	// prefer holds each profile's prefer score by backend index.
 	prefer map[string][]float64
+	// statics holds, per profile and task need, the backends the profile
+	// admits and their fixed score parts (see staticSet).
+	statics map[staticKey]*staticSet
+}
+
+// staticKey names a staticSet.
+type staticKey struct {
+	profile string
+	need    taskSet
+}
+
+// staticSet is what a profile decides once for all requests with the same
+// task needs: the backends its openness, deployment and task rules admit,
+// each with the part of its score that never changes (prefer, quality,
+// price), and the cheapest price among them. A decision then reads only
+// live state per backend.
+type staticSet struct {
+	backends  []*backend
+	base      []float64
+	bestPrice float64
 }
 
 // New returns a router over o.Backends.
@@ -102,6 +122,15 @@ func New(o Options) *Router {
 			}
 		}
 		r.prefer[name] = sc
+	}
+	r.statics = map[staticKey]*staticSet{}
+	for name, prof := range r.profiles {
+		for _, need := range []taskSet{taskBits[catalog.Chat], taskBits[catalog.Chat] | taskBits[catalog.Vision],
+			taskBits[catalog.Chat] | taskBits[catalog.Tools], taskBits[catalog.Chat] | taskBits[catalog.Vision] | taskBits[catalog.Tools],
+			taskBits[catalog.Embeddings]} {
+			need |= tasksOf(prof.Require)
+			r.statics[staticKey{name, need}] = r.buildStatic(name, prof, need)
+		}
 	}
 	return r
 }
@@ -239,20 +268,6 @@ func (r *Router) Route(q *Query) (*Decision, error) {
 	sc := r.scratch.Get().(*scratch)
 	defer r.scratch.Put(sc)
 	var pool []cand
-	if pinned != nil {
-		d.Pinned = true
-		pool = r.pinnedPool(pinned)
-	} else {
-		if cap(sc.cands) < len(r.order) {
-			sc.cands = make([]cand, len(r.order))
-		}
-		pool = sc.cands[:len(r.order)]
-		for i, b := range r.order {
-			c := &pool[i]
-			c.b, c.score, c.why = b, 0, ""
-		}
-	}
-	// Hard eligibility: filters, in order.
 	pl.need = append(sc.need[:0], q.Task)
 	if q.Vision {
 		pl.need = append(pl.need, catalog.Vision)
@@ -264,11 +279,35 @@ func (r *Router) Route(q *Query) (*Decision, error) {
 	sc.need = pl.need
 	pl.needSet = tasksOf(pl.need)
 	pl.preferScore = r.prefer[profile]
+	var st *staticSet
+	if pinned == nil {
+		st = r.statics[staticKey{profile, pl.needSet}]
+	}
+	pl.static = st != nil && !pl.explain
+	backendsIn := r.order
+	if pl.static {
+		backendsIn = st.backends
+	}
+	if pinned != nil {
+		d.Pinned = true
+		pool = r.pinnedPool(pinned)
+	} else {
+		if cap(sc.cands) < len(backendsIn) {
+			sc.cands = make([]cand, len(backendsIn))
+		}
+		pool = sc.cands[:len(backendsIn)]
+		for i, b := range backendsIn {
+			c := &pool[i]
+			c.b, c.score, c.why, c.si = b, 0, "", i
+		}
+	}
+	// Hard eligibility: filters, in order.
+	nowNs := pl.now.UnixNano()
 	sc.filters = pl.active(sc.filters)
 	eligible := sc.elig[:0]
 	for i := range pool {
 		c := &pool[i]
-		c.snap = c.b.snapshot(pl.now, &r.cfg)
+		c.snap = c.b.snapshotNs(nowNs, &r.cfg)
 		for _, f := range sc.filters {
 			if why := f.exclude(pl, c); why != "" {
 				c.why = why
@@ -279,7 +318,7 @@ func (r *Router) Route(q *Query) (*Decision, error) {
 			}
 		}
 		if c.why == "" {
-			c.snap.price(pl.now, &r.cfg)
+			c.snap.price(nowNs, &r.cfg)
 			eligible = append(eligible, c)
 		}
 	}
@@ -312,13 +351,33 @@ func (r *Router) Route(q *Query) (*Decision, error) {
 				pl.bestPrice = c.b.price
 			}
 		}
+		if st != nil {
+			// Prices compare within what the profile admits, whatever
+			// is up right now, so fixed score parts stay fixed.
+			pl.bestPrice = st.bestPrice
+		}
 		var ws [nScorers]float64
 		for k, s := range scorers {
 			ws[k] = s.weight(pl)
 		}
 		// The scorers, called directly (this loop runs for every
-		// eligible backend); a zero weight skips its scorer.
+		// eligible backend); a zero weight skips its scorer. With a
+		// static set only the live parts are computed here.
+		if pl.static {
+			for _, c := range eligible {
+				c.score = st.base[c.si]
+				if ws[1] != 0 {
+					c.score += ws[1] * domainFit{}.score(pl, c)
+				}
+				if ws[2] != 0 {
+					c.score += ws[2] * speed{}.score(pl, c)
+				}
+			}
+		}
 		for _, c := range eligible {
+			if pl.static {
+				break
+			}
 			c.parts = [nScorers]float64{}
 			if ws[0] != 0 {
 				c.parts[0] = prefer{}.score(pl, c)
@@ -350,6 +409,11 @@ func (r *Router) Route(q *Query) (*Decision, error) {
 			return a.score > b.score
 		})
 		r.twoChoices(pl, eligible)
+		if pl.static {
+			// The reason names the best component: fill the first's parts.
+			c := eligible[0]
+			c.parts = [nScorers]float64{prefer{}.score(pl, c), domainFit{}.score(pl, c), speed{}.score(pl, c), price{}.score(pl, c), quality{}.score(pl, c)}
+		}
 	}
 	if want > len(eligible) {
 		want = len(eligible)
@@ -442,6 +506,28 @@ func considered(pool []cand, eligible []*cand) []Considered {
 		}
 	}
 	return out
+}
+
+func (r *Router) buildStatic(name string, prof *config.Profile, need taskSet) *staticSet {
+	st := &staticSet{}
+	for _, b := range r.order {
+		m := b.model
+		if b.tasks&need != need || (len(prof.Openness) > 0 && !contains(prof.Openness, m.Openness)) ||
+			(len(prof.Deployment) > 0 && !contains(prof.Deployment, m.Deployment)) {
+			continue
+		}
+		if len(st.backends) == 0 || b.price < st.bestPrice {
+			st.bestPrice = b.price
+		}
+		st.backends = append(st.backends, b)
+	}
+	pl := &plan{p: prof, bestPrice: st.bestPrice, preferScore: r.prefer[name]}
+	for _, b := range st.backends {
+		c := &cand{b: b}
+		st.base = append(st.base, prof.Weights.Prefer*prefer{}.score(pl, c)+prof.Weights.Quality*quality{}.score(pl, c)+
+			prof.Weights.Price*price{}.score(pl, c))
+	}
+	return st
 }
 
 // profileFor reads the profile from the model name ("auto",

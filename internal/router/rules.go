@@ -16,6 +16,7 @@ type cand struct {
 	score float64
 	parts [nScorers]float64 // one per scorer, in scorers' order
 	why   string            // the filter that excluded it, "" when eligible
+	si    int               // index in the static set, when one is used
 }
 
 func (c *cand) model() *catalog.Model { return c.b.model }
@@ -29,6 +30,7 @@ type plan struct {
 	sort    string
 	now     time.Time
 	explain bool           // build reasons in words (explain, errors)
+	static  bool           // the pool is a staticSet: profile rules already applied
 	need    []catalog.Task // what the request needs a model to do
 	needSet taskSet
 	// preferScore is the profile's prefer score by backend index.
@@ -72,13 +74,15 @@ func (pl *plan) active(buf []filter) []filter {
 		r = &Route{}
 	}
 	buf = append(buf[:0], availability{})
-	if len(p.Openness) > 0 || len(r.Openness) > 0 {
+	if (!pl.static && len(p.Openness) > 0) || len(r.Openness) > 0 {
 		buf = append(buf, openness{})
 	}
-	if len(p.Deployment) > 0 || len(r.Deployment) > 0 {
+	if (!pl.static && len(p.Deployment) > 0) || len(r.Deployment) > 0 {
 		buf = append(buf, deployment{})
 	}
-	buf = append(buf, task{})
+	if !pl.static {
+		buf = append(buf, task{})
+	}
 	if pl.q.PromptTokens+pl.q.MaxTokens > 0 {
 		buf = append(buf, contextWindow{})
 	}

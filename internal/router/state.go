@@ -98,12 +98,15 @@ type live struct {
 	ewmaAt        time.Time
 	ttft          time.Duration
 	tps           float64
+	// The same instants as Unix nanoseconds, for cheap comparisons.
+	openedAtNs, cooldownNs, ewmaAtNs int64
 }
 
 // publish replaces the backend's live value; b.mu must be held.
 func (b *backend) publish() {
 	b.live.Store(&live{tier: b.tier, tierSource: b.tierSource, measuredAt: b.measuredAt, state: b.state, openedAt: b.openedAt,
-		cooldownUntil: b.cooldownUntil, ewma: b.ewma, ewmaAt: b.ewmaAt, ttft: time.Duration(b.ttftEWMA), tps: b.tpsEWMA})
+		cooldownUntil: b.cooldownUntil, ewma: b.ewma, ewmaAt: b.ewmaAt, ttft: time.Duration(b.ttftEWMA), tps: b.tpsEWMA,
+		openedAtNs: unixNs(b.openedAt), cooldownNs: unixNs(b.cooldownUntil), ewmaAtNs: unixNs(b.ewmaAt)})
 }
 
 // snapshot is a backend as one decision sees it.
@@ -116,15 +119,27 @@ type snapshot struct {
 }
 
 func (b *backend) snapshot(now time.Time, cfg *config.Router) snapshot {
+	return b.snapshotNs(now.UnixNano(), cfg)
+}
+
+func (b *backend) snapshotNs(now int64, cfg *config.Router) snapshot {
 	l := b.live.Load()
 	s := snapshot{l: l, state: l.state, inflight: b.inflight.Load()}
-	if s.state == Open && now.Sub(l.openedAt) >= cfg.Breaker.OpenFor {
+	if s.state == Open && now-l.openedAtNs >= int64(cfg.Breaker.OpenFor) {
 		s.state = HalfOpen
 	}
-	if now.Before(l.cooldownUntil) {
-		s.cooldown = l.cooldownUntil.Sub(now)
+	if now < l.cooldownNs {
+		s.cooldown = time.Duration(l.cooldownNs - now)
 	}
 	return s
+}
+
+// unixNs is t in Unix nanoseconds, 0 for the zero time.
+func unixNs(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
 }
 
 // price sets s.cost, the PeakEWMA load cost: the latency average as of
@@ -132,10 +147,10 @@ func (b *backend) snapshot(now time.Time, cfg *config.Router) snapshot {
 // back toward its tier's typical latency (over a few minutes at the
 // default decay), so one bad spell does not shun it for ever when
 // nothing else probes it. Only eligible candidates need it.
-func (s *snapshot) price(now time.Time, cfg *config.Router) {
+func (s *snapshot) price(now int64, cfg *config.Router) {
 	l := s.l.ewma
 	// Below a tenth of the decay constant the drift is under 0.1%: skip it.
-	if idle := now.Sub(s.l.ewmaAt); idle > cfg.EWMADecay/10 {
+	if idle := time.Duration(now - s.l.ewmaAtNs); idle > cfg.EWMADecay/10 {
 		w := math.Exp(-float64(idle) / float64(12*cfg.EWMADecay))
 		l = l*w + float64(priorLatency[s.l.tier])*(1-w)
 	}
