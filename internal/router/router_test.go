@@ -481,3 +481,31 @@ func bigRouter(t testing.TB, n int) *Router {
 	}
 	return newRouter(t, cfg, nil)
 }
+
+// TestStaticPathAgreesWithExplain: the decision path that uses a
+// profile's precomputed static set chooses exactly what the full path
+// (the one explain runs) chooses, in the same order, for every profile.
+func TestStaticPathAgreesWithExplain(t *testing.T) {
+	r := newRouter(t, loadDefault(t), nil)
+	texts := []string{"hello", "Is this contract clause enforceable under the statute?", "dosage for a patient: 40 mg"}
+	for name := range r.profiles {
+		for _, text := range texts {
+			for _, vision := range []bool{false, true} {
+				q := chatQuery("auto:"+name, text)
+				q.Vision = vision
+				fast, err1 := r.Route(q)
+				q.Explain = true
+				full, err2 := r.Route(q)
+				if (err1 == nil) != (err2 == nil) {
+					t.Fatalf("%s %q vision=%v: errors differ: %v / %v", name, text, vision, err1, err2)
+				}
+				if err1 != nil {
+					continue
+				}
+				if strings.Join(ids(fast), ",") != strings.Join(ids(full), ",") || fast.Reason != full.Reason {
+					t.Errorf("%s %q vision=%v:\n fast %v (%s)\n full %v (%s)", name, text, vision, ids(fast), fast.Reason, ids(full), full.Reason)
+				}
+			}
+		}
+	}
+}

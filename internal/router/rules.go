@@ -58,7 +58,7 @@ type scorer interface {
 }
 
 // filters run in this order; the first that objects names the reason.
-var filters = []filter{
+var filters = [...]filter{
 	availability{}, openness{}, deployment{}, task{}, contextWindow{}, onlyIgnore{}, minTier{}, maxTTFT{}, maxPrice{},
 }
 
@@ -67,7 +67,7 @@ var filters = []filter{
 // backends pays only for the rules in play). Explain runs them all.
 func (pl *plan) active(buf []filter) []filter {
 	if pl.explain {
-		return filters
+		return append(buf[:0], filters[:]...) // a copy: buf is reused
 	}
 	p, r := pl.p, pl.q.Route
 	if r == nil {
