@@ -65,6 +65,8 @@ type Router struct {
 	measured atomic.Pointer[tiers.File]
 	// prefer holds each profile's prefer score by backend index.
 	prefer map[string][]float64
+	// domainBits numbers the catalog's domains.
+	domainBits map[string]uint64
 	// statics holds, per profile and task need, the backends the profile
 	// admits and their fixed score parts (see staticSet).
 	statics map[staticKey]*staticSet
@@ -110,6 +112,16 @@ func New(o Options) *Router {
 		b.idx = len(r.order)
 		r.backends[m.ID] = b
 		r.order = append(r.order, b)
+	}
+	// Domains as bits, so that scoring a domain is one AND per backend.
+	r.domainBits = map[string]uint64{}
+	for _, b := range r.order {
+		for _, d := range b.model.Domains {
+			if _, ok := r.domainBits[d]; !ok && len(r.domainBits) < 64 {
+				r.domainBits[d] = 1 << len(r.domainBits)
+			}
+			b.domains |= r.domainBits[d]
+		}
 	}
 	r.prefer = map[string][]float64{}
 	for name, prof := range r.profiles {
@@ -263,6 +275,7 @@ func (r *Router) Route(q *Query) (*Decision, error) {
 		pl.domain, d.DomainSource = p.Domain, "profile"
 	}
 	d.Domain = pl.domain
+	pl.domainBit = r.domainBits[pl.domain]
 
 	pl.explain = q.Explain
 	sc := r.scratch.Get().(*scratch)

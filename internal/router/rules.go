@@ -29,10 +29,13 @@ type plan struct {
 	domain  string // "" or "general" for general work
 	sort    string
 	now     time.Time
-	explain bool           // build reasons in words (explain, errors)
-	static  bool           // the pool is a staticSet: profile rules already applied
-	need    []catalog.Task // what the request needs a model to do
-	needSet taskSet
+	explain bool // build reasons in words (explain, errors)
+	static  bool // the pool is a staticSet: profile rules already applied
+	// domainBit is the request's domain as a bit of backend.domains (0
+	// when the domain has no bit: compare names).
+	domainBit uint64
+	need      []catalog.Task // what the request needs a model to do
+	needSet   taskSet
 	// preferScore is the profile's prefer score by backend index.
 	preferScore []float64
 	// Across the eligible pool, for relative scores.
@@ -241,7 +244,7 @@ func (minTier) exclude(pl *plan, c *cand) string {
 	if r := pl.q.Route; r != nil && r.MinTier != "" {
 		want = r.MinTier
 	}
-	if want != "" && c.snap.l.tier.Rank() > want.Rank() {
+	if want != "" && c.snap.l.rank > want.Rank() {
 		if !pl.explain {
 			return excluded
 		}
@@ -320,7 +323,11 @@ func (domainFit) weight(pl *plan) float64 {
 }
 func (domainFit) score(pl *plan, c *cand) float64 {
 	m := c.model()
-	if !contains(m.Domains, pl.domain) {
+	if pl.domainBit != 0 {
+		if c.b.domains&pl.domainBit == 0 {
+			return 0
+		}
+	} else if !contains(m.Domains, pl.domain) {
 		return 0
 	}
 	s := 0.5
@@ -340,7 +347,7 @@ type speed struct{}
 func (speed) name() string            { return "speed" }
 func (speed) weight(pl *plan) float64 { return pl.p.Weights.Speed }
 func (speed) score(pl *plan, c *cand) float64 {
-	tierScore := float64(3-c.snap.l.tier.Rank()) / 3
+	tierScore := float64(3-c.snap.l.rank) / 3
 	live := 1.0
 	if c.snap.cost > 0 {
 		live = pl.bestCost / c.snap.cost
@@ -381,7 +388,7 @@ func less(key string, a, b *cand) (bool, bool) {
 	switch key {
 	case "latency":
 		if a.snap.l.tier != b.snap.l.tier {
-			return a.snap.l.tier.Rank() < b.snap.l.tier.Rank(), true
+			return a.snap.l.rank < b.snap.l.rank, true
 		}
 		if a.snap.cost != b.snap.cost {
 			return a.snap.cost < b.snap.cost, true
@@ -391,7 +398,7 @@ func less(key string, a, b *cand) (bool, bool) {
 			return a.snap.l.tps > b.snap.l.tps, true
 		}
 		if a.snap.l.tier != b.snap.l.tier {
-			return a.snap.l.tier.Rank() < b.snap.l.tier.Rank(), true
+			return a.snap.l.rank < b.snap.l.rank, true
 		}
 	case "price":
 		pa, pb := a.b.price, b.b.price

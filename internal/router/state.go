@@ -42,9 +42,10 @@ type backend struct {
 	live     atomic.Pointer[live]
 	// Fixed facts, computed once: the model's tasks as a bit set, its
 	// blended price and its position in the router's order.
-	tasks taskSet
-	price float64
-	idx   int
+	tasks   taskSet
+	price   float64
+	idx     int
+	domains uint64 // the model's domains as bits (see Router.domainBits)
 
 	mu sync.Mutex
 	// Peak-sensitive EWMA of latency (ns) and when it was last updated.
@@ -100,13 +101,15 @@ type live struct {
 	tps           float64
 	// The same instants as Unix nanoseconds, for cheap comparisons.
 	openedAtNs, cooldownNs, ewmaAtNs int64
+	// rank is tier.Rank(), computed once.
+	rank int
 }
 
 // publish replaces the backend's live value; b.mu must be held.
 func (b *backend) publish() {
 	b.live.Store(&live{tier: b.tier, tierSource: b.tierSource, measuredAt: b.measuredAt, state: b.state, openedAt: b.openedAt,
 		cooldownUntil: b.cooldownUntil, ewma: b.ewma, ewmaAt: b.ewmaAt, ttft: time.Duration(b.ttftEWMA), tps: b.tpsEWMA,
-		openedAtNs: unixNs(b.openedAt), cooldownNs: unixNs(b.cooldownUntil), ewmaAtNs: unixNs(b.ewmaAt)})
+		openedAtNs: unixNs(b.openedAt), cooldownNs: unixNs(b.cooldownUntil), ewmaAtNs: unixNs(b.ewmaAt), rank: b.tier.Rank()})
 }
 
 // snapshot is a backend as one decision sees it.
