@@ -67,6 +67,8 @@ type Router struct {
 	prefer map[string][]float64
 	// domainBits numbers the catalog's domains.
 	domainBits map[string]uint64
+	// reasons caches the reason strings decisions give.
+	reasons sync.Map
 	// statics holds, per profile and task need, the backends the profile
 	// admits and their fixed score parts (see staticSet).
 	statics map[staticKey]*staticSet
@@ -257,7 +259,7 @@ func (r *Router) Route(q *Query) (*Decision, error) {
 		}
 		p = &config.Profile{Weights: config.Weights{Quality: 1, Speed: 1, Price: 1}}
 	}
-	pl := &plan{q: q, profile: profile, p: p, now: r.now(), sort: p.Sort}
+	pl := &plan{q: q, profile: profile, p: p, now: r.now(), sort: p.Sort, reasons: &r.reasons}
 	if q.Route != nil && q.Route.Sort != "" {
 		pl.sort = q.Route.Sort
 	}
@@ -470,9 +472,14 @@ func topK(c []*cand, k int, better func(a, b *cand) bool) {
 		sort.SliceStable(c, func(i, j int) bool { return better(c[i], c[j]) })
 		return
 	}
-	// c[:k] is kept sorted; each later element either loses to the k-th
-	// (the common case: one comparison) or is inserted in place.
-	sort.SliceStable(c[:k], func(i, j int) bool { return better(c[i], c[j]) })
+	// Sort c[:k] by insertion (k is small), then keep it the k best:
+	// each later element either loses to the k-th (the common case: one
+	// comparison) or is inserted in place.
+	for j := 1; j < k; j++ {
+		for i := j; i > 0 && better(c[i], c[i-1]); i-- {
+			c[i], c[i-1] = c[i-1], c[i]
+		}
+	}
 	for j := k; j < len(c); j++ {
 		if !better(c[j], c[k-1]) {
 			continue

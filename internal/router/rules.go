@@ -3,6 +3,7 @@ package router
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tiergate/tiergate/internal/catalog"
@@ -31,6 +32,8 @@ type plan struct {
 	now     time.Time
 	explain bool // build reasons in words (explain, errors)
 	static  bool // the pool is a staticSet: profile rules already applied
+	// reasons caches reason strings (reasonKey -> string) for the router.
+	reasons *sync.Map
 	// domainBit is the request's domain as a bit of backend.domains (0
 	// when the domain has no bit: compare names).
 	domainBit uint64
@@ -415,23 +418,41 @@ func less(key string, a, b *cand) (bool, bool) {
 
 // reason says in a few words why a candidate came first.
 func reason(pl *plan, c *cand) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "profile %s", pl.profile)
-	if pl.sort != "" {
-		fmt.Fprintf(&b, ", sorted by %s", pl.sort)
-	}
-	if pl.domain != "" && pl.domain != "general" {
-		fmt.Fprintf(&b, ", domain %s", pl.domain)
-	}
-	top, topV := "", 0.0
+	top := ""
+	topV := 0.0
 	for i, s := range scorers {
 		if v := s.weight(pl) * c.parts[i]; v > topV {
 			top, topV = s.name(), v
 		}
 	}
-	if top != "" {
-		fmt.Fprintf(&b, ", best on %s", top)
+	k := reasonKey{profile: pl.profile, sort: pl.sort, domain: pl.domain, top: top, tier: c.snap.l.tier, source: c.snap.l.tierSource}
+	if pl.reasons != nil {
+		if r, ok := pl.reasons.Load(k); ok {
+			return r.(string)
+		}
 	}
-	fmt.Fprintf(&b, ", tier %s (%s)", c.snap.l.tier, c.snap.l.tierSource)
-	return b.String()
+	var b strings.Builder
+	b.WriteString("profile " + pl.profile)
+	if pl.sort != "" {
+		b.WriteString(", sorted by " + pl.sort)
+	}
+	if pl.domain != "" && pl.domain != "general" {
+		b.WriteString(", domain " + pl.domain)
+	}
+	if top != "" {
+		b.WriteString(", best on " + top)
+	}
+	b.WriteString(", tier " + string(c.snap.l.tier) + " (" + c.snap.l.tierSource + ")")
+	r := b.String()
+	if pl.reasons != nil {
+		pl.reasons.Store(k, r)
+	}
+	return r
+}
+
+// reasonKey is what a reason's words depend on: reasons come from a small
+// set, so each is built once and reused.
+type reasonKey struct {
+	profile, sort, domain, top, source string
+	tier                               catalog.Tier
 }
