@@ -205,7 +205,7 @@ type contextWindow struct{}
 
 func (contextWindow) name() string { return "context_window" }
 func (contextWindow) exclude(pl *plan, c *cand) string {
-	w := c.model().ContextWindow
+	w := c.b.ctxWindow
 	if w <= 0 {
 		return ""
 	}
@@ -325,22 +325,14 @@ func (domainFit) weight(pl *plan) float64 {
 	return pl.p.Weights.Domain
 }
 func (domainFit) score(pl *plan, c *cand) float64 {
-	m := c.model()
 	if pl.domainBit != 0 {
 		if c.b.domains&pl.domainBit == 0 {
 			return 0
 		}
-	} else if !contains(m.Domains, pl.domain) {
+	} else if !contains(c.model().Domains, pl.domain) {
 		return 0
 	}
-	s := 0.5
-	if m.FineTuned {
-		s += 0.25
-	}
-	if m.RAG {
-		s += 0.25
-	}
-	return s
+	return c.b.domainFit
 }
 
 // speed scores the tier (measured, else the prior) and the live latency

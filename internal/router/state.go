@@ -46,6 +46,10 @@ type backend struct {
 	price   float64
 	idx     int
 	domains uint64 // the model's domains as bits (see Router.domainBits)
+	// domainFit is the score of a model whose domains match a request's:
+	// 0.5, plus 0.25 if fine-tuned, plus 0.25 if RAG-grounded.
+	domainFit float64
+	ctxWindow int
 
 	mu sync.Mutex
 	// Peak-sensitive EWMA of latency (ns) and when it was last updated.
@@ -80,7 +84,8 @@ func newBackend(m *catalog.Model, p providers.Provider, now time.Time) *backend 
 		t = catalog.Moderate
 	}
 	b := &backend{model: m, provider: p, tier: t, tierSource: SourcePrior, state: Closed,
-		ewma: float64(priorLatency[t]), ewmaAt: now, winStart: now, tasks: tasksOf(m.Tasks), price: blended(m), idx: -1}
+		ewma: float64(priorLatency[t]), ewmaAt: now, winStart: now, tasks: tasksOf(m.Tasks), price: blended(m), idx: -1,
+		ctxWindow: m.ContextWindow, domainFit: domainFitOf(m)}
 	b.publish()
 	return b
 }
@@ -341,6 +346,17 @@ func tasksOf(ts []catalog.Task) taskSet {
 	var s taskSet
 	for _, t := range ts {
 		s |= taskBits[t]
+	}
+	return s
+}
+
+func domainFitOf(m *catalog.Model) float64 {
+	s := 0.5
+	if m.FineTuned {
+		s += 0.25
+	}
+	if m.RAG {
+		s += 0.25
 	}
 	return s
 }
