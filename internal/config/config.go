@@ -422,40 +422,8 @@ func SortKeys() []string { return append([]string(nil), sortKeys...) }
 
 func (c *Config) validateRouting(models map[string]int) error {
 	r := &c.Router
-	if r.DefaultProfile == "" {
-		r.DefaultProfile = "auto"
-	}
-	if r.MaxAttempts == 0 {
-		r.MaxAttempts = 3
-	}
-	if r.TTFTTimeout == 0 {
-		r.TTFTTimeout = 60 * time.Second
-	}
-	if r.Timeout == 0 {
-		r.Timeout = 10 * time.Minute
-	}
-	if r.NearEqual == 0 {
-		r.NearEqual = 0.05
-	}
-	if r.EWMADecay == 0 {
-		r.EWMADecay = 10 * time.Second
-	}
-	if r.TierWindow == 0 {
-		r.TierWindow = time.Minute
-	}
+	r.ApplyDefaults()
 	b := &r.Breaker
-	if b.Window == 0 {
-		b.Window = 30 * time.Second
-	}
-	if b.MinRequests == 0 {
-		b.MinRequests = 10
-	}
-	if b.ErrorRatio == 0 {
-		b.ErrorRatio = 0.5
-	}
-	if b.OpenFor == 0 {
-		b.OpenFor = 30 * time.Second
-	}
 	if r.MaxAttempts < 1 || b.ErrorRatio <= 0 || b.ErrorRatio > 1 || b.MinRequests < 1 {
 		return errors.New("router: max_attempts must be >= 1, breaker.error_ratio in (0,1], breaker.min_requests >= 1")
 	}
@@ -515,4 +483,43 @@ func keys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// ApplyDefaults fills the routing settings left unset. Load applies it;
+// code that builds a Router value by hand calls it too.
+func (r *Router) ApplyDefaults() {
+	if r.DefaultProfile == "" {
+		r.DefaultProfile = "auto"
+	}
+	if r.MaxAttempts == 0 {
+		r.MaxAttempts = 3
+	}
+	if r.TTFTTimeout == 0 {
+		r.TTFTTimeout = 60 * time.Second
+	}
+	if r.Timeout == 0 {
+		r.Timeout = 10 * time.Minute
+	}
+	if r.NearEqual == 0 {
+		r.NearEqual = 0.05
+	}
+	if r.EWMADecay == 0 {
+		r.EWMADecay = 10 * time.Second
+	}
+	if r.TierWindow == 0 {
+		r.TierWindow = time.Minute
+	}
+	b := &r.Breaker
+	if b.Window == 0 {
+		b.Window = 30 * time.Second
+	}
+	if b.MinRequests == 0 {
+		b.MinRequests = 10
+	}
+	if b.ErrorRatio == 0 {
+		b.ErrorRatio = 0.5
+	}
+	if b.OpenFor == 0 {
+		b.OpenFor = 30 * time.Second
+	}
 }

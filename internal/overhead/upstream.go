@@ -8,6 +8,7 @@
 package overhead
 
 import (
+	"bytes"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -50,7 +51,7 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 	}
-	stream = contains(buf[:n], `"stream":true`)
+	stream = bytes.Contains(buf[:n], []byte(`"stream":true`))
 	if !stream {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Content-Length", strconv.Itoa(len(u.unary)))
@@ -68,15 +69,6 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		fl.Flush()
 	}
-}
-
-func contains(b []byte, s string) bool {
-	for i := 0; i+len(s) <= len(b); i++ {
-		if string(b[i:i+len(s)]) == s {
-			return true
-		}
-	}
-	return false
 }
 
 // NewProxy is the floor: a bare reverse proxy to target that flushes

@@ -104,7 +104,7 @@ func New(o Options) *Router {
 	if r.profiles == nil {
 		r.profiles = map[string]*config.Profile{}
 	}
-	fillDefaults(&r.cfg)
+	r.cfg.ApplyDefaults()
 	r.enabled = len(o.Backends.Providers())
 	r.scratch.New = func() any { return &scratch{} }
 	now := r.now()
@@ -147,33 +147,6 @@ func New(o Options) *Router {
 		}
 	}
 	return r
-}
-
-func fillDefaults(c *config.Router) {
-	if c.DefaultProfile == "" {
-		c.DefaultProfile = "auto"
-	}
-	if c.MaxAttempts == 0 {
-		c.MaxAttempts = 3
-	}
-	if c.NearEqual == 0 {
-		c.NearEqual = 0.05
-	}
-	if c.TTFTTimeout == 0 {
-		c.TTFTTimeout = 60 * time.Second
-	}
-	if c.Timeout == 0 {
-		c.Timeout = 10 * time.Minute
-	}
-	if c.EWMADecay == 0 {
-		c.EWMADecay = 10 * time.Second
-	}
-	if c.TierWindow == 0 {
-		c.TierWindow = time.Minute
-	}
-	if c.Breaker.Window == 0 {
-		c.Breaker = config.Breaker{Window: 30 * time.Second, MinRequests: 10, ErrorRatio: 0.5, OpenFor: 30 * time.Second}
-	}
 }
 
 // Config returns the routing settings in force.
