@@ -178,58 +178,76 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	cfg := s.router.Config()
 	sink := &sseSink{w: w, dec: dec}
 	req := &providers.ChatRequest{Body: body, Stream: info.Stream, IncludeUsage: info.IncludeUsage}
-	var lastErr error
-	var prev *router.Candidate
-	attempts := 0
-	for i, c := range dec.Candidates {
-		att, ok := s.router.Begin(c)
-		if !ok {
-			continue // a half-open circuit whose trial is already out
-		}
-		if prev != nil {
-			s.metrics.Fallback(prev.Model.ID, c.Model.ID, metrics.ErrorType(lastErr))
-		}
-		prev = &dec.Candidates[i]
-		attempts++
+	res, c, attempts, err := s.try(r, "chat", t0, dec, func(ctx context.Context, c router.Candidate, attempt int) (*providers.Result, error) {
 		req.Model = c.Model.Upstream
-		sink.cand, sink.attempt = c, attempts
-		s.metrics.InFlight(c.Model.ID, 1)
-		res, err, timedOut := s.attempt(r.Context(), cfg, c, req, sink)
-		s.metrics.InFlight(c.Model.ID, -1)
+		sink.cand, sink.attempt = c, attempt
+		res, err, timedOut := s.attempt(ctx, cfg, c, req, sink)
 		if timedOut != "" {
 			// Our own timer cancelled the attempt: a timeout, not a
 			// cancellation, for the breaker and the metrics alike.
 			err = &providers.Error{Provider: c.Model.Provider, Status: http.StatusGatewayTimeout, Type: providers.TypeUpstream, Retryable: true,
 				Message: c.Model.Provider + " (" + c.Model.ID + ") " + timedOut}
 		}
+		return res, err
+	}, func() bool { return sink.started })
+	switch {
+	case err == nil && info.Stream:
+		sink.done()
+	case err == nil:
+		setRouteHeaders(w.Header(), dec, c, attempts)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(res.Body)
+	case r.Context().Err() != nil:
+		// The client went away; the upstream request was cancelled with it.
+	case sink.started:
+		// Bytes reached the client: nothing was retried after them.
+		sink.fail(providers.AsError(c.Model.Provider, err))
+	default:
+		w.Header().Set("X-Tiergate-Attempts", strconv.Itoa(attempts))
+		writeError(w, providers.AsError("", err))
+	}
+}
+
+// try runs a decision's candidates in order until one answers: each
+// attempt is admitted by the router (a half-open circuit lets one trial
+// through), counted in flight, reported back to the router and the
+// metrics, and followed by the next candidate only when its error is
+// retryable, the client is still there and nothing has been sent yet
+// (streamed reports that). It returns the answer, the candidate that gave
+// it (or failed last), the attempts made and the last error.
+func (s *Server) try(r *http.Request, op string, t0 time.Time, dec *router.Decision,
+	call func(ctx context.Context, c router.Candidate, attempt int) (*providers.Result, error), streamed func() bool) (*providers.Result, router.Candidate, int, error) {
+	var lastErr error
+	var last router.Candidate
+	attempts := 0
+	for _, c := range dec.Candidates {
+		att, ok := s.router.Begin(c)
+		if !ok {
+			continue // a half-open circuit whose trial is already out
+		}
+		if attempts > 0 {
+			s.metrics.Fallback(last.Model.ID, c.Model.ID, metrics.ErrorType(lastErr))
+		}
+		last = c
+		attempts++
+		s.metrics.InFlight(c.Model.ID, 1)
+		res, err := call(r.Context(), c, attempts)
+		s.metrics.InFlight(c.Model.ID, -1)
 		clientGone := r.Context().Err() != nil
 		att.Done(res, err, clientGone)
-		s.observe("chat", c, t0, res, err)
+		s.observe(op, c, t0, res, err)
 		if err == nil {
-			if info.Stream {
-				sink.done()
-			} else {
-				setRouteHeaders(w.Header(), dec, c, attempts)
-				w.Header().Set("Content-Type", "application/json")
-				w.Write(res.Body)
-			}
-			return
+			return res, c, attempts, nil
 		}
+		lastErr = err
 		if clientGone {
-			// The client went away; the adapter's upstream request was
-			// cancelled with it.
 			s.log.Debug("client disconnected", "model", c.Model.ID)
-			return
+			return nil, c, attempts, err
 		}
 		pe := providers.AsError(c.Model.Provider, err)
 		lastErr = pe
-		s.log.Warn("backend failed", "model", c.Model.ID, "provider", c.Model.Provider, "status", pe.Status, "retryable", pe.Retryable, "err", pe.Message, "streamed", sink.started)
-		if sink.started {
-			// Bytes reached the client: nothing is retried now.
-			sink.fail(pe)
-			return
-		}
-		if !pe.Retryable {
+		s.log.Warn("backend failed", "op", op, "model", c.Model.ID, "provider", c.Model.Provider, "status", pe.Status, "retryable", pe.Retryable, "err", pe.Message, "streamed", streamed())
+		if streamed() || !pe.Retryable {
 			break
 		}
 	}
@@ -237,8 +255,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		lastErr = &providers.Error{Status: http.StatusServiceUnavailable, Type: providers.TypeUnavailable, Code: "no_backend",
 			Message: "every eligible backend is busy with a trial request after failures; retry shortly"}
 	}
-	w.Header().Set("X-Tiergate-Attempts", strconv.Itoa(attempts))
-	writeError(w, lastErr)
+	return nil, last, attempts, lastErr
 }
 
 // attempt runs one candidate under the time-to-first-byte and total
@@ -410,37 +427,20 @@ func (s *Server) handleEmbed(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	var lastErr error
-	attempts := 0
-	for _, c := range dec.Candidates {
-		att, ok := s.router.Begin(c)
-		if !ok {
-			continue
-		}
-		attempts++
-		s.metrics.InFlight(c.Model.ID, 1)
-		res, err := c.Provider.Embed(r.Context(), &providers.EmbedRequest{Model: c.Model.Upstream, Body: body})
-		s.metrics.InFlight(c.Model.ID, -1)
-		att.Done(res, err, r.Context().Err() != nil)
-		s.observe("embeddings", c, t0, res, err)
-		if err == nil {
-			setRouteHeaders(w.Header(), dec, c, attempts)
-			w.Header().Set("Content-Type", "application/json")
-			w.Write(res.Body)
-			return
-		}
-		lastErr = err
-		if r.Context().Err() != nil {
-			return
-		}
-		if pe := providers.AsError(c.Model.Provider, err); !pe.Retryable {
-			break
-		}
+	s.metrics.RouteDecision(dec.Profile, decisionKind(dec))
+	res, c, attempts, err := s.try(r, "embeddings", t0, dec, func(ctx context.Context, c router.Candidate, _ int) (*providers.Result, error) {
+		return c.Provider.Embed(ctx, &providers.EmbedRequest{Model: c.Model.Upstream, Body: body})
+	}, func() bool { return false })
+	switch {
+	case err == nil:
+		setRouteHeaders(w.Header(), dec, c, attempts)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(res.Body)
+	case r.Context().Err() != nil:
+	default:
+		w.Header().Set("X-Tiergate-Attempts", strconv.Itoa(attempts))
+		writeError(w, providers.AsError("", err))
 	}
-	if lastErr == nil {
-		lastErr = &providers.Error{Status: http.StatusServiceUnavailable, Type: providers.TypeUnavailable, Message: "no backend admitted the request; retry shortly"}
-	}
-	writeError(w, providers.AsError("", lastErr))
 }
 
 // modelObject is an entry of GET /v1/models: OpenAI's fields plus the
