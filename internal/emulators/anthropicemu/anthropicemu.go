@@ -12,9 +12,9 @@ package anthropicemu
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/tiergate/tiergate/internal/emulators/emu"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -69,23 +69,13 @@ type Options struct {
 	Fault            Fault
 }
 
-// Fault injects a failure.
-type Fault struct {
-	Status     int    // answer with this HTTP status and the API's error body (e.g. 429, 500, 529)
-	Message    string // the error message in that body (and in the mid-stream error event)
-	RetryAfter string // Retry-After header value sent with Status
-	Hang       bool   // accept the request, never answer until the client goes away
-	Reset      bool   // hijack and close the TCP connection without an answer
-	CutAfter   int    // streams: after this many content chunks, close the connection without message_stop (0 = off)
-	ErrorAfter int    // streams: after this many content chunks, send an `event: error` with an overloaded_error body (0 = off)
-}
+// Fault injects a failure (see emu.Fault). The mid-stream error is an
+// `event: error` with an overloaded_error body; a cut ends without
+// message_stop.
+type Fault = emu.Fault
 
 // Request is one request as the emulator received it.
-type Request struct {
-	Method, Path string
-	Header       http.Header
-	Body         []byte
-}
+type Request = emu.Request
 
 // Server is a running emulator.
 type Server struct {
@@ -142,7 +132,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 	switch {
 	case o.Fault.Reset:
-		reset(w)
+		emu.Reset(w)
 		return
 	case o.Fault.Hang:
 		<-r.Context().Done()
@@ -198,14 +188,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "model: "+id, seq)
 	default:
 		writeError(w, http.StatusNotFound, "Not Found", seq)
-	}
-}
-
-func reset(w http.ResponseWriter) {
-	if hj, ok := w.(http.Hijacker); ok {
-		if conn, _, err := hj.Hijack(); err == nil {
-			conn.Close()
-		}
 	}
 }
 
@@ -600,7 +582,7 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request, body []byte, o
 	}
 	p := makePlan(req, o, seq)
 	if !req.Stream {
-		if !sleep(r.Context(), o.TTFT) {
+		if !emu.Sleep(r.Context(), o.TTFT) {
 			return
 		}
 		var block blockJSON
@@ -616,20 +598,6 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request, body []byte, o
 		return
 	}
 	s.stream(w, r, p, o)
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, p *plan, o Options) {
@@ -656,7 +624,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, p *plan, o Optio
 		send(eventJSON{Type: "content_block_start", Index: ptr(0), ContentBlock: &blockJSON{Type: "text", Text: ptr("")}})
 	}
 	send(eventJSON{Type: "ping"})
-	if !sleep(r.Context(), o.TTFT) {
+	if !emu.Sleep(r.Context(), o.TTFT) {
 		return
 	}
 	pieces := p.text
@@ -664,11 +632,11 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, p *plan, o Optio
 		pieces = p.argPieces
 	}
 	for i, piece := range pieces {
-		if i > 0 && !sleep(r.Context(), o.ChunkGap) {
+		if i > 0 && !emu.Sleep(r.Context(), o.ChunkGap) {
 			return
 		}
 		if o.Fault.CutAfter > 0 && i == o.Fault.CutAfter {
-			reset(w)
+			emu.Reset(w)
 			return
 		}
 		if o.Fault.ErrorAfter > 0 && i == o.Fault.ErrorAfter {
@@ -686,7 +654,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, p *plan, o Optio
 		}
 	}
 	if o.Fault.CutAfter > 0 && o.Fault.CutAfter >= len(pieces) {
-		reset(w)
+		emu.Reset(w)
 		return
 	}
 	send(eventJSON{Type: "content_block_stop", Index: ptr(0)})

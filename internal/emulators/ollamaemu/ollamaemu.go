@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"github.com/tiergate/tiergate/internal/emulators/emu"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -40,23 +41,11 @@ type Options struct {
 	Fault        Fault
 }
 
-// Fault injects a failure.
-type Fault struct {
-	Status     int
-	Message    string
-	RetryAfter string
-	Hang       bool
-	Reset      bool
-	CutAfter   int // streams: close after this many content lines, without the done line
-	ErrorAfter int // streams: after this many content lines, send {"error": ...}
-}
+// Fault injects a failure (see emu.Fault).
+type Fault = emu.Fault
 
 // Request is one recorded request.
-type Request struct {
-	Method, Path string
-	Header       http.Header
-	Body         []byte
-}
+type Request = emu.Request
 
 // Server is a running emulator.
 type Server struct {
@@ -132,11 +121,7 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 		}
 		switch {
 		case f.Reset:
-			if hj, ok := w.(http.Hijacker); ok {
-				if c, _, err := hj.Hijack(); err == nil {
-					c.Close()
-				}
-			}
+			emu.Reset(w)
 			return
 		case f.Hang:
 			<-r.Context().Done()
@@ -222,7 +207,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		prompt += len(strings.Fields(m.Content)) + 10*len(m.Images)
 	}
 	start := time.Now()
-	if !sleep(r, o.TTFT) {
+	if !emu.Sleep(r.Context(), o.TTFT) {
 		return
 	}
 	promptDur := time.Since(start)
@@ -261,15 +246,11 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	fl := w.(http.Flusher)
 	enc := json.NewEncoder(w)
 	for i, p := range pieces {
-		if i > 0 && !sleep(r, o.ChunkGap) {
+		if i > 0 && !emu.Sleep(r.Context(), o.ChunkGap) {
 			return
 		}
 		if o.Fault.CutAfter > 0 && i == o.Fault.CutAfter {
-			if hj, ok := w.(http.Hijacker); ok {
-				if c, _, err := hj.Hijack(); err == nil {
-					c.Close()
-				}
-			}
+			emu.Reset(w)
 			return
 		}
 		if o.Fault.ErrorAfter > 0 && i == o.Fault.ErrorAfter {
@@ -288,20 +269,6 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	}
 	enc.Encode(line(map[string]any{"role": "assistant", "content": ""}, true))
 	fl.Flush()
-}
-
-func sleep(r *http.Request, d time.Duration) bool {
-	if d <= 0 {
-		return r.Context().Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-r.Context().Done():
-		return false
-	}
 }
 
 func (s *Server) embed(w http.ResponseWriter, r *http.Request) {

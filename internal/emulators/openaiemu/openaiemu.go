@@ -13,6 +13,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"github.com/tiergate/tiergate/internal/emulators/emu"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -38,23 +39,11 @@ type Options struct {
 	Fault    Fault
 }
 
-// Fault injects a failure.
-type Fault struct {
-	Status     int    // answer with this status and OpenAI's error body
-	Message    string // the error message
-	RetryAfter string // Retry-After header sent with Status
-	Hang       bool   // never answer until the client goes away
-	Reset      bool   // close the connection without an answer
-	CutAfter   int    // streams: close after this many content chunks, without [DONE]
-	ErrorAfter int    // streams: after this many content chunks, send an error chunk
-}
+// Fault injects a failure (see emu.Fault).
+type Fault = emu.Fault
 
 // Request is one recorded request.
-type Request struct {
-	Method, Path string
-	Header       http.Header
-	Body         []byte
-}
+type Request = emu.Request
 
 // Server is a running emulator.
 type Server struct {
@@ -127,12 +116,7 @@ func (s *Server) record(next http.Handler) http.Handler {
 		f := o.Fault
 		switch {
 		case f.Reset:
-			if hj, ok := w.(http.Hijacker); ok {
-				c, _, err := hj.Hijack()
-				if err == nil {
-					c.Close()
-				}
-			}
+			emu.Reset(w)
 			return
 		case f.Hang:
 			<-r.Context().Done()
@@ -276,7 +260,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	created := time.Now().Unix()
 	callID := "call_emu" + fmt.Sprint(created%100000)
 
-	if !sleep(r, o.TTFT) {
+	if !emu.Sleep(r.Context(), o.TTFT) {
 		return
 	}
 	if !req.Stream {
@@ -319,11 +303,11 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for i, p := range pieces {
-		if i > 0 && !sleep(r, o.ChunkGap) {
+		if i > 0 && !emu.Sleep(r.Context(), o.ChunkGap) {
 			return
 		}
 		if o.Fault.CutAfter > 0 && i == o.Fault.CutAfter {
-			hijackClose(w)
+			emu.Reset(w)
 			return
 		}
 		if o.Fault.ErrorAfter > 0 && i == o.Fault.ErrorAfter {
@@ -349,28 +333,6 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	}
 	fmt.Fprint(w, "data: [DONE]\n\n")
 	fl.Flush()
-}
-
-func hijackClose(w http.ResponseWriter) {
-	if hj, ok := w.(http.Hijacker); ok {
-		if c, _, err := hj.Hijack(); err == nil {
-			c.Close()
-		}
-	}
-}
-
-func sleep(r *http.Request, d time.Duration) bool {
-	if d <= 0 {
-		return r.Context().Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-r.Context().Done():
-		return false
-	}
 }
 
 func words(s string) []string {
@@ -441,7 +403,7 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) {
 	if dims == 0 {
 		dims = 8
 	}
-	if !sleep(r, o.TTFT) {
+	if !emu.Sleep(r.Context(), o.TTFT) {
 		return
 	}
 	data := make([]any, len(inputs))
