@@ -6,6 +6,7 @@ package catalog
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -143,21 +144,21 @@ func (m *Model) Validate(where string) error {
 	if m.Upstream == "" {
 		return fmt.Errorf("%s: upstream is empty: give the model name the provider knows", where)
 	}
-	if !oneOf(m.Openness, validOpenness) {
+	if !slices.Contains(validOpenness, m.Openness) {
 		return fmt.Errorf("%s: openness %q is not one of %s", where, m.Openness, list(validOpenness))
 	}
-	if !oneOf(m.Deployment, validDeployment) {
+	if !slices.Contains(validDeployment, m.Deployment) {
 		return fmt.Errorf("%s: deployment %q is not one of %s", where, m.Deployment, list(validDeployment))
 	}
 	if len(m.Tasks) == 0 {
 		return fmt.Errorf("%s: tasks is empty: list what the model does, from %s", where, list(validTasks))
 	}
 	for _, t := range m.Tasks {
-		if !oneOf(t, validTasks) {
+		if !slices.Contains(validTasks, t) {
 			return fmt.Errorf("%s: task %q is not one of %s", where, t, list(validTasks))
 		}
 	}
-	if m.TierPrior != "" && !oneOf(m.TierPrior, validTiers) {
+	if m.TierPrior != "" && !slices.Contains(validTiers, m.TierPrior) {
 		return fmt.Errorf("%s: tier_prior %q is not one of %s", where, m.TierPrior, list(validTiers))
 	}
 	if m.ContextWindow < 0 {
@@ -209,15 +210,6 @@ func (c *Catalog) IDs() []string {
 	}
 	sort.Strings(ids)
 	return ids
-}
-
-func oneOf[T comparable](v T, set []T) bool {
-	for _, s := range set {
-		if s == v {
-			return true
-		}
-	}
-	return false
 }
 
 func list[T ~string](set []T) string {

@@ -10,9 +10,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -357,7 +359,7 @@ func (c *Config) validate(root *yaml.Node) error {
 		if p == nil {
 			return fmt.Errorf("providers.%s is empty: give it at least a type (%s)", name, strings.Join(providerTypes, ", "))
 		}
-		if !contains(providerTypes, p.Type) {
+		if !slices.Contains(providerTypes, p.Type) {
 			return fmt.Errorf("providers.%s: type %q is not one of %s", name, p.Type, strings.Join(providerTypes, ", "))
 		}
 		if strings.Contains(name, "/") {
@@ -405,15 +407,6 @@ func (c *Config) validate(root *yaml.Node) error {
 	return nil
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 // Sort criteria.
 var sortKeys = []string{"latency", "throughput", "price", "quality"}
 
@@ -428,7 +421,7 @@ func (c *Config) validateRouting(models map[string]int) error {
 		return errors.New("router: max_attempts must be >= 1, breaker.error_ratio in (0,1], breaker.min_requests >= 1")
 	}
 	if _, ok := c.Profiles[r.DefaultProfile]; !ok && len(c.Profiles) > 0 {
-		return fmt.Errorf("router.default_profile %q is not a profile; profiles: %s", r.DefaultProfile, strings.Join(keys(c.Profiles), ", "))
+		return fmt.Errorf("router.default_profile %q is not a profile; profiles: %s", r.DefaultProfile, strings.Join(slices.Sorted(maps.Keys(c.Profiles)), ", "))
 	}
 	for name, p := range c.Profiles {
 		if p == nil {
@@ -439,7 +432,7 @@ func (c *Config) validateRouting(models map[string]int) error {
 				return fmt.Errorf("profiles.%s: prefer names %q, which is not a model id in this file", name, id)
 			}
 		}
-		if p.Sort != "" && !contains(sortKeys, p.Sort) {
+		if p.Sort != "" && !slices.Contains(sortKeys, p.Sort) {
 			return fmt.Errorf("profiles.%s: sort %q is not one of %s", name, p.Sort, strings.Join(sortKeys, ", "))
 		}
 		if p.MinTier != "" && p.MinTier.Rank() < 0 {
@@ -474,15 +467,6 @@ func (c *Config) validateRouting(models map[string]int) error {
 		}
 	}
 	return nil
-}
-
-func keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // ApplyDefaults fills the routing settings left unset. Load applies it;

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 
@@ -88,7 +89,7 @@ func ParseRoute(raw json.RawMessage, domains map[string]*config.Domain) (*Route,
 	if r.MinTier != "" && r.MinTier.Rank() < 0 {
 		return nil, bad("route.min_tier", fmt.Sprintf("min_tier %q is not one of ultra-fast, fast, moderate, slow", r.MinTier))
 	}
-	if r.Sort != "" && !contains(config.SortKeys(), r.Sort) {
+	if r.Sort != "" && !slices.Contains(config.SortKeys(), r.Sort) {
 		return nil, bad("route.sort", fmt.Sprintf("sort %q is not one of %s", r.Sort, strings.Join(config.SortKeys(), ", ")))
 	}
 	if r.Domain != "" {
@@ -105,15 +106,6 @@ func ParseRoute(raw json.RawMessage, domains map[string]*config.Domain) (*Route,
 		return nil, bad("route", "max_ttft_ms and max_price_per_mtok must not be negative")
 	}
 	return &r, nil
-}
-
-func contains[T comparable](list []T, v T) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // ParseRoute decodes a request's "route" object against this router's

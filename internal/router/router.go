@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -505,8 +506,8 @@ func (r *Router) buildStatic(name string, prof *config.Profile, need taskSet) *s
 	st := &staticSet{}
 	for _, b := range r.order {
 		m := b.model
-		if b.tasks&need != need || (len(prof.Openness) > 0 && !contains(prof.Openness, m.Openness)) ||
-			(len(prof.Deployment) > 0 && !contains(prof.Deployment, m.Deployment)) {
+		if b.tasks&need != need || (len(prof.Openness) > 0 && !slices.Contains(prof.Openness, m.Openness)) ||
+			(len(prof.Deployment) > 0 && !slices.Contains(prof.Deployment, m.Deployment)) {
 			continue
 		}
 		if len(st.backends) == 0 || b.price < st.bestPrice {

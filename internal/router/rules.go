@@ -2,6 +2,7 @@ package router
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -137,13 +138,13 @@ type openness struct{}
 func (openness) name() string { return "openness" }
 func (openness) exclude(pl *plan, c *cand) string {
 	m := c.model()
-	if len(pl.p.Openness) > 0 && !contains(pl.p.Openness, m.Openness) {
+	if len(pl.p.Openness) > 0 && !slices.Contains(pl.p.Openness, m.Openness) {
 		if !pl.explain {
 			return excluded
 		}
 		return fmt.Sprintf("openness %s is not allowed by profile %s", orUnknown(string(m.Openness)), pl.profile)
 	}
-	if r := pl.q.Route; r != nil && len(r.Openness) > 0 && !contains(r.Openness, m.Openness) {
+	if r := pl.q.Route; r != nil && len(r.Openness) > 0 && !slices.Contains(r.Openness, m.Openness) {
 		if !pl.explain {
 			return excluded
 		}
@@ -158,13 +159,13 @@ type deployment struct{}
 func (deployment) name() string { return "deployment" }
 func (deployment) exclude(pl *plan, c *cand) string {
 	m := c.model()
-	if len(pl.p.Deployment) > 0 && !contains(pl.p.Deployment, m.Deployment) {
+	if len(pl.p.Deployment) > 0 && !slices.Contains(pl.p.Deployment, m.Deployment) {
 		if !pl.explain {
 			return excluded
 		}
 		return fmt.Sprintf("deployment %s is not allowed by profile %s", orUnknown(string(m.Deployment)), pl.profile)
 	}
-	if r := pl.q.Route; r != nil && len(r.Deployment) > 0 && !contains(r.Deployment, m.Deployment) {
+	if r := pl.q.Route; r != nil && len(r.Deployment) > 0 && !slices.Contains(r.Deployment, m.Deployment) {
 		if !pl.explain {
 			return excluded
 		}
@@ -229,10 +230,10 @@ func (onlyIgnore) exclude(pl *plan, c *cand) string {
 		return ""
 	}
 	m := c.model()
-	if len(r.Only) > 0 && !contains(r.Only, m.ID) && !contains(r.Only, m.Provider) {
+	if len(r.Only) > 0 && !slices.Contains(r.Only, m.ID) && !slices.Contains(r.Only, m.Provider) {
 		return "not in route.only"
 	}
-	if contains(r.Ignore, m.ID) || contains(r.Ignore, m.Provider) {
+	if slices.Contains(r.Ignore, m.ID) || slices.Contains(r.Ignore, m.Provider) {
 		return "in route.ignore"
 	}
 	return ""
@@ -329,7 +330,7 @@ func (domainFit) score(pl *plan, c *cand) float64 {
 		if c.b.domains&pl.domainBit == 0 {
 			return 0
 		}
-	} else if !contains(c.model().Domains, pl.domain) {
+	} else if !slices.Contains(c.model().Domains, pl.domain) {
 		return 0
 	}
 	return c.b.domainFit

@@ -3,6 +3,7 @@ package wire
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 )
 
@@ -147,7 +148,7 @@ func (r Rewrite) Apply(body []byte) ([]byte, error) {
 	sawModel, sawSO := false, false
 	for idx, m := range ms {
 		switch {
-		case contains(r.Drop, string(m.key)):
+		case slices.Contains(r.Drop, string(m.key)):
 			// Copy up to the member, drop it and one adjoining comma.
 			seg := body[last:m.start]
 			if idx > 0 {
@@ -221,13 +222,4 @@ func forceIncludeUsage(v []byte) ([]byte, error) {
 	}
 	so["include_usage"] = json.RawMessage("true")
 	return json.Marshal(so)
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
