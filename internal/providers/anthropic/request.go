@@ -350,27 +350,11 @@ func checkUnsupported(b *chatBody) *providers.Error {
 // for default values) and 2023-06-01 still accepts.
 func sampling(b *chatBody, legacy bool) (map[string]any, *providers.Error) {
 	extras := map[string]any{}
-	if b.Temperature != nil {
-		t := *b.Temperature
-		switch {
-		case legacy && (t < 0 || t > 1):
-			return nil, reqError("temperature", "Anthropic accepts temperature between 0 and 1, got %v", t)
-		case legacy:
-			extras["temperature"] = t
-		case t != 1:
-			return nil, cannotHonour("temperature", "Anthropic API version 2026-10-21 has no sampling parameters (configure the header anthropic-version: 2023-06-01 for this provider to use them)")
-		}
+	if err := unitSampling(extras, "temperature", b.Temperature, legacy, "Anthropic accepts temperature between 0 and 1, got %v"); err != nil {
+		return nil, err
 	}
-	if b.TopP != nil {
-		v := *b.TopP
-		switch {
-		case legacy && (v < 0 || v > 1):
-			return nil, reqError("top_p", "top_p must be between 0 and 1, got %v", v)
-		case legacy:
-			extras["top_p"] = v
-		case v != 1:
-			return nil, cannotHonour("top_p", "Anthropic API version 2026-10-21 has no sampling parameters (configure the header anthropic-version: 2023-06-01 for this provider to use them)")
-		}
+	if err := unitSampling(extras, "top_p", b.TopP, legacy, "top_p must be between 0 and 1, got %v"); err != nil {
+		return nil, err
 	}
 	if b.TopK != nil {
 		switch {
@@ -379,10 +363,32 @@ func sampling(b *chatBody, legacy bool) (map[string]any, *providers.Error) {
 		case legacy:
 			extras["top_k"] = *b.TopK
 		default:
-			return nil, cannotHonour("top_k", "Anthropic API version 2026-10-21 has no sampling parameters (configure the header anthropic-version: 2023-06-01 for this provider to use them)")
+			return nil, cannotHonour("top_k", noSampling)
 		}
 	}
 	return extras, nil
+}
+
+// noSampling says why a sampling parameter cannot be honoured.
+const noSampling = "Anthropic API version 2026-10-21 has no sampling parameters (configure the header anthropic-version: 2023-06-01 for this provider to use them)"
+
+// unitSampling carries a sampling parameter that ranges over [0, 1] and
+// defaults to 1 (temperature, top_p): under the legacy API version it is
+// range-checked and sent; otherwise its default is ignored and any other
+// value rejected.
+func unitSampling(extras map[string]any, name string, v *float64, legacy bool, rangeMsg string) *providers.Error {
+	if v == nil {
+		return nil
+	}
+	switch {
+	case legacy && (*v < 0 || *v > 1):
+		return reqError(name, rangeMsg, *v)
+	case legacy:
+		extras[name] = *v
+	case *v != 1:
+		return cannotHonour(name, noSampling)
+	}
+	return nil
 }
 
 func stopSequences(raw json.RawMessage) ([]string, *providers.Error) {
