@@ -52,8 +52,15 @@ func TestOverheadCommand(t *testing.T) {
 		Errors   int64   `json:"errors"`
 		PeakRSS  int64   `json:"peak_rss_bytes"`
 	}{"proxy": rep.Proxy, "gateway": rep.Gateway} {
-		if p.UnaryP50 <= 0 || p.TTFTP50 <= 0 || p.RPS <= 0 || p.PeakRSS <= 0 || p.Errors != 0 {
+		if p.UnaryP50 <= 0 || p.TTFTP50 <= 0 || p.RPS <= 0 || p.PeakRSS <= 0 {
 			t.Errorf("%s: %+v", name, p)
+		}
+		// The gateway must answer every request. The floor is Go's bare
+		// ReverseProxy, which answers 502 when a kept-alive upstream
+		// connection closes under a POST it cannot retry: its rare errors
+		// are reported, not ours to fail on.
+		if name == "gateway" && p.Errors != 0 {
+			t.Errorf("gateway errors: %+v", p)
 		}
 	}
 }

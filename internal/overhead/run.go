@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -264,7 +265,7 @@ func saturate(ctx context.Context, c *http.Client, p *Path, workers int, d time.
 			for ctx.Err() == nil {
 				if _, err := one(ctx, c, p.URL, false); err == nil {
 					atomic.AddInt64(&done, 1)
-				} else if ctx.Err() == nil {
+				} else if ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 					atomic.AddInt64(&p.Errors, 1)
 				}
 			}
