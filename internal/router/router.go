@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -73,23 +72,8 @@ type Router struct {
 	// statics holds, per profile and task need, the backends the profile
 	// admits and their fixed score parts (see staticSet).
 	statics map[staticKey]*staticSet
-}
-
-// staticKey names a staticSet.
-type staticKey struct {
-	profile string
-	need    taskSet
-}
-
-// staticSet is what a profile decides once for all requests with the same
-// task needs: the backends its openness, deployment and task rules admit,
-// each with the part of its score that never changes (prefer, quality,
-// price), and the cheapest price among them. A decision then reads only
-// live state per backend.
-type staticSet struct {
-	backends  []*backend
-	base      []float64
-	bestPrice float64
+	// drift tabulates how idle latency averages drift back.
+	drift *drift
 }
 
 // New returns a router over o.Backends.
@@ -106,6 +90,7 @@ func New(o Options) *Router {
 		r.profiles = map[string]*config.Profile{}
 	}
 	r.cfg.ApplyDefaults()
+	r.drift = newDrift(r.cfg.EWMADecay)
 	r.enabled = len(o.Backends.Providers())
 	r.scratch.New = func() any { return &scratch{} }
 	now := r.now()
@@ -256,7 +241,6 @@ func (r *Router) Route(q *Query) (*Decision, error) {
 	pl.explain = q.Explain
 	sc := r.scratch.Get().(*scratch)
 	defer r.scratch.Put(sc)
-	var pool []cand
 	pl.need = append(sc.need[:0], q.Task)
 	if q.Vision {
 		pl.need = append(pl.need, catalog.Vision)
@@ -273,52 +257,45 @@ func (r *Router) Route(q *Query) (*Decision, error) {
 		st = r.statics[staticKey{profile, pl.needSet}]
 	}
 	pl.static = st != nil && !pl.explain
-	backendsIn := r.order
-	if pl.static {
-		backendsIn = st.backends
+	sc.filters = pl.active(sc.filters)
+	want := r.cfg.MaxAttempts
+	if q.Route != nil && q.Route.AllowFallbacks != nil && !*q.Route.AllowFallbacks {
+		want = 1
 	}
-	if pinned != nil {
+	k := want + 1 // one more than tried, for the two choices
+	var eligible []*cand
+	var pool []cand
+	switch {
+	case pl.static && liveOnly(sc.filters):
+		eligible = r.scan(pl, st, sc, k)
+	case pinned != nil:
 		d.Pinned = true
 		pool = r.pinnedPool(pinned)
-	} else {
-		if cap(sc.cands) < len(backendsIn) {
-			sc.cands = make([]cand, len(backendsIn))
+		eligible = r.filter(pl, pool, sc)
+	default:
+		backendsIn := r.order
+		if pl.static {
+			backendsIn = st.backends
 		}
-		pool = sc.cands[:len(backendsIn)]
-		for i, b := range backendsIn {
-			c := &pool[i]
-			c.b, c.score, c.why, c.si = b, 0, "", i
-		}
-	}
-	// Hard eligibility: filters, in order.
-	nowNs := pl.now.UnixNano()
-	sc.filters = pl.active(sc.filters)
-	eligible := sc.elig[:0]
-	for i := range pool {
-		c := &pool[i]
-		c.snap = c.b.snapshotNs(nowNs, &r.cfg)
-		for _, f := range sc.filters {
-			if why := f.exclude(pl, c); why != "" {
-				c.why = why
-				if pl.explain {
-					c.why = f.name() + "\x00" + why
-				}
-				break
-			}
-		}
-		if c.why == "" {
-			c.snap.price(nowNs, &r.cfg)
-			eligible = append(eligible, c)
+		pool = candsOf(backendsIn, sc)
+		eligible = r.filter(pl, pool, sc)
+		if len(eligible) > 0 {
+			r.rank(pl, st, eligible, k)
 		}
 	}
-	sc.elig = eligible
 	if len(eligible) == 0 {
-		pl.explain = true // errors say why in words
+		// Errors say why in words, of every backend (not only those a
+		// static set kept), so that they read alike on every path.
+		pl.explain = true
+		if pinned == nil {
+			pool = candsOf(r.order, sc)
+		}
 		for i := range pool {
-			pool[i].why = ""
+			c := &pool[i]
+			c.snap, c.why = c.b.snapshot(pl.now, &r.cfg), ""
 			for _, f := range filters {
-				if why := f.exclude(pl, &pool[i]); why != "" {
-					pool[i].why = f.name() + "\x00" + why
+				if why := f.exclude(pl, c); why != "" {
+					c.why = f.name() + "\x00" + why
 					break
 				}
 			}
@@ -326,87 +303,15 @@ func (r *Router) Route(q *Query) (*Decision, error) {
 		d.Considered = considered(pool, nil)
 		return d, r.noneEligible(q, pl, d, pinned)
 	}
-	want := r.cfg.MaxAttempts
-	if q.Route != nil && q.Route.AllowFallbacks != nil && !*q.Route.AllowFallbacks {
-		want = 1
-	}
 	if pinned == nil {
-		pl.bestCost, pl.bestPrice = eligible[0].snap.cost, eligible[0].b.price
-		for _, c := range eligible {
-			if c.snap.cost < pl.bestCost {
-				pl.bestCost = c.snap.cost
-			}
-			if c.b.price < pl.bestPrice {
-				pl.bestPrice = c.b.price
-			}
-		}
-		if st != nil {
-			// Prices compare within what the profile admits, whatever
-			// is up right now, so fixed score parts stay fixed.
-			pl.bestPrice = st.bestPrice
-		}
-		var ws [nScorers]float64
-		for k, s := range scorers {
-			ws[k] = s.weight(pl)
-		}
-		// The scorers, called directly (this loop runs for every
-		// eligible backend); a zero weight skips its scorer. With a
-		// static set only the live parts are computed here.
-		if pl.static {
-			for _, c := range eligible {
-				c.score = st.base[c.si]
-				if ws[1] != 0 {
-					c.score += ws[1] * domainFit{}.score(pl, c)
-				}
-				if ws[2] != 0 {
-					c.score += ws[2] * speed{}.score(pl, c)
-				}
-			}
-		}
-		for _, c := range eligible {
-			if pl.static {
-				break
-			}
-			c.parts = [nScorers]float64{}
-			if ws[0] != 0 {
-				c.parts[0] = prefer{}.score(pl, c)
-			}
-			if ws[1] != 0 {
-				c.parts[1] = domainFit{}.score(pl, c)
-			}
-			if ws[2] != 0 {
-				c.parts[2] = speed{}.score(pl, c)
-			}
-			if ws[3] != 0 {
-				c.parts[3] = price{}.score(pl, c)
-			}
-			if ws[4] != 0 {
-				c.parts[4] = quality{}.score(pl, c)
-			}
-			c.score = ws[0]*c.parts[0] + ws[1]*c.parts[1] + ws[2]*c.parts[2] + ws[3]*c.parts[3] + ws[4]*c.parts[4]
-		}
-		k := want + 1 // one more than tried, for the two choices
-		if pl.explain {
-			k = len(eligible)
-		}
-		topK(eligible, k, func(a, b *cand) bool {
-			if pl.sort != "" {
-				if l, decided := less(pl.sort, a, b); decided {
-					return l
-				}
-			}
-			return a.score > b.score
-		})
-		r.twoChoices(pl, eligible)
+		r.twoChoices(pl, eligible[:min(k, len(eligible))])
 		if pl.static {
 			// The reason names the best component: fill the first's parts.
 			c := eligible[0]
 			c.parts = [nScorers]float64{prefer{}.score(pl, c), domainFit{}.score(pl, c), speed{}.score(pl, c), price{}.score(pl, c), quality{}.score(pl, c)}
 		}
 	}
-	if want > len(eligible) {
-		want = len(eligible)
-	}
+	want = min(want, len(eligible))
 	d.Candidates = make([]Candidate, want)
 	for i := range d.Candidates {
 		c := eligible[i]
@@ -428,17 +333,105 @@ func (r *Router) Route(q *Query) (*Decision, error) {
 	return d, nil
 }
 
+// candsOf makes a candidate of each backend, in sc's reused memory.
+func candsOf(bs []*backend, sc *scratch) []cand {
+	if cap(sc.cands) < len(bs) {
+		sc.cands = make([]cand, len(bs))
+	}
+	pool := sc.cands[:len(bs)]
+	for i, b := range bs {
+		pool[i] = cand{b: b, si: i}
+	}
+	return pool
+}
+
+// filter applies the active filters to the pool (the full path): it
+// returns the eligible candidates, their live state read and priced, and
+// marks the others with why they are out.
+func (r *Router) filter(pl *plan, pool []cand, sc *scratch) []*cand {
+	nowNs := pl.now.UnixNano()
+	eligible := sc.elig[:0]
+	for i := range pool {
+		c := &pool[i]
+		c.snap = c.b.snapshotNs(nowNs, &r.cfg)
+		for _, f := range sc.filters {
+			if why := f.exclude(pl, c); why != "" {
+				c.why = why
+				if pl.explain {
+					c.why = f.name() + "\x00" + why
+				}
+				break
+			}
+		}
+		if c.why == "" {
+			c.snap.price(nowNs, r.drift)
+			eligible = append(eligible, c)
+		}
+	}
+	sc.elig = eligible
+	return eligible
+}
+
+// rank scores the eligible candidates (the full path) and moves the k
+// best to the front, in order; explain orders them all. With a static
+// set only the live score parts are computed.
+func (r *Router) rank(pl *plan, st *staticSet, eligible []*cand, k int) {
+	pl.bestCost, pl.bestPrice = eligible[0].snap.cost, eligible[0].b.price
+	for _, c := range eligible {
+		pl.bestCost = min(pl.bestCost, c.snap.cost)
+		pl.bestPrice = min(pl.bestPrice, c.b.price)
+	}
+	if st != nil {
+		// Prices compare within what the profile admits, whatever is up
+		// right now, so fixed score parts stay fixed.
+		pl.bestPrice = st.bestPrice
+	}
+	var ws [nScorers]float64
+	for k, s := range scorers {
+		ws[k] = s.weight(pl)
+	}
+	for _, c := range eligible {
+		if pl.static {
+			// In scan's order of additions.
+			c.score = st.base[c.si]
+			if ws[1] != 0 {
+				c.score += ws[1] * domainFit{}.score(pl, c)
+			}
+			if ws[2] != 0 {
+				c.score += ws[2] * speed{}.score(pl, c)
+			}
+			continue
+		}
+		c.parts = [nScorers]float64{}
+		for k, s := range scorers {
+			if ws[k] != 0 {
+				c.parts[k] = s.score(pl, c)
+			}
+		}
+		c.score = ws[0]*c.parts[0] + ws[1]*c.parts[1] + ws[2]*c.parts[2] + ws[3]*c.parts[3] + ws[4]*c.parts[4]
+	}
+	if pl.explain {
+		k = len(eligible)
+	}
+	topK(eligible, k, func(a, b *cand) bool {
+		ra, rb := a.ranked(), b.ranked()
+		return pl.better(&ra, &rb)
+	})
+}
+
 // scratch is a decision's working memory.
 type scratch struct {
 	cands   []cand
 	elig    []*cand
+	hot     []hot
+	top     []int32
 	filters []filter
 	need    []catalog.Task
 }
 
 // topK moves the k best of c (by better) to its front, in order, in one
 // pass: a decision needs only the few it will try.
-func topK(c []*cand, k int, better func(a, b *cand) bool) {
+func topK[T any](c []T, k int, better func(a, b T) bool) {
 	if k > len(c) {
 		k = len(c)
 	}
@@ -502,28 +495,6 @@ func considered(pool []cand, eligible []*cand) []Considered {
 	return out
 }
 
-func (r *Router) buildStatic(name string, prof *config.Profile, need taskSet) *staticSet {
-	st := &staticSet{}
-	for _, b := range r.order {
-		m := b.model
-		if b.tasks&need != need || (len(prof.Openness) > 0 && !slices.Contains(prof.Openness, m.Openness)) ||
-			(len(prof.Deployment) > 0 && !slices.Contains(prof.Deployment, m.Deployment)) {
-			continue
-		}
-		if len(st.backends) == 0 || b.price < st.bestPrice {
-			st.bestPrice = b.price
-		}
-		st.backends = append(st.backends, b)
-	}
-	pl := &plan{p: prof, bestPrice: st.bestPrice, preferScore: r.prefer[name]}
-	for _, b := range st.backends {
-		c := &cand{b: b}
-		st.base = append(st.base, prof.Weights.Prefer*prefer{}.score(pl, c)+prof.Weights.Quality*quality{}.score(pl, c)+
-			prof.Weights.Price*price{}.score(pl, c))
-	}
-	return st
-}
-
 // profileFor reads the profile from the model name ("auto",
 // "auto:<profile>") or the header, and the pinned model when the client
 // named one.
@@ -568,9 +539,10 @@ func (r *Router) pinnedPool(m *catalog.Model) []cand {
 	return pool
 }
 
-// twoChoices looks at the leaders whose scores are within NearEqual of
-// the best, picks two at random and puts the less loaded first (the
-// power of two choices): load spreads without herding on one backend.
+// twoChoices looks at the leaders (c: the few a decision keeps) whose
+// scores are within NearEqual of the best, picks two at random and puts
+// the less loaded first (the power of two choices): load spreads without
+// herding on one backend.
 func (r *Router) twoChoices(pl *plan, c []*cand) {
 	if pl.sort != "" || len(c) < 2 {
 		return
@@ -615,12 +587,19 @@ func (r *Router) noneEligible(q *Query, pl *plan, d *Decision, pinned *catalog.M
 		return errStatus(http.StatusNotFound, providers.TypeInvalidRequest, "model_not_found", "model",
 			fmt.Sprintf("The model `%s` does not exist or no enabled provider serves it: GET /v1/models lists the models you can use", q.Model))
 	}
+	// The first few reasons, those of backends the profile's policy
+	// admits first: "llama3-70b: does not do vision" tells more than
+	// "gpt-4o: openness proprietary is not allowed".
 	var whys []string
 	byRule := map[string]int{}
 	for _, c := range d.Considered {
 		byRule[c.ExcludedBy]++
-		if len(whys) < 4 {
-			whys = append(whys, c.Model+": "+c.Why)
+	}
+	for _, policy := range []bool{false, true} {
+		for _, c := range d.Considered {
+			if len(whys) < 4 && (c.ExcludedBy == "openness" || c.ExcludedBy == "deployment") == policy {
+				whys = append(whys, c.Model+": "+c.Why)
+			}
 		}
 	}
 	status, code := http.StatusServiceUnavailable, "no_eligible_backend"

@@ -23,6 +23,36 @@ type cand struct {
 
 func (c *cand) model() *catalog.Model { return c.b.model }
 
+// ranked is what ordering two candidates reads. It holds no pointers, so
+// that the scan's working arrays cost the garbage collector nothing.
+type ranked struct {
+	score, cost, tps, price float64 // cost as snapshot.cost
+	rank, quality           int32
+}
+
+func (c *cand) ranked() ranked {
+	return ranked{score: c.score, cost: c.snap.cost, tps: c.snap.l.tps, price: c.b.price, rank: int32(c.snap.l.rank), quality: c.b.quality}
+}
+
+// better orders candidates: by the sort key asked for, if any and if it
+// tells them apart, else by score.
+func (pl *plan) better(a, b *ranked) bool {
+	if pl.sort != "" {
+		if l, decided := less(pl.sort, a, b); decided {
+			return l
+		}
+	}
+	return a.score > b.score
+}
+
+// minTier is the slowest tier the request admits, "" for any.
+func (pl *plan) minTier() catalog.Tier {
+	if r := pl.q.Route; r != nil && r.MinTier != "" {
+		return r.MinTier
+	}
+	return pl.p.MinTier
+}
+
 // plan is a request resolved against a profile: what every rule reads.
 type plan struct {
 	q       *Query
@@ -244,11 +274,7 @@ type minTier struct{}
 
 func (minTier) name() string { return "min_tier" }
 func (minTier) exclude(pl *plan, c *cand) string {
-	want := pl.p.MinTier
-	if r := pl.q.Route; r != nil && r.MinTier != "" {
-		want = r.MinTier
-	}
-	if want != "" && c.snap.l.rank > want.Rank() {
+	if want := pl.minTier(); want != "" && c.snap.l.rank > want.Rank() {
 		if !pl.explain {
 			return excluded
 		}
@@ -325,15 +351,17 @@ func (domainFit) weight(pl *plan) float64 {
 	}
 	return pl.p.Weights.Domain
 }
-func (domainFit) score(pl *plan, c *cand) float64 {
+func (domainFit) score(pl *plan, c *cand) float64 { return domainScore(pl, c.b) }
+
+func domainScore(pl *plan, b *backend) float64 {
 	if pl.domainBit != 0 {
-		if c.b.domains&pl.domainBit == 0 {
+		if b.domains&pl.domainBit == 0 {
 			return 0
 		}
-	} else if !slices.Contains(c.model().Domains, pl.domain) {
+	} else if !slices.Contains(b.model.Domains, pl.domain) {
 		return 0
 	}
-	return c.b.domainFit
+	return b.domainFit
 }
 
 // speed scores the tier (measured, else the prior) and the live latency
@@ -343,10 +371,16 @@ type speed struct{}
 func (speed) name() string            { return "speed" }
 func (speed) weight(pl *plan) float64 { return pl.p.Weights.Speed }
 func (speed) score(pl *plan, c *cand) float64 {
-	tierScore := float64(3-c.snap.l.rank) / 3
+	return speedScore(c.snap.l.rank, c.snap.cost, pl.bestCost)
+}
+
+// speedScore is half the tier (ultra-fast 1, slow 0), half the load cost
+// relative to the best candidate's.
+func speedScore(rank int, cost, bestCost float64) float64 {
+	tierScore := float64(3-rank) / 3
 	live := 1.0
-	if c.snap.cost > 0 {
-		live = pl.bestCost / c.snap.cost
+	if cost > 0 {
+		live = bestCost / cost
 	}
 	return 0.5*tierScore + 0.5*live
 }
@@ -380,30 +414,29 @@ func (quality) score(pl *plan, c *cand) float64 {
 }
 
 // less orders two candidates by a sort key; false when they tie.
-func less(key string, a, b *cand) (bool, bool) {
+func less(key string, a, b *ranked) (bool, bool) {
 	switch key {
 	case "latency":
-		if a.snap.l.tier != b.snap.l.tier {
-			return a.snap.l.rank < b.snap.l.rank, true
+		if a.rank != b.rank {
+			return a.rank < b.rank, true
 		}
-		if a.snap.cost != b.snap.cost {
-			return a.snap.cost < b.snap.cost, true
+		if a.cost != b.cost {
+			return a.cost < b.cost, true
 		}
 	case "throughput":
-		if a.snap.l.tps != b.snap.l.tps {
-			return a.snap.l.tps > b.snap.l.tps, true
+		if a.tps != b.tps {
+			return a.tps > b.tps, true
 		}
-		if a.snap.l.tier != b.snap.l.tier {
-			return a.snap.l.rank < b.snap.l.rank, true
+		if a.rank != b.rank {
+			return a.rank < b.rank, true
 		}
 	case "price":
-		pa, pb := a.b.price, b.b.price
-		if pa != pb {
-			return pa < pb, true
+		if a.price != b.price {
+			return a.price < b.price, true
 		}
 	case "quality":
-		if a.model().Quality != b.model().Quality {
-			return a.model().Quality > b.model().Quality, true
+		if a.quality != b.quality {
+			return a.quality > b.quality, true
 		}
 	}
 	return false, false

@@ -36,20 +36,22 @@ var priorLatency = map[catalog.Tier]time.Duration{
 // backend is one catalog model's live state. Its own mutex guards it, so
 // requests to different backends never contend.
 type backend struct {
-	model    *catalog.Model
-	provider providers.Provider
-	inflight atomic.Int64
-	live     atomic.Pointer[live]
-	// Fixed facts, computed once: the model's tasks as a bit set, its
-	// blended price and its position in the router's order.
-	tasks   taskSet
-	price   float64
-	idx     int
-	domains uint64 // the model's domains as bits (see Router.domainBits)
+	// What a decision reads, first, so that it shares a cache line.
+	live      atomic.Pointer[live]
+	inflight  atomic.Int64
+	ctxWindow int
+	domains   uint64 // the model's domains as bits (see Router.domainBits)
 	// domainFit is the score of a model whose domains match a request's:
 	// 0.5, plus 0.25 if fine-tuned, plus 0.25 if RAG-grounded.
 	domainFit float64
-	ctxWindow int
+	// Fixed facts, computed once: the model's tasks as a bit set, its
+	// blended price and its position in the router's order.
+	price    float64
+	quality  int32 // the catalog's quality rank
+	tasks    taskSet
+	idx      int
+	model    *catalog.Model
+	provider providers.Provider
 
 	mu sync.Mutex
 	// Peak-sensitive EWMA of latency (ns) and when it was last updated.
@@ -84,7 +86,7 @@ func newBackend(m *catalog.Model, p providers.Provider, now time.Time) *backend 
 		t = catalog.Moderate
 	}
 	b := &backend{model: m, provider: p, tier: t, tierSource: SourcePrior, state: Closed,
-		ewma: float64(priorLatency[t]), ewmaAt: now, winStart: now, tasks: tasksOf(m.Tasks), price: blended(m), idx: -1,
+		ewma: float64(priorLatency[t]), ewmaAt: now, winStart: now, tasks: tasksOf(m.Tasks), price: blended(m), quality: int32(m.Quality), idx: -1,
 		ctxWindow: m.ContextWindow, domainFit: domainFitOf(m)}
 	b.publish()
 	return b
@@ -94,27 +96,34 @@ func newBackend(m *catalog.Model, p providers.Provider, now time.Time) *backend 
 // replaced (under the backend's mutex) after every change, so that a
 // decision reads every backend with one atomic load and no lock.
 type live struct {
+	// What every decision reads, first and together: the latency
+	// average and when it was taken, the tier's typical latency it
+	// drifts back to, the breaker and Retry-After instants as Unix
+	// nanoseconds, the tier's rank and the output tokens/s.
+	ewma                   float64
+	ewmaAtNs               int64
+	prior                  float64
+	openedAtNs, cooldownNs int64
+	rank                   int
+	tps                    float64
+	open                   bool
+	// Then what is shown.
 	tier          catalog.Tier
 	tierSource    string
 	measuredAt    time.Time
 	state         string
 	openedAt      time.Time
 	cooldownUntil time.Time
-	ewma          float64
 	ewmaAt        time.Time
 	ttft          time.Duration
-	tps           float64
-	// The same instants as Unix nanoseconds, for cheap comparisons.
-	openedAtNs, cooldownNs, ewmaAtNs int64
-	// rank is tier.Rank(), computed once.
-	rank int
 }
 
 // publish replaces the backend's live value; b.mu must be held.
 func (b *backend) publish() {
 	b.live.Store(&live{tier: b.tier, tierSource: b.tierSource, measuredAt: b.measuredAt, state: b.state, openedAt: b.openedAt,
 		cooldownUntil: b.cooldownUntil, ewma: b.ewma, ewmaAt: b.ewmaAt, ttft: time.Duration(b.ttftEWMA), tps: b.tpsEWMA,
-		openedAtNs: unixNs(b.openedAt), cooldownNs: unixNs(b.cooldownUntil), ewmaAtNs: unixNs(b.ewmaAt), rank: b.tier.Rank()})
+		openedAtNs: unixNs(b.openedAt), cooldownNs: unixNs(b.cooldownUntil), ewmaAtNs: unixNs(b.ewmaAt), rank: b.tier.Rank(),
+		open: b.state == Open, prior: float64(priorLatency[b.tier])})
 }
 
 // snapshot is a backend as one decision sees it.
@@ -151,18 +160,50 @@ func unixNs(t time.Time) int64 {
 }
 
 // price sets s.cost, the PeakEWMA load cost: the latency average as of
-// now times (in-flight + 1). While a backend is idle its average drifts
-// back toward its tier's typical latency (over a few minutes at the
-// default decay), so one bad spell does not shun it for ever when
-// nothing else probes it. Only eligible candidates need it.
-func (s *snapshot) price(now int64, cfg *config.Router) {
-	l := s.l.ewma
-	// Below a tenth of the decay constant the drift is under 0.1%: skip it.
-	if idle := time.Duration(now - s.l.ewmaAtNs); idle > cfg.EWMADecay/10 {
-		w := math.Exp(-float64(idle) / float64(12*cfg.EWMADecay))
-		l = l*w + float64(priorLatency[s.l.tier])*(1-w)
+// now (see drift) times (in-flight + 1). Only eligible candidates need it.
+func (s *snapshot) price(now int64, d *drift) {
+	s.cost = d.latency(s.l, now) * float64(s.inflight+1)
+}
+
+// driftSteps is how many decay constants the drift table spans: past
+// them an idle backend's average is its tier's typical latency (the
+// weight left, e^-10, is under 0.005%).
+const driftSteps = 120
+
+// drift is how an idle backend's latency average returns to its tier's
+// typical latency: with weight w = e^(-idle/(12·decay)) on the average,
+// over a few minutes at the default decay, so one bad spell does not shun
+// a backend for ever when nothing else probes it. Every decision computes
+// it for every candidate, so the weight is tabulated once per decay
+// constant of idle time and interpolated between (error under 0.1%)
+// instead of calling math.Exp 200 times a decision.
+type drift struct {
+	per  float64 // 1 / the decay constant in ns
+	skip int64   // below this idle time the drift is under 0.1%: none
+	w    [driftSteps + 1]float64
+}
+
+func newDrift(decay time.Duration) *drift {
+	d := &drift{per: 1 / float64(decay), skip: int64(decay / 10)}
+	for k := range d.w {
+		d.w[k] = math.Exp(-float64(k) / 12)
 	}
-	s.cost = l * float64(s.inflight+1)
+	return d
+}
+
+// latency is l's latency average as of now, ns.
+func (d *drift) latency(l *live, now int64) float64 {
+	idle := now - l.ewmaAtNs
+	if idle <= d.skip {
+		return l.ewma
+	}
+	x := float64(idle) * d.per
+	if x >= driftSteps {
+		return l.prior
+	}
+	k := int(x)
+	w := d.w[k] + (d.w[k+1]-d.w[k])*(x-float64(k))
+	return l.ewma*w + l.prior*(1-w)
 }
 
 // updateState moves an open circuit to half-open once OpenFor passed.

@@ -1,0 +1,154 @@
+package router
+
+import (
+	"math"
+	"slices"
+
+	"github.com/tiergate/tiergate/internal/config"
+)
+
+// staticKey names a staticSet.
+type staticKey struct {
+	profile string
+	need    taskSet
+}
+
+// staticSet is what a profile decides once for all requests with the same
+// task needs: the backends its openness, deployment and task rules admit,
+// each with the part of its score that never changes (prefer, quality,
+// price), and the cheapest price among them. A decision then reads only
+// live state per backend.
+type staticSet struct {
+	backends  []*backend
+	base      []float64
+	bestPrice float64
+}
+
+func (r *Router) buildStatic(name string, prof *config.Profile, need taskSet) *staticSet {
+	st := &staticSet{}
+	for _, b := range r.order {
+		m := b.model
+		if b.tasks&need != need || (len(prof.Openness) > 0 && !slices.Contains(prof.Openness, m.Openness)) ||
+			(len(prof.Deployment) > 0 && !slices.Contains(prof.Deployment, m.Deployment)) {
+			continue
+		}
+		if len(st.backends) == 0 || b.price < st.bestPrice {
+			st.bestPrice = b.price
+		}
+		st.backends = append(st.backends, b)
+	}
+	pl := &plan{p: prof, bestPrice: st.bestPrice, preferScore: r.prefer[name]}
+	for _, b := range st.backends {
+		c := &cand{b: b}
+		st.base = append(st.base, prof.Weights.Prefer*prefer{}.score(pl, c)+prof.Weights.Quality*quality{}.score(pl, c)+
+			prof.Weights.Price*price{}.score(pl, c))
+	}
+	return st
+}
+
+// liveOnly reports whether every filter in fs reads only live state
+// (availability, context window, min tier): then a static set's decision
+// can take the scan below. Openness, deployment, only/ignore, TTFT and
+// price bounds asked in the request's route object take the full path.
+func liveOnly(fs []filter) bool {
+	for _, f := range fs {
+		switch f.(type) {
+		case availability, contextWindow, minTier:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// hot is an admitted backend as the scan sees it: what ranking reads,
+// and where it sits in the static set. No pointers: see ranked.
+type hot struct {
+	ranked
+	inflight int64
+	si       int32
+}
+
+// scan is a decision over a static set when only live rules apply, the
+// common case, made for speed: one pass over the set reads each
+// backend's live state once (one atomic load), applies the live rules
+// and prices the latency; a second pass over what it kept adds the live
+// score parts to the fixed ones; a one-pass top-k keeps the k best; and
+// only those k become candidates (their live state read again, for the
+// tier they show). It chooses what the full path does
+// (TestStaticPathAgreesWithExplain). It returns nil when no backend is
+// eligible: the full path then says why.
+func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
+	now := pl.now.UnixNano()
+	openFor := int64(r.cfg.Breaker.OpenFor)
+	need := pl.q.PromptTokens + pl.q.MaxTokens
+	maxRank := math.MaxInt
+	if t := pl.minTier(); t != "" {
+		maxRank = t.Rank()
+	}
+	hs := sc.hot[:0]
+	best := math.Inf(1)
+	for i, b := range st.backends {
+		l := b.live.Load()
+		if (l.open && now-l.openedAtNs < openFor) || now < l.cooldownNs || l.rank > maxRank ||
+			(b.ctxWindow > 0 && need > b.ctxWindow) {
+			continue
+		}
+		n := b.inflight.Load()
+		cost := r.drift.latency(l, now) * float64(n+1)
+		if cost < best {
+			best = cost
+		}
+		hs = append(hs, hot{ranked: ranked{cost: cost, tps: l.tps, price: b.price, rank: int32(l.rank), quality: b.quality},
+			inflight: n, si: int32(i)})
+	}
+	sc.hot = hs
+	if len(hs) == 0 {
+		return nil
+	}
+	pl.bestCost, pl.bestPrice = best, st.bestPrice
+	wD, wS := domainFit{}.weight(pl), speed{}.weight(pl)
+	// top holds the k best so far, in order (ties to the earlier, as a
+	// stable sort would): most backends lose to the k-th at once.
+	top := sc.top[:0]
+	for j := range hs {
+		h := &hs[j]
+		// In the full path's order of additions, so that scores agree
+		// to the last bit.
+		h.score = st.base[h.si]
+		if wD != 0 {
+			h.score += wD * domainScore(pl, st.backends[h.si])
+		}
+		if wS != 0 {
+			h.score += wS * speedScore(int(h.rank), h.cost, best)
+		}
+		if len(top) == k {
+			last := &hs[top[k-1]].ranked
+			if pl.sort == "" && !(h.score > last.score) || pl.sort != "" && !pl.better(&h.ranked, last) {
+				continue
+			}
+			top = top[:k-1]
+		}
+		i := len(top)
+		top = append(top, int32(j))
+		for ; i > 0 && pl.better(&h.ranked, &hs[top[i-1]].ranked); i-- {
+			top[i] = top[i-1]
+		}
+		top[i] = int32(j)
+	}
+	sc.top = top
+	if cap(sc.cands) < len(top) {
+		sc.cands = make([]cand, len(top))
+	}
+	out := sc.elig[:0]
+	for i, j := range top {
+		h := &hs[j]
+		c := &sc.cands[i]
+		*c = cand{b: st.backends[h.si], score: h.score, si: int(h.si)}
+		c.snap = c.b.snapshotNs(now, &r.cfg)
+		c.snap.cost = h.cost
+		out = append(out, c)
+	}
+	sc.elig = out
+	return out
+}
