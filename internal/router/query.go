@@ -53,6 +53,11 @@ type Route struct {
 	Only            []string             `json:"only,omitempty"`
 	Ignore          []string             `json:"ignore,omitempty"`
 	AllowFallbacks  *bool                `json:"allow_fallbacks,omitempty"`
+
+	// excluded is what the route's fixed rules (openness, deployment,
+	// only/ignore, max price) exclude, by backend index: set by
+	// Router.ParseRoute, so that a decision tests one bit per backend.
+	excluded bitset
 }
 
 var routeFields = []string{"allow_fallbacks", "deployment", "domain", "ignore", "max_price_per_mtok", "max_ttft_ms", "min_tier", "only", "openness", "sort"}
@@ -108,8 +113,85 @@ func ParseRoute(raw json.RawMessage, domains map[string]*config.Domain) (*Route,
 	return &r, nil
 }
 
-// ParseRoute decodes a request's "route" object against this router's
-// domains.
-func (r *Router) ParseRoute(raw json.RawMessage) (*Route, error) {
-	return ParseRoute(raw, r.cls.names())
+// minTier and maxTTFT read a route that may be nil.
+func (r *Route) minTier() catalog.Tier {
+	if r == nil {
+		return ""
+	}
+	return r.MinTier
 }
+
+func (r *Route) maxTTFT() float64 {
+	if r == nil {
+		return 0
+	}
+	return r.MaxTTFTMs
+}
+
+// maxCachedRoutes bounds the parsed route objects a router keeps.
+const maxCachedRoutes = 1024
+
+// ParseRoute decodes a request's "route" object against this router's
+// domains. Apps send the same few route objects again and again, so each
+// distinct one (byte for byte) is parsed once, its fixed rules applied
+// to every backend once, and kept (up to maxCachedRoutes): the result is
+// shared and must not be changed.
+func (r *Router) ParseRoute(raw json.RawMessage) (*Route, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	if m := r.routes.Load(); m != nil {
+		if rt, ok := (*m)[string(raw)]; ok {
+			return rt, nil
+		}
+	}
+	rt, err := ParseRoute(raw, r.cls.names())
+	if err != nil {
+		return nil, err
+	}
+	rt.excluded = r.routeExclusions(rt)
+	r.routesMu.Lock()
+	defer r.routesMu.Unlock()
+	old := r.routes.Load()
+	if old == nil || len(*old) < maxCachedRoutes {
+		m := make(map[string]*Route, 1+len(ptrMap(old)))
+		for k, v := range ptrMap(old) {
+			m[k] = v
+		}
+		m[string(raw)] = rt
+		r.routes.Store(&m)
+	}
+	return rt, nil
+}
+
+func ptrMap(m *map[string]*Route) map[string]*Route {
+	if m == nil {
+		return nil
+	}
+	return *m
+}
+
+// routeExclusions applies rt's fixed rules to every backend, through the
+// same filters the full path runs (under no profile: the route's part).
+func (r *Router) routeExclusions(rt *Route) bitset {
+	pl := &plan{q: &Query{Route: rt}, p: &config.Profile{}}
+	ex := newBitset(len(r.order))
+	var c cand
+	for _, b := range r.order {
+		c.b = b
+		for _, f := range []filter{openness{}, deployment{}, onlyIgnore{}, maxPrice{}} {
+			if f.exclude(pl, &c) != "" {
+				ex.set(b.idx)
+				break
+			}
+		}
+	}
+	return ex
+}
+
+// bitset is a set of small integers.
+type bitset []uint64
+
+func newBitset(n int) bitset    { return make(bitset, (n+63)/64) }
+func (s bitset) set(i int)      { s[i>>6] |= 1 << (i & 63) }
+func (s bitset) has(i int) bool { return s[i>>6]&(1<<(i&63)) != 0 }

@@ -74,6 +74,10 @@ type Router struct {
 	statics map[staticKey]*staticSet
 	// drift tabulates how idle latency averages drift back.
 	drift *drift
+	// routes caches parsed route objects by their bytes (ParseRoute):
+	// read without a lock, replaced whole under routesMu.
+	routes   atomic.Pointer[map[string]*Route]
+	routesMu sync.Mutex
 }
 
 // New returns a router over o.Backends.
@@ -257,6 +261,9 @@ func (r *Router) Route(q *Query) (*Decision, error) {
 		st = r.statics[staticKey{profile, pl.needSet}]
 	}
 	pl.static = st != nil && !pl.explain
+	if pl.static && q.Route != nil {
+		pl.routeExcluded = q.Route.excluded
+	}
 	sc.filters = pl.active(sc.filters)
 	want := r.cfg.MaxAttempts
 	if q.Route != nil && q.Route.AllowFallbacks != nil && !*q.Route.AllowFallbacks {
@@ -266,18 +273,14 @@ func (r *Router) Route(q *Query) (*Decision, error) {
 	var eligible []*cand
 	var pool []cand
 	switch {
-	case pl.static && liveOnly(sc.filters):
+	case pl.static:
 		eligible = r.scan(pl, st, sc, k)
 	case pinned != nil:
 		d.Pinned = true
 		pool = r.pinnedPool(pinned)
 		eligible = r.filter(pl, pool, sc)
 	default:
-		backendsIn := r.order
-		if pl.static {
-			backendsIn = st.backends
-		}
-		pool = candsOf(backendsIn, sc)
+		pool = candsOf(r.order, sc)
 		eligible = r.filter(pl, pool, sc)
 		if len(eligible) > 0 {
 			r.rank(pl, st, eligible, k)
@@ -373,8 +376,7 @@ func (r *Router) filter(pl *plan, pool []cand, sc *scratch) []*cand {
 }
 
 // rank scores the eligible candidates (the full path) and moves the k
-// best to the front, in order; explain orders them all. With a static
-// set only the live score parts are computed.
+// best to the front, in order; explain orders them all.
 func (r *Router) rank(pl *plan, st *staticSet, eligible []*cand, k int) {
 	pl.bestCost, pl.bestPrice = eligible[0].snap.cost, eligible[0].b.price
 	for _, c := range eligible {
@@ -391,17 +393,6 @@ func (r *Router) rank(pl *plan, st *staticSet, eligible []*cand, k int) {
 		ws[k] = s.weight(pl)
 	}
 	for _, c := range eligible {
-		if pl.static {
-			// In scan's order of additions.
-			c.score = st.base[c.si]
-			if ws[1] != 0 {
-				c.score += ws[1] * domainFit{}.score(pl, c)
-			}
-			if ws[2] != 0 {
-				c.score += ws[2] * speed{}.score(pl, c)
-			}
-			continue
-		}
 		c.parts = [nScorers]float64{}
 		for k, s := range scorers {
 			if ws[k] != 0 {
@@ -425,6 +416,8 @@ type scratch struct {
 	elig    []*cand
 	hot     []hot
 	top     []int32
+	others  []filter
+	probe   cand
 	filters []filter
 	need    []catalog.Task
 }

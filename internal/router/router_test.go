@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -203,6 +204,8 @@ func TestEligibility(t *testing.T) {
 		{"route.ignore", &Query{Model: "auto", Task: catalog.Chat, Route: &Route{Ignore: []string{"anthropic", "gpt-4o"}}}, map[string]string{"gpt-4o": "only_ignore", "claude-haiku-5-5": "only_ignore", "gpt-4o-mini": ""}},
 		{"route.min_tier", &Query{Model: "auto", Task: catalog.Chat, Route: &Route{MinTier: catalog.Fast}}, map[string]string{"gpt-4": "min_tier", "gpt-4-turbo": "min_tier", "gpt-4o": ""}},
 		{"route.max_price", &Query{Model: "auto", Task: catalog.Chat, Route: &Route{MaxPricePerMTok: 1}}, map[string]string{"gpt-4o": "max_price", "gpt-4o-mini": ""}},
+		// A route narrows a profile's choice, never widens it.
+		{"route.min_tier narrows", &Query{Model: "auto:realtime", Task: catalog.Chat, Route: &Route{MinTier: catalog.Slow}}, map[string]string{"gpt-4": "min_tier", "gpt-4-turbo": "min_tier", "groq-llama3-8b": ""}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -247,6 +250,51 @@ func TestParseRoute(t *testing.T) {
 		if !errors.As(err, &pe) || pe.Status != 400 || !strings.Contains(pe.Message, tt.want) {
 			t.Errorf("%s: err = %v, want a 400 mentioning %q", tt.raw, err, tt.want)
 		}
+	}
+}
+
+// TestParseRouteCache: a route object sent again is not parsed again:
+// the same bytes give the same parsed route, with the backends its fixed
+// rules exclude; a bad one is still refused every time; the cache stops
+// growing at its bound; and concurrent use is safe (-race).
+func TestParseRouteCache(t *testing.T) {
+	r := newRouter(t, loadDefault(t), nil)
+	raw := json.RawMessage(`{"ignore":["groq"],"openness":["open-weight","proprietary"],"max_price_per_mtok":5}`)
+	a, err := r.ParseRoute(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := r.ParseRoute(append(json.RawMessage(nil), raw...))
+	if a != b {
+		t.Error("the same route object was parsed twice")
+	}
+	for id, out := range map[string]bool{"groq-llama3-8b": true, "gpt-4": true, "gpt-4o-mini": false, "llama3-8b": false, "legal-llama3-8b": false} {
+		if got := a.excluded.has(r.backends[id].idx); got != out {
+			t.Errorf("%s excluded = %v, want %v", id, got, out)
+		}
+	}
+	for range 2 {
+		if _, err := r.ParseRoute(json.RawMessage(`{"sort":"fastest"}`)); err == nil {
+			t.Fatal("a bad route object was accepted")
+		}
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range maxCachedRoutes {
+				rt, err := r.ParseRoute(json.RawMessage(fmt.Sprintf(`{"max_ttft_ms":%d}`, g*maxCachedRoutes+i+1)))
+				if err != nil || rt.MaxTTFTMs != float64(g*maxCachedRoutes+i+1) {
+					t.Errorf("%+v, %v", rt, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := len(*r.routes.Load()); n != maxCachedRoutes {
+		t.Errorf("%d route objects cached, want the bound %d", n, maxCachedRoutes)
 	}
 }
 
@@ -459,17 +507,30 @@ func TestSlowBackendLosesTraffic(t *testing.T) {
 //
 //	go test -run XXX -bench Route -benchtime 100000x ./internal/router
 func BenchmarkRoute(b *testing.B) {
-	for _, tc := range []struct{ name, model string }{{"auto", "auto"}, {"realtime", "auto:realtime"}, {"private", "auto:private"}, {"pinned", "gpt-4o"}} {
+	for _, tc := range []struct {
+		name, model string
+		route       string // a route object, parsed in the timed part as the gateway does
+	}{
+		{"auto", "auto", ""}, {"realtime", "auto:realtime", ""}, {"private", "auto:private", ""}, {"pinned", "gpt-4o", ""},
+		{"route-object", "auto", `{"ignore":["groq"],"max_price_per_mtok":20,"sort":"throughput"}`},
+		{"route-ttft", "auto", `{"openness":["open-weight","proprietary"],"max_ttft_ms":900}`},
+	} {
 		b.Run(tc.name, func(b *testing.B) {
 			clk := newClock()
 			r := bigRouter(b, 200, clk)
 			warm(r, clk)
 			q := chatQuery(tc.model, "Is the indemnity clause in this contract enforceable under the statute?")
+			raw := json.RawMessage(tc.route)
 			lat := make([]time.Duration, 0, b.N)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				t0 := time.Now()
+				route, err := r.ParseRoute(raw)
+				if err != nil {
+					b.Fatal(err)
+				}
+				q.Route = route
 				if _, err := r.Route(q); err != nil {
 					b.Fatal(err)
 				}
@@ -514,7 +575,8 @@ func warm(r *Router, clk *clock) {
 		case i%3 == 0:
 			a, _ := r.Begin(c)
 			clk.add(time.Duration(50+i) * time.Millisecond)
-			a.Done(&providers.Result{}, nil, false)
+			a.Done(&providers.Result{Timing: providers.Timing{FirstToken: clk.t, End: clk.t.Add(time.Second)},
+				Usage: &providers.Usage{CompletionTokens: 40 + i}}, nil, false)
 			if i%2 == 0 {
 				r.Begin(c) // left in flight
 			}
@@ -549,8 +611,19 @@ func TestStaticPathAgreesWithExplain(t *testing.T) {
 	big := bigRouter(t, 200, clk)
 	warm(big, clk)
 	texts := []string{"hello", "Is this contract clause enforceable under the statute?", "dosage for a patient: 40 mg"}
-	routes := []*Route{nil, {MinTier: catalog.Fast}, {Sort: "throughput"}, {Ignore: []string{"groq"}}}
 	for ri, r := range []*Router{newRouter(t, loadDefault(t), nil), big} {
+		// Route objects built in code take the filters; parsed ones carry
+		// their fixed rules' exclusions (Route.excluded).
+		routes := []*Route{nil, {MinTier: catalog.Fast}, {Sort: "throughput"}, {Ignore: []string{"groq"}}}
+		for _, raw := range []string{`{"ignore":["groq"],"max_price_per_mtok":20,"sort":"throughput"}`,
+			`{"openness":["open-weight"],"deployment":["local","self-hosted"]}`, `{"only":["openai","claude-haiku-5-5","mistral-7b"]}`,
+			`{"min_tier":"slow","max_ttft_ms":120}`, `{"max_price_per_mtok":0.5,"sort":"quality"}`} {
+			rt, err := r.ParseRoute(json.RawMessage(raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			routes = append(routes, rt)
+		}
 		for name := range r.profiles {
 			for _, text := range texts {
 				for _, vision := range []bool{false, true} {

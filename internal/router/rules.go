@@ -45,12 +45,22 @@ func (pl *plan) better(a, b *ranked) bool {
 	return a.score > b.score
 }
 
-// minTier is the slowest tier the request admits, "" for any.
+// minTier is the slowest tier the request admits, "" for any: the
+// stricter of the profile's and the route object's (a route narrows).
 func (pl *plan) minTier() catalog.Tier {
-	if r := pl.q.Route; r != nil && r.MinTier != "" {
+	if r := pl.q.Route; r != nil && r.MinTier != "" && (pl.p.MinTier == "" || r.MinTier.Rank() < pl.p.MinTier.Rank()) {
 		return r.MinTier
 	}
 	return pl.p.MinTier
+}
+
+// maxPrice is the highest blended price the request admits, 0 for any:
+// the lower of the profile's and the route object's.
+func (pl *plan) maxPrice() float64 {
+	if r := pl.q.Route; r != nil && r.MaxPricePerMTok > 0 && (pl.p.MaxPricePerMTok == 0 || r.MaxPricePerMTok < pl.p.MaxPricePerMTok) {
+		return r.MaxPricePerMTok
+	}
+	return pl.p.MaxPricePerMTok
 }
 
 // plan is a request resolved against a profile: what every rule reads.
@@ -72,6 +82,10 @@ type plan struct {
 	needSet   taskSet
 	// preferScore is the profile's prefer score by backend index.
 	preferScore []float64
+	// routeExcluded is what the route object's fixed rules exclude, by
+	// backend index, when it was parsed by Router.ParseRoute and the
+	// decision takes a static set; nil otherwise.
+	routeExcluded bitset
 	// Across the eligible pool, for relative scores.
 	bestCost, bestPrice float64
 }
@@ -106,9 +120,12 @@ func (pl *plan) active(buf []filter) []filter {
 	if pl.explain {
 		return append(buf[:0], filters[:]...) // a copy: buf is reused
 	}
+	// A static set has applied the profile's fixed rules, and a route
+	// object parsed by Router.ParseRoute carries what its fixed rules
+	// exclude (pl.routeExcluded).
 	p, r := pl.p, pl.q.Route
-	if r == nil {
-		r = &Route{}
+	if r == nil || pl.routeExcluded != nil {
+		r = &Route{MinTier: r.minTier(), MaxTTFTMs: r.maxTTFT()}
 	}
 	buf = append(buf[:0], availability{})
 	if (!pl.static && len(p.Openness) > 0) || len(r.Openness) > 0 {
@@ -132,7 +149,7 @@ func (pl *plan) active(buf []filter) []filter {
 	if r.MaxTTFTMs > 0 {
 		buf = append(buf, maxTTFT{})
 	}
-	if p.MaxPricePerMTok > 0 || r.MaxPricePerMTok > 0 {
+	if (!pl.static && p.MaxPricePerMTok > 0) || r.MaxPricePerMTok > 0 {
 		buf = append(buf, maxPrice{})
 	}
 	return buf
@@ -292,7 +309,7 @@ func (maxTTFT) exclude(pl *plan, c *cand) string {
 	if r == nil || r.MaxTTFTMs <= 0 || c.snap.l.ttft <= 0 {
 		return ""
 	}
-	if ms := float64(c.snap.l.ttft) / 1e6; ms > r.MaxTTFTMs {
+	if ms := float64(c.snap.l.ttft) / 1e6; c.snap.l.ttft > time.Duration(r.MaxTTFTMs*1e6) {
 		if !pl.explain {
 			return excluded
 		}
@@ -310,11 +327,7 @@ type maxPrice struct{}
 
 func (maxPrice) name() string { return "max_price" }
 func (maxPrice) exclude(pl *plan, c *cand) string {
-	limit := pl.p.MaxPricePerMTok
-	if r := pl.q.Route; r != nil && r.MaxPricePerMTok > 0 {
-		limit = r.MaxPricePerMTok
-	}
-	if limit > 0 && c.b.price > limit {
+	if limit := pl.maxPrice(); limit > 0 && c.b.price > limit {
 		if !pl.explain {
 			return excluded
 		}

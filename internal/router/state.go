@@ -106,6 +106,7 @@ type live struct {
 	openedAtNs, cooldownNs int64
 	rank                   int
 	tps                    float64
+	ttft                   time.Duration // live TTFT average
 	open                   bool
 	// Then what is shown.
 	tier          catalog.Tier
@@ -115,7 +116,6 @@ type live struct {
 	openedAt      time.Time
 	cooldownUntil time.Time
 	ewmaAt        time.Time
-	ttft          time.Duration
 }
 
 // publish replaces the backend's live value; b.mu must be held.

@@ -3,6 +3,7 @@ package router
 import (
 	"math"
 	"slices"
+	"time"
 
 	"github.com/tiergate/tiergate/internal/config"
 )
@@ -14,7 +15,8 @@ type staticKey struct {
 }
 
 // staticSet is what a profile decides once for all requests with the same
-// task needs: the backends its openness, deployment and task rules admit,
+// task needs: the backends its openness, deployment, task and price rules
+// admit,
 // each with the part of its score that never changes (prefer, quality,
 // price), and the cheapest price among them. A decision then reads only
 // live state per backend.
@@ -29,7 +31,8 @@ func (r *Router) buildStatic(name string, prof *config.Profile, need taskSet) *s
 	for _, b := range r.order {
 		m := b.model
 		if b.tasks&need != need || (len(prof.Openness) > 0 && !slices.Contains(prof.Openness, m.Openness)) ||
-			(len(prof.Deployment) > 0 && !slices.Contains(prof.Deployment, m.Deployment)) {
+			(len(prof.Deployment) > 0 && !slices.Contains(prof.Deployment, m.Deployment)) ||
+			(prof.MaxPricePerMTok > 0 && b.price > prof.MaxPricePerMTok) {
 			continue
 		}
 		if len(st.backends) == 0 || b.price < st.bestPrice {
@@ -46,19 +49,19 @@ func (r *Router) buildStatic(name string, prof *config.Profile, need taskSet) *s
 	return st
 }
 
-// liveOnly reports whether every filter in fs reads only live state
-// (availability, context window, min tier): then a static set's decision
-// can take the scan below. Openness, deployment, only/ignore, TTFT and
-// price bounds asked in the request's route object take the full path.
-func liveOnly(fs []filter) bool {
+// others returns the filters in fs that the scan does not apply inline:
+// the fixed rules of a route object that Router.ParseRoute did not
+// parse (openness, deployment, only/ignore, max price).
+func others(fs []filter, buf []filter) []filter {
+	buf = buf[:0]
 	for _, f := range fs {
 		switch f.(type) {
-		case availability, contextWindow, minTier:
+		case availability, contextWindow, minTier, maxTTFT:
 		default:
-			return false
+			buf = append(buf, f)
 		}
 	}
-	return true
+	return buf
 }
 
 // hot is an admitted backend as the scan sees it: what ranking reads,
@@ -69,10 +72,12 @@ type hot struct {
 	si       int32
 }
 
-// scan is a decision over a static set when only live rules apply, the
-// common case, made for speed: one pass over the set reads each
+// scan is a decision over a static set (every decision but explain's
+// and a pinned model's), made for speed: one pass over the set reads each
 // backend's live state once (one atomic load), applies the live rules
-// and prices the latency; a second pass over what it kept adds the live
+// inline, the route object's fixed rules as one bit (Route.excluded) and
+// any other rule it asks through its filter, and
+// prices the latency; a second pass over what it kept adds the live
 // score parts to the fixed ones; a one-pass top-k keeps the k best; and
 // only those k become candidates (their live state read again, for the
 // tier they show). It chooses what the full path does
@@ -86,13 +91,30 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 	if t := pl.minTier(); t != "" {
 		maxRank = t.Rank()
 	}
+	maxTTFT := time.Duration(math.MaxInt64)
+	if ms := pl.q.Route.maxTTFT(); ms > 0 {
+		maxTTFT = time.Duration(ms * 1e6)
+	}
+	sc.others = others(sc.filters, sc.others)
+	probe := &sc.probe
 	hs := sc.hot[:0]
 	best := math.Inf(1)
+backends:
 	for i, b := range st.backends {
 		l := b.live.Load()
-		if (l.open && now-l.openedAtNs < openFor) || now < l.cooldownNs || l.rank > maxRank ||
-			(b.ctxWindow > 0 && need > b.ctxWindow) {
+		if (l.open && now-l.openedAtNs < openFor) || now < l.cooldownNs || l.rank > maxRank || l.ttft > maxTTFT ||
+			(b.ctxWindow > 0 && need > b.ctxWindow) || (pl.routeExcluded != nil && pl.routeExcluded.has(b.idx)) {
 			continue
+		}
+		if len(sc.others) > 0 {
+			// What these filters read of a candidate: its backend and
+			// live state.
+			probe.b, probe.snap.l = b, l
+			for _, f := range sc.others {
+				if f.exclude(pl, probe) != "" {
+					continue backends
+				}
+			}
 		}
 		n := b.inflight.Load()
 		cost := r.drift.latency(l, now) * float64(n+1)
