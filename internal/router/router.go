@@ -10,6 +10,14 @@
 //     then a sort key if asked, then the power of two choices between
 //     near-equal leaders so load spreads.
 //
+// Most of the rules depend only on the profile and the catalog, so each
+// profile's admitted backends and fixed score parts are computed once
+// (static.go); a decision then scans only live state, one atomic load per
+// backend, and a route object's fixed rules are applied once per distinct
+// object (Router.ParseRoute). Explain, errors and pinned models take the
+// full path, which runs every rule on every backend; a test holds the
+// two to the same choices.
+//
 // It reads the backends set and keeps per-backend live state (state.go);
 // it performs no I/O except the optional active probes. It must not
 // import the gateway.
