@@ -36,10 +36,16 @@ type Reader struct {
 }
 
 // NewReader returns a Reader that rejects lines longer than maxLine bytes
-// (at least 64 KiB is sensible; OpenAI chunks can be large).
+// (at least 64 KiB is sensible; OpenAI chunks can be large). Its buffer
+// is small (the size of an HTTP client's read buffer, which is what it
+// reads from): a longer line is gathered across reads, and a stream costs
+// little memory.
 func NewReader(r io.Reader, maxLine int) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, 32<<10), max: maxLine, first: true}
+	return &Reader{br: bufio.NewReaderSize(r, bufSize), max: maxLine, first: true}
 }
+
+// bufSize is the reader's buffer: http.Transport's default read buffer.
+const bufSize = 4 << 10
 
 // Next returns the next event. At the end of the stream it returns io.EOF
 // if the stream ended on an event boundary, or io.ErrUnexpectedEOF if an

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 func TestReader(t *testing.T) {
@@ -47,6 +48,35 @@ func TestLineTooLong(t *testing.T) {
 	r := NewReader(strings.NewReader("data: "+strings.Repeat("x", 200)+"\n\n"), 100)
 	if _, err := r.Next(); !errors.Is(err, ErrLineTooLong) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestLongEvents: an event far longer than the reader's buffer (a large
+// tool call's arguments, an image's base64) arrives whole, whether the
+// source hands over big reads or a byte at a time, and Ready still says
+// whether the next whole event is buffered.
+func TestLongEvents(t *testing.T) {
+	long := `{"arguments":"` + strings.Repeat("0123456789", 10_000) + `"}`
+	in := "data: " + long + "\n\ndata: [DONE]\n\n"
+	for _, src := range []struct {
+		name string
+		r    io.Reader
+	}{{"whole", strings.NewReader(in)}, {"a byte at a time", iotest.OneByteReader(strings.NewReader(in))}} {
+		t.Run(src.name, func(t *testing.T) {
+			r := NewReader(src.r, 1<<20)
+			ev, err := r.Next()
+			if err != nil || string(ev.Data) != long {
+				t.Fatalf("got %d bytes, %v; want %d bytes", len(ev.Data), err, len(long))
+			}
+			if ev, err = r.Next(); err != nil || string(ev.Data) != "[DONE]" {
+				t.Fatalf("then %q, %v", ev.Data, err)
+			}
+		})
+	}
+	r := NewReader(strings.NewReader("data: a\n\ndata: b\n\n"), 100)
+	r.Next()
+	if !r.Ready() {
+		t.Error("the next whole event is buffered but Ready says no")
 	}
 }
 
