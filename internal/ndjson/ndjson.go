@@ -22,9 +22,10 @@ type Reader struct {
 
 // NewReader returns a Reader that rejects lines over maxLine bytes. Unlike
 // a bufio.Scanner sized for the worst case, it allocates only what the
-// lines need.
+// lines need: its buffer is the HTTP client's read size (4 KiB), and a
+// longer line is gathered across reads.
 func NewReader(r io.Reader, maxLine int) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, 16<<10), max: maxLine}
+	return &Reader{br: bufio.NewReaderSize(r, 4<<10), max: maxLine}
 }
 
 // Next returns the next non-empty line without its terminator; the slice

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 func TestReader(t *testing.T) {
@@ -33,6 +34,22 @@ func TestReader(t *testing.T) {
 		}
 		if !errors.Is(err, tt.wantErr) || strings.Join(got, "|") != strings.Join(tt.lines, "|") {
 			t.Errorf("%q: got %q, %v; want %q, %v", tt.in, got, err, tt.lines, tt.wantErr)
+		}
+	}
+}
+
+// TestLongLines: a line far longer than the reader's buffer (an
+// embedding, an image) arrives whole, from big reads or a byte at a time.
+func TestLongLines(t *testing.T) {
+	long := `{"embedding":[` + strings.Repeat("0.0123456789,", 8000) + `1]}`
+	for _, src := range []io.Reader{strings.NewReader(long + "\n{}\n"), iotest.OneByteReader(strings.NewReader(long + "\n{}\n"))} {
+		r := NewReader(src, 1<<20)
+		l, err := r.Next()
+		if err != nil || string(l) != long {
+			t.Fatalf("got %d bytes, %v; want %d bytes", len(l), err, len(long))
+		}
+		if l, err = r.Next(); err != nil || string(l) != "{}" {
+			t.Fatalf("then %q, %v", l, err)
 		}
 	}
 }
