@@ -39,6 +39,7 @@ func runOverhead(ctx context.Context, args []string, e env) error {
 	chunks := fs.Int("chunks", 20, "content chunks in each streamed answer")
 	conc := fs.Int("concurrency", 64, "workers in the saturation phase")
 	sat := fs.Duration("saturate", 5*time.Second, "length of the saturation phase per path")
+	rounds := fs.Int("rounds", 30, "blocks the latency phases are cut into, the paths taking turns in each")
 	out := fs.String("json", "", "also write the report as JSON to `file`")
 	var gwEnv listFlag
 	fs.Var(&gwEnv, "gateway-env", "`VAR=value` for the gateway process only, e.g. GOGC=200 (repeatable)")
@@ -63,7 +64,7 @@ func runOverhead(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	rep, err := overhead.Run(ctx, overhead.Options{GatewayBin: *gw, ProxyCmd: []string{self, "overhead-proxy"}, Core: *core,
-		Rate: *rate, Requests: *requests, Chunks: *chunks, Concurrency: *conc, Saturate: *sat, Log: e.stderr, GatewayEnv: gwEnv})
+		Rate: *rate, Requests: *requests, Chunks: *chunks, Concurrency: *conc, Saturate: *sat, Rounds: *rounds, Log: e.stderr, GatewayEnv: gwEnv})
 	if err != nil {
 		return err
 	}

@@ -39,7 +39,10 @@ type Options struct {
 	// Concurrency and Saturate drive the saturation phase.
 	Concurrency int
 	Saturate    time.Duration
-	// Rounds interleaves the paths to spread drift evenly.
+	// Rounds interleaves the paths in short blocks (by default 30 rounds,
+	// each a fifth of a second per path at the default rate), in an order
+	// that rotates, so that a noisy spell on a shared machine falls on
+	// every path alike instead of on whichever ran then.
 	Rounds int
 	// GatewayEnv adds environment variables to the gateway process only
 	// (for experiments such as GOGC=200).
@@ -64,7 +67,7 @@ func (o *Options) defaults() {
 		o.Saturate = 5 * time.Second
 	}
 	if o.Rounds == 0 {
-		o.Rounds = 3
+		o.Rounds = 30
 	}
 	if o.Log == nil {
 		o.Log = io.Discard
@@ -157,14 +160,22 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		fixedRate(ctx, client, p, 200, 400, false, &p.Errors)
 		p.unary = nil
 	}
-	per := o.Requests / o.Rounds
+	per := max(o.Requests/o.Rounds, 4)
+	const warmup = 5
 	for round := 0; round < o.Rounds; round++ {
-		for _, p := range paths {
-			fmt.Fprintf(o.Log, "round %d/%d: %s unary at %.0f/s\n", round+1, o.Rounds, p.Name, o.Rate)
+		fmt.Fprintf(o.Log, "round %d/%d: %d unary requests at %.0f/s, then %d streams at %.0f/s, per path\n",
+			round+1, o.Rounds, per, o.Rate, per/4, o.Rate/4)
+		// Each block begins with a few requests that are not counted: a
+		// process that sat idle while the others ran starts cold (caches,
+		// idle connections), and that would be a cost of the interleaving,
+		// not of the path.
+		order := []*Path{paths[round%3], paths[(round+1)%3], paths[(round+2)%3]}
+		for _, p := range order {
+			fixedRate(ctx, client, p, o.Rate, warmup, false, &p.Errors)
 			p.unary = append(p.unary, fixedRate(ctx, client, p, o.Rate, per, false, &p.Errors)...)
 		}
-		for _, p := range paths {
-			fmt.Fprintf(o.Log, "round %d/%d: %s stream at %.0f/s\n", round+1, o.Rounds, p.Name, o.Rate/4)
+		for _, p := range order {
+			fixedRate(ctx, client, p, o.Rate/4, warmup, true, &p.Errors)
 			p.ttft = append(p.ttft, fixedRate(ctx, client, p, o.Rate/4, per/4, true, &p.Errors)...)
 		}
 	}
