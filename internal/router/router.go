@@ -82,6 +82,10 @@ type Router struct {
 	statics map[staticKey]*staticSet
 	// drift tabulates how idle latency averages drift back.
 	drift *drift
+	// noPolicy is the profile of a pinned model with none asked for;
+	// unprofiled that of "auto" when the config has no profiles. Both
+	// are read only.
+	noPolicy, unprofiled config.Profile
 	// routes caches parsed route objects by their bytes (ParseRoute):
 	// read without a lock, replaced whole under routesMu.
 	routes   atomic.Pointer[map[string]*Route]
@@ -103,6 +107,7 @@ func New(o Options) *Router {
 	}
 	r.cfg.ApplyDefaults()
 	r.drift = newDrift(r.cfg.EWMADecay)
+	r.unprofiled = config.Profile{Weights: config.Weights{Quality: 1, Speed: 1, Price: 1}}
 	r.enabled = len(o.Backends.Providers())
 	r.scratch.New = func() any { return &scratch{} }
 	now := r.now()
@@ -216,7 +221,7 @@ func (r *Router) Route(q *Query) (*Decision, error) {
 	if pinned != nil && q.Profile == "" {
 		// A pinned model with no profile asked for: no policy applies,
 		// only what the model can do and whether it is up.
-		p, ok = &config.Profile{}, true
+		p, ok = &r.noPolicy, true
 	}
 	if !ok {
 		if profile != "auto" || len(r.profiles) > 0 {
@@ -228,9 +233,12 @@ func (r *Router) Route(q *Query) (*Decision, error) {
 			return nil, errStatus(http.StatusBadRequest, providers.TypeInvalidRequest, "unknown_profile", "model",
 				fmt.Sprintf("unknown routing profile %q; profiles: %s", profile, strings.Join(names, ", ")))
 		}
-		p = &config.Profile{Weights: config.Weights{Quality: 1, Speed: 1, Price: 1}}
+		p = &r.unprofiled
 	}
-	pl := &plan{q: q, profile: profile, p: p, now: r.now(), sort: p.Sort, reasons: &r.reasons}
+	sc := r.scratch.Get().(*scratch)
+	defer r.scratch.Put(sc)
+	pl := &sc.plan
+	*pl = plan{q: q, profile: profile, p: p, now: r.now(), sort: p.Sort, reasons: &r.reasons}
 	if q.Route != nil && q.Route.Sort != "" {
 		pl.sort = q.Route.Sort
 	}
@@ -251,8 +259,6 @@ func (r *Router) Route(q *Query) (*Decision, error) {
 	pl.domainBit = r.domainBits[pl.domain]
 
 	pl.explain = q.Explain
-	sc := r.scratch.Get().(*scratch)
-	defer r.scratch.Put(sc)
 	pl.need = append(sc.need[:0], q.Task)
 	if q.Vision {
 		pl.need = append(pl.need, catalog.Vision)
@@ -420,6 +426,7 @@ func (r *Router) rank(pl *plan, st *staticSet, eligible []*cand, k int) {
 
 // scratch is a decision's working memory.
 type scratch struct {
+	plan    plan
 	cands   []cand
 	elig    []*cand
 	hot     []hot
