@@ -97,7 +97,11 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 	}
 	sc.others = others(sc.filters, sc.others)
 	probe := &sc.probe
-	hs := sc.hot[:0]
+	if cap(sc.hot) < len(st.backends) {
+		sc.hot = make([]hot, len(st.backends))
+	}
+	hs := sc.hot[:len(st.backends)]
+	n := 0 // hs[:n] are admitted
 	best := math.Inf(1)
 backends:
 	for i, b := range st.backends {
@@ -116,18 +120,22 @@ backends:
 				}
 			}
 		}
-		n := b.inflight.Load()
-		cost := r.drift.latency(l, now) * float64(n+1)
+		inflight := b.inflight.Load()
+		cost := r.drift.latency(l, now) * float64(inflight+1)
 		if cost < best {
 			best = cost
 		}
-		hs = append(hs, hot{ranked: ranked{cost: cost, tps: l.tps, price: b.price, rank: int32(l.rank), quality: b.quality},
-			inflight: n, si: int32(i)})
+		// Field by field into place: a composite literal would be built
+		// on the stack and copied.
+		h := &hs[n]
+		h.cost, h.tps, h.price, h.rank, h.quality = cost, l.tps, b.price, int32(l.rank), b.quality
+		h.inflight, h.si = inflight, int32(i)
+		n++
 	}
-	sc.hot = hs
-	if len(hs) == 0 {
+	if n == 0 {
 		return nil
 	}
+	hs = hs[:n]
 	pl.bestCost, pl.bestPrice = best, st.bestPrice
 	wD, wS := domainFit{}.weight(pl), speed{}.weight(pl)
 	// top holds the k best so far, in order (ties to the earlier, as a
