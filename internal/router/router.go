@@ -242,6 +242,7 @@ func (r *Router) Route(q *Query) (*Decision, error) {
 	if q.Route != nil && q.Route.Sort != "" {
 		pl.sort = q.Route.Sort
 	}
+	pl.sortBy = sortKeyOf(pl.sort)
 	d := &Decision{Profile: profile}
 	switch {
 	case q.Route != nil && q.Route.Domain != "":

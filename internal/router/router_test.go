@@ -654,3 +654,13 @@ func TestStaticPathAgreesWithExplain(t *testing.T) {
 		}
 	}
 }
+
+// TestSortKeys: every sort key the config accepts orders candidates (none
+// falls back to the score unnoticed).
+func TestSortKeys(t *testing.T) {
+	for _, k := range config.SortKeys() {
+		if sortKeyOf(k) == byScore {
+			t.Errorf("sort key %q is not known to the router", k)
+		}
+	}
+}

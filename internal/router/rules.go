@@ -37,8 +37,8 @@ func (c *cand) ranked() ranked {
 // better orders candidates: by the sort key asked for, if any and if it
 // tells them apart, else by score.
 func (pl *plan) better(a, b *ranked) bool {
-	if pl.sort != "" {
-		if l, decided := less(pl.sort, a, b); decided {
+	if pl.sortBy != byScore {
+		if l, decided := less(pl.sortBy, a, b); decided {
 			return l
 		}
 	}
@@ -70,6 +70,7 @@ type plan struct {
 	p       *config.Profile
 	domain  string // "" or "general" for general work
 	sort    string
+	sortBy  sortKey // sort as a number
 	now     time.Time
 	explain bool // build reasons in words (explain, errors)
 	static  bool // the pool is a staticSet: profile rules already applied
@@ -426,28 +427,54 @@ func (quality) score(pl *plan, c *cand) float64 {
 	return float64(c.model().Quality) / 100
 }
 
-// less orders two candidates by a sort key; false when they tie.
-func less(key string, a, b *ranked) (bool, bool) {
-	switch key {
+// sortKey is a sort key (config.SortKeys) as a number, so that ordering
+// candidates compares no strings.
+type sortKey uint8
+
+const (
+	byScore sortKey = iota
+	byLatency
+	byThroughput
+	byPrice
+	byQuality
+)
+
+func sortKeyOf(s string) sortKey {
+	switch s {
 	case "latency":
+		return byLatency
+	case "throughput":
+		return byThroughput
+	case "price":
+		return byPrice
+	case "quality":
+		return byQuality
+	}
+	return byScore
+}
+
+// less orders two candidates by a sort key; false when they tie.
+func less(key sortKey, a, b *ranked) (bool, bool) {
+	switch key {
+	case byLatency:
 		if a.rank != b.rank {
 			return a.rank < b.rank, true
 		}
 		if a.cost != b.cost {
 			return a.cost < b.cost, true
 		}
-	case "throughput":
+	case byThroughput:
 		if a.tps != b.tps {
 			return a.tps > b.tps, true
 		}
 		if a.rank != b.rank {
 			return a.rank < b.rank, true
 		}
-	case "price":
+	case byPrice:
 		if a.price != b.price {
 			return a.price < b.price, true
 		}
-	case "quality":
+	case byQuality:
 		if a.quality != b.quality {
 			return a.quality > b.quality, true
 		}

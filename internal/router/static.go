@@ -154,7 +154,7 @@ backends:
 		}
 		if len(top) == k {
 			last := &hs[top[k-1]].ranked
-			if pl.sort == "" && !(h.score > last.score) || pl.sort != "" && !pl.better(&h.ranked, last) {
+			if pl.sortBy == byScore && !(h.score > last.score) || pl.sortBy != byScore && !pl.better(&h.ranked, last) {
 				continue
 			}
 			top = top[:k-1]
