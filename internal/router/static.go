@@ -143,6 +143,16 @@ backends:
 	top := sc.top[:0]
 	for j := range hs {
 		h := &hs[j]
+		var last *ranked // the k-th so far, once there are k
+		if len(top) == k {
+			last = &hs[top[k-1]].ranked
+			// Most backends lose to it at once, on the sort key ...
+			if pl.sortBy != byScore {
+				if l, decided := less(pl.sortBy, &h.ranked, last); decided && !l {
+					continue
+				}
+			}
+		}
 		// In the full path's order of additions, so that scores agree
 		// to the last bit.
 		h.score = st.base[h.si]
@@ -150,11 +160,17 @@ backends:
 			h.score += wD * domainScore(pl, st.backends[h.si])
 		}
 		if wS != 0 {
+			// ... or on their best possible score (a live latency part
+			// of 1), before the division that scores them exactly.
+			// Rounding is monotonic, so the bound is never below the
+			// exact score.
+			if last != nil && wS > 0 && pl.sortBy == byScore && !(h.score+wS*speedScore(int(h.rank), 1, 1) > last.score) {
+				continue
+			}
 			h.score += wS * speedScore(int(h.rank), h.cost, best)
 		}
-		if len(top) == k {
-			last := &hs[top[k-1]].ranked
-			if pl.sortBy == byScore && !(h.score > last.score) || pl.sortBy != byScore && !pl.better(&h.ranked, last) {
+		if last != nil {
+			if !pl.better(&h.ranked, last) {
 				continue
 			}
 			top = top[:k-1]
