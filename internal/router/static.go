@@ -170,7 +170,7 @@ backends:
 			h.score += wS * speedScore(int(h.rank), h.cost, best)
 		}
 		if last != nil {
-			if !pl.better(&h.ranked, last) {
+			if pl.sortBy == byScore && !(h.score > last.score) || pl.sortBy != byScore && !pl.better(&h.ranked, last) {
 				continue
 			}
 			top = top[:k-1]
