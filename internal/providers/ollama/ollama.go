@@ -189,6 +189,7 @@ func (p *Provider) Chat(ctx context.Context, r *providers.ChatRequest, sink prov
 		}
 		if cr.Done {
 			p.finish(res, &cr.ChatResponse, tr)
+			providers.Drain(resp.Body, providers.DrainWait) // so that the connection is reused
 			return res, nil
 		}
 	}

@@ -4,7 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -195,4 +200,38 @@ func FuzzTranslate(f *testing.F) {
 			t.Fatalf("translated request does not marshal: %v", err)
 		}
 	})
+}
+
+// TestStreamKeepsConnection: after the final "done" line the adapter
+// reads the body to its end, so that the next request reuses the
+// connection (Ollama streams every answer; dialling each time would cost
+// a connection per request).
+func TestStreamKeepsConnection(t *testing.T) {
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		io.WriteString(w, `{"model":"m","message":{"role":"assistant","content":"hi"},"done":false}`+"\n")
+		io.WriteString(w, `{"model":"m","message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","prompt_eval_count":1,"eval_count":1}`+"\n")
+		w.(http.Flusher).Flush()
+		time.Sleep(2 * time.Millisecond) // the body's end comes a moment later, as over a network
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	p, _ := New(providers.Options{Name: "ollama", BaseURL: srv.URL})
+	defer p.hc.CloseIdleConnections()
+	for range 20 {
+		var c collect
+		if _, err := p.Chat(context.Background(), &providers.ChatRequest{Model: "m", Stream: true,
+			Body: []byte(`{"model":"x","stream":true,"messages":[{"role":"user","content":"hi"}]}`)}, &c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("20 streams in a row opened %d connections, want 1", n)
+	}
 }

@@ -277,7 +277,7 @@ type chunkProbe struct {
 	Error *goopenai.APIError `json:"error"`
 }
 
-func (p *Provider) stream(ctx context.Context, body io.Reader, includeUsage bool, sink providers.Sink, res *providers.Result) (*providers.Result, error) {
+func (p *Provider) stream(ctx context.Context, body io.ReadCloser, includeUsage bool, sink providers.Sink, res *providers.Result) (*providers.Result, error) {
 	rd := sse.NewReader(body, maxLine)
 	for {
 		ev, err := rd.Next()
@@ -295,6 +295,7 @@ func (p *Provider) stream(ctx context.Context, body io.Reader, includeUsage bool
 		data := ev.Data
 		if bytes.Equal(data, []byte("[DONE]")) {
 			res.Timing.End = time.Now()
+			providers.Drain(body, providers.DrainWait) // so that the connection is reused
 			return res, nil
 		}
 		f := scanChunk(data)

@@ -3,7 +3,12 @@ package openai
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -135,5 +140,58 @@ func TestModelsAndHealth(t *testing.T) {
 	defer bad.Close()
 	if err := newP(t, bad.URL).Health(context.Background()); err == nil {
 		t.Fatal("health passed with a wrong key")
+	}
+}
+
+// TestStreamKeepsConnection: after a stream's [DONE] the adapter reads the
+// body to its end, so that the next request reuses the connection instead
+// of dialling a new one; and an upstream that holds the body open after
+// [DONE] is cut after providers.DrainWait, not waited for.
+func TestStreamKeepsConnection(t *testing.T) {
+	var conns atomic.Int64
+	var hold atomic.Bool
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for _, ev := range []string{`{"choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":"stop"}]}`,
+			`{"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`, "[DONE]"} {
+			io.WriteString(w, "data: "+ev+"\n\n")
+			w.(http.Flusher).Flush()
+		}
+		// The body's end comes a moment after [DONE], as it does over a
+		// network; or, held, not at all for a while.
+		wait := 2 * time.Millisecond
+		if hold.Load() {
+			wait = 5 * time.Second
+		}
+		select {
+		case <-r.Context().Done():
+		case <-time.After(wait):
+		}
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	p := newP(t, srv.URL)
+	for range 20 {
+		var c collect
+		if _, err := p.Chat(context.Background(), chat(true, false), &c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("20 streams in a row opened %d connections, want 1", n)
+	}
+	hold.Store(true)
+	t0 := time.Now()
+	var c collect
+	if _, err := p.Chat(context.Background(), chat(true, false), &c); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(t0); d > 2*time.Second {
+		t.Errorf("an upstream holding the body open after [DONE] held the answer %v", d)
 	}
 }
