@@ -16,10 +16,9 @@ type staticKey struct {
 
 // staticSet is what a profile decides once for all requests with the same
 // task needs: the backends its openness, deployment, task and price rules
-// admit,
-// each with the part of its score that never changes (prefer, quality,
-// price), and the cheapest price among them. A decision then reads only
-// live state per backend.
+// admit, each with the part of its score that never changes (prefer,
+// quality, price), and the cheapest price among them. A decision then
+// reads only live state per backend.
 type staticSet struct {
 	backends  []*backend
 	base      []float64
@@ -72,17 +71,21 @@ type hot struct {
 	si       int32
 }
 
-// scan is a decision over a static set (every decision but explain's
-// and a pinned model's), made for speed: one pass over the set reads each
-// backend's live state once (one atomic load), applies the live rules
-// inline, the route object's fixed rules as one bit (Route.excluded) and
-// any other rule it asks through its filter, and
-// prices the latency; a second pass over what it kept adds the live
-// score parts to the fixed ones; a one-pass top-k keeps the k best; and
-// only those k become candidates (their live state read again, for the
-// tier they show). It chooses what the full path does
-// (TestStaticPathAgreesWithExplain). It returns nil when no backend is
-// eligible: the full path then says why.
+// scan is a decision over a static set (every decision but explain's and
+// a pinned model's), made for speed:
+//
+//   - one pass over the set reads each backend's live state once (one
+//     atomic load), applies the live rules inline, the route object's
+//     fixed rules as one bit (Route.excluded) and any other rule through
+//     its filter, and prices the latency;
+//   - a second pass over what it kept adds the live score parts to the
+//     fixed ones and keeps the k best (a one-pass top-k that drops most
+//     backends before scoring them exactly);
+//   - only those k become candidates, their live state read again for
+//     the tier they show.
+//
+// It chooses what the full path does (TestStaticPathAgreesWithExplain).
+// It returns nil when no backend is eligible: the full path then says why.
 func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 	now := pl.now.UnixNano()
 	openFor := int64(r.cfg.Breaker.OpenFor)
