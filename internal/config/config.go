@@ -440,7 +440,7 @@ func (c *Config) validateRouting(models map[string]int) error {
 		}
 		if p.Domain != "" && p.Domain != "detect" {
 			if _, ok := c.Domains[p.Domain]; !ok {
-				return fmt.Errorf("profiles.%s: domain %q is neither \"detect\" nor a domain under domains:", name, p.Domain)
+				return fmt.Errorf("profiles.%s: domain %q is neither \"detect\" nor a domain under `domains`", name, p.Domain)
 			}
 		}
 		for _, o := range p.Openness {

@@ -181,7 +181,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	res, c, attempts, err := s.try(r, "chat", t0, dec, func(ctx context.Context, c router.Candidate, attempt int) (*providers.Result, error) {
 		req.Model = c.Model.Upstream
 		sink.cand, sink.attempt = c, attempt
-		res, err, timedOut := s.attempt(ctx, cfg, c, req, sink)
+		res, timedOut, err := s.attempt(ctx, cfg, c, req, sink)
 		if timedOut != "" {
 			// Our own timer cancelled the attempt: a timeout, not a
 			// cancellation, for the breaker and the metrics alike.
@@ -260,7 +260,7 @@ func (s *Server) try(r *http.Request, op string, t0 time.Time, dec *router.Decis
 
 // attempt runs one candidate under the time-to-first-byte and total
 // timeouts. timedOut says which fired, "" when none.
-func (s *Server) attempt(parent context.Context, cfg config.Router, c router.Candidate, req *providers.ChatRequest, sink *sseSink) (*providers.Result, error, string) {
+func (s *Server) attempt(parent context.Context, cfg config.Router, c router.Candidate, req *providers.ChatRequest, sink *sseSink) (*providers.Result, string, error) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	// One timer serves both bounds: it first waits for the first byte,
@@ -286,9 +286,9 @@ func (s *Server) attempt(parent context.Context, cfg config.Router, c router.Can
 	sink.onFirst = req.OnFirstByte
 	res, err := c.Provider.Chat(ctx, req, sink)
 	if err != nil && phase.Load() == 2 && parent.Err() == nil {
-		return res, err, why
+		return res, why, err
 	}
-	return res, err, ""
+	return res, "", err
 }
 
 func setRouteHeaders(h http.Header, dec *router.Decision, c router.Candidate, attempt int) {

@@ -153,12 +153,6 @@ func (s *Server) Close() {
 	s.ts.Close()
 }
 
-func (s *Server) options() Options {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.opts
-}
-
 func (s *Server) nextResponseID() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()

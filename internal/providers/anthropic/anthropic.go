@@ -75,10 +75,8 @@ func New(o providers.Options) (*Provider, error) {
 	if base == "" {
 		base = defaultBaseURL
 	}
-	if strings.HasSuffix(base, "/v1") {
-		// The SDK adds /v1 to its paths; accept a base written either way.
-		base = strings.TrimSuffix(base, "/v1")
-	}
+	// The SDK adds /v1 to its paths; accept a base written either way.
+	base = strings.TrimSuffix(base, "/v1")
 	p.httpClient = o.HTTPClient
 	if p.httpClient == nil {
 		p.httpClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}

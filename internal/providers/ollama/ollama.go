@@ -301,10 +301,13 @@ func translateRequest(o *goopenai.ChatCompletionRequest, model string) (*api.Cha
 	if o.TopP != 0 {
 		req.Options["top_p"] = o.TopP
 	}
-	if n := o.MaxCompletionTokens; n > 0 {
+	n := o.MaxCompletionTokens
+	if n == 0 {
+		//lint:ignore SA1019 clients still send max_tokens, and it means the same here
+		n = o.MaxTokens
+	}
+	if n > 0 {
 		req.Options["num_predict"] = n
-	} else if o.MaxTokens > 0 {
-		req.Options["num_predict"] = o.MaxTokens
 	}
 	if len(o.Stop) > 0 {
 		req.Options["stop"] = o.Stop
@@ -344,6 +347,7 @@ func translateRequest(o *goopenai.ChatCompletionRequest, model string) (*api.Cha
 
 func decodeDataURL(u string) (api.ImageData, error) {
 	if !strings.HasPrefix(u, "data:") {
+		//lint:ignore ST1005 Ollama is a name
 		return nil, errors.New("Ollama needs images inline: send them as data: URLs (base64), not links")
 	}
 	comma := strings.IndexByte(u, ',')
