@@ -173,7 +173,11 @@ func ptrMap(m *map[string]*Route) map[string]*Route {
 
 // routeExclusions applies rt's fixed rules to every backend, through the
 // same filters the full path runs (under no profile: the route's part).
+// It is nil when rt has none (then there is nothing to test).
 func (r *Router) routeExclusions(rt *Route) bitset {
+	if len(rt.Openness) == 0 && len(rt.Deployment) == 0 && len(rt.Only) == 0 && len(rt.Ignore) == 0 && rt.MaxPricePerMTok == 0 {
+		return nil
+	}
 	pl := &plan{q: &Query{Route: rt}, p: &config.Profile{}}
 	ex := newBitset(len(r.order))
 	var c cand
