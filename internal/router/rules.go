@@ -121,9 +121,10 @@ func (pl *plan) active(buf []filter) []filter {
 	if pl.explain {
 		return append(buf[:0], filters[:]...) // a copy: buf is reused
 	}
-	// A static set has applied the profile's fixed rules, and a route
-	// object parsed by Router.ParseRoute carries what its fixed rules
-	// exclude (pl.routeExcluded).
+	// A static set has applied the profile's fixed rules (the !pl.static
+	// terms below), and a route object parsed by Router.ParseRoute
+	// carries what its fixed rules exclude (pl.routeExcluded): then only
+	// its live rules, min tier and max TTFT, are left to filter on.
 	p, r := pl.p, pl.q.Route
 	if r == nil || pl.routeExcluded != nil {
 		r = &Route{MinTier: r.minTier(), MaxTTFTMs: r.maxTTFT()}
