@@ -7,20 +7,19 @@
 // checks and answers with the real error bodies, calls the first offered
 // tool, and injects faults on request.
 //
-// It listens on 127.0.0.1 only. It imports nothing of tiergate.
+// It listens on 127.0.0.1 only. It imports nothing of tiergate but the shared emulator kit (emu).
 package anthropicemu
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/tiergate/tiergate/internal/emulators/emu"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/tiergate/tiergate/internal/emulators/emu"
 )
 
 // DefaultReply is the assistant text when Options.Reply is empty.
@@ -81,37 +80,17 @@ type Request = emu.Request
 type Server struct {
 	URL string // base URL as a client would configure it (the host root; paths start with /v1)
 
-	ts   *httptest.Server
-	mu   sync.Mutex
-	opts Options
-	reqs []Request
-	seq  int
+	ts  *httptest.Server
+	seq atomic.Int64 // numbers request-id headers
+	*emu.Log[Options]
 }
 
 // New starts an emulator on 127.0.0.1.
 func New(opts Options) *Server {
-	s := &Server{opts: opts}
+	s := &Server{Log: emu.NewLog(opts)}
 	s.ts = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.ts.URL
 	return s
-}
-
-// SetOptions changes the behaviour for the requests that follow.
-func (s *Server) SetOptions(o Options) {
-	s.mu.Lock()
-	s.opts = o
-	s.mu.Unlock()
-}
-
-// Requests returns a copy of the request log.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Request, len(s.reqs))
-	for i, r := range s.reqs {
-		out[i] = Request{Method: r.Method, Path: r.Path, Header: r.Header.Clone(), Body: bytes.Clone(r.Body)}
-	}
-	return out
 }
 
 // Close stops the server, ending hung requests.
@@ -121,13 +100,8 @@ func (s *Server) Close() {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<20))
-	s.mu.Lock()
-	o := s.opts
-	s.seq++
-	seq := s.seq
-	s.reqs = append(s.reqs, Request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
-	s.mu.Unlock()
+	body, o, _ := s.Record(r)
+	seq := int(s.seq.Add(1))
 	w.Header().Set("request-id", fmt.Sprintf("req_emu%020d", seq))
 
 	switch {

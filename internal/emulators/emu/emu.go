@@ -1,12 +1,15 @@
 // Package emu holds what every provider emulator shares: the fault
-// vocabulary, the request log entry, and the small helpers that wait and
-// drop connections. Emulators are test infrastructure, never backends;
+// vocabulary, the options and request log (Log), and the small helpers
+// that wait and drop connections. Emulators are test infrastructure, never backends;
 // this package imports nothing of tiergate.
 package emu
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -24,8 +27,71 @@ type Fault struct {
 // Request is one request as an emulator received it.
 type Request struct {
 	Method, Path string
-	Header       http.Header
-	Body         []byte
+	// Query is the raw query string, e.g. alt=sse.
+	Query  string
+	Header http.Header
+	Body   []byte
+}
+
+// Log is what tests read and change while an emulator runs: its options
+// and the requests it received. It is safe for concurrent use; an
+// emulator embeds it, which gives it SetOptions and Requests.
+type Log[O any] struct {
+	mu   sync.Mutex
+	opts O
+	reqs []Request
+}
+
+// NewLog returns a log with the options o.
+func NewLog[O any](o O) *Log[O] { return &Log[O]{opts: o} }
+
+// SetOptions changes the behaviour for the requests that follow.
+func (l *Log[O]) SetOptions(o O) {
+	l.mu.Lock()
+	l.opts = o
+	l.mu.Unlock()
+}
+
+// Options returns the options in force.
+func (l *Log[O]) Options() O {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.opts
+}
+
+// Requests returns a copy of the request log.
+func (l *Log[O]) Requests() []Request {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]Request, len(l.reqs))
+	for i, r := range l.reqs {
+		r.Header = r.Header.Clone()
+		r.Body = bytes.Clone(r.Body)
+		out[i] = r
+	}
+	return out
+}
+
+// Forget empties the request log (a long fuzz run keeps it from growing).
+func (l *Log[O]) Forget() {
+	l.mu.Lock()
+	l.reqs = nil
+	l.mu.Unlock()
+}
+
+// maxBody bounds the request body an emulator reads.
+const maxBody = 64 << 20
+
+// Record reads r's body (up to 64 MiB) and logs the request. It leaves
+// r.Body readable again and returns the body and the options in force
+// for this request.
+func (l *Log[O]) Record(r *http.Request) ([]byte, O, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.reqs = append(l.reqs, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
+	return body, l.opts, err
 }
 
 // Sleep waits d, or until ctx ends; it reports whether ctx is still live.

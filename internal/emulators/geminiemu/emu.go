@@ -18,19 +18,21 @@
 // real API's mid-stream error: a bare JSON error object written after the
 // last SSE event.
 //
-// It imports nothing of tiergate and must not: adapters test against it,
-// so it may not depend on them.
+// It imports nothing of tiergate but the shared emulator kit (emu), which
+// imports nothing: adapters test against it, so it may not depend on them.
 package geminiemu
 
 import (
-	"bytes"
+	"sync/atomic"
+
 	"context"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tiergate/tiergate/internal/emulators/emu"
 )
 
 // DefaultReply is the assistant text when Options.Reply is empty.
@@ -92,16 +94,8 @@ type Fault struct {
 	ErrorAfter int
 }
 
-// Request is one recorded request.
-type Request struct {
-	Method string
-	// Path is the URL path, e.g. /v1beta/models/gemini-2.5-flash:generateContent.
-	Path string
-	// Query is the raw query string, e.g. alt=sse.
-	Query  string
-	Header http.Header
-	Body   []byte
-}
+// Request is one recorded request (see emu.Request).
+type Request = emu.Request
 
 // Server is a running emulator.
 type Server struct {
@@ -113,38 +107,16 @@ type Server struct {
 	done chan struct{}
 	once sync.Once
 
-	mu     sync.Mutex
-	opts   Options
-	reqs   []Request
-	respID int
+	respID atomic.Int64 // numbers responseId
+	*emu.Log[Options]
 }
 
 // New starts an emulator on 127.0.0.1.
 func New(opts Options) *Server {
-	s := &Server{opts: opts, done: make(chan struct{})}
+	s := &Server{Log: emu.NewLog(opts), done: make(chan struct{})}
 	s.ts = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.ts.URL
 	return s
-}
-
-// SetOptions changes the behaviour for the following requests.
-func (s *Server) SetOptions(o Options) {
-	s.mu.Lock()
-	s.opts = o
-	s.mu.Unlock()
-}
-
-// Requests returns a copy of the request log.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Request, len(s.reqs))
-	for i, r := range s.reqs {
-		r.Header = r.Header.Clone()
-		r.Body = bytes.Clone(r.Body)
-		out[i] = r
-	}
-	return out
 }
 
 // Close stops the server, releasing hanging handlers first.
@@ -153,12 +125,7 @@ func (s *Server) Close() {
 	s.ts.Close()
 }
 
-func (s *Server) nextResponseID() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.respID++
-	return responseID(s.respID)
-}
+func (s *Server) nextResponseID() string { return responseID(int(s.respID.Add(1))) }
 
 // wait sleeps d, returning false when the client went away or the server
 // is closing.
@@ -179,14 +146,10 @@ func (s *Server) wait(ctx context.Context, d time.Duration) bool {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<20))
+	body, opts, err := s.Record(r)
 	if err != nil {
 		return
 	}
-	s.mu.Lock()
-	s.reqs = append(s.reqs, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
-	opts := s.opts
-	s.mu.Unlock()
 
 	if opts.Fault.Reset {
 		if hj, ok := w.(http.Hijacker); ok {

@@ -4,20 +4,19 @@
 // final line with "done": true, done_reason and the timing fields
 // (total_duration, load_duration, prompt_eval_count, prompt_eval_duration,
 // eval_count, eval_duration, in nanoseconds); errors as {"error": "..."}.
-// It is test infrastructure, never a backend; it imports nothing of tiergate.
+// It is test infrastructure, never a backend; it imports nothing of tiergate but the shared emulator kit (emu).
 package ollamaemu
 
 import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"github.com/tiergate/tiergate/internal/emulators/emu"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/tiergate/tiergate/internal/emulators/emu"
 )
 
 // DefaultReply is the assistant text when Options.Reply is empty.
@@ -51,15 +50,12 @@ type Request = emu.Request
 type Server struct {
 	URL string
 	ts  *httptest.Server
-
-	mu   sync.Mutex
-	opts Options
-	reqs []Request
+	*emu.Log[Options]
 }
 
 // New starts an emulator on 127.0.0.1.
 func New(o Options) *Server {
-	s := &Server{opts: o}
+	s := &Server{Log: emu.NewLog(o)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/chat", s.chat)
 	mux.HandleFunc("POST /api/embed", s.embed)
@@ -73,20 +69,8 @@ func New(o Options) *Server {
 	return s
 }
 
-// SetOptions changes behaviour at run time.
-func (s *Server) SetOptions(o Options) { s.mu.Lock(); s.opts = o; s.mu.Unlock() }
-
-// Requests returns a copy of the request log.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Request(nil), s.reqs...)
-}
-
 // Close stops the server.
 func (s *Server) Close() { s.ts.CloseClientConnections(); s.ts.Close() }
-
-func (s *Server) options() Options { s.mu.Lock(); defer s.mu.Unlock(); return s.opts }
 
 func (s *Server) models(o Options) []string {
 	if len(o.Models) == 0 {
@@ -109,12 +93,8 @@ func (s *Server) installed(o Options, name string) bool {
 
 func (s *Server) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(strings.NewReader(string(body)))
-		s.mu.Lock()
-		s.reqs = append(s.reqs, Request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
-		f := s.opts.Fault
-		s.mu.Unlock()
+		_, o, _ := s.Record(r)
+		f := o.Fault
 		if r.URL.Path == "/api/version" || r.URL.Path == "/api/tags" || r.URL.Path == "/api/show" {
 			next.ServeHTTP(w, r)
 			return
@@ -164,7 +144,7 @@ type chatRequest struct {
 }
 
 func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
-	o := s.options()
+	o := s.Options()
 	var req chatRequest
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 		writeJSON(w, 400, map[string]string{"error": "invalid character in request body"})
@@ -272,7 +252,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) embed(w http.ResponseWriter, r *http.Request) {
-	o := s.options()
+	o := s.Options()
 	var req struct {
 		Model string          `json:"model"`
 		Input json.RawMessage `json:"input"`
@@ -308,7 +288,7 @@ func (s *Server) embed(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) tags(w http.ResponseWriter, r *http.Request) {
-	o := s.options()
+	o := s.Options()
 	var ms []any
 	for _, m := range s.models(o) {
 		ms = append(ms, map[string]any{"name": m, "model": m, "modified_at": "2026-11-01T00:00:00Z", "size": 4661224676,
@@ -318,7 +298,7 @@ func (s *Server) tags(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) show(w http.ResponseWriter, r *http.Request) {
-	o := s.options()
+	o := s.Options()
 	var req struct {
 		Model string `json:"model"`
 		Name  string `json:"name"`

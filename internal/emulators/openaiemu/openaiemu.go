@@ -4,7 +4,7 @@
 // tool-call argument pieces), a chunk with finish_reason, the usage chunk
 // when stream_options.include_usage asks for it, and "data: [DONE]".
 // Errors use OpenAI's {"error":{...}} body. It is test infrastructure,
-// never a backend; it imports nothing of tiergate.
+// never a backend; it imports nothing of tiergate but the shared emulator kit (emu).
 package openaiemu
 
 import (
@@ -13,13 +13,13 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"github.com/tiergate/tiergate/internal/emulators/emu"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/tiergate/tiergate/internal/emulators/emu"
 )
 
 // DefaultReply is the assistant text when Options.Reply is empty.
@@ -50,15 +50,12 @@ type Server struct {
 	// URL is the base URL a client configures (ends in /v1).
 	URL string
 	ts  *httptest.Server
-
-	mu   sync.Mutex
-	opts Options
-	reqs []Request
+	*emu.Log[Options]
 }
 
 // New starts an emulator on 127.0.0.1.
 func New(o Options) *Server {
-	s := &Server{opts: o}
+	s := &Server{Log: emu.NewLog(o)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", s.chat)
 	mux.HandleFunc("POST /v1/embeddings", s.embeddings)
@@ -68,47 +65,15 @@ func New(o Options) *Server {
 	return s
 }
 
-// SetOptions changes behaviour at run time.
-func (s *Server) SetOptions(o Options) {
-	s.mu.Lock()
-	s.opts = o
-	s.mu.Unlock()
-}
-
-// Requests returns a copy of the request log.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Request(nil), s.reqs...)
-}
-
 // Close stops the server.
 func (s *Server) Close() {
 	s.ts.CloseClientConnections()
 	s.ts.Close()
 }
 
-func (s *Server) options() Options {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.opts
-}
-
 func (s *Server) record(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body := make([]byte, 0, 512)
-		buf := make([]byte, 4096)
-		for {
-			n, err := r.Body.Read(buf)
-			body = append(body, buf[:n]...)
-			if err != nil {
-				break
-			}
-		}
-		s.mu.Lock()
-		s.reqs = append(s.reqs, Request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
-		o := s.opts
-		s.mu.Unlock()
+		body, o, _ := s.Record(r)
 		if o.APIKey != "" && r.Header.Get("Authorization") != "Bearer "+o.APIKey {
 			writeError(w, 401, "invalid_request_error", "invalid_api_key", "", "Incorrect API key provided: "+mask(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))+". You can find your API key at https://platform.openai.com/account/api-keys.")
 			return
@@ -204,7 +169,7 @@ func (s *Server) served(o Options, model string) bool {
 }
 
 func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
-	o := s.options()
+	o := s.Options()
 	var req chatRequest
 	if err := json.Unmarshal(bodyFrom(r.Context()), &req); err != nil {
 		writeError(w, 400, "invalid_request_error", "", "", "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.")
@@ -376,7 +341,7 @@ func countWords(content json.RawMessage) int {
 }
 
 func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) {
-	o := s.options()
+	o := s.Options()
 	var req struct {
 		Model          *string         `json:"model"`
 		Input          json.RawMessage `json:"input"`
@@ -437,7 +402,7 @@ func Vector(text string, dims int) []float32 {
 }
 
 func (s *Server) models(w http.ResponseWriter, r *http.Request) {
-	o := s.options()
+	o := s.Options()
 	names := o.Models
 	if len(names) == 0 {
 		names = []string{"gpt-4o-mini", "text-embedding-3-small"}
