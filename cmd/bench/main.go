@@ -206,15 +206,7 @@ func run(ctx context.Context, args []string, e env) error {
 		o.PromptsFile = *promptsFile
 	}
 
-	name, data := configs.DefaultName, configs.Default()
-	if *cfgPath != "" {
-		b, err := os.ReadFile(*cfgPath)
-		if err != nil {
-			return err
-		}
-		name, data = *cfgPath, b
-	}
-	cfg, err := config.Load(name, data, e.getenv)
+	cfg, err := config.LoadFile(*cfgPath, configs.DefaultName, configs.Default(), e.getenv)
 	if err != nil {
 		return err
 	}

@@ -52,15 +52,7 @@ func run(args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
 
-	name, data := configs.DefaultName, configs.Default()
-	if *cfgPath != "" {
-		b, err := os.ReadFile(*cfgPath)
-		if err != nil {
-			return err
-		}
-		name, data = *cfgPath, b
-	}
-	cfg, err := config.Load(name, data, os.Getenv)
+	cfg, err := config.LoadFile(*cfgPath, configs.DefaultName, configs.Default(), os.Getenv)
 	if err != nil {
 		return err
 	}

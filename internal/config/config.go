@@ -194,6 +194,19 @@ const (
 	DefaultMaxBodyBytes = 20 << 20
 )
 
+// LoadFile reads the configuration at path, or, when path is empty, the
+// default given by name and data (configs.Default, embedded in the binary).
+func LoadFile(path, defaultName string, defaultData []byte, getenv func(string) string) (*Config, error) {
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		defaultName, defaultData = path, b
+	}
+	return Load(defaultName, defaultData, getenv)
+}
+
 // Load reads and validates a configuration. name is used in messages.
 func Load(name string, data []byte, getenv func(string) string) (*Config, error) {
 	if getenv == nil {

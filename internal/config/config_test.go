@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -93,5 +95,23 @@ func TestBadConfigs(t *testing.T) {
 				t.Errorf("error does not name the file: %q", err)
 			}
 		})
+	}
+}
+
+// TestLoadFile: no path loads the default given; a path loads that file
+// instead; a missing file is an error that names it.
+func TestLoadFile(t *testing.T) {
+	def := []byte("router:\n  max_attempts: 2\n")
+	cfg, err := LoadFile("", "default", def, func(string) string { return "" })
+	if err != nil || cfg.Router.MaxAttempts != 2 {
+		t.Fatalf("default: %+v, %v", cfg, err)
+	}
+	p := filepath.Join(t.TempDir(), "t.yaml")
+	os.WriteFile(p, []byte("router:\n  max_attempts: 5\n"), 0o644)
+	if cfg, err = LoadFile(p, "default", def, func(string) string { return "" }); err != nil || cfg.Router.MaxAttempts != 5 {
+		t.Fatalf("file: %+v, %v", cfg, err)
+	}
+	if _, err = LoadFile(p+".missing", "default", def, nil); err == nil || !strings.Contains(err.Error(), "t.yaml.missing") {
+		t.Fatalf("missing file: %v", err)
 	}
 }
