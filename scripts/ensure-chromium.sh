@@ -16,17 +16,9 @@ if found; then exit 0; fi
 if [ "${TIERGATE_CHROMIUM_NO_INSTALL:-}" = 1 ]; then
   echo "no chromium on PATH, and TIERGATE_CHROMIUM_NO_INSTALL=1" >&2; exit 3
 fi
-cache=${TIERGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tiergate}
-mkdir -p "$cache"
-# Test packages run in parallel; apt-get runs one at a time.
-exec 9>"$cache/apt.lock"
-flock 9
+. "$(dirname "$0")/apt.sh"
+apt_lock
 if found; then exit 0; fi
-sudo=
-if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
 echo "installing Debian's chromium package" >&2
-(
-  $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq &&
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends chromium
-) >&2
+apt_install chromium
 found || { echo "chromium was installed but is not on PATH" >&2; exit 1; }

@@ -23,7 +23,8 @@ exec 9>"$cache/ollama-$OLLAMA_VERSION.lock"
 flock 9
 if [ -x "$bin/ollama" ]; then echo "$bin/ollama"; exit 0; fi
 if [ ! -f /usr/include/nlohmann/json.hpp ] || [ ! -f /usr/include/stb/stb_image.h ]; then
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nlohmann-json3-dev libstb-dev) >&2
+  . "$(dirname "$0")/apt.sh"
+  apt_install nlohmann-json3-dev libstb-dev
 fi
 malgo=$(go mod download -json github.com/gen2brain/malgo@$MALGO_VERSION | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
 cp "$malgo/miniaudio.h" "$cache/inc/miniaudio/miniaudio.h"

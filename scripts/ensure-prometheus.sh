@@ -16,19 +16,11 @@ if found; then exit 0; fi
 if [ "${TIERGATE_PROMETHEUS_NO_INSTALL:-}" = 1 ]; then
   echo "no prometheus and promtool on PATH, and TIERGATE_PROMETHEUS_NO_INSTALL=1" >&2; exit 3
 fi
-cache=${TIERGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tiergate}
-mkdir -p "$cache"
-# Test packages run in parallel; let one install while the others wait.
-exec 9>"$cache/apt.lock"
-flock 9
+. "$(dirname "$0")/apt.sh"
+apt_lock
 if found; then exit 0; fi
-sudo=
-if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
 echo "installing Debian's prometheus package (prometheus, promtool)" >&2
 # RUNLEVEL=1 keeps invoke-rc.d from starting the packaged service where no
 # policy-rc.d forbids it: the tests start their own Prometheus.
-(
-  $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq &&
-  $sudo env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends prometheus
-) >&2
+APT_ENV=RUNLEVEL=1 apt_install prometheus
 found || { echo "prometheus was installed but prometheus/promtool are not on PATH" >&2; exit 1; }
