@@ -110,10 +110,14 @@ func Sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // Reset closes the client's connection without an answer (or mid-answer).
+// Where the connection cannot be hijacked (HTTP/2), it aborts the handler,
+// which resets the stream.
 func Reset(w http.ResponseWriter) {
 	if hj, ok := w.(http.Hijacker); ok {
 		if c, _, err := hj.Hijack(); err == nil {
 			c.Close()
+			return
 		}
 	}
+	panic(http.ErrAbortHandler)
 }

@@ -152,13 +152,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if opts.Fault.Reset {
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				conn.Close()
-				return
-			}
-		}
-		panic(http.ErrAbortHandler)
+		emu.Reset(w)
+		return
 	}
 	if opts.Fault.Hang {
 		select {
