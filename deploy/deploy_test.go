@@ -15,7 +15,7 @@ import (
 	"go.uber.org/goleak"
 	yaml "go.yaml.in/yaml/v3"
 
-	"github.com/tiergate/tiergate/internal/metrics/promtest"
+	"github.com/tiergate/tiergate/internal/testing/promtest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -9,9 +9,9 @@ export PATH="/usr/local/go/bin:$PATH"
 echo "== ollama"
 scripts/ensure-ollama.sh
 echo "== npm (official openai client, pinned by package-lock.json)"
-(cd internal/e2e/node && npm ci --no-audit --no-fund --loglevel=error)
+(cd internal/testing/e2e/node && npm ci --no-audit --no-fund --loglevel=error)
 echo "== gofmt, go vet"
-unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './internal/e2e/node/*'))
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './internal/testing/e2e/node/*'))
 if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted" >&2; exit 1; fi
 go vet ./...
 echo "== go test -race"

@@ -16,7 +16,7 @@ import (
 
 	"github.com/tiergate/tiergate/internal/bench"
 	"github.com/tiergate/tiergate/internal/catalog"
-	"github.com/tiergate/tiergate/internal/emulators/openaiemu"
+	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
 	"github.com/tiergate/tiergate/internal/tiers"
 )
 

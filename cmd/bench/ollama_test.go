@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/tiergate/tiergate/internal/bench"
-	"github.com/tiergate/tiergate/internal/ollamatest"
+	"github.com/tiergate/tiergate/internal/testing/ollamatest"
 	"github.com/tiergate/tiergate/internal/tiers"
 )
 

@@ -25,7 +25,7 @@ import (
 	"github.com/tiergate/tiergate/internal/backends"
 	"github.com/tiergate/tiergate/internal/config"
 	"github.com/tiergate/tiergate/internal/gateway"
-	"github.com/tiergate/tiergate/internal/metrics"
+	"github.com/tiergate/tiergate/internal/observe/metrics"
 	"github.com/tiergate/tiergate/internal/router"
 	"github.com/tiergate/tiergate/internal/tiers"
 )

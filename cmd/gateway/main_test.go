@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tiergate/tiergate/internal/emulators/openaiemu"
+	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
 )
 
 // build compiles the gateway once per test binary run.

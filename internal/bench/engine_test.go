@@ -15,8 +15,8 @@ import (
 
 	"github.com/tiergate/tiergate/internal/catalog"
 	"github.com/tiergate/tiergate/internal/config"
-	"github.com/tiergate/tiergate/internal/emulators/ollamaemu"
-	"github.com/tiergate/tiergate/internal/emulators/openaiemu"
+	"github.com/tiergate/tiergate/internal/testing/emulators/ollamaemu"
+	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
 	"github.com/tiergate/tiergate/internal/providers"
 	"github.com/tiergate/tiergate/internal/providers/ollama"
 )

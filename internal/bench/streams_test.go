@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tiergate/tiergate/internal/emulators/openaiemu"
+	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
 )
 
 // BenchmarkStreams256 checks that bench sustains 256 concurrent streams

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tiergate/tiergate/internal/emulators/openaiemu"
+	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
 	"github.com/tiergate/tiergate/internal/providers"
 	"github.com/tiergate/tiergate/internal/providers/openai"
 )

@@ -24,10 +24,10 @@ import (
 
 	"github.com/tiergate/tiergate/internal/catalog"
 	"github.com/tiergate/tiergate/internal/config"
-	"github.com/tiergate/tiergate/internal/metrics"
+	"github.com/tiergate/tiergate/internal/observe/metrics"
 	"github.com/tiergate/tiergate/internal/providers"
 	"github.com/tiergate/tiergate/internal/router"
-	"github.com/tiergate/tiergate/internal/statuspage"
+	"github.com/tiergate/tiergate/internal/observe/statuspage"
 	"github.com/tiergate/tiergate/internal/wire"
 )
 

@@ -14,7 +14,7 @@ import (
 
 	sdk "github.com/anthropics/anthropic-sdk-go/v2"
 
-	"github.com/tiergate/tiergate/internal/emulators/anthropicemu"
+	"github.com/tiergate/tiergate/internal/testing/emulators/anthropicemu"
 	"github.com/tiergate/tiergate/internal/providers"
 )
 

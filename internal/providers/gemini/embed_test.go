@@ -13,7 +13,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/tiergate/tiergate/internal/emulators/geminiemu"
+	"github.com/tiergate/tiergate/internal/testing/emulators/geminiemu"
 	"github.com/tiergate/tiergate/internal/providers"
 )
 

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tiergate/tiergate/internal/emulators/geminiemu"
+	"github.com/tiergate/tiergate/internal/testing/emulators/geminiemu"
 	"github.com/tiergate/tiergate/internal/providers"
 )
 

@@ -16,7 +16,7 @@ import (
 	"github.com/ollama/ollama/api"
 	"go.uber.org/goleak"
 
-	"github.com/tiergate/tiergate/internal/emulators/ollamaemu"
+	"github.com/tiergate/tiergate/internal/testing/emulators/ollamaemu"
 	"github.com/tiergate/tiergate/internal/providers"
 )
 

@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tiergate/tiergate/internal/emulators/anthropicemu"
-	"github.com/tiergate/tiergate/internal/emulators/ollamaemu"
-	"github.com/tiergate/tiergate/internal/emulators/openaiemu"
-	"github.com/tiergate/tiergate/internal/metrics/promtest"
+	"github.com/tiergate/tiergate/internal/testing/emulators/anthropicemu"
+	"github.com/tiergate/tiergate/internal/testing/emulators/ollamaemu"
+	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
+	"github.com/tiergate/tiergate/internal/testing/promtest"
 )
 
 // realGateway builds and starts cmd/gateway on loopback in front of

@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tiergate/tiergate/internal/emulators/emu"
+	"github.com/tiergate/tiergate/internal/testing/emulators/emu"
 )
 
 // DefaultReply is the assistant text when Options.Reply is empty.

@@ -16,7 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tiergate/tiergate/internal/sse"
-	"github.com/tiergate/tiergate/internal/tinygguf"
+	"github.com/tiergate/tiergate/internal/testing/tinygguf"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")

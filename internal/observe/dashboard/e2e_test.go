@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tiergate/tiergate/internal/metrics"
-	"github.com/tiergate/tiergate/internal/metrics/promtest"
+	"github.com/tiergate/tiergate/internal/observe/metrics"
+	"github.com/tiergate/tiergate/internal/testing/promtest"
 )
 
 // TestDashboardQueriesAgainstPrometheus starts a real Prometheus on

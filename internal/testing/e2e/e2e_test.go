@@ -19,12 +19,12 @@ import (
 	"github.com/tiergate/tiergate/configs"
 	"github.com/tiergate/tiergate/internal/backends"
 	"github.com/tiergate/tiergate/internal/config"
-	"github.com/tiergate/tiergate/internal/emulators/anthropicemu"
-	"github.com/tiergate/tiergate/internal/emulators/geminiemu"
-	"github.com/tiergate/tiergate/internal/emulators/ollamaemu"
-	"github.com/tiergate/tiergate/internal/emulators/openaiemu"
+	"github.com/tiergate/tiergate/internal/testing/emulators/anthropicemu"
+	"github.com/tiergate/tiergate/internal/testing/emulators/geminiemu"
+	"github.com/tiergate/tiergate/internal/testing/emulators/ollamaemu"
+	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
 	"github.com/tiergate/tiergate/internal/gateway"
-	"github.com/tiergate/tiergate/internal/ollamatest"
+	"github.com/tiergate/tiergate/internal/testing/ollamatest"
 )
 
 func TestMain(m *testing.M) {

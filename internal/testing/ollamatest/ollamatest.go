@@ -30,7 +30,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tiergate/tiergate/internal/tinygguf"
+	"github.com/tiergate/tiergate/internal/testing/tinygguf"
 )
 
 // SkipEnv is the environment variable that turns "ollama unavailable" from

@@ -255,7 +255,7 @@ tiergate_backend_measured_timestamp_seconds{model="llama3-8b",provider="ollama"}
 }
 
 func TestSetTiersFile(t *testing.T) {
-	f, err := tiers.Load("../tiers/testdata/tiers.json")
+	f, err := tiers.Load("../../tiers/testdata/tiers.json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,15 +3,15 @@
 // prove every panel against a real Prometheus.
 //
 // The committed deploy/grafana/dashboards/tiergate.json is JSON() of this
-// package: regenerate it with `go generate ./internal/dashboard` (or
-// `go test ./internal/dashboard -run TestCommittedDashboard -update`).
+// package: regenerate it with `go generate ./internal/observe/dashboard` (or
+// `go test ./internal/observe/dashboard -run TestCommittedDashboard -update`).
 //
 // Metric names come from internal/metrics; the recorded series (Rec*)
 // are defined in deploy/prometheus/rules/tiergate.rules.yml, which a test
 // checks. It must not import the gateway, the router or an adapter.
 package dashboard
 
-//go:generate go run ./gen ../../deploy/grafana/dashboards/tiergate.json
+//go:generate go run ../../../cmd/dashboard ../../../deploy/grafana/dashboards/tiergate.json
 
 import (
 	"bytes"
@@ -30,7 +30,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/table"
 	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
 
-	"github.com/tiergate/tiergate/internal/metrics"
+	"github.com/tiergate/tiergate/internal/observe/metrics"
 )
 
 // UID is the dashboard's stable uid (its URL is /d/tiergate).

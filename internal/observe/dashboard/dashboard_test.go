@@ -17,17 +17,17 @@ import (
 	"go.uber.org/goleak"
 	yaml "go.yaml.in/yaml/v3"
 
-	"github.com/tiergate/tiergate/internal/metrics"
+	"github.com/tiergate/tiergate/internal/observe/metrics"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var update = flag.Bool("update", false, "rewrite deploy/grafana/dashboards/tiergate.json from the generator")
 
-const committed = "../../deploy/grafana/dashboards/tiergate.json"
+const committed = "../../../deploy/grafana/dashboards/tiergate.json"
 
 // TestCommittedDashboard fails when the committed dashboard is not what
-// the generator produces (run `go generate ./internal/dashboard` or this
+// the generator produces (run `go generate ./internal/observe/dashboard` or this
 // test with -update).
 func TestCommittedDashboard(t *testing.T) {
 	want, err := JSON()
@@ -41,10 +41,10 @@ func TestCommittedDashboard(t *testing.T) {
 	}
 	got, err := os.ReadFile(committed)
 	if err != nil {
-		t.Fatalf("%v: run `go generate ./internal/dashboard`", err)
+		t.Fatalf("%v: run `go generate ./internal/observe/dashboard`", err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the generated dashboard: run `go generate ./internal/dashboard` (or go test -run TestCommittedDashboard -update) and commit it", committed)
+		t.Errorf("%s differs from the generated dashboard: run `go generate ./internal/observe/dashboard` (or go test -run TestCommittedDashboard -update) and commit it", committed)
 	}
 }
 
@@ -164,7 +164,7 @@ func TestPanelsAndQueries(t *testing.T) {
 // TestRecordedSeriesAreDefined checks that every recorded series the
 // dashboard reads is a recording rule in deploy/prometheus/rules.
 func TestRecordedSeriesAreDefined(t *testing.T) {
-	files, err := filepath.Glob("../../deploy/prometheus/rules/*.yml")
+	files, err := filepath.Glob("../../../deploy/prometheus/rules/*.yml")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no rule files: %v", err)
 	}

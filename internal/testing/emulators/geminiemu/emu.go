@@ -32,7 +32,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tiergate/tiergate/internal/emulators/emu"
+	"github.com/tiergate/tiergate/internal/testing/emulators/emu"
 )
 
 // DefaultReply is the assistant text when Options.Reply is empty.
