@@ -15,10 +15,10 @@ import (
 
 	"github.com/tiergate/tiergate/internal/catalog"
 	"github.com/tiergate/tiergate/internal/config"
-	"github.com/tiergate/tiergate/internal/testing/emulators/ollamaemu"
-	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
 	"github.com/tiergate/tiergate/internal/providers"
 	"github.com/tiergate/tiergate/internal/providers/ollama"
+	"github.com/tiergate/tiergate/internal/testing/emulators/ollamaemu"
+	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
 )
 
 // fake is a scripted provider: each call runs script with the call's

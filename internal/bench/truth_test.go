@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
 	"github.com/tiergate/tiergate/internal/providers"
 	"github.com/tiergate/tiergate/internal/providers/openai"
+	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
 )
 
 // emuTarget starts an OpenAI emulator and returns a target speaking to it

@@ -25,10 +25,10 @@ import (
 	"github.com/tiergate/tiergate/internal/catalog"
 	"github.com/tiergate/tiergate/internal/config"
 	"github.com/tiergate/tiergate/internal/observe/metrics"
+	"github.com/tiergate/tiergate/internal/observe/statuspage"
+	"github.com/tiergate/tiergate/internal/openaiwire"
 	"github.com/tiergate/tiergate/internal/providers"
 	"github.com/tiergate/tiergate/internal/router"
-	"github.com/tiergate/tiergate/internal/observe/statuspage"
-	"github.com/tiergate/tiergate/internal/wire"
 )
 
 // Options configure a Server.
@@ -134,7 +134,7 @@ func tooLarge(limit int64) *providers.Error {
 }
 
 func badRequest(err error) *providers.Error {
-	var we *wire.Error
+	var we *openaiwire.Error
 	if errors.As(err, &we) {
 		return &providers.Error{Status: http.StatusBadRequest, Type: providers.TypeInvalidRequest, Param: we.Param, Message: we.Message}
 	}
@@ -142,8 +142,8 @@ func badRequest(err error) *providers.Error {
 }
 
 // chatQuery reads what the router needs of a chat request.
-func (s *Server) chatQuery(r *http.Request, body []byte) (*wire.Chat, *router.Query, error) {
-	info, err := wire.ParseChat(body)
+func (s *Server) chatQuery(r *http.Request, body []byte) (*openaiwire.Chat, *router.Query, error) {
+	info, err := openaiwire.ParseChat(body)
 	if err != nil {
 		return nil, nil, badRequest(err)
 	}
@@ -412,7 +412,7 @@ func (s *Server) handleEmbed(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	info, err := wire.ParseEmbed(body)
+	info, err := openaiwire.ParseEmbed(body)
 	if err != nil {
 		writeError(w, badRequest(err))
 		return

@@ -13,9 +13,9 @@ import (
 
 	"github.com/tiergate/tiergate/internal/backends"
 	"github.com/tiergate/tiergate/internal/config"
+	"github.com/tiergate/tiergate/internal/router"
 	"github.com/tiergate/tiergate/internal/testing/emulators/ollamaemu"
 	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
-	"github.com/tiergate/tiergate/internal/router"
 )
 
 // fleet is a gateway over four emulated backends: two SaaS (openai,

@@ -14,8 +14,8 @@ import (
 
 	sdk "github.com/anthropics/anthropic-sdk-go/v2"
 
-	"github.com/tiergate/tiergate/internal/testing/emulators/anthropicemu"
 	"github.com/tiergate/tiergate/internal/providers"
+	"github.com/tiergate/tiergate/internal/testing/emulators/anthropicemu"
 )
 
 func sdkStop(s string) sdk.StopReason { return sdk.StopReason(s) }

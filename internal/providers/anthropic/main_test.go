@@ -12,8 +12,8 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/tiergate/tiergate/internal/testing/emulators/anthropicemu"
 	"github.com/tiergate/tiergate/internal/providers"
+	"github.com/tiergate/tiergate/internal/testing/emulators/anthropicemu"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")

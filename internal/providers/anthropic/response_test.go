@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tiergate/tiergate/internal/testing/emulators/anthropicemu"
 	"github.com/tiergate/tiergate/internal/providers"
+	"github.com/tiergate/tiergate/internal/testing/emulators/anthropicemu"
 )
 
 // replay serves a fixture as POST /v1/messages answers it.

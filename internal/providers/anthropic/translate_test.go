@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tiergate/tiergate/internal/testing/emulators/anthropicemu"
 	"github.com/tiergate/tiergate/internal/providers"
+	"github.com/tiergate/tiergate/internal/testing/emulators/anthropicemu"
 )
 
 // TestRequestGolden sends OpenAI requests through the adapter to the

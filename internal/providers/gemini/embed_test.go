@@ -13,8 +13,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/tiergate/tiergate/internal/testing/emulators/geminiemu"
 	"github.com/tiergate/tiergate/internal/providers"
+	"github.com/tiergate/tiergate/internal/testing/emulators/geminiemu"
 )
 
 type embedList struct {

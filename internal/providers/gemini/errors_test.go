@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tiergate/tiergate/internal/testing/emulators/geminiemu"
 	"github.com/tiergate/tiergate/internal/providers"
+	"github.com/tiergate/tiergate/internal/testing/emulators/geminiemu"
 )
 
 // Google error bodies as the API sends them (shapes from the API's error

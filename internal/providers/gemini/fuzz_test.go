@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tiergate/tiergate/internal/testing/emulators/geminiemu"
 	"github.com/tiergate/tiergate/internal/providers"
+	"github.com/tiergate/tiergate/internal/testing/emulators/geminiemu"
 )
 
 // statusRecorder is a transport that remembers the statuses the upstream

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tiergate/tiergate/internal/testing/emulators/geminiemu"
 	"github.com/tiergate/tiergate/internal/providers"
+	"github.com/tiergate/tiergate/internal/testing/emulators/geminiemu"
 )
 
 func streamReq(body string, includeUsage bool) *providers.ChatRequest {

@@ -16,8 +16,8 @@ import (
 	"github.com/ollama/ollama/api"
 	"go.uber.org/goleak"
 
-	"github.com/tiergate/tiergate/internal/testing/emulators/ollamaemu"
 	"github.com/tiergate/tiergate/internal/providers"
+	"github.com/tiergate/tiergate/internal/testing/emulators/ollamaemu"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

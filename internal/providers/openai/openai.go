@@ -21,9 +21,9 @@ import (
 
 	goopenai "github.com/sashabaranov/go-openai"
 
+	"github.com/tiergate/tiergate/internal/openaiwire"
 	"github.com/tiergate/tiergate/internal/providers"
 	"github.com/tiergate/tiergate/internal/sse"
-	"github.com/tiergate/tiergate/internal/wire"
 )
 
 // maxUnary bounds a unary response body; maxLine bounds one SSE line.
@@ -183,7 +183,7 @@ func redact(msg string) string {
 
 // Chat forwards a chat completion.
 func (p *Provider) Chat(ctx context.Context, r *providers.ChatRequest, sink providers.Sink) (*providers.Result, error) {
-	body, err := wire.Rewrite{Model: r.Model, ForceUsage: r.Stream, Drop: []string{"route"}}.Apply(r.Body)
+	body, err := openaiwire.Rewrite{Model: r.Model, ForceUsage: r.Stream, Drop: []string{"route"}}.Apply(r.Body)
 	if err != nil {
 		return nil, &providers.Error{Provider: p.name, Status: 400, Type: providers.TypeInvalidRequest, Message: "invalid request body: " + err.Error()}
 	}
@@ -363,7 +363,7 @@ func convUsage(u *goopenai.Usage) *providers.Usage {
 
 // Embed forwards an embeddings request.
 func (p *Provider) Embed(ctx context.Context, r *providers.EmbedRequest) (*providers.Result, error) {
-	body, err := wire.Rewrite{Model: r.Model, Drop: []string{"route"}}.Apply(r.Body)
+	body, err := openaiwire.Rewrite{Model: r.Model, Drop: []string{"route"}}.Apply(r.Body)
 	if err != nil {
 		return nil, &providers.Error{Provider: p.name, Status: 400, Type: providers.TypeInvalidRequest, Message: "invalid request body: " + err.Error()}
 	}

@@ -14,8 +14,8 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
 	"github.com/tiergate/tiergate/internal/providers"
+	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -19,11 +19,11 @@ import (
 	"github.com/tiergate/tiergate/configs"
 	"github.com/tiergate/tiergate/internal/backends"
 	"github.com/tiergate/tiergate/internal/config"
+	"github.com/tiergate/tiergate/internal/gateway"
 	"github.com/tiergate/tiergate/internal/testing/emulators/anthropicemu"
 	"github.com/tiergate/tiergate/internal/testing/emulators/geminiemu"
 	"github.com/tiergate/tiergate/internal/testing/emulators/ollamaemu"
 	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
-	"github.com/tiergate/tiergate/internal/gateway"
 	"github.com/tiergate/tiergate/internal/testing/ollamatest"
 )
 

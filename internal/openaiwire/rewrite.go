@@ -1,4 +1,4 @@
-package wire
+package openaiwire
 
 import (
 	"encoding/json"
