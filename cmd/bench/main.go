@@ -59,6 +59,7 @@ import (
 
 	"github.com/tiergate/tiergate/configs"
 	"github.com/tiergate/tiergate/internal/backends"
+	"github.com/tiergate/tiergate/internal/backends/registry"
 	"github.com/tiergate/tiergate/internal/bench"
 	"github.com/tiergate/tiergate/internal/bench/report"
 	"github.com/tiergate/tiergate/internal/catalog"
@@ -331,7 +332,7 @@ func parseSteps(conc, rates, arrival string, maxConc int, concSet bool) ([]bench
 
 // catalogTargets resolves -model against the enabled providers.
 func catalogTargets(ctx context.Context, cfg *config.Config, models []string, getenv func(string) string, log *slog.Logger) ([]bench.Target, error) {
-	set, err := backends.Build(ctx, cfg, backends.Options{Getenv: getenv, Logger: log})
+	set, err := backends.Build(ctx, cfg, backends.Options{Getenv: getenv, Logger: log, Constructors: registry.Constructors()})
 	if err != nil {
 		return nil, err
 	}

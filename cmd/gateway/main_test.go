@@ -63,13 +63,16 @@ func TestBadConfigExitsNonZero(t *testing.T) {
 	}
 }
 
-// TestSIGTERMLetsStreamsFinish: after SIGTERM the gateway stops accepting
-// connections, lets the in-flight stream finish, and exits 0; a stream
-// longer than the grace period is cut when it runs out.
+// TestSIGTERMLetsStreamsFinish: after SIGTERM /readyz answers 503 for the
+// drain delay while new connections are still accepted (so a load
+// balancer sees it), then the gateway stops accepting connections, lets
+// the in-flight stream finish, and exits 0; a stream longer than the
+// grace period ends with an OpenAI-style error event, not a bare EOF.
 func TestSIGTERMLetsStreamsFinish(t *testing.T) {
 	bin := build(t)
-	emu := openaiemu.New(openaiemu.Options{ChunkGap: 60 * time.Millisecond, Reply: "a b c d e f g h i j"})
+	emu := openaiemu.New(openaiemu.Options{ChunkGap: 60 * time.Millisecond, Reply: "a b c d e f g h i j k l m n o p q r s t"})
 	defer emu.Close()
+	const drain = 400 * time.Millisecond
 	for _, tc := range []struct {
 		name     string
 		grace    string
@@ -77,7 +80,7 @@ func TestSIGTERMLetsStreamsFinish(t *testing.T) {
 	}{{"within grace", "10s", true}, {"grace runs out", "150ms", false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := filepath.Join(t.TempDir(), "c.yaml")
-			os.WriteFile(cfg, []byte("server:\n  shutdown_grace: "+tc.grace+"\nproviders:\n  openai:\n    type: openai\n    base_url: "+emu.URL+"\n    api_key_env: OPENAI_API_KEY\nmodels:\n  - {id: m, provider: openai, upstream: m, openness: proprietary, deployment: saas, tasks: [chat]}\n"), 0o644)
+			os.WriteFile(cfg, []byte("server:\n  shutdown_grace: "+tc.grace+"\n  drain_delay: "+drain.String()+"\nproviders:\n  openai:\n    type: openai\n    base_url: "+emu.URL+"\n    api_key_env: OPENAI_API_KEY\nmodels:\n  - {id: m, provider: openai, upstream: m, openness: proprietary, deployment: saas, tasks: [chat]}\n"), 0o644)
 			addr := freeAddr(t)
 			cmd := exec.Command(bin, "-config", cfg, "-addr", addr)
 			cmd.Env = append(os.Environ(), "OPENAI_API_KEY=k")
@@ -98,20 +101,39 @@ func TestSIGTERMLetsStreamsFinish(t *testing.T) {
 			defer resp.Body.Close()
 			sc := bufio.NewScanner(resp.Body)
 			sc.Scan() // the first event arrived: the stream is in flight
+			signalled := time.Now()
 			cmd.Process.Signal(syscall.SIGTERM)
 			time.Sleep(50 * time.Millisecond)
+			// During the drain delay: a new connection is accepted and
+			// told the gateway is not ready.
+			fresh := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+			if r, err := fresh.Get("http://" + addr + "/readyz"); err != nil {
+				t.Errorf("during the drain delay a new connection failed: %v", err)
+			} else {
+				r.Body.Close()
+				if r.StatusCode != http.StatusServiceUnavailable {
+					t.Errorf("/readyz during the drain delay = %d, want 503", r.StatusCode)
+				}
+			}
+			time.Sleep(time.Until(signalled.Add(drain + 150*time.Millisecond)))
 			if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 				c.Close()
-				t.Error("the gateway still accepts connections after SIGTERM")
+				t.Error("the gateway still accepts connections after the drain delay")
 			}
-			done := false
+			done, last := false, ""
 			for sc.Scan() {
 				if sc.Text() == "data: [DONE]" {
 					done = true
 				}
+				if strings.HasPrefix(sc.Text(), "data: ") {
+					last = sc.Text()
+				}
 			}
 			if done != tc.complete {
 				t.Errorf("stream completed = %v, want %v", done, tc.complete)
+			}
+			if !tc.complete && (!strings.Contains(last, `"error"`) || !strings.Contains(last, "shutting down")) {
+				t.Errorf("a stream cut at the end of the grace ended with %q, want an error event", last)
 			}
 			werr := make(chan error, 1)
 			go func() { werr <- cmd.Wait() }()

@@ -3,7 +3,9 @@
 // off the ones whose key is unset (saying how to enable them), probes
 // keyless local servers, and adds the models a provider reports (Ollama's
 // installed models) to the catalog. It imports config, catalog and the
-// adapters; the router and the gateway read the Set it returns.
+// providers contract, never an adapter: the caller passes the adapters'
+// constructors (internal/backends/registry holds them), so the router and
+// the gateway, which read the Set it returns, import no provider SDK.
 package backends
 
 import (
@@ -20,26 +22,10 @@ import (
 	"github.com/tiergate/tiergate/internal/catalog"
 	"github.com/tiergate/tiergate/internal/config"
 	"github.com/tiergate/tiergate/internal/providers"
-	"github.com/tiergate/tiergate/internal/providers/anthropic"
-	"github.com/tiergate/tiergate/internal/providers/gemini"
-	"github.com/tiergate/tiergate/internal/providers/ollama"
-	"github.com/tiergate/tiergate/internal/providers/openai"
 )
 
 // Constructor builds an adapter of one type.
 type Constructor func(providers.Options) (providers.Provider, error)
-
-// Constructors maps config provider types to adapters.
-func Constructors() map[string]Constructor {
-	return map[string]Constructor{
-		config.TypeOpenAI: func(o providers.Options) (providers.Provider, error) { return openai.New(o) },
-		config.TypeOllama: func(o providers.Options) (providers.Provider, error) { return ollama.New(o) },
-		config.TypeAnthropic: func(o providers.Options) (providers.Provider, error) {
-			return anthropic.New(o)
-		},
-		config.TypeGemini: func(o providers.Options) (providers.Provider, error) { return gemini.New(o) },
-	}
-}
 
 // Disabled is a provider that is not in use, with how to enable it.
 type Disabled struct {
@@ -61,9 +47,11 @@ type Set struct {
 
 // Options for Build.
 type Options struct {
-	Getenv       func(string) string
-	Logger       *slog.Logger
-	HTTPClient   *http.Client
+	Getenv     func(string) string
+	Logger     *slog.Logger
+	HTTPClient *http.Client
+	// Constructors maps config provider types to adapters (required:
+	// registry.Constructors() holds every adapter of this build).
 	Constructors map[string]Constructor
 }
 
@@ -76,7 +64,7 @@ func Build(ctx context.Context, cfg *config.Config, o Options) (*Set, error) {
 	}
 	cons := o.Constructors
 	if cons == nil {
-		cons = Constructors()
+		return nil, fmt.Errorf("backends.Build: no adapter constructors given (pass registry.Constructors())")
 	}
 	names := make([]string, 0, len(cfg.Providers))
 	for n := range cfg.Providers {

@@ -149,6 +149,19 @@ type Server struct {
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
 	// DiscoverTimeout bounds each provider's start-up probe.
 	DiscoverTimeout time.Duration `yaml:"discover_timeout"`
+	// DrainDelay is how long /readyz answers 503 after SIGTERM while the
+	// listener still accepts, so that load balancers stop sending before
+	// it closes (default 5s).
+	DrainDelay time.Duration `yaml:"drain_delay"`
+	// BodyReadTimeout bounds reading a request's body once its headers
+	// are in; a slower client gets 408 (default 30s).
+	BodyReadTimeout time.Duration `yaml:"body_read_timeout"`
+	// IdleTimeout closes a keep-alive connection that sends no request
+	// for this long (default 60s).
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxConcurrent caps the API requests served at once; beyond it a
+	// request gets 503 with Retry-After (default 1024).
+	MaxConcurrent int `yaml:"max_concurrent"`
 }
 
 // Provider types.
@@ -192,6 +205,10 @@ type Provider struct {
 const (
 	DefaultAddr         = "127.0.0.1:8080"
 	DefaultMaxBodyBytes = 20 << 20
+	// DefaultDrainDelay is server.drain_delay's default.
+	DefaultDrainDelay = 5 * time.Second
+	// DefaultMaxConcurrent is server.max_concurrent's default.
+	DefaultMaxConcurrent = 1024
 )
 
 // LoadFile reads the configuration at path, or, when path is empty, the
@@ -354,6 +371,27 @@ func (c *Config) validate(root *yaml.Node) error {
 	}
 	if c.Server.DiscoverTimeout == 0 {
 		c.Server.DiscoverTimeout = 2 * time.Second
+	}
+	if c.Server.DrainDelay == 0 {
+		c.Server.DrainDelay = DefaultDrainDelay
+	}
+	if c.Server.BodyReadTimeout == 0 {
+		c.Server.BodyReadTimeout = 30 * time.Second
+	}
+	if c.Server.IdleTimeout == 0 {
+		c.Server.IdleTimeout = 60 * time.Second
+	}
+	if c.Server.MaxConcurrent == 0 {
+		c.Server.MaxConcurrent = DefaultMaxConcurrent
+	}
+	for name, d := range map[string]time.Duration{"drain_delay": c.Server.DrainDelay, "body_read_timeout": c.Server.BodyReadTimeout,
+		"idle_timeout": c.Server.IdleTimeout, "shutdown_grace": c.Server.ShutdownGrace} {
+		if d < 0 {
+			return fmt.Errorf("server.%s must be positive", name)
+		}
+	}
+	if c.Server.MaxConcurrent < 0 {
+		return errors.New("server.max_concurrent must be positive")
 	}
 	for i, r := range c.Tiers.Rules {
 		if r.Tier.Rank() < 0 {

@@ -1,15 +1,14 @@
-package gateway
+package gateway_test
 
 import (
 	"bytes"
-	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
-	"github.com/tiergate/tiergate/internal/backends"
+	"github.com/tiergate/tiergate/internal/app"
+	"github.com/tiergate/tiergate/internal/app/apptest"
 	"github.com/tiergate/tiergate/internal/config"
 	"github.com/tiergate/tiergate/internal/overhead"
 )
@@ -29,14 +28,8 @@ func BenchmarkHotPath(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	getenv := func(string) string { return "k" }
-	set, err := backends.Build(context.Background(), cfg, backends.Options{Getenv: getenv, Logger: log})
-	if err != nil {
-		b.Fatal(err)
-	}
-	gw := httptest.NewServer(New(Options{Backends: set, Logger: log}))
-	defer gw.Close()
+	gw := apptest.Start(b, cfg, app.Options{Getenv: getenv})
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	unary := []byte(`{"model":"m","messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Say hello in five words."}],"temperature":0.2}`)

@@ -2,20 +2,23 @@
 // request, asks the router for backends, calls them in order until one
 // answers, and copies the answer to the client as it arrives. Errors leave
 // in OpenAI's error shape. It imports the router, backends and providers;
-// nothing imports it but cmd/gateway and tests.
+// nothing imports it but internal/app (which wires it) and tests.
 //
 // The hot path (handleChat) is: read the body, inspect it (internal/wire),
 // route, call the adapter with a sink that writes each chunk and flushes.
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -33,10 +36,17 @@ import (
 
 // Options configure a Server.
 type Options struct {
-	Backends     *backends.Set
+	Backends *backends.Set
+	// Router is required: New panics without one.
 	Router       *router.Router
 	MaxBodyBytes int64
-	Logger       *slog.Logger
+	// BodyReadTimeout bounds reading a request body (0: no bound); a
+	// slower body is answered 408.
+	BodyReadTimeout time.Duration
+	// MaxConcurrent caps the API requests (chat, embeddings, explain)
+	// served at once (0: no cap); beyond it they get 503 and Retry-After.
+	MaxConcurrent int
+	Logger        *slog.Logger
 	// Metrics records what happens (nil: nothing); Gatherer, when set,
 	// is served on GET /metrics.
 	Metrics  *metrics.Metrics
@@ -52,24 +62,35 @@ type Server struct {
 	log      *slog.Logger
 	mux      *http.ServeMux
 	draining atomic.Bool
+
+	bodyTimeout time.Duration
+	slots       chan struct{} // one per request served; nil: no cap
+	// cut is cancelled when the shutdown grace is over (CutStreams).
+	cut    context.Context
+	cutNow context.CancelFunc
 }
 
-// New returns a Server.
+// New returns a Server. It panics when o.Router or o.Backends is nil:
+// the router is built by the caller (internal/app), never defaulted here.
 func New(o Options) *Server {
-	s := &Server{set: o.Backends, router: o.Router, maxBody: o.MaxBodyBytes, log: o.Logger, metrics: o.Metrics}
+	if o.Router == nil || o.Backends == nil {
+		panic("gateway.New: Options.Router and Options.Backends are required (internal/app builds them)")
+	}
+	s := &Server{set: o.Backends, router: o.Router, maxBody: o.MaxBodyBytes, log: o.Logger, metrics: o.Metrics, bodyTimeout: o.BodyReadTimeout}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = 20 << 20
 	}
-	if s.router == nil {
-		s.router = router.New(router.Options{Backends: o.Backends})
+	if o.MaxConcurrent > 0 {
+		s.slots = make(chan struct{}, o.MaxConcurrent)
 	}
+	s.cut, s.cutNow = context.WithCancel(context.Background())
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/chat/completions", s.handleChat)
-	mux.HandleFunc("POST /v1/embeddings", s.handleEmbed)
-	mux.HandleFunc("POST /v1/route/explain", s.handleExplain)
+	mux.HandleFunc("POST /v1/chat/completions", s.api(s.handleChat))
+	mux.HandleFunc("POST /v1/embeddings", s.api(s.handleEmbed))
+	mux.HandleFunc("POST /v1/route/explain", s.api(s.handleExplain))
 	mux.HandleFunc("GET /v1/models", s.handleModels)
 	mux.HandleFunc("GET /v1/models/{id...}", s.handleModel)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -98,12 +119,89 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 // balancers stop sending, while in-flight requests finish.
 func (s *Server) Drain() { s.draining.Store(true) }
 
-// readBody reads a request body up to the limit; errors are *providers.Error.
+// CutStreams ends the requests still in flight when the shutdown grace is
+// over: their upstream calls are cancelled, a stream that already started
+// ends with an OpenAI-style error event (never a bare EOF) and a request
+// that has sent nothing yet gets 503.
+func (s *Server) CutStreams() { s.cutNow() }
+
+// errShutdown is the cause of a request context cancelled by CutStreams.
+var errShutdown = errors.New("the gateway is shutting down")
+
+// api wraps an API handler: it holds one of the concurrency slots (none
+// free: 503 with Retry-After, at once) and ties the request to
+// CutStreams.
+func (s *Server) api(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.slots != nil {
+			select {
+			case s.slots <- struct{}{}:
+				defer func() { <-s.slots }()
+			default:
+				writeError(w, &providers.Error{Status: http.StatusServiceUnavailable, Type: providers.TypeUnavailable, Code: "gateway_overloaded",
+					RetryAfter: time.Second, Message: "the gateway is serving its limit of " + strconv.Itoa(cap(s.slots)) + " concurrent requests (server.max_concurrent); retry shortly"})
+				return
+			}
+		}
+		ctx, cancel := context.WithCancelCause(r.Context())
+		defer cancel(nil)
+		stop := context.AfterFunc(s.cut, func() { cancel(errShutdown) })
+		defer stop()
+		tw := &trackWriter{ResponseWriter: w}
+		h(tw, r.WithContext(ctx))
+		if !errors.Is(context.Cause(ctx), errShutdown) || r.Context().Err() != nil || tw.complete {
+			return
+		}
+		e := &providers.Error{Status: http.StatusServiceUnavailable, Type: providers.TypeUnavailable, Code: "shutting_down",
+			Message: "the gateway is shutting down and its grace period ran out before this request finished; retry it"}
+		switch {
+		case !tw.wrote:
+			writeError(w, e)
+		case strings.HasPrefix(w.Header().Get("Content-Type"), "text/event-stream"):
+			b, _ := json.Marshal(errorBody(e))
+			w.Write(append(append([]byte("data: "), b...), '\n', '\n'))
+			http.NewResponseController(w).Flush()
+		}
+	}
+}
+
+// trackWriter notes whether a response started and whether a stream
+// ended with its [DONE] event.
+type trackWriter struct {
+	http.ResponseWriter
+	wrote, complete bool
+}
+
+func (t *trackWriter) WriteHeader(code int) { t.wrote = true; t.ResponseWriter.WriteHeader(code) }
+
+func (t *trackWriter) Write(p []byte) (int, error) {
+	t.wrote = true
+	t.complete = bytes.HasSuffix(p, []byte("data: [DONE]\n\n"))
+	return t.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the connection (Flush, read
+// deadlines).
+func (t *trackWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
+
+// readBody reads a request body up to the limit, within the body read
+// timeout; errors are *providers.Error. The buffer grows as bytes arrive:
+// what the client declares in Content-Length is checked against the limit
+// but never allocated up front, so a client that declares much and sends
+// little costs little.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if r.ContentLength > s.maxBody {
 		return nil, tooLarge(s.maxBody)
 	}
-	size := r.ContentLength
+	if s.bodyTimeout > 0 {
+		rc := http.NewResponseController(w)
+		if rc.SetReadDeadline(time.Now().Add(s.bodyTimeout)) == nil {
+			// The deadline covers the body only: lifted once it is in,
+			// so a long stream's connection is not cut by it.
+			defer rc.SetReadDeadline(time.Time{})
+		}
+	}
+	size := min(r.ContentLength, 16<<10)
 	if size <= 0 {
 		size = 4096
 	}
@@ -122,6 +220,10 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
 				return nil, tooLarge(s.maxBody)
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return nil, &providers.Error{Status: http.StatusRequestTimeout, Type: providers.TypeInvalidRequest, Code: "request_timeout",
+					Message: "the request body did not arrive within " + s.bodyTimeout.String() + " (server.body_read_timeout)"}
 			}
 			return nil, &providers.Error{Status: http.StatusBadRequest, Type: providers.TypeInvalidRequest, Message: "cannot read the request body: " + err.Error()}
 		}
@@ -230,9 +332,7 @@ func (s *Server) try(r *http.Request, op string, t0 time.Time, dec *router.Decis
 		}
 		last = c
 		attempts++
-		s.metrics.InFlight(c.Model.ID, 1)
 		res, err := call(r.Context(), c, attempts)
-		s.metrics.InFlight(c.Model.ID, -1)
 		clientGone := r.Context().Err() != nil
 		att.Done(res, err, clientGone)
 		s.observe(op, c, t0, res, err)

@@ -1,11 +1,10 @@
-package gateway
+package gateway_test
 
 import (
 	"bufio"
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,7 +15,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tiergate/tiergate/configs"
-	"github.com/tiergate/tiergate/internal/backends"
+	"github.com/tiergate/tiergate/internal/app"
+	"github.com/tiergate/tiergate/internal/app/apptest"
 	"github.com/tiergate/tiergate/internal/config"
 	"github.com/tiergate/tiergate/internal/testing/emulators/ollamaemu"
 	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
@@ -30,8 +30,9 @@ const upstreamKey = "sk-secret-upstream-key-0123456789"
 
 type env map[string]string
 
-// start runs a gateway on the default config with the given environment.
-func start(t *testing.T, e env, maxBody int64) *httptest.Server {
+// start runs a gateway on the default config with the given environment,
+// wired as cmd/gateway wires it.
+func start(t *testing.T, e env, maxBody int64) *apptest.Gateway {
 	t.Helper()
 	if e["OLLAMA_HOST"] == "" {
 		e["OLLAMA_HOST"] = "127.0.0.1:1" // never the developer's own Ollama
@@ -41,23 +42,17 @@ func start(t *testing.T, e env, maxBody int64) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	set, err := backends.Build(context.Background(), cfg, backends.Options{Getenv: getenv, Logger: log})
-	if err != nil {
-		t.Fatal(err)
+	if maxBody != 0 {
+		cfg.Server.MaxBodyBytes = maxBody
 	}
-	if maxBody == 0 {
-		maxBody = cfg.Server.MaxBodyBytes
+	off := false
+	for _, p := range cfg.Providers {
+		p.Probe.Enabled = &off // the tests count what reaches the upstream
 	}
-	srv := httptest.NewServer(New(Options{Backends: set, MaxBodyBytes: maxBody, Logger: log}))
-	t.Cleanup(func() {
-		srv.CloseClientConnections()
-		srv.Close()
-	})
-	return srv
+	return apptest.Start(t, cfg, app.Options{Getenv: getenv})
 }
 
-func withOpenAI(t *testing.T, o openaiemu.Options) (*openaiemu.Server, *httptest.Server) {
+func withOpenAI(t *testing.T, o openaiemu.Options) (*openaiemu.Server, *apptest.Gateway) {
 	o.APIKey = upstreamKey
 	emu := openaiemu.New(o)
 	t.Cleanup(emu.Close)

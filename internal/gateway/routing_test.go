@@ -1,19 +1,16 @@
-package gateway
+package gateway_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/tiergate/tiergate/internal/backends"
+	"github.com/tiergate/tiergate/internal/app"
+	"github.com/tiergate/tiergate/internal/app/apptest"
 	"github.com/tiergate/tiergate/internal/config"
-	"github.com/tiergate/tiergate/internal/router"
 	"github.com/tiergate/tiergate/internal/testing/emulators/ollamaemu"
 	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
 )
@@ -45,8 +42,8 @@ profiles:
 providers:
   openai: {type: openai, base_url: "` + f.saas.URL + `", api_key_env: K1}
   groq: {type: openai, base_url: "` + f.groq.URL + `", api_key_env: K2}
-  vllm: {type: openai, base_url: "` + f.selfhosted.URL + `", deployment: self-hosted}
-  ollama: {type: ollama, base_url: "` + f.ollama.URL + `"}
+  vllm: {type: openai, base_url: "` + f.selfhosted.URL + `", deployment: self-hosted, probe: {enabled: false}}
+  ollama: {type: ollama, base_url: "` + f.ollama.URL + `", probe: {enabled: false}}
 models:
   - {id: gpt-4o, provider: openai, upstream: gpt-4o, openness: proprietary, deployment: saas, tasks: [chat], quality: 90}
   - {id: groq-llama, provider: groq, upstream: llama-3.1-8b-instant, openness: open-weight, deployment: saas, tasks: [chat], quality: 80}
@@ -58,15 +55,7 @@ models:
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	set, err := backends.Build(context.Background(), cfg, backends.Options{Getenv: getenv, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt := router.New(router.Options{Backends: set, Config: cfg.Router, Profiles: cfg.Profiles, Domains: cfg.Domains, TierRules: cfg.Tiers.Rules})
-	srv := httptest.NewServer(New(Options{Backends: set, Router: rt, Logger: log}))
-	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
-	f.url = srv.URL
+	f.url = apptest.Start(t, cfg, app.Options{Getenv: getenv}).URL
 	return f
 }
 

@@ -6,11 +6,9 @@ import (
 	"errors"
 	"flag"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -341,62 +339,4 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("not stable:\n%s\n%s", b, b2)
 		}
 	})
-}
-
-func TestStoreFollow(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "tiers.json")
-	var logs syncBuf
-	log := slog.New(slog.NewTextHandler(&logs, nil))
-	var st Store
-	llama := &catalog.Model{ID: "llama3-8b", Provider: "ollama", Upstream: "llama3:8b"}
-	if _, ok := st.Lookup(llama); ok || st.File() != nil {
-		t.Fatal("an empty store found an entry")
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- st.Follow(ctx, path, 10*time.Millisecond, log) }()
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s; logs:\n%s", what, logs.String())
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-	waitFor("the missing-file log", func() bool { return strings.Contains(logs.String(), "no speed tiers file yet") })
-	if err := Write(path, sample()); err != nil {
-		t.Fatal(err)
-	}
-	waitFor("the file to load", func() bool { e, ok := st.Lookup(llama); return ok && e.Tier == catalog.Fast })
-	if err := os.WriteFile(path, []byte("{broken"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	waitFor("the warning", func() bool { return strings.Contains(logs.String(), "keeping the previous tiers") })
-	if e, ok := st.Lookup(llama); !ok || e.Tier != catalog.Fast {
-		t.Error("a broken file replaced the tiers")
-	}
-	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Errorf("Follow returned %v", err)
-	}
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -10,6 +10,11 @@
 // a provider named in the catalog, and no label ever carries a user, a key
 // or any part of a prompt.
 //
+// The per-backend gauges (tier, speed, breaker state, requests in flight)
+// are read from a StatusSource when Prometheus scrapes, not pushed on each
+// change: whoever owns the live state (the router) offers it as
+// []Backend, and the collector turns it into series.
+//
 // It imports catalog, providers (for Usage and Error) and tiers only; it
 // must not import the gateway, the router or an adapter.
 package metrics
@@ -20,7 +25,6 @@ import (
 	"net/http"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -158,9 +162,32 @@ type Options struct {
 	// Profiles is the closed set of routing profile names (the configured
 	// profiles); RouteDecision reports any other profile as "other".
 	Profiles []string
+	// Status, when set, is read at every scrape for the per-backend
+	// gauges (tier, speed, breaker, in flight). Nil: those families are
+	// empty.
+	Status StatusSource
 }
 
-type backendKey struct{ model, provider string }
+// Backend is one backend's live state, as a StatusSource reports it.
+type Backend struct {
+	Model    string // catalog id
+	Provider string
+	// Tier and where it came from ("prior", "bench" or "live"); TTFT,
+	// TokensPerSecond and MeasuredAt are the figures that decided it
+	// (zero: unknown, the series is left out).
+	Tier            catalog.Tier
+	TierSource      string
+	TTFT            time.Duration
+	TokensPerSecond float64
+	MeasuredAt      time.Time
+	// Breaker is "closed", "open" or "half-open" (see BreakerStates).
+	Breaker  string
+	InFlight int64
+}
+
+// StatusSource returns every backend's current state. It is called from
+// the scraping goroutine and must be safe for concurrent use.
+type StatusSource func() []Backend
 
 // Metrics holds tiergate's collectors. Its methods are safe for concurrent
 // use; a nil *Metrics ignores every call.
@@ -169,9 +196,6 @@ type Metrics struct {
 	providers map[string]bool
 
 	profiles map[string]bool
-
-	tierMu  sync.Mutex
-	tierLbl map[backendKey][2]string // current tier and source
 
 	opDuration *prometheus.HistogramVec
 	tokenUsage *prometheus.HistogramVec
@@ -182,15 +206,8 @@ type Metrics struct {
 	cost       *prometheus.CounterVec
 	overhead   *prometheus.HistogramVec
 	outTPS     *prometheus.HistogramVec
-	inflight   *prometheus.GaugeVec
 	routes     *prometheus.CounterVec
 	fallbacks  *prometheus.CounterVec
-	breaker    *prometheus.GaugeVec
-	tier       *prometheus.GaugeVec
-	tierRank   *prometheus.GaugeVec
-	ttft       *prometheus.GaugeVec
-	tps        *prometheus.GaugeVec
-	measured   *prometheus.GaugeVec
 	fileTime   prometheus.Gauge
 	fileCount  prometheus.Gauge
 }
@@ -206,7 +223,7 @@ func New(reg prometheus.Registerer, cat *catalog.Catalog) *Metrics {
 // NewWithOptions is New with options.
 func NewWithOptions(reg prometheus.Registerer, cat *catalog.Catalog, o Options) *Metrics {
 	m := &Metrics{models: map[string]*catalog.Model{}, providers: map[string]bool{},
-		profiles: map[string]bool{}, tierLbl: map[backendKey][2]string{}}
+		profiles: map[string]bool{}}
 	if cat != nil {
 		for _, mod := range cat.All() {
 			m.models[mod.ID] = mod
@@ -244,32 +261,18 @@ func NewWithOptions(reg prometheus.Registerer, cat *catalog.Catalog, o Options) 
 	m.outTPS = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: NameOutputTPS,
 		Help:    "Output tokens per second of each successful stream after its first chunk: (output tokens - 1) / (duration - TTFT).",
 		Buckets: tpsBuckets}, be)
-	m.inflight = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: NameInFlight,
-		Help: "Requests in flight, by backend."}, be)
 	m.routes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameRouteDecisions,
 		Help: "Routing decisions, by profile and reason."}, []string{"profile", "reason"})
 	m.fallbacks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameFallbacks,
 		Help: "Fallbacks from one backend to the next, by cause."}, []string{"from_model", "to_model", "cause"})
-	m.breaker = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: NameBreakerState,
-		Help: "Circuit-breaker state per backend: 0 closed, 1 open, 2 half-open."}, be)
-	m.tier = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: NameBackendTier,
-		Help: "Each backend's current speed tier (info-style, always 1) and where it came from: prior (catalog), bench (tiers file) or live."}, []string{"model", "provider", "tier", "source"})
-	m.tierRank = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: NameBackendTierRank,
-		Help: "Each backend's current speed tier as a number: 0 ultra-fast, 1 fast, 2 moderate, 3 slow (higher is slower)."}, be)
-	m.ttft = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: NameBackendTTFT,
-		Help: "The time to first token that decided the backend's tier (median)."}, be)
-	m.tps = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: NameBackendTPS,
-		Help: "The output tokens per second that decided the backend's tier (median)."}, be)
-	m.measured = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: NameBackendMeasured,
-		Help: "When the backend's tier figures were measured (Unix seconds)."}, be)
 	m.fileTime = prometheus.NewGauge(prometheus.GaugeOpts{Name: NameTiersFileTime,
 		Help: "When the loaded tiers file was generated (Unix seconds)."})
 	m.fileCount = prometheus.NewGauge(prometheus.GaugeOpts{Name: NameTiersFileEntries,
 		Help: "Entries of the loaded tiers file that name a catalog model."})
 	if reg != nil {
 		reg.MustRegister(m.opDuration, m.tokenUsage, m.ttfc, m.tpoc, m.requests, m.errors, m.cost,
-			m.overhead, m.outTPS, m.inflight, m.routes, m.fallbacks, m.breaker, m.tier, m.tierRank,
-			m.ttft, m.tps, m.measured, m.fileTime, m.fileCount)
+			m.overhead, m.outTPS, m.routes, m.fallbacks, m.fileTime, m.fileCount,
+			newBackendCollector(m, o.Status))
 	}
 	return m
 }
@@ -357,16 +360,6 @@ func Cost(p catalog.Price, in, out int) float64 {
 	return float64(in)*p.Input/1e6 + float64(out)*p.Output/1e6
 }
 
-// InFlight adds delta (+1 when a request starts on model, -1 when it ends)
-// to the in-flight gauge of model's backend.
-func (m *Metrics) InFlight(model string, delta int) {
-	if m == nil {
-		return
-	}
-	mod := m.model(model)
-	m.inflight.WithLabelValues(mod, m.provider("", mod)).Add(float64(delta))
-}
-
 // profile returns the label value for a routing profile: "none" for "",
 // the name when it is one of Options.Profiles, else "other".
 func (m *Metrics) profile(p string) string {
@@ -403,76 +396,18 @@ func (m *Metrics) Fallback(fromModel, toModel, cause string) {
 	m.fallbacks.WithLabelValues(m.model(fromModel), m.model(toModel), oneOf(cause, errorTypes, OtherError)).Inc()
 }
 
-// SetBreaker sets model's circuit-breaker gauge: "closed" 0, "open" 1,
-// "half-open" 2. A model outside the catalog or an unknown state is
-// ignored.
-func (m *Metrics) SetBreaker(model, state string) {
-	if m == nil {
-		return
-	}
-	v, ok := breakerVals[state]
-	mod, known := m.models[model]
-	if !ok || !known {
-		return
-	}
-	m.breaker.WithLabelValues(model, m.provider(mod.Provider, model)).Set(v)
-}
-
-// SetTier publishes a backend's current speed tier, where it came from
-// ("prior", "bench" or "live"), the figures that decided it and when they
-// were measured (zero ttft, tokensPerSecond or measuredAt leave that
-// gauge out). A model outside the catalog or an unknown tier is ignored.
-// The previous tier series of the backend is removed, so each backend has
-// exactly one tiergate_backend_tier series. The provider label is the
-// catalog model's provider (provider is accepted for symmetry with the
-// tiers file and ignored).
-func (m *Metrics) SetTier(model, provider string, tier catalog.Tier, source string, ttft time.Duration, tokensPerSecond float64, measuredAt time.Time) {
-	if m == nil {
-		return
-	}
-	mod, ok := m.models[model]
-	if !ok || tier.Rank() < 0 {
-		return
-	}
-	// A catalog id names exactly one backend: its provider label is the
-	// catalog's, whatever the caller passed.
-	prov := m.provider(mod.Provider, model)
-	src := oneOf(source, tierSources, Other)
-	k := backendKey{model, prov}
-	m.tierMu.Lock()
-	defer m.tierMu.Unlock()
-	if old, ok := m.tierLbl[k]; ok && (old[0] != string(tier) || old[1] != src) {
-		m.tier.DeleteLabelValues(model, prov, old[0], old[1])
-	}
-	m.tierLbl[k] = [2]string{string(tier), src}
-	m.tier.WithLabelValues(model, prov, string(tier), src).Set(1)
-	m.tierRank.WithLabelValues(model, prov).Set(float64(tier.Rank()))
-	if ttft > 0 {
-		m.ttft.WithLabelValues(model, prov).Set(ttft.Seconds())
-	}
-	if tokensPerSecond > 0 {
-		m.tps.WithLabelValues(model, prov).Set(tokensPerSecond)
-	}
-	if !measuredAt.IsZero() {
-		m.measured.WithLabelValues(model, prov).Set(float64(measuredAt.UnixNano()) / 1e9)
-	}
-}
-
-// SetTiersFile publishes the entries of a loaded tiers file as tiers of
-// source "bench" (entries whose model is not in the catalog are skipped)
-// and the file's generation time. Call it after each (re)load.
+// SetTiersFile publishes when the loaded tiers file was generated and how
+// many of its entries name a catalog model. Call it after each (re)load;
+// the tiers themselves reach the backend gauges through the StatusSource.
 func (m *Metrics) SetTiersFile(f *tiers.File) {
 	if m == nil || f == nil {
 		return
 	}
 	n := 0
 	for _, e := range f.Tiers {
-		if _, ok := m.models[e.Model]; !ok {
-			continue
+		if _, ok := m.models[e.Model]; ok {
+			n++
 		}
-		n++
-		ttft := time.Duration(e.TTFTP50Ms * float64(time.Millisecond))
-		m.SetTier(e.Model, e.Provider, e.Tier, "bench", ttft, e.OutputTokensPerSecP50, e.MeasuredAt)
 	}
 	m.fileCount.Set(float64(n))
 	if !f.GeneratedAt.IsZero() {

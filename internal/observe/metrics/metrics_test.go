@@ -223,14 +223,34 @@ func TestCost(t *testing.T) {
 	}
 }
 
+// source is a StatusSource whose state a test sets between scrapes.
+type source struct {
+	mu sync.Mutex
+	bs []Backend
+}
+
+func (s *source) set(bs ...Backend) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.bs = bs
+}
+
+func (s *source) status() []Backend {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Backend(nil), s.bs...)
+}
+
 func TestTiersReplaceAndRank(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
-	m := New(reg, testCatalog(t))
+	src := &source{}
+	NewWithOptions(reg, testCatalog(t), Options{Status: src.status})
 	at := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-	m.SetTier("llama3-8b", "ollama", catalog.Fast, "prior", 0, 0, time.Time{})
-	m.SetTier("llama3-8b", "ollama", catalog.Slow, "live", 4*time.Second, 8.5, at)
-	m.SetTier("not-a-model", "ollama", catalog.Fast, "bench", time.Second, 1, at) // ignored
-	m.SetTier("gpt-4o", "openai", "warp-speed", "bench", time.Second, 1, at)      // ignored
+	src.set(Backend{Model: "llama3-8b", Provider: "ollama", Tier: catalog.Fast, TierSource: "prior"})
+	series(t, reg, NameBackendTier, map[string]string{"model": "llama3-8b", "provider": "ollama", "tier": "fast", "source": "prior"})
+	src.set(Backend{Model: "llama3-8b", Provider: "ollama", Tier: catalog.Slow, TierSource: "live", TTFT: 4 * time.Second, TokensPerSecond: 8.5, MeasuredAt: at},
+		Backend{Model: "not-a-model", Provider: "ollama", Tier: catalog.Fast, TierSource: "bench", TTFT: time.Second, TokensPerSecond: 1, MeasuredAt: at}, // ignored
+		Backend{Model: "gpt-4o", Provider: "openai", Tier: "warp-speed", TierSource: "bench", TTFT: time.Second, TokensPerSecond: 1, MeasuredAt: at})      // ignored
 
 	want := `
 # HELP tiergate_backend_tier Each backend's current speed tier (info-style, always 1) and where it came from: prior (catalog), bench (tiers file) or live.
@@ -254,6 +274,8 @@ tiergate_backend_measured_timestamp_seconds{model="llama3-8b",provider="ollama"}
 	}
 }
 
+// TestSetTiersFile: the file's own gauges. The tiers it holds reach the
+// backend gauges through the router's status (see internal/app's tests).
 func TestSetTiersFile(t *testing.T) {
 	f, err := tiers.Load("../../tiers/testdata/tiers.json")
 	if err != nil {
@@ -283,6 +305,26 @@ func TestSetTiersFile(t *testing.T) {
 	if got := series(t, reg, NameTiersFileTime, map[string]string{}).GetGauge().GetValue(); got != float64(f.GeneratedAt.Unix()) {
 		t.Errorf("generated at %v", got)
 	}
+	for _, mf := range mustGather(t, reg) {
+		for _, s := range mf.GetMetric() {
+			for _, l := range s.GetLabel() {
+				if strings.Contains(l.GetValue(), "10.0.0.1") {
+					t.Errorf("%s carries a non-catalog entry: %v", mf.GetName(), s)
+				}
+			}
+		}
+	}
+}
+
+// TestBackendFiguresFromStatus: a bench-measured backend's figures as the
+// source reports them (TTFT in seconds, tokens/s, measured time).
+func TestBackendFiguresFromStatus(t *testing.T) {
+	at := time.Date(2025, 6, 1, 11, 58, 40, 0, time.UTC)
+	reg := prometheus.NewPedanticRegistry()
+	src := &source{}
+	NewWithOptions(reg, testCatalog(t), Options{Status: src.status})
+	src.set(Backend{Model: "gpt-4o", Provider: "openai", Tier: catalog.Moderate, TierSource: "bench", TTFT: 850 * time.Millisecond, TokensPerSecond: 32.5, MeasuredAt: at},
+		Backend{Model: "http://10.0.0.1:8000 my-model", Provider: "target", Tier: catalog.Fast, TierSource: "bench", TTFT: 100 * time.Millisecond, TokensPerSecond: 60, MeasuredAt: at})
 	be := map[string]string{"model": "gpt-4o", "provider": "openai"}
 	series(t, reg, NameBackendTier, map[string]string{"model": "gpt-4o", "provider": "openai", "tier": "moderate", "source": "bench"})
 	if got := series(t, reg, NameBackendTTFT, be).GetGauge().GetValue(); !near(got, 0.85) {
@@ -307,35 +349,35 @@ func TestSetTiersFile(t *testing.T) {
 
 func TestBreakerInFlightRoutesFallbacks(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
-	m := NewWithOptions(reg, testCatalog(t), Options{Profiles: []string{"fast-chat", "private"}})
+	src := &source{}
+	m := NewWithOptions(reg, testCatalog(t), Options{Profiles: []string{"fast-chat", "private"}, Status: src.status})
 	for _, c := range []struct {
 		state string
 		want  float64
 	}{{"closed", 0}, {"open", 1}, {"half-open", 2}} {
 		state, want := c.state, c.want
-		m.SetBreaker("gpt-4o", state)
+		src.set(Backend{Model: "gpt-4o", Provider: "openai", Breaker: state})
 		if got := series(t, reg, NameBreakerState, map[string]string{"model": "gpt-4o", "provider": "openai"}).GetGauge().GetValue(); got != want {
 			t.Errorf("breaker %s = %v, want %v", state, got, want)
 		}
 	}
-	m.SetBreaker("gpt-4o", "melted")      // ignored: stays half-open
-	m.SetBreaker("unknown-model", "open") // ignored
-	if got := series(t, reg, NameBreakerState, map[string]string{"model": "gpt-4o", "provider": "openai"}).GetGauge().GetValue(); got != 2 {
-		t.Errorf("unknown state changed the gauge to %v", got)
-	}
-	if n := len(family(t, reg, NameBreakerState).GetMetric()); n != 1 {
-		t.Errorf("%d breaker series, want 1", n)
+	src.set(Backend{Model: "gpt-4o", Provider: "openai", Breaker: "melted"}, // no series: not a state
+		Backend{Model: "unknown-model", Provider: "openai", Breaker: "open"}) // ignored
+	if n := len(family(t, reg, NameBreakerState).GetMetric()); n != 0 {
+		t.Errorf("%d breaker series for an unknown state and an unknown model, want 0", n)
 	}
 
-	m.InFlight("gpt-4o", 1)
-	m.InFlight("gpt-4o", 1)
-	m.InFlight("gpt-4o", -1)
-	m.InFlight("nope", 1)
+	src.set(Backend{Model: "gpt-4o", Provider: "openai", Breaker: "closed", InFlight: 1},
+		Backend{Model: "gpt-4o", Provider: "openai", Breaker: "open", InFlight: 7}, // a second report of one backend is dropped
+		Backend{Model: "nope", Provider: "openai", InFlight: 1})
 	if got := series(t, reg, NameInFlight, map[string]string{"model": "gpt-4o", "provider": "openai"}).GetGauge().GetValue(); got != 1 {
 		t.Errorf("in flight %v", got)
 	}
-	if got := series(t, reg, NameInFlight, map[string]string{"model": Other, "provider": Other}).GetGauge().GetValue(); got != 1 {
-		t.Errorf("in flight other %v", got)
+	if n := len(family(t, reg, NameInFlight).GetMetric()); n != 1 {
+		t.Errorf("%d in-flight series, want 1", n)
+	}
+	if n := len(family(t, reg, NameBreakerState).GetMetric()); n != 1 {
+		t.Errorf("%d breaker series, want 1", n)
 	}
 
 	m.RouteDecision("fast-chat", "policy")
@@ -371,7 +413,8 @@ tiergate_fallbacks_total{cause="rate_limit",from_model="gpt-4o",to_model="claude
 func TestCardinalityBound(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	cat := testCatalog(t)
-	m := NewWithOptions(reg, cat, Options{Profiles: []string{"fast-chat", "private"}})
+	src := &source{}
+	m := NewWithOptions(reg, cat, Options{Profiles: []string{"fast-chat", "private"}, Status: src.status})
 	secret := "sk-live-SECRETKEY"
 	junk := func(r *rand.Rand) string {
 		switch r.IntN(4) {
@@ -394,16 +437,27 @@ func TestCardinalityBound(t *testing.T) {
 				m.ObserveRequest(Request{Operation: junk(r), Provider: junk(r), Model: junk(r), Duration: time.Second,
 					TTFT: time.Millisecond, Chunks: 3, ErrorType: []string{"", junk(r)}[r.IntN(2)],
 					Usage: &providers.Usage{PromptTokens: 3, CompletionTokens: 3}})
-				m.InFlight(junk(r), 1)
 				m.RouteDecision(junk(r), junk(r))
 				m.Fallback(junk(r), junk(r), junk(r))
-				m.SetBreaker(junk(r), []string{"open", "closed", junk(r)}[r.IntN(3)])
-				m.SetTier(junk(r), junk(r), catalog.Tier(junk(r)), junk(r), time.Second, 1, time.Now())
-				m.SetTier(junk(r), junk(r), catalog.Tiers()[r.IntN(4)], []string{"bench", "live", junk(r)}[r.IntN(3)], time.Second, 1, time.Now())
 			}
 		}()
 	}
 	wg.Wait()
+	// The source reports hostile backends too, every catalog model among
+	// them several times with changing tiers.
+	r := rand.New(rand.NewPCG(9, 1))
+	var bs []Backend
+	for _, id := range cat.IDs() {
+		bs = append(bs, Backend{Model: id, Tier: catalog.Slow, TierSource: "live"})
+	}
+	for range 500 {
+		bs = append(bs,
+			Backend{Model: junk(r), Provider: junk(r), Breaker: []string{"open", "closed", junk(r)}[r.IntN(3)], InFlight: 1,
+				Tier: catalog.Tier(junk(r)), TierSource: junk(r), TTFT: time.Second, TokensPerSecond: 1, MeasuredAt: time.Now()},
+			Backend{Model: junk(r), Provider: junk(r), Tier: catalog.Tiers()[r.IntN(4)], TierSource: []string{"bench", "live", junk(r)}[r.IntN(3)],
+				TTFT: time.Second, TokensPerSecond: 1, MeasuredAt: time.Now()})
+	}
+	src.set(bs...)
 
 	models := map[string]bool{Other: true}
 	for _, id := range cat.IDs() {
@@ -500,11 +554,8 @@ func TestErrorType(t *testing.T) {
 func TestNilMetricsIgnoresCalls(t *testing.T) {
 	var m *Metrics
 	m.ObserveRequest(Request{Model: "x"})
-	m.InFlight("x", 1)
 	m.RouteDecision("p", "pinned")
 	m.Fallback("a", "b", "timeout")
-	m.SetBreaker("x", "open")
-	m.SetTier("x", "p", catalog.Fast, "live", 1, 1, time.Now())
 	m.SetTiersFile(&tiers.File{})
 }
 

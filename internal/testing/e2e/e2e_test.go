@@ -3,9 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,9 +14,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tiergate/tiergate/configs"
-	"github.com/tiergate/tiergate/internal/backends"
+	"github.com/tiergate/tiergate/internal/app"
+	"github.com/tiergate/tiergate/internal/app/apptest"
 	"github.com/tiergate/tiergate/internal/config"
-	"github.com/tiergate/tiergate/internal/gateway"
 	"github.com/tiergate/tiergate/internal/testing/emulators/anthropicemu"
 	"github.com/tiergate/tiergate/internal/testing/emulators/geminiemu"
 	"github.com/tiergate/tiergate/internal/testing/emulators/ollamaemu"
@@ -68,14 +65,7 @@ func gatewayFor(t *testing.T, env map[string]string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	set, err := backends.Build(context.Background(), cfg, backends.Options{Getenv: getenv, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gateway.New(gateway.Options{Backends: set, MaxBodyBytes: cfg.Server.MaxBodyBytes, Logger: log}))
-	t.Cleanup(srv.Close)
-	return srv.URL + "/v1"
+	return apptest.Start(t, cfg, app.Options{Getenv: getenv}).URL + "/v1"
 }
 
 func runNode(t *testing.T, base string, env map[string]string) map[string]any {

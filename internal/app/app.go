@@ -1,0 +1,236 @@
+// Package app wires tiergate's gateway from a configuration: the backends
+// (with the adapters of internal/backends/registry), the metrics registry,
+// the router, the gateway's handler and the HTTP server with its limits,
+// plus what runs beside them (the tiers file watch, the active probes) and
+// the shutdown that load balancers see (drain delay, grace, streams cut
+// with an error event). cmd/gateway and every end-to-end test build the
+// gateway through New, so tests run the binary's wiring.
+//
+// It imports the gateway, router, backends (and its registry), metrics,
+// tiers and config; nothing imports it but cmd/gateway and tests.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/tiergate/tiergate/internal/backends"
+	"github.com/tiergate/tiergate/internal/backends/registry"
+	"github.com/tiergate/tiergate/internal/config"
+	"github.com/tiergate/tiergate/internal/gateway"
+	"github.com/tiergate/tiergate/internal/observe/metrics"
+	"github.com/tiergate/tiergate/internal/router"
+	"github.com/tiergate/tiergate/internal/tiers"
+)
+
+// Options for New. Every field is optional.
+type Options struct {
+	// Getenv reads provider keys and the like (nil: no environment).
+	Getenv func(string) string
+	// Logger (nil: slog.Default()).
+	Logger *slog.Logger
+	// HTTPClient is the adapters' client to upstreams (nil: their own).
+	HTTPClient *http.Client
+	// Registry and Gatherer hold the metrics served on /metrics (nil: a
+	// new registry with the Go and process collectors). Give both or
+	// neither.
+	Registry prometheus.Registerer
+	Gatherer prometheus.Gatherer
+	// Constructors replaces the adapters (nil: registry.Constructors()).
+	Constructors map[string]backends.Constructor
+	// TiersPath is the tiers file to load and follow ("": tiers.file in
+	// the config; none when both are empty).
+	TiersPath string
+	// TiersInterval is how often the tiers file is checked (0: 2s).
+	TiersInterval time.Duration
+	// Listener to serve on (nil: New listens on cfg.Server.Addr).
+	Listener net.Listener
+}
+
+// App is a wired gateway, listening but not yet serving until Run.
+type App struct {
+	cfg     *config.Config
+	o       Options
+	log     *slog.Logger
+	set     *backends.Set
+	router  *router.Router
+	metrics *metrics.Metrics
+	gw      *gateway.Server
+	srv     *http.Server
+	ln      net.Listener
+}
+
+// New builds the backends (probing keyless and discovering providers,
+// each bounded by server.discover_timeout and by ctx), the metrics, the
+// router and the gateway, and opens the listener.
+func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if o.Getenv == nil {
+		o.Getenv = func(string) string { return "" }
+	}
+	if o.Constructors == nil {
+		o.Constructors = registry.Constructors()
+	}
+	if (o.Registry == nil) != (o.Gatherer == nil) {
+		return nil, errors.New("app.New: give both Options.Registry and Options.Gatherer, or neither")
+	}
+	if o.Registry == nil {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		o.Registry, o.Gatherer = reg, reg
+	}
+	if o.TiersPath == "" {
+		o.TiersPath = cfg.Tiers.File
+	}
+	set, err := backends.Build(ctx, cfg, backends.Options{Getenv: o.Getenv, Logger: log, HTTPClient: o.HTTPClient, Constructors: o.Constructors})
+	if err != nil {
+		return nil, err
+	}
+	if len(set.Providers()) == 0 {
+		log.Warn("no backend is enabled: /v1/models is empty and requests get 503 until one is; set OPENAI_API_KEY, GROQ_API_KEY, ANTHROPIC_API_KEY or GEMINI_API_KEY, or start Ollama")
+	}
+	a := &App{cfg: cfg, o: o, log: log, set: set}
+	profiles := make([]string, 0, len(cfg.Profiles)+1)
+	for name := range cfg.Profiles {
+		profiles = append(profiles, name)
+	}
+	profiles = append(profiles, "pinned")
+	a.metrics = metrics.NewWithOptions(o.Registry, set.Catalog(), metrics.Options{Profiles: profiles, Status: a.status})
+	a.router = router.New(router.Options{Backends: set, Config: cfg.Router, Profiles: cfg.Profiles, Domains: cfg.Domains, TierRules: cfg.Tiers.Rules,
+		OnState: func(model, state string) { log.Warn("circuit breaker", "model", model, "state", state) }})
+	a.gw = gateway.New(gateway.Options{Backends: set, Router: a.router, MaxBodyBytes: cfg.Server.MaxBodyBytes,
+		BodyReadTimeout: cfg.Server.BodyReadTimeout, MaxConcurrent: cfg.Server.MaxConcurrent,
+		Logger: log, Metrics: a.metrics, Gatherer: o.Gatherer})
+	a.srv = &http.Server{Handler: a.gw, ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout, IdleTimeout: cfg.Server.IdleTimeout,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	a.ln = o.Listener
+	if a.ln == nil {
+		if a.ln, err = net.Listen("tcp", cfg.Server.Addr); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// status is the metrics' view of the router's live state, read when
+// Prometheus scrapes.
+func (a *App) status() []metrics.Backend {
+	st := a.router.Status()
+	out := make([]metrics.Backend, len(st))
+	for i, b := range st {
+		out[i] = metrics.Backend{Model: b.Model, Provider: b.Provider, Tier: b.Tier, TierSource: b.TierSource, TTFT: b.TTFT,
+			TokensPerSecond: b.TokensPerS, MeasuredAt: b.MeasuredAt, Breaker: b.Breaker, InFlight: b.InFlight}
+	}
+	return out
+}
+
+// Handler is the gateway's HTTP handler (the API, /healthz, /readyz,
+// /metrics and the status page).
+func (a *App) Handler() http.Handler { return a.gw }
+
+// Addr is the address the gateway listens on (host:port).
+func (a *App) Addr() string { return a.ln.Addr().String() }
+
+// Backends is the set of enabled providers and their catalog.
+func (a *App) Backends() *backends.Set { return a.set }
+
+// Router is the router in use.
+func (a *App) Router() *router.Router { return a.router }
+
+// Run serves until ctx is done (or serving fails), with the tiers watch
+// and the probes beside it, then shuts down as load balancers need it:
+// /readyz answers 503 for server.drain_delay while new connections are
+// still accepted, then the listener closes and in-flight requests have
+// server.shutdown_grace to finish; what is still open then is cut, a
+// stream with an error event. It returns nil after a clean shutdown.
+func (a *App) Run(ctx context.Context) error {
+	var bg sync.WaitGroup
+	defer bg.Wait()
+	bgctx, bgcancel := context.WithCancel(context.Background())
+	defer bgcancel()
+	if path := a.o.TiersPath; path != "" {
+		bg.Add(1)
+		go func() {
+			defer bg.Done()
+			tiers.Watch(bgctx, path, a.o.TiersInterval, func(f *tiers.File, err error) {
+				switch {
+				case err == nil:
+					a.router.SetMeasured(f)
+					a.metrics.SetTiersFile(f)
+					a.log.Info("tiers loaded", "file", path, "backends", len(f.Tiers), "generated_at", f.GeneratedAt)
+				case errors.Is(err, fs.ErrNotExist):
+					a.log.Info("no tiers file yet: run bench to write it; it is picked up when it appears", "file", path)
+				default:
+					a.log.Warn("tiers file not loaded; keeping the tiers in use", "file", path, "err", err)
+				}
+			})
+		}()
+	}
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		a.router.RunProbes(bgctx, router.ProbeSettings(a.cfg), a.log)
+	}()
+
+	a.log.Info("tiergate gateway listening", "addr", "http://"+a.Addr()+"/v1", "models", len(a.set.Catalog().All()), "providers", a.set.Providers())
+	errc := make(chan error, 1)
+	go func() { errc <- a.srv.Serve(a.ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	if err := a.shutdown(errc); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	a.log.Info("stopped")
+	return nil
+}
+
+// shutdown drains, waits for in-flight requests within the grace, and
+// cuts the rest.
+func (a *App) shutdown(errc chan error) error {
+	s := a.cfg.Server
+	a.log.Info("shutting down: /readyz answers 503 while load balancers notice; new connections are still accepted", "drain_delay", s.DrainDelay)
+	a.gw.Drain()
+	a.srv.SetKeepAlivesEnabled(false) // each response now asks its client to reconnect, elsewhere
+	select {
+	case err := <-errc:
+		return err
+	case <-time.After(s.DrainDelay):
+	}
+	a.log.Info("closing the listener; in-flight requests may finish", "grace", s.ShutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), s.ShutdownGrace)
+	defer cancel()
+	if err := a.srv.Shutdown(sctx); err != nil {
+		a.log.Warn("grace period over: ending the requests still in flight (streams get an error event)")
+		a.gw.CutStreams()
+		// The cut handlers write their error event and return at once;
+		// give them a moment before the connections close.
+		cctx, ccancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer ccancel()
+		if err := a.srv.Shutdown(cctx); err != nil {
+			a.srv.Close()
+		}
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// Close releases the listener of an App that is not run.
+func (a *App) Close() error { return a.ln.Close() }
