@@ -3,12 +3,18 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -147,5 +153,188 @@ func TestSIGTERMLetsStreamsFinish(t *testing.T) {
 				t.Fatal("gateway did not exit after SIGTERM")
 			}
 		})
+	}
+}
+
+// rssBytes is a process's resident set size, from /proc.
+func rssBytes(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmRSS in /proc/pid/status")
+	return 0
+}
+
+// TestClientsCannotExhaust runs the built gateway against 100 clients that
+// declare a 20 MiB body and send a byte a second, then 2000 idle
+// keep-alive connections: the slow bodies are answered 408 once
+// server.body_read_timeout has passed, idle connections are closed after
+// server.idle_timeout, and the process stays well under 100 MB throughout.
+func TestClientsCannotExhaust(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens 2100 loopback connections")
+	}
+	bin := build(t)
+	emu := openaiemu.New(openaiemu.Options{})
+	defer emu.Close()
+	const bodyTimeout, idleTimeout = 2 * time.Second, time.Second
+	cfg := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(cfg, []byte("server:\n  body_read_timeout: "+bodyTimeout.String()+"\n  idle_timeout: "+idleTimeout.String()+
+		"\n  drain_delay: 1ms\nproviders:\n  openai:\n    type: openai\n    base_url: "+emu.URL+"\n    api_key_env: OPENAI_API_KEY\n"+
+		"models:\n  - {id: m, provider: openai, upstream: m, openness: proprietary, deployment: saas, tasks: [chat]}\n"), 0o644)
+	addr := freeAddr(t)
+	cmd := exec.Command(bin, "-config", cfg, "-addr", addr)
+	cmd.Env = append(os.Environ(), "OPENAI_API_KEY=k")
+	var logs strings.Builder
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	waitUp(t, addr)
+	pid := cmd.Process.Pid
+	var peak atomic.Int64
+	sample := func() { peak.Store(max(peak.Load(), rssBytes(t, pid))) }
+	sample()
+	t.Logf("RSS at start: %.1f MB", float64(peak.Load())/1e6)
+
+	// 100 slow bodies.
+	const slow = 100
+	type result struct {
+		status  int
+		elapsed time.Duration
+		err     error
+	}
+	results := make(chan result, slow)
+	for range slow {
+		go func() {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				results <- result{err: err}
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(bodyTimeout + 10*time.Second))
+			start := time.Now()
+			fmt.Fprintf(c, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", 20<<20)
+			stop := make(chan struct{})
+			defer close(stop)
+			go func() {
+				tick := time.NewTicker(time.Second)
+				defer tick.Stop()
+				for {
+					if _, err := c.Write([]byte{' '}); err != nil {
+						return
+					}
+					select {
+					case <-stop:
+						return
+					case <-tick.C:
+					}
+				}
+			}()
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				results <- result{err: err}
+				return
+			}
+			resp.Body.Close()
+			results <- result{status: resp.StatusCode, elapsed: time.Since(start)}
+		}()
+	}
+	tick := time.NewTicker(100 * time.Millisecond)
+	for got := 0; got < slow; {
+		select {
+		case r := <-results:
+			got++
+			switch {
+			case r.err != nil:
+				t.Errorf("slow client: %v", r.err)
+			case r.status != http.StatusRequestTimeout:
+				t.Errorf("slow client: status %d, want 408", r.status)
+			case r.elapsed > bodyTimeout+3*time.Second:
+				t.Errorf("slow client answered after %v (body_read_timeout %v)", r.elapsed, bodyTimeout)
+			}
+		case <-tick.C:
+			sample()
+		}
+	}
+	tick.Stop()
+	t.Logf("RSS peak with %d slow 20 MiB bodies: %.1f MB", slow, float64(peak.Load())/1e6)
+
+	// 2000 idle keep-alive connections.
+	const idle = 2000
+	conns := make([]net.Conn, idle)
+	readers := make([]*bufio.Reader, idle)
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for w := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < idle; i += 20 {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				c.SetDeadline(time.Now().Add(30 * time.Second))
+				io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+				br := bufio.NewReader(c)
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					c.Close()
+					failed.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				conns[i], readers[i] = c, br
+			}
+		}()
+	}
+	wg.Wait()
+	opened := time.Now()
+	sample()
+	t.Logf("RSS peak with %d idle keep-alive connections: %.1f MB (%d failed to open)", idle, float64(peak.Load())/1e6, failed.Load())
+	if failed.Load() > 0 {
+		t.Errorf("%d of %d keep-alive connections failed", failed.Load(), idle)
+	}
+	// Every idle connection is closed by the gateway once idle_timeout
+	// has passed (well before 3x it).
+	closed := atomic.Int32{}
+	for w := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < idle; i += 20 {
+				if conns[i] == nil {
+					continue
+				}
+				conns[i].SetReadDeadline(opened.Add(3*idleTimeout + time.Second))
+				if _, err := readers[i].ReadByte(); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+					closed.Add(1)
+				}
+				conns[i].Close()
+			}
+		}()
+	}
+	wg.Wait()
+	if n := int(closed.Load()); n != idle-int(failed.Load()) {
+		t.Errorf("%d of %d idle connections were closed by the gateway within 3x idle_timeout", n, idle)
+	}
+	if p := peak.Load(); p >= 100<<20 {
+		t.Errorf("RSS peaked at %.1f MB, want under 100 MB", float64(p)/1e6)
 	}
 }
