@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tiergate/tiergate/configs"
 )
@@ -20,6 +21,9 @@ func TestDefaultLoads(t *testing.T) {
 	}
 	if cfg.Server.Addr != "127.0.0.1:8080" || cfg.Server.MaxBodyBytes != 20<<20 {
 		t.Fatalf("server = %+v", cfg.Server)
+	}
+	if s := cfg.Server; s.DrainDelay != 5*time.Second || s.BodyReadTimeout != 30*time.Second || s.IdleTimeout != 60*time.Second || s.MaxConcurrent != 1024 {
+		t.Errorf("server limits = %+v", s)
 	}
 	if got := cfg.Providers["openai"].BaseURL; got != "https://api.openai.com/v1" {
 		t.Fatalf("openai base_url = %q", got)
@@ -78,6 +82,8 @@ func TestBadConfigs(t *testing.T) {
 			[]string{`task "dance"`}},
 		{"unknown fallback", base + "models:\n  - {id: m, provider: p, upstream: u, openness: proprietary, deployment: saas, tasks: [chat], fallbacks: [z]}\n",
 			[]string{`fallback "z"`}},
+		{"negative drain delay", "server:\n  drain_delay: -1s\n", []string{"server.drain_delay must be positive"}},
+		{"negative max_concurrent", "server:\n  max_concurrent: -3\n", []string{"server.max_concurrent must be positive"}},
 		{"empty", "", []string{"empty"}},
 	}
 	for _, tt := range tests {

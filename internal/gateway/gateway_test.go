@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,7 @@ import (
 	"github.com/tiergate/tiergate/internal/app"
 	"github.com/tiergate/tiergate/internal/app/apptest"
 	"github.com/tiergate/tiergate/internal/config"
+	"github.com/tiergate/tiergate/internal/gateway"
 	"github.com/tiergate/tiergate/internal/testing/emulators/ollamaemu"
 	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
 )
@@ -414,4 +416,14 @@ func TestReadyz(t *testing.T) {
 		t.Fatalf("readyz = %d", r.StatusCode)
 	}
 	http.DefaultClient.CloseIdleConnections()
+}
+
+// TestNewRequiresRouter: no quiet default router; the caller wires one.
+func TestNewRequiresRouter(t *testing.T) {
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "Router") {
+			t.Errorf("gateway.New without a router: recovered %v, want a panic naming the Router", r)
+		}
+	}()
+	gateway.New(gateway.Options{})
 }

@@ -23,7 +23,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 
@@ -75,7 +74,7 @@ const (
 // Other is the label value that stands for anything outside a closed set.
 const Other = "other"
 
-// OtherError is the error_type for an error outside ErrorTypes(), the
+// OtherError is the error_type for an error outside the closed set, the
 // fallback value the OpenTelemetry conventions define for error.type.
 const OtherError = "_OTHER"
 
@@ -110,29 +109,6 @@ var (
 	tierSources = []string{"prior", "bench", "live"}
 )
 
-// Operations returns the gen_ai_operation_name values tiergate reports.
-func Operations() []string { return append([]string(nil), operations...) }
-
-// ErrorTypes returns the error_type values tiergate reports (besides
-// OtherError).
-func ErrorTypes() []string { return append([]string(nil), errorTypes...) }
-
-// RouteReasons returns the reason values of route decisions (besides Other).
-func RouteReasons() []string { return append([]string(nil), routeReason...) }
-
-// TierSources returns the source values of a backend's tier.
-func TierSources() []string { return append([]string(nil), tierSources...) }
-
-// BreakerStates returns the circuit-breaker states SetBreaker accepts and
-// the gauge value of each.
-func BreakerStates() map[string]float64 {
-	m := make(map[string]float64, len(breakerVals))
-	for k, v := range breakerVals {
-		m[k] = v
-	}
-	return m
-}
-
 // Request is one finished operation as the gateway saw it.
 type Request struct {
 	// Operation is "chat" or "embeddings".
@@ -150,7 +126,7 @@ type Request struct {
 	Chunks int
 	// Usage is the token usage, nil when unknown.
 	Usage *providers.Usage
-	// ErrorType is "" on success, else one of ErrorTypes() (see ErrorType).
+	// ErrorType is "" on success, else what ErrorType returns.
 	ErrorType string
 	// Overhead is the gateway's own time: Duration minus the time spent
 	// waiting on the upstream.
@@ -373,7 +349,8 @@ func (m *Metrics) profile(p string) string {
 }
 
 // RouteDecision counts one routing decision. reason is one of
-// RouteReasons(), optionally followed by ":" and details, which are
+// "pinned", "policy", "fallback-only" or "no-candidate", optionally
+// followed by ":" and details, which are
 // dropped ("pinned: gpt-4o" counts as "pinned"); anything else counts as
 // "other".
 func (m *Metrics) RouteDecision(profile, reason string) {
@@ -388,7 +365,7 @@ func (m *Metrics) RouteDecision(profile, reason string) {
 }
 
 // Fallback counts a move from one backend to the next. cause is an error
-// type (see ErrorTypes; anything else counts as "_OTHER").
+// type (see ErrorType; anything else counts as "_OTHER").
 func (m *Metrics) Fallback(fromModel, toModel, cause string) {
 	if m == nil {
 		return
@@ -421,18 +398,9 @@ func Handler(g prometheus.Gatherer) http.Handler {
 	return promhttp.HandlerFor(g, promhttp.HandlerOpts{})
 }
 
-// Providers returns the provider label values New derived from the
-// catalog, sorted.
-func (m *Metrics) Providers() []string {
-	out := make([]string, 0, len(m.providers))
-	for p := range m.providers {
-		out = append(out, p)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// ErrorType classifies err into one of ErrorTypes() (OtherError when none
+// ErrorType classifies err into one of timeout, rate_limit,
+// upstream_error, invalid_request, auth, not_found, unavailable, canceled,
+// breaker_open, stream_broken (OtherError when none
 // fits, "" for nil): context cancellation is "canceled", deadlines and
 // upstream 504s "timeout", and a *providers.Error by its OpenAI type.
 func ErrorType(err error) string {
