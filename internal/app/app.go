@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -62,12 +63,28 @@ type App struct {
 	cfg     *config.Config
 	o       Options
 	log     *slog.Logger
-	set     *backends.Set
-	router  *router.Router
 	metrics *metrics.Metrics
-	gw      *gateway.Server
 	srv     *http.Server
 	ln      net.Listener
+	slots   chan struct{} // the concurrency cap, shared by every generation
+
+	// cur is the generation serving new requests; gens are all made so
+	// far (older ones may still be finishing requests).
+	cur      atomic.Pointer[generation]
+	mu       sync.Mutex
+	gens     []*generation
+	draining bool
+	// measured is the tiers file last loaded, for a new generation.
+	measured atomic.Pointer[tiers.File]
+}
+
+// generation is a backends set with the router and gateway built over it.
+// When a keyless provider comes up or a discovering one reports new
+// models, a new generation replaces the current one for new requests.
+type generation struct {
+	set    *backends.Set
+	router *router.Router
+	gw     *gateway.Server
 }
 
 // New builds the backends (probing keyless and discovering providers,
@@ -95,26 +112,25 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	if o.TiersPath == "" {
 		o.TiersPath = cfg.Tiers.File
 	}
-	set, err := backends.Build(ctx, cfg, backends.Options{Getenv: o.Getenv, Logger: log, HTTPClient: o.HTTPClient, Constructors: o.Constructors})
+	a := &App{cfg: cfg, o: o, log: log}
+	set, err := a.build(ctx, log, nil)
 	if err != nil {
 		return nil, err
 	}
 	if len(set.Providers()) == 0 {
 		log.Warn("no backend is enabled: /v1/models is empty and requests get 503 until one is; set OPENAI_API_KEY, GROQ_API_KEY, ANTHROPIC_API_KEY or GEMINI_API_KEY, or start Ollama")
 	}
-	a := &App{cfg: cfg, o: o, log: log, set: set}
 	profiles := make([]string, 0, len(cfg.Profiles)+1)
 	for name := range cfg.Profiles {
 		profiles = append(profiles, name)
 	}
 	profiles = append(profiles, "pinned")
 	a.metrics = metrics.NewWithOptions(o.Registry, set.Catalog(), metrics.Options{Profiles: profiles, Status: a.status})
-	a.router = router.New(router.Options{Backends: set, Config: cfg.Router, Profiles: cfg.Profiles, Domains: cfg.Domains, TierRules: cfg.Tiers.Rules,
-		OnState: func(model, state string) { log.Warn("circuit breaker", "model", model, "state", state) }})
-	a.gw = gateway.New(gateway.Options{Backends: set, Router: a.router, MaxBodyBytes: cfg.Server.MaxBodyBytes,
-		BodyReadTimeout: cfg.Server.BodyReadTimeout, MaxConcurrent: cfg.Server.MaxConcurrent,
-		Logger: log, Metrics: a.metrics, Gatherer: o.Gatherer})
-	a.srv = &http.Server{Handler: a.gw, ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout, IdleTimeout: cfg.Server.IdleTimeout,
+	if cfg.Server.MaxConcurrent > 0 {
+		a.slots = make(chan struct{}, cfg.Server.MaxConcurrent)
+	}
+	a.install(a.newGeneration(set))
+	a.srv = &http.Server{Handler: a, ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout, IdleTimeout: cfg.Server.IdleTimeout,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	a.ln = o.Listener
 	if a.ln == nil {
@@ -125,10 +141,56 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	return a, nil
 }
 
+// build builds the backends from the configuration, keeping the adapters
+// of reuse's providers (nil: all new).
+func (a *App) build(ctx context.Context, log *slog.Logger, reuse *backends.Set) (*backends.Set, error) {
+	return backends.Build(ctx, a.cfg, backends.Options{Getenv: a.o.Getenv, Logger: log, HTTPClient: a.o.HTTPClient,
+		Constructors: a.o.Constructors, Reuse: reuse})
+}
+
+// newGeneration builds the router and the gateway over set.
+func (a *App) newGeneration(set *backends.Set) *generation {
+	cfg, log := a.cfg, a.log
+	g := &generation{set: set}
+	g.router = router.New(router.Options{Backends: set, Config: cfg.Router, Profiles: cfg.Profiles, Domains: cfg.Domains, TierRules: cfg.Tiers.Rules,
+		OnState: func(model, state string) { log.Warn("circuit breaker", "model", model, "state", state) }})
+	if f := a.measured.Load(); f != nil {
+		g.router.SetMeasured(f)
+	}
+	g.gw = gateway.New(gateway.Options{Backends: set, Router: g.router, MaxBodyBytes: cfg.Server.MaxBodyBytes,
+		BodyReadTimeout: cfg.Server.BodyReadTimeout, Slots: a.slots,
+		Logger: log, Metrics: a.metrics, Gatherer: a.o.Gatherer})
+	return g
+}
+
+// install makes g the generation that serves new requests.
+func (a *App) install(g *generation) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.draining {
+		g.gw.Drain()
+	}
+	a.gens = append(a.gens, g)
+	a.cur.Store(g)
+	a.metrics.SetCatalog(g.set.Catalog())
+}
+
+// each calls f on every generation made so far.
+func (a *App) each(f func(*generation)) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, g := range a.gens {
+		f(g)
+	}
+}
+
+// ServeHTTP serves a request on the current generation.
+func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.cur.Load().gw.ServeHTTP(w, r) }
+
 // status is the metrics' view of the router's live state, read when
 // Prometheus scrapes.
 func (a *App) status() []metrics.Backend {
-	st := a.router.Status()
+	st := a.cur.Load().router.Status()
 	out := make([]metrics.Backend, len(st))
 	for i, b := range st {
 		out[i] = metrics.Backend{Model: b.Model, Provider: b.Provider, Tier: b.Tier, TierSource: b.TierSource, TTFT: b.TTFT,
@@ -138,17 +200,17 @@ func (a *App) status() []metrics.Backend {
 }
 
 // Handler is the gateway's HTTP handler (the API, /healthz, /readyz,
-// /metrics and the status page).
-func (a *App) Handler() http.Handler { return a.gw }
+// /metrics and the status page), on whichever backends are current.
+func (a *App) Handler() http.Handler { return a }
 
 // Addr is the address the gateway listens on (host:port).
 func (a *App) Addr() string { return a.ln.Addr().String() }
 
-// Backends is the set of enabled providers and their catalog.
-func (a *App) Backends() *backends.Set { return a.set }
+// Backends is the set of enabled providers and their catalog, now.
+func (a *App) Backends() *backends.Set { return a.cur.Load().set }
 
-// Router is the router in use.
-func (a *App) Router() *router.Router { return a.router }
+// Router is the router serving new requests.
+func (a *App) Router() *router.Router { return a.cur.Load().router }
 
 // Run serves until ctx is done (or serving fails), with the tiers watch
 // and the probes beside it, then shuts down as load balancers need it:
@@ -168,7 +230,8 @@ func (a *App) Run(ctx context.Context) error {
 			tiers.Watch(bgctx, path, a.o.TiersInterval, func(f *tiers.File, err error) {
 				switch {
 				case err == nil:
-					a.router.SetMeasured(f)
+					a.measured.Store(f)
+					a.each(func(g *generation) { g.router.SetMeasured(f) })
 					a.metrics.SetTiersFile(f)
 					a.log.Info("tiers loaded", "file", path, "backends", len(f.Tiers), "generated_at", f.GeneratedAt)
 				case errors.Is(err, fs.ErrNotExist):
@@ -182,10 +245,11 @@ func (a *App) Run(ctx context.Context) error {
 	bg.Add(1)
 	go func() {
 		defer bg.Done()
-		a.router.RunProbes(bgctx, router.ProbeSettings(a.cfg), a.log)
+		a.follow(bgctx)
 	}()
 
-	a.log.Info("tiergate gateway listening", "addr", "http://"+a.Addr()+"/v1", "models", len(a.set.Catalog().All()), "providers", a.set.Providers())
+	cur := a.cur.Load().set
+	a.log.Info("tiergate gateway listening", "addr", "http://"+a.Addr()+"/v1", "models", len(cur.Catalog().All()), "providers", cur.Providers())
 	errc := make(chan error, 1)
 	go func() { errc <- a.srv.Serve(a.ln) }()
 	select {
@@ -193,6 +257,7 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	case <-ctx.Done():
 	}
+	bgcancel() // no new generation during the shutdown
 	if err := a.shutdown(errc); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -200,12 +265,106 @@ func (a *App) Run(ctx context.Context) error {
 	return nil
 }
 
+// follow runs the current generation's probes and, every
+// server.rediscover_interval, builds the backends again when some
+// provider is keyless or discovers its models: a provider that came up or
+// new models replace the generation for new requests (requests in flight
+// finish on the old one). A rebuild that lost a provider or a model
+// changes nothing (an outage is the breakers' business, and the models
+// of a provider that blinked stay until it answers again).
+func (a *App) follow(ctx context.Context) {
+	var probes sync.WaitGroup
+	defer probes.Wait()
+	probe := func(g *generation) context.CancelFunc {
+		pctx, cancel := context.WithCancel(ctx)
+		probes.Add(1)
+		go func() {
+			defer probes.Done()
+			g.router.RunProbes(pctx, router.ProbeSettings(a.cfg), a.log)
+		}()
+		return cancel
+	}
+	stop := probe(a.cur.Load())
+	defer func() { stop() }()
+	if !a.rediscovers() {
+		<-ctx.Done()
+		return
+	}
+	quiet := slog.New(slog.DiscardHandler)
+	t := time.NewTicker(a.cfg.Server.RediscoverInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		old := a.cur.Load()
+		set, err := a.build(ctx, quiet, old.set)
+		if err != nil || ctx.Err() != nil {
+			continue
+		}
+		added, ok := grown(old.set, set)
+		if !ok {
+			continue
+		}
+		g := a.newGeneration(set)
+		a.install(g)
+		a.log.Info("backends changed: new requests use the new set", "added", added, "providers", set.Providers(), "models", len(set.Catalog().All()))
+		stop()
+		stop = probe(g)
+	}
+}
+
+// rediscovers says whether any provider can change at run time: a
+// keyless one (enabled only when it answers) or one that lists its models.
+func (a *App) rediscovers() bool {
+	for _, p := range a.cfg.Providers {
+		if p.APIKeyEnv == "" || p.Discover {
+			return true
+		}
+	}
+	return false
+}
+
+// grown says what next has that cur lacks (providers, then model ids),
+// and whether next keeps everything cur has and adds something.
+func grown(cur, next *backends.Set) ([]string, bool) {
+	have := map[string]bool{}
+	for _, p := range cur.Providers() {
+		have["provider "+p] = true
+	}
+	for _, m := range cur.Catalog().All() {
+		have["model "+m.ID] = true
+	}
+	var added []string
+	seen := 0
+	for _, p := range next.Providers() {
+		if k := "provider " + p; have[k] {
+			seen++
+		} else {
+			added = append(added, k)
+		}
+	}
+	for _, m := range next.Catalog().All() {
+		if k := "model " + m.ID; have[k] {
+			seen++
+		} else {
+			added = append(added, k)
+		}
+	}
+	return added, seen == len(have) && len(added) > 0
+}
+
 // shutdown drains, waits for in-flight requests within the grace, and
 // cuts the rest.
 func (a *App) shutdown(errc chan error) error {
 	s := a.cfg.Server
 	a.log.Info("shutting down: /readyz answers 503 while load balancers notice; new connections are still accepted", "drain_delay", s.DrainDelay)
-	a.gw.Drain()
+	a.mu.Lock()
+	a.draining = true
+	a.mu.Unlock()
+	a.each(func(g *generation) { g.gw.Drain() })
 	a.srv.SetKeepAlivesEnabled(false) // each response now asks its client to reconnect, elsewhere
 	select {
 	case err := <-errc:
@@ -217,7 +376,7 @@ func (a *App) shutdown(errc chan error) error {
 	defer cancel()
 	if err := a.srv.Shutdown(sctx); err != nil {
 		a.log.Warn("grace period over: ending the requests still in flight (streams get an error event)")
-		a.gw.CutStreams()
+		a.each(func(g *generation) { g.gw.CutStreams() })
 		// The cut handlers write their error event and return at once;
 		// give them a moment before the connections close.
 		cctx, ccancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -8,10 +8,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +27,7 @@ import (
 	"github.com/tiergate/tiergate/internal/catalog"
 	"github.com/tiergate/tiergate/internal/config"
 	"github.com/tiergate/tiergate/internal/observe/metrics"
+	"github.com/tiergate/tiergate/internal/testing/emulators/ollamaemu"
 	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
 	"github.com/tiergate/tiergate/internal/tiers"
 )
@@ -266,5 +271,80 @@ func TestConcurrencyCap(t *testing.T) {
 			t.Fatal("the slots were not given back")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestLocalProviderComesUpLater: an Ollama that does not answer at start
+// is enabled when it does, and a model pulled later joins the catalog,
+// both without a restart and within a few rediscover intervals.
+func TestLocalProviderComesUpLater(t *testing.T) {
+	emu := ollamaemu.New(ollamaemu.Options{Models: []string{"llama3:8b"}})
+	defer emu.Close()
+	target, _ := url.Parse(emu.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var up atomic.Bool
+	sw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !up.Load() {
+			http.Error(w, "not up", http.StatusBadGateway)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer sw.Close()
+	const every = 50 * time.Millisecond
+	yaml := "server:\n  rediscover_interval: " + every.String() + "\nproviders:\n  ollama: {type: ollama, base_url: \"" + sw.URL + "\", discover: true, probe: {enabled: false}}\n"
+	cfg, err := config.Load("test", []byte(yaml), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := apptest.Start(t, cfg, app.Options{})
+	models := func() string {
+		resp, err := http.Get(gw.URL + "/v1/models")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if m := models(); strings.Contains(m, "ollama/") {
+		t.Fatalf("models before Ollama is up: %s", m)
+	}
+	waitFor := func(what string, cond func() bool) time.Duration {
+		t.Helper()
+		start := time.Now()
+		for !cond() {
+			if time.Since(start) > 100*every+5*time.Second {
+				t.Fatalf("%s: not noticed; models %s", what, models())
+			}
+			time.Sleep(every / 5)
+		}
+		return time.Since(start)
+	}
+	up.Store(true)
+	d := waitFor("Ollama came up", func() bool { return strings.Contains(models(), `"ollama/llama3:8b"`) })
+	t.Logf("Ollama noticed %v after it came up (rediscover_interval %v)", d, every)
+	resp, err := http.Post(gw.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"ollama/llama3:8b","messages":[{"role":"user","content":"hi"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("chat on the late Ollama: %d %s", resp.StatusCode, b)
+	}
+	if r, err := http.Get(gw.URL + "/readyz"); err != nil || r.StatusCode != 200 {
+		t.Errorf("/readyz once Ollama is up: %v %v", r, err)
+	} else {
+		r.Body.Close()
+	}
+	emu.SetOptions(ollamaemu.Options{Models: []string{"llama3:8b", "phi3:mini"}})
+	d = waitFor("a pulled model", func() bool { return strings.Contains(models(), `"ollama/phi3:mini"`) })
+	t.Logf("pulled model listed %v after the pull", d)
+	// Ollama blinking out does not drop what it serves.
+	up.Store(false)
+	time.Sleep(4 * every)
+	if m := models(); !strings.Contains(m, `"ollama/phi3:mini"`) {
+		t.Errorf("a failed re-check dropped Ollama's models: %s", m)
 	}
 }

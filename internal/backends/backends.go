@@ -53,6 +53,10 @@ type Options struct {
 	// Constructors maps config provider types to adapters (required:
 	// registry.Constructors() holds every adapter of this build).
 	Constructors map[string]Constructor
+	// Reuse, when set, is a Set built before from the same configuration:
+	// its enabled providers keep their adapters (and connection pools)
+	// instead of being constructed again.
+	Reuse *Set
 }
 
 // Build constructs the backends. Providers are probed concurrently, each
@@ -101,10 +105,14 @@ func Build(ctx context.Context, cfg *config.Config, o Options) (*Set, error) {
 			mu.Unlock()
 			continue
 		}
-		p, err := con(providers.Options{Name: name, BaseURL: pc.BaseURL, APIKey: key, KeyEnv: pc.APIKeyEnv,
-			HTTPClient: o.HTTPClient, Headers: pc.Headers, DefaultMaxTokens: pc.DefaultMaxTokens, Logger: log})
-		if err != nil {
-			return nil, fmt.Errorf("providers.%s: %w", name, err)
+		p, reused := o.Reuse.Provider(name)
+		if !reused {
+			var err error
+			p, err = con(providers.Options{Name: name, BaseURL: pc.BaseURL, APIKey: key, KeyEnv: pc.APIKeyEnv,
+				HTTPClient: o.HTTPClient, Headers: pc.Headers, DefaultMaxTokens: pc.DefaultMaxTokens, Logger: log})
+			if err != nil {
+				return nil, fmt.Errorf("providers.%s: %w", name, err)
+			}
 		}
 		keyless := pc.APIKeyEnv == ""
 		if !keyless && !pc.Discover {
@@ -251,8 +259,11 @@ func tasksFromCapabilities(caps []string) []catalog.Task {
 	return t
 }
 
-// Provider returns an enabled provider.
+// Provider returns an enabled provider (none from a nil Set).
 func (s *Set) Provider(name string) (providers.Provider, bool) {
+	if s == nil {
+		return nil, false
+	}
 	p, ok := s.providers[name]
 	return p, ok
 }

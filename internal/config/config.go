@@ -162,6 +162,11 @@ type Server struct {
 	// MaxConcurrent caps the API requests served at once; beyond it a
 	// request gets 503 with Retry-After (default 1024).
 	MaxConcurrent int `yaml:"max_concurrent"`
+	// RediscoverInterval is how often keyless providers (a local Ollama,
+	// a self-hosted server) and discovering ones are checked again, so
+	// that one that comes up later is enabled and newly pulled models
+	// join the catalog without a restart (default 5s).
+	RediscoverInterval time.Duration `yaml:"rediscover_interval"`
 }
 
 // Provider types.
@@ -384,8 +389,11 @@ func (c *Config) validate(root *yaml.Node) error {
 	if c.Server.MaxConcurrent == 0 {
 		c.Server.MaxConcurrent = DefaultMaxConcurrent
 	}
+	if c.Server.RediscoverInterval == 0 {
+		c.Server.RediscoverInterval = 5 * time.Second
+	}
 	for name, d := range map[string]time.Duration{"drain_delay": c.Server.DrainDelay, "body_read_timeout": c.Server.BodyReadTimeout,
-		"idle_timeout": c.Server.IdleTimeout, "shutdown_grace": c.Server.ShutdownGrace} {
+		"idle_timeout": c.Server.IdleTimeout, "shutdown_grace": c.Server.ShutdownGrace, "rediscover_interval": c.Server.RediscoverInterval} {
 		if d < 0 {
 			return fmt.Errorf("server.%s must be positive", name)
 		}

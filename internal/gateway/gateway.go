@@ -46,7 +46,11 @@ type Options struct {
 	// MaxConcurrent caps the API requests (chat, embeddings, explain)
 	// served at once (0: no cap); beyond it they get 503 and Retry-After.
 	MaxConcurrent int
-	Logger        *slog.Logger
+	// Slots, when set, is a cap shared with other Servers (its capacity
+	// is the cap; internal/app swaps Servers when backends come and go):
+	// it replaces MaxConcurrent.
+	Slots  chan struct{}
+	Logger *slog.Logger
 	// Metrics records what happens (nil: nothing); Gatherer, when set,
 	// is served on GET /metrics.
 	Metrics  *metrics.Metrics
@@ -83,7 +87,10 @@ func New(o Options) *Server {
 	if s.maxBody <= 0 {
 		s.maxBody = 20 << 20
 	}
-	if o.MaxConcurrent > 0 {
+	switch {
+	case o.Slots != nil:
+		s.slots = o.Slots
+	case o.MaxConcurrent > 0:
 		s.slots = make(chan struct{}, o.MaxConcurrent)
 	}
 	s.cut, s.cutNow = context.WithCancel(context.Background())

@@ -42,11 +42,12 @@ func (c *backendCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	seen := map[string]bool{}
+	models := c.m.labels.Load().models
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
 	for _, b := range c.src() {
-		mod, ok := c.m.models[b.Model]
+		mod, ok := models[b.Model]
 		if !ok || seen[b.Model] {
 			continue
 		}

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -168,8 +169,7 @@ type StatusSource func() []Backend
 // Metrics holds tiergate's collectors. Its methods are safe for concurrent
 // use; a nil *Metrics ignores every call.
 type Metrics struct {
-	models    map[string]*catalog.Model
-	providers map[string]bool
+	labels atomic.Pointer[labelSet]
 
 	profiles map[string]bool
 
@@ -196,16 +196,34 @@ func New(reg prometheus.Registerer, cat *catalog.Catalog) *Metrics {
 	return NewWithOptions(reg, cat, Options{})
 }
 
-// NewWithOptions is New with options.
-func NewWithOptions(reg prometheus.Registerer, cat *catalog.Catalog, o Options) *Metrics {
-	m := &Metrics{models: map[string]*catalog.Model{}, providers: map[string]bool{},
-		profiles: map[string]bool{}}
+// labelSet is the catalog's model ids and providers, the closed sets of
+// the model and provider labels.
+type labelSet struct {
+	models    map[string]*catalog.Model
+	providers map[string]bool
+}
+
+// SetCatalog replaces the catalog the model and provider labels and the
+// prices come from (the backends changed at run time: a local provider
+// came up, a model was pulled). Series already reported stay.
+func (m *Metrics) SetCatalog(cat *catalog.Catalog) {
+	if m == nil {
+		return
+	}
+	ls := &labelSet{models: map[string]*catalog.Model{}, providers: map[string]bool{}}
 	if cat != nil {
 		for _, mod := range cat.All() {
-			m.models[mod.ID] = mod
-			m.providers[mod.Provider] = true
+			ls.models[mod.ID] = mod
+			ls.providers[mod.Provider] = true
 		}
 	}
+	m.labels.Store(ls)
+}
+
+// NewWithOptions is New with options.
+func NewWithOptions(reg prometheus.Registerer, cat *catalog.Catalog, o Options) *Metrics {
+	m := &Metrics{profiles: map[string]bool{}}
+	m.SetCatalog(cat)
 	for _, p := range o.Profiles {
 		if p != "" && p != Other && p != "none" {
 			m.profiles[p] = true
@@ -256,7 +274,7 @@ func NewWithOptions(reg prometheus.Registerer, cat *catalog.Catalog, o Options) 
 // model returns the label value for a model id: the id when it is in the
 // catalog, else "other".
 func (m *Metrics) model(id string) string {
-	if _, ok := m.models[id]; ok {
+	if _, ok := m.labels.Load().models[id]; ok {
 		return id
 	}
 	return Other
@@ -266,11 +284,11 @@ func (m *Metrics) model(id string) string {
 // empty the catalog model's provider is used.
 func (m *Metrics) provider(name, model string) string {
 	if name == "" {
-		if mod, ok := m.models[model]; ok {
+		if mod, ok := m.labels.Load().models[model]; ok {
 			return mod.Provider
 		}
 	}
-	if m.providers[name] {
+	if m.labels.Load().providers[name] {
 		return name
 	}
 	return Other
@@ -323,7 +341,7 @@ func (m *Metrics) ObserveRequest(r Request) {
 		if op != "embeddings" || out > 0 {
 			m.tokenUsage.WithLabelValues(op, prov, model, "output").Observe(float64(out))
 		}
-		if mod, ok := m.models[model]; ok {
+		if mod, ok := m.labels.Load().models[model]; ok {
 			if c := Cost(mod.Price, in, out); c > 0 {
 				m.cost.WithLabelValues(model, prov).Add(c)
 			}
@@ -382,7 +400,7 @@ func (m *Metrics) SetTiersFile(f *tiers.File) {
 	}
 	n := 0
 	for _, e := range f.Tiers {
-		if _, ok := m.models[e.Model]; ok {
+		if _, ok := m.labels.Load().models[e.Model]; ok {
 			n++
 		}
 	}
