@@ -154,9 +154,6 @@ func (a *App) newGeneration(set *backends.Set) *generation {
 	g := &generation{set: set}
 	g.router = router.New(router.Options{Backends: set, Config: cfg.Router, Profiles: cfg.Profiles, Domains: cfg.Domains, TierRules: cfg.Tiers.Rules,
 		OnState: func(model, state string) { log.Warn("circuit breaker", "model", model, "state", state) }})
-	if f := a.measured.Load(); f != nil {
-		g.router.SetMeasured(f)
-	}
 	g.gw = gateway.New(gateway.Options{Backends: set, Router: g.router, MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		BodyReadTimeout: cfg.Server.BodyReadTimeout, Slots: a.slots,
 		Logger: log, Metrics: a.metrics, Gatherer: a.o.Gatherer})
@@ -169,6 +166,11 @@ func (a *App) install(g *generation) {
 	defer a.mu.Unlock()
 	if a.draining {
 		g.gw.Drain()
+	}
+	// Under the lock the tiers watch takes too (each): no file loaded
+	// meanwhile is missed.
+	if f := a.measured.Load(); f != nil {
+		g.router.SetMeasured(f)
 	}
 	a.gens = append(a.gens, g)
 	a.cur.Store(g)
