@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"regexp"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -18,23 +19,36 @@ import (
 // through), counted in flight, reported back to the router and the
 // metrics, and followed by the next candidate only when its error is
 // retryable, the client is still there and nothing has been sent yet
-// (streamed reports that). After a failure that is the provider's (see
-// router.ProviderFault) the provider's other candidates go to the end of
-// the list, so the next attempts reach another provider first. No
-// attempt starts once the request has failed over for
+// (streamed reports that). After a failure, the next attempt goes to a
+// provider that has not failed this request: the decision's next such
+// candidate, else the best of the other eligible providers (the router
+// routes q again without the failed ones), and only then a second model
+// of a provider that failed; so max_attempts reaches a healthy provider.
+// (q is nil for embeddings: another model's vectors would not compare, so
+// only the decision's own candidates are tried.)
+// No attempt starts once the request has failed over for
 // router.failover_timeout, and each waits for its first byte only for
 // its adaptive deadline (router.Attempt.FirstByteDeadline), bounded by
 // what is left of that time. It returns the answer, the candidate that
 // gave it (or failed last), the attempts made and the last error.
-func (s *Server) try(r *http.Request, op string, t0 time.Time, dec *router.Decision, stream bool,
+func (s *Server) try(r *http.Request, op string, t0 time.Time, q *router.Query, dec *router.Decision, stream bool,
 	call func(ctx context.Context, c router.Candidate, attempt int, deadline time.Duration) (*providers.Result, error),
 	streamed func() bool) (*providers.Result, router.Candidate, int, error) {
 	cfg := s.router.Config()
 	var lastErr error
 	var last router.Candidate
 	attempts := 0
-	queue := append(make([]router.Candidate, 0, len(dec.Candidates)), dec.Candidates...)
-	for len(queue) > 0 {
+	queue := dec.Candidates
+	var failed []string // providers that failed this request
+	rerouted := 0       // len(failed) when the router was last asked
+	for len(queue) > 0 && attempts < max(cfg.MaxAttempts, 1) {
+		if len(failed) > 0 && !dec.Pinned {
+			queue = healthyFirst(queue, failed)
+			if q != nil && slices.Contains(failed, queue[0].Model.Provider) && rerouted < len(failed) {
+				rerouted = len(failed)
+				queue = append(slices.Clip(s.router.RouteAvoiding(q, failed)), queue...)
+			}
+		}
 		c := queue[0]
 		queue = queue[1:]
 		left := cfg.FailoverTimeout - time.Since(t0)
@@ -46,7 +60,7 @@ func (s *Server) try(r *http.Request, op string, t0 time.Time, dec *router.Decis
 		if !ok {
 			continue // a half-open circuit whose trial is already out
 		}
-		deadline := att.FirstByteDeadline(stream, len(queue) == 0)
+		deadline := att.FirstByteDeadline(stream, len(queue) == 0 || attempts+1 >= cfg.MaxAttempts)
 		deadline = min(deadline, max(left, cfg.TTFTFloor))
 		if attempts > 0 {
 			s.metrics.Fallback(last.Model.ID, c.Model.ID, metrics.ErrorType(lastErr))
@@ -75,8 +89,8 @@ func (s *Server) try(r *http.Request, op string, t0 time.Time, dec *router.Decis
 		if streamed() || !pe.Retryable {
 			break
 		}
-		if provider {
-			queue = laterFrom(queue, c.Model.Provider)
+		if !slices.Contains(failed, c.Model.Provider) {
+			failed = append(failed, c.Model.Provider)
 		}
 	}
 	if lastErr == nil {
@@ -86,17 +100,17 @@ func (s *Server) try(r *http.Request, op string, t0 time.Time, dec *router.Decis
 	return nil, last, attempts, lastErr
 }
 
-// laterFrom moves provider's candidates to the end of q, keeping the
-// order of both parts.
-func laterFrom(q []router.Candidate, provider string) []router.Candidate {
+// healthyFirst moves the candidates of providers not in failed to the
+// front of q, keeping the order of both parts.
+func healthyFirst(q []router.Candidate, failed []string) []router.Candidate {
 	out := make([]router.Candidate, 0, len(q))
 	for _, c := range q {
-		if c.Model.Provider != provider {
+		if !slices.Contains(failed, c.Model.Provider) {
 			out = append(out, c)
 		}
 	}
 	for _, c := range q {
-		if c.Model.Provider == provider {
+		if slices.Contains(failed, c.Model.Provider) {
 			out = append(out, c)
 		}
 	}

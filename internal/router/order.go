@@ -7,113 +7,35 @@ import (
 	"github.com/tiergate/tiergate/internal/providers"
 )
 
-// spread orders a decision's eligible candidates so that the attempts
-// reach more than one provider: the best candidate of each provider, in
-// rank order, before a second model of any (a round per provider), the
-// leader first whatever it is. A provider in trouble usually fails all
-// its models at once, and max_attempts spent on one provider's models
-// never reaches a healthy one. Pinned models keep their configured
-// fallbacks' order.
-//
-// The scan keeps only the k best; when they come from fewer providers
-// than the attempts could use while the profile admits others, the
-// decision is widened to every eligible backend (the full path), so the
-// order is what explain shows.
-func (r *Router) spread(pl *plan, st *staticSet, sc *scratch, eligible []*cand, want, k int, pinned bool) []*cand {
-	if pinned || want < 2 || len(eligible) < 1 {
-		return eligible
+// RouteAvoiding routes q again without the given providers' models: the
+// gateway asks for it after attempts on those providers failed, so the
+// next attempt goes to the best candidate of another eligible provider
+// before a second model of one that just failed. The hot path (Route)
+// does not pay for this; only a failed attempt does. It returns nil when
+// q may not fall back (a pinned model keeps its configured fallbacks;
+// route.allow_fallbacks false) or nothing else is eligible.
+func (r *Router) RouteAvoiding(q *Query, providers []string) []Candidate {
+	if q.Route != nil && q.Route.AllowFallbacks != nil && !*q.Route.AllowFallbacks {
+		return nil
 	}
-	if pl.static && len(eligible) >= k && providersIn(eligible, want) < want && otherProvider(st, eligible) {
-		leader := eligible[0].b
-		pl.static, pl.routeExcluded = false, nil
-		sc.filters = pl.active(sc.filters)
-		eligible = r.filter(pl, candsOf(r.order, sc), sc)
-		r.rank(pl, st, eligible, len(eligible))
-		for i, c := range eligible {
-			if c.b == leader {
-				eligible[0], eligible[i] = eligible[i], eligible[0]
-				break
-			}
-		}
+	if _, pinned := r.profileFor(q); pinned != nil {
+		return nil
 	}
-	return interleave(eligible)
-}
-
-// providersIn counts the distinct providers in c, up to limit.
-func providersIn(c []*cand, limit int) int {
-	n := 0
-	for i, x := range c {
-		seen := false
-		for _, y := range c[:i] {
-			if y.b.model.Provider == x.b.model.Provider {
-				seen = true
-				break
-			}
-		}
-		if !seen {
-			if n++; n >= limit {
-				return n
-			}
-		}
+	rt := Route{}
+	if q.Route != nil {
+		rt = *q.Route
 	}
-	return n
-}
-
-// otherProvider reports whether st admits a provider none of c has.
-func otherProvider(st *staticSet, c []*cand) bool {
-	if st == nil {
-		return false
+	// The copy applies its rules through the filters (a parsed route's
+	// precomputed exclusions would not know of the added ignore).
+	rt.excluded = nil
+	rt.Ignore = append(append([]string(nil), rt.Ignore...), providers...)
+	q2 := *q
+	q2.Route, q2.Explain = &rt, false
+	d, err := r.Route(&q2)
+	if err != nil {
+		return nil
 	}
-outer:
-	for _, b := range st.backends {
-		for _, x := range c {
-			if x.b.model.Provider == b.model.Provider {
-				continue outer
-			}
-		}
-		return true
-	}
-	return false
-}
-
-// interleave reorders c (in place when it must change) by rounds: the
-// first of each provider in c's order, then the second of each, and so
-// on; within a round c's order holds.
-func interleave(c []*cand) []*cand {
-	if len(c) < 3 {
-		return c
-	}
-	round := func(i int) int {
-		n := 0
-		for _, y := range c[:i] {
-			if y.b.model.Provider == c[i].b.model.Provider {
-				n++
-			}
-		}
-		return n
-	}
-	rounds := make([]int, len(c))
-	sorted, top := true, 0
-	for i := range c {
-		rounds[i] = round(i)
-		if rounds[i] < top {
-			sorted = false
-		}
-		top = max(top, rounds[i])
-	}
-	if sorted {
-		return c
-	}
-	out := make([]*cand, 0, len(c))
-	for r := 0; r <= top; r++ {
-		for i, x := range c {
-			if rounds[i] == r {
-				out = append(out, x)
-			}
-		}
-	}
-	copy(c, out)
-	return c
+	return d.Candidates
 }
 
 // withRetryAfter gives a 503 for a request no backend can serve now a

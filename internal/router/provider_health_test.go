@@ -148,39 +148,45 @@ func TestRetryAfterScope(t *testing.T) {
 	}
 }
 
-// TestAttemptsReachOtherProviders: the attempt order takes each
-// provider's best before a second model of any, on the scan and the
-// explain path alike; pinned models keep their fallbacks.
-func TestAttemptsReachOtherProviders(t *testing.T) {
+// TestRouteAvoiding: routing again without the providers that failed
+// gives the best of the others, keeps a parsed route object's own rules,
+// and never gives fallbacks to a pinned model or a request that allows
+// none.
+func TestRouteAvoiding(t *testing.T) {
 	r := newRouter(t, loadDefault(t), nil)
-	for _, model := range []string{"auto:realtime", "auto", "auto:budget", "auto:general"} {
-		q := chatQuery(model, "hello")
-		fast, err := r.Route(q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q.Explain = true
-		full, _ := r.Route(q)
-		if strings.Join(ids(fast), ",") != strings.Join(ids(full), ",") {
-			t.Errorf("%s: scan %v, explain %v", model, ids(fast), ids(full))
-		}
-		providersSeen := map[string]bool{}
-		eligible := map[string]bool{}
-		for _, c := range full.Considered {
-			if c.Eligible {
-				eligible[c.Provider] = true
-			}
-		}
-		for i, c := range fast.Candidates {
-			if providersSeen[c.Model.Provider] && len(providersSeen) < len(eligible) {
-				t.Errorf("%s: attempt %d is a second %s model while %d providers are eligible: %v", model, i+1, c.Model.Provider, len(eligible), ids(fast))
-			}
-			providersSeen[c.Model.Provider] = true
+	q := chatQuery("auto:realtime", "hello")
+	d, err := r.Route(q)
+	if err != nil || d.Candidates[0].Model.Provider != "groq" {
+		t.Fatalf("realtime leads with %v (%v)", ids(d), err)
+	}
+	others := r.RouteAvoiding(q, []string{"groq"})
+	if len(others) == 0 {
+		t.Fatal("no other provider under realtime")
+	}
+	for _, c := range others {
+		if c.Model.Provider == "groq" {
+			t.Errorf("avoiding groq gave %s", c.Model.ID)
 		}
 	}
-	d, _ := r.Route(&Query{Model: "groq-mixtral-8x7b", Task: catalog.Chat})
-	if strings.Join(ids(d), ",") != "groq-mixtral-8x7b,groq-llama3-70b" {
-		t.Errorf("pinned: %v", ids(d))
+	rt, err := r.ParseRoute([]byte(`{"ignore":["openai"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.Route = rt
+	for _, c := range r.RouteAvoiding(q, []string{"groq"}) {
+		if c.Model.Provider == "groq" || c.Model.Provider == "openai" {
+			t.Errorf("avoiding groq with route.ignore openai gave %s", c.Model.ID)
+		}
+	}
+	if again, _ := r.ParseRoute([]byte(`{"ignore":["openai"]}`)); len(again.Ignore) != 1 {
+		t.Errorf("the parsed route was changed: %v", again.Ignore)
+	}
+	if c := r.RouteAvoiding(&Query{Model: "groq-mixtral-8x7b", Task: catalog.Chat}, []string{"groq"}); c != nil {
+		t.Errorf("a pinned model got other fallbacks: %v", c)
+	}
+	no := false
+	if c := r.RouteAvoiding(&Query{Model: "auto", Task: catalog.Chat, Route: &Route{AllowFallbacks: &no}}, []string{"groq"}); c != nil {
+		t.Errorf("allow_fallbacks false got fallbacks: %v", c)
 	}
 }
 

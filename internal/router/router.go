@@ -330,7 +330,6 @@ func (r *Router) Route(q *Query) (*Decision, error) {
 			c.parts = [nScorers]float64{prefer{}.score(pl, c), domainFit{}.score(pl, c), speed{}.score(pl, c), price{}.score(pl, c), quality{}.score(pl, c)}
 		}
 	}
-	eligible = r.spread(pl, st, sc, eligible, want, k, pinned != nil) // order.go: reach more than one provider
 	want = min(want, len(eligible))
 	d.Candidates = make([]Candidate, want)
 	for i := range d.Candidates {
