@@ -3,6 +3,7 @@ package router
 import (
 	"time"
 
+	"github.com/tiergate/tiergate/internal/catalog"
 	"github.com/tiergate/tiergate/internal/config"
 )
 
@@ -11,8 +12,14 @@ import (
 // what b has shown — its successful unary answers' average for a unary
 // call, else its live or measured TTFT, else its tier's typical latency —
 // at least TTFTFloor, never above TTFTTimeout. It reads only b's live
-// value, so it may be called with b.mu held.
+// value, so it may be called with b.mu held. A local model (Ollama)
+// gets ttft_timeout: loading it is not a hang.
 func (b *backend) deadline(cfg *config.Router, stream bool) time.Duration {
+	if b.model.Deployment == catalog.Local {
+		// A local server loads a model on its first request after an
+		// idle spell, which takes far longer than its TTFT once loaded.
+		return cfg.TTFTTimeout
+	}
 	l := b.live.Load()
 	shown := l.ttft
 	if !stream && l.unary > 0 {

@@ -215,6 +215,9 @@ func TestAdaptiveDeadline(t *testing.T) {
 	if d := deadline("groq-llama3-8b", true, true); d != 10*time.Second {
 		t.Errorf("last candidate: %v, want ttft_timeout", d)
 	}
+	if d := deadline("llama3-8b", true, false); d != 10*time.Second {
+		t.Errorf("a local model: %v, want ttft_timeout (loading is not a hang)", d)
+	}
 	// A streamed TTFT of 2 s: 8 s.
 	a, _ := r.Begin(Candidate{Model: mustModel(t, r, "gpt-4o")})
 	a.FirstByteDeadline(true, false)
