@@ -77,6 +77,7 @@ type failing struct {
 	upstreams [2]string
 	url       string
 	setFault  func(emu.Fault)
+	requests  func() []emu.Request
 	close     func()
 }
 
@@ -86,15 +87,15 @@ func newFailing(t *testing.T, typ string) *failing {
 	switch typ {
 	case "openai":
 		s := openaiemu.New(openaiemu.Options{APIKey: failKey})
-		return &failing{typ: typ, upstreams: [2]string{"m-a", "m-b"}, url: s.URL, close: s.Close,
+		return &failing{typ: typ, upstreams: [2]string{"m-a", "m-b"}, url: s.URL, close: s.Close, requests: s.Requests,
 			setFault: func(f emu.Fault) { s.SetOptions(openaiemu.Options{APIKey: failKey, Fault: f}) }}
 	case "anthropic":
 		s := anthropicemu.New(anthropicemu.Options{APIKey: failKey})
-		return &failing{typ: typ, upstreams: [2]string{"claude-sonnet-4-6", "claude-haiku-4-5"}, url: s.URL, close: s.Close,
+		return &failing{typ: typ, upstreams: [2]string{"claude-sonnet-4-6", "claude-haiku-4-5"}, url: s.URL, close: s.Close, requests: s.Requests,
 			setFault: func(f emu.Fault) { s.SetOptions(anthropicemu.Options{APIKey: failKey, Fault: f}) }}
 	case "gemini":
 		s := geminiemu.New(geminiemu.Options{APIKey: failKey})
-		return &failing{typ: typ, upstreams: [2]string{"gemini-2.5-flash", "gemini-2.5-pro"}, url: s.URL, close: s.Close,
+		return &failing{typ: typ, upstreams: [2]string{"gemini-2.5-flash", "gemini-2.5-pro"}, url: s.URL, close: s.Close, requests: s.Requests,
 			setFault: func(f emu.Fault) {
 				s.SetOptions(geminiemu.Options{APIKey: failKey, Fault: geminiemu.Fault{Status: f.Status, Message: f.Message, RetryAfter: f.RetryAfter,
 					Hang: f.Hang, Reset: f.Reset, CutAfter: f.CutAfter, ErrorAfter: f.ErrorAfter, CutAtStart: f.CutAtStart, Models: f.Models}})
@@ -102,7 +103,7 @@ func newFailing(t *testing.T, typ string) *failing {
 	case "ollama":
 		models := []string{"llama3:8b", "mistral:7b"}
 		s := ollamaemu.New(ollamaemu.Options{Models: models})
-		return &failing{typ: typ, upstreams: [2]string{models[0], models[1]}, url: s.URL, close: s.Close,
+		return &failing{typ: typ, upstreams: [2]string{models[0], models[1]}, url: s.URL, close: s.Close, requests: s.Requests,
 			setFault: func(f emu.Fault) { s.SetOptions(ollamaemu.Options{Models: models, Fault: f}) }}
 	}
 	t.Fatalf("no emulator for %s", typ)
@@ -113,6 +114,12 @@ func newFailing(t *testing.T, typ string) *failing {
 // bad-b) and a healthy OpenAI-compatible one ("good": model good),
 // preferred in that order.
 func faultFleet(t *testing.T, typ string) (*failing, string) {
+	t.Helper()
+	return faultFleetFailover(t, typ, 50*floor)
+}
+
+// faultFleetFailover is faultFleet with router.failover_timeout set.
+func faultFleetFailover(t *testing.T, typ string, failover time.Duration) (*failing, string) {
 	t.Helper()
 	bad := newFailing(t, typ)
 	good := openaiemu.New(openaiemu.Options{APIKey: "k-good"})
@@ -131,7 +138,7 @@ func faultFleet(t *testing.T, typ string) (*failing, string) {
   ttft_timeout: 10s
   ttft_floor: ` + floor.String() + `
   ttft_multiple: 1
-  failover_timeout: 20s
+  failover_timeout: ` + failover.String() + `
   breaker: {window: 30s, min_requests: 50, error_ratio: 0.9, open_for: 30s}
 profiles:
   auto: {prefer: [bad-a, bad-b, good], weights: {prefer: 1}}
@@ -305,4 +312,19 @@ func TestFaultMatrix(t *testing.T) {
 		fmt.Fprintf(&b, "%-60s %s\n", n, results[n])
 	}
 	t.Logf("fault matrix (time as a multiple of the %v floor):\n%s", floor, b.String())
+}
+
+// TestFailoverDeadline: once a request has failed over for
+// failover_timeout no further attempt starts, though candidates are left
+// (the last would wait the whole ttft_timeout).
+func TestFailoverDeadline(t *testing.T) {
+	bad, url := faultFleetFailover(t, "openai", floor)
+	bad.setFault(emu.Fault{Hang: true})
+	a := ask(t, url, `{"model":"auto","messages":[{"role":"user","content":"hi"}],"route":{"only":["bad"]}}`, false)
+	if a.status != 504 || a.elapsed > 3*floor {
+		t.Fatalf("status %d after %v (%.2f × the floor), want 504 within 3: %s", a.status, a.elapsed, float64(a.elapsed)/float64(floor), a.body)
+	}
+	if n := chatPaths(bad.requests()); n != 1 {
+		t.Errorf("%d attempts, want 1", n)
+	}
 }
