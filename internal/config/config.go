@@ -61,9 +61,11 @@ type Router struct {
 	// adapt to the backend: this multiple of what it has shown (its
 	// live or measured TTFT, else its tier's typical one), at least the
 	// floor, never above TTFTTimeout. The last candidate of a request
-	// gets TTFTTimeout.
+	// gets TTFTTimeout. A unary answer's first byte comes with the whole
+	// answer, so unary calls have their own, higher floor.
 	TTFTMultiple float64       `yaml:"ttft_multiple"`
 	TTFTFloor    time.Duration `yaml:"ttft_floor"`
+	UnaryFloor   time.Duration `yaml:"unary_floor"`
 	// FailoverTimeout bounds how long one request keeps failing over:
 	// no attempt starts after it, and an attempt's wait for its first
 	// byte ends with it.
@@ -554,6 +556,9 @@ func (r *Router) ApplyDefaults() {
 	}
 	if r.TTFTFloor == 0 {
 		r.TTFTFloor = 5 * time.Second
+	}
+	if r.UnaryFloor == 0 {
+		r.UnaryFloor = 20 * time.Second
 	}
 	if r.FailoverTimeout == 0 {
 		r.FailoverTimeout = 30 * time.Second

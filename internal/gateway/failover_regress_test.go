@@ -97,7 +97,7 @@ func TestProviderDownFromFirstRequest(t *testing.T) {
 // (it used to take 3 × ttft_timeout, then fail with 504).
 func TestHangingProviderBounded(t *testing.T) {
 	f := startGroqFleet(t, func(r *config.Router) {
-		r.TTFTFloor, r.TTFTMultiple, r.TTFTTimeout = floor, 1, 20*floor
+		r.TTFTFloor, r.UnaryFloor, r.TTFTMultiple, r.TTFTTimeout = floor, floor, 1, 20*floor
 	})
 	f.groqFault(emu.Fault{Hang: true})
 	var worst time.Duration

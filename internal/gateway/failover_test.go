@@ -137,6 +137,7 @@ func faultFleetFailover(t *testing.T, typ string, failover time.Duration) (*fail
   max_attempts: 2
   ttft_timeout: 10s
   ttft_floor: ` + floor.String() + `
+  unary_floor: ` + floor.String() + `
   ttft_multiple: 1
   failover_timeout: ` + failover.String() + `
   breaker: {window: 30s, min_requests: 50, error_ratio: 0.9, open_for: 30s}

@@ -11,7 +11,8 @@ import (
 // stream: its first content) before it is given up: TTFTMultiple times
 // what b has shown — its successful unary answers' average for a unary
 // call, else its live or measured TTFT, else its tier's typical latency —
-// at least TTFTFloor, never above TTFTTimeout. It reads only b's live
+// at least TTFTFloor (UnaryFloor for a unary call, whose first byte
+// comes with the whole answer), never above TTFTTimeout. It reads only b's live
 // value, so it may be called with b.mu held. A local model (Ollama)
 // gets ttft_timeout: loading it is not a hang.
 func (b *backend) deadline(cfg *config.Router, stream bool) time.Duration {
@@ -28,8 +29,12 @@ func (b *backend) deadline(cfg *config.Router, stream bool) time.Duration {
 	if shown <= 0 {
 		shown = time.Duration(l.prior)
 	}
+	floor := cfg.TTFTFloor
+	if !stream {
+		floor = cfg.UnaryFloor
+	}
 	d := time.Duration(cfg.TTFTMultiple * float64(shown))
-	return min(max(d, cfg.TTFTFloor), cfg.TTFTTimeout)
+	return min(max(d, floor), cfg.TTFTTimeout)
 }
 
 // observeUnary updates the average of successful unary answers, peak

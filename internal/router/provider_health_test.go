@@ -197,7 +197,7 @@ func TestRouteAvoiding(t *testing.T) {
 func TestAdaptiveDeadline(t *testing.T) {
 	clk := newClock()
 	cfg := loadDefault(t)
-	cfg.Router.TTFTFloor, cfg.Router.TTFTMultiple, cfg.Router.TTFTTimeout = time.Second, 4, 10*time.Second
+	cfg.Router.TTFTFloor, cfg.Router.UnaryFloor, cfg.Router.TTFTMultiple, cfg.Router.TTFTTimeout = time.Second, 3*time.Second, 4, 10*time.Second
 	r := newRouter(t, cfg, clk)
 	deadline := func(model string, stream, last bool) time.Duration {
 		a, ok := r.Begin(Candidate{Model: mustModel(t, r, model)})
@@ -211,6 +211,9 @@ func TestAdaptiveDeadline(t *testing.T) {
 	// groq-llama3-8b: ultra-fast prior (200 ms) × 4 < the floor.
 	if d := deadline("groq-llama3-8b", true, false); d != time.Second {
 		t.Errorf("ultra-fast prior: %v, want the floor", d)
+	}
+	if d := deadline("groq-llama3-8b", false, false); d != 3*time.Second {
+		t.Errorf("unary, nothing shown: %v, want the unary floor", d)
 	}
 	if d := deadline("groq-llama3-8b", true, true); d != 10*time.Second {
 		t.Errorf("last candidate: %v, want ttft_timeout", d)
