@@ -54,6 +54,32 @@ type Router struct {
 	// the current one (hysteresis).
 	TierWindow time.Duration `yaml:"tier_window"`
 	Breaker    Breaker       `yaml:"breaker"`
+	// ProviderBreaker opens a provider-wide circuit, beside the
+	// per-model one, on failures that say the provider is in trouble.
+	ProviderBreaker ProviderBreaker `yaml:"provider_breaker"`
+	// TTFTMultiple and TTFTFloor make an attempt's first-byte deadline
+	// adapt to the backend: this multiple of what it has shown (its
+	// live or measured TTFT, else its tier's typical one), at least the
+	// floor, never above TTFTTimeout. The last candidate of a request
+	// gets TTFTTimeout. A unary answer's first byte comes with the whole
+	// answer, so unary calls have their own, higher floor.
+	TTFTMultiple float64       `yaml:"ttft_multiple"`
+	TTFTFloor    time.Duration `yaml:"ttft_floor"`
+	UnaryFloor   time.Duration `yaml:"unary_floor"`
+	// FailoverTimeout bounds how long one request keeps failing over:
+	// no attempt starts after it, and an attempt's wait for its first
+	// byte ends with it.
+	FailoverTimeout time.Duration `yaml:"failover_timeout"`
+}
+
+// ProviderBreaker configures the provider-wide circuit breaker. It opens
+// after Consecutive provider-level failures in a row, or when the
+// provider's error ratio over Breaker.Window reaches Breaker.ErrorRatio
+// with at least Breaker.MinRequests attempts; after OpenFor one trial
+// request (half-open) decides whether it closes.
+type ProviderBreaker struct {
+	Consecutive int           `yaml:"consecutive"`
+	OpenFor     time.Duration `yaml:"open_for"`
 }
 
 // Breaker configures the per-backend circuit breaker.
@@ -564,5 +590,23 @@ func (r *Router) ApplyDefaults() {
 	}
 	if b.OpenFor == 0 {
 		b.OpenFor = 30 * time.Second
+	}
+	if r.ProviderBreaker.Consecutive == 0 {
+		r.ProviderBreaker.Consecutive = 3
+	}
+	if r.ProviderBreaker.OpenFor == 0 {
+		r.ProviderBreaker.OpenFor = 10 * time.Second
+	}
+	if r.TTFTMultiple == 0 {
+		r.TTFTMultiple = 5
+	}
+	if r.TTFTFloor == 0 {
+		r.TTFTFloor = 5 * time.Second
+	}
+	if r.UnaryFloor == 0 {
+		r.UnaryFloor = 20 * time.Second
+	}
+	if r.FailoverTimeout == 0 {
+		r.FailoverTimeout = 30 * time.Second
 	}
 }

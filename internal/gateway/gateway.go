@@ -26,7 +26,6 @@ import (
 	"github.com/tiergate/tiergate/internal/backends"
 
 	"github.com/tiergate/tiergate/internal/catalog"
-	"github.com/tiergate/tiergate/internal/config"
 	"github.com/tiergate/tiergate/internal/observe/metrics"
 	"github.com/tiergate/tiergate/internal/observe/statuspage"
 	"github.com/tiergate/tiergate/internal/openaiwire"
@@ -280,6 +279,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	}
 	dec, err := s.router.Route(q)
 	if err != nil {
+		w.Header().Set("X-Tiergate-Attempts", "0")
 		writeError(w, err)
 		return
 	}
@@ -287,10 +287,10 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	cfg := s.router.Config()
 	sink := &sseSink{w: w, dec: dec}
 	req := &providers.ChatRequest{Body: body, Stream: info.Stream, IncludeUsage: info.IncludeUsage}
-	res, c, attempts, err := s.try(r, "chat", t0, dec, func(ctx context.Context, c router.Candidate, attempt int) (*providers.Result, error) {
+	res, c, attempts, err := s.try(r, "chat", t0, q, dec, info.Stream, func(ctx context.Context, c router.Candidate, attempt int, deadline time.Duration) (*providers.Result, error) {
 		req.Model = c.Model.Upstream
-		sink.cand, sink.attempt = c, attempt
-		res, timedOut, err := s.attempt(ctx, cfg, c, req, sink)
+		sink.cand, sink.attempt, sink.held = c, attempt, nil
+		res, timedOut, err := s.attempt(ctx, cfg, c, req, sink, deadline)
 		if timedOut != "" {
 			// Our own timer cancelled the attempt: a timeout, not a
 			// cancellation, for the breaker and the metrics alike.
@@ -315,87 +315,6 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Tiergate-Attempts", strconv.Itoa(attempts))
 		writeError(w, providers.AsError("", err))
 	}
-}
-
-// try runs a decision's candidates in order until one answers: each
-// attempt is admitted by the router (a half-open circuit lets one trial
-// through), counted in flight, reported back to the router and the
-// metrics, and followed by the next candidate only when its error is
-// retryable, the client is still there and nothing has been sent yet
-// (streamed reports that). It returns the answer, the candidate that gave
-// it (or failed last), the attempts made and the last error.
-func (s *Server) try(r *http.Request, op string, t0 time.Time, dec *router.Decision,
-	call func(ctx context.Context, c router.Candidate, attempt int) (*providers.Result, error), streamed func() bool) (*providers.Result, router.Candidate, int, error) {
-	var lastErr error
-	var last router.Candidate
-	attempts := 0
-	for _, c := range dec.Candidates {
-		att, ok := s.router.Begin(c)
-		if !ok {
-			continue // a half-open circuit whose trial is already out
-		}
-		if attempts > 0 {
-			s.metrics.Fallback(last.Model.ID, c.Model.ID, metrics.ErrorType(lastErr))
-		}
-		last = c
-		attempts++
-		res, err := call(r.Context(), c, attempts)
-		clientGone := r.Context().Err() != nil
-		att.Done(res, err, clientGone)
-		s.observe(op, c, t0, res, err)
-		if err == nil {
-			return res, c, attempts, nil
-		}
-		lastErr = err
-		if clientGone {
-			s.log.Debug("client disconnected", "model", c.Model.ID)
-			return nil, c, attempts, err
-		}
-		pe := providers.AsError(c.Model.Provider, err)
-		lastErr = pe
-		s.log.Warn("backend failed", "op", op, "model", c.Model.ID, "provider", c.Model.Provider, "status", pe.Status, "retryable", pe.Retryable, "err", pe.Message, "streamed", streamed())
-		if streamed() || !pe.Retryable {
-			break
-		}
-	}
-	if lastErr == nil {
-		lastErr = &providers.Error{Status: http.StatusServiceUnavailable, Type: providers.TypeUnavailable, Code: "no_backend",
-			Message: "every eligible backend is busy with a trial request after failures; retry shortly"}
-	}
-	return nil, last, attempts, lastErr
-}
-
-// attempt runs one candidate under the time-to-first-byte and total
-// timeouts. timedOut says which fired, "" when none.
-func (s *Server) attempt(parent context.Context, cfg config.Router, c router.Candidate, req *providers.ChatRequest, sink *sseSink) (*providers.Result, string, error) {
-	ctx, cancel := context.WithCancel(parent)
-	defer cancel()
-	// One timer serves both bounds: it first waits for the first byte,
-	// then is moved to the end of the total timeout.
-	start := time.Now()
-	var phase atomic.Int32 // 0: waiting for the first byte; 1: streaming; 2: fired
-	var why string
-	timer := time.AfterFunc(min(cfg.TTFTTimeout, cfg.Timeout), func() {
-		if phase.Load() == 0 {
-			why = "sent no first byte within " + cfg.TTFTTimeout.String()
-		} else {
-			why = "did not finish within " + cfg.Timeout.String()
-		}
-		phase.Store(2)
-		cancel()
-	})
-	defer timer.Stop()
-	req.OnFirstByte = func() {
-		if phase.CompareAndSwap(0, 1) && timer.Stop() {
-			timer.Reset(cfg.Timeout - time.Since(start))
-		}
-	}
-	sink.onFirst = req.OnFirstByte
-	res, err := c.Provider.Chat(ctx, req, sink)
-	if err != nil && phase.Load() == 2 && parent.Err() == nil {
-		return res, why, err
-	}
-	return res, "", err
 }
 
 func setRouteHeaders(h http.Header, dec *router.Decision, c router.Candidate, attempt int) {
@@ -456,6 +375,11 @@ type sseSink struct {
 	attempt int
 	started bool
 	buf     []byte
+	// held is a role-only first chunk (OpenAI's opening chunk,
+	// Anthropic's message_start) kept back until the first content,
+	// reasoning or tool-call piece or the end: until then nothing has
+	// reached the client and a failed stream can fall back (preamble.go).
+	held []byte
 }
 
 func (k *sseSink) start() {
@@ -474,7 +398,7 @@ func (k *sseSink) start() {
 
 // Chunk writes one "data:" event and flushes it with any held back.
 func (k *sseSink) Chunk(data []byte) error {
-	if err := k.ChunkBuffered(data); err != nil {
+	if err := k.ChunkBuffered(data); err != nil || !k.started {
 		return err
 	}
 	return k.rc.Flush()
@@ -484,7 +408,14 @@ func (k *sseSink) Chunk(data []byte) error {
 // already holds the next one.
 func (k *sseSink) ChunkBuffered(data []byte) error {
 	if !k.started {
+		if k.held == nil && preambleOnly(data) {
+			k.held = append([]byte{}, data...)
+			return nil
+		}
 		k.start()
+		if err := k.writeHeld(); err != nil {
+			return err
+		}
 	}
 	k.buf = append(k.buf[:0], "data: "...)
 	k.buf = append(k.buf, data...)
@@ -496,6 +427,7 @@ func (k *sseSink) ChunkBuffered(data []byte) error {
 func (k *sseSink) done() {
 	if !k.started {
 		k.start()
+		k.writeHeld()
 	}
 	io.WriteString(k.w, "data: [DONE]\n\n")
 	k.rc.Flush()
@@ -531,11 +463,12 @@ func (s *Server) handleEmbed(w http.ResponseWriter, r *http.Request) {
 	}
 	dec, err := s.router.Route(&router.Query{Model: info.Model, Profile: r.Header.Get("X-Tiergate-Profile"), Route: route, Task: catalog.Embeddings})
 	if err != nil {
+		w.Header().Set("X-Tiergate-Attempts", "0")
 		writeError(w, err)
 		return
 	}
 	s.metrics.RouteDecision(dec.Profile, decisionKind(dec))
-	res, c, attempts, err := s.try(r, "embeddings", t0, dec, func(ctx context.Context, c router.Candidate, _ int) (*providers.Result, error) {
+	res, c, attempts, err := s.try(r, "embeddings", t0, nil, dec, false, func(ctx context.Context, c router.Candidate, _ int, _ time.Duration) (*providers.Result, error) {
 		return c.Provider.Embed(ctx, &providers.EmbedRequest{Model: c.Model.Upstream, Body: body})
 	}, func() bool { return false })
 	switch {

@@ -118,6 +118,7 @@ func New(o Options) *Router {
 		r.backends[m.ID] = b
 		r.order = append(r.order, b)
 	}
+	attachProviders(r.order, now) // provider_health.go
 	// Domains as bits, so that scoring a domain is one AND per backend.
 	r.domainBits = map[string]uint64{}
 	for _, b := range r.order {
@@ -319,7 +320,7 @@ func (r *Router) Route(q *Query) (*Decision, error) {
 			}
 		}
 		d.Considered = considered(pool, nil)
-		return d, r.noneEligible(q, pl, d, pinned)
+		return d, r.withRetryAfter(r.noneEligible(q, pl, d, pinned), pool, pl) // order.go
 	}
 	if pinned == nil {
 		r.twoChoices(pl, eligible[:min(k, len(eligible))])
@@ -632,9 +633,10 @@ func (r *Router) noneEligible(q *Query, pl *plan, d *Decision, pinned *catalog.M
 
 // Attempt is one try of a candidate; Done must be called once.
 type Attempt struct {
-	r     *Router
-	b     *backend
-	start time.Time
+	r      *Router
+	b      *backend
+	start  time.Time
+	stream bool // set by FirstByteDeadline (deadline.go)
 }
 
 // Begin starts an attempt on c. It returns false when c's circuit is
@@ -647,7 +649,11 @@ func (r *Router) Begin(c Candidate) (*Attempt, bool) {
 	if b == nil {
 		return &Attempt{r: r, start: r.now()}, true
 	}
+	if !b.ph.admit(r.now(), &r.cfg) {
+		return nil, false // the provider's circuit is half-open and its trial is out
+	}
 	if !b.admit(r.now(), &r.cfg) {
+		b.ph.release()
 		return nil, false
 	}
 	b.inflight.Add(1)
@@ -662,10 +668,11 @@ func (a *Attempt) Done(res *providers.Result, err error, canceled bool) {
 	}
 	a.b.inflight.Add(-1)
 	if canceled {
+		a.b.release() // a trial whose client went away decides nothing
 		return
 	}
 	now := a.r.now()
-	o := outcome{start: a.start, latency: now.Sub(a.start)}
+	o := outcome{start: a.start, latency: now.Sub(a.start), stream: a.stream}
 	if res != nil {
 		t := res.Timing
 		if !t.FirstToken.IsZero() {
@@ -691,6 +698,7 @@ func (a *Attempt) Done(res *providers.Result, err error, canceled bool) {
 			o.clientFault = true
 		}
 	}
+	a.b.ph.record(o.err, o.err != nil && !o.clientFault && ProviderFault(o.err), now, &a.r.cfg)
 	before := a.b.stateNow()
 	after := a.b.record(o, now, &a.r.cfg, a.r.rules)
 	if after != before && a.r.onState != nil {

@@ -342,6 +342,9 @@ func TestBreaker(t *testing.T) {
 	clk := newClock()
 	cfg := loadDefault(t)
 	cfg.Router.Breaker = config.Breaker{Window: 10 * time.Second, MinRequests: 4, ErrorRatio: 0.5, OpenFor: 5 * time.Second}
+	// The model's own breaker alone: the provider's opens on the same
+	// failures and is tested in provider_health_test.go.
+	cfg.Router.ProviderBreaker = config.ProviderBreaker{Consecutive: 1000, OpenFor: time.Nanosecond}
 	r := newRouter(t, cfg, clk)
 	c := Candidate{Model: mustModel(t, r, "gpt-4o")}
 	do := func(err error) {

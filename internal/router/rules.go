@@ -170,6 +170,11 @@ type availability struct{}
 func (availability) name() string { return "availability" }
 func (availability) exclude(pl *plan, c *cand) string {
 	switch {
+	case c.snap.prov != "": // the provider's own health (provider_health.go)
+		if !pl.explain {
+			return excluded
+		}
+		return c.snap.prov
 	case c.snap.state == Open:
 		return "circuit open after recent failures"
 	case c.snap.cooldown > 0:

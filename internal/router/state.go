@@ -52,6 +52,7 @@ type backend struct {
 	idx      int
 	model    *catalog.Model
 	provider providers.Provider
+	ph       *provHealth // the provider's health, shared by its models (provider_health.go)
 
 	mu sync.Mutex
 	// Peak-sensitive EWMA of latency (ns) and when it was last updated.
@@ -61,6 +62,7 @@ type backend struct {
 	tpsEWMA  float64 // output tokens/s
 	samples  int
 	lastSeen time.Time
+	unary    float64 // ns, peak-sensitive average of successful unary answers (deadline.go)
 
 	tier       catalog.Tier
 	tierSource string
@@ -107,6 +109,7 @@ type live struct {
 	rank                   int
 	tps                    float64
 	ttft                   time.Duration // live TTFT average
+	unary                  time.Duration // successful unary answers' average (deadline.go)
 	open                   bool
 	// Then what is shown.
 	tier          catalog.Tier
@@ -121,7 +124,7 @@ type live struct {
 // publish replaces the backend's live value; b.mu must be held.
 func (b *backend) publish() {
 	b.live.Store(&live{tier: b.tier, tierSource: b.tierSource, measuredAt: b.measuredAt, state: b.state, openedAt: b.openedAt,
-		cooldownUntil: b.cooldownUntil, ewma: b.ewma, ewmaAt: b.ewmaAt, ttft: time.Duration(b.ttftEWMA), tps: b.tpsEWMA,
+		cooldownUntil: b.cooldownUntil, ewma: b.ewma, ewmaAt: b.ewmaAt, ttft: time.Duration(b.ttftEWMA), tps: b.tpsEWMA, unary: time.Duration(b.unary),
 		openedAtNs: unixNs(b.openedAt), cooldownNs: unixNs(b.cooldownUntil), ewmaAtNs: unixNs(b.ewmaAt), rank: b.tier.Rank(),
 		open: b.state == Open, prior: float64(priorLatency[b.tier])})
 }
@@ -133,6 +136,7 @@ type snapshot struct {
 	cooldown time.Duration // left of a Retry-After
 	cost     float64       // PeakEWMA latency × (in-flight + 1), ns; see price
 	inflight int64
+	prov     string // why the provider admits nothing now (provider_health.go), "" when it admits
 }
 
 func (b *backend) snapshot(now time.Time, cfg *config.Router) snapshot {
@@ -147,6 +151,9 @@ func (b *backend) snapshotNs(now int64, cfg *config.Router) snapshot {
 	}
 	if now < l.cooldownNs {
 		s.cooldown = time.Duration(l.cooldownNs - now)
+	}
+	if b.ph.blockedNs(now, cfg) {
+		s.prov = b.ph.why(now, cfg, true)
 	}
 	return s
 }
@@ -241,6 +248,7 @@ type outcome struct {
 	genTime     time.Duration // first token to end
 	err         *providers.Error
 	clientFault bool // a 4xx caused by the request, not the backend
+	stream      bool // a streamed answer
 }
 
 // record feeds an attempt's outcome into the averages, the breaker and
@@ -267,7 +275,7 @@ func (b *backend) record(o outcome, now time.Time, cfg *config.Router, rules []c
 	if failed {
 		b.curErr++
 		b.lastError, b.lastErrorAt = o.err.Message, now
-		if o.err.RetryAfter > 0 {
+		if o.err.RetryAfter > 0 && o.err.Status != 503 { // a 503's cools the provider (provider_health.go)
 			b.cooldownUntil = now.Add(o.err.RetryAfter)
 		}
 		auth := o.err.Status == 401 || o.err.Status == 403
@@ -283,8 +291,10 @@ func (b *backend) record(o outcome, now time.Time, cfg *config.Router, rules []c
 				b.open(now)
 			}
 		}
-		// A failure is a latency sample as bad as the time it wasted.
-		b.observeLatency(o.latency, now, cfg)
+		// A failure is a latency sample as bad as the time it wasted, and
+		// at least as bad as the deadline it would be given up at: a
+		// failing fast backend stops ranking first on speed.
+		b.observeLatency(max(o.latency, b.deadline(cfg, o.ttft > 0 || o.stream)), now, cfg)
 		return b.state
 	}
 	if b.state == HalfOpen {
@@ -293,6 +303,9 @@ func (b *backend) record(o outcome, now time.Time, cfg *config.Router, rules []c
 	}
 	b.observeLatency(o.latency, now, cfg)
 	b.lastSeen = now
+	if !o.stream {
+		b.observeUnary(o.latency, now, cfg)
+	}
 	if o.ttft > 0 {
 		alpha := 0.3
 		if b.samples == 0 {

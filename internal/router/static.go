@@ -110,7 +110,8 @@ backends:
 	for i, b := range st.backends {
 		l := b.live.Load()
 		if (l.open && now-l.openedAtNs < openFor) || now < l.cooldownNs || l.rank > maxRank || l.ttft > maxTTFT ||
-			(b.ctxWindow > 0 && need > b.ctxWindow) || (pl.routeExcluded != nil && pl.routeExcluded.has(b.idx)) {
+			(b.ctxWindow > 0 && need > b.ctxWindow) || (pl.routeExcluded != nil && pl.routeExcluded.has(b.idx)) ||
+			b.ph.blockedNs(now, &r.cfg) { // the provider's own health (provider_health.go)
 			continue
 		}
 		if len(sc.others) > 0 {

@@ -101,6 +101,7 @@ func (s *Server) Close() {
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	body, o, _ := s.Record(r)
+	o.Fault = o.Fault.For(emu.ModelOf(body))
 	seq := int(s.seq.Add(1))
 	w.Header().Set("request-id", fmt.Sprintf("req_emu%020d", seq))
 
@@ -598,6 +599,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, p *plan, o Optio
 		send(eventJSON{Type: "content_block_start", Index: ptr(0), ContentBlock: &blockJSON{Type: "text", Text: ptr("")}})
 	}
 	send(eventJSON{Type: "ping"})
+	if o.Fault.CutAtStart {
+		emu.Reset(w)
+		return
+	}
 	if !emu.Sleep(r.Context(), o.TTFT) {
 		return
 	}

@@ -7,21 +7,43 @@ package emu
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 )
 
 // Fault injects a failure into an emulator's answers.
 type Fault struct {
-	Status     int    // answer with this HTTP status and the provider's real error body
-	Message    string // the error message in that body (and in a mid-stream error)
-	RetryAfter string // Retry-After header value sent with Status
-	Hang       bool   // accept the request, never answer until the client goes away
-	Reset      bool   // hijack and close the TCP connection without an answer
-	CutAfter   int    // streams: after this many content chunks, close without the end marker (0 = off)
-	ErrorAfter int    // streams: after this many content chunks, send the provider's mid-stream error (0 = off)
+	Status     int      // answer with this HTTP status and the provider's real error body
+	Message    string   // the error message in that body (and in a mid-stream error)
+	RetryAfter string   // Retry-After header value sent with Status
+	Hang       bool     // accept the request, never answer until the client goes away
+	Reset      bool     // hijack and close the TCP connection without an answer
+	CutAfter   int      // streams: after this many content chunks, close without the end marker (0 = off)
+	ErrorAfter int      // streams: after this many content chunks, send the provider's mid-stream error (0 = off)
+	CutAtStart bool     // streams: close after the stream's opening (role chunk, message_start), before any content
+	Models     []string // fault only requests for these models (empty: every model)
+}
+
+// For is the fault as it applies to a request for model: f, or no fault
+// when f names other models.
+func (f Fault) For(model string) Fault {
+	if len(f.Models) == 0 || slices.Contains(f.Models, model) {
+		return f
+	}
+	return Fault{}
+}
+
+// ModelOf reads the "model" field of a JSON request body ("" if none).
+func ModelOf(body []byte) string {
+	var m struct {
+		Model string `json:"model"`
+	}
+	json.Unmarshal(body, &m)
+	return m.Model
 }
 
 // Request is one request as an emulator received it.

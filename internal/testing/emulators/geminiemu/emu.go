@@ -28,6 +28,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -92,6 +93,20 @@ type Fault struct {
 	// this many content chunks: a bare (non-SSE) JSON error object with
 	// code 503 / UNAVAILABLE, then ends the response (0 = off).
 	ErrorAfter int
+	// CutAtStart, for streams, aborts the connection after the headers,
+	// before the first chunk (Gemini's streams have no preamble).
+	CutAtStart bool
+	// Models, when set, limits the fault to requests for these models.
+	Models []string
+}
+
+// For is the fault as it applies to a request for model: f, or no fault
+// when f names other models.
+func (f Fault) For(model string) Fault {
+	if len(f.Models) == 0 || slices.Contains(f.Models, model) {
+		return f
+	}
+	return Fault{}
 }
 
 // Request is one recorded request (see emu.Request).
@@ -149,6 +164,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	body, opts, err := s.Record(r)
 	if err != nil {
 		return
+	}
+	if rest, ok := strings.CutPrefix(r.URL.Path, "/v1beta/models/"); ok {
+		model, _, _ := strings.Cut(rest, ":")
+		opts.Fault = opts.Fault.For(model)
 	}
 
 	if opts.Fault.Reset {

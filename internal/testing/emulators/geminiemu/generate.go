@@ -273,6 +273,9 @@ func (s *Server) writeStream(w http.ResponseWriter, r *http.Request, p *plan, mo
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
 	flush()
+	if opts.Fault.CutAtStart {
+		panic(http.ErrAbortHandler) // drop the connection before the first chunk
+	}
 
 	total := p.chunks()
 	first := true

@@ -93,8 +93,8 @@ func (s *Server) installed(o Options, name string) bool {
 
 func (s *Server) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, o, _ := s.Record(r)
-		f := o.Fault
+		body, o, _ := s.Record(r)
+		f := o.Fault.For(emu.ModelOf(body))
 		if r.URL.Path == "/api/version" || r.URL.Path == "/api/tags" || r.URL.Path == "/api/show" {
 			next.ServeHTTP(w, r)
 			return
@@ -150,6 +150,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 400, map[string]string{"error": "invalid character in request body"})
 		return
 	}
+	o.Fault = o.Fault.For(req.Model)
 	if req.Model == "" {
 		writeJSON(w, 400, map[string]string{"error": "model is required"})
 		return
@@ -224,6 +225,12 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	fl := w.(http.Flusher)
+	if o.Fault.CutAtStart {
+		w.WriteHeader(http.StatusOK)
+		fl.Flush()
+		emu.Reset(w)
+		return
+	}
 	enc := json.NewEncoder(w)
 	for i, p := range pieces {
 		if i > 0 && !emu.Sleep(r.Context(), o.ChunkGap) {

@@ -78,7 +78,7 @@ func (s *Server) record(next http.Handler) http.Handler {
 			writeError(w, 401, "invalid_request_error", "invalid_api_key", "", "Incorrect API key provided: "+mask(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))+". You can find your API key at https://platform.openai.com/account/api-keys.")
 			return
 		}
-		f := o.Fault
+		f := o.Fault.For(emu.ModelOf(body))
 		switch {
 		case f.Reset:
 			emu.Reset(w)
@@ -183,6 +183,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, "invalid_request_error", "", "messages", "[] is too short - 'messages'")
 		return
 	}
+	o.Fault = o.Fault.For(*req.Model)
 	if !s.served(o, *req.Model) {
 		writeError(w, 404, "invalid_request_error", "model_not_found", "", fmt.Sprintf("The model `%s` does not exist or you do not have access to it.", *req.Model))
 		return
@@ -265,6 +266,10 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 			"function": map[string]any{"name": tool, "arguments": ""}}}, "refusal": nil}
 	}
 	if !send(chunk(first, nil)) {
+		return
+	}
+	if o.Fault.CutAtStart {
+		emu.Reset(w)
 		return
 	}
 	for i, p := range pieces {
