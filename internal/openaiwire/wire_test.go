@@ -3,6 +3,7 @@ package openaiwire
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
@@ -91,7 +92,39 @@ func TestRewrite(t *testing.T) {
 			if string(got) != tt.want {
 				t.Fatalf("got  %s\nwant %s", got, tt.want)
 			}
+			checkPieces(t, tt.rw, []byte(tt.body), got)
 		})
+	}
+}
+
+// checkPieces checks that the pieces of a rewrite, read through Body's
+// reader in reads of any size, twice, are the applied rewrite.
+func checkPieces(t *testing.T, rw Rewrite, body, want []byte) {
+	t.Helper()
+	ps, err := rw.Pieces(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps.Len() != len(want) {
+		t.Fatalf("Len %d, want %d", ps.Len(), len(want))
+	}
+	for _, size := range []int{1, 7, 4096} {
+		var got []byte
+		rd := ps.Reader()
+		buf := make([]byte, size)
+		for {
+			n, err := rd.Read(buf)
+			got = append(got, buf[:n]...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil || n == 0 {
+				t.Fatalf("read: %d, %v", n, err)
+			}
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("pieces read %d at a time: %s\nwant %s", size, got, want)
+		}
 	}
 }
 
@@ -119,6 +152,7 @@ func FuzzParseChat(f *testing.F) {
 		if err != nil {
 			t.Fatalf("rewrite of a valid body failed: %v", err)
 		}
+		checkPieces(t, Rewrite{Model: "x/y", ForceUsage: c.Stream, Drop: []string{"route"}}, body, out)
 		var before, after map[string]any
 		if err := json.Unmarshal(body, &before); err != nil {
 			t.Fatal(err)
@@ -211,9 +245,21 @@ func BenchmarkParseChat(b *testing.B) {
 	}
 }
 
+// BenchmarkRewrite: Apply copies the body once; Pieces (what the OpenAI
+// adapter sends) copies nothing.
 func BenchmarkRewrite(b *testing.B) {
 	for _, bb := range benchBodies() {
-		b.Run(bb.name, func(b *testing.B) {
+		b.Run(bb.name+"/pieces", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(bb.body)))
+			rw := Rewrite{Model: "gpt-4o-mini", ForceUsage: true, Drop: []string{"route"}}
+			for b.Loop() {
+				if _, err := rw.Pieces(bb.body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(bb.name+"/apply", func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(bb.body)))
 			rw := Rewrite{Model: "gpt-4o-mini", ForceUsage: true, Drop: []string{"route"}}
