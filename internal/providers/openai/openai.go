@@ -342,7 +342,10 @@ func (p *Provider) stream(ctx context.Context, body io.ReadCloser, includeUsage 
 				continue // the gateway asked for usage; the client did not
 			}
 		}
-		if bs, ok := sink.(providers.BufferedSink); ok && rd.Ready() {
+		// Chunks already followed by the next are written without a flush,
+		// except the first content chunk: it leaves at once, as the client
+		// times its first token by it.
+		if bs, ok := sink.(providers.BufferedSink); ok && rd.Ready() && !(f.content && res.Timing.Chunks == 1) {
 			if err := bs.ChunkBuffered(data); err != nil {
 				return res, err
 			}
