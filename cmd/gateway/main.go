@@ -25,6 +25,7 @@ import (
 	"github.com/tiergate/tiergate/internal/backends"
 	"github.com/tiergate/tiergate/internal/config"
 	"github.com/tiergate/tiergate/internal/gateway"
+	"github.com/tiergate/tiergate/internal/memtrim"
 	"github.com/tiergate/tiergate/internal/observe/metrics"
 	"github.com/tiergate/tiergate/internal/router"
 	"github.com/tiergate/tiergate/internal/tiers"
@@ -122,7 +123,8 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: gw, ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	// A burst's memory goes back to the OS once it is over.
+	srv := &http.Server{Handler: (&memtrim.Trimmer{}).Wrap(gw), ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	log.Info("tiergate gateway listening", "addr", "http://"+ln.Addr().String()+"/v1", "models", len(set.Catalog().All()), "providers", set.Providers())
 
 	errc := make(chan error, 1)
