@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tiergate/tiergate/internal/overhead"
@@ -21,7 +23,11 @@ command itself pinned to another (taskset -c 0), as scripts/overhead.sh does.
 
 Reports added p50/p99 latency at a fixed rate (unary), added time to the
 first streamed chunk, requests/s at saturation and peak memory, with the
-targets as ratios to the floor: added latency <= 1.25x, throughput >= 0.75x.
+targets as ratios to the floor: added latency <= 1.25x, throughput >= 0.75x;
+the added p50 of a ~1 MB body with one base64 image (target <= 2x); and,
+open loop at each -open-rate, p50/p99/p99.9 of every path, each request
+timed from its scheduled send so that a stall counts against every request
+it delays (no coordinated omission), the paths interleaved in blocks.
 
 Usage: bench overhead [flags]
 
@@ -40,11 +46,26 @@ func runOverhead(ctx context.Context, args []string, e env) error {
 	conc := fs.Int("concurrency", 64, "workers in the saturation phase")
 	sat := fs.Duration("saturate", 5*time.Second, "length of the saturation phase per path")
 	rounds := fs.Int("rounds", 30, "blocks the latency phases are cut into, the paths taking turns in each")
+	openRates := fs.String("open-rate", "1000,5000", "comma-separated `rates` (requests/s) of the open-loop phase (\"\" for none)")
+	openReq := fs.Int("open-requests", 5000, "requests per path at each open-loop rate")
+	openRounds := fs.Int("open-rounds", 10, "blocks each open-loop rate is cut into, the paths taking turns")
+	imgReq := fs.Int("image-requests", 300, "requests per path with a ~1 MB image body (0 for none)")
 	out := fs.String("json", "", "also write the report as JSON to `file`")
 	var gwEnv listFlag
 	fs.Var(&gwEnv, "gateway-env", "`VAR=value` for the gateway process only, e.g. GOGC=200 (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	var rates []float64
+	for _, f := range strings.Split(*openRates, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		r, err := strconv.ParseFloat(f, 64)
+		if err != nil || r <= 0 {
+			return fmt.Errorf("-open-rate: %q is not a positive rate", f)
+		}
+		rates = append(rates, r)
 	}
 	if *gw == "" {
 		dir, err := os.MkdirTemp("", "tiergate-overhead-bin")
@@ -64,7 +85,8 @@ func runOverhead(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	rep, err := overhead.Run(ctx, overhead.Options{GatewayBin: *gw, ProxyCmd: []string{self, "overhead-proxy"}, Core: *core,
-		Rate: *rate, Requests: *requests, Chunks: *chunks, Concurrency: *conc, Saturate: *sat, Rounds: *rounds, Log: e.stderr, GatewayEnv: gwEnv})
+		Rate: *rate, Requests: *requests, Chunks: *chunks, Concurrency: *conc, Saturate: *sat, Rounds: *rounds, Log: e.stderr, GatewayEnv: gwEnv,
+		OpenRates: rates, OpenRequests: *openReq, OpenRounds: *openRounds, ImageRequests: *imgReq})
 	if err != nil {
 		return err
 	}

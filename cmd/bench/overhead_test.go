@@ -22,12 +22,14 @@ func TestOverheadCommand(t *testing.T) {
 	}
 	jsonPath := filepath.Join(dir, "overhead.json")
 	cmd := exec.Command(benchBin, "overhead", "-gateway", gwBin, "-core", "", "-requests", "90", "-rate", "200",
-		"-saturate", "300ms", "-concurrency", "8", "-json", jsonPath)
+		"-saturate", "300ms", "-concurrency", "8", "-json", jsonPath,
+		"-open-rate", "300", "-open-requests", "60", "-open-rounds", "2", "-image-requests", "6")
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("bench overhead: %v\n%s", err, out)
 	}
-	for _, want := range []string{"reverseproxy", "gateway", "gateway/floor added p50 latency", "gateway/floor saturated throughput"} {
+	for _, want := range []string{"reverseproxy", "gateway", "gateway/floor added p50 latency", "gateway/floor saturated throughput",
+		"1 MB image body", "open loop at 300 requests/s", "gateway/floor at 300/s"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -36,23 +38,44 @@ func TestOverheadCommand(t *testing.T) {
 		Direct, Proxy, Gateway struct {
 			UnaryP50 int64   `json:"unary_p50"`
 			TTFTP50  int64   `json:"ttft_p50"`
+			ImageP50 int64   `json:"image_p50"`
 			RPS      float64 `json:"rps"`
 			Errors   int64   `json:"errors"`
 			PeakRSS  int64   `json:"peak_rss_bytes"`
 		}
+		Open []struct {
+			Rate                   float64
+			Direct, Proxy, Gateway struct {
+				P50    int64 `json:"p50"`
+				P99    int64 `json:"p99"`
+				P999   int64 `json:"p99_9"`
+				Errors int64 `json:"errors"`
+			}
+		} `json:"open_loop"`
 	}
 	b, _ := os.ReadFile(jsonPath)
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}
+	if rep.Direct.ImageP50 <= 0 {
+		t.Errorf("direct: no image body latency: %+v", rep.Direct)
+	}
+	if len(rep.Open) != 1 || rep.Open[0].Rate != 300 {
+		t.Fatalf("open loop: %+v", rep.Open)
+	}
+	ol := rep.Open[0]
+	if ol.Gateway.P50 <= 0 || ol.Gateway.P999 < ol.Gateway.P99 || ol.Gateway.P99 < ol.Gateway.P50 || ol.Proxy.P50 <= 0 || ol.Direct.P50 <= 0 || ol.Gateway.Errors != 0 {
+		t.Errorf("open loop: %+v", ol)
+	}
 	for name, p := range map[string]struct {
 		UnaryP50 int64   `json:"unary_p50"`
 		TTFTP50  int64   `json:"ttft_p50"`
+		ImageP50 int64   `json:"image_p50"`
 		RPS      float64 `json:"rps"`
 		Errors   int64   `json:"errors"`
 		PeakRSS  int64   `json:"peak_rss_bytes"`
 	}{"proxy": rep.Proxy, "gateway": rep.Gateway} {
-		if p.UnaryP50 <= 0 || p.TTFTP50 <= 0 || p.RPS <= 0 || p.PeakRSS <= 0 {
+		if p.UnaryP50 <= 0 || p.TTFTP50 <= 0 || p.ImageP50 <= 0 || p.RPS <= 0 || p.PeakRSS <= 0 {
 			t.Errorf("%s: %+v", name, p)
 		}
 		// The gateway must answer every request. The floor is Go's bare

@@ -29,6 +29,7 @@ import (
 	"github.com/tiergate/tiergate/internal/backends/registry"
 	"github.com/tiergate/tiergate/internal/config"
 	"github.com/tiergate/tiergate/internal/gateway"
+	"github.com/tiergate/tiergate/internal/memtrim"
 	"github.com/tiergate/tiergate/internal/observe/metrics"
 	"github.com/tiergate/tiergate/internal/router"
 	"github.com/tiergate/tiergate/internal/tiers"
@@ -130,7 +131,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		a.slots = make(chan struct{}, cfg.Server.MaxConcurrent)
 	}
 	a.install(a.newGeneration(set))
-	a.srv = &http.Server{Handler: a, ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout, IdleTimeout: cfg.Server.IdleTimeout,
+	a.srv = &http.Server{Handler: (&memtrim.Trimmer{}).Wrap(a), ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout, IdleTimeout: cfg.Server.IdleTimeout,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	a.ln = o.Listener
 	if a.ln == nil {

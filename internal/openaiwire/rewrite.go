@@ -1,8 +1,10 @@
 package openaiwire
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"slices"
 	"strconv"
 )
@@ -72,17 +74,27 @@ func skipWS(b []byte, i int) int {
 	return i
 }
 
-// skipString returns the index just past the string starting at b[i].
+// skipString returns the index just past the string starting at b[i]. The
+// body is valid JSON, so it looks only for the closing quote (bytes.IndexByte,
+// many bytes at a time), and a quote counts when an even number of
+// backslashes precede it.
 func skipString(b []byte, i int) (int, error) {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
+	j := i + 1
+	for {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return 0, errors.New("unterminated string")
+		}
+		j += k
+		n := 0
+		for m := j - 1; m > i && b[m] == '\\'; m-- {
+			n++
+		}
+		if n%2 == 0 {
 			return j + 1, nil
 		}
+		j++
 	}
-	return 0, errors.New("unterminated string")
 }
 
 // skipValue returns the index just past the JSON value starting at b[i].
@@ -137,24 +149,78 @@ type Rewrite struct {
 }
 
 // Apply returns a copy of body with the rewrite applied; every other byte
-// of the body is kept as it was.
+// of the body is kept as it was. It is Pieces joined.
 func (r Rewrite) Apply(body []byte) ([]byte, error) {
+	ps, err := r.Pieces(body)
+	if err != nil {
+		return nil, err
+	}
+	return bytes.Join(ps, nil), nil
+}
+
+// Body is a rewritten body as the pieces it is made of, in order: slices
+// of the original body and the few bytes the rewrite adds. Sending it
+// through Reader copies none of the original.
+type Body [][]byte
+
+// Len is the body's length in bytes.
+func (b Body) Len() int {
+	n := 0
+	for _, p := range b {
+		n += len(p)
+	}
+	return n
+}
+
+// Reader returns a reader of the whole body; each call starts anew (for
+// http.Request.GetBody).
+func (b Body) Reader() io.Reader { return &bodyReader{rest: b} }
+
+type bodyReader struct {
+	rest Body
+	off  int // bytes of rest[0] read
+}
+
+func (r *bodyReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) && len(r.rest) > 0 {
+		c := copy(p[n:], r.rest[0][r.off:])
+		n += c
+		r.off += c
+		if r.off == len(r.rest[0]) {
+			r.rest, r.off = r.rest[1:], 0
+		}
+	}
+	if n == 0 && len(r.rest) == 0 && len(p) > 0 {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// Pieces applies the rewrite without copying the body: the result is
+// slices of body and the bytes the rewrite adds, in order.
+func (r Rewrite) Pieces(body []byte) (Body, error) {
 	ms, closeIdx, err := members(body)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, 0, len(body)+64)
-	last := 0 // bytes of body copied so far
+	out := make(Body, 0, 8)
+	add := func(p []byte) {
+		if len(p) > 0 {
+			out = append(out, p)
+		}
+	}
+	last := 0 // bytes of body taken so far
 	sawModel, sawSO := false, false
 	for idx, m := range ms {
 		switch {
 		case slices.Contains(r.Drop, string(m.key)):
-			// Copy up to the member, drop it and one adjoining comma.
+			// Take up to the member, drop it and one adjoining comma.
 			seg := body[last:m.start]
 			if idx > 0 {
 				seg = trimTrailingComma(seg)
 			}
-			out = append(out, seg...)
+			add(seg)
 			last = m.end
 			if idx == 0 {
 				// Remove the comma that follows, if any.
@@ -166,41 +232,47 @@ func (r Rewrite) Apply(body []byte) ([]byte, error) {
 			continue
 		case string(m.key) == "model":
 			sawModel = true
-			out = append(out, body[last:m.vs]...)
-			out = strconv.AppendQuote(out, r.Model)
+			add(body[last:m.vs])
+			add(strconv.AppendQuote(nil, r.Model))
 			last = m.end
 		case string(m.key) == "stream_options" && r.ForceUsage:
 			sawSO = true
-			out = append(out, body[last:m.vs]...)
+			add(body[last:m.vs])
 			so, err := forceIncludeUsage(body[m.vs:m.end])
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, so...)
+			add(so)
 			last = m.end
 		}
 	}
-	out = append(out, body[last:closeIdx]...)
+	add(body[last:closeIdx])
 	if !sawModel && r.Model != "" {
 		out = appendMember(out, `"model":`+strconv.Quote(r.Model))
 	}
 	if r.ForceUsage && !sawSO {
 		out = appendMember(out, `"stream_options":{"include_usage":true}`)
 	}
-	out = append(out, body[closeIdx:]...)
+	add(body[closeIdx:])
 	return out, nil
 }
 
-func appendMember(out []byte, m string) []byte {
-	// Find the last non-space byte: '{' means the object is empty so far.
-	j := len(out) - 1
-	for j >= 0 && (out[j] == ' ' || out[j] == '\n' || out[j] == '\t' || out[j] == '\r') {
-		j--
+// appendMember adds a member at the end of the object so far, after a
+// comma unless the object is still empty.
+func appendMember(out Body, m string) Body {
+	for k := len(out) - 1; k >= 0; k-- {
+		p := out[k]
+		for j := len(p) - 1; j >= 0; j-- {
+			switch p[j] {
+			case ' ', '\n', '\t', '\r':
+				continue
+			case '{':
+				return append(out, []byte(m))
+			}
+			return append(out, []byte(","+m))
+		}
 	}
-	if j >= 0 && out[j] != '{' {
-		out = append(out, ',')
-	}
-	return append(out, m...)
+	return append(out, []byte(m))
 }
 
 func trimTrailingComma(seg []byte) []byte {

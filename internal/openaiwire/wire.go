@@ -4,6 +4,14 @@
 // (the model name, stream_options, the gateway's own "route" object),
 // preserving every other field byte for byte. It imports only the standard
 // library.
+//
+// ParseChat reads a chat body in one pass over its bytes without decoding
+// string content: a data URL or a long prompt is scanned (validated, its
+// length counted) and never copied. Its results are those of decoding the
+// body with encoding/json into the fields it needs (wire_ref_test.go keeps
+// that implementation as the reference a differential fuzz test holds it
+// to): the same key matching (case-insensitive), the same handling of
+// null, duplicate keys and types, the same errors.
 package openaiwire
 
 import (
@@ -25,14 +33,16 @@ type Chat struct {
 	// MaxTokens is max_completion_tokens, else max_tokens, else 0.
 	MaxTokens int
 	// PromptChars counts the characters of all text parts, for estimating
-	// prompt tokens.
+	// prompt tokens: the bytes between the quotes of a string content, the
+	// decoded UTF-8 bytes of the text of each content part.
 	PromptChars int
 	// Images counts image parts.
 	Images int
 	// LastUser is the raw content (string or parts) of the last user
 	// message, pointing into the body: the router classifies it lazily.
 	LastUser json.RawMessage
-	// Route is the raw "route" object, nil when absent.
+	// Route is the raw "route" object, nil when absent, pointing into the
+	// body.
 	Route json.RawMessage
 }
 
@@ -44,117 +54,88 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Message }
 
-type chatProbe struct {
-	Model         *string `json:"model"`
-	Stream        *bool   `json:"stream"`
-	StreamOptions *struct {
-		IncludeUsage bool `json:"include_usage"`
-	} `json:"stream_options"`
-	Messages            []messageProbe  `json:"messages"`
-	Tools               []struct{}      `json:"tools"`
-	Functions           []struct{}      `json:"functions"`
-	MaxTokens           *int            `json:"max_tokens"`
-	MaxCompletionTokens *int            `json:"max_completion_tokens"`
-	Route               json.RawMessage `json:"route"`
+// maxDepth is encoding/json's limit on nesting.
+const maxDepth = 10000
+
+// msgState is what one position of the messages array holds. Like
+// encoding/json decoding into a slice, a repeated "messages" key decodes
+// its elements into the states the previous array left at the same
+// positions.
+type msgState struct {
+	roleSet, roleUser bool
+	chars, images     int
+	raw               []byte
 }
 
-type messageProbe struct {
-	Role    roleProbe    `json:"role"`
-	Content contentProbe `json:"content"`
-}
+// chatParser reads a chat body. Errors rank as encoding/json ranks them:
+// a syntax error anywhere first, then the first error of a member the old
+// implementation decoded with its own code (role, content), then the first
+// type mismatch, then the request's own rules.
+type chatParser struct {
+	b               []byte
+	custErr, typErr *Error
 
-// roleProbe notes whether a role is present and whether it is "user",
-// without allocating a string.
-type roleProbe struct {
-	set, user bool
-}
-
-func (r *roleProbe) UnmarshalJSON(b []byte) error {
-	if len(b) == 0 || b[0] != '"' {
-		if string(b) == "null" {
-			return nil
-		}
-		return errors.New("role must be a string")
-	}
-	r.set = len(b) > 2
-	r.user = string(b) == `"user"`
-	return nil
-}
-
-// contentProbe reads a message's content, which is a string, null or an
-// array of parts, noting text length and image parts without keeping them.
-type contentProbe struct {
-	chars  int
-	images int
-	raw    []byte
-}
-
-func (c *contentProbe) UnmarshalJSON(b []byte) error {
-	c.raw = b
-	switch {
-	case len(b) == 0 || string(b) == "null":
-		return nil
-	case b[0] == '"':
-		c.chars = len(b) - 2
-		return nil
-	case b[0] == '[':
-		var parts []struct {
-			Type string `json:"type"`
-			Text string `json:"text"`
-		}
-		if err := json.Unmarshal(b, &parts); err != nil {
-			return err
-		}
-		for _, p := range parts {
-			c.chars += len(p.Text)
-			if p.Type == "image_url" {
-				c.images++
-			}
-		}
-		return nil
-	}
-	return errors.New("content must be a string or an array of content parts")
+	model              []byte // the model's string token, quotes included; nil when absent or null
+	modelEsc           bool   // it holds escapes or non-ASCII bytes
+	streamSet, stream  bool
+	soSet, inclUsage   bool
+	messagesSet        bool
+	msgs               []msgState // every live position (see msgState)
+	nmsgs              int        // the length of the last messages array
+	tools, functions   int
+	maxTokSet, maxCSet bool
+	maxTok, maxCTok    int
+	route              []byte
+	msgBuf             [8]msgState
 }
 
 // ParseChat validates a chat completion body and extracts what the gateway
 // needs. Errors are *Error.
 func ParseChat(body []byte) (*Chat, error) {
-	var p chatProbe
-	if err := decode(body, &p); err != nil {
-		return nil, err
+	if len(body) == 0 {
+		return nil, &Error{Message: "the request body is empty: send a JSON object"}
 	}
-	if p.Model == nil || *p.Model == "" {
+	p := &chatParser{b: body}
+	p.msgs = p.msgBuf[:0]
+	topNull, err := p.parse()
+	switch {
+	case err != nil:
+		return nil, err
+	case p.custErr != nil:
+		return nil, p.custErr
+	case p.typErr != nil:
+		return nil, p.typErr
+	}
+	var model string
+	if !topNull && p.model != nil {
+		model = p.unquote(p.model, p.modelEsc)
+	}
+	if model == "" {
 		return nil, &Error{Param: "model", Message: "you must provide a model parameter"}
 	}
-	if p.Messages == nil {
+	if !p.messagesSet {
 		return nil, &Error{Param: "messages", Message: "missing required parameter: 'messages'"}
 	}
-	if len(p.Messages) == 0 {
+	if p.nmsgs == 0 {
 		return nil, &Error{Param: "messages", Message: "'messages' must contain at least one message"}
 	}
-	c := &Chat{Model: *p.Model, Route: p.Route}
-	if p.Stream != nil {
-		c.Stream = *p.Stream
-	}
-	if p.StreamOptions != nil {
-		c.IncludeUsage = p.StreamOptions.IncludeUsage
-	}
-	for i, m := range p.Messages {
-		if !m.Role.set {
+	c := &Chat{Model: model, Route: p.route, Stream: p.streamSet && p.stream, IncludeUsage: p.soSet && p.inclUsage}
+	for i, m := range p.msgs[:p.nmsgs] {
+		if !m.roleSet {
 			return nil, &Error{Param: "messages[" + strconv.Itoa(i) + "].role", Message: "missing required parameter: 'messages[" + strconv.Itoa(i) + "].role'"}
 		}
-		c.PromptChars += m.Content.chars
-		c.Images += m.Content.images
-		if m.Role.user {
-			c.LastUser = m.Content.raw
+		c.PromptChars += m.chars
+		c.Images += m.images
+		if m.roleUser {
+			c.LastUser = m.raw
 		}
 	}
 	c.HasImages = c.Images > 0
-	c.HasTools = len(p.Tools) > 0 || len(p.Functions) > 0
-	if p.MaxCompletionTokens != nil {
-		c.MaxTokens = *p.MaxCompletionTokens
-	} else if p.MaxTokens != nil {
-		c.MaxTokens = *p.MaxTokens
+	c.HasTools = p.tools > 0 || p.functions > 0
+	if p.maxCSet {
+		c.MaxTokens = p.maxCTok
+	} else if p.maxTokSet {
+		c.MaxTokens = p.maxTok
 	}
 	return c, nil
 }

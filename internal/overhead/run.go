@@ -44,6 +44,20 @@ type Options struct {
 	// that rotates, so that a noisy spell on a shared machine falls on
 	// every path alike instead of on whichever ran then.
 	Rounds int
+	// OpenRates, when set, add an open-loop phase at each rate
+	// (requests/s): requests leave on schedule whatever the earlier ones
+	// are doing, and each is timed from its scheduled send, so a stall
+	// counts against every request it delays (no coordinated omission).
+	// OpenRequests is the count per path and rate (default 5,000), cut
+	// into OpenRounds interleaved blocks (default 10).
+	OpenRates    []float64
+	OpenRequests int
+	OpenRounds   int
+	// ImageRequests, when positive, adds a phase of unary requests whose
+	// body is about 1 MB with one base64 image, sent at ImageRate
+	// (default 50/s), interleaved with the other phases' rounds.
+	ImageRequests int
+	ImageRate     float64
 	// GatewayEnv adds environment variables to the gateway process only
 	// (for experiments such as GOGC=200).
 	GatewayEnv []string
@@ -69,6 +83,15 @@ func (o *Options) defaults() {
 	if o.Rounds == 0 {
 		o.Rounds = 30
 	}
+	if o.OpenRequests == 0 {
+		o.OpenRequests = 5000
+	}
+	if o.OpenRounds == 0 {
+		o.OpenRounds = 10
+	}
+	if o.ImageRate == 0 {
+		o.ImageRate = 50
+	}
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
@@ -88,11 +111,35 @@ type Path struct {
 	RPS float64 `json:"rps"`
 	// Errors during the run.
 	Errors int64 `json:"errors"`
+	// Unary latency of the ~1 MB image body (ImageRequests).
+	ImageP50 time.Duration `json:"image_p50,omitempty"`
+	ImageP99 time.Duration `json:"image_p99,omitempty"`
 	// PeakRSS and RSS of the process under test after saturation (bytes).
 	PeakRSS int64 `json:"peak_rss_bytes"`
 	RSS     int64 `json:"rss_bytes"`
 
-	unary, ttft []time.Duration
+	unary, ttft, image []time.Duration
+}
+
+// OpenLoop is the open-loop phase at one rate.
+type OpenLoop struct {
+	Rate    float64       `json:"rate"`
+	Direct  *OpenLoopPath `json:"direct"`
+	Proxy   *OpenLoopPath `json:"proxy"`
+	Gateway *OpenLoopPath `json:"gateway"`
+}
+
+// OpenLoopPath is one path's latency in an open-loop phase, each request
+// timed from its scheduled send.
+type OpenLoopPath struct {
+	P50    time.Duration `json:"p50"`
+	P99    time.Duration `json:"p99"`
+	P999   time.Duration `json:"p99_9"`
+	Errors int64         `json:"errors"`
+	// Late counts requests the load generator sent more than a
+	// millisecond after their scheduled time (the generator fell behind).
+	Late int64 `json:"late"`
+	lat  []time.Duration
 }
 
 // Report is the result of a run.
@@ -101,6 +148,8 @@ type Report struct {
 	Direct  *Path   `json:"direct"`
 	Proxy   *Path   `json:"proxy"`
 	Gateway *Path   `json:"gateway"`
+	// Open is the open-loop phase, one entry per rate.
+	Open []*OpenLoop `json:"open_loop,omitempty"`
 }
 
 // Added latency of a path over direct.
@@ -135,7 +184,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	defer stop(proxy)
 	cfg := filepath.Join(dir, "gateway.yaml")
-	os.WriteFile(cfg, []byte("providers:\n  up:\n    type: openai\n    base_url: "+upURL+"/v1\n    api_key_env: UP_KEY\nmodels:\n  - {id: m, provider: up, upstream: m, openness: proprietary, deployment: saas, tasks: [chat]}\n"), 0o644)
+	os.WriteFile(cfg, []byte("providers:\n  up:\n    type: openai\n    base_url: "+upURL+"/v1\n    api_key_env: UP_KEY\nmodels:\n  - {id: m, provider: up, upstream: m, openness: proprietary, deployment: saas, tasks: [chat, vision]}\n"), 0o644)
 	gw, err := startPinned(ctx, o.Core, []string{o.GatewayBin, "-config", cfg, "-addr", gwAddr, "-log-level", "warn"}, append([]string{"UP_KEY=k"}, o.GatewayEnv...), filepath.Join(dir, "gateway.log"))
 	if err != nil {
 		return nil, fmt.Errorf("start gateway: %w", err)
@@ -157,8 +206,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 
 	// Warm every path (connections, code paths).
 	for _, p := range paths {
-		fixedRate(ctx, client, p, 200, 400, false, &p.Errors)
+		fixedRate(ctx, client, p, 200, 400, chatBody, false, &p.Errors)
 		p.unary = nil
+	}
+	imgPer := 0
+	if o.ImageRequests > 0 {
+		imgPer = max(o.ImageRequests/o.Rounds, 1)
 	}
 	per := max(o.Requests/o.Rounds, 4)
 	const warmup = 5
@@ -171,17 +224,45 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		// not of the path.
 		order := []*Path{paths[round%3], paths[(round+1)%3], paths[(round+2)%3]}
 		for _, p := range order {
-			fixedRate(ctx, client, p, o.Rate, warmup, false, &p.Errors)
-			p.unary = append(p.unary, fixedRate(ctx, client, p, o.Rate, per, false, &p.Errors)...)
+			fixedRate(ctx, client, p, o.Rate, warmup, chatBody, false, &p.Errors)
+			p.unary = append(p.unary, fixedRate(ctx, client, p, o.Rate, per, chatBody, false, &p.Errors)...)
 		}
 		for _, p := range order {
-			fixedRate(ctx, client, p, o.Rate/4, warmup, true, &p.Errors)
-			p.ttft = append(p.ttft, fixedRate(ctx, client, p, o.Rate/4, per/4, true, &p.Errors)...)
+			fixedRate(ctx, client, p, o.Rate/4, warmup, streamBody, true, &p.Errors)
+			p.ttft = append(p.ttft, fixedRate(ctx, client, p, o.Rate/4, per/4, streamBody, true, &p.Errors)...)
+		}
+		if imgPer > 0 {
+			for _, p := range order {
+				fixedRate(ctx, client, p, o.ImageRate, 1, imageBody, false, &p.Errors)
+				p.image = append(p.image, fixedRate(ctx, client, p, o.ImageRate, imgPer, imageBody, false, &p.Errors)...)
+			}
 		}
 	}
 	for _, p := range paths {
 		p.UnaryP50, p.UnaryP99 = pct(p.unary, 50), pct(p.unary, 99)
 		p.TTFTP50, p.TTFTP99 = pct(p.ttft, 50), pct(p.ttft, 99)
+		p.ImageP50, p.ImageP99 = pct(p.image, 50), pct(p.image, 99)
+	}
+	for _, rate := range o.OpenRates {
+		if rate <= 0 || ctx.Err() != nil {
+			continue
+		}
+		ol := &OpenLoop{Rate: rate, Direct: &OpenLoopPath{}, Proxy: &OpenLoopPath{}, Gateway: &OpenLoopPath{}}
+		olp := []*OpenLoopPath{ol.Direct, ol.Proxy, ol.Gateway}
+		block := max(o.OpenRequests/o.OpenRounds, 10)
+		fmt.Fprintf(o.Log, "open loop at %.0f/s: %d rounds of %d requests per path\n", rate, o.OpenRounds, block)
+		for round := 0; round < o.OpenRounds && ctx.Err() == nil; round++ {
+			for k := range 3 {
+				i := (round + k) % 3
+				var discard OpenLoopPath
+				openLoop(ctx, client, paths[i].URL, rate, max(block/20, 5), &discard)
+				openLoop(ctx, client, paths[i].URL, rate, block, olp[i])
+			}
+		}
+		for _, op := range olp {
+			op.P50, op.P99, op.P999 = pct(op.lat, 50), pct(op.lat, 99), pct(op.lat, 99.9)
+		}
+		rep.Open = append(rep.Open, ol)
 	}
 	for _, p := range []*Path{rep.Proxy, rep.Gateway} {
 		fmt.Fprintf(o.Log, "saturating %s with %d workers for %v\n", p.Name, o.Concurrency, o.Saturate)
@@ -192,18 +273,30 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 }
 
 var chatBody = []byte(`{"model":"m","messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Say hello in five words."}],"temperature":0.2}`)
+var imageBody = makeImageBody(1 << 20)
 var streamBody = []byte(`{"model":"m","stream":true,"messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Say hello in five words."}],"temperature":0.2}`)
 
-// one sends one request; for streams it returns the time to the first
-// content chunk, else the time to the whole answer.
-func one(ctx context.Context, c *http.Client, url string, stream bool) (time.Duration, error) {
-	body := chatBody
-	if stream {
-		body = streamBody
+// makeImageBody is a unary chat body of about size bytes, most of them a
+// base64 image in a data URL, as a vision request sends it.
+func makeImageBody(size int) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"What is in this picture?"},{"type":"image_url","image_url":{"url":"data:image/png;base64,`)
+	for b.Len() < size-40 {
+		b.WriteString("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg")
 	}
+	b.WriteString(`"}}]}],"max_tokens":300}`)
+	return b.Bytes()
+}
+
+// one sends one request; for streams it returns the time to the first
+// content chunk, else the time to the whole answer, counted from start
+// (the zero time: from now).
+func one(ctx context.Context, c *http.Client, url string, body []byte, stream bool, start time.Time) (time.Duration, error) {
 	req, _ := http.NewRequestWithContext(ctx, "POST", url+"/v1/chat/completions", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	start := time.Now()
+	if start.IsZero() {
+		start = time.Now()
+	}
 	resp, err := c.Do(req)
 	if err != nil {
 		return 0, err
@@ -233,7 +326,7 @@ func one(ctx context.Context, c *http.Client, url string, stream bool) (time.Dur
 	}
 }
 
-func fixedRate(ctx context.Context, c *http.Client, p *Path, rate float64, n int, stream bool, errs *int64) []time.Duration {
+func fixedRate(ctx context.Context, c *http.Client, p *Path, rate float64, n int, body []byte, stream bool, errs *int64) []time.Duration {
 	out := make([]time.Duration, n)
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -245,7 +338,7 @@ func fixedRate(ctx context.Context, c *http.Client, p *Path, rate float64, n int
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			d, err := one(ctx, c, p.URL, stream)
+			d, err := one(ctx, c, p.URL, body, stream, time.Time{})
 			if err != nil {
 				atomic.AddInt64(errs, 1)
 				d = -1
@@ -263,6 +356,46 @@ func fixedRate(ctx context.Context, c *http.Client, p *Path, rate float64, n int
 	return kept
 }
 
+// openLoop sends n unary requests to url at rate, each at its scheduled
+// time whatever the earlier ones are doing, and appends to op.lat each
+// one's latency from its scheduled send. It is bounded in time: requests
+// still out ten seconds after the last was due count as errors.
+func openLoop(ctx context.Context, c *http.Client, url string, rate float64, n int, op *OpenLoopPath) {
+	interval := time.Duration(float64(time.Second) / rate)
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(n)*interval+10*time.Second)
+	defer cancel()
+	out := make([]time.Duration, n)
+	var wg sync.WaitGroup
+	var errs, late int64
+	start := time.Now()
+	for i := 0; i < n && ctx.Err() == nil; i++ {
+		due := start.Add(time.Duration(i) * interval)
+		if d := time.Until(due); d > 0 {
+			time.Sleep(d)
+		} else if d < -time.Millisecond {
+			late++
+		}
+		wg.Add(1)
+		go func(i int, due time.Time) {
+			defer wg.Done()
+			d, err := one(ctx, c, url, chatBody, false, due)
+			if err != nil {
+				atomic.AddInt64(&errs, 1)
+				d = -1
+			}
+			out[i] = d
+		}(i, due)
+	}
+	wg.Wait()
+	for _, d := range out {
+		if d > 0 {
+			op.lat = append(op.lat, d)
+		}
+	}
+	op.Errors += errs
+	op.Late += late
+}
+
 func saturate(ctx context.Context, c *http.Client, p *Path, workers int, d time.Duration) float64 {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
@@ -274,7 +407,7 @@ func saturate(ctx context.Context, c *http.Client, p *Path, workers int, d time.
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
-				if _, err := one(ctx, c, p.URL, false); err == nil {
+				if _, err := one(ctx, c, p.URL, chatBody, false, time.Time{}); err == nil {
 					atomic.AddInt64(&done, 1)
 				} else if ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 					atomic.AddInt64(&p.Errors, 1)
@@ -417,4 +550,27 @@ func (r *Report) Format(w io.Writer) {
 		tr = r.Gateway.RPS / r.Proxy.RPS
 	}
 	fmt.Fprintf(w, "gateway/floor saturated throughput: %.2fx (target >= 0.75x): %s\n", tr, verdict(tr >= 0.75))
+	if r.Direct.ImageP50 > 0 {
+		pi, gi := r.Proxy.ImageP50-r.Direct.ImageP50, r.Gateway.ImageP50-r.Direct.ImageP50
+		ir := ratio(gi, pi)
+		fmt.Fprintf(w, "\n~1 MB image body (unary, %d per path): p50 direct %s, added: floor %s, gateway %s\n", len(r.Direct.image), ms(r.Direct.ImageP50), ms(pi), ms(gi))
+		fmt.Fprintf(w, "gateway/floor added p50 latency, 1 MB image body: %.2fx (target <= 2x): %s\n", ir, verdict(ir <= 2))
+	}
+	for _, ol := range r.Open {
+		fmt.Fprintf(w, "\nopen loop at %.0f requests/s (each request timed from its scheduled send)\n", ol.Rate)
+		fmt.Fprintf(w, "%-13s %12s %12s %12s %7s %7s\n", "path", "p50", "p99", "p99.9", "errors", "late")
+		for _, x := range []struct {
+			name string
+			p    *OpenLoopPath
+		}{{"direct", ol.Direct}, {"reverseproxy", ol.Proxy}, {"gateway", ol.Gateway}} {
+			fmt.Fprintf(w, "%-13s %12s %12s %12s %7d %7d\n", x.name, ms(x.p.P50), ms(x.p.P99), ms(x.p.P999), x.p.Errors, x.p.Late)
+		}
+		added := func(p *OpenLoopPath) [3]time.Duration {
+			return [3]time.Duration{p.P50 - ol.Direct.P50, p.P99 - ol.Direct.P99, p.P999 - ol.Direct.P999}
+		}
+		fa, ga := added(ol.Proxy), added(ol.Gateway)
+		fmt.Fprintf(w, "added over direct     p50 %s   p99 %s   p99.9 %s   (reverseproxy: the floor)\n", ms(fa[0]), ms(fa[1]), ms(fa[2]))
+		fmt.Fprintf(w, "added over direct     p50 %s   p99 %s   p99.9 %s   (gateway)\n", ms(ga[0]), ms(ga[1]), ms(ga[2]))
+		fmt.Fprintf(w, "gateway/floor at %.0f/s: p50 %.2fx  p99 %.2fx  p99.9 %.2fx  (added latency)\n", ol.Rate, ratio(ga[0], fa[0]), ratio(ga[1], fa[1]), ratio(ga[2], fa[2]))
+	}
 }

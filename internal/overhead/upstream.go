@@ -9,6 +9,7 @@ package overhead
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -50,6 +51,9 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err != nil || n == len(buf) {
 			break
 		}
+	}
+	if n == len(buf) {
+		io.Copy(io.Discard, r.Body) // a large body is read to its end, as a real server would
 	}
 	stream = bytes.Contains(buf[:n], []byte(`"stream":true`))
 	if !stream {

@@ -183,14 +183,18 @@ func redact(msg string) string {
 
 // Chat forwards a chat completion.
 func (p *Provider) Chat(ctx context.Context, r *providers.ChatRequest, sink providers.Sink) (*providers.Result, error) {
-	body, err := openaiwire.Rewrite{Model: r.Model, ForceUsage: r.Stream, Drop: []string{"route"}}.Apply(r.Body)
+	// The rewritten body is sent as pieces of the client's: not copied.
+	body, err := openaiwire.Rewrite{Model: r.Model, ForceUsage: r.Stream, Drop: []string{"route"}}.Pieces(r.Body)
 	if err != nil {
 		return nil, &providers.Error{Provider: p.name, Status: 400, Type: providers.TypeInvalidRequest, Message: "invalid request body: " + err.Error()}
 	}
-	req, err := p.newRequest(ctx, http.MethodPost, "/chat/completions", body)
+	req, err := p.newRequest(ctx, http.MethodPost, "/chat/completions", nil)
 	if err != nil {
 		return nil, err
 	}
+	req.Body, req.ContentLength = io.NopCloser(body.Reader()), int64(body.Len())
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(body.Reader()), nil }
+	req.Header.Set("Content-Type", "application/json")
 	res := &providers.Result{}
 	res.Timing.Start = time.Now()
 	if r.Stream {
@@ -338,7 +342,10 @@ func (p *Provider) stream(ctx context.Context, body io.ReadCloser, includeUsage 
 				continue // the gateway asked for usage; the client did not
 			}
 		}
-		if bs, ok := sink.(providers.BufferedSink); ok && rd.Ready() {
+		// Chunks already followed by the next are written without a flush,
+		// except the first content chunk: it leaves at once, as the client
+		// times its first token by it.
+		if bs, ok := sink.(providers.BufferedSink); ok && rd.Ready() && !(f.content && res.Timing.Chunks == 1) {
 			if err := bs.ChunkBuffered(data); err != nil {
 				return res, err
 			}
