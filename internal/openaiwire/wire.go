@@ -1,9 +1,3 @@
-// Package openaiwire holds OpenAI's wire format. It inspects and rewrites OpenAI request bodies at the byte
-// level, so the gateway learns what it must know about a request (model,
-// stream, stream_options, images, tools) and changes only what it must
-// (the model name, stream_options, the gateway's own "route" object),
-// preserving every other field byte for byte. It imports only the standard
-// library.
 package openaiwire
 
 import (
