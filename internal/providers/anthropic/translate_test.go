@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tiergate/tiergate/internal/openaiwire"
 	"github.com/tiergate/tiergate/internal/providers"
 	"github.com/tiergate/tiergate/internal/testing/emulators/anthropicemu"
 )
@@ -147,7 +148,7 @@ func TestRejections(t *testing.T) {
 	}
 	// Every parameter the table says is rejected has a case above.
 	for _, prm := range Parameters() {
-		if prm.Handling != Rejected {
+		if prm.Handling != providers.Rejected {
 			continue
 		}
 		found := false
@@ -170,12 +171,12 @@ func TestParametersListEveryField(t *testing.T) {
 			t.Errorf("%s has no note", p.Name)
 		}
 		switch p.Handling {
-		case Mapped, Ignored, Rejected:
+		case providers.Mapped, providers.Ignored, providers.Rejected:
 		default:
 			t.Errorf("%s: handling %q", p.Name, p.Handling)
 		}
 	}
-	typ := reflect.TypeOf(chatBody{})
+	typ := reflect.TypeOf(openaiwire.ChatRequest{})
 	for i := range typ.NumField() {
 		name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
 		if listed[name] != 1 {

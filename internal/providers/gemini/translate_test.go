@@ -196,7 +196,7 @@ func TestParameterTable(t *testing.T) {
 			t.Errorf("%s listed twice", param.Name)
 		}
 		seen[param.Name] = true
-		if param.Gemini == "" {
+		if param.Note == "" {
 			t.Errorf("%s: no explanation", param.Name)
 		}
 		sample, ok := samples[param.Name]
@@ -211,7 +211,7 @@ func TestParameterTable(t *testing.T) {
 		body += `}`
 		_, err := p.Chat(context.Background(), &providers.ChatRequest{Model: testModel, Body: []byte(body)}, nil)
 		switch param.Handling {
-		case Rejected:
+		case providers.Rejected:
 			if err == nil {
 				t.Errorf("%s: documented as rejected but accepted", param.Name)
 				continue
@@ -219,7 +219,7 @@ func TestParameterTable(t *testing.T) {
 			if pe := asProviderError(t, err); pe.Status != 400 || pe.Param != param.Name {
 				t.Errorf("%s: got %d param %q", param.Name, pe.Status, pe.Param)
 			}
-		case Mapped, Ignored:
+		case providers.Mapped, providers.Ignored:
 			if err != nil {
 				t.Errorf("%s: documented as %s but failed: %v", param.Name, param.Handling, err)
 			}
