@@ -1,12 +1,8 @@
 package anthropic
 
 import (
-	"bytes"
 	"encoding/json"
-	"flag"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,8 +11,6 @@ import (
 	"github.com/tiergate/tiergate/internal/providers"
 	"github.com/tiergate/tiergate/internal/testing/emulators/anthropicemu"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
@@ -55,53 +49,6 @@ func newEmu(t testing.TB, o anthropicemu.Options) *anthropicemu.Server {
 	s := anthropicemu.New(o)
 	t.Cleanup(s.Close)
 	return s
-}
-
-// golden compares got with testdata/name, rewriting it under -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from golden:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
-
-// indent renders JSON canonically (keys sorted, numbers kept as written)
-// for golden comparison.
-func indent(t *testing.T, b []byte) []byte {
-	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		t.Fatalf("not JSON: %v: %s", err, b)
-	}
-	out, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return append(out, '\n')
-}
-
-// collect is a sink that keeps copies of the chunks.
-type collect struct{ chunks [][]byte }
-
-func (c *collect) Chunk(b []byte) error {
-	c.chunks = append(c.chunks, bytes.Clone(b))
-	return nil
 }
 
 // chunk is the part of a chat.completion.chunk the tests inspect.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tiergate/tiergate/internal/openaiwire"
 	"github.com/tiergate/tiergate/internal/providers"
+	"github.com/tiergate/tiergate/internal/testing/conformance"
 	"github.com/tiergate/tiergate/internal/testing/emulators/anthropicemu"
 )
 
@@ -43,7 +44,7 @@ func TestRequestGolden(t *testing.T) {
 					o.Headers = map[string]string{"anthropic-version": "2023-06-01"}
 				}
 			})
-			var sink collect
+			var sink conformance.Collect
 			_, err = p.Chat(context.Background(), &providers.ChatRequest{Model: "claude-sonnet-4-6", Body: body, Stream: tc.stream}, &sink)
 			if err != nil {
 				t.Fatalf("Chat: %v", err)
@@ -66,7 +67,7 @@ func TestRequestGolden(t *testing.T) {
 			if got := r.Header.Get("anthropic-version"); got != wantVersion {
 				t.Errorf("anthropic-version = %q, want %q", got, wantVersion)
 			}
-			golden(t, filepath.Join("requests", tc.name+".wire.json"), indent(t, r.Body))
+			conformance.Golden(t, filepath.Join("requests", tc.name+".wire.json"), conformance.Canonical(t, r.Body))
 		})
 	}
 }

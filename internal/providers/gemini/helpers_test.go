@@ -1,10 +1,8 @@
 package gemini
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -20,8 +18,6 @@ import (
 	"github.com/tiergate/tiergate/internal/providers"
 	"github.com/tiergate/tiergate/internal/testing/emulators/geminiemu"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // testKey is distinctive so that a leak into a message is easy to spot.
 const testKey = "AIzaSyTEST-do-not-leak-0123456789"
@@ -124,86 +120,6 @@ func loadFixture(t testing.TB, name string) fixture {
 		t.Fatalf("%s names no source URL", name)
 	}
 	return f
-}
-
-// canonical re-indents JSON so that golden files are stable and readable.
-func canonical(t testing.TB, b []byte) []byte {
-	t.Helper()
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		t.Fatalf("not JSON: %v\n%s", err, b)
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-// golden compares got (JSON) with testdata/<path>, or rewrites it with -update.
-func golden(t testing.TB, path string, got []byte) {
-	t.Helper()
-	got = canonical(t, got)
-	full := filepath.Join("testdata", path)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(full)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (run with -update to accept):\n--- got\n%s\n--- want\n%s", full, got, want)
-	}
-}
-
-// collect is a sink that keeps every chunk.
-type collect struct {
-	mu      sync.Mutex
-	chunks  [][]byte
-	onFirst func()
-}
-
-func (c *collect) Chunk(b []byte) error {
-	c.mu.Lock()
-	c.chunks = append(c.chunks, bytes.Clone(b))
-	first := len(c.chunks) == 1
-	c.mu.Unlock()
-	if first && c.onFirst != nil {
-		c.onFirst()
-	}
-	return nil
-}
-
-func (c *collect) all() [][]byte {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([][]byte(nil), c.chunks...)
-}
-
-// asJSONArray joins chunks into one JSON array for golden comparison.
-func asJSONArray(chunks [][]byte) []byte {
-	return append(append([]byte("["), bytes.Join(chunks, []byte(","))...), ']')
-}
-
-func asProviderError(t testing.TB, err error) *providers.Error {
-	t.Helper()
-	pe, ok := err.(*providers.Error)
-	if !ok {
-		t.Fatalf("error %T (%v) is not a *providers.Error", err, err)
-	}
-	return pe
 }
 
 // chunkView is the part of a chat.completion.chunk tests look at.
