@@ -25,10 +25,7 @@ const hello = `{"messages":[{"role":"user","content":"hello"}]}`
 
 func asProviderError(t *testing.T, err error) *providers.Error {
 	t.Helper()
-	var pe *providers.Error
-	if !errors.As(err, &pe) {
-		t.Fatalf("err = %v (%T), want *providers.Error", err, err)
-	}
+	pe := conformance.AsError(t, err)
 	if pe.Provider != "anthropic" {
 		t.Errorf("Provider = %q", pe.Provider)
 	}
