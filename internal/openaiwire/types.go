@@ -119,3 +119,21 @@ func IsNull(raw json.RawMessage) bool {
 	t := bytes.TrimSpace(raw)
 	return len(t) == 0 || bytes.Equal(t, []byte("null"))
 }
+
+// ParseContent reads a message's content, which is a string, null or an
+// array of parts. For a string, text points to it and parts is nil; for
+// null or an absent content, both are nil; for an array, text is nil. ok
+// is false for anything else.
+func ParseContent(raw json.RawMessage) (text *string, parts []ContentPart, ok bool) {
+	if IsNull(raw) {
+		return nil, nil, true
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return &s, nil, true
+	}
+	if json.Unmarshal(raw, &parts) != nil {
+		return nil, nil, false
+	}
+	return nil, parts, true
+}

@@ -543,19 +543,15 @@ func blank(s string) bool { return strings.TrimSpace(s) == "" }
 // textParts reads content that may only hold text: a string, or text parts
 // (and refusal parts, dropped, when allowRefusal). Blank texts are dropped.
 func textParts(raw json.RawMessage, at string, allowRefusal bool) ([]string, *providers.Error) {
-	if openaiwire.IsNull(raw) {
-		return nil, nil
+	s, parts, ok := openaiwire.ParseContent(raw)
+	if !ok {
+		return nil, reqError(at, "%s must be a string or a list of content parts", at)
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
-		if blank(s) {
+	if s != nil {
+		if blank(*s) {
 			return nil, nil
 		}
-		return []string{s}, nil
-	}
-	var parts []openaiwire.ContentPart
-	if err := json.Unmarshal(raw, &parts); err != nil {
-		return nil, reqError(at, "%s must be a string or a list of content parts", at)
+		return []string{*s}, nil
 	}
 	var out []string
 	for j, pt := range parts {
@@ -573,19 +569,15 @@ func textParts(raw json.RawMessage, at string, allowRefusal bool) ([]string, *pr
 }
 
 func userContent(raw json.RawMessage, at string) ([]sdk.ContentBlockParamUnion, *providers.Error) {
-	if openaiwire.IsNull(raw) {
-		return nil, nil
+	s, parts, ok := openaiwire.ParseContent(raw)
+	if !ok {
+		return nil, reqError(at, "%s must be a string or a list of content parts", at)
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
-		if blank(s) {
+	if s != nil {
+		if blank(*s) {
 			return nil, nil
 		}
-		return []sdk.ContentBlockParamUnion{sdk.NewTextBlock(s)}, nil
-	}
-	var parts []openaiwire.ContentPart
-	if err := json.Unmarshal(raw, &parts); err != nil {
-		return nil, reqError(at, "%s must be a string or a list of content parts", at)
+		return []sdk.ContentBlockParamUnion{sdk.NewTextBlock(*s)}, nil
 	}
 	var out []sdk.ContentBlockParamUnion
 	for j, pt := range parts {

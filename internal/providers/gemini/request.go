@@ -594,19 +594,15 @@ func responseObject(s string) map[string]any {
 // of text (and, for assistant and tool messages, refusal) parts, or null.
 // Empty texts are dropped (Gemini rejects empty text parts).
 func (p *Provider) textContent(param string, raw json.RawMessage, allowRefusal bool) ([]string, *providers.Error) {
-	if openaiwire.IsNull(raw) {
-		return nil, nil
+	s, parts, ok := openaiwire.ParseContent(raw)
+	if !ok {
+		return nil, p.invalid(param, "content must be a string or an array of content parts")
 	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		if s == "" {
+	if s != nil {
+		if *s == "" {
 			return nil, nil
 		}
-		return []string{s}, nil
-	}
-	var parts []openaiwire.ContentPart
-	if err := json.Unmarshal(raw, &parts); err != nil {
-		return nil, p.invalid(param, "content must be a string or an array of content parts")
+		return []string{*s}, nil
 	}
 	var out []string
 	for j, cp := range parts {
@@ -628,19 +624,15 @@ func (p *Provider) textContent(param string, raw json.RawMessage, allowRefusal b
 
 // userContent reads a user message's content: text, images, audio, files.
 func (p *Provider) userContent(param string, raw json.RawMessage) ([]*genai.Part, *providers.Error) {
-	if openaiwire.IsNull(raw) {
-		return nil, nil
+	s, parts, ok := openaiwire.ParseContent(raw)
+	if !ok {
+		return nil, p.invalid(param, "content must be a string or an array of content parts")
 	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		if s == "" {
+	if s != nil {
+		if *s == "" {
 			return nil, nil
 		}
-		return []*genai.Part{{Text: s}}, nil
-	}
-	var parts []openaiwire.ContentPart
-	if err := json.Unmarshal(raw, &parts); err != nil {
-		return nil, p.invalid(param, "content must be a string or an array of content parts")
+		return []*genai.Part{{Text: *s}}, nil
 	}
 	var out []*genai.Part
 	for j, cp := range parts {

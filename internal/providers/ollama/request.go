@@ -27,11 +27,13 @@ func translateRequest(o *openaiwire.ChatRequest, model string) (*api.ChatRequest
 		if m.Role == "developer" {
 			am.Role = "system"
 		}
-		text, parts, err := content(m.Content)
-		if err != nil {
-			return nil, bad(at, err.Error())
+		text, parts, ok := openaiwire.ParseContent(m.Content)
+		if !ok {
+			return nil, bad(at, "content must be a string or an array of content parts")
 		}
-		am.Content = text
+		if text != nil {
+			am.Content = *text
+		}
 		for _, part := range parts {
 			switch part.Type {
 			case "text":
@@ -139,22 +141,6 @@ func translateRequest(o *openaiwire.ChatRequest, model string) (*api.ChatRequest
 		req.Options = nil
 	}
 	return req, nil
-}
-
-// content reads a message's content: a string, null, or an array of parts.
-func content(raw json.RawMessage) (string, []openaiwire.ContentPart, error) {
-	if openaiwire.IsNull(raw) {
-		return "", nil, nil
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s, nil, nil
-	}
-	var parts []openaiwire.ContentPart
-	if err := json.Unmarshal(raw, &parts); err != nil {
-		return "", nil, errors.New("content must be a string or an array of content parts")
-	}
-	return "", parts, nil
 }
 
 func decodeDataURL(u string) (api.ImageData, error) {

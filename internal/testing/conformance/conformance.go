@@ -62,12 +62,7 @@ func GoldenJSON(t testing.TB, name string, got []byte) {
 // readable.
 func Canonical(t testing.TB, b []byte) []byte {
 	t.Helper()
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		t.Fatalf("not JSON: %v\n%s", err, b)
-	}
+	v := decode(t, b)
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -76,6 +71,18 @@ func Canonical(t testing.TB, b []byte) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// decode reads JSON keeping numbers as written.
+func decode(t testing.TB, b []byte) any {
+	t.Helper()
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, b)
+	}
+	return v
 }
 
 // Collect is a Sink that keeps a copy of every chunk. OnFirst, when set,
@@ -154,13 +161,7 @@ func ReadJSON(t testing.TB, name string, v any) {
 // placeholders, so that answers can be compared with a golden file.
 func Volatile(t testing.TB, b []byte) []byte {
 	t.Helper()
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		t.Fatalf("not JSON: %v\n%s", err, b)
-	}
-	out, err := json.Marshal(fixVolatile(v))
+	out, err := json.Marshal(fixVolatile(decode(t, b)))
 	if err != nil {
 		t.Fatal(err)
 	}

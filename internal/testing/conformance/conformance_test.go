@@ -14,7 +14,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -65,6 +64,22 @@ type adapter struct {
 	keyed bool
 }
 
+// options are the adapter options every build uses.
+func options(t *testing.T, name, base, key, env string, log *slog.Logger) providers.Options {
+	return providers.Options{Name: name, BaseURL: base, APIKey: key, KeyEnv: env, HTTPClient: client(t), Logger: log}
+}
+
+// must fails the test if an adapter cannot be built.
+func must(t *testing.T) func(providers.Provider, error) providers.Provider {
+	return func(p providers.Provider, err error) providers.Provider {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+}
+
 func client(t *testing.T) *http.Client {
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
@@ -92,11 +107,7 @@ var adapters = []adapter{
 			return wrapped(t, u, s.URL)
 		},
 		build: func(t *testing.T, base, key string, log *slog.Logger) providers.Provider {
-			p, err := openai.New(providers.Options{Name: "openai", BaseURL: base, APIKey: key, KeyEnv: "OPENAI_API_KEY", HTTPClient: client(t), Logger: log})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return p
+			return must(t)(openai.New(options(t, "openai", base, key, "OPENAI_API_KEY", log)))
 		},
 	},
 	{
@@ -107,11 +118,7 @@ var adapters = []adapter{
 			return wrapped(t, u, s.URL)
 		},
 		build: func(t *testing.T, base, key string, log *slog.Logger) providers.Provider {
-			p, err := anthropic.New(providers.Options{Name: "anthropic", BaseURL: base, APIKey: key, KeyEnv: "ANTHROPIC_API_KEY", HTTPClient: client(t), Logger: log})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return p
+			return must(t)(anthropic.New(options(t, "anthropic", base, key, "ANTHROPIC_API_KEY", log)))
 		},
 		unsupported: `{"model":"x","messages":[{"role":"user","content":"hi"}],"logprobs":true}`, param: "logprobs",
 	},
@@ -123,11 +130,7 @@ var adapters = []adapter{
 			return wrapped(t, u, s.URL)
 		},
 		build: func(t *testing.T, base, key string, log *slog.Logger) providers.Provider {
-			p, err := gemini.New(providers.Options{Name: "gemini", BaseURL: base, APIKey: key, KeyEnv: "GEMINI_API_KEY", HTTPClient: client(t), Logger: log})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return p
+			return must(t)(gemini.New(options(t, "gemini", base, key, "GEMINI_API_KEY", log)))
 		},
 		unsupported: `{"model":"x","messages":[{"role":"user","content":"hi"}],"logit_bias":{"50256":-100}}`, param: "logit_bias",
 	},
@@ -139,11 +142,7 @@ var adapters = []adapter{
 			return wrapped(t, u, s.URL)
 		},
 		build: func(t *testing.T, base, key string, log *slog.Logger) providers.Provider {
-			p, err := ollama.New(providers.Options{Name: "ollama", BaseURL: base, APIKey: key, HTTPClient: client(t), Logger: log})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return p
+			return must(t)(ollama.New(options(t, "ollama", base, key, "", log)))
 		},
 		unsupported: `{"model":"x","messages":[{"role":"user","content":"hi"}],"n":2}`, param: "n",
 	},
@@ -368,24 +367,6 @@ func echoes(key string) map[string]string {
 	}
 }
 
-// syncBuffer is a log sink that tests read after the calls.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // echoHeaders is a proxy in front of an emulator that adds the key to
 // every response's headers, as a misconfigured upstream might.
 func echoHeaders(key string) func(t *testing.T, base string) string {
@@ -448,7 +429,7 @@ func TestNoKeyLeaves(t *testing.T) {
 			for _, key := range keyShapes {
 				for ename, echo := range echoes(key) {
 					t.Run(fmt.Sprintf("%s/%s/%s/%s", a.name, ch.name, key, ename), func(t *testing.T) {
-						var logs syncBuffer
+						var logs bytes.Buffer // the adapters log from the calling goroutine only
 						log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 						up := ch.up(key, echo)
 						if !a.keyed && ch.name == "headers_401" {
@@ -496,7 +477,7 @@ func TestAddressStaysInTheLog(t *testing.T) {
 	ln.Close() // nothing listens there now: connection refused
 	for _, a := range adapters {
 		t.Run(a.name, func(t *testing.T) {
-			var logs syncBuffer
+			var logs bytes.Buffer // the adapters log from the calling goroutine only
 			log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			p := a.build(t, "http://"+addr, testKey, log)
 			_, _, err := run(t, p, a.model, call{body: plainBody})
