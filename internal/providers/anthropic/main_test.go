@@ -2,13 +2,13 @@ package anthropic
 
 import (
 	"encoding/json"
-	"net/http"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/tiergate/tiergate/internal/providers"
+	"github.com/tiergate/tiergate/internal/testing/conformance"
 	"github.com/tiergate/tiergate/internal/testing/emulators/anthropicemu"
 )
 
@@ -25,10 +25,8 @@ func fixedNow() time.Time { return time.Unix(1767225600, 0) }
 // whose idle connections are closed when the test ends.
 func newTestProvider(t testing.TB, base string, mod func(*providers.Options)) *Provider {
 	t.Helper()
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	t.Cleanup(tr.CloseIdleConnections)
 	o := providers.Options{Name: "anthropic", BaseURL: base, APIKey: testKey, KeyEnv: "ANTHROPIC_API_KEY",
-		HTTPClient: &http.Client{Transport: tr}}
+		HTTPClient: conformance.Client(t)}
 	if mod != nil {
 		mod(&o)
 	}
@@ -46,9 +44,7 @@ func newEmu(t testing.TB, o anthropicemu.Options) *anthropicemu.Server {
 	if o.APIKey == "" {
 		o.APIKey = testKey
 	}
-	s := anthropicemu.New(o)
-	t.Cleanup(s.Close)
-	return s
+	return conformance.Serve(t, anthropicemu.New(o))
 }
 
 // chunk is the part of a chat.completion.chunk the tests inspect.

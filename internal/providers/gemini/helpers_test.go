@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tiergate/tiergate/internal/providers"
+	"github.com/tiergate/tiergate/internal/testing/conformance"
 	"github.com/tiergate/tiergate/internal/testing/emulators/geminiemu"
 )
 
@@ -34,10 +35,8 @@ func TestMain(m *testing.M) {
 // ids, whose idle connections are closed when the test ends.
 func newProvider(t testing.TB, base string) *Provider {
 	t.Helper()
-	tr := &http.Transport{}
-	t.Cleanup(tr.CloseIdleConnections)
 	p, err := New(providers.Options{Name: "gemini", BaseURL: base, APIKey: testKey, KeyEnv: "GEMINI_API_KEY",
-		HTTPClient: &http.Client{Transport: tr}})
+		HTTPClient: conformance.Client(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,9 +51,7 @@ func newEmulator(t testing.TB, o geminiemu.Options) *geminiemu.Server {
 	if o.APIKey == "" {
 		o.APIKey = testKey
 	}
-	s := geminiemu.New(o)
-	t.Cleanup(s.Close)
-	return s
+	return conformance.Serve(t, geminiemu.New(o))
 }
 
 // replay is an upstream that answers every request with a fixed status,

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -190,4 +191,19 @@ func fixVolatile(v any) any {
 		}
 	}
 	return v
+}
+
+// Client is an HTTP client with its own transport, whose idle connections
+// are closed when the test ends (so that goleak sees no reader left).
+func Client(t testing.TB) *http.Client {
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
+}
+
+// Serve registers s (an emulator, a test server) to be closed when the
+// test ends, and returns it.
+func Serve[S interface{ Close() }](t testing.TB, s S) S {
+	t.Cleanup(s.Close)
+	return s
 }

@@ -66,7 +66,7 @@ type adapter struct {
 
 // options are the adapter options every build uses.
 func options(t *testing.T, name, base, key, env string, log *slog.Logger) providers.Options {
-	return providers.Options{Name: name, BaseURL: base, APIKey: key, KeyEnv: env, HTTPClient: client(t), Logger: log}
+	return providers.Options{Name: name, BaseURL: base, APIKey: key, KeyEnv: env, HTTPClient: conformance.Client(t), Logger: log}
 }
 
 // must fails the test if an adapter cannot be built.
@@ -78,12 +78,6 @@ func must(t *testing.T) func(providers.Provider, error) providers.Provider {
 		}
 		return p
 	}
-}
-
-func client(t *testing.T) *http.Client {
-	tr := &http.Transport{}
-	t.Cleanup(tr.CloseIdleConnections)
-	return &http.Client{Transport: tr}
 }
 
 func geminiFault(f emu.Fault) geminiemu.Fault {
@@ -102,9 +96,7 @@ var adapters = []adapter{
 	{
 		name: "openai", model: "gpt-4o-mini", keyed: true,
 		start: func(t *testing.T, u upstream) string {
-			s := openaiemu.New(openaiemu.Options{APIKey: u.key, Fault: u.fault})
-			t.Cleanup(s.Close)
-			return wrapped(t, u, s.URL)
+			return wrapped(t, u, conformance.Serve(t, openaiemu.New(openaiemu.Options{APIKey: u.key, Fault: u.fault})).URL)
 		},
 		build: func(t *testing.T, base, key string, log *slog.Logger) providers.Provider {
 			return must(t)(openai.New(options(t, "openai", base, key, "OPENAI_API_KEY", log)))
@@ -113,9 +105,7 @@ var adapters = []adapter{
 	{
 		name: "anthropic", model: "claude-haiku-4-5", keyed: true,
 		start: func(t *testing.T, u upstream) string {
-			s := anthropicemu.New(anthropicemu.Options{APIKey: u.key, Fault: u.fault})
-			t.Cleanup(s.Close)
-			return wrapped(t, u, s.URL)
+			return wrapped(t, u, conformance.Serve(t, anthropicemu.New(anthropicemu.Options{APIKey: u.key, Fault: u.fault})).URL)
 		},
 		build: func(t *testing.T, base, key string, log *slog.Logger) providers.Provider {
 			return must(t)(anthropic.New(options(t, "anthropic", base, key, "ANTHROPIC_API_KEY", log)))
@@ -125,9 +115,7 @@ var adapters = []adapter{
 	{
 		name: "gemini", model: "gemini-2.5-flash", keyed: true,
 		start: func(t *testing.T, u upstream) string {
-			s := geminiemu.New(geminiemu.Options{APIKey: u.key, Fault: geminiFault(u.fault)})
-			t.Cleanup(s.Close)
-			return wrapped(t, u, s.URL)
+			return wrapped(t, u, conformance.Serve(t, geminiemu.New(geminiemu.Options{APIKey: u.key, Fault: geminiFault(u.fault)})).URL)
 		},
 		build: func(t *testing.T, base, key string, log *slog.Logger) providers.Provider {
 			return must(t)(gemini.New(options(t, "gemini", base, key, "GEMINI_API_KEY", log)))
@@ -137,9 +125,7 @@ var adapters = []adapter{
 	{
 		name: "ollama", model: "llama3:8b",
 		start: func(t *testing.T, u upstream) string {
-			s := ollamaemu.New(ollamaemu.Options{Fault: u.fault})
-			t.Cleanup(s.Close)
-			return wrapped(t, u, s.URL)
+			return wrapped(t, u, conformance.Serve(t, ollamaemu.New(ollamaemu.Options{Fault: u.fault})).URL)
 		},
 		build: func(t *testing.T, base, key string, log *slog.Logger) providers.Provider {
 			return must(t)(ollama.New(options(t, "ollama", base, key, "", log)))
