@@ -228,14 +228,17 @@ func checkUnsupported(b *openaiwire.ChatRequest) *providers.Error {
 			return cannotHonour("modalities", fmt.Sprintf("the Messages API answers with text only, not %q", m))
 		}
 	}
-	if !openaiwire.IsNull(b.Audio) {
-		return cannotHonour("audio", "the Messages API has no audio output")
-	}
-	if !openaiwire.IsNull(b.Prediction) {
-		return cannotHonour("prediction", "the Messages API has no predicted outputs")
-	}
-	if !openaiwire.IsNull(b.WebSearchOptions) {
-		return cannotHonour("web_search_options", "OpenAI's web search is not translated to Anthropic's web search tool")
+	for _, o := range []struct {
+		raw        json.RawMessage
+		param, why string
+	}{
+		{b.Audio, "audio", "the Messages API has no audio output"},
+		{b.Prediction, "prediction", "the Messages API has no predicted outputs"},
+		{b.WebSearchOptions, "web_search_options", "OpenAI's web search is not translated to Anthropic's web search tool"},
+	} {
+		if !openaiwire.IsNull(o.raw) {
+			return cannotHonour(o.param, o.why)
+		}
 	}
 	if b.Verbosity != nil && *b.Verbosity != "medium" {
 		return cannotHonour("verbosity", "the Messages API has no verbosity control")
