@@ -541,19 +541,28 @@ func messages(in []openaiwire.Message) ([]sdk.TextBlockParam, []sdk.MessageParam
 
 // blank reports text the API refuses as a block ("text content blocks must
 // contain non-whitespace text"); it carries nothing, so it is dropped.
+// content reads a message's content; a blank string gives nothing.
+func content(raw json.RawMessage, at string) (*string, []openaiwire.ContentPart, *providers.Error) {
+	s, parts, ok := openaiwire.ParseContent(raw)
+	if !ok {
+		return nil, nil, reqError(at, "%s must be a string or a list of content parts", at)
+	}
+	if s != nil && blank(*s) {
+		return nil, nil, nil
+	}
+	return s, parts, nil
+}
+
 func blank(s string) bool { return strings.TrimSpace(s) == "" }
 
 // textParts reads content that may only hold text: a string, or text parts
 // (and refusal parts, dropped, when allowRefusal). Blank texts are dropped.
 func textParts(raw json.RawMessage, at string, allowRefusal bool) ([]string, *providers.Error) {
-	s, parts, ok := openaiwire.ParseContent(raw)
-	if !ok {
-		return nil, reqError(at, "%s must be a string or a list of content parts", at)
+	s, parts, perr := content(raw, at)
+	if perr != nil {
+		return nil, perr
 	}
 	if s != nil {
-		if blank(*s) {
-			return nil, nil
-		}
 		return []string{*s}, nil
 	}
 	var out []string
@@ -572,14 +581,11 @@ func textParts(raw json.RawMessage, at string, allowRefusal bool) ([]string, *pr
 }
 
 func userContent(raw json.RawMessage, at string) ([]sdk.ContentBlockParamUnion, *providers.Error) {
-	s, parts, ok := openaiwire.ParseContent(raw)
-	if !ok {
-		return nil, reqError(at, "%s must be a string or a list of content parts", at)
+	s, parts, perr := content(raw, at)
+	if perr != nil {
+		return nil, perr
 	}
 	if s != nil {
-		if blank(*s) {
-			return nil, nil
-		}
 		return []sdk.ContentBlockParamUnion{sdk.NewTextBlock(*s)}, nil
 	}
 	var out []sdk.ContentBlockParamUnion

@@ -590,18 +590,27 @@ func responseObject(s string) map[string]any {
 	return map[string]any{"result": s}
 }
 
+// content reads a message's content; an empty string gives nothing.
+func (p *Provider) content(param string, raw json.RawMessage) (*string, []openaiwire.ContentPart, *providers.Error) {
+	s, parts, ok := openaiwire.ParseContent(raw)
+	if !ok {
+		return nil, nil, p.invalid(param, "content must be a string or an array of content parts")
+	}
+	if s != nil && *s == "" {
+		return nil, nil, nil
+	}
+	return s, parts, nil
+}
+
 // textContent reads content that may only hold text: a string, an array
 // of text (and, for assistant and tool messages, refusal) parts, or null.
 // Empty texts are dropped (Gemini rejects empty text parts).
 func (p *Provider) textContent(param string, raw json.RawMessage, allowRefusal bool) ([]string, *providers.Error) {
-	s, parts, ok := openaiwire.ParseContent(raw)
-	if !ok {
-		return nil, p.invalid(param, "content must be a string or an array of content parts")
+	s, parts, perr := p.content(param, raw)
+	if perr != nil {
+		return nil, perr
 	}
 	if s != nil {
-		if *s == "" {
-			return nil, nil
-		}
 		return []string{*s}, nil
 	}
 	var out []string
@@ -624,14 +633,11 @@ func (p *Provider) textContent(param string, raw json.RawMessage, allowRefusal b
 
 // userContent reads a user message's content: text, images, audio, files.
 func (p *Provider) userContent(param string, raw json.RawMessage) ([]*genai.Part, *providers.Error) {
-	s, parts, ok := openaiwire.ParseContent(raw)
-	if !ok {
-		return nil, p.invalid(param, "content must be a string or an array of content parts")
+	s, parts, perr := p.content(param, raw)
+	if perr != nil {
+		return nil, perr
 	}
 	if s != nil {
-		if *s == "" {
-			return nil, nil
-		}
 		return []*genai.Part{{Text: *s}}, nil
 	}
 	var out []*genai.Part
