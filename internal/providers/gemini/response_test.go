@@ -68,7 +68,7 @@ func TestStreamFixture(t *testing.T) {
 		t.Fatalf("upstream requests: %v", reqs)
 	}
 	chunks := sink.All()
-	views := parseChunks(t, chunks)
+	views := conformance.ParseChunks(t, chunks)
 	// Six text events, then the finish chunk; no usage chunk because the
 	// transcript carries no usageMetadata.
 	if len(views) != 7 {

@@ -34,7 +34,7 @@ func TestStreamText(t *testing.T) {
 		if firstBytes != 1 || chunksBeforeFirstByte != 0 {
 			t.Errorf("OnFirstByte called %d times, after %d chunks; want once, before any chunk", firstBytes, chunksBeforeFirstByte)
 		}
-		views := parseChunks(t, sink.All())
+		views := conformance.ParseChunks(t, sink.All())
 		words := strings.SplitAfter(geminiemu.DefaultReply, " ")
 		want := len(words) + 1 // one chunk per word, then the finish chunk
 		if includeUsage {
@@ -94,7 +94,7 @@ func TestStreamToolCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	views := parseChunks(t, sink.All())
+	views := conformance.ParseChunks(t, sink.All())
 	if len(views) != 3 {
 		t.Fatalf("%d chunks, want head, arguments, finish", len(views))
 	}
@@ -103,11 +103,11 @@ func TestStreamToolCall(t *testing.T) {
 		t.Fatalf("head = %+v", head)
 	}
 	h := head.ToolCalls[0]
-	if h.Index != 0 || !strings.HasPrefix(h.ID, "call_") || h.Type != "function" || h.Function.Name != "get_weather" || h.Function.Arguments != "" {
+	if h.Index == nil || *h.Index != 0 || !strings.HasPrefix(h.ID, "call_") || h.Type != "function" || h.Function.Name != "get_weather" || h.Function.Arguments != "" {
 		t.Errorf("head tool call = %+v", h)
 	}
 	a := views[1].Choices[0].Delta.ToolCalls
-	if len(a) != 1 || a[0].Index != 0 || a[0].ID != "" || a[0].Function.Arguments != `{"city":"Oslo"}` {
+	if len(a) != 1 || a[0].Index == nil || *a[0].Index != 0 || a[0].ID != "" || a[0].Function.Arguments != `{"city":"Oslo"}` {
 		t.Errorf("arguments chunk = %+v", a)
 	}
 	if fr := views[2].Choices[0].FinishReason; fr == nil || *fr != "tool_calls" {
@@ -150,7 +150,7 @@ func TestStreamFailures(t *testing.T) {
 			if !strings.Contains(pe.Message, tc.contains) {
 				t.Errorf("message %q lacks %q", pe.Message, tc.contains)
 			}
-			views := parseChunks(t, sink.All())
+			views := conformance.ParseChunks(t, sink.All())
 			if len(views) != tc.delivered {
 				t.Errorf("%d chunks delivered, want %d", len(views), tc.delivered)
 			}
@@ -255,7 +255,7 @@ func TestStreamMidStreamErrorFixture(t *testing.T) {
 	if pe.Status != 503 || pe.Type != providers.TypeUnavailable || !pe.Retryable || !strings.Contains(pe.Message, "overloaded") {
 		t.Errorf("got %+v", pe)
 	}
-	views := parseChunks(t, sink.All())
+	views := conformance.ParseChunks(t, sink.All())
 	if len(views) != 1 || *views[0].Choices[0].Delta.Content != "Okay" {
 		t.Errorf("delivered %d chunks", len(views))
 	}
