@@ -118,4 +118,3 @@ func loadFixture(t testing.TB, name string) fixture {
 	}
 	return f
 }
-
