@@ -5,7 +5,7 @@
 // stream back into OpenAI's chat.completion or chat.completion.chunk JSON.
 // Parameters lists what happens to each OpenAI parameter.
 //
-// It imports only package providers and the SDK; it must not import the
+// It imports only package providers, openaiwire and the SDK; it must not import the
 // gateway, the router or another adapter.
 package anthropic
 

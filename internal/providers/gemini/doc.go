@@ -5,7 +5,7 @@
 // batchEmbedContents, and Gemini's answers back to OpenAI JSON and
 // chat.completion.chunk payloads.
 //
-// It imports only the providers contract and the SDK; it must not import
+// It imports only the providers contract, openaiwire and the SDK; it must not import
 // the gateway, the router, another adapter or an emulator.
 //
 // # Retries

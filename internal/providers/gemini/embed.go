@@ -19,12 +19,6 @@ import (
 // maxBatch is the most inputs batchEmbedContents accepts in one call.
 const maxBatch = 100
 
-type embedRequest struct {
-	Input          json.RawMessage `json:"input"`
-	EncodingFormat *string         `json:"encoding_format"`
-	Dimensions     *int64          `json:"dimensions"`
-}
-
 // Embed creates embeddings with batchEmbedContents (the SDK sends every
 // Gemini API embedding request through it; inputs beyond 100 are split into
 // several calls). Gemini reports no token usage for embeddings, so the
@@ -34,7 +28,7 @@ func (p *Provider) Embed(ctx context.Context, req *providers.EmbedRequest) (_ *p
 	if perr := p.checkModel(req.Model); perr != nil {
 		return nil, perr
 	}
-	var er embedRequest
+	var er openaiwire.EmbeddingRequest
 	if jerr := json.Unmarshal(req.Body, &er); jerr != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(jerr, &te) {
