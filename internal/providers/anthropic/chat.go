@@ -39,7 +39,7 @@ func (p *Provider) Chat(ctx context.Context, req *providers.ChatRequest, sink pr
 		if err != nil {
 			return nil, p.fail(err)
 		}
-		res.Body, res.Usage, res.FinishReason = body, usage, fr
+		res.Body, res.Usage, res.FinishReason = p.red.Guard(body), usage, fr
 		return res, nil
 	}
 
@@ -58,9 +58,7 @@ func (p *Provider) Chat(ctx context.Context, req *providers.ChatRequest, sink pr
 				}
 				res.Timing.Chunks++
 			}
-			if p.red.MayHold(c.data) {
-				c.data = p.red.Bytes(c.data)
-			}
+			c.data = p.red.Guard(c.data)
 			if err := sink.Chunk(c.data); err != nil {
 				// The client went away: stop reading, which cancels
 				// the upstream body. The sink's own error is returned

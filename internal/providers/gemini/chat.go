@@ -38,7 +38,7 @@ func (p *Provider) Chat(ctx context.Context, req *providers.ChatRequest, sink pr
 	if perr != nil {
 		return nil, perr
 	}
-	res.Body, res.Usage, res.FinishReason = body, pu, finish
+	res.Body, res.Usage, res.FinishReason = p.red.Guard(body), pu, finish
 	return res, nil
 }
 
@@ -66,9 +66,7 @@ type streamer struct {
 
 func (s *streamer) emit(c openaiwire.ChatCompletionChunk) error {
 	b := openaiwire.MustMarshal(c)
-	if s.p.red.MayHold(b) {
-		b = s.p.red.Bytes(b)
-	}
+	b = s.p.red.Guard(b)
 	return s.sink.Chunk(b)
 }
 

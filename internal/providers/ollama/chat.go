@@ -78,7 +78,7 @@ func (p *Provider) unary(body io.Reader, res *providers.Result, tr *translator) 
 	}
 	tr.accumulate(&cr.ChatResponse)
 	p.finish(res, &cr.ChatResponse, tr)
-	res.Body = tr.completion()
+	res.Body = p.red.Guard(tr.completion())
 	return res, nil
 }
 
@@ -111,9 +111,7 @@ func (p *Provider) stream(ctx context.Context, body io.ReadCloser, sink provider
 			res.Timing.Chunks++
 		}
 		for _, c := range tr.chunks(&cr.ChatResponse) {
-			if p.red.MayHold(c) {
-				c = p.red.Bytes(c)
-			}
+			c = p.red.Guard(c)
 			if err := sink.Chunk(c); err != nil {
 				return res, err
 			}

@@ -109,9 +109,7 @@ func (p *Provider) stream(ctx context.Context, body io.ReadCloser, includeUsage 
 				continue // the gateway asked for usage; the client did not
 			}
 		}
-		if p.red.MayHold(data) {
-			data = p.red.Bytes(data)
-		}
+		data = p.red.Guard(data)
 		if bs, ok := sink.(providers.BufferedSink); ok && rd.Ready() {
 			if err := bs.ChunkBuffered(data); err != nil {
 				return res, err

@@ -28,9 +28,7 @@ func (p *Provider) unary(resp *http.Response, res *providers.Result) (*providers
 	if err := json.Unmarshal(b, &probe); err != nil {
 		return nil, providers.Upstream(p.name, p.name+" sent a response that is not JSON: "+err.Error(), true)
 	}
-	if p.red.MayHold(b) {
-		b = p.red.Bytes(b)
-	}
+	b = p.red.Guard(b)
 	res.Body = b
 	if probe.Usage != nil {
 		res.Usage = convUsage(probe.Usage)

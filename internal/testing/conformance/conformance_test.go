@@ -44,6 +44,7 @@ func TestMain(m *testing.M) {
 type upstream struct {
 	key   string
 	fault emu.Fault
+	reply string // the assistant text; empty for the emulator's default
 	wrap  func(t *testing.T, base string) string
 }
 
@@ -96,7 +97,7 @@ var adapters = []adapter{
 	{
 		name: "openai", model: "gpt-4o-mini", keyed: true,
 		start: func(t *testing.T, u upstream) string {
-			return wrapped(t, u, conformance.Serve(t, openaiemu.New(openaiemu.Options{APIKey: u.key, Fault: u.fault})).URL)
+			return wrapped(t, u, conformance.Serve(t, openaiemu.New(openaiemu.Options{APIKey: u.key, Fault: u.fault, Reply: u.reply})).URL)
 		},
 		build: func(t *testing.T, base, key string, log *slog.Logger) providers.Provider {
 			return must(t)(openai.New(options(t, "openai", base, key, "OPENAI_API_KEY", log)))
@@ -105,7 +106,7 @@ var adapters = []adapter{
 	{
 		name: "anthropic", model: "claude-haiku-4-5", keyed: true,
 		start: func(t *testing.T, u upstream) string {
-			return wrapped(t, u, conformance.Serve(t, anthropicemu.New(anthropicemu.Options{APIKey: u.key, Fault: u.fault})).URL)
+			return wrapped(t, u, conformance.Serve(t, anthropicemu.New(anthropicemu.Options{APIKey: u.key, Fault: u.fault, Reply: u.reply})).URL)
 		},
 		build: func(t *testing.T, base, key string, log *slog.Logger) providers.Provider {
 			return must(t)(anthropic.New(options(t, "anthropic", base, key, "ANTHROPIC_API_KEY", log)))
@@ -115,7 +116,7 @@ var adapters = []adapter{
 	{
 		name: "gemini", model: "gemini-2.5-flash", keyed: true,
 		start: func(t *testing.T, u upstream) string {
-			return wrapped(t, u, conformance.Serve(t, geminiemu.New(geminiemu.Options{APIKey: u.key, Fault: geminiFault(u.fault)})).URL)
+			return wrapped(t, u, conformance.Serve(t, geminiemu.New(geminiemu.Options{APIKey: u.key, Fault: geminiFault(u.fault), Reply: u.reply})).URL)
 		},
 		build: func(t *testing.T, base, key string, log *slog.Logger) providers.Provider {
 			return must(t)(gemini.New(options(t, "gemini", base, key, "GEMINI_API_KEY", log)))
@@ -125,7 +126,7 @@ var adapters = []adapter{
 	{
 		name: "ollama", model: "llama3:8b",
 		start: func(t *testing.T, u upstream) string {
-			return wrapped(t, u, conformance.Serve(t, ollamaemu.New(ollamaemu.Options{Fault: u.fault})).URL)
+			return wrapped(t, u, conformance.Serve(t, ollamaemu.New(ollamaemu.Options{Fault: u.fault, Reply: u.reply})).URL)
 		},
 		build: func(t *testing.T, base, key string, log *slog.Logger) providers.Provider {
 			return must(t)(ollama.New(options(t, "ollama", base, key, "", log)))
@@ -396,24 +397,33 @@ func TestNoKeyLeaves(t *testing.T) {
 		name   string
 		stream bool
 		up     func(key, echo string) upstream
+		ok     bool // the call succeeds (the key is in the answer itself)
 	}{
+		{"answer", false, func(key, echo string) upstream { return upstream{key: key, reply: echo} }, true},
+		{"answer_stream", true, func(key, echo string) upstream { return upstream{key: key, reply: echo} }, true},
 		{"error_body_500", false, func(key, echo string) upstream {
 			return upstream{key: key, fault: emu.Fault{Status: 500, Message: echo}}
-		}},
+		}, false},
 		{"error_body_400", false, func(key, echo string) upstream {
 			return upstream{key: key, fault: emu.Fault{Status: 400, Message: echo}}
-		}},
+		}, false},
 		{"error_event", true, func(key, echo string) upstream {
 			return upstream{key: key, fault: emu.Fault{ErrorAfter: 1, Message: echo}}
-		}},
+		}, false},
 		{"headers_401", false, func(key, echo string) upstream {
 			return upstream{key: key + "-not", wrap: echoHeaders(echo)}
-		}},
+		}, false},
 	}
 	for _, a := range adapters {
 		for _, ch := range channels {
 			for _, key := range keyShapes {
 				for ename, echo := range echoes(key) {
+					if ch.ok && (ename == "urlencoded" || ename == "base64") {
+						// Answers pass on with only the cheap check for the
+						// key as given; encoded forms are scrubbed from
+						// errors, where upstreams echo them.
+						continue
+					}
 					t.Run(fmt.Sprintf("%s/%s/%s/%s", a.name, ch.name, key, ename), func(t *testing.T) {
 						var logs bytes.Buffer // the adapters log from the calling goroutine only
 						log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -427,12 +437,14 @@ func TestNoKeyLeaves(t *testing.T) {
 							body = withStream(plainBody)
 						}
 						res, sink, err := run(t, p, a.model, call{body: body, stream: ch.stream})
-						if err == nil {
-							t.Fatalf("the upstream failed, the adapter did not")
+						if (err == nil) != ch.ok {
+							t.Fatalf("err = %v, want success %v", err, ch.ok)
 						}
 						var seen strings.Builder
-						pe := conformance.AsError(t, err)
-						fmt.Fprintf(&seen, "%s\n%s\n%s\n%s\n", err.Error(), pe.Message, pe.Code, pe.Param)
+						if err != nil {
+							pe := conformance.AsError(t, err)
+							fmt.Fprintf(&seen, "%s\n%s\n%s\n%s\n", err.Error(), pe.Message, pe.Code, pe.Param)
+						}
 						if res != nil {
 							seen.Write(res.Body)
 						}
