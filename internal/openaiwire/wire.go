@@ -1,17 +1,3 @@
-// Package openaiwire holds OpenAI's wire format. It inspects and rewrites OpenAI request bodies at the byte
-// level, so the gateway learns what it must know about a request (model,
-// stream, stream_options, images, tools) and changes only what it must
-// (the model name, stream_options, the gateway's own "route" object),
-// preserving every other field byte for byte. It imports only the standard
-// library.
-//
-// ParseChat reads a chat body in one pass over its bytes without decoding
-// string content: a data URL or a long prompt is scanned (validated, its
-// length counted) and never copied. Its results are those of decoding the
-// body with encoding/json into the fields it needs (wire_ref_test.go keeps
-// that implementation as the reference a differential fuzz test holds it
-// to): the same key matching (case-insensitive), the same handling of
-// null, duplicate keys and types, the same errors.
 package openaiwire
 
 import (

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -56,21 +57,16 @@ func StatusError(provider string, status int, msg string, h http.Header) *Error 
 
 // TransportError turns a failure to reach the upstream (connect, TLS,
 // reset, timeout) into a retryable 502 (504 for a timeout). The message
-// names the provider and what failed, never the URL's credentials.
+// names the provider and what failed, never the URL, the upstream's
+// address (host:port, which goes to the adapter's log instead) or the
+// URL's credentials.
 func TransportError(provider string, err error) *Error {
 	var pe *Error
 	if errors.As(err, &pe) {
 		return pe
 	}
-	msg := err.Error()
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		// url.Error repeats the method and URL; keep only the cause, so
-		// that a key put in a query string never leaks.
-		msg = ue.Err.Error()
-	}
-	e := &Error{Provider: provider, Status: http.StatusBadGateway, Type: TypeUpstream, Retryable: true,
-		Message: "cannot reach " + provider + ": " + msg}
+	msg := TransportCause(err)
+	e := Upstream(provider, "cannot reach "+provider+": "+msg, true)
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		e.Status = http.StatusGatewayTimeout
@@ -78,6 +74,41 @@ func TransportError(provider string, err error) *Error {
 	}
 	return e
 }
+
+// TransportCause says what failed in a transport error without the
+// method, the URL or an address: "dial tcp: connect: connection refused",
+// "read tcp: connection reset by peer", "lookup: no such host".
+func TransportCause(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		// url.Error repeats the method and URL; keep only the cause, so
+		// that a key put in a query string never leaks.
+		err = ue.Err
+	}
+	var msg string
+	var oe *net.OpError
+	var de *net.DNSError
+	switch {
+	case errors.As(err, &de):
+		msg = "lookup: " + de.Err
+		if de.IsTimeout {
+			msg = "lookup: timeout"
+		}
+	case errors.As(err, &oe) && oe.Err != nil:
+		msg = oe.Op
+		if oe.Net != "" {
+			msg += " " + oe.Net
+		}
+		msg += ": " + oe.Err.Error()
+	default:
+		msg = err.Error()
+	}
+	return addrRE.ReplaceAllString(msg, "upstream")
+}
+
+// addrRE matches what looks like a host:port (an IPv4 or bracketed IPv6
+// address, localhost, or a dotted name, with a port).
+var addrRE = regexp.MustCompile(`(\[[0-9A-Fa-f:.%a-z]+\]|\b(?:\d{1,3}\.){3}\d{1,3}|\blocalhost|\b(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})(:\d{1,5})\b`)
 
 // ParseRetryAfter reads Retry-After (seconds or an HTTP date) and the
 // retry-after-ms header some providers send. It returns zero when absent.

@@ -1,8 +1,12 @@
 // Package providers defines the contract between the gateway and the
 // adapters that speak to model providers (OpenAI-compatible servers, Ollama,
 // Anthropic, Gemini). Each adapter lives in its own sub-package and imports
-// only this package and its own SDK; it must not import the gateway, the
-// router or another adapter.
+// only this package, openaiwire (OpenAI's shapes), the stream readers and
+// its own SDK; it must not import the gateway, the router or another
+// adapter. This package holds the contract (Provider, Sink, the requests,
+// Result, Usage, Timing, Error), the error constructors and the few
+// helpers every adapter needs (Retry-After, draining, a logger and errors
+// scrubbed of the key); it imports only openaiwire of tiergate.
 //
 // The gateway's wire format is OpenAI's: a request arrives as the client's
 // OpenAI JSON body and every adapter answers with OpenAI JSON (a whole
@@ -16,7 +20,7 @@ import (
 	"encoding/json"
 	"time"
 
-	openai "github.com/sashabaranov/go-openai"
+	"github.com/tiergate/tiergate/internal/openaiwire"
 )
 
 // Provider is one configured upstream: an account at a SaaS API, a local
@@ -90,13 +94,13 @@ func (r *ChatRequest) FirstByte() {
 	}
 }
 
-// DecodeChat decodes the request body into go-openai's request type, for
-// translating adapters. Fields go-openai does not know are lost, which is
-// why pass-through adapters forward Body instead.
-func (r *ChatRequest) DecodeChat() (*openai.ChatCompletionRequest, error) {
-	var req openai.ChatCompletionRequest
+// DecodeChat decodes the request body into openaiwire's lossless request
+// type, for translating adapters. Members it does not know are dropped,
+// which is why pass-through adapters forward Body instead.
+func (r *ChatRequest) DecodeChat() (*openaiwire.ChatRequest, error) {
+	var req openaiwire.ChatRequest
 	if err := json.Unmarshal(r.Body, &req); err != nil {
-		return nil, &Error{Status: 400, Type: TypeInvalidRequest, Message: "invalid chat request: " + err.Error()}
+		return nil, BadRequest("invalid chat request: "+err.Error(), "")
 	}
 	return &req, nil
 }

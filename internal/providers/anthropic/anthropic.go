@@ -5,7 +5,7 @@
 // stream back into OpenAI's chat.completion or chat.completion.chunk JSON.
 // Parameters lists what happens to each OpenAI parameter.
 //
-// It imports only package providers and the SDK; it must not import the
+// It imports only package providers, openaiwire and the SDK; it must not import the
 // gateway, the router or another adapter.
 package anthropic
 
@@ -20,6 +20,7 @@ import (
 	"github.com/anthropics/anthropic-sdk-go/v2/option"
 	"github.com/anthropics/anthropic-sdk-go/v2/packages/param"
 
+	"github.com/tiergate/tiergate/internal/openaiwire"
 	"github.com/tiergate/tiergate/internal/providers"
 )
 
@@ -38,7 +39,7 @@ const (
 // Provider is one configured Anthropic account.
 type Provider struct {
 	name       string
-	key        string
+	red        *openaiwire.Redactor
 	keyEnv     string
 	maxTokens  int64
 	legacy     bool // anthropic-version 2023-06-01 is configured: sampling parameters exist
@@ -59,7 +60,7 @@ var _ providers.Provider = (*Provider)(nil)
 func New(o providers.Options) (*Provider, error) {
 	p := &Provider{
 		name:      o.Name,
-		key:       o.APIKey,
+		red:       o.Redactor(),
 		keyEnv:    o.KeyEnv,
 		maxTokens: int64(o.DefaultMaxTokens),
 		log:       o.Log(),
@@ -102,85 +103,6 @@ func New(o providers.Options) (*Provider, error) {
 
 // Name returns the configured provider name.
 func (p *Provider) Name() string { return p.name }
-
-// Chat performs a chat completion, streamed when req.Stream is set.
-func (p *Provider) Chat(ctx context.Context, req *providers.ChatRequest, sink providers.Sink) (*providers.Result, error) {
-	params, perr := translate(req.Body, req.Model, p.maxTokens, p.legacy)
-	if perr != nil {
-		perr.Provider = p.name
-		return nil, perr
-	}
-	res := &providers.Result{}
-	var firstByte time.Time
-	opts := []option.RequestOption{option.WithMiddleware(func(r *http.Request, next option.MiddlewareNext) (*http.Response, error) {
-		resp, err := next(r)
-		firstByte = time.Now()
-		if err == nil {
-			req.FirstByte()
-		}
-		return resp, err
-	})}
-	res.Timing.Start = time.Now()
-	if !req.Stream {
-		opts = append(opts, option.WithRequestTimeout(unaryTimeout))
-		msg, err := p.client.Messages.New(ctx, *params, opts...)
-		res.Timing.FirstByte, res.Timing.End = firstByte, time.Now()
-		if err != nil {
-			return nil, p.fail(err)
-		}
-		body, usage, fr, err := completionBody(msg, p.now().Unix())
-		if err != nil {
-			return nil, p.fail(err)
-		}
-		res.Body, res.Usage, res.FinishReason = body, usage, fr
-		return res, nil
-	}
-
-	stream := p.client.Messages.NewStreaming(ctx, *params, opts...)
-	defer stream.Close()
-	res.Timing.FirstByte = firstByte // the call returns once the headers are in
-	st := &streamState{created: p.now().Unix()}
-	var out []chunkOut
-	for stream.Next() {
-		ev := stream.Current()
-		out = st.handle(&ev, req.IncludeUsage, out[:0])
-		for _, c := range out {
-			if c.content {
-				if res.Timing.FirstToken.IsZero() {
-					res.Timing.FirstToken = time.Now()
-				}
-				res.Timing.Chunks++
-			}
-			if err := sink.Chunk(c.data); err != nil {
-				// The client went away: stop reading, which cancels
-				// the upstream body. The sink's own error is returned
-				// so that the caller recognises it.
-				res.Timing.End = time.Now()
-				return nil, err
-			}
-		}
-	}
-	res.Timing.End = time.Now()
-	if err := stream.Err(); err != nil {
-		return nil, p.fail(err)
-	}
-	if !st.stopped {
-		return nil, &providers.Error{Provider: p.name, Status: http.StatusBadGateway, Type: providers.TypeUpstream,
-			Retryable: true, Message: "Anthropic's stream ended before message_stop"}
-	}
-	if st.haveUsage {
-		res.Usage = st.tok.usage()
-	}
-	res.FinishReason = finishReason(st.stop)
-	return res, nil
-}
-
-// Embed always fails: Anthropic has no embeddings API.
-func (p *Provider) Embed(ctx context.Context, req *providers.EmbedRequest) (*providers.Result, error) {
-	return nil, &providers.Error{Provider: p.name, Status: http.StatusBadRequest, Type: providers.TypeInvalidRequest,
-		Param: "model", Code: "embeddings_unsupported",
-		Message: "Anthropic has no embeddings API (Anthropic recommends Voyage AI for embeddings): route embeddings to another provider"}
-}
 
 // Models lists the model ids the account can use (GET /v1/models, all pages).
 func (p *Provider) Models(ctx context.Context) ([]string, error) {

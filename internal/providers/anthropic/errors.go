@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	sdk "github.com/anthropics/anthropic-sdk-go/v2"
 
@@ -91,18 +90,13 @@ func (p *Provider) fail(err error) error {
 	}
 	te := providers.TransportError(p.name, err)
 	te.Message = p.scrub(te.Message)
+	p.log.Debug("upstream call failed", "provider", p.name, "error", err)
 	if errors.Is(err, context.Canceled) {
 		te.Message, te.Retryable = "request to "+p.name+" cancelled", false
 	}
-	p.log.Debug("upstream call failed", "provider", p.name, "status", te.Status, "error", te.Message)
 	return te
 }
 
 // scrub removes the API key from a message, in case an upstream or a
 // proxy ever echoes it.
-func (p *Provider) scrub(s string) string {
-	if len(p.key) >= 8 {
-		s = strings.ReplaceAll(s, p.key, "[redacted]")
-	}
-	return s
-}
+func (p *Provider) scrub(s string) string { return p.red.String(s) }

@@ -15,6 +15,7 @@ import (
 	sdk "github.com/anthropics/anthropic-sdk-go/v2"
 
 	"github.com/tiergate/tiergate/internal/providers"
+	"github.com/tiergate/tiergate/internal/testing/conformance"
 	"github.com/tiergate/tiergate/internal/testing/emulators/anthropicemu"
 )
 
@@ -24,10 +25,7 @@ const hello = `{"messages":[{"role":"user","content":"hello"}]}`
 
 func asProviderError(t *testing.T, err error) *providers.Error {
 	t.Helper()
-	var pe *providers.Error
-	if !errors.As(err, &pe) {
-		t.Fatalf("err = %v (%T), want *providers.Error", err, err)
-	}
+	pe := conformance.AsError(t, err)
 	if pe.Provider != "anthropic" {
 		t.Errorf("Provider = %q", pe.Provider)
 	}
@@ -83,7 +81,7 @@ func TestErrorMapping(t *testing.T) {
 				if model == "" {
 					model = "claude-sonnet-4-6"
 				}
-				var sink collect
+				var sink conformance.Collect
 				_, err := p.Chat(context.Background(), &providers.ChatRequest{Model: model, Body: []byte(hello), Stream: stream}, &sink)
 				pe := asProviderError(t, err)
 				if tc.key != "" && strings.Contains(pe.Message, tc.key) {
@@ -96,8 +94,8 @@ func TestErrorMapping(t *testing.T) {
 				if !strings.Contains(pe.Message, tc.say) {
 					t.Errorf("message %q does not say %q", pe.Message, tc.say)
 				}
-				if len(sink.chunks) != 0 {
-					t.Errorf("%d chunks sent before an HTTP error", len(sink.chunks))
+				if len(sink.All()) != 0 {
+					t.Errorf("%d chunks sent before an HTTP error", len(sink.All()))
 				}
 				if n := len(emu.Requests()); n != 1 {
 					t.Errorf("upstream saw %d requests: the SDK must not retry", n)
@@ -125,7 +123,7 @@ func TestStreamBreaks(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			emu := newEmu(t, anthropicemu.Options{Reply: "a b c d e f g h i", Fault: tc.fault})
 			p := newTestProvider(t, emu.URL, nil)
-			var sink collect
+			var sink conformance.Collect
 			res, err := p.Chat(context.Background(), &providers.ChatRequest{Model: "claude-opus-4-6", Body: []byte(hello), Stream: true, IncludeUsage: true}, &sink)
 			if res != nil {
 				t.Errorf("a broken stream returned a result: %+v", res)
@@ -134,7 +132,7 @@ func TestStreamBreaks(t *testing.T) {
 			if pe.Status != tc.status || pe.Retryable != tc.retryable || !strings.Contains(pe.Message, tc.say) {
 				t.Errorf("got %d retryable %v %q; want %d %v containing %q", pe.Status, pe.Retryable, pe.Message, tc.status, tc.retryable, tc.say)
 			}
-			for _, c := range parseChunks(t, sink.chunks) {
+			for _, c := range parseChunks(t, sink.All()) {
 				for _, ch := range c.Choices {
 					if ch.FinishReason != nil {
 						t.Error("a broken stream sent a finish_reason")
@@ -144,8 +142,8 @@ func TestStreamBreaks(t *testing.T) {
 					t.Error("a broken stream sent a usage chunk")
 				}
 			}
-			if tc.name == "error event" && len(sink.chunks) != 1+2 {
-				t.Errorf("%d chunks before the error event, want role + 2", len(sink.chunks))
+			if tc.name == "error event" && len(sink.All()) != 1+2 {
+				t.Errorf("%d chunks before the error event, want role + 2", len(sink.All()))
 			}
 		})
 	}
@@ -311,13 +309,13 @@ func TestStreamEndsWithoutStop(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	p := newTestProvider(t, srv.URL, nil)
-	var sink collect
+	var sink conformance.Collect
 	_, err = p.Chat(context.Background(), &providers.ChatRequest{Model: "m", Body: []byte(hello), Stream: true, IncludeUsage: true}, &sink)
 	pe := asProviderError(t, err)
 	if pe.Status != 502 || !pe.Retryable || !strings.Contains(pe.Message, "before message_stop") {
 		t.Errorf("got %+v", pe)
 	}
-	if len(sink.chunks) != 3 {
-		t.Errorf("%d chunks, want role + 2 text chunks and no finish", len(sink.chunks))
+	if len(sink.All()) != 3 {
+		t.Errorf("%d chunks, want role + 2 text chunks and no finish", len(sink.All()))
 	}
 }

@@ -1,22 +1,16 @@
 package anthropic
 
 import (
-	"bytes"
 	"encoding/json"
-	"flag"
-	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/tiergate/tiergate/internal/providers"
+	"github.com/tiergate/tiergate/internal/testing/conformance"
 	"github.com/tiergate/tiergate/internal/testing/emulators/anthropicemu"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
@@ -31,10 +25,8 @@ func fixedNow() time.Time { return time.Unix(1767225600, 0) }
 // whose idle connections are closed when the test ends.
 func newTestProvider(t testing.TB, base string, mod func(*providers.Options)) *Provider {
 	t.Helper()
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	t.Cleanup(tr.CloseIdleConnections)
 	o := providers.Options{Name: "anthropic", BaseURL: base, APIKey: testKey, KeyEnv: "ANTHROPIC_API_KEY",
-		HTTPClient: &http.Client{Transport: tr}}
+		HTTPClient: conformance.Client(t)}
 	if mod != nil {
 		mod(&o)
 	}
@@ -52,56 +44,7 @@ func newEmu(t testing.TB, o anthropicemu.Options) *anthropicemu.Server {
 	if o.APIKey == "" {
 		o.APIKey = testKey
 	}
-	s := anthropicemu.New(o)
-	t.Cleanup(s.Close)
-	return s
-}
-
-// golden compares got with testdata/name, rewriting it under -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from golden:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
-
-// indent renders JSON canonically (keys sorted, numbers kept as written)
-// for golden comparison.
-func indent(t *testing.T, b []byte) []byte {
-	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		t.Fatalf("not JSON: %v: %s", err, b)
-	}
-	out, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return append(out, '\n')
-}
-
-// collect is a sink that keeps copies of the chunks.
-type collect struct{ chunks [][]byte }
-
-func (c *collect) Chunk(b []byte) error {
-	c.chunks = append(c.chunks, bytes.Clone(b))
-	return nil
+	return conformance.Serve(t, anthropicemu.New(o))
 }
 
 // chunk is the part of a chat.completion.chunk the tests inspect.

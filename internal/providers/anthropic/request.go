@@ -10,162 +10,60 @@ import (
 	sdk "github.com/anthropics/anthropic-sdk-go/v2"
 	"github.com/anthropics/anthropic-sdk-go/v2/packages/param"
 
+	"github.com/tiergate/tiergate/internal/openaiwire"
 	"github.com/tiergate/tiergate/internal/providers"
 )
-
-// chatBody is the OpenAI chat request as this adapter reads it. It is decoded
-// here rather than through go-openai's types because those lose what the
-// translation needs: whether temperature or a penalty was sent at all or
-// sent as zero, `stop` given as a single string, and the parameters go-openai
-// does not know (seed checks, modalities, prediction, verbosity, ...).
-// Every field is listed in Parameters.
-type chatBody struct {
-	Model               string          `json:"model"`
-	Messages            []chatMessage   `json:"messages"`
-	MaxTokens           *int64          `json:"max_tokens"`
-	MaxCompletionTokens *int64          `json:"max_completion_tokens"`
-	Temperature         *float64        `json:"temperature"`
-	TopP                *float64        `json:"top_p"`
-	TopK                *int64          `json:"top_k"`
-	N                   *int64          `json:"n"`
-	Stream              *bool           `json:"stream"`
-	StreamOptions       json.RawMessage `json:"stream_options"`
-	Stop                json.RawMessage `json:"stop"`
-	PresencePenalty     *float64        `json:"presence_penalty"`
-	FrequencyPenalty    *float64        `json:"frequency_penalty"`
-	LogitBias           json.RawMessage `json:"logit_bias"`
-	Logprobs            *bool           `json:"logprobs"`
-	TopLogprobs         *int64          `json:"top_logprobs"`
-	Seed                json.RawMessage `json:"seed"`
-	User                *string         `json:"user"`
-	SafetyIdentifier    *string         `json:"safety_identifier"`
-	Tools               []chatTool      `json:"tools"`
-	ToolChoice          json.RawMessage `json:"tool_choice"`
-	ParallelToolCalls   *bool           `json:"parallel_tool_calls"`
-	ResponseFormat      json.RawMessage `json:"response_format"`
-	ReasoningEffort     *string         `json:"reasoning_effort"`
-	Functions           json.RawMessage `json:"functions"`
-	FunctionCall        json.RawMessage `json:"function_call"`
-	Modalities          []string        `json:"modalities"`
-	Audio               json.RawMessage `json:"audio"`
-	Prediction          json.RawMessage `json:"prediction"`
-	WebSearchOptions    json.RawMessage `json:"web_search_options"`
-	Verbosity           *string         `json:"verbosity"`
-	Store               *bool           `json:"store"`
-	Metadata            json.RawMessage `json:"metadata"`
-	ServiceTier         *string         `json:"service_tier"`
-	PromptCacheKey      *string         `json:"prompt_cache_key"`
-}
-
-type chatMessage struct {
-	Role         string          `json:"role"`
-	Content      json.RawMessage `json:"content"`
-	Name         string          `json:"name"`
-	ToolCalls    []chatToolCall  `json:"tool_calls"`
-	ToolCallID   string          `json:"tool_call_id"`
-	FunctionCall json.RawMessage `json:"function_call"`
-}
-
-type chatToolCall struct {
-	ID       string `json:"id"`
-	Type     string `json:"type"`
-	Function struct {
-		Name      string `json:"name"`
-		Arguments string `json:"arguments"`
-	} `json:"function"`
-}
-
-type chatPart struct {
-	Type     string `json:"type"`
-	Text     string `json:"text"`
-	ImageURL *struct {
-		URL    string `json:"url"`
-		Detail string `json:"detail"`
-	} `json:"image_url"`
-}
-
-type chatTool struct {
-	Type     string `json:"type"`
-	Function *struct {
-		Name        string          `json:"name"`
-		Description string          `json:"description"`
-		Parameters  json.RawMessage `json:"parameters"`
-		Strict      *bool           `json:"strict"`
-	} `json:"function"`
-}
-
-// Handling says what the adapter does with an OpenAI chat parameter.
-type Handling string
-
-// The three ways a parameter is handled.
-const (
-	Mapped   Handling = "mapped"   // translated to the Messages API
-	Ignored  Handling = "ignored"  // accepted and knowingly dropped (see Note)
-	Rejected Handling = "rejected" // answered with a 400 invalid_request_error naming the parameter
-)
-
-// Parameter describes the handling of one OpenAI chat completion parameter.
-type Parameter struct {
-	Name     string
-	Handling Handling
-	Note     string
-}
 
 // Parameters lists every OpenAI chat completion parameter the adapter reads
 // and what it does with it. Parameters not listed are unknown to the adapter
 // and ignored, as OpenAI-compatible servers commonly do.
-func Parameters() []Parameter {
-	return []Parameter{
-		{"model", Mapped, "the resolved upstream model (ChatRequest.Model; the body's model only when that is empty)"},
-		{"messages", Mapped, "system/developer -> top-level system; user/assistant/tool -> alternating user/assistant turns, consecutive same-role turns merged; text and image_url parts -> text and image blocks (data: URL -> base64 source, http(s) URL -> url source); assistant tool_calls -> tool_use blocks; tool messages -> tool_result blocks (placed first in their user turn, as the API requires); empty assistant turns dropped; message `name` ignored (no Anthropic equivalent); input_audio, file and other parts rejected"},
-		{"max_completion_tokens", Mapped, "max_tokens; wins over max_tokens"},
-		{"max_tokens", Mapped, "max_tokens; Options.DefaultMaxTokens (4096 when 0) when neither is given, since Anthropic requires it"},
-		{"temperature", Mapped, "only when the provider is configured with the header anthropic-version: 2023-06-01 (range 0-1). API version 2026-10-21, which the SDK speaks by default, has no sampling parameters: there the default value 1 is ignored and any other value rejected"},
-		{"top_p", Mapped, "as temperature (default value 1 ignored under 2026-10-21)"},
-		{"top_k", Mapped, "not OpenAI, sent by some clients: top_k under anthropic-version 2023-06-01, rejected otherwise"},
-		{"stop", Mapped, "stop_sequences (a string or a list; empty strings dropped)"},
-		{"stream", Mapped, "chooses the streaming Messages call"},
-		{"stream_options", Mapped, "include_usage decides whether the usage chunk is sent (ChatRequest.IncludeUsage); usage is always read from the upstream"},
-		{"user", Mapped, "metadata.user_id"},
-		{"safety_identifier", Mapped, "metadata.user_id when user is absent"},
-		{"tools", Mapped, "function tools -> custom tools (name, description, parameters -> input_schema, strict); other tool types rejected"},
-		{"tool_choice", Mapped, "auto -> auto, none -> none, required -> any, {function:{name}} -> tool; other forms rejected; without tools only none is accepted"},
-		{"parallel_tool_calls", Mapped, "false -> disable_parallel_tool_use on the tool_choice (auto when none was given)"},
-		{"response_format", Mapped, "text -> nothing; json_schema -> output_config.format (structured outputs); json_object rejected: Anthropic's structured outputs need a schema"},
-		{"reasoning_effort", Mapped, "output_config.effort: low, medium, high, xhigh as named; minimal and none -> low, the lowest Anthropic effort"},
-		{"n", Rejected, "values other than 1: Anthropic returns one message per request"},
-		{"logprobs", Rejected, "true: Anthropic returns no log probabilities"},
-		{"top_logprobs", Rejected, "values above 0"},
-		{"logit_bias", Rejected, "a non-empty map: Anthropic has no token biasing"},
-		{"presence_penalty", Rejected, "non-zero values: Anthropic has no repetition penalties"},
-		{"frequency_penalty", Rejected, "non-zero values"},
-		{"seed", Rejected, "any value: Anthropic has no seeded sampling"},
-		{"functions", Rejected, "legacy function calling: send tools instead"},
-		{"function_call", Rejected, "legacy function calling: send tool_choice instead"},
-		{"modalities", Rejected, "anything other than text"},
-		{"audio", Rejected, "Anthropic has no audio output"},
-		{"prediction", Rejected, "Anthropic has no predicted outputs"},
-		{"web_search_options", Rejected, "OpenAI's web search is not translated to Anthropic's server tool"},
-		{"verbosity", Rejected, "values other than medium (the default)"},
-		{"store", Ignored, "OpenAI-side storage of completions; nothing is stored at Anthropic"},
-		{"metadata", Ignored, "OpenAI's metadata only labels stored completions"},
-		{"service_tier", Ignored, "OpenAI's tiers (auto, default, flex, priority) have no Anthropic counterpart; the account's default capacity is used"},
-		{"prompt_cache_key", Ignored, "a routing hint for OpenAI's automatic cache; Anthropic caches by explicit cache_control"},
+func Parameters() []providers.Parameter {
+	return []providers.Parameter{
+		{Name: "model", Handling: providers.Mapped, Note: "the resolved upstream model (ChatRequest.Model; the body's model only when that is empty)"},
+		{Name: "messages", Handling: providers.Mapped, Note: "system/developer -> top-level system; user/assistant/tool -> alternating user/assistant turns, consecutive same-role turns merged; text and image_url parts -> text and image blocks (data: URL -> base64 source, http(s) URL -> url source); assistant tool_calls -> tool_use blocks; tool messages -> tool_result blocks (placed first in their user turn, as the API requires); empty assistant turns dropped; message `name` ignored (no Anthropic equivalent); input_audio, file and other parts rejected"},
+		{Name: "max_completion_tokens", Handling: providers.Mapped, Note: "max_tokens; wins over max_tokens"},
+		{Name: "max_tokens", Handling: providers.Mapped, Note: "max_tokens; Options.DefaultMaxTokens (4096 when 0) when neither is given, since Anthropic requires it"},
+		{Name: "temperature", Handling: providers.Mapped, Note: "only when the provider is configured with the header anthropic-version: 2023-06-01 (range 0-1). API version 2026-10-21, which the SDK speaks by default, has no sampling parameters: there the default value 1 is ignored and any other value rejected"},
+		{Name: "top_p", Handling: providers.Mapped, Note: "as temperature (default value 1 ignored under 2026-10-21)"},
+		{Name: "top_k", Handling: providers.Mapped, Note: "not OpenAI, sent by some clients: top_k under anthropic-version 2023-06-01, rejected otherwise"},
+		{Name: "stop", Handling: providers.Mapped, Note: "stop_sequences (a string or a list; empty strings dropped)"},
+		{Name: "stream", Handling: providers.Mapped, Note: "chooses the streaming Messages call"},
+		{Name: "stream_options", Handling: providers.Mapped, Note: "include_usage decides whether the usage chunk is sent (ChatRequest.IncludeUsage); usage is always read from the upstream"},
+		{Name: "user", Handling: providers.Mapped, Note: "metadata.user_id"},
+		{Name: "safety_identifier", Handling: providers.Mapped, Note: "metadata.user_id when user is absent"},
+		{Name: "tools", Handling: providers.Mapped, Note: "function tools -> custom tools (name, description, parameters -> input_schema, strict); other tool types rejected"},
+		{Name: "tool_choice", Handling: providers.Mapped, Note: "auto -> auto, none -> none, required -> any, {function:{name}} -> tool; other forms rejected; without tools only none is accepted"},
+		{Name: "parallel_tool_calls", Handling: providers.Mapped, Note: "false -> disable_parallel_tool_use on the tool_choice (auto when none was given)"},
+		{Name: "response_format", Handling: providers.Mapped, Note: "text -> nothing; json_schema -> output_config.format (structured outputs); json_object rejected: Anthropic's structured outputs need a schema"},
+		{Name: "reasoning_effort", Handling: providers.Mapped, Note: "output_config.effort: low, medium, high, xhigh as named; minimal and none -> low, the lowest Anthropic effort"},
+		{Name: "n", Handling: providers.Rejected, Note: "values other than 1: Anthropic returns one message per request"},
+		{Name: "logprobs", Handling: providers.Rejected, Note: "true: Anthropic returns no log probabilities"},
+		{Name: "top_logprobs", Handling: providers.Rejected, Note: "values above 0"},
+		{Name: "logit_bias", Handling: providers.Rejected, Note: "a non-empty map: Anthropic has no token biasing"},
+		{Name: "presence_penalty", Handling: providers.Rejected, Note: "non-zero values: Anthropic has no repetition penalties"},
+		{Name: "frequency_penalty", Handling: providers.Rejected, Note: "non-zero values"},
+		{Name: "seed", Handling: providers.Rejected, Note: "any value: Anthropic has no seeded sampling"},
+		{Name: "functions", Handling: providers.Rejected, Note: "legacy function calling: send tools instead"},
+		{Name: "function_call", Handling: providers.Rejected, Note: "legacy function calling: send tool_choice instead"},
+		{Name: "modalities", Handling: providers.Rejected, Note: "anything other than text"},
+		{Name: "audio", Handling: providers.Rejected, Note: "Anthropic has no audio output"},
+		{Name: "prediction", Handling: providers.Rejected, Note: "Anthropic has no predicted outputs"},
+		{Name: "web_search_options", Handling: providers.Rejected, Note: "OpenAI's web search is not translated to Anthropic's server tool"},
+		{Name: "verbosity", Handling: providers.Rejected, Note: "values other than medium (the default)"},
+		{Name: "store", Handling: providers.Ignored, Note: "OpenAI-side storage of completions; nothing is stored at Anthropic"},
+		{Name: "metadata", Handling: providers.Ignored, Note: "OpenAI's metadata only labels stored completions"},
+		{Name: "service_tier", Handling: providers.Ignored, Note: "OpenAI's tiers (auto, default, flex, priority) have no Anthropic counterpart; the account's default capacity is used"},
+		{Name: "prompt_cache_key", Handling: providers.Ignored, Note: "a routing hint for OpenAI's automatic cache; Anthropic caches by explicit cache_control"},
 	}
 }
 
 // reqError is a 400 in OpenAI's terms, naming the parameter at fault.
 func reqError(param, format string, args ...any) *providers.Error {
-	return &providers.Error{Status: 400, Type: providers.TypeInvalidRequest, Param: param, Message: fmt.Sprintf(format, args...)}
+	return providers.BadRequestf(param, format, args...)
 }
 
 func cannotHonour(param, why string) *providers.Error {
-	return reqError(param, "Anthropic cannot honour %s: %s", param, why)
-}
-
-func isNull(raw json.RawMessage) bool {
-	t := bytes.TrimSpace(raw)
-	return len(t) == 0 || bytes.Equal(t, []byte("null"))
+	return providers.Unsupported("Anthropic", param, why)
 }
 
 // translate turns an OpenAI chat body into Messages API params. model is the
@@ -174,7 +72,7 @@ func isNull(raw json.RawMessage) bool {
 // provider speaks anthropic-version 2023-06-01 (which still has temperature,
 // top_p and top_k). Every failure is a 400 *providers.Error.
 func translate(body []byte, model string, defaultMax int64, legacySampling bool) (*sdk.MessageNewParams, *providers.Error) {
-	var b chatBody
+	var b openaiwire.ChatRequest
 	if err := json.Unmarshal(body, &b); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
@@ -288,7 +186,7 @@ func jsonKind(goKind string) string {
 }
 
 // checkUnsupported rejects parameters Anthropic cannot honour.
-func checkUnsupported(b *chatBody) *providers.Error {
+func checkUnsupported(b *openaiwire.ChatRequest) *providers.Error {
 	if b.N != nil && *b.N != 1 {
 		if *b.N < 1 {
 			return reqError("n", "n must be at least 1")
@@ -301,7 +199,7 @@ func checkUnsupported(b *chatBody) *providers.Error {
 	if b.TopLogprobs != nil && *b.TopLogprobs > 0 {
 		return cannotHonour("top_logprobs", "the Messages API returns no log probabilities")
 	}
-	if !isNull(b.LogitBias) {
+	if !openaiwire.IsNull(b.LogitBias) {
 		var m map[string]json.RawMessage
 		if err := json.Unmarshal(b.LogitBias, &m); err != nil {
 			return reqError("logit_bias", "logit_bias must be an object")
@@ -316,13 +214,13 @@ func checkUnsupported(b *chatBody) *providers.Error {
 	if b.FrequencyPenalty != nil && *b.FrequencyPenalty != 0 {
 		return cannotHonour("frequency_penalty", "the Messages API has no repetition penalties")
 	}
-	if !isNull(b.Seed) {
+	if !openaiwire.IsNull(b.Seed) {
 		return cannotHonour("seed", "the Messages API has no seeded sampling")
 	}
-	if !isNull(b.Functions) {
+	if !openaiwire.IsNull(b.Functions) {
 		return reqError("functions", "legacy functions are not translated for Anthropic: send tools instead")
 	}
-	if !isNull(b.FunctionCall) {
+	if !openaiwire.IsNull(b.FunctionCall) {
 		return reqError("function_call", "legacy function_call is not translated for Anthropic: send tool_choice instead")
 	}
 	for _, m := range b.Modalities {
@@ -330,14 +228,17 @@ func checkUnsupported(b *chatBody) *providers.Error {
 			return cannotHonour("modalities", fmt.Sprintf("the Messages API answers with text only, not %q", m))
 		}
 	}
-	if !isNull(b.Audio) {
-		return cannotHonour("audio", "the Messages API has no audio output")
-	}
-	if !isNull(b.Prediction) {
-		return cannotHonour("prediction", "the Messages API has no predicted outputs")
-	}
-	if !isNull(b.WebSearchOptions) {
-		return cannotHonour("web_search_options", "OpenAI's web search is not translated to Anthropic's web search tool")
+	for _, o := range []struct {
+		raw        json.RawMessage
+		param, why string
+	}{
+		{b.Audio, "audio", "the Messages API has no audio output"},
+		{b.Prediction, "prediction", "the Messages API has no predicted outputs"},
+		{b.WebSearchOptions, "web_search_options", "OpenAI's web search is not translated to Anthropic's web search tool"},
+	} {
+		if !openaiwire.IsNull(o.raw) {
+			return cannotHonour(o.param, o.why)
+		}
 	}
 	if b.Verbosity != nil && *b.Verbosity != "medium" {
 		return cannotHonour("verbosity", "the Messages API has no verbosity control")
@@ -348,7 +249,7 @@ func checkUnsupported(b *chatBody) *providers.Error {
 // sampling handles temperature, top_p and top_k, which API version
 // 2026-10-21 removed (it answers 400 "Extra inputs are not permitted" even
 // for default values) and 2023-06-01 still accepts.
-func sampling(b *chatBody, legacy bool) (map[string]any, *providers.Error) {
+func sampling(b *openaiwire.ChatRequest, legacy bool) (map[string]any, *providers.Error) {
 	extras := map[string]any{}
 	if err := unitSampling(extras, "temperature", b.Temperature, legacy, "Anthropic accepts temperature between 0 and 1, got %v"); err != nil {
 		return nil, err
@@ -392,7 +293,7 @@ func unitSampling(extras map[string]any, name string, v *float64, legacy bool, r
 }
 
 func stopSequences(raw json.RawMessage) ([]string, *providers.Error) {
-	if isNull(raw) {
+	if openaiwire.IsNull(raw) {
 		return nil, nil
 	}
 	var list []string
@@ -414,7 +315,7 @@ func stopSequences(raw json.RawMessage) ([]string, *providers.Error) {
 	return out, nil
 }
 
-func tool(i int, t chatTool) (*sdk.ToolParam, *providers.Error) {
+func tool(i int, t openaiwire.Tool) (*sdk.ToolParam, *providers.Error) {
 	at := func(field string) string { return fmt.Sprintf("tools[%d]%s", i, field) }
 	if t.Type != "" && t.Type != "function" {
 		return nil, cannotHonour(at(".type"), fmt.Sprintf("only function tools are translated, not %q", t.Type))
@@ -433,7 +334,7 @@ func tool(i int, t chatTool) (*sdk.ToolParam, *providers.Error) {
 	// added when absent), not through the SDK's schema struct, so that
 	// every keyword survives untouched.
 	schema := map[string]json.RawMessage{"properties": json.RawMessage(`{}`)}
-	if !isNull(t.Function.Parameters) {
+	if !openaiwire.IsNull(t.Function.Parameters) {
 		if err := json.Unmarshal(t.Function.Parameters, &schema); err != nil || schema == nil {
 			return nil, reqError(at(".function.parameters"), "%s must be a JSON Schema object", at(".function.parameters"))
 		}
@@ -459,7 +360,7 @@ func toolChoice(raw json.RawMessage, tools map[string]bool, parallel *bool) (sdk
 	if parallel != nil && !*parallel {
 		disable = param.NewOpt(true)
 	}
-	if isNull(raw) {
+	if openaiwire.IsNull(raw) {
 		if len(tools) > 0 && disable.Valid() {
 			tc.OfAuto = &sdk.ToolChoiceAutoParam{DisableParallelToolUse: disable}
 		}
@@ -502,7 +403,7 @@ func toolChoice(raw json.RawMessage, tools map[string]bool, parallel *bool) (sdk
 }
 
 func responseFormat(raw json.RawMessage, p *sdk.MessageNewParams) *providers.Error {
-	if isNull(raw) {
+	if openaiwire.IsNull(raw) {
 		return nil
 	}
 	var rf struct {
@@ -521,7 +422,7 @@ func responseFormat(raw json.RawMessage, p *sdk.MessageNewParams) *providers.Err
 	case "json_object":
 		return cannotHonour("response_format", "Anthropic's structured outputs need a JSON schema: send response_format type json_schema")
 	case "json_schema":
-		if rf.JSONSchema == nil || isNull(rf.JSONSchema.Schema) {
+		if rf.JSONSchema == nil || openaiwire.IsNull(rf.JSONSchema.Schema) {
 			return reqError("response_format.json_schema.schema", "response_format json_schema needs a schema")
 		}
 		var m map[string]json.RawMessage
@@ -547,7 +448,7 @@ type turn struct {
 	blocks  []sdk.ContentBlockParamUnion
 }
 
-func messages(in []chatMessage) ([]sdk.TextBlockParam, []sdk.MessageParam, *providers.Error) {
+func messages(in []openaiwire.Message) ([]sdk.TextBlockParam, []sdk.MessageParam, *providers.Error) {
 	var system []sdk.TextBlockParam
 	var turns []*turn
 	add := func(role string) *turn {
@@ -560,7 +461,7 @@ func messages(in []chatMessage) ([]sdk.TextBlockParam, []sdk.MessageParam, *prov
 	}
 	for i, m := range in {
 		at := func(field string) string { return fmt.Sprintf("messages[%d]%s", i, field) }
-		if !isNull(m.FunctionCall) {
+		if m.FunctionCall != nil {
 			return nil, nil, reqError(at(".function_call"), "legacy function_call messages are not translated for Anthropic: send tool_calls instead")
 		}
 		switch m.Role {
@@ -640,31 +541,36 @@ func messages(in []chatMessage) ([]sdk.TextBlockParam, []sdk.MessageParam, *prov
 
 // blank reports text the API refuses as a block ("text content blocks must
 // contain non-whitespace text"); it carries nothing, so it is dropped.
+// content reads a message's content; a blank string gives nothing.
+func content(raw json.RawMessage, at string) (*string, []openaiwire.ContentPart, *providers.Error) {
+	s, parts, ok := openaiwire.ParseContent(raw)
+	if !ok {
+		return nil, nil, reqError(at, "%s must be a string or a list of content parts", at)
+	}
+	if s != nil && blank(*s) {
+		return nil, nil, nil
+	}
+	return s, parts, nil
+}
+
 func blank(s string) bool { return strings.TrimSpace(s) == "" }
 
 // textParts reads content that may only hold text: a string, or text parts
 // (and refusal parts, dropped, when allowRefusal). Blank texts are dropped.
 func textParts(raw json.RawMessage, at string, allowRefusal bool) ([]string, *providers.Error) {
-	if isNull(raw) {
-		return nil, nil
+	s, parts, perr := content(raw, at)
+	if perr != nil {
+		return nil, perr
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
-		if blank(s) {
-			return nil, nil
-		}
-		return []string{s}, nil
-	}
-	var parts []chatPart
-	if err := json.Unmarshal(raw, &parts); err != nil {
-		return nil, reqError(at, "%s must be a string or a list of content parts", at)
+	if s != nil {
+		return []string{*s}, nil
 	}
 	var out []string
 	for j, pt := range parts {
 		switch {
 		case pt.Type == "text":
-			if !blank(pt.Text) {
-				out = append(out, pt.Text)
+			if !blank(pt.TextValue()) {
+				out = append(out, pt.TextValue())
 			}
 		case pt.Type == "refusal" && allowRefusal:
 		default:
@@ -675,27 +581,20 @@ func textParts(raw json.RawMessage, at string, allowRefusal bool) ([]string, *pr
 }
 
 func userContent(raw json.RawMessage, at string) ([]sdk.ContentBlockParamUnion, *providers.Error) {
-	if isNull(raw) {
-		return nil, nil
+	s, parts, perr := content(raw, at)
+	if perr != nil {
+		return nil, perr
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
-		if blank(s) {
-			return nil, nil
-		}
-		return []sdk.ContentBlockParamUnion{sdk.NewTextBlock(s)}, nil
-	}
-	var parts []chatPart
-	if err := json.Unmarshal(raw, &parts); err != nil {
-		return nil, reqError(at, "%s must be a string or a list of content parts", at)
+	if s != nil {
+		return []sdk.ContentBlockParamUnion{sdk.NewTextBlock(*s)}, nil
 	}
 	var out []sdk.ContentBlockParamUnion
 	for j, pt := range parts {
 		pat := fmt.Sprintf("%s[%d]", at, j)
 		switch pt.Type {
 		case "text":
-			if !blank(pt.Text) {
-				out = append(out, sdk.NewTextBlock(pt.Text))
+			if !blank(pt.TextValue()) {
+				out = append(out, sdk.NewTextBlock(pt.TextValue()))
 			}
 		case "image_url":
 			if pt.ImageURL == nil {
@@ -742,7 +641,7 @@ func image(u, at string) (*sdk.ImageBlockParam, *providers.Error) {
 	}
 }
 
-func toolUse(c chatToolCall, at string) (sdk.ContentBlockParamUnion, *providers.Error) {
+func toolUse(c openaiwire.ToolCall, at string) (sdk.ContentBlockParamUnion, *providers.Error) {
 	if c.Type != "" && c.Type != "function" {
 		return sdk.ContentBlockParamUnion{}, cannotHonour(at+".type", fmt.Sprintf("only function tool calls are translated, not %q", c.Type))
 	}

@@ -7,67 +7,9 @@ import (
 
 	sdk "github.com/anthropics/anthropic-sdk-go/v2"
 
+	"github.com/tiergate/tiergate/internal/openaiwire"
 	"github.com/tiergate/tiergate/internal/providers"
 )
-
-// OpenAI response shapes, as the gateway's clients read them.
-
-type completion struct {
-	ID      string     `json:"id"`
-	Object  string     `json:"object"`
-	Created int64      `json:"created"`
-	Model   string     `json:"model"`
-	Choices []choice   `json:"choices"`
-	Usage   *usageJSON `json:"usage,omitempty"`
-}
-
-type choice struct {
-	Index        int             `json:"index"`
-	Message      *outMessage     `json:"message,omitempty"`
-	Delta        *delta          `json:"delta,omitempty"`
-	Logprobs     json.RawMessage `json:"logprobs"`
-	FinishReason *string         `json:"finish_reason"`
-}
-
-type outMessage struct {
-	Role             string         `json:"role"`
-	Content          *string        `json:"content"`
-	ReasoningContent string         `json:"reasoning_content,omitempty"`
-	ToolCalls        []toolCallJSON `json:"tool_calls,omitempty"`
-}
-
-type delta struct {
-	Role             string         `json:"role,omitempty"`
-	Content          *string        `json:"content,omitempty"`
-	ReasoningContent *string        `json:"reasoning_content,omitempty"`
-	ToolCalls        []toolCallJSON `json:"tool_calls,omitempty"`
-}
-
-type toolCallJSON struct {
-	Index    *int         `json:"index,omitempty"`
-	ID       string       `json:"id,omitempty"`
-	Type     string       `json:"type,omitempty"`
-	Function functionJSON `json:"function"`
-}
-
-type functionJSON struct {
-	Name      string `json:"name,omitempty"`
-	Arguments string `json:"arguments"`
-}
-
-type usageJSON struct {
-	PromptTokens        int `json:"prompt_tokens"`
-	CompletionTokens    int `json:"completion_tokens"`
-	TotalTokens         int `json:"total_tokens"`
-	PromptTokensDetails struct {
-		CachedTokens int `json:"cached_tokens"`
-	} `json:"prompt_tokens_details"`
-	CompletionTokensDetails struct {
-		ReasoningTokens int `json:"reasoning_tokens"`
-	} `json:"completion_tokens_details"`
-}
-
-var jsonNull = json.RawMessage("null")
 
 // tokens is Anthropic's usage, as reported.
 type tokens struct {
@@ -89,11 +31,11 @@ func (t tokens) usage() *providers.Usage {
 	}
 }
 
-func usageBody(u *providers.Usage) *usageJSON {
-	out := &usageJSON{PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens, TotalTokens: u.TotalTokens}
-	out.PromptTokensDetails.CachedTokens = u.CachedPromptTokens
-	out.CompletionTokensDetails.ReasoningTokens = u.ReasoningTokens
-	return out
+// usageBody is u as OpenAI writes it, with both details objects.
+func usageBody(u *providers.Usage) *openaiwire.Usage {
+	return &openaiwire.Usage{PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens, TotalTokens: u.TotalTokens,
+		PromptTokensDetails:     &openaiwire.PromptTokensDetails{CachedTokens: u.CachedPromptTokens},
+		CompletionTokensDetails: &openaiwire.CompletionTokensDetails{ReasoningTokens: u.ReasoningTokens}}
 }
 
 // finishReason maps Anthropic's stop_reason to OpenAI's finish_reason.
@@ -123,7 +65,7 @@ func compactArgs(raw []byte) string {
 // chat.completion JSON.
 func completionBody(m *sdk.Message, created int64) ([]byte, *providers.Usage, string, error) {
 	var text, reasoning strings.Builder
-	var calls []toolCallJSON
+	var calls []openaiwire.ToolCall
 	for _, b := range m.Content {
 		switch b.Type {
 		case "text":
@@ -131,21 +73,21 @@ func completionBody(m *sdk.Message, created int64) ([]byte, *providers.Usage, st
 		case "thinking":
 			reasoning.WriteString(b.Thinking)
 		case "tool_use":
-			calls = append(calls, toolCallJSON{ID: b.ID, Type: "function",
-				Function: functionJSON{Name: b.Name, Arguments: compactArgs(b.Input)}})
+			calls = append(calls, openaiwire.ToolCall{ID: b.ID, Type: "function",
+				Function: openaiwire.FunctionCall{Name: b.Name, Arguments: compactArgs(b.Input)}})
 		}
 		// server_tool_use and the server tools' result blocks ran at
 		// Anthropic; redacted_thinking carries nothing readable.
 	}
-	msg := &outMessage{Role: "assistant", ReasoningContent: reasoning.String(), ToolCalls: calls}
+	msg := openaiwire.ResponseMessage{Role: "assistant", ReasoningContent: reasoning.String(), ToolCalls: calls}
 	if text.Len() > 0 || len(calls) == 0 {
 		s := text.String()
 		msg.Content = &s
 	}
 	fr := finishReason(m.StopReason)
-	c := completion{
-		ID: m.ID, Object: "chat.completion", Created: created, Model: string(m.Model),
-		Choices: []choice{{Message: msg, Logprobs: jsonNull, FinishReason: &fr}},
+	c := openaiwire.ChatCompletion{
+		ID: m.ID, Object: openaiwire.ObjectCompletion, Created: created, Model: string(m.Model),
+		Choices: []openaiwire.Choice{{Message: msg, FinishReason: &fr}},
 	}
 	var u *providers.Usage
 	if m.JSON.Usage.Valid() { // absent usage stays absent rather than zero
@@ -156,7 +98,7 @@ func completionBody(m *sdk.Message, created int64) ([]byte, *providers.Usage, st
 		}.usage()
 		c.Usage = usageBody(u)
 	}
-	body, err := json.Marshal(c)
+	body, err := openaiwire.Marshal(c)
 	return body, u, fr, err
 }
 
@@ -184,15 +126,14 @@ type chunkOut struct {
 	content bool
 }
 
-func (s *streamState) chunk(d *delta, finish *string) []byte {
-	b, _ := json.Marshal(completion{
-		ID: s.id, Object: "chat.completion.chunk", Created: s.created, Model: s.model,
-		Choices: []choice{{Delta: d, Logprobs: jsonNull, FinishReason: finish}},
+func (s *streamState) chunk(d *openaiwire.Delta, finish *string) []byte {
+	return openaiwire.MustMarshal(openaiwire.ChatCompletionChunk{
+		ID: s.id, Object: openaiwire.ObjectChunk, Created: s.created, Model: s.model,
+		Choices: []openaiwire.ChunkChoice{{Delta: *d, FinishReason: finish}},
 	})
-	return b
 }
 
-func ptr[T any](v T) *T { return &v }
+var ptr = openaiwire.Ptr[string]
 
 // handle converts one event. It appends the chunks to send to out.
 func (s *streamState) handle(ev *sdk.MessageStreamEventUnion, includeUsage bool, out []chunkOut) []chunkOut {
@@ -205,7 +146,7 @@ func (s *streamState) handle(ev *sdk.MessageStreamEventUnion, includeUsage bool,
 			cacheWrite: u.CacheCreationInputTokens, output: u.OutputTokens,
 			thinking: u.OutputTokensDetails.ThinkingTokens}
 		s.haveUsage = ev.Message.JSON.Usage.Valid()
-		out = append(out, chunkOut{data: s.chunk(&delta{Role: "assistant", Content: ptr("")}, nil)})
+		out = append(out, chunkOut{data: s.chunk(&openaiwire.Delta{Role: "assistant", Content: ptr("")}, nil)})
 	case "content_block_start":
 		cb := ev.ContentBlock
 		if s.blocks == nil {
@@ -216,15 +157,15 @@ func (s *streamState) handle(ev *sdk.MessageStreamEventUnion, includeUsage bool,
 		case "tool_use":
 			n := len(s.tools)
 			s.tools[ev.Index] = n
-			out = append(out, chunkOut{content: true, data: s.chunk(&delta{ToolCalls: []toolCallJSON{{
-				Index: ptr(n), ID: cb.ID, Type: "function", Function: functionJSON{Name: cb.Name}}}}, nil)})
+			out = append(out, chunkOut{content: true, data: s.chunk(&openaiwire.Delta{ToolCalls: []openaiwire.ToolCall{{
+				Index: openaiwire.Ptr(n), ID: cb.ID, Type: "function", Function: openaiwire.FunctionCall{Name: cb.Name}}}}, nil)})
 		case "text":
 			if cb.Text != "" {
-				out = append(out, chunkOut{content: true, data: s.chunk(&delta{Content: ptr(cb.Text)}, nil)})
+				out = append(out, chunkOut{content: true, data: s.chunk(&openaiwire.Delta{Content: ptr(cb.Text)}, nil)})
 			}
 		case "thinking":
 			if cb.Thinking != "" {
-				out = append(out, chunkOut{content: true, data: s.chunk(&delta{ReasoningContent: ptr(cb.Thinking)}, nil)})
+				out = append(out, chunkOut{content: true, data: s.chunk(&openaiwire.Delta{ReasoningContent: ptr(cb.Thinking)}, nil)})
 			}
 		}
 	case "content_block_delta":
@@ -232,11 +173,11 @@ func (s *streamState) handle(ev *sdk.MessageStreamEventUnion, includeUsage bool,
 		switch d.Type {
 		case "text_delta":
 			if d.Text != "" {
-				out = append(out, chunkOut{content: true, data: s.chunk(&delta{Content: ptr(d.Text)}, nil)})
+				out = append(out, chunkOut{content: true, data: s.chunk(&openaiwire.Delta{Content: ptr(d.Text)}, nil)})
 			}
 		case "thinking_delta":
 			if d.Thinking != "" {
-				out = append(out, chunkOut{content: true, data: s.chunk(&delta{ReasoningContent: ptr(d.Thinking)}, nil)})
+				out = append(out, chunkOut{content: true, data: s.chunk(&openaiwire.Delta{ReasoningContent: ptr(d.Thinking)}, nil)})
 			}
 		case "input_json_delta":
 			n, ok := s.tools[ev.Index]
@@ -244,8 +185,8 @@ func (s *streamState) handle(ev *sdk.MessageStreamEventUnion, includeUsage bool,
 				break
 			}
 			s.argsSent[ev.Index] = true
-			out = append(out, chunkOut{content: true, data: s.chunk(&delta{ToolCalls: []toolCallJSON{{
-				Index: ptr(n), Function: functionJSON{Arguments: d.PartialJSON}}}}, nil)})
+			out = append(out, chunkOut{content: true, data: s.chunk(&openaiwire.Delta{ToolCalls: []openaiwire.ToolCall{{
+				Index: openaiwire.Ptr(n), Function: openaiwire.FunctionCall{Arguments: d.PartialJSON}}}}, nil)})
 		}
 		// signature_delta and citations_delta have no OpenAI counterpart.
 	case "content_block_stop":
@@ -253,8 +194,8 @@ func (s *streamState) handle(ev *sdk.MessageStreamEventUnion, includeUsage bool,
 		// all; OpenAI clients expect the arguments to parse.
 		if n, ok := s.tools[ev.Index]; ok && !s.argsSent[ev.Index] {
 			s.argsSent[ev.Index] = true
-			out = append(out, chunkOut{content: true, data: s.chunk(&delta{ToolCalls: []toolCallJSON{{
-				Index: ptr(n), Function: functionJSON{Arguments: "{}"}}}}, nil)})
+			out = append(out, chunkOut{content: true, data: s.chunk(&openaiwire.Delta{ToolCalls: []openaiwire.ToolCall{{
+				Index: openaiwire.Ptr(n), Function: openaiwire.FunctionCall{Arguments: "{}"}}}}, nil)})
 		}
 	case "message_delta":
 		if ev.Delta.StopReason != "" {
@@ -281,11 +222,11 @@ func (s *streamState) handle(ev *sdk.MessageStreamEventUnion, includeUsage bool,
 		}
 	case "message_stop":
 		s.stopped = true
-		out = append(out, chunkOut{data: s.chunk(&delta{}, ptr(finishReason(s.stop)))})
+		out = append(out, chunkOut{data: s.chunk(&openaiwire.Delta{}, ptr(finishReason(s.stop)))})
 		if includeUsage {
-			b, _ := json.Marshal(completion{
-				ID: s.id, Object: "chat.completion.chunk", Created: s.created, Model: s.model,
-				Choices: []choice{}, Usage: usageBody(s.tok.usage()),
+			b := openaiwire.MustMarshal(openaiwire.ChatCompletionChunk{
+				ID: s.id, Object: openaiwire.ObjectChunk, Created: s.created, Model: s.model,
+				Choices: []openaiwire.ChunkChoice{}, Usage: usageBody(s.tok.usage()),
 			})
 			out = append(out, chunkOut{data: b})
 		}

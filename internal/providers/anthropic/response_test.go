@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/tiergate/tiergate/internal/providers"
+	"github.com/tiergate/tiergate/internal/testing/conformance"
 	"github.com/tiergate/tiergate/internal/testing/emulators/anthropicemu"
 )
 
@@ -64,7 +65,7 @@ func TestResponseGolden(t *testing.T) {
 		t.Run(tc.fixture, func(t *testing.T) {
 			srv := replay(t, tc.fixture)
 			p := newTestProvider(t, srv.URL, nil)
-			var sink collect
+			var sink conformance.Collect
 			res, err := p.Chat(context.Background(), &providers.ChatRequest{
 				Model: "claude-opus-4-6", Body: []byte(weatherRequest), Stream: tc.stream, IncludeUsage: true}, &sink)
 			if err != nil {
@@ -75,15 +76,15 @@ func TestResponseGolden(t *testing.T) {
 				if len(res.Body) != 0 {
 					t.Error("a stream's Result.Body must be empty")
 				}
-				got = bytes.Join(sink.chunks, []byte("\n"))
+				got = bytes.Join(sink.All(), []byte("\n"))
 				got = append(got, '\n')
 			} else {
-				if len(sink.chunks) != 0 {
+				if len(sink.All()) != 0 {
 					t.Error("a unary call used the sink")
 				}
-				got = indent(t, res.Body)
+				got = conformance.Canonical(t, res.Body)
 			}
-			golden(t, filepath.Join("golden", tc.golden), got)
+			conformance.Golden(t, filepath.Join("golden", tc.golden), got)
 			if res.FinishReason != tc.finish {
 				t.Errorf("FinishReason = %q, want %q", res.FinishReason, tc.finish)
 			}
@@ -102,32 +103,32 @@ func TestStreamToolCallChunks(t *testing.T) {
 	args := `{"location":"Paris","unit":"celsius","days":3}`
 	emu := newEmu(t, anthropicemu.Options{ToolArgs: args})
 	p := newTestProvider(t, emu.URL, nil)
-	var sink collect
+	var sink conformance.Collect
 	res, err := p.Chat(context.Background(), &providers.ChatRequest{
 		Model: "claude-sonnet-4-6", Body: []byte(weatherRequest), Stream: true, IncludeUsage: true}, &sink)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs := parseChunks(t, sink.chunks)
+	cs := parseChunks(t, sink.All())
 	pieces := (len(args) + anthropicemu.ToolArgPiece - 1) / anthropicemu.ToolArgPiece
 	if want := 1 + 1 + pieces + 1 + 1; len(cs) != want {
 		t.Fatalf("%d chunks, want %d (role, call start, %d pieces, finish, usage)", len(cs), want, pieces)
 	}
 	first := cs[0].Choices[0]
 	if first.Delta.Role == nil || *first.Delta.Role != "assistant" || first.Delta.Content == nil || *first.Delta.Content != "" {
-		t.Errorf("first chunk is not role assistant with empty content: %s", sink.chunks[0])
+		t.Errorf("first chunk is not role assistant with empty content: %s", sink.All()[0])
 	}
 	start := cs[1].Choices[0].Delta.ToolCalls
 	if len(start) != 1 || start[0].Index == nil || *start[0].Index != 0 || start[0].ID == nil || !strings.HasPrefix(*start[0].ID, "toolu_") ||
 		start[0].Type == nil || *start[0].Type != "function" || start[0].Function.Name == nil || *start[0].Function.Name != "get_weather" ||
 		start[0].Function.Arguments == nil || *start[0].Function.Arguments != "" {
-		t.Errorf("tool call start chunk: %s", sink.chunks[1])
+		t.Errorf("tool call start chunk: %s", sink.All()[1])
 	}
 	var joined strings.Builder
 	for i := 2; i < 2+pieces; i++ {
 		tc := cs[i].Choices[0].Delta.ToolCalls
 		if len(tc) != 1 || tc[0].Index == nil || *tc[0].Index != 0 || tc[0].ID != nil || tc[0].Type != nil || tc[0].Function.Name != nil || tc[0].Function.Arguments == nil {
-			t.Fatalf("argument chunk %d carries more than index and arguments: %s", i, sink.chunks[i])
+			t.Fatalf("argument chunk %d carries more than index and arguments: %s", i, sink.All()[i])
 		}
 		joined.WriteString(*tc[0].Function.Arguments)
 	}
@@ -136,7 +137,7 @@ func TestStreamToolCallChunks(t *testing.T) {
 	}
 	fin := cs[len(cs)-2]
 	if len(fin.Choices) != 1 || fin.Choices[0].FinishReason == nil || *fin.Choices[0].FinishReason != "tool_calls" {
-		t.Errorf("finish chunk: %s", sink.chunks[len(cs)-2])
+		t.Errorf("finish chunk: %s", sink.All()[len(cs)-2])
 	}
 	for i := 0; i < len(cs)-2; i++ {
 		if cs[i].Choices[0].FinishReason != nil {
@@ -145,7 +146,7 @@ func TestStreamToolCallChunks(t *testing.T) {
 	}
 	last := cs[len(cs)-1]
 	if len(last.Choices) != 0 || last.Usage == nil || last.Usage.CompletionTokens != pieces {
-		t.Errorf("usage chunk: %s", sink.chunks[len(cs)-1])
+		t.Errorf("usage chunk: %s", sink.All()[len(cs)-1])
 	}
 	for _, c := range cs {
 		if c.Object != "chat.completion.chunk" || c.ID == "" || c.Model != "claude-sonnet-4-6" {
@@ -163,13 +164,13 @@ func TestStreamTextAndTiming(t *testing.T) {
 	emu := newEmu(t, anthropicemu.Options{Reply: reply})
 	p := newTestProvider(t, emu.URL, nil)
 	for _, includeUsage := range []bool{false, true} {
-		var sink collect
+		var sink conformance.Collect
 		res, err := p.Chat(context.Background(), &providers.ChatRequest{Model: "claude-haiku-4-5",
 			Body: []byte(`{"messages":[{"role":"user","content":"count to four"}]}`), Stream: true, IncludeUsage: includeUsage}, &sink)
 		if err != nil {
 			t.Fatal(err)
 		}
-		cs := parseChunks(t, sink.chunks)
+		cs := parseChunks(t, sink.All())
 		var text strings.Builder
 		for _, c := range cs {
 			for _, ch := range c.Choices {
@@ -185,7 +186,7 @@ func TestStreamTextAndTiming(t *testing.T) {
 		if includeUsage {
 			wantChunks++
 			if u := cs[len(cs)-1].Usage; u == nil || u.PromptTokens != 3 || u.CompletionTokens != 4 || u.TotalTokens != 7 {
-				t.Errorf("usage chunk %s", sink.chunks[len(cs)-1])
+				t.Errorf("usage chunk %s", sink.All()[len(cs)-1])
 			}
 		} else {
 			for _, c := range cs {
@@ -219,7 +220,7 @@ func TestUsageCache(t *testing.T) {
 	body := []byte(`{"messages":[{"role":"system","content":"one two three four"},{"role":"user","content":"five six seven eight nine ten"}]}`)
 	want := providers.Usage{PromptTokens: 10, CompletionTokens: 3, TotalTokens: 13, CachedPromptTokens: 5, CacheWriteTokens: 2}
 	for _, stream := range []bool{false, true} {
-		var sink collect
+		var sink conformance.Collect
 		res, err := p.Chat(context.Background(), &providers.ChatRequest{Model: "claude-opus-4-6", Body: body, Stream: stream, IncludeUsage: true}, &sink)
 		if err != nil {
 			t.Fatal(err)
@@ -237,7 +238,7 @@ func TestUsageCache(t *testing.T) {
 		}
 		b := res.Body
 		if stream {
-			b = sink.chunks[len(sink.chunks)-1]
+			b = sink.All()[len(sink.All())-1]
 		}
 		if err := json.Unmarshal(b, &u); err != nil || u.Usage.PromptTokens != 10 || u.Usage.PromptTokensDetails.CachedTokens != 5 {
 			t.Errorf("stream %v: OpenAI usage %s", stream, b)

@@ -11,7 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tiergate/tiergate/internal/openaiwire"
 	"github.com/tiergate/tiergate/internal/providers"
+	"github.com/tiergate/tiergate/internal/testing/conformance"
 	"github.com/tiergate/tiergate/internal/testing/emulators/anthropicemu"
 )
 
@@ -42,7 +44,7 @@ func TestRequestGolden(t *testing.T) {
 					o.Headers = map[string]string{"anthropic-version": "2023-06-01"}
 				}
 			})
-			var sink collect
+			var sink conformance.Collect
 			_, err = p.Chat(context.Background(), &providers.ChatRequest{Model: "claude-sonnet-4-6", Body: body, Stream: tc.stream}, &sink)
 			if err != nil {
 				t.Fatalf("Chat: %v", err)
@@ -65,7 +67,7 @@ func TestRequestGolden(t *testing.T) {
 			if got := r.Header.Get("anthropic-version"); got != wantVersion {
 				t.Errorf("anthropic-version = %q, want %q", got, wantVersion)
 			}
-			golden(t, filepath.Join("requests", tc.name+".wire.json"), indent(t, r.Body))
+			conformance.Golden(t, filepath.Join("requests", tc.name+".wire.json"), conformance.Canonical(t, r.Body))
 		})
 	}
 }
@@ -147,7 +149,7 @@ func TestRejections(t *testing.T) {
 	}
 	// Every parameter the table says is rejected has a case above.
 	for _, prm := range Parameters() {
-		if prm.Handling != Rejected {
+		if prm.Handling != providers.Rejected {
 			continue
 		}
 		found := false
@@ -170,12 +172,12 @@ func TestParametersListEveryField(t *testing.T) {
 			t.Errorf("%s has no note", p.Name)
 		}
 		switch p.Handling {
-		case Mapped, Ignored, Rejected:
+		case providers.Mapped, providers.Ignored, providers.Rejected:
 		default:
 			t.Errorf("%s: handling %q", p.Name, p.Handling)
 		}
 	}
-	typ := reflect.TypeOf(chatBody{})
+	typ := reflect.TypeOf(openaiwire.ChatRequest{})
 	for i := range typ.NumField() {
 		name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
 		if listed[name] != 1 {

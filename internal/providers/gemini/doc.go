@@ -5,7 +5,7 @@
 // batchEmbedContents, and Gemini's answers back to OpenAI JSON and
 // chat.completion.chunk payloads.
 //
-// It imports only the providers contract and the SDK; it must not import
+// It imports only the providers contract, openaiwire and the SDK; it must not import
 // the gateway, the router, another adapter or an emulator.
 //
 // # Retries
@@ -73,63 +73,3 @@
 // without a finishReason, or carries Google's error object, returns a
 // *providers.Error after the chunks already delivered.
 package gemini
-
-// Handling says what the adapter does with an OpenAI chat parameter.
-type Handling string
-
-// Handlings.
-const (
-	Mapped   Handling = "mapped"   // translated to a Gemini field
-	Rejected Handling = "rejected" // answered with a 400 naming the parameter
-	Ignored  Handling = "ignored"  // accepted, no effect on the Gemini request
-)
-
-// Parameter documents one OpenAI chat completion parameter.
-type Parameter struct {
-	Name     string
-	Handling Handling
-	Gemini   string // the Gemini field, or why it is rejected or ignored
-}
-
-// Parameters lists every OpenAI chat completion parameter (as of the 2025
-// API reference, plus the top_k extension some clients send) and what the
-// adapter does with it.
-func Parameters() []Parameter {
-	return []Parameter{
-		{"model", Ignored, "the request's resolved model (ChatRequest.Model) names the Gemini model in the URL"},
-		{"messages", Mapped, "contents and systemInstruction (see the package doc)"},
-		{"stream", Mapped, "streamGenerateContent?alt=sse instead of generateContent"},
-		{"stream_options", Mapped, "include_usage: a final usage chunk (ChatRequest.IncludeUsage)"},
-		{"max_tokens", Mapped, "generationConfig.maxOutputTokens"},
-		{"max_completion_tokens", Mapped, "generationConfig.maxOutputTokens (wins over max_tokens)"},
-		{"temperature", Mapped, "generationConfig.temperature (0..2)"},
-		{"top_p", Mapped, "generationConfig.topP (0..1)"},
-		{"top_k", Mapped, "generationConfig.topK (non-standard extension)"},
-		{"n", Mapped, "generationConfig.candidateCount (1..8; Gemini's limit)"},
-		{"stop", Mapped, "generationConfig.stopSequences (at most 5)"},
-		{"seed", Mapped, "generationConfig.seed (32-bit)"},
-		{"presence_penalty", Mapped, "generationConfig.presencePenalty"},
-		{"frequency_penalty", Mapped, "generationConfig.frequencyPenalty"},
-		{"response_format", Mapped, "json_object: responseMimeType application/json; json_schema: also responseJsonSchema (name and strict are dropped)"},
-		{"tools", Mapped, "tools[0].functionDeclarations with parametersJsonSchema; non-function tools are rejected"},
-		{"tool_choice", Mapped, "toolConfig.functionCallingConfig: none→NONE, auto→AUTO, required→ANY, a named function→ANY+allowedFunctionNames, allowed_tools→ANY or VALIDATED+allowedFunctionNames"},
-		{"parallel_tool_calls", Ignored, "Gemini decides how many calls to make; false cannot be enforced"},
-		{"functions", Mapped, "deprecated form of tools"},
-		{"function_call", Mapped, "deprecated form of tool_choice"},
-		{"reasoning_effort", Mapped, "generationConfig.thinkingConfig.thinkingBudget (none 0, minimal/low 1024, medium 8192, high 24576) with includeThoughts"},
-		{"logit_bias", Rejected, "Gemini has no token biasing"},
-		{"logprobs", Rejected, "not translated by this adapter"},
-		{"top_logprobs", Rejected, "not translated by this adapter"},
-		{"modalities", Rejected, "only [\"text\"] is accepted; other output modalities are refused"},
-		{"audio", Rejected, "audio output is not supported"},
-		{"prediction", Rejected, "Gemini has no predicted outputs"},
-		{"web_search_options", Rejected, "Google Search grounding is not exposed through this adapter"},
-		{"verbosity", Rejected, "Gemini has no verbosity control"},
-		{"user", Ignored, "no Gemini equivalent"},
-		{"safety_identifier", Ignored, "no Gemini equivalent"},
-		{"prompt_cache_key", Ignored, "Gemini caches implicitly"},
-		{"metadata", Ignored, "OpenAI stored-completion bookkeeping"},
-		{"store", Ignored, "OpenAI stored-completion bookkeeping"},
-		{"service_tier", Ignored, "OpenAI billing tier"},
-	}
-}

@@ -8,40 +8,16 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/http"
 	"time"
 
 	"google.golang.org/genai"
 
+	"github.com/tiergate/tiergate/internal/openaiwire"
 	"github.com/tiergate/tiergate/internal/providers"
 )
 
 // maxBatch is the most inputs batchEmbedContents accepts in one call.
 const maxBatch = 100
-
-type embedRequest struct {
-	Input          json.RawMessage `json:"input"`
-	EncodingFormat *string         `json:"encoding_format"`
-	Dimensions     *int64          `json:"dimensions"`
-}
-
-type embeddingListJSON struct {
-	Object string          `json:"object"`
-	Data   []embeddingJSON `json:"data"`
-	Model  string          `json:"model"`
-	Usage  embedUsageJSON  `json:"usage"`
-}
-
-type embeddingJSON struct {
-	Object    string `json:"object"`
-	Index     int    `json:"index"`
-	Embedding any    `json:"embedding"` // []float32, or a base64 string
-}
-
-type embedUsageJSON struct {
-	PromptTokens int `json:"prompt_tokens"`
-	TotalTokens  int `json:"total_tokens"`
-}
 
 // Embed creates embeddings with batchEmbedContents (the SDK sends every
 // Gemini API embedding request through it; inputs beyond 100 are split into
@@ -52,7 +28,7 @@ func (p *Provider) Embed(ctx context.Context, req *providers.EmbedRequest) (_ *p
 	if perr := p.checkModel(req.Model); perr != nil {
 		return nil, perr
 	}
-	var er embedRequest
+	var er openaiwire.EmbeddingRequest
 	if jerr := json.Unmarshal(req.Body, &er); jerr != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(jerr, &te) {
@@ -85,7 +61,7 @@ func (p *Provider) Embed(ctx context.Context, req *providers.EmbedRequest) (_ *p
 	ctx, ci := withCallInfo(ctx)
 	res := &providers.Result{}
 	res.Timing.Start = time.Now()
-	out := embeddingListJSON{Object: "list", Data: make([]embeddingJSON, 0, len(inputs)), Model: req.Model}
+	out := openaiwire.EmbeddingList{Object: openaiwire.ObjectList, Data: make([]openaiwire.Embedding, 0, len(inputs)), Model: req.Model}
 	for start := 0; start < len(inputs); start += maxBatch {
 		batch := inputs[start:min(start+maxBatch, len(inputs))]
 		contents := make([]*genai.Content, len(batch))
@@ -100,8 +76,7 @@ func (p *Provider) Embed(ctx context.Context, req *providers.EmbedRequest) (_ *p
 			return nil, p.mapError(ctx, ci, eerr)
 		}
 		if len(resp.Embeddings) != len(batch) {
-			return nil, &providers.Error{Provider: p.name, Status: http.StatusBadGateway, Type: providers.TypeUpstream, Retryable: true,
-				Message: fmt.Sprintf("%s returned %d embeddings for %d inputs", p.name, len(resp.Embeddings), len(batch))}
+			return nil, providers.Upstream(p.name, fmt.Sprintf("%s returned %d embeddings for %d inputs", p.name, len(resp.Embeddings), len(batch)), true)
 		}
 		for i, e := range resp.Embeddings {
 			var values []float32
@@ -114,18 +89,18 @@ func (p *Provider) Embed(ctx context.Context, req *providers.EmbedRequest) (_ *p
 			} else if values == nil {
 				emb = []float32{}
 			}
-			out.Data = append(out.Data, embeddingJSON{Object: "embedding", Index: start + i, Embedding: emb})
+			out.Data = append(out.Data, openaiwire.Embedding{Object: openaiwire.ObjectEmbedding, Index: start + i, Embedding: emb})
 		}
 	}
 	res.Timing.End = time.Now()
-	res.Body = marshal(out)
+	res.Body = openaiwire.MustMarshal(out)
 	return res, nil
 }
 
 // embedInputs reads input: a string or an array of strings. Token arrays
 // cannot be sent to Gemini.
 func (p *Provider) embedInputs(raw json.RawMessage) ([]string, *providers.Error) {
-	if isNull(raw) {
+	if openaiwire.IsNull(raw) {
 		return nil, p.invalid("input", "input is required")
 	}
 	var one string

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/tiergate/tiergate/internal/providers"
+	"github.com/tiergate/tiergate/internal/testing/conformance"
 	"github.com/tiergate/tiergate/internal/testing/emulators/geminiemu"
 )
 
@@ -143,7 +144,7 @@ func TestEmbedFixture(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		golden(t, "golden/batch_embed_contents."+format+".openai.json", res.Body)
+		conformance.GoldenJSON(t, "golden/batch_embed_contents."+format+".openai.json", res.Body)
 	}
 	// embedContent's answer shape (one embedding) is what the emulator
 	// must also produce; the adapter itself always batches.
@@ -172,7 +173,7 @@ func TestEmbedRejects(t *testing.T) {
 		{`{"input":"a","dimensions":0}`, "dimensions"},
 	} {
 		_, err := p.Embed(context.Background(), &providers.EmbedRequest{Model: "text-embedding-004", Body: []byte(tc.body)})
-		pe := asProviderError(t, err)
+		pe := conformance.AsError(t, err)
 		if pe.Status != 400 || pe.Param != tc.param {
 			t.Errorf("%s: got %d %q (%s)", tc.body, pe.Status, pe.Param, pe.Message)
 		}
@@ -182,7 +183,7 @@ func TestEmbedRejects(t *testing.T) {
 	}
 	// A chat model cannot embed: the upstream's 404 comes through.
 	_, err := p.Embed(context.Background(), &providers.EmbedRequest{Model: testModel, Body: []byte(`{"input":"a"}`)})
-	if pe := asProviderError(t, err); pe.Status != 404 {
+	if pe := conformance.AsError(t, err); pe.Status != 404 {
 		t.Errorf("chat model: %+v", pe)
 	}
 }
@@ -242,11 +243,11 @@ func TestHealth(t *testing.T) {
 	}
 	emu.SetOptions(geminiemu.Options{APIKey: "rotated"})
 	err := p.Health(context.Background())
-	if pe := asProviderError(t, err); pe.Status != 401 || !strings.Contains(pe.Message, "GEMINI_API_KEY") {
+	if pe := conformance.AsError(t, err); pe.Status != 401 || !strings.Contains(pe.Message, "GEMINI_API_KEY") {
 		t.Errorf("bad key: %+v", pe)
 	}
 	emu.SetOptions(geminiemu.Options{APIKey: testKey, Fault: geminiemu.Fault{Status: 503}})
-	if pe := asProviderError(t, p.Health(context.Background())); pe.Status != 503 || !pe.Retryable {
+	if pe := conformance.AsError(t, p.Health(context.Background())); pe.Status != 503 || !pe.Retryable {
 		t.Errorf("503: %+v", pe)
 	}
 	if _, err := p.Models(context.Background()); err == nil {

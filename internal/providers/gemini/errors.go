@@ -16,31 +16,20 @@ import (
 	"github.com/tiergate/tiergate/internal/providers"
 )
 
-// scrub removes the API key from a message. Google's own error details
-// can echo the key (google.rpc.DebugInfo "Invalid API key: ..."), and the
-// SDK's configuration errors print the whole client configuration.
-func scrub(msg, key string) string {
-	if key == "" {
-		return msg
-	}
-	return strings.ReplaceAll(msg, key, "[redacted]")
-}
-
 // guard turns a panic inside the SDK into a retryable upstream error. The
 // SDK type-asserts upstream JSON without checking it (a body such as
 // {"candidates": ""} panics in its converters), and a broken or hostile
 // upstream must not bring the gateway down. Use as: defer p.guard(&err).
 func (p *Provider) guard(err *error) {
 	if r := recover(); r != nil {
-		msg := scrub(fmt.Sprint(r), p.apiKey)
+		msg := p.red.String(fmt.Sprint(r))
 		p.log.Warn("the Gemini SDK panicked on an upstream response", "provider", p.name, "panic", msg)
-		*err = &providers.Error{Provider: p.name, Status: http.StatusBadGateway, Type: providers.TypeUpstream, Retryable: true,
-			Message: p.name + " sent a response the adapter cannot read: " + msg}
+		*err = providers.Upstream(p.name, p.name+" sent a response the adapter cannot read: "+msg, true)
 	}
 }
 
 func (p *Provider) invalid(param, msg string) *providers.Error {
-	return &providers.Error{Provider: p.name, Status: http.StatusBadRequest, Type: providers.TypeInvalidRequest, Param: param, Message: msg}
+	return providers.BadRequest(msg, param).In(p.name)
 }
 
 // mapError turns whatever the SDK returned into a providers.Error.
@@ -72,24 +61,15 @@ func (p *Provider) mapError(ctx context.Context, ci *callInfo, err error) *provi
 	var ue *url.Error
 	var ne net.Error
 	if errors.As(err, &ue) || errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		p.log.Debug("upstream call failed", "provider", p.name, "error", err)
 		e := providers.TransportError(p.name, err)
 		if !firstByte.IsZero() && status/100 == 2 {
-			e.Message = "the connection to " + p.name + " broke during the response: " + transportCause(err)
+			e.Message = "the connection to " + p.name + " broke during the response: " + providers.TransportCause(err)
 		}
-		e.Message = scrub(e.Message, p.apiKey)
+		e.Message = p.red.String(e.Message)
 		return e
 	}
-	return &providers.Error{Provider: p.name, Status: http.StatusBadGateway, Type: providers.TypeUpstream, Retryable: true,
-		Message: p.name + " sent a response the adapter cannot read: " + scrub(err.Error(), p.apiKey)}
-}
-
-// transportCause is err's message without a url.Error's method and URL.
-func transportCause(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err.Error()
-	}
-	return err.Error()
+	return providers.Upstream(p.name, p.name+" sent a response the adapter cannot read: "+p.red.String(err.Error()), true)
 }
 
 func (p *Provider) contextError(err error) *providers.Error {
@@ -113,7 +93,7 @@ func (p *Provider) fromAPIError(e genai.APIError, httpStatus int, header http.He
 	if code == 0 {
 		code = http.StatusBadGateway
 	}
-	msg := scrub(strings.TrimSpace(e.Message), p.apiKey)
+	msg := p.red.String(strings.TrimSpace(e.Message))
 	if msg == "" {
 		msg = fmt.Sprintf("%s answered %d %s", p.name, code, http.StatusText(code))
 	}

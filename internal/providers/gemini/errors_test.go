@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tiergate/tiergate/internal/providers"
+	"github.com/tiergate/tiergate/internal/testing/conformance"
 	"github.com/tiergate/tiergate/internal/testing/emulators/geminiemu"
 )
 
@@ -89,8 +90,8 @@ func TestErrorMapping(t *testing.T) {
 				up.set(tc.status, h, []byte(tc.body))
 				p := newProvider(t, up.URL)
 				req := &providers.ChatRequest{Model: testModel, Body: []byte(hiBody), Stream: stream}
-				_, err := p.Chat(context.Background(), req, &collect{})
-				pe := asProviderError(t, err)
+				_, err := p.Chat(context.Background(), req, &conformance.Collect{})
+				pe := conformance.AsError(t, err)
 				if pe.Status != tc.wantStatus || pe.Type != tc.wantType || pe.Retryable != tc.retryable {
 					t.Errorf("got %d %s retryable=%v, want %d %s retryable=%v (%s)", pe.Status, pe.Type, pe.Retryable,
 						tc.wantStatus, tc.wantType, tc.retryable, pe.Message)
@@ -138,8 +139,8 @@ func TestEmulatorFaults(t *testing.T) {
 			t.Run(tc.name+map[bool]string{false: "/unary", true: "/stream"}[stream], func(t *testing.T) {
 				emu := newEmulator(t, tc.opts)
 				p := newProvider(t, emu.URL)
-				_, err := p.Chat(context.Background(), &providers.ChatRequest{Model: testModel, Body: []byte(hiBody), Stream: stream}, &collect{})
-				pe := asProviderError(t, err)
+				_, err := p.Chat(context.Background(), &providers.ChatRequest{Model: testModel, Body: []byte(hiBody), Stream: stream}, &conformance.Collect{})
+				pe := conformance.AsError(t, err)
 				if pe.Status != tc.wantStatus || pe.Retryable != tc.retryable || pe.RetryAfter != tc.retryAfter {
 					t.Errorf("stream=%v: got %d retryable=%v after=%v (%s)", stream, pe.Status, pe.Retryable, pe.RetryAfter, pe.Message)
 				}
@@ -158,13 +159,13 @@ func TestUnknownModel(t *testing.T) {
 	emu := newEmulator(t, geminiemu.Options{})
 	p := newProvider(t, emu.URL)
 	_, err := p.Chat(context.Background(), &providers.ChatRequest{Model: "gpt-4o", Body: []byte(hiBody)}, nil)
-	pe := asProviderError(t, err)
+	pe := conformance.AsError(t, err)
 	if pe.Status != 404 || pe.Code != "model_not_found" || !strings.Contains(pe.Message, "gpt-4o") {
 		t.Errorf("got %+v", pe)
 	}
 	for _, bad := range []string{"", "a/b", "x?alt=json", "../models", "m:generateContent"} {
 		_, err := p.Chat(context.Background(), &providers.ChatRequest{Model: bad, Body: []byte(hiBody)}, nil)
-		if pe := asProviderError(t, err); pe.Status != 400 || pe.Param != "model" {
+		if pe := conformance.AsError(t, err); pe.Status != 400 || pe.Param != "model" {
 			t.Errorf("model %q: got %+v", bad, pe)
 		}
 	}
@@ -176,7 +177,7 @@ func TestTransportFailure(t *testing.T) {
 	emu.Close() // nothing listens any more
 	p := newProvider(t, url)
 	_, err := p.Chat(context.Background(), &providers.ChatRequest{Model: testModel, Body: []byte(hiBody)}, nil)
-	pe := asProviderError(t, err)
+	pe := conformance.AsError(t, err)
 	if pe.Status != 502 || !pe.Retryable || !strings.Contains(pe.Message, "cannot reach gemini") {
 		t.Errorf("got %+v", pe)
 	}

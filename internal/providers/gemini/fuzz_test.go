@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tiergate/tiergate/internal/providers"
+	"github.com/tiergate/tiergate/internal/testing/conformance"
 	"github.com/tiergate/tiergate/internal/testing/emulators/geminiemu"
 )
 
@@ -125,14 +126,14 @@ func FuzzResponse(f *testing.F) {
 			ct = "text/event-stream"
 		}
 		up.set(200, http.Header{"Content-Type": {ct}}, body)
-		sink := &collect{}
+		sink := &conformance.Collect{}
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		res, err := p.Chat(ctx, &providers.ChatRequest{Model: testModel, Body: []byte(hiBody), Stream: stream, IncludeUsage: true}, sink)
 		if ctx.Err() != nil {
 			t.Fatalf("Chat hung on %q", body)
 		}
-		for _, c := range sink.all() {
+		for _, c := range sink.All() {
 			if !json.Valid(c) {
 				t.Fatalf("invalid chunk %q", c)
 			}

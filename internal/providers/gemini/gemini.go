@@ -16,6 +16,7 @@ import (
 
 	"google.golang.org/genai"
 
+	"github.com/tiergate/tiergate/internal/openaiwire"
 	"github.com/tiergate/tiergate/internal/providers"
 )
 
@@ -34,7 +35,7 @@ const healthTimeout = 5 * time.Second
 type Provider struct {
 	name   string
 	keyEnv string
-	apiKey string // kept only to scrub it from upstream messages
+	red    *openaiwire.Redactor // scrubs the key from upstream messages
 	client *genai.Client
 	log    *slog.Logger
 
@@ -109,12 +110,12 @@ func New(o providers.Options) (*Provider, error) {
 	})
 	if err != nil {
 		// The SDK's messages can print the whole config, key included.
-		return nil, fmt.Errorf("%s: cannot create the Gemini client: %s", name, scrub(err.Error(), o.APIKey))
+		return nil, fmt.Errorf("%s: cannot create the Gemini client: %s", name, o.Redactor().String(err.Error()))
 	}
 	return &Provider{
 		name:   name,
 		keyEnv: keyEnv,
-		apiKey: o.APIKey,
+		red:    o.Redactor(),
 		client: client,
 		log:    o.Log(),
 		now:    time.Now,

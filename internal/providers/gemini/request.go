@@ -15,110 +15,19 @@ import (
 
 	"google.golang.org/genai"
 
+	"github.com/tiergate/tiergate/internal/openaiwire"
 	"github.com/tiergate/tiergate/internal/providers"
 )
 
-// chatRequest is the part of OpenAI's chat completion body the adapter
-// reads. It is decoded here rather than with go-openai's type because that
-// type cannot tell an absent temperature (or top_p, penalty) from zero.
+// chatRequest is openaiwire's request with the members it keeps raw that
+// this adapter reads typed, so that one decode reports a wrong type for
+// them too (the outer fields win over the embedded ones of the same name).
 type chatRequest struct {
-	Messages            []chatMessage              `json:"messages"`
-	MaxTokens           *int64                     `json:"max_tokens"`
-	MaxCompletionTokens *int64                     `json:"max_completion_tokens"`
-	Temperature         *float64                   `json:"temperature"`
-	TopP                *float64                   `json:"top_p"`
-	TopK                *int64                     `json:"top_k"`
-	N                   *int64                     `json:"n"`
-	Stop                json.RawMessage            `json:"stop"`
-	Seed                *int64                     `json:"seed"`
-	PresencePenalty     *float64                   `json:"presence_penalty"`
-	FrequencyPenalty    *float64                   `json:"frequency_penalty"`
-	ResponseFormat      *responseFormat            `json:"response_format"`
-	Tools               []chatTool                 `json:"tools"`
-	ToolChoice          json.RawMessage            `json:"tool_choice"`
-	ParallelToolCalls   *bool                      `json:"parallel_tool_calls"`
-	Functions           []functionDef              `json:"functions"`
-	FunctionCall        json.RawMessage            `json:"function_call"`
-	ReasoningEffort     *string                    `json:"reasoning_effort"`
-	LogitBias           map[string]json.RawMessage `json:"logit_bias"`
-	Logprobs            *bool                      `json:"logprobs"`
-	TopLogprobs         *int64                     `json:"top_logprobs"`
-	Modalities          []string                   `json:"modalities"`
-	Audio               json.RawMessage            `json:"audio"`
-	Prediction          json.RawMessage            `json:"prediction"`
-	WebSearchOptions    json.RawMessage            `json:"web_search_options"`
-	Verbosity           *string                    `json:"verbosity"`
-}
-
-type chatMessage struct {
-	Role         string          `json:"role"`
-	Content      json.RawMessage `json:"content"`
-	Name         string          `json:"name"`
-	ToolCalls    []toolCall      `json:"tool_calls"`
-	ToolCallID   string          `json:"tool_call_id"`
-	FunctionCall *functionCall   `json:"function_call"`
-	Refusal      *string         `json:"refusal"`
-}
-
-type toolCall struct {
-	ID           string        `json:"id"`
-	Type         string        `json:"type"`
-	Function     functionCall  `json:"function"`
-	ExtraContent *extraContent `json:"extra_content,omitempty"`
-}
-
-type functionCall struct {
-	Name      string `json:"name"`
-	Arguments string `json:"arguments"`
-}
-
-// extraContent carries Gemini's thought signature on a tool call, in the
-// shape Google's own OpenAI-compatible endpoint uses, so that Gemini 3
-// models get their signature back on the next turn.
-type extraContent struct {
-	Google *struct {
-		ThoughtSignature string `json:"thought_signature,omitempty"`
-	} `json:"google,omitempty"`
-}
-
-type contentPart struct {
-	Type     string  `json:"type"`
-	Text     *string `json:"text"`
-	Refusal  *string `json:"refusal"`
-	ImageURL *struct {
-		URL    string `json:"url"`
-		Detail string `json:"detail"`
-	} `json:"image_url"`
-	InputAudio *struct {
-		Data   string `json:"data"`
-		Format string `json:"format"`
-	} `json:"input_audio"`
-	File *struct {
-		FileData string `json:"file_data"`
-		FileID   string `json:"file_id"`
-		Filename string `json:"filename"`
-	} `json:"file"`
-}
-
-type chatTool struct {
-	Type     string      `json:"type"`
-	Function functionDef `json:"function"`
-}
-
-type functionDef struct {
-	Name        string          `json:"name"`
-	Description string          `json:"description"`
-	Parameters  json.RawMessage `json:"parameters"`
-	Strict      *bool           `json:"strict"`
-}
-
-type responseFormat struct {
-	Type       string `json:"type"`
-	JSONSchema *struct {
-		Name   string          `json:"name"`
-		Schema json.RawMessage `json:"schema"`
-		Strict *bool           `json:"strict"`
-	} `json:"json_schema"`
+	openaiwire.ChatRequest
+	Seed           *int64                     `json:"seed"`
+	ResponseFormat *openaiwire.ResponseFormat `json:"response_format"`
+	Functions      []openaiwire.FunctionDef   `json:"functions"`
+	LogitBias      map[string]json.RawMessage `json:"logit_bias"`
 }
 
 // translation is a chat request in the SDK's terms.
@@ -149,11 +58,6 @@ func reasoningBudget(effort string) (int32, bool) {
 	return 0, false
 }
 
-func isNull(raw json.RawMessage) bool {
-	raw = bytes.TrimSpace(raw)
-	return len(raw) == 0 || string(raw) == "null"
-}
-
 // translate turns an OpenAI chat body into Gemini contents and config. It
 // returns a 400 *providers.Error (with Param set) for a body Gemini cannot
 // honour.
@@ -162,7 +66,8 @@ func (p *Provider) translate(body []byte) (*translation, *providers.Error) {
 	if err := json.Unmarshal(body, &req); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return nil, p.invalid(te.Field, fmt.Sprintf("invalid type for '%s': got %s, want %s", te.Field, te.Value, jsonType(te.Type.Kind().String())))
+			field := strings.TrimPrefix(te.Field, "ChatRequest.") // the embedded type's name
+			return nil, p.invalid(field, fmt.Sprintf("invalid type for '%s': got %s, want %s", field, te.Value, jsonType(te.Type.Kind().String())))
 		}
 		return nil, p.invalid("", "invalid chat request body: "+strings.TrimPrefix(err.Error(), "json: "))
 	}
@@ -220,13 +125,13 @@ func (p *Provider) rejectUnsupported(req *chatRequest) *providers.Error {
 			return p.invalid("modalities", fmt.Sprintf("output modality %q is not supported by the Gemini adapter; only text", m))
 		}
 	}
-	if !isNull(req.Audio) {
+	if !openaiwire.IsNull(req.Audio) {
 		return p.invalid("audio", "audio output is not supported by the Gemini adapter")
 	}
-	if !isNull(req.Prediction) {
+	if !openaiwire.IsNull(req.Prediction) {
 		return p.invalid("prediction", "predicted outputs are not supported by Gemini")
 	}
-	if !isNull(req.WebSearchOptions) {
+	if !openaiwire.IsNull(req.WebSearchOptions) {
 		return p.invalid("web_search_options", "web_search_options is not supported by the Gemini adapter")
 	}
 	if req.Verbosity != nil {
@@ -272,7 +177,7 @@ func (p *Provider) generationConfig(req *chatRequest, cfg *genai.GenerateContent
 			cfg.CandidateCount = int32(*v)
 		}
 	}
-	if !isNull(req.Stop) {
+	if !openaiwire.IsNull(req.Stop) {
 		var one string
 		var many []string
 		switch {
@@ -317,7 +222,7 @@ func (p *Provider) generationConfig(req *chatRequest, cfg *genai.GenerateContent
 			cfg.ResponseMIMEType = "application/json"
 		case "json_schema":
 			cfg.ResponseMIMEType = "application/json"
-			if rf.JSONSchema != nil && !isNull(rf.JSONSchema.Schema) {
+			if rf.JSONSchema != nil && !openaiwire.IsNull(rf.JSONSchema.Schema) {
 				if !isJSONObject(rf.JSONSchema.Schema) {
 					return p.invalid("response_format.json_schema.schema", "the JSON schema must be an object")
 				}
@@ -350,7 +255,7 @@ func isJSONObject(raw json.RawMessage) bool {
 func (p *Provider) tools(req *chatRequest, cfg *genai.GenerateContentConfig) (map[string]bool, *providers.Error) {
 	declared := map[string]bool{}
 	var decls []*genai.FunctionDeclaration
-	add := func(param string, fd functionDef) *providers.Error {
+	add := func(param string, fd openaiwire.FunctionDef) *providers.Error {
 		if fd.Name == "" {
 			return p.invalid(param+".name", "function name is required")
 		}
@@ -362,7 +267,7 @@ func (p *Provider) tools(req *chatRequest, cfg *genai.GenerateContentConfig) (ma
 		}
 		declared[fd.Name] = true
 		d := &genai.FunctionDeclaration{Name: fd.Name, Description: fd.Description}
-		if !isNull(fd.Parameters) {
+		if !openaiwire.IsNull(fd.Parameters) {
 			if !isJSONObject(fd.Parameters) {
 				return p.invalid(param+".parameters", "function parameters must be a JSON schema object")
 			}
@@ -375,7 +280,11 @@ func (p *Provider) tools(req *chatRequest, cfg *genai.GenerateContentConfig) (ma
 		if t.Type != "function" && t.Type != "" {
 			return nil, p.invalid(fmt.Sprintf("tools[%d].type", i), fmt.Sprintf("tool type %q is not supported by the Gemini adapter; only function tools are", t.Type))
 		}
-		if perr := add(fmt.Sprintf("tools[%d].function", i), t.Function); perr != nil {
+		var fd openaiwire.FunctionDef
+		if t.Function != nil {
+			fd = *t.Function
+		}
+		if perr := add(fmt.Sprintf("tools[%d].function", i), fd); perr != nil {
 			return nil, perr
 		}
 	}
@@ -394,10 +303,10 @@ func (p *Provider) tools(req *chatRequest, cfg *genai.GenerateContentConfig) (ma
 // Gemini's function calling mode.
 func (p *Provider) toolChoice(req *chatRequest, cfg *genai.GenerateContentConfig, declared map[string]bool) *providers.Error {
 	raw, param := req.ToolChoice, "tool_choice"
-	if isNull(raw) {
+	if openaiwire.IsNull(raw) {
 		raw, param = req.FunctionCall, "function_call"
 	}
-	if isNull(raw) {
+	if openaiwire.IsNull(raw) {
 		return nil
 	}
 	set := func(mode genai.FunctionCallingConfigMode, names ...string) *providers.Error {
@@ -485,7 +394,7 @@ type pendingCall struct {
 // assistant→model, tool/function→user (functionResponse parts),
 // system/developer→systemInstruction. Adjacent turns of the same role are
 // merged, as Gemini expects alternating turns.
-func (p *Provider) messages(msgs []chatMessage) ([]*genai.Content, []*genai.Part, *providers.Error) {
+func (p *Provider) messages(msgs []openaiwire.Message) ([]*genai.Content, []*genai.Part, *providers.Error) {
 	if len(msgs) == 0 {
 		return nil, nil, p.invalid("messages", "messages must not be empty")
 	}
@@ -602,8 +511,8 @@ func hasFunctionCall(c *genai.Content) bool {
 }
 
 // assistantCalls translates an assistant message's tool_calls (or the
-// deprecated function_call) into functionCall parts.
-func (p *Provider) assistantCalls(param string, m chatMessage) ([]*genai.Part, []pendingCall, *providers.Error) {
+// deprecated function_call) into openaiwire.FunctionCall parts.
+func (p *Provider) assistantCalls(param string, m openaiwire.Message) ([]*genai.Part, []pendingCall, *providers.Error) {
 	var parts []*genai.Part
 	var pending []pendingCall
 	seen := map[string]bool{}
@@ -644,7 +553,7 @@ func (p *Provider) assistantCalls(param string, m chatMessage) ([]*genai.Part, [
 	return parts, pending, nil
 }
 
-func (p *Provider) callPart(param string, fc functionCall) (*genai.Part, *providers.Error) {
+func (p *Provider) callPart(param string, fc openaiwire.FunctionCall) (*genai.Part, *providers.Error) {
 	if !functionNameRE.MatchString(fc.Name) {
 		return nil, p.invalid(param+".name", fmt.Sprintf("function name %q is not accepted by Gemini", fc.Name))
 	}
@@ -681,23 +590,28 @@ func responseObject(s string) map[string]any {
 	return map[string]any{"result": s}
 }
 
+// content reads a message's content; an empty string gives nothing.
+func (p *Provider) content(param string, raw json.RawMessage) (*string, []openaiwire.ContentPart, *providers.Error) {
+	s, parts, ok := openaiwire.ParseContent(raw)
+	if !ok {
+		return nil, nil, p.invalid(param, "content must be a string or an array of content parts")
+	}
+	if s != nil && *s == "" {
+		return nil, nil, nil
+	}
+	return s, parts, nil
+}
+
 // textContent reads content that may only hold text: a string, an array
 // of text (and, for assistant and tool messages, refusal) parts, or null.
 // Empty texts are dropped (Gemini rejects empty text parts).
 func (p *Provider) textContent(param string, raw json.RawMessage, allowRefusal bool) ([]string, *providers.Error) {
-	if isNull(raw) {
-		return nil, nil
+	s, parts, perr := p.content(param, raw)
+	if perr != nil {
+		return nil, perr
 	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		if s == "" {
-			return nil, nil
-		}
-		return []string{s}, nil
-	}
-	var parts []contentPart
-	if err := json.Unmarshal(raw, &parts); err != nil {
-		return nil, p.invalid(param, "content must be a string or an array of content parts")
+	if s != nil {
+		return []string{*s}, nil
 	}
 	var out []string
 	for j, cp := range parts {
@@ -719,19 +633,12 @@ func (p *Provider) textContent(param string, raw json.RawMessage, allowRefusal b
 
 // userContent reads a user message's content: text, images, audio, files.
 func (p *Provider) userContent(param string, raw json.RawMessage) ([]*genai.Part, *providers.Error) {
-	if isNull(raw) {
-		return nil, nil
+	s, parts, perr := p.content(param, raw)
+	if perr != nil {
+		return nil, perr
 	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		if s == "" {
-			return nil, nil
-		}
-		return []*genai.Part{{Text: s}}, nil
-	}
-	var parts []contentPart
-	if err := json.Unmarshal(raw, &parts); err != nil {
-		return nil, p.invalid(param, "content must be a string or an array of content parts")
+	if s != nil {
+		return []*genai.Part{{Text: *s}}, nil
 	}
 	var out []*genai.Part
 	for j, cp := range parts {
@@ -851,4 +758,47 @@ func decodeBase64(s string) ([]byte, error) {
 		return b, nil
 	}
 	return base64.RawURLEncoding.DecodeString(s)
+}
+
+// Parameters lists every OpenAI chat completion parameter (as of the 2025
+// API reference, plus the top_k extension some clients send) and what the
+// adapter does with it.
+func Parameters() []providers.Parameter {
+	return []providers.Parameter{
+		{Name: "model", Handling: providers.Ignored, Note: "the request's resolved model (ChatRequest.Model) names the Gemini model in the URL"},
+		{Name: "messages", Handling: providers.Mapped, Note: "contents and systemInstruction (see the package doc)"},
+		{Name: "stream", Handling: providers.Mapped, Note: "streamGenerateContent?alt=sse instead of generateContent"},
+		{Name: "stream_options", Handling: providers.Mapped, Note: "include_usage: a final usage chunk (ChatRequest.IncludeUsage)"},
+		{Name: "max_tokens", Handling: providers.Mapped, Note: "generationConfig.maxOutputTokens"},
+		{Name: "max_completion_tokens", Handling: providers.Mapped, Note: "generationConfig.maxOutputTokens (wins over max_tokens)"},
+		{Name: "temperature", Handling: providers.Mapped, Note: "generationConfig.temperature (0..2)"},
+		{Name: "top_p", Handling: providers.Mapped, Note: "generationConfig.topP (0..1)"},
+		{Name: "top_k", Handling: providers.Mapped, Note: "generationConfig.topK (non-standard extension)"},
+		{Name: "n", Handling: providers.Mapped, Note: "generationConfig.candidateCount (1..8; Gemini's limit)"},
+		{Name: "stop", Handling: providers.Mapped, Note: "generationConfig.stopSequences (at most 5)"},
+		{Name: "seed", Handling: providers.Mapped, Note: "generationConfig.seed (32-bit)"},
+		{Name: "presence_penalty", Handling: providers.Mapped, Note: "generationConfig.presencePenalty"},
+		{Name: "frequency_penalty", Handling: providers.Mapped, Note: "generationConfig.frequencyPenalty"},
+		{Name: "response_format", Handling: providers.Mapped, Note: "json_object: responseMimeType application/json; json_schema: also responseJsonSchema (name and strict are dropped)"},
+		{Name: "tools", Handling: providers.Mapped, Note: "tools[0].functionDeclarations with parametersJsonSchema; non-function tools are rejected"},
+		{Name: "tool_choice", Handling: providers.Mapped, Note: "toolConfig.functionCallingConfig: none→NONE, auto→AUTO, required→ANY, a named function→ANY+allowedFunctionNames, allowed_tools→ANY or VALIDATED+allowedFunctionNames"},
+		{Name: "parallel_tool_calls", Handling: providers.Ignored, Note: "Gemini decides how many calls to make; false cannot be enforced"},
+		{Name: "functions", Handling: providers.Mapped, Note: "deprecated form of tools"},
+		{Name: "function_call", Handling: providers.Mapped, Note: "deprecated form of tool_choice"},
+		{Name: "reasoning_effort", Handling: providers.Mapped, Note: "generationConfig.thinkingConfig.thinkingBudget (none 0, minimal/low 1024, medium 8192, high 24576) with includeThoughts"},
+		{Name: "logit_bias", Handling: providers.Rejected, Note: "Gemini has no token biasing"},
+		{Name: "logprobs", Handling: providers.Rejected, Note: "not translated by this adapter"},
+		{Name: "top_logprobs", Handling: providers.Rejected, Note: "not translated by this adapter"},
+		{Name: "modalities", Handling: providers.Rejected, Note: "only [\"text\"] is accepted; other output modalities are refused"},
+		{Name: "audio", Handling: providers.Rejected, Note: "audio output is not supported"},
+		{Name: "prediction", Handling: providers.Rejected, Note: "Gemini has no predicted outputs"},
+		{Name: "web_search_options", Handling: providers.Rejected, Note: "Google Search grounding is not exposed through this adapter"},
+		{Name: "verbosity", Handling: providers.Rejected, Note: "Gemini has no verbosity control"},
+		{Name: "user", Handling: providers.Ignored, Note: "no Gemini equivalent"},
+		{Name: "safety_identifier", Handling: providers.Ignored, Note: "no Gemini equivalent"},
+		{Name: "prompt_cache_key", Handling: providers.Ignored, Note: "Gemini caches implicitly"},
+		{Name: "metadata", Handling: providers.Ignored, Note: "OpenAI stored-completion bookkeeping"},
+		{Name: "store", Handling: providers.Ignored, Note: "OpenAI stored-completion bookkeeping"},
+		{Name: "service_tier", Handling: providers.Ignored, Note: "OpenAI billing tier"},
+	}
 }

@@ -1,105 +1,15 @@
 package gemini
 
 import (
-	"bytes"
-	"context"
 	"encoding/base64"
-	"encoding/json"
-	"net/http"
 	"sort"
 	"strings"
-	"time"
 
 	"google.golang.org/genai"
 
+	"github.com/tiergate/tiergate/internal/openaiwire"
 	"github.com/tiergate/tiergate/internal/providers"
 )
-
-// --- OpenAI response shapes ----------------------------------------------
-
-type completionJSON struct {
-	ID      string       `json:"id"`
-	Object  string       `json:"object"`
-	Created int64        `json:"created"`
-	Model   string       `json:"model"`
-	Choices []choiceJSON `json:"choices"`
-	Usage   *usageJSON   `json:"usage,omitempty"`
-}
-
-type choiceJSON struct {
-	Index        int         `json:"index"`
-	Message      messageJSON `json:"message"`
-	Logprobs     any         `json:"logprobs"`
-	FinishReason string      `json:"finish_reason"`
-}
-
-type messageJSON struct {
-	Role             string         `json:"role"`
-	Content          *string        `json:"content"`
-	ReasoningContent string         `json:"reasoning_content,omitempty"`
-	ToolCalls        []toolCallJSON `json:"tool_calls,omitempty"`
-	Refusal          *string        `json:"refusal"`
-}
-
-type toolCallJSON struct {
-	Index        *int          `json:"index,omitempty"` // chunks only
-	ID           string        `json:"id,omitempty"`
-	Type         string        `json:"type,omitempty"`
-	Function     functionJSON  `json:"function"`
-	ExtraContent *extraContent `json:"extra_content,omitempty"`
-}
-
-type functionJSON struct {
-	Name      string `json:"name,omitempty"`
-	Arguments string `json:"arguments"`
-}
-
-type usageJSON struct {
-	PromptTokens            int                   `json:"prompt_tokens"`
-	CompletionTokens        int                   `json:"completion_tokens"`
-	TotalTokens             int                   `json:"total_tokens"`
-	PromptTokensDetails     *promptDetailsJSON    `json:"prompt_tokens_details,omitempty"`
-	CompletionTokensDetails *completionDetailJSON `json:"completion_tokens_details,omitempty"`
-}
-
-type promptDetailsJSON struct {
-	CachedTokens int `json:"cached_tokens"`
-}
-
-type completionDetailJSON struct {
-	ReasoningTokens int `json:"reasoning_tokens"`
-}
-
-type chunkJSON struct {
-	ID      string            `json:"id"`
-	Object  string            `json:"object"`
-	Created int64             `json:"created"`
-	Model   string            `json:"model"`
-	Choices []chunkChoiceJSON `json:"choices"`
-	Usage   *usageJSON        `json:"usage,omitempty"`
-}
-
-type chunkChoiceJSON struct {
-	Index        int       `json:"index"`
-	Delta        deltaJSON `json:"delta"`
-	Logprobs     any       `json:"logprobs"`
-	FinishReason *string   `json:"finish_reason"`
-}
-
-type deltaJSON struct {
-	Role             string         `json:"role,omitempty"`
-	Content          *string        `json:"content,omitempty"`
-	ReasoningContent *string        `json:"reasoning_content,omitempty"`
-	ToolCalls        []toolCallJSON `json:"tool_calls,omitempty"`
-}
-
-func marshal(v any) []byte {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v) // only our own types, which always encode
-	return bytes.TrimRight(buf.Bytes(), "\n")
-}
 
 // --- mapping -------------------------------------------------------------
 
@@ -125,7 +35,7 @@ func finishReason(r genai.FinishReason, hasCalls bool) string {
 // usage maps usageMetadata. Gemini's promptTokenCount already includes
 // cached tokens, and thoughts are billed as output, so completion tokens
 // are candidates + thoughts; tool-use prompt tokens count as prompt.
-func usage(u *genai.GenerateContentResponseUsageMetadata) (*providers.Usage, *usageJSON) {
+func usage(u *genai.GenerateContentResponseUsageMetadata) (*providers.Usage, *openaiwire.Usage) {
 	if u == nil {
 		return nil, nil
 	}
@@ -139,12 +49,12 @@ func usage(u *genai.GenerateContentResponseUsageMetadata) (*providers.Usage, *us
 	if t := int(u.TotalTokenCount); t > pu.TotalTokens {
 		pu.TotalTokens = t
 	}
-	uj := &usageJSON{PromptTokens: pu.PromptTokens, CompletionTokens: pu.CompletionTokens, TotalTokens: pu.TotalTokens}
+	uj := &openaiwire.Usage{PromptTokens: pu.PromptTokens, CompletionTokens: pu.CompletionTokens, TotalTokens: pu.TotalTokens}
 	if pu.CachedPromptTokens > 0 {
-		uj.PromptTokensDetails = &promptDetailsJSON{CachedTokens: pu.CachedPromptTokens}
+		uj.PromptTokensDetails = &openaiwire.PromptTokensDetails{CachedTokens: pu.CachedPromptTokens}
 	}
 	if pu.ReasoningTokens > 0 {
-		uj.CompletionTokensDetails = &completionDetailJSON{ReasoningTokens: pu.ReasoningTokens}
+		uj.CompletionTokensDetails = &openaiwire.CompletionTokensDetails{ReasoningTokens: pu.ReasoningTokens}
 	}
 	return pu, uj
 }
@@ -152,7 +62,7 @@ func usage(u *genai.GenerateContentResponseUsageMetadata) (*providers.Usage, *us
 // toolCallFor renders a Gemini function call as an OpenAI tool call: the
 // part's id when Gemini gave one, else a fresh call_ id; the arguments as
 // a JSON string; the thought signature in extra_content.google.
-func (p *Provider) toolCallFor(part *genai.Part) toolCallJSON {
+func (p *Provider) toolCallFor(part *genai.Part) openaiwire.ToolCall {
 	fc := part.FunctionCall
 	id := fc.ID
 	if id == "" {
@@ -160,11 +70,12 @@ func (p *Provider) toolCallFor(part *genai.Part) toolCallJSON {
 	}
 	args := "{}"
 	if len(fc.Args) > 0 {
-		args = string(marshal(fc.Args))
+		b, _ := openaiwire.Marshal(fc.Args)
+		args = string(b)
 	}
-	tc := toolCallJSON{ID: id, Type: "function", Function: functionJSON{Name: fc.Name, Arguments: args}}
+	tc := openaiwire.ToolCall{ID: id, Type: "function", Function: openaiwire.FunctionCall{Name: fc.Name, Arguments: args}}
 	if len(part.ThoughtSignature) > 0 {
-		tc.ExtraContent = &extraContent{Google: &struct {
+		tc.ExtraContent = &openaiwire.ExtraContent{Google: &struct {
 			ThoughtSignature string `json:"thought_signature,omitempty"`
 		}{ThoughtSignature: base64.StdEncoding.EncodeToString(part.ThoughtSignature)}}
 	}
@@ -204,23 +115,22 @@ func responseModel(resp *genai.GenerateContentResponse, asked string) string {
 // completion renders a unary response as an OpenAI chat.completion.
 // Thought parts become message.reasoning_content.
 func (p *Provider) completion(resp *genai.GenerateContentResponse, model string) ([]byte, *providers.Usage, string, *providers.Error) {
-	out := completionJSON{
+	out := openaiwire.ChatCompletion{
 		ID: p.completionID(resp), Object: "chat.completion", Created: p.now().Unix(),
-		Model: responseModel(resp, model), Choices: []choiceJSON{},
+		Model: responseModel(resp, model), Choices: []openaiwire.Choice{},
 	}
 	pu, uj := usage(resp.UsageMetadata)
 	out.Usage = uj
 	cands := sortedCandidates(resp.Candidates)
 	if len(cands) == 0 {
 		if !blocked(resp) {
-			return nil, nil, "", &providers.Error{Provider: p.name, Status: http.StatusBadGateway, Type: providers.TypeUpstream,
-				Retryable: true, Message: p.name + " answered without any candidate"}
+			return nil, nil, "", providers.Upstream(p.name, p.name+" answered without any candidate", true)
 		}
-		out.Choices = append(out.Choices, choiceJSON{Index: 0, Message: messageJSON{Role: "assistant"}, FinishReason: "content_filter"})
+		out.Choices = append(out.Choices, openaiwire.Choice{Index: 0, Message: openaiwire.ResponseMessage{Role: "assistant"}, FinishReason: openaiwire.Ptr("content_filter")})
 	}
 	for i, c := range cands {
 		var text, reasoning strings.Builder
-		var calls []toolCallJSON
+		var calls []openaiwire.ToolCall
 		if c.Content != nil {
 			for _, part := range c.Content.Parts {
 				switch {
@@ -235,43 +145,12 @@ func (p *Provider) completion(resp *genai.GenerateContentResponse, model string)
 			}
 		}
 		finish := finishReason(c.FinishReason, len(calls) > 0)
-		msg := messageJSON{Role: "assistant", ReasoningContent: reasoning.String(), ToolCalls: calls}
+		msg := openaiwire.ResponseMessage{Role: "assistant", ReasoningContent: reasoning.String(), ToolCalls: calls}
 		if text.Len() > 0 || (len(calls) == 0 && finish != "content_filter") {
 			s := text.String()
 			msg.Content = &s
 		}
-		out.Choices = append(out.Choices, choiceJSON{Index: i, Message: msg, FinishReason: finish})
+		out.Choices = append(out.Choices, openaiwire.Choice{Index: i, Message: msg, FinishReason: openaiwire.Ptr(finish)})
 	}
-	return marshal(out), pu, out.Choices[0].FinishReason, nil
-}
-
-// Chat performs a chat completion: generateContent for unary requests,
-// streamGenerateContent?alt=sse for streams.
-func (p *Provider) Chat(ctx context.Context, req *providers.ChatRequest, sink providers.Sink) (_ *providers.Result, err error) {
-	defer p.guard(&err)
-	if perr := p.checkModel(req.Model); perr != nil {
-		return nil, perr
-	}
-	tr, perr := p.translate(req.Body)
-	if perr != nil {
-		return nil, perr
-	}
-	if req.Stream {
-		return p.stream(ctx, req, tr, sink)
-	}
-	ctx, ci := withCallInfo(ctx, req.FirstByte)
-	res := &providers.Result{}
-	res.Timing.Start = time.Now()
-	resp, gerr := p.client.Models.GenerateContent(ctx, req.Model, tr.contents, tr.config)
-	res.Timing.End = time.Now()
-	res.Timing.FirstByte, _, _ = ci.snapshot()
-	if gerr != nil {
-		return nil, p.mapError(ctx, ci, gerr)
-	}
-	body, pu, finish, perr := p.completion(resp, req.Model)
-	if perr != nil {
-		return nil, perr
-	}
-	res.Body, res.Usage, res.FinishReason = body, pu, finish
-	return res, nil
+	return openaiwire.MustMarshal(out), pu, *out.Choices[0].FinishReason, nil
 }

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/genai"
 
 	"github.com/tiergate/tiergate/internal/providers"
+	"github.com/tiergate/tiergate/internal/testing/conformance"
 	"github.com/tiergate/tiergate/internal/testing/emulators/geminiemu"
 )
 
@@ -47,7 +48,7 @@ func TestUnaryFixtures(t *testing.T) {
 			if res.Timing.FirstByte.IsZero() || res.Timing.End.Before(res.Timing.FirstByte) || res.Timing.FirstByte.Before(res.Timing.Start) {
 				t.Errorf("timing out of order: %+v", res.Timing)
 			}
-			golden(t, "golden/"+tc.golden, res.Body)
+			conformance.GoldenJSON(t, "golden/"+tc.golden, res.Body)
 		})
 	}
 }
@@ -57,7 +58,7 @@ func TestStreamFixture(t *testing.T) {
 	f := loadFixture(t, "stream_text.json")
 	up := newReplay(t, 200, "text/event-stream", []byte(f.Transcript))
 	p := newProvider(t, up.URL)
-	sink := &collect{}
+	sink := &conformance.Collect{}
 	res, err := p.Chat(context.Background(), &providers.ChatRequest{Model: "gemini-pro", Body: []byte(hiBody), Stream: true, IncludeUsage: true}, sink)
 	if err != nil {
 		t.Fatal(err)
@@ -66,8 +67,8 @@ func TestStreamFixture(t *testing.T) {
 	if len(reqs) != 1 || !strings.HasSuffix(reqs[0].URL.Path, ":streamGenerateContent") || reqs[0].URL.RawQuery != "alt=sse" {
 		t.Fatalf("upstream requests: %v", reqs)
 	}
-	chunks := sink.all()
-	views := parseChunks(t, chunks)
+	chunks := sink.All()
+	views := conformance.ParseChunks(t, chunks)
 	// Six text events, then the finish chunk; no usage chunk because the
 	// transcript carries no usageMetadata.
 	if len(views) != 7 {
@@ -92,7 +93,7 @@ func TestStreamFixture(t *testing.T) {
 	if res.Timing.Chunks != 6 || res.Timing.FirstToken.IsZero() || res.Timing.FirstToken.Before(res.Timing.FirstByte) {
 		t.Errorf("timing = %+v", res.Timing)
 	}
-	golden(t, "golden/stream_text.openai.json", asJSONArray(chunks))
+	conformance.GoldenJSON(t, "golden/stream_text.openai.json", conformance.JSONArray(chunks))
 }
 
 // TestUsageMapping checks thoughts, cached and tool-use tokens.
@@ -196,7 +197,7 @@ func TestFinishReasonsOnTheWire(t *testing.T) {
 			t.Errorf("unary %s: finish %v, err %v; want %s", tc.reason, res, err, tc.want)
 		}
 		up.set(200, map[string][]string{"Content-Type": {"text/event-stream"}}, []byte("data: "+body+"\r\n\r\n"))
-		sink := &collect{}
+		sink := &conformance.Collect{}
 		res, err = p.Chat(context.Background(), &providers.ChatRequest{Model: testModel, Body: []byte(hiBody), Stream: true}, sink)
 		if err != nil || res.FinishReason != tc.want {
 			t.Errorf("stream %s: finish %v, err %v; want %s", tc.reason, res, err, tc.want)

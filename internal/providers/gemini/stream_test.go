@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tiergate/tiergate/internal/providers"
+	"github.com/tiergate/tiergate/internal/testing/conformance"
 	"github.com/tiergate/tiergate/internal/testing/emulators/geminiemu"
 )
 
@@ -22,10 +23,10 @@ func TestStreamText(t *testing.T) {
 	for _, includeUsage := range []bool{true, false} {
 		emu := newEmulator(t, geminiemu.Options{})
 		p := newProvider(t, emu.URL)
-		sink := &collect{}
+		sink := &conformance.Collect{}
 		req := streamReq(`{"messages":[{"role":"user","content":"say hello please"}]}`, includeUsage)
 		firstBytes, chunksBeforeFirstByte := 0, -1
-		req.OnFirstByte = func() { firstBytes++; chunksBeforeFirstByte = len(sink.all()) }
+		req.OnFirstByte = func() { firstBytes++; chunksBeforeFirstByte = len(sink.All()) }
 		res, err := p.Chat(context.Background(), req, sink)
 		if err != nil {
 			t.Fatal(err)
@@ -33,7 +34,7 @@ func TestStreamText(t *testing.T) {
 		if firstBytes != 1 || chunksBeforeFirstByte != 0 {
 			t.Errorf("OnFirstByte called %d times, after %d chunks; want once, before any chunk", firstBytes, chunksBeforeFirstByte)
 		}
-		views := parseChunks(t, sink.all())
+		views := conformance.ParseChunks(t, sink.All())
 		words := strings.SplitAfter(geminiemu.DefaultReply, " ")
 		want := len(words) + 1 // one chunk per word, then the finish chunk
 		if includeUsage {
@@ -87,13 +88,13 @@ func TestStreamText(t *testing.T) {
 func TestStreamToolCall(t *testing.T) {
 	emu := newEmulator(t, geminiemu.Options{ToolArgs: `{"city":"Oslo"}`})
 	p := newProvider(t, emu.URL)
-	sink := &collect{}
+	sink := &conformance.Collect{}
 	res, err := p.Chat(context.Background(), streamReq(`{"messages":[{"role":"user","content":"weather?"}],
 		"tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object"}}}]}`, false), sink)
 	if err != nil {
 		t.Fatal(err)
 	}
-	views := parseChunks(t, sink.all())
+	views := conformance.ParseChunks(t, sink.All())
 	if len(views) != 3 {
 		t.Fatalf("%d chunks, want head, arguments, finish", len(views))
 	}
@@ -102,11 +103,11 @@ func TestStreamToolCall(t *testing.T) {
 		t.Fatalf("head = %+v", head)
 	}
 	h := head.ToolCalls[0]
-	if h.Index != 0 || !strings.HasPrefix(h.ID, "call_") || h.Type != "function" || h.Function.Name != "get_weather" || h.Function.Arguments != "" {
+	if h.Index == nil || *h.Index != 0 || !strings.HasPrefix(h.ID, "call_") || h.Type != "function" || h.Function.Name != "get_weather" || h.Function.Arguments != "" {
 		t.Errorf("head tool call = %+v", h)
 	}
 	a := views[1].Choices[0].Delta.ToolCalls
-	if len(a) != 1 || a[0].Index != 0 || a[0].ID != "" || a[0].Function.Arguments != `{"city":"Oslo"}` {
+	if len(a) != 1 || a[0].Index == nil || *a[0].Index != 0 || a[0].ID != "" || a[0].Function.Arguments != `{"city":"Oslo"}` {
 		t.Errorf("arguments chunk = %+v", a)
 	}
 	if fr := views[2].Choices[0].FinishReason; fr == nil || *fr != "tool_calls" {
@@ -137,19 +138,19 @@ func TestStreamFailures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			emu := newEmulator(t, geminiemu.Options{Fault: tc.fault})
 			p := newProvider(t, emu.URL)
-			sink := &collect{}
+			sink := &conformance.Collect{}
 			_, err := p.Chat(context.Background(), streamReq(hiBody, true), sink)
 			if err == nil {
 				t.Fatal("stream ended cleanly")
 			}
-			pe := asProviderError(t, err)
+			pe := conformance.AsError(t, err)
 			if pe.Status != tc.status || !pe.Retryable {
 				t.Errorf("got %d retryable=%v (%s), want retryable %d", pe.Status, pe.Retryable, pe.Message, tc.status)
 			}
 			if !strings.Contains(pe.Message, tc.contains) {
 				t.Errorf("message %q lacks %q", pe.Message, tc.contains)
 			}
-			views := parseChunks(t, sink.all())
+			views := conformance.ParseChunks(t, sink.All())
 			if len(views) != tc.delivered {
 				t.Errorf("%d chunks delivered, want %d", len(views), tc.delivered)
 			}
@@ -205,16 +206,16 @@ func TestStreamTranscripts(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			up := newReplay(t, 200, "text/event-stream", []byte(tc.transcript))
 			p := newProvider(t, up.URL)
-			sink := &collect{}
+			sink := &conformance.Collect{}
 			_, err := p.Chat(context.Background(), streamReq(hiBody, true), sink)
 			if err == nil {
 				t.Fatal("no error")
 			}
-			pe := asProviderError(t, err)
+			pe := conformance.AsError(t, err)
 			if pe.Status != tc.status || !pe.Retryable || !strings.Contains(pe.Message, tc.contains) {
 				t.Errorf("got %d retryable=%v %q", pe.Status, pe.Retryable, pe.Message)
 			}
-			if n := len(sink.all()); n != tc.delivered {
+			if n := len(sink.All()); n != tc.delivered {
 				t.Errorf("%d chunks delivered, want %d", n, tc.delivered)
 			}
 			if n := len(up.requests()); n != 1 {
@@ -248,13 +249,13 @@ func TestStreamMidStreamErrorFixture(t *testing.T) {
 	f := loadFixture(t, "stream_midstream_error.json")
 	up := newReplay(t, 200, "text/event-stream", []byte(f.Transcript))
 	p := newProvider(t, up.URL)
-	sink := &collect{}
+	sink := &conformance.Collect{}
 	_, err := p.Chat(context.Background(), streamReq(hiBody, true), sink)
-	pe := asProviderError(t, err)
+	pe := conformance.AsError(t, err)
 	if pe.Status != 503 || pe.Type != providers.TypeUnavailable || !pe.Retryable || !strings.Contains(pe.Message, "overloaded") {
 		t.Errorf("got %+v", pe)
 	}
-	views := parseChunks(t, sink.all())
+	views := conformance.ParseChunks(t, sink.All())
 	if len(views) != 1 || *views[0].Choices[0].Delta.Content != "Okay" {
 		t.Errorf("delivered %d chunks", len(views))
 	}
@@ -294,7 +295,7 @@ func TestCancelStopsUpstream(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		go func() { <-started; cancel() }()
 		_, err := p.Chat(ctx, &providers.ChatRequest{Model: testModel, Body: []byte(hiBody)}, nil)
-		pe := asProviderError(t, err)
+		pe := conformance.AsError(t, err)
 		if pe.Retryable {
 			t.Errorf("a cancelled request is not retryable: %+v", pe)
 		}
@@ -308,7 +309,7 @@ func TestCancelStopsUpstream(t *testing.T) {
 		srv, _, done := blockingUpstream(t, true)
 		p := newProvider(t, srv.URL)
 		ctx, cancel := context.WithCancel(context.Background())
-		sink := &collect{onFirst: cancel}
+		sink := &conformance.Collect{OnFirst: cancel}
 		_, err := p.Chat(ctx, streamReq(hiBody, false), sink)
 		if err == nil {
 			t.Fatal("no error after cancel")
@@ -338,8 +339,8 @@ func TestCancelStopsUpstream(t *testing.T) {
 		p := newProvider(t, emu.URL)
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
-		_, err := p.Chat(ctx, streamReq(hiBody, false), &collect{})
-		pe := asProviderError(t, err)
+		_, err := p.Chat(ctx, streamReq(hiBody, false), &conformance.Collect{})
+		pe := conformance.AsError(t, err)
 		if pe.Status != http.StatusGatewayTimeout || !pe.Retryable {
 			t.Errorf("deadline: got %+v, want a retryable 504", pe)
 		}

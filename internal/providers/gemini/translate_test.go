@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/tiergate/tiergate/internal/providers"
+	"github.com/tiergate/tiergate/internal/testing/conformance"
 	"github.com/tiergate/tiergate/internal/testing/emulators/geminiemu"
 )
 
@@ -39,7 +40,7 @@ func TestRequestGolden(t *testing.T) {
 			}
 			emu := newEmulator(t, geminiemu.Options{})
 			p := newProvider(t, emu.URL)
-			sink := &collect{}
+			sink := &conformance.Collect{}
 			_, err = p.Chat(context.Background(), &providers.ChatRequest{Model: testModel, Body: body,
 				Stream: head.Stream, IncludeUsage: head.StreamOptions.IncludeUsage}, sink)
 			if err != nil {
@@ -66,7 +67,7 @@ func TestRequestGolden(t *testing.T) {
 			if strings.Contains(r.Query, testKey) {
 				t.Error("the key travelled in the URL")
 			}
-			golden(t, filepath.Join("wire", name+".json"), r.Body)
+			conformance.GoldenJSON(t, filepath.Join("wire", name+".json"), r.Body)
 		})
 	}
 }
@@ -130,7 +131,7 @@ func TestTranslateRejects(t *testing.T) {
 			if err == nil {
 				t.Fatal("accepted")
 			}
-			pe := asProviderError(t, err)
+			pe := conformance.AsError(t, err)
 			if pe.Status != 400 || pe.Type != providers.TypeInvalidRequest || pe.Retryable {
 				t.Errorf("got %d %s retryable=%v, want a non-retryable 400 invalid_request_error", pe.Status, pe.Type, pe.Retryable)
 			}
@@ -196,7 +197,7 @@ func TestParameterTable(t *testing.T) {
 			t.Errorf("%s listed twice", param.Name)
 		}
 		seen[param.Name] = true
-		if param.Gemini == "" {
+		if param.Note == "" {
 			t.Errorf("%s: no explanation", param.Name)
 		}
 		sample, ok := samples[param.Name]
@@ -211,15 +212,15 @@ func TestParameterTable(t *testing.T) {
 		body += `}`
 		_, err := p.Chat(context.Background(), &providers.ChatRequest{Model: testModel, Body: []byte(body)}, nil)
 		switch param.Handling {
-		case Rejected:
+		case providers.Rejected:
 			if err == nil {
 				t.Errorf("%s: documented as rejected but accepted", param.Name)
 				continue
 			}
-			if pe := asProviderError(t, err); pe.Status != 400 || pe.Param != param.Name {
+			if pe := conformance.AsError(t, err); pe.Status != 400 || pe.Param != param.Name {
 				t.Errorf("%s: got %d param %q", param.Name, pe.Status, pe.Param)
 			}
-		case Mapped, Ignored:
+		case providers.Mapped, providers.Ignored:
 			if err != nil {
 				t.Errorf("%s: documented as %s but failed: %v", param.Name, param.Handling, err)
 			}

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tiergate/tiergate/internal/providers"
+	"github.com/tiergate/tiergate/internal/testing/conformance"
 	"github.com/tiergate/tiergate/internal/testing/emulators/ollamaemu"
 )
 
@@ -149,15 +150,11 @@ func TestChunksToolCallAndFinish(t *testing.T) {
 	}
 }
 
-type collect struct{ chunks []string }
-
-func (c *collect) Chunk(b []byte) error { c.chunks = append(c.chunks, string(b)); return nil }
-
 func TestChatKeepsOllamaTimings(t *testing.T) {
 	emu := ollamaemu.New(ollamaemu.Options{LoadDuration: 5 * time.Millisecond, TTFT: 10 * time.Millisecond})
 	defer emu.Close()
 	p, _ := New(providers.Options{Name: "ollama", BaseURL: emu.URL})
-	var c collect
+	var c conformance.Collect
 	res, err := p.Chat(context.Background(), &providers.ChatRequest{Model: "llama3:8b", Stream: true,
 		Body: []byte(`{"model":"x","stream":true,"messages":[{"role":"user","content":"hi there"}]}`)}, &c)
 	if err != nil {
@@ -225,7 +222,7 @@ func TestStreamKeepsConnection(t *testing.T) {
 	p, _ := New(providers.Options{Name: "ollama", BaseURL: srv.URL})
 	defer p.hc.CloseIdleConnections()
 	for range 20 {
-		var c collect
+		var c conformance.Collect
 		if _, err := p.Chat(context.Background(), &providers.ChatRequest{Model: "m", Stream: true,
 			Body: []byte(`{"model":"x","stream":true,"messages":[{"role":"user","content":"hi"}]}`)}, &c); err != nil {
 			t.Fatal(err)

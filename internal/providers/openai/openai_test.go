@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tiergate/tiergate/internal/providers"
+	"github.com/tiergate/tiergate/internal/testing/conformance"
 	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
 )
 
@@ -86,16 +87,12 @@ func TestRedact(t *testing.T) {
 	}
 }
 
-type collect struct{ chunks []string }
-
-func (c *collect) Chunk(b []byte) error { c.chunks = append(c.chunks, string(b)); return nil }
-
 func TestStreamUsageAndTiming(t *testing.T) {
 	emu := openaiemu.New(openaiemu.Options{APIKey: key, TTFT: 20 * time.Millisecond, Reply: "a b c"})
 	defer emu.Close()
 	p := newP(t, emu.URL)
 	for _, want := range []bool{false, true} {
-		var c collect
+		var c conformance.Collect
 		res, err := p.Chat(context.Background(), chat(true, want), &c)
 		if err != nil {
 			t.Fatal(err)
@@ -103,7 +100,8 @@ func TestStreamUsageAndTiming(t *testing.T) {
 		if res.Usage == nil || res.Usage.CompletionTokens != 3 {
 			t.Fatalf("usage = %+v: the adapter must always obtain usage", res.Usage)
 		}
-		last := c.chunks[len(c.chunks)-1]
+		all := c.All()
+		last := string(all[len(all)-1])
 		if got := strings.Contains(last, `"choices":[]`); got != want {
 			t.Fatalf("include_usage=%v but usage chunk forwarded=%v: %s", want, got, last)
 		}
@@ -177,7 +175,7 @@ func TestStreamKeepsConnection(t *testing.T) {
 	defer srv.Close()
 	p := newP(t, srv.URL)
 	for range 20 {
-		var c collect
+		var c conformance.Collect
 		if _, err := p.Chat(context.Background(), chat(true, false), &c); err != nil {
 			t.Fatal(err)
 		}
@@ -187,7 +185,7 @@ func TestStreamKeepsConnection(t *testing.T) {
 	}
 	hold.Store(true)
 	t0 := time.Now()
-	var c collect
+	var c conformance.Collect
 	if _, err := p.Chat(context.Background(), chat(true, false), &c); err != nil {
 		t.Fatal(err)
 	}

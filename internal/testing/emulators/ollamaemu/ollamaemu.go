@@ -241,7 +241,11 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if o.Fault.ErrorAfter > 0 && i == o.Fault.ErrorAfter {
-			enc.Encode(map[string]string{"error": "an error was encountered while running the model: unexpected EOF"})
+			msg := o.Fault.Message
+			if msg == "" {
+				msg = "an error was encountered while running the model: unexpected EOF"
+			}
+			enc.Encode(map[string]string{"error": msg})
 			fl.Flush()
 			return
 		}

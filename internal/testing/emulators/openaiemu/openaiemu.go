@@ -281,7 +281,11 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if o.Fault.ErrorAfter > 0 && i == o.Fault.ErrorAfter {
-			send(map[string]any{"error": map[string]any{"message": "The server had an error while processing your request. Sorry about that!", "type": "server_error", "param": nil, "code": nil}})
+			msg := o.Fault.Message
+			if msg == "" {
+				msg = "The server had an error while processing your request. Sorry about that!"
+			}
+			send(map[string]any{"error": map[string]any{"message": msg, "type": "server_error", "param": nil, "code": nil}})
 			return
 		}
 		d := map[string]any{"content": p}

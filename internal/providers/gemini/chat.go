@@ -2,14 +2,45 @@ package gemini
 
 import (
 	"context"
-	"net/http"
 	"sort"
 	"time"
 
 	"google.golang.org/genai"
 
+	"github.com/tiergate/tiergate/internal/openaiwire"
 	"github.com/tiergate/tiergate/internal/providers"
 )
+
+// Chat performs a chat completion: generateContent for unary requests,
+// streamGenerateContent?alt=sse for streams.
+func (p *Provider) Chat(ctx context.Context, req *providers.ChatRequest, sink providers.Sink) (_ *providers.Result, err error) {
+	defer p.guard(&err)
+	if perr := p.checkModel(req.Model); perr != nil {
+		return nil, perr
+	}
+	tr, perr := p.translate(req.Body)
+	if perr != nil {
+		return nil, perr
+	}
+	if req.Stream {
+		return p.stream(ctx, req, tr, sink)
+	}
+	ctx, ci := withCallInfo(ctx, req.FirstByte)
+	res := &providers.Result{}
+	res.Timing.Start = time.Now()
+	resp, gerr := p.client.Models.GenerateContent(ctx, req.Model, tr.contents, tr.config)
+	res.Timing.End = time.Now()
+	res.Timing.FirstByte, _, _ = ci.snapshot()
+	if gerr != nil {
+		return nil, p.mapError(ctx, ci, gerr)
+	}
+	body, pu, finish, perr := p.completion(resp, req.Model)
+	if perr != nil {
+		return nil, perr
+	}
+	res.Body, res.Usage, res.FinishReason = p.red.Guard(body), pu, finish
+	return res, nil
+}
 
 // choiceState tracks one streamed choice (one Gemini candidate).
 type choiceState struct {
@@ -33,17 +64,19 @@ type streamer struct {
 	blocked bool
 }
 
-func (s *streamer) emit(c chunkJSON) error {
-	return s.sink.Chunk(marshal(c))
+func (s *streamer) emit(c openaiwire.ChatCompletionChunk) error {
+	b := openaiwire.MustMarshal(c)
+	b = s.p.red.Guard(b)
+	return s.sink.Chunk(b)
 }
 
-func (s *streamer) chunk(choices ...chunkChoiceJSON) chunkJSON {
-	return chunkJSON{ID: s.id, Object: "chat.completion.chunk", Created: s.created, Model: s.model, Choices: choices}
+func (s *streamer) chunk(choices ...openaiwire.ChunkChoice) openaiwire.ChatCompletionChunk {
+	return openaiwire.ChatCompletionChunk{ID: s.id, Object: openaiwire.ObjectChunk, Created: s.created, Model: s.model, Choices: choices}
 }
 
 // content sends one content-carrying delta for choice idx, adding the
 // assistant role to the choice's first delta.
-func (s *streamer) content(idx int, d deltaJSON) error {
+func (s *streamer) content(idx int, d openaiwire.Delta) error {
 	st := s.state(idx)
 	if !st.roleSent {
 		d.Role = "assistant"
@@ -54,7 +87,7 @@ func (s *streamer) content(idx int, d deltaJSON) error {
 		s.res.Timing.FirstToken = now
 	}
 	s.res.Timing.Chunks++
-	return s.emit(s.chunk(chunkChoiceJSON{Index: idx, Delta: d}))
+	return s.emit(s.chunk(openaiwire.ChunkChoice{Index: idx, Delta: d}))
 }
 
 func (s *streamer) state(idx int) *choiceState {
@@ -107,19 +140,19 @@ func (s *streamer) part(idx int, st *choiceState, part *genai.Part) error {
 		tc := s.p.toolCallFor(part)
 		n := st.calls
 		st.calls++
-		head := toolCallJSON{Index: &n, ID: tc.ID, Type: tc.Type, Function: functionJSON{Name: tc.Function.Name}, ExtraContent: tc.ExtraContent}
-		if err := s.content(idx, deltaJSON{ToolCalls: []toolCallJSON{head}}); err != nil {
+		head := openaiwire.ToolCall{Index: &n, ID: tc.ID, Type: tc.Type, Function: openaiwire.FunctionCall{Name: tc.Function.Name}, ExtraContent: tc.ExtraContent}
+		if err := s.content(idx, openaiwire.Delta{ToolCalls: []openaiwire.ToolCall{head}}); err != nil {
 			return err
 		}
-		return s.content(idx, deltaJSON{ToolCalls: []toolCallJSON{{Index: &n, Function: functionJSON{Arguments: tc.Function.Arguments}}}})
+		return s.content(idx, openaiwire.Delta{ToolCalls: []openaiwire.ToolCall{{Index: &n, Function: openaiwire.FunctionCall{Arguments: tc.Function.Arguments}}}})
 	case part.Text == "":
 		return nil
 	case part.Thought:
 		t := part.Text
-		return s.content(idx, deltaJSON{ReasoningContent: &t})
+		return s.content(idx, openaiwire.Delta{ReasoningContent: &t})
 	default:
 		t := part.Text
-		return s.content(idx, deltaJSON{Content: &t})
+		return s.content(idx, openaiwire.Delta{Content: &t})
 	}
 }
 
@@ -137,13 +170,11 @@ func (s *streamer) finish() error {
 	}
 	sort.Ints(idxs)
 	if len(idxs) == 0 && !s.blocked {
-		return &providers.Error{Provider: s.p.name, Status: http.StatusBadGateway, Type: providers.TypeUpstream, Retryable: true,
-			Message: s.p.name + " stream ended without any candidate"}
+		return providers.Upstream(s.p.name, s.p.name+" stream ended without any candidate", true)
 	}
 	for _, idx := range idxs {
 		if s.choices[idx].finish == "" && !s.blocked {
-			return &providers.Error{Provider: s.p.name, Status: http.StatusBadGateway, Type: providers.TypeUpstream, Retryable: true,
-				Message: s.p.name + " stream ended before the model finished (no finishReason): the response is incomplete"}
+			return providers.Upstream(s.p.name, s.p.name+" stream ended before the model finished (no finishReason): the response is incomplete", true)
 		}
 	}
 	if len(idxs) == 0 { // prompt blocked: no candidate at all
@@ -159,12 +190,12 @@ func (s *streamer) finish() error {
 		if idx == idxs[0] {
 			s.res.FinishReason = reason
 		}
-		d := deltaJSON{}
+		d := openaiwire.Delta{}
 		if !st.roleSent {
 			d.Role = "assistant"
 			st.roleSent = true
 		}
-		if err := s.emit(s.chunk(chunkChoiceJSON{Index: idx, Delta: d, FinishReason: &reason})); err != nil {
+		if err := s.emit(s.chunk(openaiwire.ChunkChoice{Index: idx, Delta: d, FinishReason: &reason})); err != nil {
 			return err
 		}
 	}
@@ -172,7 +203,7 @@ func (s *streamer) finish() error {
 	s.res.Usage = pu
 	if s.req.IncludeUsage && uj != nil {
 		c := s.chunk()
-		c.Choices = []chunkChoiceJSON{}
+		c.Choices = []openaiwire.ChunkChoice{}
 		c.Usage = uj
 		return s.emit(c)
 	}

@@ -1,0 +1,83 @@
+package anthropic
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/anthropics/anthropic-sdk-go/v2/option"
+
+	"github.com/tiergate/tiergate/internal/providers"
+)
+
+// Chat performs a chat completion, streamed when req.Stream is set.
+func (p *Provider) Chat(ctx context.Context, req *providers.ChatRequest, sink providers.Sink) (*providers.Result, error) {
+	params, perr := translate(req.Body, req.Model, p.maxTokens, p.legacy)
+	if perr != nil {
+		perr.Provider = p.name
+		return nil, perr
+	}
+	res := &providers.Result{}
+	var firstByte time.Time
+	opts := []option.RequestOption{option.WithMiddleware(func(r *http.Request, next option.MiddlewareNext) (*http.Response, error) {
+		resp, err := next(r)
+		firstByte = time.Now()
+		if err == nil {
+			req.FirstByte()
+		}
+		return resp, err
+	})}
+	res.Timing.Start = time.Now()
+	if !req.Stream {
+		opts = append(opts, option.WithRequestTimeout(unaryTimeout))
+		msg, err := p.client.Messages.New(ctx, *params, opts...)
+		res.Timing.FirstByte, res.Timing.End = firstByte, time.Now()
+		if err != nil {
+			return nil, p.fail(err)
+		}
+		body, usage, fr, err := completionBody(msg, p.now().Unix())
+		if err != nil {
+			return nil, p.fail(err)
+		}
+		res.Body, res.Usage, res.FinishReason = p.red.Guard(body), usage, fr
+		return res, nil
+	}
+
+	stream := p.client.Messages.NewStreaming(ctx, *params, opts...)
+	defer stream.Close()
+	res.Timing.FirstByte = firstByte // the call returns once the headers are in
+	st := &streamState{created: p.now().Unix()}
+	var out []chunkOut
+	for stream.Next() {
+		ev := stream.Current()
+		out = st.handle(&ev, req.IncludeUsage, out[:0])
+		for _, c := range out {
+			if c.content {
+				if res.Timing.FirstToken.IsZero() {
+					res.Timing.FirstToken = time.Now()
+				}
+				res.Timing.Chunks++
+			}
+			c.data = p.red.Guard(c.data)
+			if err := sink.Chunk(c.data); err != nil {
+				// The client went away: stop reading, which cancels
+				// the upstream body. The sink's own error is returned
+				// so that the caller recognises it.
+				res.Timing.End = time.Now()
+				return nil, err
+			}
+		}
+	}
+	res.Timing.End = time.Now()
+	if err := stream.Err(); err != nil {
+		return nil, p.fail(err)
+	}
+	if !st.stopped {
+		return nil, providers.Upstream(p.name, "Anthropic's stream ended before message_stop", true)
+	}
+	if st.haveUsage {
+		res.Usage = st.tok.usage()
+	}
+	res.FinishReason = finishReason(st.stop)
+	return res, nil
+}
