@@ -154,7 +154,10 @@ func (a *App) newGeneration(set *backends.Set) *generation {
 	cfg, log := a.cfg, a.log
 	g := &generation{set: set}
 	g.router = router.New(router.Options{Backends: set, Config: cfg.Router, Profiles: cfg.Profiles, Domains: cfg.Domains, TierRules: cfg.Tiers.Rules,
-		OnState: func(model, state string) { log.Warn("circuit breaker", "model", model, "state", state) }})
+		OnState: func(model, state string) { log.Warn("circuit breaker", "model", model, "state", state) },
+		OnProviderState: func(provider, state string) {
+			log.Warn("provider circuit breaker", "provider", provider, "state", state)
+		}})
 	g.gw = gateway.New(gateway.Options{Backends: set, Router: g.router, MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		BodyReadTimeout: cfg.Server.BodyReadTimeout, Slots: a.slots,
 		Logger: log, Metrics: a.metrics, Gatherer: a.o.Gatherer})
