@@ -176,6 +176,12 @@ func (a *App) install(g *generation) {
 	if f := a.measured.Load(); f != nil {
 		g.router.SetMeasured(f)
 	}
+	// What the current generation learned (breakers, cool-downs, live
+	// speeds, provider health) carries over, after the tiers file so
+	// that live figures are not set back to the bench's.
+	if prev := a.cur.Load(); prev != nil {
+		g.router.CarryFrom(prev.router)
+	}
 	a.gens = append(a.gens, g)
 	a.cur.Store(g)
 	a.metrics.SetCatalog(g.set.Catalog())

@@ -90,3 +90,49 @@ func TestRecoveryNoticedByProbe(t *testing.T) {
 		}
 	}
 }
+
+// TestGenerationSwapKeepsState: when a pulled model makes a new
+// generation, a breaker opened on the old one is still open on the new,
+// and the provider's health with it.
+func TestGenerationSwapKeepsState(t *testing.T) {
+	emu := ollamaemu.New(ollamaemu.Options{Models: []string{"llama3:8b"}, Fault: ollamaemu.Fault{Status: 500}})
+	defer emu.Close()
+	const every = 50 * time.Millisecond
+	yaml := "server:\n  rediscover_interval: " + every.String() + "\n" +
+		"router:\n  max_attempts: 1\n  breaker: {window: 30s, min_requests: 2, error_ratio: 0.5, open_for: 1h}\n" +
+		"  provider_breaker: {consecutive: 3, open_for: 1h}\n" +
+		"providers:\n  ollama: {type: ollama, base_url: \"" + emu.URL + "\", discover: true, probe: {enabled: false}}\n"
+	cfg, err := config.Load("test", []byte(yaml), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := apptest.Start(t, cfg, app.Options{})
+	for range 3 {
+		resp, err := http.Post(gw.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"ollama/llama3:8b","messages":[{"role":"user","content":"hi"}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	old := gw.Router()
+	emu.SetOptions(ollamaemu.Options{Models: []string{"llama3:8b", "phi3:mini"}, Fault: ollamaemu.Fault{Status: 500}})
+	start := time.Now()
+	for gw.Router() == old {
+		if time.Since(start) > 100*every {
+			t.Fatal("no new generation after a pull")
+		}
+		time.Sleep(every / 5)
+	}
+	got := map[string]string{}
+	for _, b := range gw.Router().Status() {
+		got[b.Model] = b.Breaker
+	}
+	for _, p := range gw.Router().Providers() {
+		got["provider "+p.Provider] = p.Breaker
+	}
+	for k, want := range map[string]string{"ollama/llama3:8b": "open", "provider ollama": "open", "ollama/phi3:mini": "closed"} {
+		if got[k] != want {
+			t.Errorf("%s after the swap: %q, want %q (all: %v)", k, got[k], want, got)
+		}
+	}
+}

@@ -145,7 +145,7 @@ func (r *Router) probe(ctx context.Context, b *backend, pr Probe, log *slog.Logg
 	res, err := b.provider.Chat(ctx, &providers.ChatRequest{Model: b.model.Upstream, Body: body, Stream: true}, discard{})
 	canceled := ctx.Err() != nil && err != nil && res == nil
 	if err == nil {
-		r.trialPassed(b)
+		r.trialPassed(b, att.start)
 	}
 	att.Done(res, err, canceled)
 	if err != nil {
@@ -154,14 +154,15 @@ func (r *Router) probe(ctx context.Context, b *backend, pr Probe, log *slog.Logg
 	return err == nil
 }
 
-// trialPassed closes b's circuit and its provider's, whatever their
-// state: a probe that answered is the trial half-open would wait open_for
-// to send.
-func (r *Router) trialPassed(b *backend) {
+// trialPassed closes b's circuit and its provider's when they opened
+// before the probe was sent (at sent): a probe that answered is the
+// trial half-open would wait open_for to send. One sent before the
+// failures that opened a circuit tells nothing of them.
+func (r *Router) trialPassed(b *backend, sent time.Time) {
 	now := r.now()
-	b.ph.pass(now)
+	b.ph.pass(now, sent)
 	b.mu.Lock()
-	changed := b.state != Closed
+	changed := b.state != Closed && !b.openedAt.After(sent)
 	if changed {
 		b.state, b.trialOut, b.winStart = Closed, false, now
 		b.curTotal, b.curErr, b.prevTotal, b.prevErr = 0, 0, 0, 0

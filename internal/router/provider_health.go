@@ -208,15 +208,16 @@ func (p *provHealth) record(pe *providers.Error, providerFault bool, now time.Ti
 	}
 }
 
-// pass closes the circuit, whatever its state: a probe answered (it is
-// the trial a half-open circuit would wait open_for to send).
-func (p *provHealth) pass(now time.Time) {
+// pass closes the circuit, open or half-open, when it opened before
+// sent: a probe sent then answered (it is the trial a half-open circuit
+// would wait open_for to send).
+func (p *provHealth) pass(now, sent time.Time) {
 	if p == nil {
 		return
 	}
 	p.mu.Lock()
 	defer p.unlock(p.state)
-	if p.state != Closed {
+	if p.state != Closed && !p.openedAt.After(sent) {
 		p.state, p.trialOut, p.consecutive, p.winStart = Closed, false, 0, now
 		p.curTotal, p.curErr, p.prevTotal, p.prevErr = 0, 0, 0, 0
 	}
