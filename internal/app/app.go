@@ -126,7 +126,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		profiles = append(profiles, name)
 	}
 	profiles = append(profiles, "pinned")
-	a.metrics = metrics.NewWithOptions(o.Registry, set.Catalog(), metrics.Options{Profiles: profiles, Status: a.status})
+	a.metrics = metrics.NewWithOptions(o.Registry, set.Catalog(), metrics.Options{Profiles: profiles, Status: a.status, Providers: a.providers})
 	if cfg.Server.MaxConcurrent > 0 {
 		a.slots = make(chan struct{}, cfg.Server.MaxConcurrent)
 	}
@@ -207,6 +207,17 @@ func (a *App) status() []metrics.Backend {
 	for i, b := range st {
 		out[i] = metrics.Backend{Model: b.Model, Provider: b.Provider, Tier: b.Tier, TierSource: b.TierSource, TTFT: b.TTFT,
 			TokensPerSecond: b.TokensPerS, MeasuredAt: b.MeasuredAt, Breaker: b.Breaker, InFlight: b.InFlight}
+	}
+	return out
+}
+
+// providers is the metrics' view of the providers' health, read when
+// Prometheus scrapes.
+func (a *App) providers() []metrics.Provider {
+	st := a.cur.Load().router.Providers()
+	out := make([]metrics.Provider, len(st))
+	for i, p := range st {
+		out[i] = metrics.Provider{Name: p.Provider, Breaker: p.Breaker}
 	}
 	return out
 }

@@ -7,9 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tiergate/tiergate/internal/app"
 	"github.com/tiergate/tiergate/internal/app/apptest"
 	"github.com/tiergate/tiergate/internal/config"
+	"github.com/tiergate/tiergate/internal/observe/metrics"
 	"github.com/tiergate/tiergate/internal/testing/emulators/ollamaemu"
 )
 
@@ -30,7 +33,19 @@ func TestRecoveryNoticedByProbe(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs syncBuf
-	gw := apptest.Start(t, cfg, app.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	reg := prometheus.NewPedanticRegistry()
+	gw := apptest.Start(t, cfg, app.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Registry: reg, Gatherer: reg})
+	provGauge := func() float64 {
+		t.Helper()
+		v, ok := gauge(t, reg, metrics.NameProviderBreaker, map[string]string{"provider": "ollama"})
+		if !ok {
+			t.Fatal("no provider breaker series for ollama")
+		}
+		return v
+	}
+	if v := provGauge(); v != 0 {
+		t.Fatalf("provider breaker gauge before failures = %v, want 0 (closed)", v)
+	}
 	send := func() int {
 		resp, err := http.Post(gw.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"ollama/llama3:8b","messages":[{"role":"user","content":"hi"}]}`))
 		if err != nil {
@@ -62,6 +77,9 @@ func TestRecoveryNoticedByProbe(t *testing.T) {
 	if m, p := breakers(); m != "open" || p != "open" {
 		t.Fatalf("after 3 failures: model breaker %s, provider breaker %s; want both open", m, p)
 	}
+	if v := provGauge(); v != 1 {
+		t.Errorf("provider breaker gauge after failures = %v, want 1 (open)", v)
+	}
 	if code := send(); code != http.StatusServiceUnavailable {
 		t.Fatalf("open breaker: status %d, want 503", code)
 	}
@@ -83,6 +101,9 @@ func TestRecoveryNoticedByProbe(t *testing.T) {
 	t.Logf("traffic back %v after Ollama recovered (retry_interval %v, open_for 1h)", time.Since(start), retry)
 	if m, p := breakers(); m != "closed" || p != "closed" {
 		t.Errorf("after recovery: model breaker %s, provider breaker %s; want closed", m, p)
+	}
+	if v := provGauge(); v != 0 {
+		t.Errorf("provider breaker gauge after recovery = %v, want 0 (closed)", v)
 	}
 	for _, want := range []string{`msg="provider circuit breaker" provider=ollama state=open`, `msg="provider circuit breaker" provider=ollama state=closed`} {
 		if !strings.Contains(logs.String(), want) {
