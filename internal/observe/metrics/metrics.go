@@ -13,7 +13,8 @@
 // The per-backend gauges (tier, speed, breaker state, requests in flight)
 // are read from a StatusSource when Prometheus scrapes, not pushed on each
 // change: whoever owns the live state (the router) offers it as
-// []Backend, and the collector turns it into series.
+// []Backend, and the collector turns it into series. The provider-wide
+// breaker gauge is read the same way from a ProviderSource.
 //
 // It imports catalog, providers (for Usage and Error) and tiers only; it
 // must not import the gateway, the router or an adapter.
