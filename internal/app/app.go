@@ -126,7 +126,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		profiles = append(profiles, name)
 	}
 	profiles = append(profiles, "pinned")
-	a.metrics = metrics.NewWithOptions(o.Registry, set.Catalog(), metrics.Options{Profiles: profiles, Status: a.status})
+	a.metrics = metrics.NewWithOptions(o.Registry, set.Catalog(), metrics.Options{Profiles: profiles, Status: a.status, Providers: a.providers})
 	if cfg.Server.MaxConcurrent > 0 {
 		a.slots = make(chan struct{}, cfg.Server.MaxConcurrent)
 	}
@@ -154,7 +154,10 @@ func (a *App) newGeneration(set *backends.Set) *generation {
 	cfg, log := a.cfg, a.log
 	g := &generation{set: set}
 	g.router = router.New(router.Options{Backends: set, Config: cfg.Router, Profiles: cfg.Profiles, Domains: cfg.Domains, TierRules: cfg.Tiers.Rules,
-		OnState: func(model, state string) { log.Warn("circuit breaker", "model", model, "state", state) }})
+		OnState: func(model, state string) { log.Warn("circuit breaker", "model", model, "state", state) },
+		OnProviderState: func(provider, state string) {
+			log.Warn("provider circuit breaker", "provider", provider, "state", state)
+		}})
 	g.gw = gateway.New(gateway.Options{Backends: set, Router: g.router, MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		BodyReadTimeout: cfg.Server.BodyReadTimeout, Slots: a.slots,
 		Logger: log, Metrics: a.metrics, Gatherer: a.o.Gatherer})
@@ -172,6 +175,12 @@ func (a *App) install(g *generation) {
 	// meanwhile is missed.
 	if f := a.measured.Load(); f != nil {
 		g.router.SetMeasured(f)
+	}
+	// What the current generation learned (breakers, cool-downs, live
+	// speeds, provider health) carries over, after the tiers file so
+	// that live figures are not set back to the bench's.
+	if prev := a.cur.Load(); prev != nil {
+		g.router.CarryFrom(prev.router)
 	}
 	a.gens = append(a.gens, g)
 	a.cur.Store(g)
@@ -198,6 +207,17 @@ func (a *App) status() []metrics.Backend {
 	for i, b := range st {
 		out[i] = metrics.Backend{Model: b.Model, Provider: b.Provider, Tier: b.Tier, TierSource: b.TierSource, TTFT: b.TTFT,
 			TokensPerSecond: b.TokensPerS, MeasuredAt: b.MeasuredAt, Breaker: b.Breaker, InFlight: b.InFlight}
+	}
+	return out
+}
+
+// providers is the metrics' view of the providers' health, read when
+// Prometheus scrapes.
+func (a *App) providers() []metrics.Provider {
+	st := a.cur.Load().router.Providers()
+	out := make([]metrics.Provider, len(st))
+	for i, p := range st {
+		out[i] = metrics.Provider{Name: p.Provider, Breaker: p.Breaker}
 	}
 	return out
 }

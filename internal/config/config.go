@@ -140,6 +140,12 @@ type Probe struct {
 	Enabled   *bool         `yaml:"enabled"`
 	Interval  time.Duration `yaml:"interval"`
 	MaxTokens int           `yaml:"max_tokens"`
+	// RetryInterval is how soon a failing provider (a probe failed, or a
+	// breaker of it is open) is probed again, so that its recovery is
+	// noticed within seconds. Default 2s for a keyless provider, the
+	// interval for a keyed one (probes are billed there); never above
+	// the interval.
+	RetryInterval time.Duration `yaml:"retry_interval"`
 }
 
 // Tiers configures measured speed tiers.

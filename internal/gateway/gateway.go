@@ -624,10 +624,14 @@ func (s *Server) observe(op string, c router.Candidate, t0 time.Time, res *provi
 // statusSnapshot feeds the status page from the router's live state.
 func (s *Server) statusSnapshot() []statuspage.Backend {
 	st := s.router.Status()
+	prov := map[string]string{}
+	for _, p := range s.router.Providers() {
+		prov[p.Provider] = p.Breaker
+	}
 	out := make([]statuspage.Backend, 0, len(st))
 	for _, b := range st {
 		sb := statuspage.Backend{Model: b.Model, Provider: b.Provider, Tier: string(b.Tier), TierSource: b.TierSource,
-			State: b.Breaker, TTFTMs: float64(b.TTFT) / 1e6, TokensPerSecond: b.TokensPerS, MeasuredAt: b.MeasuredAt}
+			State: b.Breaker, ProviderState: prov[b.Provider], TTFTMs: float64(b.TTFT) / 1e6, TokensPerSecond: b.TokensPerS, MeasuredAt: b.MeasuredAt}
 		out = append(out, sb)
 	}
 	return out

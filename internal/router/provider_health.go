@@ -21,6 +21,8 @@ import (
 type provHealth struct {
 	name string
 	live atomic.Pointer[provLive]
+	// onState is told of each change of state (nil: no one).
+	onState func(provider, state string)
 
 	mu                 sync.Mutex
 	state              string
@@ -52,14 +54,26 @@ func (p *provHealth) publish() {
 	p.live.Store(&provLive{open: p.state == Open, openedAtNs: unixNs(p.openedAt), cooldownNs: unixNs(p.cooldownUntil), lastError: p.lastError})
 }
 
+// unlock publishes the live value, releases p.mu and tells onState when
+// the state is no longer before.
+func (p *provHealth) unlock(before string) {
+	after := p.state
+	p.publish()
+	p.mu.Unlock()
+	if after != before && p.onState != nil {
+		p.onState(p.name, after)
+	}
+}
+
 // attachProviders gives every backend its provider's health, one per
-// provider name.
-func attachProviders(bs []*backend, now time.Time) {
+// provider name, each telling onState (nil: no one) of its changes.
+func attachProviders(bs []*backend, now time.Time, onState func(provider, state string)) {
 	byName := map[string]*provHealth{}
 	for _, b := range bs {
 		ph, ok := byName[b.model.Provider]
 		if !ok {
 			ph = newProvHealth(b.model.Provider, now)
+			ph.onState = onState
 			byName[b.model.Provider] = ph
 		}
 		b.ph = ph
@@ -110,8 +124,7 @@ func (p *provHealth) admit(now time.Time, cfg *config.Router) bool {
 		return true
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	defer p.publish()
+	defer p.unlock(p.state)
 	p.updateState(now, cfg)
 	switch p.state {
 	case Closed:
@@ -156,8 +169,7 @@ func (p *provHealth) record(pe *providers.Error, providerFault bool, now time.Ti
 		return
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	defer p.publish()
+	defer p.unlock(p.state)
 	p.updateState(now, cfg)
 	w := cfg.Breaker.Window
 	if now.Sub(p.winStart) >= w {
@@ -193,6 +205,21 @@ func (p *provHealth) record(pe *providers.Error, providerFault bool, now time.Ti
 		if p.state != Open {
 			p.state, p.openedAt, p.trialOut = Open, now, false
 		}
+	}
+}
+
+// pass closes the circuit, open or half-open, when it opened before
+// sent: a probe sent then answered (it is the trial a half-open circuit
+// would wait open_for to send).
+func (p *provHealth) pass(now, sent time.Time) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.unlock(p.state)
+	if p.state != Closed && !p.openedAt.After(sent) {
+		p.state, p.trialOut, p.consecutive, p.winStart = Closed, false, 0, now
+		p.curTotal, p.curErr, p.prevTotal, p.prevErr = 0, 0, 0, 0
 	}
 }
 

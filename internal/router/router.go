@@ -52,6 +52,8 @@ type Options struct {
 	Rand func(n int) int
 	// OnState is told when a backend's breaker changes state.
 	OnState func(model, state string)
+	// OnProviderState is told when a provider's breaker changes state.
+	OnProviderState func(provider, state string)
 }
 
 // Router routes requests over one backends set.
@@ -118,7 +120,7 @@ func New(o Options) *Router {
 		r.backends[m.ID] = b
 		r.order = append(r.order, b)
 	}
-	attachProviders(r.order, now) // provider_health.go
+	attachProviders(r.order, now, o.OnProviderState) // provider_health.go
 	// Domains as bits, so that scoring a domain is one AND per backend.
 	r.domainBits = map[string]uint64{}
 	for _, b := range r.order {

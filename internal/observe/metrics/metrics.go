@@ -13,7 +13,8 @@
 // The per-backend gauges (tier, speed, breaker state, requests in flight)
 // are read from a StatusSource when Prometheus scrapes, not pushed on each
 // change: whoever owns the live state (the router) offers it as
-// []Backend, and the collector turns it into series.
+// []Backend, and the collector turns it into series. The provider-wide
+// breaker gauge is read the same way from a ProviderSource.
 //
 // It imports catalog, providers (for Usage and Error) and tiers only; it
 // must not import the gateway, the router or an adapter.
@@ -54,6 +55,7 @@ const (
 	NameRouteDecisions   = "tiergate_route_decisions_total"
 	NameFallbacks        = "tiergate_fallbacks_total"
 	NameBreakerState     = "tiergate_breaker_state"
+	NameProviderBreaker  = "tiergate_provider_breaker_state"
 	NameBackendTier      = "tiergate_backend_tier"
 	NameBackendTierRank  = "tiergate_backend_tier_rank"
 	NameBackendTTFT      = "tiergate_backend_ttft_seconds"
@@ -143,6 +145,9 @@ type Options struct {
 	// gauges (tier, speed, breaker, in flight). Nil: those families are
 	// empty.
 	Status StatusSource
+	// Providers, when set, is read at every scrape for the per-provider
+	// breaker gauge (providers.go). Nil: that family is empty.
+	Providers ProviderSource
 }
 
 // Backend is one backend's live state, as a StatusSource reports it.
@@ -266,7 +271,7 @@ func NewWithOptions(reg prometheus.Registerer, cat *catalog.Catalog, o Options) 
 	if reg != nil {
 		reg.MustRegister(m.opDuration, m.tokenUsage, m.ttfc, m.tpoc, m.requests, m.errors, m.cost,
 			m.overhead, m.outTPS, m.routes, m.fallbacks, m.fileTime, m.fileCount,
-			newBackendCollector(m, o.Status))
+			newBackendCollector(m, o.Status), newProviderCollector(m, o.Providers))
 	}
 	return m
 }

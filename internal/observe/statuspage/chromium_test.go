@@ -102,7 +102,7 @@ func TestChromiumRendersBackends(t *testing.T) {
 		}
 		if calls.Add(1) > 1 { // every call after the page itself: the script's fetches
 			bs[1].Tier, bs[1].TierSource, bs[1].State = "slow", "live", "open"
-			bs = append(bs, Backend{Model: "claude-sonnet-4-5", Provider: "anthropic", Tier: "ultra-fast", TierSource: "prior", State: "half-open"})
+			bs = append(bs, Backend{Model: "claude-sonnet-4-5", Provider: "anthropic", Tier: "ultra-fast", TierSource: "prior", State: "half-open", ProviderState: "open"})
 		}
 		return bs
 	}
@@ -115,7 +115,7 @@ func TestChromiumRendersBackends(t *testing.T) {
 	}
 	got := rows(t, dom)
 	want := []map[string]string{
-		{"model": "claude-sonnet-4-5", "provider": "anthropic", "tier": "ultra-fast", "source": "prior", "ttft": "–", "tps": "–", "state": "half-open", "measured": "never", "tier-class": "pill tier-ultra-fast"},
+		{"model": "claude-sonnet-4-5", "provider": "anthropic", "tier": "ultra-fast", "source": "prior", "ttft": "–", "tps": "–", "state": "half-open provider open", "measured": "never", "tier-class": "pill tier-ultra-fast"},
 		{"model": "gpt-4o", "provider": "openai", "tier": "slow", "source": "live", "ttft": "850 ms", "tps": "32.5", "state": "open", "measured": "1 min ago", "state-class": "state state-open"},
 		{"model": "llama3-8b", "provider": "ollama", "tier": "fast", "source": "live", "ttft": "180 ms", "tps": "71.5", "state": "closed", "measured": "1 min ago", "tier-class": "pill tier-fast"},
 	}

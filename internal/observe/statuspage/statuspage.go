@@ -1,7 +1,8 @@
 // Package statuspage serves the gateway's status page: a small HTML page
 // (no external assets: its CSS and script are inline) with each backend's
-// speed tier and where it came from, its TTFT and tokens/s, its state and
-// when it was last measured, and the same data as JSON. The page renders
+// speed tier and where it came from, its TTFT and tokens/s, its state (and
+// its provider's breaker when that is not closed) and when it was last
+// measured, and the same data as JSON. The page renders
 // the table on the server, then its script refreshes it from the JSON
 // every few seconds (without JavaScript a meta refresh reloads the page).
 //
@@ -38,6 +39,11 @@ type Backend struct {
 	// State is the backend's state: the circuit breaker's ("closed",
 	// "open", "half-open") or "disabled".
 	State string `json:"state"`
+	// ProviderState is the provider-wide breaker's state ("closed",
+	// "open", "half-open"; "" when unknown): an open one excludes every
+	// model of the provider whatever its own state. The page shows it
+	// beside State when it is not closed.
+	ProviderState string `json:"provider_state,omitempty"`
 	// TTFTMs and TokensPerSecond are the figures behind the tier; zero
 	// when not measured.
 	TTFTMs          float64 `json:"ttft_ms"`
@@ -141,8 +147,11 @@ func (h *handler) status() Status {
 type row struct {
 	Backend
 	TierClass, StateClass string
-	TTFT, TPS, Measured   string
-	MeasuredISO           string
+	// ProviderNote is "provider <state>" when the provider's breaker is
+	// not closed, else "".
+	ProviderNote        string
+	TTFT, TPS, Measured string
+	MeasuredISO         string
 }
 
 type pageView struct {
@@ -164,6 +173,9 @@ func view(st Status) pageView {
 		}
 		if knownStates[b.State] {
 			r.StateClass = "state-" + b.State
+		}
+		if b.ProviderState != "" && b.ProviderState != "closed" {
+			r.ProviderNote = "provider " + b.ProviderState
 		}
 		if b.TTFTMs > 0 {
 			r.TTFT = strconv.FormatFloat(b.TTFTMs, 'f', 0, 64) + " ms"
@@ -222,6 +234,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .state-closed { color: #15803d; } .state-open { color: #b91c1c; font-weight: 600; }
 .state-half-open { color: #c2410c; } .state-disabled, .state-unknown { color: var(--muted); }
 .source { color: var(--muted); }
+.provider-state { color: #b91c1c; font-weight: 600; }
 #error { color: #b91c1c; }
 </style>
 </head>
@@ -233,7 +246,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 <thead><tr><th>Backend</th><th>Provider</th><th>Tier</th><th>Source</th><th>TTFT</th><th>Tokens/s</th><th>State</th><th>Last measured</th></tr></thead>
 <tbody>
 {{- range .Rows}}
-<tr data-model="{{.Model}}"><td class="model">{{.Model}}</td><td class="provider">{{.Provider}}</td><td class="tier"><span class="pill {{.TierClass}}">{{if .Tier}}{{.Tier}}{{else}}unknown{{end}}</span></td><td class="source">{{.TierSource}}</td><td class="num ttft">{{.TTFT}}</td><td class="num tps">{{.TPS}}</td><td class="state {{.StateClass}}">{{.State}}</td><td class="measured"{{if .MeasuredISO}} title="{{.MeasuredISO}}" data-at="{{.MeasuredISO}}"{{end}}>{{.Measured}}</td></tr>
+<tr data-model="{{.Model}}"><td class="model">{{.Model}}</td><td class="provider">{{.Provider}}</td><td class="tier"><span class="pill {{.TierClass}}">{{if .Tier}}{{.Tier}}{{else}}unknown{{end}}</span></td><td class="source">{{.TierSource}}</td><td class="num ttft">{{.TTFT}}</td><td class="num tps">{{.TPS}}</td><td class="state {{.StateClass}}">{{.State}}{{if .ProviderNote}} <span class="provider-state">{{.ProviderNote}}</span>{{end}}</td><td class="measured"{{if .MeasuredISO}} title="{{.MeasuredISO}}" data-at="{{.MeasuredISO}}"{{end}}>{{.Measured}}</td></tr>
 {{- else}}
 <tr class="empty"><td colspan="8">No backend is enabled.</td></tr>
 {{- end}}
@@ -284,7 +297,14 @@ const script = `
       cell(tr, "source", b.tier_source || "");
       cell(tr, "num ttft", b.ttft_ms > 0 ? Math.round(b.ttft_ms) + " ms" : "\u2013");
       cell(tr, "num tps", b.tokens_per_second > 0 ? b.tokens_per_second.toFixed(1) : "\u2013");
-      cell(tr, "state " + (states[b.state] ? "state-" + b.state : "state-unknown"), b.state || "");
+      var sc = cell(tr, "state " + (states[b.state] ? "state-" + b.state : "state-unknown"), b.state || "");
+      if (b.provider_state && b.provider_state !== "closed") {
+        var ps = document.createElement("span");
+        ps.className = "provider-state";
+        ps.textContent = "provider " + b.provider_state;
+        sc.appendChild(document.createTextNode(" "));
+        sc.appendChild(ps);
+      }
       var at = Date.parse(b.measured_at);
       var m = cell(tr, "measured", at > 0 ? ago(now - at) : "never");
       if (at > 0) { m.title = b.measured_at; m.setAttribute("data-at", b.measured_at); }

@@ -1,0 +1,61 @@
+package router
+
+// CarryFrom takes over old's live state for every backend both routers
+// have (by model id) and every provider both have (by name): breakers
+// with their windows, latency and TTFT averages, live tiers, cool-downs
+// and last errors. A router built to replace another (a provider came up,
+// models were added) calls it before it serves, so that an outage, a
+// cool-down or a measured speed is not forgotten by the swap. Requests
+// in flight on old keep recording there; a half-open trial out on old
+// is not out here. Backends and providers new to r keep their priors.
+func (r *Router) CarryFrom(old *Router) {
+	if old == nil || old == r {
+		return
+	}
+	done := map[*provHealth]bool{}
+	oldProv := map[string]*provHealth{}
+	for _, ob := range old.order {
+		if ob.ph != nil {
+			oldProv[ob.ph.name] = ob.ph
+		}
+	}
+	for _, b := range r.order {
+		if ob, ok := old.backends[b.model.ID]; ok && ob != b {
+			b.carry(ob)
+		}
+		if b.ph != nil && !done[b.ph] {
+			done[b.ph] = true
+			if op := oldProv[b.ph.name]; op != nil && op != b.ph {
+				b.ph.carry(op)
+			}
+		}
+	}
+}
+
+// carry copies ob's live state into b. It holds both mutexes, old's
+// first; b's router is not serving yet, so nothing locks the other way.
+func (b *backend) carry(ob *backend) {
+	ob.mu.Lock()
+	defer ob.mu.Unlock()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.ewma, b.ewmaAt, b.ttftEWMA, b.tpsEWMA, b.samples, b.lastSeen, b.unary = ob.ewma, ob.ewmaAt, ob.ttftEWMA, ob.tpsEWMA, ob.samples, ob.lastSeen, ob.unary
+	b.tier, b.tierSource, b.measuredAt, b.candidate, b.candSince = ob.tier, ob.tierSource, ob.measuredAt, ob.candidate, ob.candSince
+	b.state, b.winStart, b.openedAt, b.trialOut = ob.state, ob.winStart, ob.openedAt, false
+	b.curTotal, b.curErr, b.prevTotal, b.prevErr = ob.curTotal, ob.curErr, ob.prevTotal, ob.prevErr
+	b.cooldownUntil, b.lastError, b.lastErrorAt = ob.cooldownUntil, ob.lastError, ob.lastErrorAt
+	b.publish()
+}
+
+// carry copies op's state into p (its onState stays p's own).
+func (p *provHealth) carry(op *provHealth) {
+	op.mu.Lock()
+	state, consecutive, winStart, openedAt, cooldown, lastError := op.state, op.consecutive, op.winStart, op.openedAt, op.cooldownUntil, op.lastError
+	curTotal, curErr, prevTotal, prevErr := op.curTotal, op.curErr, op.prevTotal, op.prevErr
+	op.mu.Unlock()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.state, p.consecutive, p.winStart, p.openedAt, p.cooldownUntil, p.lastError, p.trialOut = state, consecutive, winStart, openedAt, cooldown, lastError, false
+	p.curTotal, p.curErr, p.prevTotal, p.prevErr = curTotal, curErr, prevTotal, prevErr
+	p.publish()
+}
