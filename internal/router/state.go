@@ -60,7 +60,6 @@ type backend struct {
 	ttftEWMA float64 // ns, single-stream-ish live TTFT
 	tpsEWMA  float64 // output tokens/s
 	samples  int
-	lastSeen time.Time
 
 	tier       catalog.Tier
 	tierSource string
@@ -77,7 +76,6 @@ type backend struct {
 	trialOut           bool
 	cooldownUntil      time.Time
 	lastError          string
-	lastErrorAt        time.Time
 }
 
 func newBackend(m *catalog.Model, p providers.Provider, now time.Time) *backend {
@@ -109,19 +107,17 @@ type live struct {
 	ttft                   time.Duration // live TTFT average
 	open                   bool
 	// Then what is shown.
-	tier          catalog.Tier
-	tierSource    string
-	measuredAt    time.Time
-	state         string
-	openedAt      time.Time
-	cooldownUntil time.Time
-	ewmaAt        time.Time
+	tier       catalog.Tier
+	tierSource string
+	measuredAt time.Time
+	state      string
+	lastError  string
 }
 
 // publish replaces the backend's live value; b.mu must be held.
 func (b *backend) publish() {
-	b.live.Store(&live{tier: b.tier, tierSource: b.tierSource, measuredAt: b.measuredAt, state: b.state, openedAt: b.openedAt,
-		cooldownUntil: b.cooldownUntil, ewma: b.ewma, ewmaAt: b.ewmaAt, ttft: time.Duration(b.ttftEWMA), tps: b.tpsEWMA,
+	b.live.Store(&live{tier: b.tier, tierSource: b.tierSource, measuredAt: b.measuredAt, state: b.state, lastError: b.lastError,
+		ewma: b.ewma, ttft: time.Duration(b.ttftEWMA), tps: b.tpsEWMA,
 		openedAtNs: unixNs(b.openedAt), cooldownNs: unixNs(b.cooldownUntil), ewmaAtNs: unixNs(b.ewmaAt), rank: b.tier.Rank(),
 		open: b.state == Open, prior: float64(priorLatency[b.tier])})
 }
@@ -266,7 +262,7 @@ func (b *backend) record(o outcome, now time.Time, cfg *config.Router, rules []c
 	b.curTotal++
 	if failed {
 		b.curErr++
-		b.lastError, b.lastErrorAt = o.err.Message, now
+		b.lastError = o.err.Message
 		if o.err.RetryAfter > 0 {
 			b.cooldownUntil = now.Add(o.err.RetryAfter)
 		}
@@ -292,7 +288,6 @@ func (b *backend) record(o outcome, now time.Time, cfg *config.Router, rules []c
 		b.curTotal, b.curErr, b.prevTotal, b.prevErr = 1, 0, 0, 0
 	}
 	b.observeLatency(o.latency, now, cfg)
-	b.lastSeen = now
 	if o.ttft > 0 {
 		alpha := 0.3
 		if b.samples == 0 {

@@ -1,0 +1,40 @@
+package router
+
+import (
+	"fmt"
+	"time"
+)
+
+// availability admits a backend whose circuit is not open and which is
+// not cooling down after a Retry-After (its provider is enabled, or it
+// would not be in the set).
+type availability struct{}
+
+func (availability) name() string     { return "availability" }
+func (availability) binds(*plan) bool { return true }
+func (availability) exclude(pl *plan, c *cand) string {
+	switch {
+	case c.snap.state == Open:
+		return "circuit open after recent failures"
+	case c.snap.cooldown > 0:
+		if !pl.explain {
+			return excluded
+		}
+		return fmt.Sprintf("cooling down for %v after the provider's Retry-After", c.snap.cooldown.Round(time.Millisecond))
+	}
+	return ""
+}
+
+// keep: a circuit shows open until open_for has passed (then half-open,
+// which admits its one trial in Router.Begin), as snapshot says.
+func (availability) keep(pl *plan, rows []row) []row {
+	now, openFor := pl.nowNs, pl.openFor
+	n := 0
+	for _, r := range rows {
+		if l := r.l; !(l.open && now-l.openedAtNs < openFor) && now >= l.cooldownNs {
+			rows[n] = r
+			n++
+		}
+	}
+	return rows[:n]
+}

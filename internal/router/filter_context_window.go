@@ -1,0 +1,36 @@
+package router
+
+import "fmt"
+
+// contextWindow admits a model whose window holds the prompt and the
+// requested output (a model with no window known admits any).
+type contextWindow struct{}
+
+func (contextWindow) name() string        { return "context_window" }
+func (contextWindow) binds(pl *plan) bool { return pl.q.PromptTokens+pl.q.MaxTokens > 0 }
+func (contextWindow) exclude(pl *plan, c *cand) string {
+	w := c.b.ctxWindow
+	if w <= 0 {
+		return ""
+	}
+	need := pl.q.PromptTokens + pl.q.MaxTokens
+	if need > w {
+		if !pl.explain {
+			return excluded
+		}
+		return fmt.Sprintf("needs ~%d tokens (prompt ~%d + output %d), window is %d", need, pl.q.PromptTokens, pl.q.MaxTokens, w)
+	}
+	return ""
+}
+
+func (contextWindow) keep(pl *plan, rows []row) []row {
+	need := pl.q.PromptTokens + pl.q.MaxTokens
+	n := 0
+	for _, r := range rows {
+		if w := r.b.ctxWindow; w <= 0 || need <= w {
+			rows[n] = r
+			n++
+		}
+	}
+	return rows[:n]
+}
