@@ -25,16 +25,14 @@ func (availability) exclude(pl *plan, c *cand) string {
 	return ""
 }
 
-// keep: a circuit shows open until open_for has passed (then half-open,
+// mark: a circuit shows open until open_for has passed (then half-open,
 // which admits its one trial in Router.Begin), as snapshot says.
-func (availability) keep(pl *plan, rows []row) []row {
+func (availability) mark(pl *plan, _ *staticSet, ls []*live, out []bool) {
 	now, openFor := pl.nowNs, pl.openFor
-	n := 0
-	for _, r := range rows {
-		if l := r.l; !(l.open && now-l.openedAtNs < openFor) && now >= l.cooldownNs {
-			rows[n] = r
-			n++
+	out = out[:len(ls)]
+	for i, l := range ls {
+		if l.open && now-l.openedAtNs < openFor || now < l.cooldownNs {
+			out[i] = true
 		}
 	}
-	return rows[:n]
 }

@@ -23,14 +23,12 @@ func (contextWindow) exclude(pl *plan, c *cand) string {
 	return ""
 }
 
-func (contextWindow) keep(pl *plan, rows []row) []row {
+func (contextWindow) mark(pl *plan, st *staticSet, _ []*live, out []bool) {
 	need := pl.q.PromptTokens + pl.q.MaxTokens
-	n := 0
-	for _, r := range rows {
-		if w := r.b.ctxWindow; w <= 0 || need <= w {
-			rows[n] = r
-			n++
+	out = out[:len(st.backends)]
+	for i, b := range st.backends {
+		if w := b.ctxWindow; w > 0 && need > w {
+			out[i] = true
 		}
 	}
-	return rows[:n]
 }

@@ -27,17 +27,15 @@ func (maxTTFT) exclude(pl *plan, c *cand) string {
 	return ""
 }
 
-func (f maxTTFT) keep(pl *plan, rows []row) []row {
+func (f maxTTFT) mark(pl *plan, _ *staticSet, ls []*live, out []bool) {
 	if !f.binds(pl) {
-		return rows
+		return
 	}
 	bound := time.Duration(pl.q.Route.MaxTTFTMs * 1e6)
-	n := 0
-	for _, r := range rows {
-		if r.l.ttft <= bound {
-			rows[n] = r
-			n++
+	out = out[:len(ls)]
+	for i, l := range ls {
+		if l.ttft > bound {
+			out[i] = true
 		}
 	}
-	return rows[:n]
 }

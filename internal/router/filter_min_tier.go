@@ -18,18 +18,16 @@ func (minTier) exclude(pl *plan, c *cand) string {
 	return ""
 }
 
-func (minTier) keep(pl *plan, rows []row) []row {
+func (minTier) mark(pl *plan, _ *staticSet, ls []*live, out []bool) {
 	want := pl.minTier()
 	if want == "" {
-		return rows
+		return
 	}
 	maxRank := want.Rank()
-	n := 0
-	for _, r := range rows {
-		if r.l.rank <= maxRank {
-			rows[n] = r
-			n++
+	out = out[:len(ls)]
+	for i, l := range ls {
+		if l.rank > maxRank {
+			out[i] = true
 		}
 	}
-	return rows[:n]
 }

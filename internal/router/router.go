@@ -467,7 +467,8 @@ type scratch struct {
 	plan    plan
 	cands   []cand
 	elig    []*cand
-	rows    []row
+	ls      []*live
+	out     []bool
 	hot     []hot
 	top     []int32
 	probe   cand

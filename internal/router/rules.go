@@ -15,7 +15,7 @@ import (
 //     its exclude once per backend when the router is built, and a route
 //     object parsed by Router.ParseRoute once per distinct object;
 //   - a liveFilter reads live state or the request's size: it provides
-//     keep, the form the scan runs over its rows on every decision;
+//     mark, the form the scan runs over a static set on every decision;
 //   - a fixedScorer's weighted part is summed into a static set's base;
 //   - a liveScorer provides the scan's forms: a cheap upper bound (so that
 //     most backends lose to the k-th best before they are scored exactly)
@@ -51,9 +51,9 @@ type liveFilter interface {
 	filter
 	// binds reports whether the rule can exclude anything under pl.
 	binds(pl *plan) bool
-	// keep returns, in order and in rows' own memory, the rows exclude
-	// admits.
-	keep(pl *plan, rows []row) []row
+	// mark sets out[i] for each backend i of the static set that exclude
+	// would exclude, ls[i] being its live state (and leaves the others).
+	mark(pl *plan, st *staticSet, ls []*live, out []bool)
 }
 
 // A scorer rates a candidate from 0 (worst) to 1 (best) on one component,

@@ -94,8 +94,8 @@ type filterCase struct {
 }
 
 // runFilter checks each case's verdict and words, and that the rule's
-// fast form agrees with its full form: a live filter's keep keeps exactly
-// what exclude admits; a fixed filter excludes exactly what its profile
+// fast form agrees with its full form: a live filter's mark marks exactly
+// what exclude excludes; a fixed filter excludes exactly what its profile
 // part or its route part alone excludes, and nothing when it does not
 // bind.
 func runFilter(t *testing.T, f filter, cases []filterCase) {
@@ -111,9 +111,10 @@ func runFilter(t *testing.T, f filter, cases []filterCase) {
 				if !f.binds(tc.pl) && out {
 					t.Errorf("excluded while it does not bind")
 				}
-				kept := f.keep(tc.pl, []row{{b: tc.b, l: tc.b.live.Load()}})
-				if f.binds(tc.pl) && (len(kept) == 0) != out {
-					t.Errorf("keep kept %d, exclude says out=%v", len(kept), out)
+				marked := []bool{false}
+				f.mark(tc.pl, &staticSet{backends: []*backend{tc.b}}, []*live{tc.b.live.Load()}, marked)
+				if f.binds(tc.pl) && marked[0] != out {
+					t.Errorf("mark says out=%v, exclude says out=%v", marked[0], out)
 				}
 			case fixedFilter:
 				if !f.binds(tc.pl.p, tc.pl.q.Route) && out {
@@ -134,12 +135,14 @@ func runFilter(t *testing.T, f filter, cases []filterCase) {
 	}
 }
 
-// TestKeepIsOrderedAndInPlace: a live filter's keep keeps the rows it
-// admits in their order, over many rows, as the scan needs.
-func TestKeepIsOrderedAndInPlace(t *testing.T) {
+// TestMarkOverASet: a live filter's mark, over many backends in mixed
+// states, marks exactly those its exclude excludes and leaves the marks
+// already made.
+func TestMarkOverASet(t *testing.T) {
 	pl := rulePlan(&config.Profile{MinTier: catalog.Fast}, &Query{Task: catalog.Chat, PromptTokens: 5000,
 		Route: &Route{MaxTTFTMs: 500}})
-	var rows []row
+	st := &staticSet{}
+	var ls []*live
 	for i := range 40 {
 		b := ruleBackend(ruleModel(fmt.Sprint("m", i), func(m *catalog.Model) { m.ContextWindow = 4000 + 100*i }), func(l *live) {
 			l.rank = i % 4
@@ -147,23 +150,28 @@ func TestKeepIsOrderedAndInPlace(t *testing.T) {
 			if i%7 == 0 {
 				l.state, l.open, l.openedAtNs = Open, true, pl.nowNs-int64(time.Second)
 			}
+			if i%5 == 0 {
+				l.cooldownNs = pl.nowNs + 1
+			}
 		})
-		rows = append(rows, row{b: b, l: b.live.Load(), si: int32(i)})
+		st.backends = append(st.backends, b)
+		ls = append(ls, b.live.Load())
 	}
 	for _, f := range liveFilters {
-		want := []int32{}
-		for _, r := range rows {
-			if out, _ := excludes(t, f, pl, r.b); !out {
-				want = append(want, r.si)
+		var want, got []int
+		out := make([]bool, len(ls))
+		out[3] = true // already marked by another rule
+		f.mark(pl, st, ls, out)
+		for i, b := range st.backends {
+			if x, _ := excludes(t, f, pl, b); x || i == 3 {
+				want = append(want, i)
+			}
+			if out[i] {
+				got = append(got, i)
 			}
 		}
-		in := append([]row(nil), rows...)
-		got := []int32{}
-		for _, r := range f.keep(pl, in) {
-			got = append(got, r.si)
-		}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Errorf("%s kept %v, want %v", f.name(), got, want)
+			t.Errorf("%s marked %v, want %v", f.name(), got, want)
 		}
 	}
 }

@@ -54,14 +54,6 @@ backends:
 	return st
 }
 
-// row is a static set's backend as the scan's filters see it: its live
-// state read once.
-type row struct {
-	b  *backend
-	l  *live
-	si int32 // index in the static set
-}
-
 // hot is an admitted backend as the scan's ranking sees it.
 type hot struct {
 	ranked
@@ -75,92 +67,95 @@ type hot struct {
 // (TestStaticPathAgreesWithExplain) and returns the k best, in order, or
 // nil when no backend is eligible: the full path then says why.
 func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
-	rows := admit(pl, st, sc)
-	if len(rows) == 0 {
+	ls, out := admit(pl, st, sc)
+	hs := r.priced(pl, st, ls, out, sc)
+	if len(hs) == 0 {
 		return nil
 	}
-	hs := r.priced(pl, st, rows, sc)
 	top := best(pl, st, hs, sc, k)
 	if cap(sc.cands) < len(top) {
 		sc.cands = make([]cand, len(top))
 	}
-	out := sc.elig[:0]
+	elig := sc.elig[:0]
 	for i, j := range top {
 		h := &hs[j]
 		c := &sc.cands[i]
 		*c = cand{b: h.b, score: h.score}
 		c.snap = c.b.snapshotNs(pl.nowNs, &r.cfg)
 		c.snap.cost = h.cost
-		out = append(out, c)
+		elig = append(elig, c)
 	}
-	sc.elig = out
-	return out
+	sc.elig = elig
+	return elig
 }
 
-// admit reads each backend's live state once (one atomic load) and
-// returns the rows every filter admits: the route object's fixed
+// admit reads each backend's live state once (one atomic load) into ls
+// and marks in out what a filter excludes: the route object's fixed
 // filters as one bit when Router.ParseRoute applied them (else through
-// their exclude), the live filters through their keep.
-func admit(pl *plan, st *staticSet, sc *scratch) []row {
-	if cap(sc.rows) < len(st.backends) {
-		sc.rows = make([]row, len(st.backends))
+// their exclude), the live filters through their mark.
+func admit(pl *plan, st *staticSet, sc *scratch) (ls []*live, out []bool) {
+	n := len(st.backends)
+	if cap(sc.ls) < n {
+		sc.ls, sc.out = make([]*live, n), make([]bool, n)
 	}
-	rows := sc.rows[:0]
+	ls, out = sc.ls[:n], sc.out[:n]
 	ex := pl.routeExcluded
 	for i, b := range st.backends {
-		if ex == nil || !ex.has(b.idx) {
-			rows = append(rows, row{b: b, l: b.live.Load(), si: int32(i)})
-		}
-	}
-	for _, f := range liveFilters {
-		if f.binds(pl) {
-			rows = f.keep(pl, rows)
-		}
+		ls[i] = b.live.Load()
+		out[i] = ex != nil && ex.has(b.idx)
 	}
 	if rt := pl.q.Route; ex == nil && rt != nil {
 		for _, f := range fixedFilters {
 			if f.binds(noProfile, rt) {
-				rows = keepFixed(pl, f, rows, &sc.probe)
+				markFixed(pl, f, st, out, &sc.probe)
 			}
 		}
 	}
-	return rows
-}
-
-// keepFixed is keep for a fixed filter, which reads only the backend.
-func keepFixed(pl *plan, f filter, rows []row, probe *cand) []row {
-	n := 0
-	for _, r := range rows {
-		probe.b = r.b
-		if f.exclude(pl, probe) == "" {
-			rows[n] = r
-			n++
+	for _, f := range liveFilters {
+		if f.binds(pl) {
+			f.mark(pl, st, ls, out)
 		}
 	}
-	return rows[:n]
+	return ls, out
 }
 
-// priced makes a ranking row of each admitted one, with its load cost
-// (PeakEWMA latency as of now × (in-flight + 1)), and sets the plan's
-// best cost and price.
-func (r *Router) priced(pl *plan, st *staticSet, rows []row, sc *scratch) []hot {
-	if cap(sc.hot) < len(rows) {
-		sc.hot = make([]hot, len(rows))
+// markFixed is mark for a fixed filter, which reads only the backend.
+func markFixed(pl *plan, f filter, st *staticSet, out []bool, probe *cand) {
+	for i, b := range st.backends {
+		probe.b = b
+		if !out[i] && f.exclude(pl, probe) != "" {
+			out[i] = true
+		}
 	}
-	hs := sc.hot[:len(rows)]
+}
+
+// priced makes a ranking row of each admitted backend, with its load
+// cost (PeakEWMA latency as of now × (in-flight + 1)), and sets the
+// plan's best cost and price.
+func (r *Router) priced(pl *plan, st *staticSet, ls []*live, out []bool, sc *scratch) []hot {
+	if cap(sc.hot) < len(ls) {
+		sc.hot = make([]hot, len(ls))
+	}
+	hs := sc.hot[:len(ls)]
+	n := 0
 	bestCost := math.Inf(1)
-	for j, rw := range rows {
-		b := rw.b
-		cost := r.drift.latency(rw.l, pl.nowNs) * float64(b.inflight.Load()+1)
+	bs, base, out := st.backends[:len(ls)], st.base[:len(ls)], out[:len(ls)]
+	for i, l := range ls {
+		if out[i] {
+			continue
+		}
+		b := bs[i]
+		cost := r.drift.latency(l, pl.nowNs) * float64(b.inflight.Load()+1)
 		bestCost = min(bestCost, cost)
 		// Field by field into place: a composite literal would be built
 		// on the stack and copied.
-		h := &hs[j]
-		h.cost, h.tps, h.price, h.rank, h.quality = cost, rw.l.tps, b.price, int32(rw.l.rank), b.quality
-		h.b, h.si, h.ub = b, rw.si, st.base[rw.si]
+		h := &hs[n]
+		h.cost, h.tps, h.price, h.rank, h.quality = cost, l.tps, b.price, int32(l.rank), b.quality
+		h.b, h.si, h.ub = b, int32(i), base[i]
+		n++
 	}
 	pl.bestCost, pl.bestPrice = bestCost, st.bestPrice
-	return hs
+	return hs[:n]
 }
 
 // best returns the indexes in hs of the k best, in order (ties to the
