@@ -6,8 +6,16 @@ import "fmt"
 // requested output (a model with no window known admits any).
 type contextWindow struct{}
 
-func (contextWindow) name() string        { return "context_window" }
-func (contextWindow) binds(pl *plan) bool { return pl.q.PromptTokens+pl.q.MaxTokens > 0 }
+func (contextWindow) name() string { return "context_window" }
+func (contextWindow) binds(pl *plan) bool {
+	need := pl.q.PromptTokens + pl.q.MaxTokens
+	if st := pl.st; st != nil && st.minWindow > 0 && !pl.explain {
+		// A scan over a static set: a request within its smallest window
+		// fits every backend of it (most requests are small).
+		return need > st.minWindow
+	}
+	return need > 0
+}
 func (contextWindow) exclude(pl *plan, c *cand) string {
 	w := c.b.ctxWindow
 	if w <= 0 {

@@ -20,6 +20,9 @@ type staticSet struct {
 	backends  []*backend
 	base      []float64
 	bestPrice float64
+	// minWindow is the smallest context window known among backends (0
+	// for none): a request within it fits them all (contextWindow.binds).
+	minWindow int
 }
 
 // buildStatic runs every fixed filter and fixed scorer of profile name on
@@ -38,6 +41,9 @@ backends:
 		}
 		if len(st.backends) == 0 || b.price < st.bestPrice {
 			st.bestPrice = b.price
+		}
+		if w := b.ctxWindow; w > 0 && (st.minWindow == 0 || w < st.minWindow) {
+			st.minWindow = w
 		}
 		st.backends = append(st.backends, b)
 	}
