@@ -28,3 +28,12 @@ func (maxPrice) exclude(pl *plan, c *cand) string {
 // blended is a model's price per million tokens, input and output averaged
 // 3:1 as chat traffic usually is.
 func blended(m *catalog.Model) float64 { return (3*m.Price.Input + m.Price.Output) / 4 }
+
+// maxPrice is the highest blended price the request admits, 0 for any:
+// the lower of the profile's and the route object's.
+func (pl *plan) maxPrice() float64 {
+	if r := pl.q.Route; r != nil && r.MaxPricePerMTok > 0 && (pl.p.MaxPricePerMTok == 0 || r.MaxPricePerMTok < pl.p.MaxPricePerMTok) {
+		return r.MaxPricePerMTok
+	}
+	return pl.p.MaxPricePerMTok
+}

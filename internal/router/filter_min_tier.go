@@ -1,6 +1,10 @@
 package router
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/tiergate/tiergate/internal/catalog"
+)
 
 // minTier admits only backends whose current tier is at least as fast as
 // the stricter of the profile's and the route object's min_tier.
@@ -30,4 +34,13 @@ func (minTier) mark(pl *plan, _ *staticSet, ls []*live, out []bool) {
 			out[i] = true
 		}
 	}
+}
+
+// minTier is the slowest tier the request admits, "" for any: the
+// stricter of the profile's and the route object's (a route narrows).
+func (pl *plan) minTier() catalog.Tier {
+	if r := pl.q.Route; r != nil && r.MinTier != "" && (pl.p.MinTier == "" || r.MinTier.Rank() < pl.p.MinTier.Rank()) {
+		return r.MinTier
+	}
+	return pl.p.MinTier
 }

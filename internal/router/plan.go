@@ -45,24 +45,6 @@ type plan struct {
 	want   int
 }
 
-// minTier is the slowest tier the request admits, "" for any: the
-// stricter of the profile's and the route object's (a route narrows).
-func (pl *plan) minTier() catalog.Tier {
-	if r := pl.q.Route; r != nil && r.MinTier != "" && (pl.p.MinTier == "" || r.MinTier.Rank() < pl.p.MinTier.Rank()) {
-		return r.MinTier
-	}
-	return pl.p.MinTier
-}
-
-// maxPrice is the highest blended price the request admits, 0 for any:
-// the lower of the profile's and the route object's.
-func (pl *plan) maxPrice() float64 {
-	if r := pl.q.Route; r != nil && r.MaxPricePerMTok > 0 && (pl.p.MaxPricePerMTok == 0 || r.MaxPricePerMTok < pl.p.MaxPricePerMTok) {
-		return r.MaxPricePerMTok
-	}
-	return pl.p.MaxPricePerMTok
-}
-
 // cand is one catalog model being considered for one request.
 type cand struct {
 	b     *backend
