@@ -97,6 +97,7 @@ const nScorers = 5
 // and the full path agree to the last bit.
 var (
 	filters      = kinds[filter](registry)
+	filterKinds  = filterKindsOf(filters)
 	fixedFilters = kinds[fixedFilter](registry)
 	liveFilters  = kinds[liveFilter](registry)
 	scorers      = scorersOf(registry)
@@ -159,19 +160,32 @@ var noProfile = &config.Profile{}
 // rule whose bound is not set is skipped (a decision over hundreds of
 // backends pays only for the rules in play). Explain runs them all.
 func (pl *plan) active(buf []filter) []filter {
+	if pl.explain {
+		return append(buf[:0], filters...) // a copy: buf is reused
+	}
 	buf = buf[:0]
-	for _, f := range filters {
-		switch f := f.(type) {
-		case fixedFilter:
-			if !pl.explain && !f.binds(pl.p, pl.q.Route) {
-				continue
-			}
-		case liveFilter:
-			if !pl.explain && !f.binds(pl) {
-				continue
-			}
+	for _, k := range filterKinds {
+		if k.fixed != nil && k.fixed.binds(pl.p, pl.q.Route) || k.live != nil && k.live.binds(pl) {
+			buf = append(buf, k.f)
 		}
-		buf = append(buf, f)
 	}
 	return buf
+}
+
+// filterKind is a filter with its kind resolved once, so that choosing
+// the active filters makes no type assertions.
+type filterKind struct {
+	f     filter
+	fixed fixedFilter // nil for a live filter
+	live  liveFilter  // nil for a fixed filter
+}
+
+func filterKindsOf(fs []filter) []filterKind {
+	out := make([]filterKind, len(fs))
+	for i, f := range fs {
+		out[i].f = f
+		out[i].fixed, _ = f.(fixedFilter)
+		out[i].live, _ = f.(liveFilter)
+	}
+	return out
 }
