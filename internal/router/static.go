@@ -105,12 +105,15 @@ func admit(pl *plan, st *staticSet, sc *scratch) (ls []*live, out []bool) {
 		sc.ls, sc.out = make([]*live, n), make([]bool, n)
 	}
 	ls, out = sc.ls[:n], sc.out[:n]
-	ex := pl.routeExcluded
 	for i, b := range st.backends {
 		ls[i] = b.live.Load()
-		out[i] = ex != nil && ex.has(b.idx)
 	}
-	if rt := pl.q.Route; ex == nil && rt != nil {
+	clear(out)
+	if ex := pl.routeExcluded; ex != nil {
+		for i, b := range st.backends {
+			out[i] = ex.has(b.idx)
+		}
+	} else if rt := pl.q.Route; rt != nil {
 		for _, f := range fixedFilters {
 			if f.binds(noProfile, rt) {
 				markFixed(pl, f, st, out, &sc.probe)
