@@ -39,11 +39,11 @@ func (b *backend) carry(ob *backend) {
 	defer ob.mu.Unlock()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.ewma, b.ewmaAt, b.ttftEWMA, b.tpsEWMA, b.samples, b.lastSeen, b.unary = ob.ewma, ob.ewmaAt, ob.ttftEWMA, ob.tpsEWMA, ob.samples, ob.lastSeen, ob.unary
+	b.ewma, b.ewmaAt, b.ttftEWMA, b.tpsEWMA, b.samples, b.unary = ob.ewma, ob.ewmaAt, ob.ttftEWMA, ob.tpsEWMA, ob.samples, ob.unary
 	b.tier, b.tierSource, b.measuredAt, b.candidate, b.candSince = ob.tier, ob.tierSource, ob.measuredAt, ob.candidate, ob.candSince
 	b.state, b.winStart, b.openedAt, b.trialOut = ob.state, ob.winStart, ob.openedAt, false
 	b.curTotal, b.curErr, b.prevTotal, b.prevErr = ob.curTotal, ob.curErr, ob.prevTotal, ob.prevErr
-	b.cooldownUntil, b.lastError, b.lastErrorAt = ob.cooldownUntil, ob.lastError, ob.lastErrorAt
+	b.cooldownUntil, b.lastError = ob.cooldownUntil, ob.lastError
 	b.publish()
 }
 

@@ -113,21 +113,6 @@ func ParseRoute(raw json.RawMessage, domains map[string]*config.Domain) (*Route,
 	return &r, nil
 }
 
-// minTier and maxTTFT read a route that may be nil.
-func (r *Route) minTier() catalog.Tier {
-	if r == nil {
-		return ""
-	}
-	return r.MinTier
-}
-
-func (r *Route) maxTTFT() float64 {
-	if r == nil {
-		return 0
-	}
-	return r.MaxTTFTMs
-}
-
 // maxCachedRoutes bounds the parsed route objects a router keeps.
 const maxCachedRoutes = 1024
 
@@ -171,19 +156,25 @@ func ptrMap(m *map[string]*Route) map[string]*Route {
 	return *m
 }
 
-// routeExclusions applies rt's fixed rules to every backend, through the
-// same filters the full path runs (under no profile: the route's part).
-// It is nil when rt has none (then there is nothing to test).
+// routeExclusions applies rt's part of the fixed filters to every
+// backend (under no profile). It is nil when rt binds none of them (then
+// there is nothing to test).
 func (r *Router) routeExclusions(rt *Route) bitset {
-	if len(rt.Openness) == 0 && len(rt.Deployment) == 0 && len(rt.Only) == 0 && len(rt.Ignore) == 0 && rt.MaxPricePerMTok == 0 {
+	var fs []filter
+	for _, f := range fixedFilters {
+		if f.binds(noProfile, rt) {
+			fs = append(fs, f)
+		}
+	}
+	if len(fs) == 0 {
 		return nil
 	}
-	pl := &plan{q: &Query{Route: rt}, p: &config.Profile{}}
+	pl := &plan{q: &Query{Route: rt}, p: noProfile}
 	ex := newBitset(len(r.order))
 	var c cand
 	for _, b := range r.order {
 		c.b = b
-		for _, f := range []filter{openness{}, deployment{}, onlyIgnore{}, maxPrice{}} {
+		for _, f := range fs {
 			if f.exclude(pl, &c) != "" {
 				ex.set(b.idx)
 				break

@@ -1,26 +1,29 @@
 // Package router decides which backends serve a request, in the order to
 // try them, and learns from every attempt. It applies the framework's
-// rules in two stages, each rule a small type (rules.go):
+// rules in two stages, each rule a small type in its own file, listed
+// once in rules.go:
 //
-//   - hard eligibility (filters): availability (breaker, Retry-After),
+//   - hard eligibility (filter_*.go): availability (breaker, Retry-After),
 //     openness, deployment, task, context window, only/ignore, min tier,
 //     max TTFT, max price. A candidate that fails one is out.
-//   - ranking (scorers): the profile's preferred setups, domain fit,
+//   - ranking (score_*.go): the profile's preferred setups, domain fit,
 //     speed (measured tier and live PeakEWMA latency), price, quality;
 //     then a sort key if asked, then the power of two choices between
 //     near-equal leaders so load spreads.
 //
-// Most of the rules depend only on the profile and the catalog, so each
-// profile's admitted backends and fixed score parts are computed once
-// (static.go); a decision then scans only live state, one atomic load per
-// backend, and a route object's fixed rules are applied once per distinct
-// object (Router.ParseRoute). Explain, errors and pinned models take the
-// full path, which runs every rule on every backend; a test holds the
-// two to the same choices.
+// Route resolves the query against its profile (resolve), takes a path
+// (choose) and builds the decision (decide). The full path runs every
+// rule on every backend: explain, errors and pinned models take it. The
+// fast path is derived from the same rules: each profile's static sets
+// hold what its fixed rules admit and their fixed score parts, computed
+// once (static.go); a decision then scans live state only, one atomic
+// load per backend, and a route object's fixed rules are applied once
+// per distinct object (Router.ParseRoute). A test holds the two paths to
+// the same choices, and each rule's test its own forms to one verdict.
 //
-// It reads the backends set and keeps per-backend live state (state.go);
-// it performs no I/O except the optional active probes. It must not
-// import the gateway.
+// It keeps per-backend live state (state.go) and offers it as a status
+// source (Router.Status); it performs no I/O except the optional active
+// probes. It must not import the gateway.
 package router
 
 import (
@@ -71,8 +74,7 @@ type Router struct {
 	order    []*backend
 	enabled  int
 	// scratch holds per-decision buffers, so a decision allocates little.
-	scratch  sync.Pool
-	measured atomic.Pointer[tiers.File]
+	scratch sync.Pool
 	// prefer holds each profile's prefer score by backend index.
 	prefer map[string][]float64
 	// domainBits numbers the catalog's domains.
@@ -135,11 +137,7 @@ func New(o Options) *Router {
 	for name, prof := range r.profiles {
 		sc := make([]float64, len(r.order))
 		for i, b := range r.order {
-			for k, id := range prof.Prefer {
-				if id == b.model.ID {
-					sc[i] = 1 - float64(k)/float64(len(prof.Prefer))
-				}
-			}
+			sc[i] = preferScore(prof.Prefer, b.model.ID)
 		}
 		r.prefer[name] = sc
 	}
@@ -161,7 +159,6 @@ func (r *Router) Config() config.Router { return r.cfg }
 // SetMeasured installs the bench's tiers file: each backend it measured
 // takes its tier from it (source "bench") until live traffic moves it.
 func (r *Router) SetMeasured(f *tiers.File) {
-	r.measured.Store(f)
 	for _, b := range r.order {
 		if e, ok := f.Lookup(b.model); ok {
 			b.setMeasured(e)
@@ -219,50 +216,39 @@ func (r *Router) Route(q *Query) (*Decision, error) {
 	if r.enabled == 0 {
 		return nil, r.noBackends()
 	}
-	profile, pinned := r.profileFor(q)
-	p, ok := r.profiles[profile]
-	if pinned != nil && q.Profile == "" {
-		// A pinned model with no profile asked for: no policy applies,
-		// only what the model can do and whether it is up.
-		p, ok = &r.noPolicy, true
-	}
-	if !ok {
-		if profile != "auto" || len(r.profiles) > 0 {
-			names := make([]string, 0, len(r.profiles))
-			for n := range r.profiles {
-				names = append(names, n)
-			}
-			sort.Strings(names)
-			return nil, errStatus(http.StatusBadRequest, providers.TypeInvalidRequest, "unknown_profile", "model",
-				fmt.Sprintf("unknown routing profile %q; profiles: %s", profile, strings.Join(names, ", ")))
-		}
-		p = &r.unprofiled
-	}
 	sc := r.scratch.Get().(*scratch)
 	defer r.scratch.Put(sc)
+	pl, d, err := r.resolve(q, sc)
+	if err != nil {
+		return nil, err
+	}
+	eligible, pool := r.choose(pl, sc)
+	if len(eligible) == 0 {
+		return d, r.explainNone(pl, d, pool, sc)
+	}
+	return r.decide(pl, d, eligible, pool), nil
+}
+
+// resolve reads q against its profile into sc's plan: the policy, the
+// domain, what a model must do, the static set if one applies, and how
+// many candidates to return.
+func (r *Router) resolve(q *Query, sc *scratch) (*plan, *Decision, error) {
+	profile, p, pinned, err := r.policy(q)
+	if err != nil {
+		return nil, nil, err
+	}
 	pl := &sc.plan
-	*pl = plan{q: q, profile: profile, p: p, now: r.now(), sort: p.Sort, reasons: &r.reasons}
+	now := r.now()
+	*pl = plan{q: q, profile: profile, p: p, now: now, nowNs: now.UnixNano(), openFor: int64(r.cfg.Breaker.OpenFor), cfg: &r.cfg,
+		sort: p.Sort, reasons: &r.reasons, explain: q.Explain, pinned: pinned, want: r.cfg.MaxAttempts}
 	if q.Route != nil && q.Route.Sort != "" {
 		pl.sort = q.Route.Sort
 	}
 	pl.sortBy = sortKeyOf(pl.sort)
-	d := &Decision{Profile: profile}
-	switch {
-	case q.Route != nil && q.Route.Domain != "":
-		pl.domain, d.DomainSource = q.Route.Domain, "route.domain"
-	case q.Domain != "":
-		pl.domain, d.DomainSource = q.Domain, "X-Tiergate-Domain"
-	case p.Domain == "detect" && q.Task == catalog.Chat:
-		if dom := r.cls.classify(q.Text); dom != "" {
-			pl.domain, d.DomainSource = dom, "classifier"
-		}
-	case p.Domain != "" && p.Domain != "detect":
-		pl.domain, d.DomainSource = p.Domain, "profile"
-	}
+	d := &Decision{Profile: profile, Pinned: pinned != nil}
+	pl.domain, d.DomainSource = r.domainOf(q, p)
 	d.Domain = pl.domain
 	pl.domainBit = r.domainBits[pl.domain]
-
-	pl.explain = q.Explain
 	pl.need = append(sc.need[:0], q.Task)
 	if q.Vision {
 		pl.need = append(pl.need, catalog.Vision)
@@ -274,84 +260,137 @@ func (r *Router) Route(q *Query) (*Decision, error) {
 	sc.need = pl.need
 	pl.needSet = tasksOf(pl.need)
 	pl.preferScore = r.prefer[profile]
-	var st *staticSet
 	if pinned == nil {
-		st = r.statics[staticKey{profile, pl.needSet}]
+		pl.st = r.statics[staticKey{profile, pl.needSet}]
 	}
-	pl.static = st != nil && !pl.explain
-	if pl.static && q.Route != nil {
+	if pl.st != nil && q.Route != nil {
 		pl.routeExcluded = q.Route.excluded
 	}
-	sc.filters = pl.active(sc.filters)
-	want := r.cfg.MaxAttempts
 	if q.Route != nil && q.Route.AllowFallbacks != nil && !*q.Route.AllowFallbacks {
-		want = 1
+		pl.want = 1
 	}
-	k := want + 1 // one more than tried, for the two choices
-	var eligible []*cand
-	var pool []cand
+	return pl, d, nil
+}
+
+// policy names q's profile and returns it, and the model q pins if any.
+func (r *Router) policy(q *Query) (string, *config.Profile, *catalog.Model, error) {
+	profile, pinned := r.profileFor(q)
+	if pinned != nil && q.Profile == "" {
+		// A pinned model with no profile asked for: no policy applies,
+		// only what the model can do and whether it is up.
+		return profile, &r.noPolicy, pinned, nil
+	}
+	if p, ok := r.profiles[profile]; ok {
+		return profile, p, pinned, nil
+	}
+	if profile == "auto" && len(r.profiles) == 0 {
+		return profile, &r.unprofiled, pinned, nil
+	}
+	names := make([]string, 0, len(r.profiles))
+	for n := range r.profiles {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return "", nil, nil, errStatus(http.StatusBadRequest, providers.TypeInvalidRequest, "unknown_profile", "model",
+		fmt.Sprintf("unknown routing profile %q; profiles: %s", profile, strings.Join(names, ", ")))
+}
+
+// domainOf is q's domain and where it came from: the route object, the
+// header, the classifier or the profile.
+func (r *Router) domainOf(q *Query, p *config.Profile) (string, string) {
 	switch {
-	case pl.static:
-		eligible = r.scan(pl, st, sc, k)
-	case pinned != nil:
-		d.Pinned = true
-		pool = r.pinnedPool(pinned)
-		eligible = r.filter(pl, pool, sc)
-	default:
-		pool = candsOf(r.order, sc)
-		eligible = r.filter(pl, pool, sc)
-		if len(eligible) > 0 {
-			r.rank(pl, st, eligible, k)
+	case q.Route != nil && q.Route.Domain != "":
+		return q.Route.Domain, "route.domain"
+	case q.Domain != "":
+		return q.Domain, "X-Tiergate-Domain"
+	case p.Domain == "detect" && q.Task == catalog.Chat:
+		if dom := r.cls.classify(q.Text); dom != "" {
+			return dom, "classifier"
 		}
+	case p.Domain != "" && p.Domain != "detect":
+		return p.Domain, "profile"
 	}
-	if len(eligible) == 0 {
-		// Errors say why in words, of every backend (not only those a
-		// static set kept), so that they read alike on every path.
-		pl.explain = true
-		if pinned == nil {
-			pool = candsOf(r.order, sc)
-		}
-		for i := range pool {
-			c := &pool[i]
-			c.snap, c.why = c.b.snapshot(pl.now, &r.cfg), ""
-			for _, f := range filters {
-				if why := f.exclude(pl, c); why != "" {
-					c.why = f.name() + "\x00" + why
-					break
-				}
+	return "", ""
+}
+
+// choose takes the path: the scan over the static set when there is one
+// and words are not needed, else the full path over the pinned model and
+// its fallbacks or over every backend. It returns the eligible, the first
+// few in order, and the pool the full path looked at.
+func (r *Router) choose(pl *plan, sc *scratch) ([]*cand, []cand) {
+	k := pl.want + 1 // one more than tried, for the two choices
+	switch {
+	case pl.st != nil && !pl.explain:
+		return r.scan(pl, pl.st, sc, k), nil
+	case pl.pinned != nil:
+		pool := r.pinnedPool(pl.pinned)
+		return r.filter(pl, pool, sc), pool
+	}
+	pool := candsOf(r.order, sc)
+	eligible := r.filter(pl, pool, sc)
+	if len(eligible) > 0 {
+		r.rank(pl, eligible, k)
+	}
+	return eligible, pool
+}
+
+// decide builds the decision from the eligible candidates, best first:
+// the two choices among near-equal leaders, then the candidates to try.
+func (r *Router) decide(pl *plan, d *Decision, eligible []*cand, pool []cand) *Decision {
+	k := pl.want + 1
+	first := eligible[0]
+	if pl.pinned == nil {
+		r.twoChoices(pl, eligible[:min(k, len(eligible))])
+		first = eligible[0]
+		if pool == nil {
+			// The scan scored the first as a sum: the reason names its
+			// best component.
+			for k, s := range scorers {
+				first.parts[k] = s.score(pl, first)
 			}
 		}
-		d.Considered = considered(pool, nil)
-		return d, r.withRetryAfter(r.noneEligible(q, pl, d, pinned), pool, pl) // order.go
 	}
-	if pinned == nil {
-		r.twoChoices(pl, eligible[:min(k, len(eligible))])
-		if pl.static {
-			// The reason names the best component: fill the first's parts.
-			c := eligible[0]
-			c.parts = [nScorers]float64{prefer{}.score(pl, c), domainFit{}.score(pl, c), speed{}.score(pl, c), price{}.score(pl, c), quality{}.score(pl, c)}
-		}
-	}
-	want = min(want, len(eligible))
+	want := min(pl.want, len(eligible))
 	d.Candidates = make([]Candidate, want)
 	for i := range d.Candidates {
 		c := eligible[i]
 		d.Candidates[i] = Candidate{Model: c.model(), Provider: c.b.provider, Tier: c.snap.l.tier, TierSource: c.snap.l.tierSource, b: c.b}
 	}
-	first := eligible[0]
 	d.Chosen = first.model().ID
-	if pinned != nil {
-		d.Reason = "pinned to " + first.model().ID
-		if first.model().ID != pinned.ID {
-			d.Reason = "pinned to " + pinned.ID + ", using its fallback " + first.model().ID
-		}
-	} else {
+	switch {
+	case pl.pinned == nil:
 		d.Reason = reason(pl, first)
+	case first.model().ID != pl.pinned.ID:
+		d.Reason = "pinned to " + pl.pinned.ID + ", using its fallback " + first.model().ID
+	default:
+		d.Reason = "pinned to " + first.model().ID
 	}
 	if pl.explain {
 		d.Considered = considered(pool, eligible)
 	}
-	return d, nil
+	return d
+}
+
+// explainNone says why no backend is eligible, in words, of every backend
+// (not only those a static set kept), so that errors read alike on every
+// path.
+func (r *Router) explainNone(pl *plan, d *Decision, pool []cand, sc *scratch) error {
+	pl.explain = true
+	if pl.pinned == nil {
+		pool = candsOf(r.order, sc)
+	}
+	for i := range pool {
+		c := &pool[i]
+		c.snap, c.why = c.b.snapshotNs(pl.nowNs, &r.cfg), ""
+		for _, f := range filters {
+			if why := f.exclude(pl, c); why != "" {
+				c.why = f.name() + "\x00" + why
+				break
+			}
+		}
+	}
+	d.Considered = considered(pool, nil)
+	return r.withRetryAfter(r.noneEligible(pl.q, pl, d, pl.pinned), pool, pl) // order.go
 }
 
 // candsOf makes a candidate of each backend, in sc's reused memory.
@@ -361,7 +400,7 @@ func candsOf(bs []*backend, sc *scratch) []cand {
 	}
 	pool := sc.cands[:len(bs)]
 	for i, b := range bs {
-		pool[i] = cand{b: b, si: i}
+		pool[i] = cand{b: b}
 	}
 	return pool
 }
@@ -370,7 +409,8 @@ func candsOf(bs []*backend, sc *scratch) []cand {
 // returns the eligible candidates, their live state read and priced, and
 // marks the others with why they are out.
 func (r *Router) filter(pl *plan, pool []cand, sc *scratch) []*cand {
-	nowNs := pl.now.UnixNano()
+	nowNs := pl.nowNs
+	sc.filters = pl.active(sc.filters)
 	eligible := sc.elig[:0]
 	for i := range pool {
 		c := &pool[i]
@@ -395,21 +435,18 @@ func (r *Router) filter(pl *plan, pool []cand, sc *scratch) []*cand {
 
 // rank scores the eligible candidates (the full path) and moves the k
 // best to the front, in order; explain orders them all.
-func (r *Router) rank(pl *plan, st *staticSet, eligible []*cand, k int) {
+func (r *Router) rank(pl *plan, eligible []*cand, k int) {
 	pl.bestCost, pl.bestPrice = eligible[0].snap.cost, eligible[0].b.price
 	for _, c := range eligible {
 		pl.bestCost = min(pl.bestCost, c.snap.cost)
 		pl.bestPrice = min(pl.bestPrice, c.b.price)
 	}
-	if st != nil {
+	if pl.st != nil {
 		// Prices compare within what the profile admits, whatever is up
 		// right now, so fixed score parts stay fixed.
-		pl.bestPrice = st.bestPrice
+		pl.bestPrice = pl.st.bestPrice
 	}
-	var ws [nScorers]float64
-	for k, s := range scorers {
-		ws[k] = s.weight(pl)
-	}
+	ws := pl.weights()
 	for _, c := range eligible {
 		c.parts = [nScorers]float64{}
 		for k, s := range scorers {
@@ -417,7 +454,7 @@ func (r *Router) rank(pl *plan, st *staticSet, eligible []*cand, k int) {
 				c.parts[k] = s.score(pl, c)
 			}
 		}
-		c.score = ws[0]*c.parts[0] + ws[1]*c.parts[1] + ws[2]*c.parts[2] + ws[3]*c.parts[3] + ws[4]*c.parts[4]
+		c.score = sum(&ws, &c.parts)
 	}
 	if pl.explain {
 		k = len(eligible)
@@ -433,9 +470,10 @@ type scratch struct {
 	plan    plan
 	cands   []cand
 	elig    []*cand
+	ls      []*live
+	out     []bool
 	hot     []hot
 	top     []int32
-	others  []filter
 	probe   cand
 	filters []filter
 	need    []catalog.Task
@@ -708,31 +746,34 @@ func (a *Attempt) Done(res *providers.Result, err error, canceled bool) {
 	}
 }
 
-// BackendStatus is a backend's state for the status page and metrics.
+// BackendStatus is a backend's state, as the status page and the
+// metrics collector read it.
 type BackendStatus struct {
 	Model      string        `json:"model"`
 	Provider   string        `json:"provider"`
 	Tier       catalog.Tier  `json:"tier"`
-	TierSource string        `json:"tier_source"`
-	MeasuredAt time.Time     `json:"measured_at"`
-	TTFT       time.Duration `json:"ttft"`
+	TierSource string        `json:"tier_source"` // SourcePrior, SourceBench or SourceLive
+	MeasuredAt time.Time     `json:"measured_at"` // zero while the tier is the prior
+	TTFT       time.Duration `json:"ttft"`        // live average, or the bench's p50
 	TokensPerS float64       `json:"tokens_per_s"`
-	Breaker    string        `json:"breaker"`
+	Breaker    string        `json:"breaker"` // Closed, Open or HalfOpen
 	InFlight   int64         `json:"in_flight"`
 	LastError  string        `json:"last_error,omitempty"`
 }
 
-// Status returns every backend's state, in catalog order.
+// Status is the router's status source: every backend's state, in
+// catalog order, as of now. It takes no lock (one atomic load of each
+// backend's published state and one of its in-flight count) and
+// allocates one slice, so a Prometheus collector can call it on every
+// scrape instead of copying state into gauges: an open circuit past
+// open_for shows half-open, as the next decision sees it.
 func (r *Router) Status() []BackendStatus {
-	now := r.now()
-	out := make([]BackendStatus, 0, len(r.order))
-	for _, b := range r.order {
-		s := b.snapshot(now, &r.cfg)
-		b.mu.Lock()
-		last := b.lastError
-		b.mu.Unlock()
-		out = append(out, BackendStatus{Model: b.model.ID, Provider: b.model.Provider, Tier: s.l.tier, TierSource: s.l.tierSource,
-			MeasuredAt: s.l.measuredAt, TTFT: s.l.ttft, TokensPerS: s.l.tps, Breaker: s.state, InFlight: s.inflight, LastError: last})
+	now := r.now().UnixNano()
+	out := make([]BackendStatus, len(r.order))
+	for i, b := range r.order {
+		s := b.snapshotNs(now, &r.cfg)
+		out[i] = BackendStatus{Model: b.model.ID, Provider: b.model.Provider, Tier: s.l.tier, TierSource: s.l.tierSource,
+			MeasuredAt: s.l.measuredAt, TTFT: s.l.ttft, TokensPerS: s.l.tps, Breaker: s.state, InFlight: s.inflight, LastError: s.l.lastError}
 	}
 	return out
 }

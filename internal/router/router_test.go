@@ -510,41 +510,58 @@ func TestSlowBackendLosesTraffic(t *testing.T) {
 //
 //	go test -run XXX -bench Route -benchtime 100000x ./internal/router
 func BenchmarkRoute(b *testing.B) {
-	for _, tc := range []struct {
-		name, model string
-		route       string // a route object, parsed in the timed part as the gateway does
-	}{
-		{"auto", "auto", ""}, {"realtime", "auto:realtime", ""}, {"private", "auto:private", ""}, {"pinned", "gpt-4o", ""},
-		{"route-object", "auto", `{"ignore":["groq"],"max_price_per_mtok":20,"sort":"throughput"}`},
-		{"route-ttft", "auto", `{"openness":["open-weight","proprietary"],"max_ttft_ms":900}`},
-	} {
-		b.Run(tc.name, func(b *testing.B) {
-			clk := newClock()
-			r := bigRouter(b, 200, clk)
-			warm(r, clk)
-			q := chatQuery(tc.model, "Is the indemnity clause in this contract enforceable under the statute?")
-			raw := json.RawMessage(tc.route)
-			lat := make([]time.Duration, 0, b.N)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				t0 := time.Now()
-				route, err := r.ParseRoute(raw)
-				if err != nil {
-					b.Fatal(err)
-				}
-				q.Route = route
-				if _, err := r.Route(q); err != nil {
-					b.Fatal(err)
-				}
-				lat = append(lat, time.Since(t0))
-			}
-			b.StopTimer()
-			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-			b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
-			b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
-		})
+	for _, tc := range routeBenches {
+		b.Run(tc.name, func(b *testing.B) { benchRoute(b, 200, tc.model, tc.route) })
 	}
+}
+
+// BenchmarkCatalogSize: the same decisions over 200, 2,000 and 10,000
+// catalog entries, for the curve of decision cost against catalog size:
+//
+//	go test -run XXX -bench CatalogSize -benchtime 10000x ./internal/router
+func BenchmarkCatalogSize(b *testing.B) {
+	for _, n := range []int{200, 2000, 10000} {
+		for _, tc := range routeBenches {
+			b.Run(fmt.Sprintf("n=%d/%s", n, tc.name), func(b *testing.B) { benchRoute(b, n, tc.model, tc.route) })
+		}
+	}
+}
+
+// routeBenches are the decisions the routing benchmarks time.
+var routeBenches = []struct {
+	name, model string
+	route       string // a route object, parsed in the timed part as the gateway does
+}{
+	{"auto", "auto", ""}, {"realtime", "auto:realtime", ""}, {"private", "auto:private", ""}, {"pinned", "gpt-4o", ""},
+	{"route-object", "auto", `{"ignore":["groq"],"max_price_per_mtok":20,"sort":"throughput"}`},
+	{"route-ttft", "auto", `{"openness":["open-weight","proprietary"],"max_ttft_ms":900}`},
+}
+
+func benchRoute(b *testing.B, n int, model, route string) {
+	clk := newClock()
+	r := bigRouter(b, n, clk)
+	warm(r, clk)
+	q := chatQuery(model, "Is the indemnity clause in this contract enforceable under the statute?")
+	raw := json.RawMessage(route)
+	lat := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		route, err := r.ParseRoute(raw)
+		if err != nil {
+			b.Fatal(err)
+		}
+		q.Route = route
+		if _, err := r.Route(q); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
 }
 
 // BenchmarkClassify: the domain classifier on a 4 KB prompt (target:

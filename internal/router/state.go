@@ -61,7 +61,6 @@ type backend struct {
 	ttftEWMA float64 // ns, single-stream-ish live TTFT
 	tpsEWMA  float64 // output tokens/s
 	samples  int
-	lastSeen time.Time
 	unary    float64 // ns, peak-sensitive average of successful unary answers (deadline.go)
 
 	tier       catalog.Tier
@@ -79,7 +78,6 @@ type backend struct {
 	trialOut           bool
 	cooldownUntil      time.Time
 	lastError          string
-	lastErrorAt        time.Time
 }
 
 func newBackend(m *catalog.Model, p providers.Provider, now time.Time) *backend {
@@ -112,19 +110,17 @@ type live struct {
 	unary                  time.Duration // successful unary answers' average (deadline.go)
 	open                   bool
 	// Then what is shown.
-	tier          catalog.Tier
-	tierSource    string
-	measuredAt    time.Time
-	state         string
-	openedAt      time.Time
-	cooldownUntil time.Time
-	ewmaAt        time.Time
+	tier       catalog.Tier
+	tierSource string
+	measuredAt time.Time
+	state      string
+	lastError  string
 }
 
 // publish replaces the backend's live value; b.mu must be held.
 func (b *backend) publish() {
-	b.live.Store(&live{tier: b.tier, tierSource: b.tierSource, measuredAt: b.measuredAt, state: b.state, openedAt: b.openedAt,
-		cooldownUntil: b.cooldownUntil, ewma: b.ewma, ewmaAt: b.ewmaAt, ttft: time.Duration(b.ttftEWMA), tps: b.tpsEWMA, unary: time.Duration(b.unary),
+	b.live.Store(&live{tier: b.tier, tierSource: b.tierSource, measuredAt: b.measuredAt, state: b.state, lastError: b.lastError,
+		ewma: b.ewma, ttft: time.Duration(b.ttftEWMA), tps: b.tpsEWMA, unary: time.Duration(b.unary),
 		openedAtNs: unixNs(b.openedAt), cooldownNs: unixNs(b.cooldownUntil), ewmaAtNs: unixNs(b.ewmaAt), rank: b.tier.Rank(),
 		open: b.state == Open, prior: float64(priorLatency[b.tier])})
 }
@@ -274,7 +270,7 @@ func (b *backend) record(o outcome, now time.Time, cfg *config.Router, rules []c
 	b.curTotal++
 	if failed {
 		b.curErr++
-		b.lastError, b.lastErrorAt = o.err.Message, now
+		b.lastError = o.err.Message
 		if o.err.RetryAfter > 0 && o.err.Status != 503 { // a 503's cools the provider (provider_health.go)
 			b.cooldownUntil = now.Add(o.err.RetryAfter)
 		}
@@ -302,7 +298,6 @@ func (b *backend) record(o outcome, now time.Time, cfg *config.Router, rules []c
 		b.curTotal, b.curErr, b.prevTotal, b.prevErr = 1, 0, 0, 0
 	}
 	b.observeLatency(o.latency, now, cfg)
-	b.lastSeen = now
 	if !o.stream {
 		b.observeUnary(o.latency, now, cfg)
 	}

@@ -2,8 +2,6 @@ package router
 
 import (
 	"math"
-	"slices"
-	"time"
 
 	"github.com/tiergate/tiergate/internal/config"
 )
@@ -15,166 +13,200 @@ type staticKey struct {
 }
 
 // staticSet is what a profile decides once for all requests with the same
-// task needs: the backends its openness, deployment, task and price rules
-// admit, each with the part of its score that never changes (prefer,
-// quality, price), and the cheapest price among them. A decision then
-// reads only live state per backend.
+// task needs: the backends its fixed filters admit, each with the
+// weighted sum of its fixed scorers (base), and the cheapest price among
+// them. A decision then reads only live state per backend.
 type staticSet struct {
 	backends  []*backend
 	base      []float64
 	bestPrice float64
+	// minWindow is the smallest context window known among backends (0
+	// for none): a request within it fits them all (contextWindow.binds).
+	minWindow int
 }
 
+// buildStatic runs every fixed filter and fixed scorer of profile name on
+// every backend, once.
 func (r *Router) buildStatic(name string, prof *config.Profile, need taskSet) *staticSet {
 	st := &staticSet{}
+	pl := &plan{q: &Query{}, profile: name, p: prof, needSet: need, preferScore: r.prefer[name]}
+	c := &cand{}
+backends:
 	for _, b := range r.order {
-		m := b.model
-		if b.tasks&need != need || (len(prof.Openness) > 0 && !slices.Contains(prof.Openness, m.Openness)) ||
-			(len(prof.Deployment) > 0 && !slices.Contains(prof.Deployment, m.Deployment)) ||
-			(prof.MaxPricePerMTok > 0 && b.price > prof.MaxPricePerMTok) {
-			continue
+		c.b = b
+		for _, f := range fixedFilters {
+			if f.binds(prof, nil) && f.exclude(pl, c) != "" {
+				continue backends
+			}
 		}
 		if len(st.backends) == 0 || b.price < st.bestPrice {
 			st.bestPrice = b.price
 		}
+		if w := b.ctxWindow; w > 0 && (st.minWindow == 0 || w < st.minWindow) {
+			st.minWindow = w
+		}
 		st.backends = append(st.backends, b)
 	}
-	pl := &plan{p: prof, bestPrice: st.bestPrice, preferScore: r.prefer[name]}
+	pl.bestPrice = st.bestPrice
+	ws := pl.weights()
 	for _, b := range st.backends {
-		c := &cand{b: b}
-		st.base = append(st.base, prof.Weights.Prefer*prefer{}.score(pl, c)+prof.Weights.Quality*quality{}.score(pl, c)+
-			prof.Weights.Price*price{}.score(pl, c))
+		c.b = b
+		s := 0.0 // in sum's order
+		for _, k := range fixedScores {
+			s += ws[k] * scorers[k].score(pl, c)
+		}
+		st.base = append(st.base, s)
 	}
 	return st
 }
 
-// others returns the filters in fs that the scan does not apply inline:
-// the fixed rules of a route object that Router.ParseRoute did not
-// parse (openness, deployment, only/ignore, max price).
-func others(fs []filter, buf []filter) []filter {
-	buf = buf[:0]
-	for _, f := range fs {
-		switch f.(type) {
-		case availability, contextWindow, minTier, maxTTFT:
-		default:
-			buf = append(buf, f)
-		}
-	}
-	return buf
-}
-
-// hot is an admitted backend as the scan sees it: what ranking reads,
-// and where it sits in the static set. No pointers: see ranked.
+// hot is an admitted backend as the scan's ranking sees it.
 type hot struct {
 	ranked
-	inflight int64
-	si       int32
+	ub float64 // a bound on score: base, plus each liveScorer's bound
+	b  *backend
+	si int32
 }
 
 // scan is a decision over a static set (every decision but explain's and
-// a pinned model's), made for speed:
-//
-//   - one pass over the set reads each backend's live state once (one
-//     atomic load), applies the live rules inline, the route object's
-//     fixed rules as one bit (Route.excluded) and any other rule through
-//     its filter, and prices the latency;
-//   - a second pass over what it kept adds the live score parts to the
-//     fixed ones and keeps the k best (a one-pass top-k that drops most
-//     backends before scoring them exactly);
-//   - only those k become candidates, their live state read again for
-//     the tier they show.
-//
-// It chooses what the full path does (TestStaticPathAgreesWithExplain).
-// It returns nil when no backend is eligible: the full path then says why.
+// a pinned model's), made for speed. It chooses what the full path does
+// (TestStaticPathAgreesWithExplain) and returns the k best, in order, or
+// nil when no backend is eligible: the full path then says why.
 func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
-	now := pl.now.UnixNano()
-	openFor := int64(r.cfg.Breaker.OpenFor)
-	need := pl.q.PromptTokens + pl.q.MaxTokens
-	maxRank := math.MaxInt
-	if t := pl.minTier(); t != "" {
-		maxRank = t.Rank()
+	ls, out := admit(pl, st, sc)
+	hs := r.priced(pl, st, ls, out, sc)
+	if len(hs) == 0 {
+		return nil
 	}
-	maxTTFT := time.Duration(math.MaxInt64)
-	if ms := pl.q.Route.maxTTFT(); ms > 0 {
-		maxTTFT = time.Duration(ms * 1e6)
+	top := best(pl, st, hs, sc, k)
+	if cap(sc.cands) < len(top) {
+		sc.cands = make([]cand, len(top))
 	}
-	sc.others = others(sc.filters, sc.others)
-	probe := &sc.probe
-	if cap(sc.hot) < len(st.backends) {
-		sc.hot = make([]hot, len(st.backends))
+	elig := sc.elig[:0]
+	for i, j := range top {
+		h := &hs[j]
+		c := &sc.cands[i]
+		*c = cand{b: h.b, score: h.score}
+		c.snap = c.b.snapshotNs(pl.nowNs, &r.cfg)
+		c.snap.cost = h.cost
+		elig = append(elig, c)
 	}
-	hs := sc.hot[:len(st.backends)]
-	n := 0 // hs[:n] are admitted
-	best := math.Inf(1)
-backends:
+	sc.elig = elig
+	return elig
+}
+
+// admit reads each backend's live state once (one atomic load) into ls
+// and marks in out what a filter excludes: the route object's fixed
+// filters as one bit when Router.ParseRoute applied them (else through
+// their exclude), the live filters through their mark.
+func admit(pl *plan, st *staticSet, sc *scratch) (ls []*live, out []bool) {
+	n := len(st.backends)
+	if cap(sc.ls) < n {
+		sc.ls, sc.out = make([]*live, n), make([]bool, n)
+	}
+	ls, out = sc.ls[:n], sc.out[:n]
 	for i, b := range st.backends {
-		l := b.live.Load()
-		if (l.open && now-l.openedAtNs < openFor) || now < l.cooldownNs || l.rank > maxRank || l.ttft > maxTTFT ||
-			(b.ctxWindow > 0 && need > b.ctxWindow) || (pl.routeExcluded != nil && pl.routeExcluded.has(b.idx)) ||
-			b.ph.blockedNs(now, &r.cfg) { // the provider's own health (provider_health.go)
-			continue
+		ls[i] = b.live.Load()
+	}
+	clear(out)
+	if ex := pl.routeExcluded; ex != nil {
+		for i, b := range st.backends {
+			out[i] = ex.has(b.idx)
 		}
-		if len(sc.others) > 0 {
-			// What these filters read of a candidate: its backend and
-			// live state.
-			probe.b, probe.snap.l = b, l
-			for _, f := range sc.others {
-				if f.exclude(pl, probe) != "" {
-					continue backends
-				}
+	} else if rt := pl.q.Route; rt != nil {
+		for _, f := range fixedFilters {
+			if f.binds(noProfile, rt) {
+				markFixed(pl, f, st, out, &sc.probe)
 			}
 		}
-		inflight := b.inflight.Load()
-		cost := r.drift.latency(l, now) * float64(inflight+1)
-		if cost < best {
-			best = cost
+	}
+	for _, f := range liveFilters {
+		if f.binds(pl) {
+			f.mark(pl, st, ls, out)
 		}
+	}
+	return ls, out
+}
+
+// markFixed is mark for a fixed filter, which reads only the backend.
+func markFixed(pl *plan, f filter, st *staticSet, out []bool, probe *cand) {
+	for i, b := range st.backends {
+		probe.b = b
+		if !out[i] && f.exclude(pl, probe) != "" {
+			out[i] = true
+		}
+	}
+}
+
+// priced makes a ranking row of each admitted backend, with its load
+// cost (PeakEWMA latency as of now × (in-flight + 1)), and sets the
+// plan's best cost and price.
+func (r *Router) priced(pl *plan, st *staticSet, ls []*live, out []bool, sc *scratch) []hot {
+	if cap(sc.hot) < len(ls) {
+		sc.hot = make([]hot, len(ls))
+	}
+	hs := sc.hot[:len(ls)]
+	n := 0
+	bestCost := math.Inf(1)
+	bs, base, out := st.backends[:len(ls)], st.base[:len(ls)], out[:len(ls)]
+	for i, l := range ls {
+		if out[i] {
+			continue
+		}
+		b := bs[i]
+		cost := r.drift.latency(l, pl.nowNs) * float64(b.inflight.Load()+1)
+		bestCost = min(bestCost, cost)
 		// Field by field into place: a composite literal would be built
 		// on the stack and copied.
 		h := &hs[n]
 		h.cost, h.tps, h.price, h.rank, h.quality = cost, l.tps, b.price, int32(l.rank), b.quality
-		h.inflight, h.si = inflight, int32(i)
+		h.b, h.si, h.ub = b, int32(i), base[i]
 		n++
 	}
-	if n == 0 {
-		return nil
+	pl.bestCost, pl.bestPrice = bestCost, st.bestPrice
+	return hs[:n]
+}
+
+// best returns the indexes in hs of the k best, in order (ties to the
+// earlier, as a stable sort would), in one pass. Most rows lose to the
+// k-th so far at once: on the sort key, or on a bound of their score
+// (the fixed part plus each live scorer's bound), before they are
+// scored exactly.
+func best(pl *plan, st *staticSet, hs []hot, sc *scratch, k int) []int32 {
+	ws := pl.weights()
+	bound := pl.sortBy == byScore
+	for _, l := range liveScores {
+		bound = bound && ws[l.k] >= 0
 	}
-	hs = hs[:n]
-	pl.bestCost, pl.bestPrice = best, st.bestPrice
-	wD, wS := domainFit{}.weight(pl), speed{}.weight(pl)
-	// top holds the k best so far, in order (ties to the earlier, as a
-	// stable sort would): most backends lose to the k-th at once.
+	if bound {
+		for _, l := range liveScores {
+			if w := ws[l.k]; w != 0 {
+				l.s.addBound(pl, w, hs)
+			}
+		}
+	}
 	top := sc.top[:0]
 	for j := range hs {
 		h := &hs[j]
 		var last *ranked // the k-th so far, once there are k
 		if len(top) == k {
 			last = &hs[top[k-1]].ranked
-			// Most backends lose to it at once, on the sort key ...
 			if pl.sortBy != byScore {
 				if l, decided := less(pl.sortBy, &h.ranked, last); decided && !l {
 					continue
 				}
-			}
-		}
-		// In the full path's order of additions, so that scores agree
-		// to the last bit.
-		h.score = st.base[h.si]
-		if wD != 0 {
-			h.score += wD * domainScore(pl, st.backends[h.si])
-		}
-		if wS != 0 {
-			// ... or on their best possible score (a live latency part
-			// of 1), before the division that scores them exactly.
-			// Rounding is monotonic, so the bound is never below the
-			// exact score.
-			if last != nil && wS > 0 && pl.sortBy == byScore && !(h.score+wS*speedScore(int(h.rank), 1, 1) > last.score) {
+			} else if bound && !(h.ub > last.score) {
 				continue
 			}
-			h.score += wS * speedScore(int(h.rank), h.cost, best)
+		}
+		h.score = st.base[h.si] // in sum's order
+		for _, l := range liveScores {
+			if w := ws[l.k]; w != 0 {
+				h.score += w * l.s.rowScore(pl, h)
+			}
 		}
 		if last != nil {
-			if pl.sortBy == byScore && !(h.score > last.score) || pl.sortBy != byScore && !pl.better(&h.ranked, last) {
+			if !pl.better(&h.ranked, last) {
 				continue
 			}
 			top = top[:k-1]
@@ -187,18 +219,5 @@ backends:
 		top[i] = int32(j)
 	}
 	sc.top = top
-	if cap(sc.cands) < len(top) {
-		sc.cands = make([]cand, len(top))
-	}
-	out := sc.elig[:0]
-	for i, j := range top {
-		h := &hs[j]
-		c := &sc.cands[i]
-		*c = cand{b: st.backends[h.si], score: h.score, si: int(h.si)}
-		c.snap = c.b.snapshotNs(now, &r.cfg)
-		c.snap.cost = h.cost
-		out = append(out, c)
-	}
-	sc.elig = out
-	return out
+	return top
 }

@@ -1,0 +1,37 @@
+package router
+
+import "slices"
+
+// domainFit scores a model whose catalog domains include the request's
+// domain, fine-tuned or RAG-grounded ones highest; it does not weigh in
+// on general work.
+type domainFit struct{}
+
+func (domainFit) name() string { return "domain" }
+func (domainFit) weight(pl *plan) float64 {
+	if pl.domain == "" || pl.domain == "general" {
+		return 0
+	}
+	return pl.p.Weights.Domain
+}
+func (domainFit) score(pl *plan, c *cand) float64 { return domainScore(pl, c.b) }
+
+func (domainFit) rowScore(pl *plan, h *hot) float64 { return domainScore(pl, h.b) }
+
+// addBound adds the exact score: it is one AND.
+func (domainFit) addBound(pl *plan, w float64, hs []hot) {
+	for i := range hs {
+		hs[i].ub += w * domainScore(pl, hs[i].b)
+	}
+}
+
+func domainScore(pl *plan, b *backend) float64 {
+	if pl.domainBit != 0 {
+		if b.domains&pl.domainBit == 0 {
+			return 0
+		}
+	} else if !slices.Contains(b.model.Domains, pl.domain) {
+		return 0
+	}
+	return b.domainFit
+}

@@ -1,0 +1,30 @@
+package router
+
+// speed scores half the tier (measured, else the catalog's prior:
+// ultra-fast 1, slow 0) and half the live load cost (PeakEWMA latency ×
+// (in-flight + 1)) relative to the best candidate's.
+type speed struct{}
+
+func (speed) name() string            { return "speed" }
+func (speed) weight(pl *plan) float64 { return pl.p.Weights.Speed }
+func (speed) score(pl *plan, c *cand) float64 {
+	return speedScore(c.snap.l.rank, c.snap.cost, pl.bestCost)
+}
+func (speed) rowScore(pl *plan, h *hot) float64 { return speedScore(int(h.rank), h.cost, pl.bestCost) }
+
+// addBound adds the score with the best live part, 1, without the
+// division that scores a row exactly.
+func (speed) addBound(_ *plan, w float64, hs []hot) {
+	for i := range hs {
+		hs[i].ub += w * speedScore(int(hs[i].rank), 1, 1)
+	}
+}
+
+func speedScore(rank int, cost, bestCost float64) float64 {
+	tierScore := float64(3-rank) / 3
+	live := 1.0
+	if cost > 0 {
+		live = bestCost / cost
+	}
+	return 0.5*tierScore + 0.5*live
+}
