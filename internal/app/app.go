@@ -7,7 +7,7 @@
 // gateway through New, so tests run the binary's wiring.
 //
 // It imports the gateway, router, backends (and its registry), metrics,
-// tiers and config; nothing imports it but cmd/gateway and tests.
+// tiers, keys and config; nothing imports it but cmd/gateway and tests.
 package app
 
 import (
@@ -29,6 +29,7 @@ import (
 	"github.com/tiergate/tiergate/internal/backends/registry"
 	"github.com/tiergate/tiergate/internal/config"
 	"github.com/tiergate/tiergate/internal/gateway"
+	"github.com/tiergate/tiergate/internal/keys"
 	"github.com/tiergate/tiergate/internal/observe/metrics"
 	"github.com/tiergate/tiergate/internal/router"
 	"github.com/tiergate/tiergate/internal/tiers"
@@ -67,6 +68,7 @@ type App struct {
 	srv     *http.Server
 	ln      net.Listener
 	slots   chan struct{} // the concurrency cap, shared by every generation
+	keys    *keys.Ring    // gateway keys (keys.go)
 
 	// cur is the generation serving new requests; gens are all made so
 	// far (older ones may still be finishing requests).
@@ -113,8 +115,12 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		o.TiersPath = cfg.Tiers.File
 	}
 	a := &App{cfg: cfg, o: o, log: log}
+	if err := a.openKeys(ctx); err != nil {
+		return nil, err
+	}
 	set, err := a.build(ctx, log, nil)
 	if err != nil {
+		a.keys.Close()
 		return nil, err
 	}
 	if len(set.Providers()) == 0 {
@@ -135,6 +141,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	a.ln = o.Listener
 	if a.ln == nil {
 		if a.ln, err = net.Listen("tcp", cfg.Server.Addr); err != nil {
+			a.keys.Close()
 			return nil, err
 		}
 	}
@@ -156,7 +163,7 @@ func (a *App) newGeneration(set *backends.Set) *generation {
 		OnState: func(model, state string) { log.Warn("circuit breaker", "model", model, "state", state) }})
 	g.gw = gateway.New(gateway.Options{Backends: set, Router: g.router, MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		BodyReadTimeout: cfg.Server.BodyReadTimeout, Slots: a.slots,
-		Logger: log, Metrics: a.metrics, Gatherer: a.o.Gatherer})
+		Logger: log, Metrics: a.metrics, Gatherer: a.o.Gatherer, Keys: a.keys})
 	return g
 }
 
@@ -264,7 +271,7 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 	a.log.Info("stopped")
-	return nil
+	return a.keys.Close()
 }
 
 // follow runs the current generation's probes and, every
@@ -394,4 +401,4 @@ func (a *App) shutdown(errc chan error) error {
 }
 
 // Close releases the listener of an App that is not run.
-func (a *App) Close() error { return a.ln.Close() }
+func (a *App) Close() error { return errors.Join(a.ln.Close(), a.keys.Close()) }
