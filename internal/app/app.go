@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,6 +70,7 @@ type App struct {
 	ln      net.Listener
 	slots   chan struct{} // the concurrency cap, shared by every generation
 	keys    *keys.Ring    // gateway keys (keys.go)
+	admin   http.Handler  // the admin API under /admin/
 
 	// cur is the generation serving new requests; gens are all made so
 	// far (older ones may still be finishing requests).
@@ -194,7 +196,13 @@ func (a *App) each(f func(*generation)) {
 }
 
 // ServeHTTP serves a request on the current generation.
-func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.cur.Load().gw.ServeHTTP(w, r) }
+func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/admin/") {
+		a.admin.ServeHTTP(w, r)
+		return
+	}
+	a.cur.Load().gw.ServeHTTP(w, r)
+}
 
 // status is the metrics' view of the router's live state, read when
 // Prometheus scrapes.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/tiergate/tiergate/internal/keys"
+	"github.com/tiergate/tiergate/internal/keys/admin"
 )
 
 // DataDir is where the gateway keeps its database: server.data_dir, else
@@ -55,6 +56,7 @@ func (a *App) openKeys(ctx context.Context) error {
 		return fmt.Errorf("gateway keys: %w", err)
 	}
 	a.keys = ring
+	a.admin = admin.Handler(ring, a.o.Getenv(admin.EnvAdminKey))
 	addr := a.cfg.Server.Addr
 	if a.o.Listener != nil {
 		addr = a.o.Listener.Addr().String()
