@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -189,5 +190,50 @@ func TestKeysSurviveRestart(t *testing.T) {
 	k, err := gw.Keys().Get(kept.ID)
 	if err != nil || k.Policy.RPM != 60 || k.Name != "kept" {
 		t.Errorf("kept key after restart: %+v %v", k, err)
+	}
+}
+
+// TestKeyRPM: a key with rpm 2 gets its third request in the minute
+// refused with 429 rate_limit_exceeded, Retry-After and OpenAI's
+// x-ratelimit headers counting down; another key is not affected.
+func TestKeyRPM(t *testing.T) {
+	emu := openaiemu.New(openaiemu.Options{APIKey: "k"})
+	defer emu.Close()
+	gw := apptest.Start(t, oneModel(t, emu.URL, ""), app.Options{Getenv: func(string) string { return "k" }})
+	_, limited, err := gw.Keys().Create(context.Background(), "small", keys.Policy{RPM: 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, free, _ := gw.Keys().Create(context.Background(), "free", keys.Policy{}, nil)
+	send := func(secret string) *http.Response {
+		req, _ := http.NewRequest("POST", gw.URL+"/v1/chat/completions", strings.NewReader(`{"model":"m","messages":[{"role":"user","content":"hi"}]}`))
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	for i, want := range []string{"1", "0"} {
+		resp := send(limited)
+		if resp.StatusCode != 200 || resp.Header.Get("x-ratelimit-limit-requests") != "2" || resp.Header.Get("x-ratelimit-remaining-requests") != want {
+			t.Errorf("request %d: %d, headers %v", i, resp.StatusCode, resp.Header)
+		}
+	}
+	resp := send(limited)
+	ra, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+	if resp.StatusCode != 429 || ra < 1 || ra > 60 || resp.Header.Get("x-ratelimit-remaining-requests") != "0" || resp.Header.Get("x-ratelimit-reset-requests") == "" {
+		t.Errorf("third request: %d, headers %v", resp.StatusCode, resp.Header)
+	}
+	if code, errCode := authed(t, gw.URL, map[string]string{"Authorization": "Bearer " + limited}); code != 429 || errCode != "rate_limit_exceeded" {
+		t.Errorf("over the limit: %d %q", code, errCode)
+	}
+	if resp := send(free); resp.StatusCode != 200 || resp.Header.Get("x-ratelimit-limit-requests") != "" {
+		t.Errorf("a key without limits: %d %v", resp.StatusCode, resp.Header)
+	}
+	if n := len(emu.Requests()); n != 3 {
+		t.Errorf("upstream saw %d requests, want 3 (2 limited + 1 free)", n)
 	}
 }

@@ -40,6 +40,9 @@ type RingOptions struct {
 	Static []Key
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// Limiter enforces the policies' rpm and max_concurrent (nil: a
+	// NewMemoryLimiter).
+	Limiter Limiter
 }
 
 // Ring is the set of keys a request is checked against: an in-memory
@@ -47,9 +50,10 @@ type RingOptions struct {
 // path costs a SHA-256 and a map lookup and a revocation holds from the
 // next request on.
 type Ring struct {
-	mode string
-	now  func() time.Time
-	open func(context.Context) (Store, error)
+	mode    string
+	now     func() time.Time
+	open    func(context.Context) (Store, error)
+	limiter Limiter
 
 	mu     sync.Mutex // serialises writes and reloads
 	store  Store
@@ -67,9 +71,12 @@ func NewRing(ctx context.Context, o RingOptions) (*Ring, error) {
 	if o.Mode != ModeAuto && o.Mode != ModeKeys && o.Mode != ModeNone {
 		return nil, fmt.Errorf("auth mode %q is not one of %s", o.Mode, strings.Join(Modes, ", "))
 	}
-	r := &Ring{mode: o.Mode, now: o.Now, open: o.Open, store: o.Store, static: o.Static}
+	r := &Ring{mode: o.Mode, now: o.Now, open: o.Open, store: o.Store, static: o.Static, limiter: o.Limiter}
 	if r.now == nil {
 		r.now = time.Now
+	}
+	if r.limiter == nil {
+		r.limiter = NewMemoryLimiter()
 	}
 	for i := range r.static {
 		r.static[i].Source = SourceConfig
@@ -161,6 +168,12 @@ func (r *Ring) Authenticate(secret string) (Identity, error) {
 		return Identity{}, &AuthError{Reason: "expired", Key: id, msg: "This gateway key (" + k.ID + ", " + k.Name + ") expired at " + k.ExpiresAt.UTC().Format(time.RFC3339) + "; ask the operator for a new one."}
 	}
 	return id, nil
+}
+
+// Acquire admits one request of an authenticated key under its policy's
+// limits (see Limiter).
+func (r *Ring) Acquire(id Identity) (Limit, func()) {
+	return r.limiter.Acquire(id.ID, id.Policy, r.now())
 }
 
 // List returns every key: the config's, then the store's.
