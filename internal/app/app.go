@@ -236,6 +236,7 @@ func (a *App) Router() *router.Router { return a.cur.Load().router }
 // server.shutdown_grace to finish; what is still open then is cut, a
 // stream with an error event. It returns nil after a clean shutdown.
 func (a *App) Run(ctx context.Context) error {
+	defer a.keys.Close() // last: after the requests and the background work
 	var bg sync.WaitGroup
 	defer bg.Wait()
 	bgctx, bgcancel := context.WithCancel(context.Background())
@@ -279,7 +280,7 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 	a.log.Info("stopped")
-	return a.keys.Close()
+	return nil
 }
 
 // follow runs the current generation's probes and, every

@@ -77,6 +77,7 @@ func TestParsePolicy(t *testing.T) {
 		{`{"budget": {"usd": 5, "period": "week"}}`, `budget.period "week"`},
 		{`{"budget": {"usd": 5, "per": "day"}}`, `unknown field "per"`},
 		{`{"rpm": -1}`, "rpm must be 0"},
+		{`{"rpm": 100001}`, "above the most"},
 		{`{"rpm": "60"}`, "rpm is a string"},
 		{`{"openness": ["closed"]}`, `openness "closed"`},
 		{`{"deployment": ["cloud"]}`, `deployment "cloud"`},

@@ -32,6 +32,9 @@ type Policy struct {
 	Budget        *Budget `json:"budget,omitempty"`
 }
 
+// MaxRPM is the largest rpm a policy may set.
+const MaxRPM = 100_000
+
 // Budget is a spend limit in USD per period.
 type Budget struct {
 	USD    float64 `json:"usd"`
@@ -102,6 +105,10 @@ func (p Policy) Validate() error {
 		if v < 0 {
 			return fmt.Errorf("policy: %s must be 0 (no limit) or more, not %d", name, v)
 		}
+	}
+	// The limiter keeps one time per request of the last minute.
+	if p.RPM > MaxRPM {
+		return fmt.Errorf("policy: rpm %d is above the most the gateway counts, %d; leave rpm out for no limit", p.RPM, MaxRPM)
 	}
 	if b := p.Budget; b != nil {
 		if b.Period != Day && b.Period != Month {
