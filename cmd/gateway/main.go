@@ -4,7 +4,8 @@
 // whose key is set in the environment, plus a local Ollama if it answers.
 //
 // It reads flags, sets up logging and signals, and hands the rest to
-// internal/app, the same wiring the end-to-end tests use.
+// internal/app, the same wiring the end-to-end tests use. `gateway keys`
+// manages gateway keys through a running gateway's admin API (keys.go).
 package main
 
 import (
@@ -29,6 +30,11 @@ func main() {
 }
 
 func run(args []string) error {
+	if len(args) > 0 && args[0] == "keys" {
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
+		return runKeys(ctx, args[1:], os.Stdout, os.Getenv)
+	}
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	cfgPath := fs.String("config", "", "configuration `file` (default: the embedded configs/tiergate.yaml)")
 	addr := fs.String("addr", "", "listen `host:port` (default 127.0.0.1:8080, or server.addr in the config)")

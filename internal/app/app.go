@@ -7,7 +7,7 @@
 // gateway through New, so tests run the binary's wiring.
 //
 // It imports the gateway, router, backends (and its registry), metrics,
-// tiers and config; nothing imports it but cmd/gateway and tests.
+// tiers, keys and config; nothing imports it but cmd/gateway and tests.
 package app
 
 import (
@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +30,7 @@ import (
 	"github.com/tiergate/tiergate/internal/backends/registry"
 	"github.com/tiergate/tiergate/internal/config"
 	"github.com/tiergate/tiergate/internal/gateway"
+	"github.com/tiergate/tiergate/internal/keys"
 	"github.com/tiergate/tiergate/internal/memtrim"
 	"github.com/tiergate/tiergate/internal/observe/metrics"
 	"github.com/tiergate/tiergate/internal/router"
@@ -68,6 +70,8 @@ type App struct {
 	srv     *http.Server
 	ln      net.Listener
 	slots   chan struct{} // the concurrency cap, shared by every generation
+	keys    *keys.Ring    // gateway keys (keys.go)
+	admin   http.Handler  // the admin API under /admin/
 
 	// cur is the generation serving new requests; gens are all made so
 	// far (older ones may still be finishing requests).
@@ -114,8 +118,12 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		o.TiersPath = cfg.Tiers.File
 	}
 	a := &App{cfg: cfg, o: o, log: log}
+	if err := a.openKeys(ctx); err != nil {
+		return nil, err
+	}
 	set, err := a.build(ctx, log, nil)
 	if err != nil {
+		a.keys.Close()
 		return nil, err
 	}
 	if len(set.Providers()) == 0 {
@@ -136,6 +144,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	a.ln = o.Listener
 	if a.ln == nil {
 		if a.ln, err = net.Listen("tcp", cfg.Server.Addr); err != nil {
+			a.keys.Close()
 			return nil, err
 		}
 	}
@@ -160,7 +169,7 @@ func (a *App) newGeneration(set *backends.Set) *generation {
 		}})
 	g.gw = gateway.New(gateway.Options{Backends: set, Router: g.router, MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		BodyReadTimeout: cfg.Server.BodyReadTimeout, Slots: a.slots,
-		Logger: log, Metrics: a.metrics, Gatherer: a.o.Gatherer})
+		Logger: log, Metrics: a.metrics, Gatherer: a.o.Gatherer, Keys: a.keys})
 	return g
 }
 
@@ -197,7 +206,13 @@ func (a *App) each(f func(*generation)) {
 }
 
 // ServeHTTP serves a request on the current generation.
-func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.cur.Load().gw.ServeHTTP(w, r) }
+func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/admin/") {
+		a.admin.ServeHTTP(w, r)
+		return
+	}
+	a.cur.Load().gw.ServeHTTP(w, r)
+}
 
 // status is the metrics' view of the router's live state, read when
 // Prometheus scrapes.
@@ -242,6 +257,7 @@ func (a *App) Router() *router.Router { return a.cur.Load().router }
 // server.shutdown_grace to finish; what is still open then is cut, a
 // stream with an error event. It returns nil after a clean shutdown.
 func (a *App) Run(ctx context.Context) error {
+	defer a.keys.Close() // last: after the requests and the background work
 	var bg sync.WaitGroup
 	defer bg.Wait()
 	bgctx, bgcancel := context.WithCancel(context.Background())
@@ -415,4 +431,4 @@ func (a *App) shutdown(errc chan error) error {
 }
 
 // Close releases the listener of an App that is not run.
-func (a *App) Close() error { return a.ln.Close() }
+func (a *App) Close() error { return errors.Join(a.ln.Close(), a.keys.Close()) }

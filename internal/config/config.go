@@ -8,6 +8,7 @@ package config
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -22,6 +23,7 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/tiergate/tiergate/internal/catalog"
+	"github.com/tiergate/tiergate/internal/keys"
 )
 
 // Config is a whole configuration file.
@@ -33,6 +35,34 @@ type Config struct {
 	Router    Router               `yaml:"router"`
 	Profiles  map[string]*Profile  `yaml:"profiles"`
 	Domains   map[string]*Domain   `yaml:"domains"`
+	Auth      Auth                 `yaml:"auth"`
+}
+
+// Auth configures gateway keys: who may call the gateway.
+type Auth struct {
+	// Mode is "" (keys once any exists; without keys only a loopback
+	// address may serve, open), "keys" (always require one) or "none"
+	// (no authentication, on any address: say so on purpose).
+	Mode string `yaml:"mode"`
+	// Keys are keys kept in the config file (GitOps), beside those the
+	// admin API makes.
+	Keys []*AuthKey `yaml:"keys"`
+}
+
+// AuthKey is a key in the config file: its secret's hash, or the secret
+// itself from the environment (key: ${VAR}).
+type AuthKey struct {
+	Name string `yaml:"name"`
+	// Hash is sha256:<hex> of the secret.
+	Hash string `yaml:"hash"`
+	// Key is the secret, normally a ${VAR} reference.
+	Key string `yaml:"key"`
+	// ExpiresAt is an RFC 3339 time ("": never).
+	ExpiresAt string `yaml:"expires_at"`
+	// Policy has the admin API's JSON shape, written in YAML.
+	Policy yaml.Node `yaml:"policy"`
+	// Parsed is the key as the gateway uses it, filled by Load.
+	Parsed keys.Key `yaml:"-"`
 }
 
 // Router configures routing and failure handling.
@@ -199,6 +229,9 @@ type Server struct {
 	// that one that comes up later is enabled and newly pulled models
 	// join the catalog without a restart (default 5s).
 	RediscoverInterval time.Duration `yaml:"rediscover_interval"`
+	// DataDir holds the gateway's database (keys; default
+	// $XDG_STATE_HOME/tiergate, else ~/.local/state/tiergate).
+	DataDir string `yaml:"data_dir"`
 }
 
 // Provider types.
@@ -321,6 +354,8 @@ var knownTypes = map[string]reflect.Type{
 	"config.Weights":  reflect.TypeOf(Weights{}),
 	"config.Domain":   reflect.TypeOf(Domain{}),
 	"config.Probe":    reflect.TypeOf(Probe{}),
+	"config.Auth":     reflect.TypeOf(Auth{}),
+	"config.AuthKey":  reflect.TypeOf(AuthKey{}),
 }
 
 // explain rewrites yaml's decode errors into messages that name the line
@@ -488,6 +523,9 @@ func (c *Config) validate(root *yaml.Node) error {
 	if err := c.validateRouting(seen); err != nil {
 		return err
 	}
+	if err := c.validateAuth(root); err != nil {
+		return err
+	}
 	for i, m := range c.Models {
 		for _, fb := range m.Fallbacks {
 			if _, ok := seen[fb]; !ok {
@@ -615,4 +653,109 @@ func (r *Router) ApplyDefaults() {
 	if r.FailoverTimeout == 0 {
 		r.FailoverTimeout = 30 * time.Second
 	}
+}
+
+// nodeLine returns the line of the i-th entry of the sequence at path
+// (from the document's root), 0 when unknown.
+func nodeLine(root *yaml.Node, i int, path ...string) int {
+	if root == nil || len(root.Content) == 0 {
+		return 0
+	}
+	n := root.Content[0]
+	for _, key := range path {
+		var next *yaml.Node
+		for k := 0; k+1 < len(n.Content); k += 2 {
+			if n.Content[k].Value == key {
+				next = n.Content[k+1]
+			}
+		}
+		if next == nil {
+			return 0
+		}
+		n = next
+	}
+	if i < len(n.Content) {
+		return n.Content[i].Line
+	}
+	return 0
+}
+
+func (c *Config) validateAuth(root *yaml.Node) error {
+	a := &c.Auth
+	if a.Mode != keys.ModeAuto && !slices.Contains(keys.Modes, a.Mode) {
+		line := 0
+		if root != nil && len(root.Content) > 0 {
+			for k, n := 0, root.Content[0]; k+1 < len(n.Content); k += 2 {
+				if n.Content[k].Value == "auth" {
+					for j, m := 0, n.Content[k+1]; j+1 < len(m.Content); j += 2 {
+						if m.Content[j].Value == "mode" {
+							line = m.Content[j].Line
+						}
+					}
+				}
+			}
+		}
+		return fmt.Errorf("line %d: auth.mode %q is not one of %s (or leave it out: keys are required once one exists)",
+			line, a.Mode, strings.Join(keys.Modes, ", "))
+	}
+	names := map[string]int{}
+	for i, k := range a.Keys {
+		where := fmt.Sprintf("auth.keys[%d]", i)
+		if l := nodeLine(root, i, "auth", "keys"); l > 0 {
+			where = fmt.Sprintf("line %d: %s", l, where)
+		}
+		if k == nil {
+			return fmt.Errorf("%s is empty: give a name and a hash (sha256:<hex>) or key: ${ENV_VAR}", where)
+		}
+		if err := keys.ValidName(k.Name); err != nil {
+			return fmt.Errorf("%s: %v", where, err)
+		}
+		where += " (" + k.Name + ")"
+		if prev, dup := names[k.Name]; dup {
+			return fmt.Errorf("%s: auth.keys[%d] has this name too: every key needs its own name", where, prev)
+		}
+		names[k.Name] = i
+		p := keys.Key{ID: "key_config_" + k.Name, Name: k.Name, Source: keys.SourceConfig}
+		switch {
+		case k.Hash != "" && k.Key != "":
+			return fmt.Errorf("%s: give hash or key, not both", where)
+		case k.Hash != "":
+			h, err := keys.ParseHash(k.Hash)
+			if err != nil {
+				return fmt.Errorf("%s: hash: %v", where, err)
+			}
+			p.Hash = h
+		case k.Key != "":
+			// Never quote the secret: only what is wrong with it.
+			if err := keys.ParseSecret(k.Key); err != nil {
+				return fmt.Errorf("%s: key: %v; make one with `gateway keys create` or use hash: sha256:<hex>", where, err)
+			}
+			p.Hash = keys.HashSecret(k.Key)
+			k.Key = ""
+		default:
+			return fmt.Errorf("%s: give hash: sha256:<hex of the key> or key: ${ENV_VAR} (an empty ${VAR} means the variable is not set)", where)
+		}
+		if k.ExpiresAt != "" {
+			t, err := time.Parse(time.RFC3339, k.ExpiresAt)
+			if err != nil {
+				return fmt.Errorf("%s: expires_at %q: write an RFC 3339 time such as 2027-01-01T00:00:00Z", where, k.ExpiresAt)
+			}
+			p.ExpiresAt = &t
+		}
+		if k.Policy.Kind != 0 {
+			var v any
+			if err := k.Policy.Decode(&v); err != nil {
+				return fmt.Errorf("%s: policy: %v", where, err)
+			}
+			b, err := json.Marshal(v)
+			if err != nil {
+				return fmt.Errorf("%s: policy: %v", where, err)
+			}
+			if p.Policy, err = keys.ParsePolicy(b); err != nil {
+				return fmt.Errorf("%s: policy (line %d): %s", where, k.Policy.Line, strings.TrimPrefix(err.Error(), "policy: "))
+			}
+		}
+		k.Parsed = p
+	}
+	return nil
 }

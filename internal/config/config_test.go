@@ -121,3 +121,40 @@ func TestLoadFile(t *testing.T) {
 		t.Fatalf("missing file: %v", err)
 	}
 }
+
+func TestAuthKeys(t *testing.T) {
+	secret := "tg-" + strings.Repeat("a", 43)
+	hash := "sha256:" + strings.Repeat("0", 64)
+	cfg, err := Load("t", []byte("auth:\n  mode: keys\n  keys:\n    - name: ci\n      key: ${CI_KEY}\n      expires_at: 2027-01-01T00:00:00Z\n"+
+		"      policy: {profile: private, rpm: 60, budget: {usd: 50, period: month}}\n    - {name: ops, hash: "+hash+"}\n"),
+		env(map[string]string{"CI_KEY": secret}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ci := cfg.Auth.Keys[0]
+	if ci.Key != "" || ci.Parsed.Name != "ci" || ci.Parsed.Policy.RPM != 60 || ci.Parsed.Policy.Budget.USD != 50 || ci.Parsed.ExpiresAt == nil || ci.Parsed.ID != "key_config_ci" {
+		t.Errorf("ci = %+v (the secret is dropped after hashing)", ci)
+	}
+	if got := cfg.Auth.Keys[1].Parsed.Hash.String(); got != hash {
+		t.Errorf("ops hash %s", got)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"auth:\n  mode: off\n", `line 2: auth.mode "off" is not one of keys, none`},
+		{"auth:\n  keys:\n    - name: ci\n      key: ${UNSET}\n", "line 3: auth.keys[0] (ci): give hash: sha256:<hex of the key> or key: ${ENV_VAR}"},
+		{"auth:\n  keys:\n    - name: ci\n      key: sk-proj-123\n", "line 3: auth.keys[0] (ci): key: a gateway key starts with tg-"},
+		{"auth:\n  keys:\n    - name: ci\n      hash: abc\n", "line 3: auth.keys[0] (ci): hash: a key hash is written sha256:"},
+		{"auth:\n  keys:\n    - {name: ci, hash: " + hash + "}\n    - {name: ci, hash: " + hash + "}\n", "line 4: auth.keys[1] (ci): auth.keys[0] has this name too"},
+		{"auth:\n  keys:\n    - {hash: " + hash + "}\n", "line 3: auth.keys[0]: a key needs a name"},
+		{"auth:\n  keys:\n    - name: ci\n      hash: " + hash + "\n      policy:\n        rpn: 60\n", `auth.keys[0] (ci): policy (line 6): unknown field "rpn"`},
+		{"auth:\n  keys:\n    - {name: ci, hash: " + hash + ", expires_at: tomorrow}\n", "expires_at \"tomorrow\": write an RFC 3339 time"},
+		{"auth:\n  keys:\n    - {name: ci, hsh: x}\n", `line 3: unknown key "hsh"; valid keys here: expires_at, hash, key, name, policy`},
+	} {
+		_, err := Load("t", []byte(tc.yaml), env(nil))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want %q", tc.yaml, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "sk-proj-123") {
+			t.Errorf("the error quotes the key: %v", err)
+		}
+	}
+}

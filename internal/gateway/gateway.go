@@ -26,6 +26,7 @@ import (
 	"github.com/tiergate/tiergate/internal/backends"
 
 	"github.com/tiergate/tiergate/internal/catalog"
+	"github.com/tiergate/tiergate/internal/keys"
 	"github.com/tiergate/tiergate/internal/observe/metrics"
 	"github.com/tiergate/tiergate/internal/observe/statuspage"
 	"github.com/tiergate/tiergate/internal/openaiwire"
@@ -54,6 +55,8 @@ type Options struct {
 	// is served on GET /metrics.
 	Metrics  *metrics.Metrics
 	Gatherer prometheus.Gatherer
+	// Keys checks gateway keys (nil: open); see auth.go.
+	Keys *keys.Ring
 }
 
 // Server serves the HTTP API.
@@ -65,6 +68,7 @@ type Server struct {
 	log      *slog.Logger
 	mux      *http.ServeMux
 	draining atomic.Bool
+	keys     *keys.Ring
 
 	bodyTimeout time.Duration
 	slots       chan struct{} // one per request served; nil: no cap
@@ -79,7 +83,7 @@ func New(o Options) *Server {
 	if o.Router == nil || o.Backends == nil {
 		panic("gateway.New: Options.Router and Options.Backends are required (internal/app builds them)")
 	}
-	s := &Server{set: o.Backends, router: o.Router, maxBody: o.MaxBodyBytes, log: o.Logger, metrics: o.Metrics, bodyTimeout: o.BodyReadTimeout}
+	s := &Server{set: o.Backends, router: o.Router, maxBody: o.MaxBodyBytes, log: o.Logger, metrics: o.Metrics, bodyTimeout: o.BodyReadTimeout, keys: o.Keys}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -119,7 +123,7 @@ func New(o Options) *Server {
 }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.authenticate(w, r, s.mux) }
 
 // Drain marks the server as shutting down: /readyz answers 503 so load
 // balancers stop sending, while in-flight requests finish.

@@ -25,7 +25,8 @@ type Gateway struct {
 // Start builds the gateway from cfg with app.New and runs it until the
 // test ends (then it shuts down as the binary does; a drain delay and a
 // grace left at their defaults are shortened to 1ns and 2s, since no load
-// balancer watches a test). A nil Logger
+// balancer watches a test; an empty server.data_dir is a temporary
+// directory of the test's). A nil Logger
 // discards the logs; a nil Listener listens on 127.0.0.1:0.
 func Start(t testing.TB, cfg *config.Config, o app.Options) *Gateway {
 	t.Helper()
@@ -37,6 +38,9 @@ func Start(t testing.TB, cfg *config.Config, o app.Options) *Gateway {
 	}
 	if cfg.Server.ShutdownGrace == 30*time.Second {
 		cfg.Server.ShutdownGrace = 2 * time.Second
+	}
+	if cfg.Server.DataDir == "" {
+		cfg.Server.DataDir = t.TempDir() // never the user's own state directory
 	}
 	if o.Listener == nil {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")

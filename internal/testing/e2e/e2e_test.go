@@ -17,6 +17,7 @@ import (
 	"github.com/tiergate/tiergate/internal/app"
 	"github.com/tiergate/tiergate/internal/app/apptest"
 	"github.com/tiergate/tiergate/internal/config"
+	"github.com/tiergate/tiergate/internal/keys"
 	"github.com/tiergate/tiergate/internal/testing/emulators/anthropicemu"
 	"github.com/tiergate/tiergate/internal/testing/emulators/geminiemu"
 	"github.com/tiergate/tiergate/internal/testing/emulators/ollamaemu"
@@ -235,5 +236,47 @@ func TestGeminiNodeClientThroughGateway(t *testing.T) {
 		if r.Header.Get("x-goog-api-key") != key {
 			t.Errorf("request without x-goog-api-key: %v", r.Path)
 		}
+	}
+}
+
+// TestGatewayKeysNodeClient: with a gateway key the official client's
+// chat and stream work; no key, a wrong key and a revoked key get 401 and
+// the client raises AuthenticationError.
+func TestGatewayKeysNodeClient(t *testing.T) {
+	emu := openaiemu.New(openaiemu.Options{APIKey: "sk-test-upstream-key-1234", ChunkGap: time.Millisecond})
+	defer emu.Close()
+	env := map[string]string{"OPENAI_API_KEY": "sk-test-upstream-key-1234", "OPENAI_BASE_URL": emu.URL, "OLLAMA_HOST": noOllama}
+	getenv := func(k string) string { return env[k] }
+	cfg, err := config.Load(configs.DefaultName, configs.Default(), getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := apptest.Start(t, cfg, app.Options{Getenv: getenv})
+	ctx := context.Background()
+	_, good, err := gw.Keys().Create(ctx, "app", keys.Policy{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoked, revokedSecret, err := gw.Keys().Create(ctx, "old-app", keys.Policy{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Keys().Revoke(ctx, revoked.ID); err != nil {
+		t.Fatal(err)
+	}
+	wrong, _ := keys.NewSecret()
+	bad, _ := json.Marshal([]string{"", wrong, revokedSecret, "sk-test-upstream-key-1234"})
+	seen := runNode(t, gw.URL+"/v1", map[string]string{
+		"OPENAI_API_KEY": good, "CHAT_MODEL": "gpt-4o", "EXPECT_CONTENT": openaiemu.DefaultReply,
+		"CHECKS": "chat,stream,auth", "BAD_KEYS": string(bad),
+	})
+	for _, k := range []string{"chat", "stream", "auth"} {
+		if seen[k] == nil {
+			t.Errorf("node client did not report %s: %v", k, seen)
+		}
+	}
+	// Only the authenticated requests reached the upstream: 1 chat, 2 streams.
+	if n := len(emu.Requests()); n != 3 {
+		t.Errorf("upstream saw %d requests, want 3", n)
 	}
 }

@@ -1,7 +1,8 @@
 // Drives tiergate with the official openai npm client, the way an app does.
 // Env: OPENAI_BASE_URL (the gateway), CHAT_MODEL, EMBED_MODEL (empty skips
 // embeddings), EXPECT_CONTENT, EXPECT_TOOL_ARGS (JSON), CHECKS (comma list:
-// chat,stream,tools,embeddings). Prints one JSON line of what it saw and
+// chat,stream,tools,embeddings,errors,auth; auth reads BAD_KEYS, a JSON
+// list of keys the gateway must refuse). Prints one JSON line of what it saw and
 // exits non-zero when an assertion fails.
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
@@ -106,6 +107,24 @@ if (checks.includes('errors')) {
     (err) => err instanceof OpenAI.NotFoundError && /v1\/models/.test(err.message));
   await assert.rejects(client.chat.completions.create({ model, messages: [] }), (err) => err instanceof OpenAI.BadRequestError);
   seen.errors = true;
+}
+
+if (checks.includes('auth')) {
+  // Each of BAD_KEYS (JSON list: none, wrong, revoked...) is refused with
+  // 401 invalid_api_key, which the client raises as AuthenticationError.
+  const bad = JSON.parse(process.env.BAD_KEYS || '[]');
+  for (const apiKey of bad) {
+    // The SDK will not start without a key: "" sends none at all, by
+    // dropping the header on the way out.
+    const noKey = { apiKey: 'x', fetch: (url, init) => { const h = new Headers(init.headers); h.delete('authorization'); return fetch(url, { ...init, headers: h }); } };
+    const c = new OpenAI({ apiKey, ...(apiKey === '' ? noKey : {}), maxRetries: 0, timeout: 20000 });
+    await assert.rejects(c.chat.completions.create({ model, messages: [{ role: 'user', content: 'x' }] }),
+      (err) => err instanceof OpenAI.AuthenticationError && err.status === 401 && err.code === 'invalid_api_key',
+      `key #${bad.indexOf(apiKey)} was not refused with AuthenticationError`);
+    await assert.rejects(c.chat.completions.create({ model, stream: true, messages: [{ role: 'user', content: 'x' }] }),
+      (err) => err instanceof OpenAI.AuthenticationError);
+  }
+  seen.auth = { refused: bad.length };
 }
 
 console.log(JSON.stringify(seen));

@@ -1,0 +1,105 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+
+	"github.com/tiergate/tiergate/internal/keys"
+	"github.com/tiergate/tiergate/internal/keys/admin"
+)
+
+// DataDir is where the gateway keeps its database: server.data_dir, else
+// $XDG_STATE_HOME/tiergate, else ~/.local/state/tiergate (read through
+// getenv), else ./data.
+func DataDir(dataDir string, getenv func(string) string) string {
+	switch {
+	case dataDir != "":
+		return dataDir
+	case getenv("XDG_STATE_HOME") != "":
+		return filepath.Join(getenv("XDG_STATE_HOME"), "tiergate")
+	case getenv("HOME") != "":
+		return filepath.Join(getenv("HOME"), ".local", "state", "tiergate")
+	}
+	return "data"
+}
+
+// openKeys loads the gateway keys (the config's and the database's, when
+// it exists; it is made with the first key) and applies the default that
+// cannot be left open by mistake: without keys, only a loopback address
+// serves open, unless auth.mode says none.
+func (a *App) openKeys(ctx context.Context) error {
+	dir := DataDir(a.cfg.Server.DataDir, a.o.Getenv)
+	open := func(ctx context.Context) (keys.Store, error) { return keys.OpenSQLite(ctx, dir) }
+	ro := keys.RingOptions{Mode: a.cfg.Auth.Mode, Open: open}
+	for _, k := range a.cfg.Auth.Keys {
+		ro.Static = append(ro.Static, k.Parsed)
+	}
+	if _, err := os.Stat(filepath.Join(dir, keys.DBFile)); err == nil {
+		st, err := open(ctx)
+		if err != nil {
+			return fmt.Errorf("gateway keys: %w (server.data_dir)", err)
+		}
+		ro.Store = st
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("gateway keys: %w (server.data_dir)", err)
+	}
+	ring, err := keys.NewRing(ctx, ro)
+	if err != nil {
+		if ro.Store != nil {
+			ro.Store.Close()
+		}
+		return fmt.Errorf("gateway keys: %w", err)
+	}
+	a.keys = ring
+	a.admin = admin.Handler(ring, a.o.Getenv(admin.EnvAdminKey))
+	addr := a.cfg.Server.Addr
+	if a.o.Listener != nil {
+		addr = a.o.Listener.Addr().String()
+	}
+	switch {
+	case ring.Enforcing():
+		a.log.Info("gateway keys required", "keys", ring.Len(), "mode", modeName(ring.Mode()), "data_dir", dir)
+	case ring.Mode() == keys.ModeNone:
+		a.log.Warn("auth.mode is none: the gateway serves anyone who reaches it, without a key", "addr", addr)
+	case loopback(addr):
+		a.log.Warn("no gateway keys: serving open on a loopback address; create one (gateway keys create) to require keys", "addr", addr)
+	default:
+		ring.Close()
+		return fmt.Errorf("refusing to serve %s without gateway keys: anyone who reaches it would spend the providers' keys. "+
+			"Add a key (gateway keys create against a loopback gateway on the same server.data_dir %s, or under auth.keys in the config), "+
+			"set auth.mode: keys (TIERGATE_AUTH_MODE=keys) to start closed and add keys through the admin API, "+
+			"or set auth.mode: none (TIERGATE_AUTH_MODE=none) to serve without authentication on purpose", addr, dir)
+	}
+	return nil
+}
+
+func modeName(m string) string {
+	if m == keys.ModeAuto {
+		return "auto"
+	}
+	return m
+}
+
+// loopback says whether addr (host:port) is reachable from this machine
+// only: localhost or a loopback IP. An empty host, 0.0.0.0, :: or any
+// other name is not.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Keys is the gateway's key ring (the admin API and tests change keys
+// through it).
+func (a *App) Keys() *keys.Ring { return a.keys }

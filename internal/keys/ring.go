@@ -1,0 +1,299 @@
+package keys
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Auth modes (config auth.mode).
+const (
+	// ModeAuto (""): keys are required once any key exists; with none,
+	// the gateway is open, which internal/app allows on loopback only.
+	ModeAuto = ""
+	// ModeKeys requires a key even while none exists (all 401).
+	ModeKeys = "keys"
+	// ModeNone turns authentication off, on any address.
+	ModeNone = "none"
+)
+
+// Modes lists the valid auth.mode values.
+var Modes = []string{ModeKeys, ModeNone}
+
+// RingOptions configure a Ring.
+type RingOptions struct {
+	// Mode is ModeAuto, ModeKeys or ModeNone.
+	Mode string
+	// Store holds the keys made at run time (nil: none yet; Open makes
+	// it on the first write).
+	Store Store
+	// Open opens the store on the first write when Store is nil, so
+	// that a gateway that never makes a key writes no database.
+	Open func(context.Context) (Store, error)
+	// Static keys come from the config file; they cannot be revoked or
+	// changed at run time.
+	Static []Key
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+	// Limiter enforces the policies' rpm and max_concurrent (nil: a
+	// NewMemoryLimiter).
+	Limiter Limiter
+}
+
+// Ring is the set of keys a request is checked against: an in-memory
+// index by hash, rebuilt from the store after every change, so the hot
+// path costs a SHA-256 and a map lookup and a revocation holds from the
+// next request on.
+type Ring struct {
+	mode    string
+	now     func() time.Time
+	open    func(context.Context) (Store, error)
+	limiter Limiter
+
+	mu     sync.Mutex // serialises writes and reloads
+	store  Store
+	static []Key
+	idx    atomic.Pointer[index]
+}
+
+type index struct {
+	byHash map[Hash]*Key
+	keys   []Key // static, then the store's, oldest first
+}
+
+// NewRing loads the store's keys beside the static ones.
+func NewRing(ctx context.Context, o RingOptions) (*Ring, error) {
+	if o.Mode != ModeAuto && o.Mode != ModeKeys && o.Mode != ModeNone {
+		return nil, fmt.Errorf("auth mode %q is not one of %s", o.Mode, strings.Join(Modes, ", "))
+	}
+	r := &Ring{mode: o.Mode, now: o.Now, open: o.Open, store: o.Store, static: o.Static, limiter: o.Limiter}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if r.limiter == nil {
+		r.limiter = NewMemoryLimiter()
+	}
+	for i := range r.static {
+		r.static[i].Source = SourceConfig
+	}
+	if err := r.Reload(ctx); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Reload rebuilds the index from the store (another replica's changes,
+// or a change made behind the Ring's back).
+func (r *Ring) Reload(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reload(ctx)
+}
+
+func (r *Ring) reload(ctx context.Context) error {
+	all := append([]Key(nil), r.static...)
+	if r.store != nil {
+		stored, err := r.store.List(ctx)
+		if err != nil {
+			return fmt.Errorf("reading the keys: %w", err)
+		}
+		all = append(all, stored...)
+	}
+	idx := &index{byHash: make(map[Hash]*Key, len(all)), keys: all}
+	for i := range all {
+		if _, dup := idx.byHash[all[i].Hash]; !dup {
+			idx.byHash[all[i].Hash] = &all[i]
+		}
+	}
+	r.idx.Store(idx)
+	return nil
+}
+
+// Mode is the configured auth mode.
+func (r *Ring) Mode() string { return r.mode }
+
+// Len is the number of keys, revoked and expired ones included.
+func (r *Ring) Len() int { return len(r.idx.Load().keys) }
+
+// Enforcing says whether requests need a key now: in ModeKeys always, in
+// ModeAuto once any key exists (revoking every key does not open the
+// gateway again), in ModeNone never.
+func (r *Ring) Enforcing() bool {
+	switch r.mode {
+	case ModeKeys:
+		return true
+	case ModeNone:
+		return false
+	}
+	return r.Len() > 0
+}
+
+// AuthError is why a secret was refused. Its message says what to do and
+// never holds the secret.
+type AuthError struct {
+	// Reason is missing, malformed, unknown, expired or revoked.
+	Reason string
+	// Key is the refused key's id and name (expired, revoked).
+	Key Identity
+	msg string
+}
+
+func (e *AuthError) Error() string { return e.msg }
+
+// Authenticate checks a secret (without its "Bearer " prefix).
+func (r *Ring) Authenticate(secret string) (Identity, error) {
+	if secret == "" {
+		return Identity{}, &AuthError{Reason: "missing", msg: "You didn't provide an API key. Send a tiergate gateway key (tg-...) as Authorization: Bearer <key> or x-api-key: <key>; the operator makes one with `gateway keys create`."}
+	}
+	if ParseSecret(secret) != nil {
+		return Identity{}, &AuthError{Reason: "malformed", msg: "Incorrect API key provided: tiergate expects a gateway key (tg- and 43 letters or digits), not a provider's key; ask the operator for one (`gateway keys create`)."}
+	}
+	h := HashSecret(secret)
+	k, ok := r.idx.Load().byHash[h]
+	// The lookup's timing depends on the hash, which tells nothing of
+	// other secrets; the compare is constant-time all the same.
+	if !ok || subtle.ConstantTimeCompare(k.Hash[:], h[:]) != 1 {
+		return Identity{}, &AuthError{Reason: "unknown", msg: "Incorrect API key provided: this gateway key is not known to tiergate; check it, or ask the operator for a new one (`gateway keys create`)."}
+	}
+	id := Identity{ID: k.ID, Name: k.Name, Policy: k.Policy}
+	if k.RevokedAt != nil {
+		return Identity{}, &AuthError{Reason: "revoked", Key: id, msg: "This gateway key (" + k.ID + ", " + k.Name + ") was revoked; ask the operator for a new one."}
+	}
+	if k.ExpiresAt != nil && !r.now().Before(*k.ExpiresAt) {
+		return Identity{}, &AuthError{Reason: "expired", Key: id, msg: "This gateway key (" + k.ID + ", " + k.Name + ") expired at " + k.ExpiresAt.UTC().Format(time.RFC3339) + "; ask the operator for a new one."}
+	}
+	return id, nil
+}
+
+// Acquire admits one request of an authenticated key under its policy's
+// limits (see Limiter).
+func (r *Ring) Acquire(id Identity) (Limit, func()) {
+	return r.limiter.Acquire(id.ID, id.Policy, r.now())
+}
+
+// List returns every key: the config's, then the store's.
+func (r *Ring) List() []Key { return append([]Key(nil), r.idx.Load().keys...) }
+
+// Get returns one key by id.
+func (r *Ring) Get(id string) (Key, error) {
+	for _, k := range r.idx.Load().keys {
+		if k.ID == id {
+			return k, nil
+		}
+	}
+	return Key{}, ErrNotFound
+}
+
+// ErrInvalid matches the errors of a bad name or policy given to Create
+// or SetPolicy (a client's mistake, not the store's).
+var ErrInvalid = errors.New("invalid key")
+
+type invalid struct{ error }
+
+func (invalid) Is(target error) bool { return target == ErrInvalid }
+
+// ErrStatic is the answer to changing a key that comes from the config.
+var ErrStatic = errors.New("this key comes from the config file (auth.keys); change or remove it there and restart")
+
+// Create makes a key, stores it and returns it with its secret, which
+// exists nowhere else: the caller shows it once.
+func (r *Ring) Create(ctx context.Context, name string, p Policy, expires *time.Time) (Key, string, error) {
+	if err := ValidName(name); err != nil {
+		return Key{}, "", invalid{err}
+	}
+	if err := p.Validate(); err != nil {
+		return Key{}, "", invalid{err}
+	}
+	secret, err := NewSecret()
+	if err != nil {
+		return Key{}, "", err
+	}
+	id, err := NewID()
+	if err != nil {
+		return Key{}, "", err
+	}
+	k := Key{ID: id, Name: name, Hash: HashSecret(secret), Policy: p, CreatedAt: r.now().UTC().Truncate(time.Millisecond), ExpiresAt: expires, Source: SourceStore}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st, err := r.storeLocked(ctx)
+	if err != nil {
+		return Key{}, "", err
+	}
+	if err := st.Create(ctx, k); err != nil {
+		return Key{}, "", err
+	}
+	return k, secret, r.reload(ctx)
+}
+
+// Revoke revokes a stored key, effective for the next request.
+func (r *Ring) Revoke(ctx context.Context, id string) error {
+	return r.change(ctx, id, func(st Store) error { return st.Revoke(ctx, id, r.now().UTC().Truncate(time.Millisecond)) })
+}
+
+// SetPolicy replaces a stored key's policy, effective for the next request.
+func (r *Ring) SetPolicy(ctx context.Context, id string, p Policy) error {
+	if err := p.Validate(); err != nil {
+		return invalid{err}
+	}
+	return r.change(ctx, id, func(st Store) error { return st.SetPolicy(ctx, id, p) })
+}
+
+func (r *Ring) change(ctx context.Context, id string, f func(Store) error) error {
+	if k, err := r.Get(id); err == nil && k.Source == SourceConfig {
+		return ErrStatic
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.store == nil {
+		return ErrNotFound
+	}
+	if err := f(r.store); err != nil {
+		return err
+	}
+	return r.reload(ctx)
+}
+
+func (r *Ring) storeLocked(ctx context.Context) (Store, error) {
+	if r.store == nil {
+		if r.open == nil {
+			return nil, errors.New("no key store is configured")
+		}
+		st, err := r.open(ctx)
+		if err != nil {
+			return nil, err
+		}
+		r.store = st
+	}
+	return r.store, nil
+}
+
+// Close closes the store.
+func (r *Ring) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.store == nil {
+		return nil
+	}
+	err := r.store.Close()
+	r.store = nil
+	return err
+}
+
+// ValidName checks a key's name: 1 to 64 letters, digits, '.', '_' or '-'
+// (it becomes a metric label and a table cell).
+func ValidName(name string) error {
+	if name == "" || len(name) > 64 {
+		return errors.New("a key needs a name of 1 to 64 characters")
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return fmt.Errorf("key name %q: use only letters, digits, '.', '_' and '-'", name)
+		}
+	}
+	return nil
+}

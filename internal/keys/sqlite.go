@@ -1,0 +1,218 @@
+package keys
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
+)
+
+// DBFile is the database's name under the data directory.
+const DBFile = "tiergate.db"
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// SQLite is the Store in a SQLite file.
+type SQLite struct {
+	db *sql.DB
+}
+
+// OpenSQLite opens (creating it and dir if needed) the database in dir
+// and applies the migrations it has not seen yet. The journal is WAL and
+// synchronous=FULL, so a write that returned survives a crash or a power
+// cut.
+func OpenSQLite(ctx context.Context, dir string) (*SQLite, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	path := filepath.Join(dir, DBFile)
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	s := &SQLite{db: db}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+// migrate applies migrations/NNN_*.sql in order, each in a transaction
+// that records its version in schema_migrations.
+func (s *SQLite) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
+		return err
+	}
+	var have int
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
+		return err
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		base := filepath.Base(name)
+		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: name it NNN_what.sql", base)
+		}
+		if v <= have {
+			continue
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %s: %w", base, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, v, stamp(time.Now())); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func stampPtr(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return stamp(*t)
+}
+
+func parseStamp(s sql.NullString) (*time.Time, error) {
+	if !s.Valid {
+		return nil, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s.String)
+	return &t, err
+}
+
+// Create implements Store.
+func (s *SQLite) Create(ctx context.Context, k Key) error {
+	pol, err := json.Marshal(k.Policy)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO keys (id, name, hash, policy, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		k.ID, k.Name, k.Hash[:], string(pol), stamp(k.CreatedAt), stampPtr(k.ExpiresAt), stampPtr(k.RevokedAt))
+	return err
+}
+
+const columns = `id, name, hash, policy, created_at, expires_at, revoked_at`
+
+func scanKey(row interface{ Scan(...any) error }) (Key, error) {
+	var k Key
+	var hash []byte
+	var pol, created string
+	var expires, revoked sql.NullString
+	if err := row.Scan(&k.ID, &k.Name, &hash, &pol, &created, &expires, &revoked); err != nil {
+		return k, err
+	}
+	if len(hash) != len(k.Hash) {
+		return k, fmt.Errorf("key %s: stored hash has %d bytes", k.ID, len(hash))
+	}
+	copy(k.Hash[:], hash)
+	var err error
+	if k.Policy, err = ParsePolicy([]byte(pol)); err != nil {
+		return k, fmt.Errorf("key %s: %w", k.ID, err)
+	}
+	t, err := time.Parse(time.RFC3339Nano, created)
+	if err != nil {
+		return k, err
+	}
+	k.CreatedAt = t
+	if k.ExpiresAt, err = parseStamp(expires); err != nil {
+		return k, err
+	}
+	if k.RevokedAt, err = parseStamp(revoked); err != nil {
+		return k, err
+	}
+	k.Source = SourceStore
+	return k, nil
+}
+
+// List implements Store.
+func (s *SQLite) List(ctx context.Context) ([]Key, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+columns+` FROM keys ORDER BY created_at, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Key
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// Get implements Store.
+func (s *SQLite) Get(ctx context.Context, id string) (Key, error) {
+	k, err := scanKey(s.db.QueryRowContext(ctx, `SELECT `+columns+` FROM keys WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return k, ErrNotFound
+	}
+	return k, err
+}
+
+// SetPolicy implements Store.
+func (s *SQLite) SetPolicy(ctx context.Context, id string, p Policy) error {
+	pol, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	return s.one(s.db.ExecContext(ctx, `UPDATE keys SET policy = ? WHERE id = ?`, string(pol), id))
+}
+
+// Revoke implements Store.
+func (s *SQLite) Revoke(ctx context.Context, id string, t time.Time) error {
+	return s.one(s.db.ExecContext(ctx, `UPDATE keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, stamp(t), id))
+}
+
+func (s *SQLite) one(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// Close implements Store.
+func (s *SQLite) Close() error { return s.db.Close() }
