@@ -266,6 +266,9 @@ func (s *Server) chatQuery(r *http.Request, body []byte) (*openaiwire.Chat, *rou
 	q := &router.Query{Model: info.Model, Profile: r.Header.Get("X-Tiergate-Profile"), Domain: r.Header.Get("X-Tiergate-Domain"),
 		Route: route, Task: catalog.Chat, Vision: info.HasImages, Tools: info.HasTools,
 		PromptTokens: info.PromptChars/4 + 85*info.Images, MaxTokens: info.MaxTokens, Text: info.LastUser}
+	if err := s.applyPolicy(r.Context(), q); err != nil {
+		return nil, nil, err
+	}
 	return info, q, nil
 }
 
@@ -282,6 +285,9 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	dec, err := s.router.Route(q)
+	if err == nil {
+		err = holdToPolicy(r.Context(), dec)
+	}
 	if err != nil {
 		w.Header().Set("X-Tiergate-Attempts", "0")
 		writeError(w, err)
@@ -357,6 +363,9 @@ func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) {
 	}
 	q.Explain = true
 	dec, err := s.router.Route(q)
+	if err == nil {
+		err = holdToPolicy(r.Context(), dec)
+	}
 	if err != nil {
 		out := map[string]any{"error": errorBody(providers.AsError("", err))["error"]}
 		if dec != nil {
@@ -465,7 +474,15 @@ func (s *Server) handleEmbed(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	dec, err := s.router.Route(&router.Query{Model: info.Model, Profile: r.Header.Get("X-Tiergate-Profile"), Route: route, Task: catalog.Embeddings})
+	q := &router.Query{Model: info.Model, Profile: r.Header.Get("X-Tiergate-Profile"), Route: route, Task: catalog.Embeddings}
+	err = s.applyPolicy(r.Context(), q)
+	var dec *router.Decision
+	if err == nil {
+		dec, err = s.router.Route(q)
+	}
+	if err == nil {
+		err = holdToPolicy(r.Context(), dec)
+	}
 	if err != nil {
 		w.Header().Set("X-Tiergate-Attempts", "0")
 		writeError(w, err)

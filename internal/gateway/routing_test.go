@@ -25,6 +25,13 @@ type fleet struct {
 
 func startFleet(t *testing.T, ttftTimeout time.Duration) *fleet {
 	t.Helper()
+	return startFleetWith(t, ttftTimeout, "", nil)
+}
+
+// startFleetWith is startFleet with more config (extra YAML) and
+// environment.
+func startFleetWith(t *testing.T, ttftTimeout time.Duration, extra string, env map[string]string) *fleet {
+	t.Helper()
 	f := &fleet{
 		saas:       openaiemu.New(openaiemu.Options{APIKey: "k1"}),
 		groq:       openaiemu.New(openaiemu.Options{APIKey: "k2"}),
@@ -49,8 +56,13 @@ models:
   - {id: groq-llama, provider: groq, upstream: llama-3.1-8b-instant, openness: open-weight, deployment: saas, tasks: [chat], quality: 80}
   - {id: llama-local, provider: ollama, upstream: "llama3:8b", openness: open-weight, deployment: local, tasks: [chat], quality: 60}
   - {id: mistral-selfhosted, provider: vllm, upstream: mistral-7b, openness: open-weight, deployment: self-hosted, tasks: [chat], quality: 50}
-`
-	getenv := func(k string) string { return map[string]string{"K1": "k1", "K2": "k2"}[k] }
+` + extra
+	getenv := func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
+		return map[string]string{"K1": "k1", "K2": "k2"}[k]
+	}
 	cfg, err := config.Load("fleet", []byte(yaml), getenv)
 	if err != nil {
 		t.Fatal(err)

@@ -190,3 +190,44 @@ type bitset []uint64
 func newBitset(n int) bitset    { return make(bitset, (n+63)/64) }
 func (s bitset) set(i int)      { s[i>>6] |= 1 << (i & 63) }
 func (s bitset) has(i int) bool { return s[i>>6]&(1<<(i&63)) != 0 }
+
+// Bound returns rt (nil: no route object) narrowed to the given openness
+// and deployment, a gateway key's bounds: a copy, since rt may be shared
+// through the parse cache, whose lists are the intersection of rt's and
+// the bounds', with its fixed-rule exclusions made anew. An empty bound
+// leaves that dimension as rt has it; bounds that rt's lists do not meet
+// admit nothing.
+func (r *Router) Bound(rt *Route, openness []catalog.Openness, deployment []catalog.Deployment) *Route {
+	if len(openness) == 0 && len(deployment) == 0 {
+		return rt
+	}
+	var b Route
+	if rt != nil {
+		b = *rt
+	}
+	b.Openness = narrow(b.Openness, openness, "none")
+	b.Deployment = narrow(b.Deployment, deployment, "none")
+	b.excluded = r.routeExclusions(&b)
+	return &b
+}
+
+// narrow is have ∩ bound (bound when have is empty: no constraint yet);
+// an empty intersection is [none], which no model has.
+func narrow[T ~string](have, bound []T, none T) []T {
+	if len(bound) == 0 {
+		return have
+	}
+	if len(have) == 0 {
+		return bound
+	}
+	var out []T
+	for _, v := range have {
+		if slices.Contains(bound, v) {
+			out = append(out, v)
+		}
+	}
+	if len(out) == 0 {
+		return []T{none}
+	}
+	return out
+}
