@@ -122,7 +122,10 @@ Metrics: TTFT = send to first chunk with generated content; ITL = gaps between
 content chunks; TPOT = (E2E - TTFT)/(tokens - 1); tok/s per request =
 (tokens - 1)/(E2E - TTFT). Tokens come from the server's usage, else an offline
 tokenizer, else one per chunk. Tiers come from the concurrency-1 step, judged by
-the config's tiers.rules. Failures are counted by kind, never in latency figures.
+the config's tiers.rules, with bootstrap confidence intervals of its medians: when
+an interval straddles a threshold the tier is "undecided" and the tiers file keeps
+its previous tier (with none, the medians' tier is written, marked provisional).
+Failures are counted by kind, never in latency figures.
 
 Flags:
 `
@@ -165,6 +168,9 @@ func run(ctx context.Context, args []string, e env) error {
 	maxTokens := fs.Int("max-tokens", 128, "max_tokens of each request")
 	seed := fs.Uint64("seed", 1, "seed for synthetic prompts and Poisson arrivals")
 	promptsFile := fs.String("prompts", "", "JSONL `file` of prompts, one {\"prompt\": \"...\"} or {\"messages\": [...]} per line (optional \"max_tokens\"), used in turn")
+	repeat := fs.Int("repeat", 1, "run the whole measurement `N` times and pool the samples; the results give each repeat's medians and the confidence intervals their spread")
+	confidence := fs.Float64("confidence", 0.95, "`level` of the bootstrap confidence intervals of the medians that decide a tier")
+	resamples := fs.Int("resamples", 1000, "bootstrap draws for the confidence intervals")
 	outDir := fs.String("out", "", "write results.json, results.csv, requests.csv, report.html and tiers.json into `dir`")
 	tiersOut := fs.String("tiers-out", "", "merge the tiers into this `file` for the gateway (default: tiers.file of the config; \"off\" to skip)")
 	progress := fs.String("progress", "auto", "progress display: auto (a bar on a terminal, else lines), bar, lines or off")
@@ -185,7 +191,11 @@ func run(ctx context.Context, args []string, e env) error {
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lv}))
 
 	o := bench.Options{Requests: *requests, Duration: *duration, RampUp: *rampUp, Warmup: *warmup, Timeout: *timeout,
-		MaxTokens: *maxTokens, PromptTokens: *promptTokens, Seed: *seed, Logger: log}
+		MaxTokens: *maxTokens, PromptTokens: *promptTokens, Seed: *seed, Logger: log,
+		Repeat: *repeat, Confidence: *confidence, Resamples: *resamples}
+	if *repeat < 1 || !(*confidence > 0 && *confidence < 1) || *resamples < 1 {
+		return errors.New("-repeat and -resamples must be at least 1, -confidence between 0 and 1 (e.g. 0.95)")
+	}
 	if set["duration"] && !set["requests"] {
 		o.Requests = 0
 	}
@@ -243,9 +253,30 @@ func run(ctx context.Context, args []string, e env) error {
 	}
 	fmt.Fprintf(e.stderr, "bench: %d model(s): %s; steps: %s\n", len(targets), strings.Join(names, ", "), stepLabels(o.Steps))
 
+	tpath := *tiersOut
+	if tpath == "" {
+		tpath = cfg.Tiers.File
+	}
+	var prevTiers *tiers.File
+	if tpath != "" && tpath != "off" {
+		// Read the file to merge into before the run: a file bench cannot
+		// read is found now, not after the measurement.
+		if prevTiers, err = loadTiers(tpath); err != nil {
+			return err
+		}
+	}
+
 	res, err := bench.Run(ctx, targets, o)
 	if err != nil {
 		return err
+	}
+	// An undecided tier keeps the one the tiers file has (tiers.Settle).
+	for i, t := range res.Tiers {
+		for _, p := range prevTiersOf(prevTiers) {
+			if p.Model == t.Model && p.Provider == t.Provider {
+				res.Tiers[i] = tiers.Settle(t, &p)
+			}
+		}
 	}
 	fmt.Fprintln(e.stdout)
 	if err := report.Table(e.stdout, res); err != nil {
@@ -258,12 +289,8 @@ func run(ctx context.Context, args []string, e env) error {
 		}
 		fmt.Fprintf(e.stderr, "bench: wrote %s\n", strings.Join(paths, ", "))
 	}
-	tpath := *tiersOut
-	if tpath == "" {
-		tpath = cfg.Tiers.File
-	}
 	if tpath != "" && tpath != "off" && len(res.Tiers) > 0 {
-		if err := mergeTiers(tpath, res.TiersFile()); err != nil {
+		if err := mergeTiers(tpath, prevTiers, res.TiersFile()); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stderr, "bench: tiers of %d model(s) merged into %s\n", len(res.Tiers), tpath)
@@ -435,16 +462,29 @@ func urlTargets(raw, keyEnv string, models []string, getenv func(string) string,
 	return out, nil
 }
 
-// mergeTiers merges f into the tiers file at path, keeping the entries of
-// models not measured now.
-func mergeTiers(path string, f *tiers.File) error {
+// loadTiers reads the tiers file bench will merge into; nil when there
+// is none yet.
+func loadTiers(path string) (*tiers.File, error) {
 	old, err := tiers.Load(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		old = nil
+		return nil, nil
 	case err != nil:
-		return fmt.Errorf("-tiers-out: %w (fix or remove it; bench does not overwrite a file it cannot read)", err)
+		return nil, fmt.Errorf("-tiers-out: %w (fix or remove it; bench does not overwrite a file it cannot read)", err)
 	}
+	return old, nil
+}
+
+func prevTiersOf(f *tiers.File) []tiers.Entry {
+	if f == nil {
+		return nil
+	}
+	return f.Tiers
+}
+
+// mergeTiers merges f into old, the tiers file at path read before the
+// run, keeping the entries of models not measured now.
+func mergeTiers(path string, old, f *tiers.File) error {
 	if err := tiers.Write(path, tiers.Merge(old, f)); err != nil {
 		return fmt.Errorf("-tiers-out: %w", err)
 	}

@@ -22,6 +22,9 @@ const (
 type Record struct {
 	// Index numbers the request within its step (arrival order).
 	Index int
+	// Repeat numbers the repeat of the measurement it belongs to
+	// (1-based).
+	Repeat int
 	// Start is when the request was sent; End when its last byte came.
 	Start, End time.Time
 	// OK is false for a failed request; Err says why.
@@ -49,7 +52,8 @@ type Record struct {
 	// prompt_eval_duration, eval_duration, total_duration).
 	Upstream map[string]time.Duration
 
-	text []byte // generated text, for the tokenizer; dropped after counting
+	text      []byte // generated text, for the tokenizer; dropped after counting
+	tokenizer string // the tokenizer's name, with MethodTokenizer
 }
 
 // TPOT is the time per output token after the first:

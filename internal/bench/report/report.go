@@ -140,9 +140,10 @@ func Table(w io.Writer, r *bench.Results) error {
 	fmt.Fprintln(w)
 	if len(r.Tiers) > 0 {
 		tw = tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-		fmt.Fprintln(tw, "TIER\tMODEL\tPROVIDER\tTTFT p50 ms\tTOK/S p50\tWHY")
+		fmt.Fprintln(tw, "TIER\tDECISION\tMODEL\tPROVIDER\tTTFT p50 ms [CI]\tTOK/S p50 [CI]\tWHY")
 		for _, e := range r.Tiers {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Tier, e.Model, e.Provider, num(e.TTFTP50Ms), num(e.OutputTokensPerSecP50), e.Reason)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Tier, decision(e), e.Model, e.Provider,
+				withCI(e.TTFTP50Ms, e.TTFTP50CIMs), withCI(e.OutputTokensPerSecP50, e.OutputTokensPerSecP50CI), e.Reason)
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -177,6 +178,25 @@ func Table(w io.Writer, r *bench.Results) error {
 		fmt.Fprintln(w, "\nThe run was interrupted: figures cover the requests that ran.")
 	}
 	return nil
+}
+
+// decision says how sure a tier is.
+func decision(e tiers.Entry) string {
+	switch {
+	case e.Decision == "":
+		return "-"
+	case e.Provisional:
+		return e.Decision + " (provisional)"
+	}
+	return e.Decision
+}
+
+// withCI formats "52.0 [50.1-55.0]".
+func withCI(v float64, iv *tiers.Interval) string {
+	if iv == nil {
+		return num(v)
+	}
+	return fmt.Sprintf("%s [%s-%s]", num(v), num(iv.Lo), num(iv.Hi))
 }
 
 // rate formats a throughput figure, "-" for a step without a success.

@@ -80,14 +80,15 @@ func sample() *bench.Results {
 		return r
 	}
 	res := &bench.Results{Tool: bench.ToolName, SchemaVersion: bench.SchemaVersion, StartedAt: t0, FinishedAt: t0.Add(10 * time.Second),
-		Settings: bench.Settings{Concurrency: []int{1, 4}, Requests: 3, Warmup: 1, TimeoutS: 120, PromptTokens: 128, MaxTokens: 4, Seed: 1},
+		Settings: bench.Settings{Concurrency: []int{1, 4}, Requests: 3, Warmup: 1, TimeoutS: 120, PromptTokens: 128, MaxTokens: 4, Seed: 1, Resamples: 1000, Confidence: 0.95},
 		Runs: []*bench.RunResult{
 			run("ollama/tiny:latest", "ollama", 1, c1, stats(50, 52, 55), stats(20, 20, 21, 20, 22, 20, 19, 20, 20), stats(20.6, 21, 20), stats(112, 115, 115), stats(58.5, 57.6, 60), bench.MethodUsage, []bench.ErrorCount{}),
 			run("ollama/tiny:latest", "ollama", 4, c4, stats(90, 95), stats(30, 31, 33, 30, 40, 35), stats(31.6, 35.3), stats(185, 201), stats(31.6, 28.3), bench.MethodUsage,
 				[]bench.ErrorCount{{Kind: bench.KindRateLimited, Count: 1, Status: 429, Message: "ollama answered 429: slow down"}}),
 		},
-		Warmups:   []bench.Warmup{{Model: "ollama/tiny:latest", Provider: "ollama", Requests: 1}},
-		Tiers:     []tiers.Entry{tiers.NewEntry("ollama/tiny:latest", "ollama", "tiny:latest", rules, dur(52), 58.5, 3, t0.Add(3*time.Second))},
+		Warmups: []bench.Warmup{{Model: "ollama/tiny:latest", Provider: "ollama", Requests: 1}},
+		Tiers: []tiers.Entry{tiers.NewJudgedEntry("ollama/tiny:latest", "ollama", "tiny:latest", rules,
+			tiers.Estimate{TTFT: dur(52), TTFTLo: dur(50), TTFTHi: dur(55), TokPerSec: 58.5, TokPerSecLo: 57.6, TokPerSecHi: 60, Confidence: 0.95}, 3, t0.Add(3*time.Second))},
 		Untiered:  []bench.Untiered{{Model: "gpt-4o", Provider: "openai", Reason: "no successful single-stream request (3 failed)"}},
 		TierRules: []tiers.Rule{tiers.RuleOf(rules[0]), tiers.RuleOf(rules[1])},
 	}
