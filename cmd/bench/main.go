@@ -50,6 +50,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -257,8 +258,16 @@ func run(ctx context.Context, args []string, e env) error {
 	if tpath == "" {
 		tpath = cfg.Tiers.File
 	}
+	if *outDir != "" {
+		if err := report.CheckDir(*outDir); err != nil {
+			return fmt.Errorf("-out: %w", err)
+		}
+	}
 	var prevTiers *tiers.File
 	if tpath != "" && tpath != "off" {
+		if err := checkWritable(tpath); err != nil {
+			return fmt.Errorf("-tiers-out: %w", err)
+		}
 		// Read the file to merge into before the run: a file bench cannot
 		// read is found now, not after the measurement.
 		if prevTiers, err = loadTiers(tpath); err != nil {
@@ -302,6 +311,14 @@ func run(ctx context.Context, args []string, e env) error {
 	switch {
 	case res.Interrupted:
 		return errors.New("interrupted")
+	case res.WarmupFailed:
+		var why []string
+		for _, u := range res.Untiered {
+			if strings.Contains(u.Reason, "warm-up failed") {
+				why = append(why, u.Model+": "+u.Reason)
+			}
+		}
+		return errors.New(strings.Join(why, "; "))
 	case succeeded == 0:
 		return errors.New("no request succeeded (see FAILURES above)")
 	}
@@ -473,6 +490,21 @@ func loadTiers(path string) (*tiers.File, error) {
 		return nil, fmt.Errorf("-tiers-out: %w (fix or remove it; bench does not overwrite a file it cannot read)", err)
 	}
 	return old, nil
+}
+
+// checkWritable makes sure a file can be written at path the way
+// tiers.Write does (a temporary file in its directory, renamed over it).
+func checkWritable(path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("%s is a directory", path)
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.probe")
+	if err != nil {
+		return fmt.Errorf("cannot write in %s: %w", dir, err)
+	}
+	tmp.Close()
+	return os.Remove(tmp.Name())
 }
 
 func prevTiersOf(f *tiers.File) []tiers.Entry {

@@ -226,3 +226,53 @@ func TestCatalog(t *testing.T) {
 		t.Error("the unreadable tiers file was overwritten")
 	}
 }
+
+// TestOutputPathsFirst: a bad -out or -tiers-out stops bench before it
+// sends a request, so no measurement is lost.
+func TestOutputPathsFirst(t *testing.T) {
+	emu := openaiemu.New(openaiemu.Options{Reply: "a b c"})
+	defer emu.Close()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "plain-file")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	taken := filepath.Join(dir, "taken")
+	if err := os.MkdirAll(filepath.Join(taken, "results.json"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-out", filepath.Join(file, "sub")}, "-out"},
+		{[]string{"-out", taken}, "results.json is a directory"},
+		{[]string{"-tiers-out", filepath.Join(dir, "no", "such", "dir", "tiers.json")}, "-tiers-out: cannot write in"},
+		{[]string{"-tiers-out", dir}, "is a directory"},
+		{[]string{"-repeat", "0"}, "-repeat"},
+		{[]string{"-confidence", "1.5"}, "-confidence"},
+	} {
+		args := append([]string{"-target", emu.URL, "-model", "m", "-requests", "1", "-progress", "off", "-tiers-out", "off"}, tc.args...)
+		r := runBench(t, nil, args...)
+		if r.err == nil || !strings.Contains(r.err.Error(), tc.want) {
+			t.Errorf("bench %v: %v, want an error about %q", tc.args, r.err, tc.want)
+		}
+	}
+	if n := len(emu.Requests()); n != 0 {
+		t.Errorf("the emulator saw %d requests: bench ran before checking its outputs", n)
+	}
+}
+
+// TestWarmupFailureExits: a model whose warm-up fails is not measured,
+// and bench exits with the warm-up's error.
+func TestWarmupFailureExits(t *testing.T) {
+	emu := openaiemu.New(openaiemu.Options{Models: []string{"other"}})
+	defer emu.Close()
+	r := runBench(t, nil, "-target", emu.URL, "-model", "m", "-requests", "3", "-progress", "off", "-tiers-out", "off")
+	if r.err == nil || !strings.Contains(r.err.Error(), "the warm-up failed (not_found, status 404)") {
+		t.Errorf("error %v, want the warm-up's\n%s", r.err, r.stdout)
+	}
+	if n := len(emu.Requests()); n != 1 {
+		t.Errorf("emulator saw %d requests, want the failed warm-up only", n)
+	}
+}

@@ -122,7 +122,8 @@ type Options struct {
 	// keeps the workers staggered afterwards.
 	RampUp time.Duration
 	// Warmup requests are sent one at a time before a target's first
-	// step and left out of the results.
+	// step and left out of the results. When one fails the target is
+	// not measured (Results.WarmupFailed, and its Untiered reason).
 	Warmup int
 	// Timeout bounds each request.
 	Timeout time.Duration
@@ -287,6 +288,9 @@ func Run(ctx context.Context, targets []Target, o Options) (*Results, error) {
 	for ti := range segs {
 		segs[ti] = make([][]segment, len(o.Steps))
 	}
+	// warmFailed[target] says why its warm-up failed: it is then not
+	// measured, since its figures would be those of a broken backend.
+	warmFailed := make([]string, len(targets))
 	n, of := 0, repeats*len(targets)*len(o.Steps)
 	for rep := 1; rep <= repeats && ctx.Err() == nil; rep++ {
 		for ti := range targets {
@@ -294,8 +298,22 @@ func Run(ctx context.Context, targets []Target, o Options) (*Results, error) {
 			if ctx.Err() != nil {
 				break
 			}
+			if warmFailed[ti] != "" {
+				continue
+			}
 			if o.Warmup > 0 {
-				res.Warmups = append(res.Warmups, e.warmup(ctx, t))
+				w := e.warmup(ctx, t)
+				res.Warmups = append(res.Warmups, w)
+				if w.Failed > 0 && ctx.Err() == nil {
+					e0 := w.Errors[0]
+					warmFailed[ti] = fmt.Sprintf("the warm-up failed (%s", e0.Kind)
+					if e0.Status != 0 {
+						warmFailed[ti] += fmt.Sprintf(", status %d", e0.Status)
+					}
+					warmFailed[ti] += "): " + e0.Message
+					res.WarmupFailed = true
+					continue
+				}
 			}
 			for si, s := range o.Steps {
 				if ctx.Err() != nil {
@@ -325,6 +343,10 @@ func Run(ctx context.Context, targets []Target, o Options) (*Results, error) {
 			if len(segs[ti][si]) > 0 {
 				runs = append(runs, e.summarize(t, s, segs[ti][si]))
 			}
+		}
+		if warmFailed[ti] != "" && len(runs) == 0 {
+			res.Untiered = append(res.Untiered, Untiered{Model: t.Model, Provider: t.Provider, Reason: "not measured: " + warmFailed[ti]})
+			continue
 		}
 		if len(runs) == 0 {
 			res.Untiered = append(res.Untiered, Untiered{Model: t.Model, Provider: t.Provider, Reason: "not measured: the run was interrupted"})
@@ -357,8 +379,13 @@ func (e *engine) warmup(ctx context.Context, t *Target) Warmup {
 	w := Warmup{Model: t.Model, Provider: t.Provider, Requests: e.o.Warmup}
 	var recs []Record
 	for i := 0; i < e.o.Warmup && ctx.Err() == nil; i++ {
-		recs = append(recs, e.do(ctx, t, e.prompt(warmupBase+i), warmupBase+i, live))
+		r := e.do(ctx, t, e.prompt(warmupBase+i), warmupBase+i, live)
+		recs = append(recs, r)
+		if !r.OK {
+			break // the first failure says it all
+		}
 	}
+	w.Sent = len(recs)
 	for _, r := range recs {
 		if !r.OK {
 			w.Failed++

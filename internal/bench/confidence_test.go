@@ -3,12 +3,16 @@ package bench
 import (
 	"context"
 	"math"
+	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/tiergate/tiergate/internal/catalog"
 	"github.com/tiergate/tiergate/internal/config"
+	"github.com/tiergate/tiergate/internal/providers"
+	"github.com/tiergate/tiergate/internal/providers/openai"
 	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
 	"github.com/tiergate/tiergate/internal/tiers"
 )
@@ -151,5 +155,53 @@ func TestTierReproducibility(t *testing.T) {
 				t.Errorf("previous %s, run %d merged: %s (%s)", prev, k+1, f.Tiers[0].Tier, f.Tiers[0].Reason)
 			}
 		}
+	}
+}
+
+// TestRefusedConnection: a refused connection is reported as such, with
+// no invented HTTP status.
+func TestRefusedConnection(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	p, err := openai.New(providers.Options{Name: "gone", BaseURL: "http://" + addr + "/v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := baseOptions()
+	o.Requests = 1
+	run := runOne(t, Target{Model: "m", Provider: "gone", Upstream: "m", Client: p}, o)
+	if len(run.Errors) != 1 || run.Errors[0].Kind != KindRefused || run.Errors[0].Status != 0 {
+		t.Errorf("errors %+v, want connection_refused with no status", run.Errors)
+	}
+}
+
+// TestWarmupFailureStops: a failed warm-up stops that model with its
+// error; the others are still measured.
+func TestWarmupFailureStops(t *testing.T) {
+	bad, badEmu := emuTarget(t, openaiemu.Options{Models: []string{"other"}})
+	bad.Model = "missing"
+	good, _ := emuTarget(t, openaiemu.Options{Reply: "a b c"})
+	o := baseOptions()
+	o.Warmup, o.Repeat = 3, 2
+	res, err := Run(context.Background(), []Target{bad, good}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(badEmu.Requests()); n != 1 {
+		t.Errorf("the failing backend saw %d requests, want the 1 warm-up that failed", n)
+	}
+	if !res.WarmupFailed || len(res.Untiered) != 1 || res.Untiered[0].Model != "missing" ||
+		!strings.Contains(res.Untiered[0].Reason, "not measured: the warm-up failed (not_found, status 404)") {
+		t.Errorf("warmup failed %v, untiered %+v", res.WarmupFailed, res.Untiered)
+	}
+	if len(res.Runs) != 1 || res.Runs[0].Model != "emu-model" || res.Runs[0].Requests.Succeeded != 6 || len(res.Tiers) != 1 {
+		t.Errorf("runs %+v tiers %+v", res.Runs, res.Tiers)
+	}
+	if res.Warmups[0].Sent != 1 || res.Warmups[0].Failed != 1 {
+		t.Errorf("warm-up %+v", res.Warmups[0])
 	}
 }

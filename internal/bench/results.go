@@ -28,6 +28,9 @@ type Results struct {
 	// Runs holds one entry per model and load step.
 	Runs    []*RunResult `json:"runs"`
 	Warmups []Warmup     `json:"warmups,omitempty"`
+	// WarmupFailed is set when a target's warm-up failed: that target
+	// was not measured (see Untiered).
+	WarmupFailed bool `json:"warmup_failed,omitempty"`
 	// Tiers are the tiers earned, with the figures and rules that
 	// decided them; Untiered the models that got none, and why.
 	Tiers     []tiers.Entry `json:"tiers"`
@@ -198,9 +201,12 @@ type Range struct {
 
 // Warmup reports a target's warm-up requests.
 type Warmup struct {
-	Model    string       `json:"model"`
-	Provider string       `json:"provider"`
+	Model    string `json:"model"`
+	Provider string `json:"provider"`
+	// Requests is how many were asked for; Sent how many went (the
+	// warm-up stops at its first failure).
 	Requests int          `json:"requests"`
+	Sent     int          `json:"sent"`
 	Failed   int          `json:"failed"`
 	Errors   []ErrorCount `json:"errors,omitempty"`
 }

@@ -9,8 +9,10 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -69,6 +71,45 @@ func WriteDir(dir string, r *bench.Results) ([]string, error) {
 		return paths, err
 	}
 	return append(paths, p), nil
+}
+
+// Names are the files WriteDir writes.
+var Names = []string{ResultsJSON, ResultsCSV, RequestsCSV, ReportHTML, TiersJSON}
+
+// CheckDir makes sure WriteDir can write into dir, before a run whose
+// results would otherwise be lost: it creates dir, writes and removes a
+// probe file there, and checks that none of the names is taken by a
+// directory or a file it may not replace.
+func CheckDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	probe, err := os.CreateTemp(dir, ".bench-probe-*")
+	if err != nil {
+		return fmt.Errorf("%s is not writable: %w", dir, err)
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	for _, name := range Names {
+		p := filepath.Join(dir, name)
+		fi, err := os.Lstat(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue
+		case err != nil:
+			return err
+		case fi.IsDir():
+			return fmt.Errorf("%s is a directory: bench writes a file by that name", p)
+		case !fi.Mode().IsRegular():
+			return fmt.Errorf("%s is not a regular file: bench writes a file by that name", p)
+		}
+		fh, err := os.OpenFile(p, os.O_WRONLY, 0)
+		if err != nil {
+			return fmt.Errorf("%s cannot be replaced: %w", p, err)
+		}
+		fh.Close()
+	}
+	return nil
 }
 
 // JSON writes results.json.

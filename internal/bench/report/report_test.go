@@ -86,7 +86,7 @@ func sample() *bench.Results {
 			run("ollama/tiny:latest", "ollama", 4, c4, stats(90, 95), stats(30, 31, 33, 30, 40, 35), stats(31.6, 35.3), stats(185, 201), stats(31.6, 28.3), bench.MethodUsage,
 				[]bench.ErrorCount{{Kind: bench.KindRateLimited, Count: 1, Status: 429, Message: "ollama answered 429: slow down"}}),
 		},
-		Warmups: []bench.Warmup{{Model: "ollama/tiny:latest", Provider: "ollama", Requests: 1}},
+		Warmups: []bench.Warmup{{Model: "ollama/tiny:latest", Provider: "ollama", Requests: 1, Sent: 1}},
 		Tiers: []tiers.Entry{tiers.NewJudgedEntry("ollama/tiny:latest", "ollama", "tiny:latest", rules,
 			tiers.Estimate{TTFT: dur(52), TTFTLo: dur(50), TTFTHi: dur(55), TokPerSec: 58.5, TokPerSecLo: 57.6, TokPerSecHi: 60, Confidence: 0.95}, 3, t0.Add(3*time.Second))},
 		Untiered:  []bench.Untiered{{Model: "gpt-4o", Provider: "openai", Reason: "no successful single-stream request (3 failed)"}},
