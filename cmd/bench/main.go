@@ -174,6 +174,7 @@ func run(ctx context.Context, args []string, e env) error {
 	resamples := fs.Int("resamples", 1000, "bootstrap draws for the confidence intervals")
 	outDir := fs.String("out", "", "write results.json, results.csv, requests.csv, report.html and tiers.json into `dir`")
 	tiersOut := fs.String("tiers-out", "", "merge the tiers into this `file` for the gateway (default: tiers.file of the config; \"off\" to skip)")
+	wide := fs.Bool("wide", false, "print the full summary table (every percentile and column; wider than 80 columns) instead of the narrow one")
 	progress := fs.String("progress", "auto", "progress display: auto (a bar on a terminal, else lines), bar, lines or off")
 	level := fs.String("log-level", "warn", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
@@ -288,7 +289,11 @@ func run(ctx context.Context, args []string, e env) error {
 		}
 	}
 	fmt.Fprintln(e.stdout)
-	if err := report.Table(e.stdout, res); err != nil {
+	table := report.Table
+	if *wide {
+		table = report.WideTable
+	}
+	if err := table(e.stdout, res); err != nil {
 		return err
 	}
 	if *outDir != "" {

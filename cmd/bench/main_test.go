@@ -113,7 +113,7 @@ func TestTargetURL(t *testing.T) {
 	base := strings.TrimSuffix(emu.URL, "/v1") // the /v1 is added
 	r := runBench(t, map[string]string{"EMU_KEY": "sk-test-1234567890"}, "-target", base, "-target-key-env", "EMU_KEY",
 		"-model", "gpt-4o-mini", "-concurrency", "1,2", "-requests", "4", "-warmup", "1", "-max-tokens", "16", "-ramp-up", "10ms",
-		"-out", out, "-tiers-out", tiersFile, "-progress", "lines")
+		"-out", out, "-tiers-out", tiersFile, "-progress", "lines", "-wide")
 	if r.err != nil {
 		t.Fatalf("%v\n%s", r.err, r.stderr)
 	}

@@ -125,7 +125,8 @@ func TestGolden(t *testing.T) {
 		name string
 		fn   func(*bytes.Buffer) error
 	}{
-		{"table.txt", func(b *bytes.Buffer) error { return Table(b, r) }},
+		{"table.txt", func(b *bytes.Buffer) error { return WideTable(b, r) }},
+		{"table-narrow.txt", func(b *bytes.Buffer) error { return Table(b, r) }},
 		{"results.json", func(b *bytes.Buffer) error { return JSON(b, r) }},
 		{"results.csv", func(b *bytes.Buffer) error { return RunsCSV(b, r) }},
 		{"requests.csv", func(b *bytes.Buffer) error { return RecordsCSV(b, r) }},
@@ -137,6 +138,31 @@ func TestGolden(t *testing.T) {
 			}
 			golden(t, tc.name, b.Bytes())
 		})
+	}
+}
+
+// TestNarrowTable: the default table fits an 80-column terminal, long
+// model names and messages included.
+func TestNarrowTable(t *testing.T) {
+	r := sample()
+	long := "ollama/hf.co/bartowski/Qwen2.5-Coder-32B-Instruct-GGUF:Q4_K_M"
+	r.Runs[0].Model, r.Tiers[0].Model = long, long
+	r.Runs[1].Errors[0].Message = strings.Repeat("a long message ", 20)
+	r.Runs[1].Concurrency, r.Runs[1].Rate, r.Runs[1].Arrival, r.Runs[1].MaxConcurrency = 0, 12.5, bench.Poisson, 64
+	r.Runs[1].Interrupted = true
+	var b bytes.Buffer
+	if err := Table(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	for i, line := range strings.Split(b.String(), "\n") {
+		if n := len([]rune(line)); n > 80 {
+			t.Errorf("line %d has %d columns: %q", i+1, n, line)
+		}
+	}
+	for _, want := range []string{"ollama/hf.co/bart~", "52.0 [50.0-55.0]", "decided", "FAILURES", "1 x rate_limited (status 429)"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("narrow table lacks %q:\n%s", want, b.String())
+		}
 	}
 }
 
