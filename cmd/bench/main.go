@@ -27,13 +27,18 @@
 // id) or `bench -model ollama/llama3:8b` (any installed model by name).
 //
 // Output: a progress bar on a terminal (plain lines otherwise) on stderr;
-// the summary table on stdout; with -out DIR, results.json, results.csv
+// the summary table on stdout (80 columns; -wide for every column); with -out DIR, results.json, results.csv
 // (one row per model and step), requests.csv (one row per request),
 // report.html (self-contained charts, opens offline) and tiers.json. The
 // tiers are also merged into -tiers-out (default: the config's
 // tiers.file, TIERGATE_TIERS in the default config), which the gateway
 // reloads when it changes. Ctrl-C stops the run and still writes what was
-// measured.
+// measured. -out and -tiers-out are checked before the first request; a
+// model whose warm-up fails is not measured, and bench exits with the
+// warm-up's error. -repeat N runs the measurement N times and pools it;
+// tiers come with 95% bootstrap intervals (-confidence, -resamples), and
+// an undecided one keeps the tier the tiers file had. results.json holds
+// a per-second series of each step and the run's metadata.
 //
 // This command parses flags and wires things up; the engine is
 // internal/bench, the outputs internal/bench/report.
@@ -51,6 +56,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -280,6 +287,7 @@ func run(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
+	res.Meta = runMeta(args)
 	// An undecided tier keeps the one the tiers file has (tiers.Settle).
 	for i, t := range res.Tiers {
 		for _, p := range prevTiersOf(prevTiers) {
@@ -495,6 +503,30 @@ func loadTiers(path string) (*tiers.File, error) {
 		return nil, fmt.Errorf("-tiers-out: %w (fix or remove it; bench does not overwrite a file it cannot read)", err)
 	}
 	return old, nil
+}
+
+// runMeta describes this run for results.json: the build, the flags (a
+// URL's user and password left out), the host.
+func runMeta(args []string) *bench.Meta {
+	m := &bench.Meta{Version: "(unknown)", GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU()}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		m.Version = bi.Main.Version
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				m.Version += " " + s.Value
+			}
+		}
+	}
+	m.Host, _ = os.Hostname()
+	m.Args = []string{}
+	for _, a := range args {
+		if u, err := url.Parse(a); err == nil && u.User != nil {
+			u.User = nil
+			a = u.String()
+		}
+		m.Args = append(m.Args, a)
+	}
+	return m
 }
 
 // checkWritable makes sure a file can be written at path the way

@@ -142,6 +142,12 @@ func TestTargetURL(t *testing.T) {
 	if len(res.Runs) != 2 || res.Runs[0].Provider != strings.TrimPrefix(base, "http://") || res.Runs[1].Concurrency != 2 {
 		t.Errorf("runs %+v", res.Runs)
 	}
+	if m := res.Meta; m == nil || m.Host == "" || m.GoVersion == "" || m.CPUs < 1 || len(m.Args) == 0 || m.Args[0] != "-target" {
+		t.Errorf("meta %+v", m)
+	}
+	if len(res.Runs[0].Series) == 0 || res.Runs[0].Series[0].T != 0 {
+		t.Errorf("no time series: %+v", res.Runs[0].Series)
+	}
 	if s := res.Settings; s.RampUpS != 0.01 || s.MaxTokens != 16 || s.Requests != 4 || len(s.Concurrency) != 2 {
 		t.Errorf("settings %+v", s)
 	}
@@ -274,5 +280,12 @@ func TestWarmupFailureExits(t *testing.T) {
 	}
 	if n := len(emu.Requests()); n != 1 {
 		t.Errorf("emulator saw %d requests, want the failed warm-up only", n)
+	}
+}
+
+func TestRunMetaHidesCredentials(t *testing.T) {
+	m := runMeta([]string{"-target", "http://user:secret@127.0.0.1:8080/v1", "-model", "m"})
+	if strings.Contains(strings.Join(m.Args, " "), "secret") || m.Args[1] != "http://127.0.0.1:8080/v1" {
+		t.Errorf("args %q", m.Args)
 	}
 }

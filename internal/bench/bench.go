@@ -7,7 +7,11 @@
 // latency, time per output token, end-to-end latency, per-request output
 // tokens per second, throughput and failures by kind. From the
 // single-stream step (concurrency 1) it assigns each model a speed tier
-// with the configured rules (internal/tiers).
+// with the configured rules (internal/tiers), judged on bootstrap
+// confidence intervals of the two deciding medians (MedianCI; over the
+// repeats of Options.Repeat, at least Resolution wide): a tier whose
+// interval straddles a threshold is "undecided". Each step also gets a
+// per-second time series (Second).
 //
 // Definitions (those of vLLM's bench serve, GuideLLM and NVIDIA AIPerf):
 //

@@ -36,6 +36,20 @@ type Results struct {
 	Tiers     []tiers.Entry `json:"tiers"`
 	Untiered  []Untiered    `json:"untiered,omitempty"`
 	TierRules []tiers.Rule  `json:"tier_rules"`
+	// Meta describes the run: the bench's version, its flags, the host
+	// (cmd/bench fills it in).
+	Meta *Meta `json:"meta,omitempty"`
+}
+
+// Meta describes where and how a run was made.
+type Meta struct {
+	Version   string   `json:"version"`
+	GoVersion string   `json:"go_version"`
+	Args      []string `json:"args"`
+	Host      string   `json:"host"`
+	OS        string   `json:"os"`
+	Arch      string   `json:"arch"`
+	CPUs      int      `json:"cpus"`
 }
 
 // Settings echo the options a run used.
@@ -165,6 +179,9 @@ type RunResult struct {
 	// than once; Spread their range.
 	Repeats []RepeatStats `json:"repeats,omitempty"`
 	Spread  *Spread       `json:"repeat_spread,omitempty"`
+	// Series is the step second by second (each repeat in turn):
+	// requests completed and failed, tokens/s and TTFT.
+	Series []Second `json:"series,omitempty"`
 
 	// Records are the step's requests, for per-request outputs.
 	Records []Record `json:"-"`
@@ -306,6 +323,9 @@ func (e *engine) summarize(t *Target, s Step, segs []segment) *RunResult {
 		}
 	}
 	e.repeatStats(run, segs, ttftBy, tokpsBy)
+	for _, sg := range segs {
+		run.Series = append(run.Series, series(sg, len(segs) > 1)...)
+	}
 	run.FinishedAt = last.UTC()
 	run.DurationS = round(wall.Seconds())
 	if wall > 0 {

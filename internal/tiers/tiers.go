@@ -20,6 +20,13 @@
 // "model" is the catalog id the bench measured; "rule" is the rule the
 // figures met (absent for a "slow" backend that met none) and "missed" the
 // next faster rule they did not meet (absent for the fastest tier).
+// Entries from a bench with confidence intervals also carry
+// "ttft_p50_ci_ms" and "output_tokens_per_s_p50_ci" ({"lo", "hi"}),
+// "confidence", "decision" ("decided" or "undecided"), "point_tier",
+// "candidates", "provisional" and "margins" (judge.go); files without
+// them still load. An undecided entry merged into a file keeps the tier
+// the file had (Settle), so a tier never flips on a change inside the
+// interval.
 //
 // The gateway calls Load at start, then Watch to pick up a new file when
 // bench rewrites it; File.Lookup finds a catalog model's entry. Write

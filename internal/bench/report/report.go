@@ -355,7 +355,7 @@ func decision(e tiers.Entry) string {
 	case e.Decision == "":
 		return "-"
 	case e.Provisional:
-		return e.Decision + " (provisional)"
+		return "provisional" // undecided, with no previous tier to keep
 	}
 	return e.Decision
 }

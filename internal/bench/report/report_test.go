@@ -150,6 +150,9 @@ func TestNarrowTable(t *testing.T) {
 	r.Runs[1].Errors[0].Message = strings.Repeat("a long message ", 20)
 	r.Runs[1].Concurrency, r.Runs[1].Rate, r.Runs[1].Arrival, r.Runs[1].MaxConcurrency = 0, 12.5, bench.Poisson, 64
 	r.Runs[1].Interrupted = true
+	r.Tiers = append(r.Tiers, r.Tiers[0])
+	r.Tiers[1].Decision, r.Tiers[1].Provisional, r.Tiers[1].TTFTP50Ms = tiers.Undecided, true, 12345.6
+	r.Tiers[1].TTFTP50CIMs = &tiers.Interval{Lo: 10234.5, Hi: 15678.9}
 	var b bytes.Buffer
 	if err := Table(&b, r); err != nil {
 		t.Fatal(err)
@@ -159,7 +162,7 @@ func TestNarrowTable(t *testing.T) {
 			t.Errorf("line %d has %d columns: %q", i+1, n, line)
 		}
 	}
-	for _, want := range []string{"ollama/hf.co/bart~", "52.0 [50.0-55.0]", "decided", "FAILURES", "1 x rate_limited (status 429)"} {
+	for _, want := range []string{"ollama/hf.co/bart~", "52.0 [50.0-55.0]", "decided", "FAILURES", "1 x rate_limited (status 429)", "provisional"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("narrow table lacks %q:\n%s", want, b.String())
 		}
