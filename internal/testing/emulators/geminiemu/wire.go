@@ -127,10 +127,7 @@ func writeBadRequest(w http.ResponseWriter, msg string) {
 }
 
 func writeFault(w http.ResponseWriter, f Fault) {
-	msg := f.Message
-	if msg == "" {
-		msg = defaultMessage(f.Status)
-	}
+	msg := f.MessageOr(defaultMessage(f.Status))
 	var details []any
 	if f.RetryAfter != "" {
 		w.Header().Set("Retry-After", f.RetryAfter)
