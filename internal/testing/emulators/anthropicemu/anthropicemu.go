@@ -22,10 +22,10 @@ import (
 )
 
 // DefaultReply is the assistant text when Options.Reply is empty.
-const DefaultReply = "Hello from the emulator. This reply arrives in pieces."
+const DefaultReply = emu.DefaultReply
 
 // DefaultToolArgs are the tool arguments when Options.ToolArgs is empty.
-const DefaultToolArgs = `{"location":"Paris","unit":"celsius"}`
+const DefaultToolArgs = emu.DefaultToolArgs
 
 // ToolArgPiece is the size in bytes of the input_json_delta pieces.
 const ToolArgPiece = 6

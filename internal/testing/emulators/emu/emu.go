@@ -243,3 +243,11 @@ func (f Fault) Before(ctx context.Context, w http.ResponseWriter, i int, gap tim
 	}
 	return Send
 }
+
+// DefaultReply is the assistant text an emulator streams when its options
+// set none.
+const DefaultReply = "Hello from the emulator. This reply arrives in pieces."
+
+// DefaultToolArgs are the tool-call arguments an emulator sends when its
+// options set none.
+const DefaultToolArgs = `{"location":"Paris","unit":"celsius"}`

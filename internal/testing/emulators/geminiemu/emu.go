@@ -32,11 +32,11 @@ import (
 )
 
 // DefaultReply is the assistant text when Options.Reply is empty.
-const DefaultReply = "Hello from the emulator. This reply arrives in pieces."
+const DefaultReply = emu.DefaultReply
 
 // DefaultToolArgs are the function-call arguments when Options.ToolArgs is
 // empty.
-const DefaultToolArgs = `{"location":"Paris","unit":"celsius"}`
+const DefaultToolArgs = emu.DefaultToolArgs
 
 // Options set the emulated backend's behaviour. Zero value = answers at once.
 type Options struct {
