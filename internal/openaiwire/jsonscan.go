@@ -327,12 +327,9 @@ func (p *chatParser) parts(vs int, chars, images *int) (int, error) {
 // value (never at the end of the body); f returns the index past the value.
 func (p *chatParser) object(i, depth int, f func(key []byte, plain bool, vs int) (int, error)) (int, error) {
 	b := p.b
-	if depth > maxDepth {
-		return 0, p.syntax(i, "exceeded max depth")
-	}
-	i = skipWS(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return i + 1, nil
+	i, done, err := p.open(i, depth, '}')
+	if done || err != nil {
+		return i, err
 	}
 	for {
 		if i >= len(b) {
@@ -360,52 +357,60 @@ func (p *chatParser) object(i, depth int, f func(key []byte, plain bool, vs int)
 		if i, err = f(key, !esc && !high, i); err != nil {
 			return 0, err
 		}
-		i = skipWS(b, i)
-		if i >= len(b) {
-			return 0, p.syntax(i, "unexpected end of JSON input")
-		}
-		switch b[i] {
-		case ',':
-			i = skipWS(b, i+1)
-		case '}':
-			return i + 1, nil
-		default:
-			return 0, p.syntax(i, "invalid character "+quoteChar(b[i])+" after object key:value pair")
+		if i, done, err = p.next(i, '}', " after object key:value pair"); done || err != nil {
+			return i, err
 		}
 	}
 }
 
 // array walks the elements of the array at b[i] == '[' (see object).
 func (p *chatParser) array(i, depth int, f func(es int) (int, error)) (int, error) {
-	b := p.b
-	if depth > maxDepth {
-		return 0, p.syntax(i, "exceeded max depth")
-	}
-	i = skipWS(b, i+1)
-	if i < len(b) && b[i] == ']' {
-		return i + 1, nil
+	i, done, err := p.open(i, depth, ']')
+	if done || err != nil {
+		return i, err
 	}
 	for {
-		if i >= len(b) {
+		if i >= len(p.b) {
 			return 0, p.syntax(i, "unexpected end of JSON input")
 		}
-		var err error
 		if i, err = f(i); err != nil {
 			return 0, err
 		}
-		i = skipWS(b, i)
-		if i >= len(b) {
-			return 0, p.syntax(i, "unexpected end of JSON input")
-		}
-		switch b[i] {
-		case ',':
-			i = skipWS(b, i+1)
-		case ']':
-			return i + 1, nil
-		default:
-			return 0, p.syntax(i, "invalid character "+quoteChar(b[i])+" after array element")
+		if i, done, err = p.next(i, ']', " after array element"); done || err != nil {
+			return i, err
 		}
 	}
+}
+
+// open steps into the object or array at b[i], whose nesting depth is
+// depth; done says it is empty (and i is past its end).
+func (p *chatParser) open(i, depth int, end byte) (int, bool, error) {
+	if depth > maxDepth {
+		return 0, false, p.syntax(i, "exceeded max depth")
+	}
+	i = skipWS(p.b, i+1)
+	if i < len(p.b) && p.b[i] == end {
+		return i + 1, true, nil
+	}
+	return i, false, nil
+}
+
+// next steps past what follows a member ending at b[i]: a comma (and the
+// white space after it), or end, the container's close (done, i past it);
+// anything else is the syntax error "invalid character ..." + after.
+func (p *chatParser) next(i int, end byte, after string) (int, bool, error) {
+	b := p.b
+	i = skipWS(b, i)
+	if i >= len(b) {
+		return 0, false, p.syntax(i, "unexpected end of JSON input")
+	}
+	switch b[i] {
+	case ',':
+		return skipWS(b, i+1), false, nil
+	case end:
+		return i + 1, true, nil
+	}
+	return 0, false, p.syntax(i, "invalid character "+quoteChar(b[i])+after)
 }
 
 // skip validates the value at b[i] and returns the index past it; depth is
