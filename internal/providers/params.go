@@ -43,14 +43,14 @@ type Capabilities struct {
 // restricted parameter. A provider that does not implement it honours
 // them all (a pass-through to an OpenAI-compatible server).
 type Capable interface {
-	Capabilities() Capabilities
+	ParamSupport() Capabilities
 }
 
-// CapabilitiesOf returns p's Capabilities, the zero value when p honours
+// CapabilitiesOf returns p's ParamSupport, the zero value when p honours
 // every parameter.
 func CapabilitiesOf(p Provider) Capabilities {
 	if c, ok := p.(Capable); ok {
-		return c.Capabilities()
+		return c.ParamSupport()
 	}
 	return Capabilities{}
 }

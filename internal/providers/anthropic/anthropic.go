@@ -129,9 +129,9 @@ func (p *Provider) Health(ctx context.Context) error {
 	return nil
 }
 
-// Capabilities declares what the adapter refuses and drops of the
+// ParamSupport declares what the adapter refuses and drops of the
 // restricted parameters (the Parameters table says how).
-func (p *Provider) Capabilities() providers.Capabilities {
+func (p *Provider) ParamSupport() providers.Capabilities {
 	c := providers.Capabilities{
 		Refused: openaiwire.ParamN | openaiwire.ParamLogprobs | openaiwire.ParamLogitBias | openaiwire.ParamJSONObject,
 		Dropped: openaiwire.ParamSeed | openaiwire.ParamFrequencyPenalty | openaiwire.ParamPresencePenalty,

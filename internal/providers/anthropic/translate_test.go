@@ -164,7 +164,7 @@ func TestRejections(t *testing.T) {
 func TestDropped(t *testing.T) {
 	emu := newEmu(t, anthropicemu.Options{})
 	p := newTestProvider(t, emu.URL, nil)
-	if d := p.Capabilities().Dropped; d != openaiwire.SamplingHints {
+	if d := p.ParamSupport().Dropped; d != openaiwire.SamplingHints {
 		t.Errorf("Dropped = %q, want every sampling hint", d)
 	}
 	body := `{"messages":[{"role":"user","content":"hi"}],"presence_penalty":0.5,"frequency_penalty":-1,"seed":42,"temperature":0,"top_p":0.5}`

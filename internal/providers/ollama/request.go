@@ -88,6 +88,9 @@ func translateRequest(o *openaiwire.ChatRequest, model string) (*api.ChatRequest
 	if json.Unmarshal(o.ToolChoice, &choice) == nil && choice == "none" {
 		req.Tools = nil
 	}
+	if choice == "required" {
+		return nil, providers.Unsupported("Ollama", "tool_choice", "Ollama cannot force a tool call; send tool_choice auto or none")
+	}
 	if o.Temperature != nil {
 		req.Options["temperature"] = *o.Temperature
 	}
@@ -131,11 +134,10 @@ func translateRequest(o *openaiwire.ChatRequest, model string) (*api.ChatRequest
 			}
 		}
 	}
-	if o.Logprobs != nil && *o.Logprobs {
-		req.Logprobs = true
-		if o.TopLogprobs != nil {
-			req.TopLogprobs = int(*o.TopLogprobs)
-		}
+	if o.Logprobs != nil && *o.Logprobs || o.TopLogprobs != nil && *o.TopLogprobs > 0 {
+		// Ollama computes them, but this adapter does not carry them back
+		// into OpenAI's choices: refused rather than silently lost.
+		return nil, providers.Unsupported("Ollama", "logprobs", "this adapter does not translate Ollama's log probabilities")
 	}
 	if len(req.Options) == 0 {
 		req.Options = nil
