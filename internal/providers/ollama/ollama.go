@@ -125,8 +125,8 @@ func (p *Provider) Health(ctx context.Context) error {
 }
 
 // ParamSupport declares what the adapter refuses of the restricted
-// parameters: n above 1, tool_choice "required" (Ollama cannot force a
-// tool call) and logprobs (not translated back by this adapter).
+// parameters: n above 1 and tool_choice "required" (Ollama cannot force
+// a tool call).
 func (p *Provider) ParamSupport() providers.Capabilities {
-	return providers.Capabilities{Refused: openaiwire.ParamN | openaiwire.ParamToolRequired | openaiwire.ParamLogprobs}
+	return providers.Capabilities{Refused: openaiwire.ParamN | openaiwire.ParamToolRequired}
 }

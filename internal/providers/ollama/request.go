@@ -134,10 +134,13 @@ func translateRequest(o *openaiwire.ChatRequest, model string) (*api.ChatRequest
 			}
 		}
 	}
-	if o.Logprobs != nil && *o.Logprobs || o.TopLogprobs != nil && *o.TopLogprobs > 0 {
-		// Ollama computes them, but this adapter does not carry them back
-		// into OpenAI's choices: refused rather than silently lost.
-		return nil, providers.Unsupported("Ollama", "logprobs", "this adapter does not translate Ollama's log probabilities")
+	if o.Logprobs != nil && *o.Logprobs {
+		// Ollama 0.12 and later answer with them; the translator carries
+		// them into choices[].logprobs.
+		req.Logprobs = true
+		if o.TopLogprobs != nil {
+			req.TopLogprobs = int(*o.TopLogprobs)
+		}
 	}
 	if len(req.Options) == 0 {
 		req.Options = nil
