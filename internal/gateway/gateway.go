@@ -265,7 +265,7 @@ func (s *Server) chatQuery(r *http.Request, body []byte) (*openaiwire.Chat, *rou
 	}
 	q := &router.Query{Model: info.Model, Profile: r.Header.Get("X-Tiergate-Profile"), Domain: r.Header.Get("X-Tiergate-Domain"),
 		Route: route, Task: catalog.Chat, Vision: info.HasImages, Tools: info.HasTools,
-		PromptTokens: info.PromptChars/4 + 85*info.Images, MaxTokens: info.MaxTokens, Text: info.LastUser}
+		PromptTokens: info.PromptChars/4 + 85*info.Images, MaxTokens: info.MaxTokens, Text: info.LastUser, Params: info.Params}
 	if err := s.applyPolicy(r.Context(), q); err != nil {
 		return nil, nil, err
 	}
@@ -295,7 +295,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	}
 	s.metrics.RouteDecision(dec.Profile, decisionKind(dec))
 	cfg := s.router.Config()
-	sink := &sseSink{w: w, dec: dec}
+	sink := &sseSink{w: w, dec: dec, params: q.Params}
 	req := &providers.ChatRequest{Body: body, Stream: info.Stream, IncludeUsage: info.IncludeUsage}
 	res, c, attempts, err := s.try(r, "chat", t0, q, dec, info.Stream, func(ctx context.Context, c router.Candidate, attempt int, deadline time.Duration) (*providers.Result, error) {
 		req.Model = c.Model.Upstream
@@ -314,6 +314,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		sink.done()
 	case err == nil:
 		setRouteHeaders(w.Header(), dec, c, attempts)
+		setDropped(w.Header(), c, q.Params)
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(res.Body)
 	case r.Context().Err() != nil:
@@ -337,6 +338,17 @@ func setRouteHeaders(h http.Header, dec *router.Decision, c router.Candidate, at
 		reason += "; answered by fallback " + c.Model.ID
 	}
 	h.Set("X-Tiergate-Route", headerSafe(reason))
+}
+
+// setDropped names in X-Tiergate-Dropped the sampling hints of ps that
+// c's adapter leaves out (its providers.Capabilities), if any.
+func setDropped(h http.Header, c router.Candidate, ps providers.Params) {
+	if ps == 0 {
+		return
+	}
+	if d := ps & providers.CapabilitiesOf(c.Provider).Dropped; d != 0 {
+		h.Set("X-Tiergate-Dropped", d.Names())
+	}
 }
 
 // headerSafe keeps a header value to printable ASCII.
@@ -383,6 +395,7 @@ type sseSink struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
 	dec     *router.Decision
+	params  providers.Params // the request's restricted parameters, for X-Tiergate-Dropped
 	onFirst func()
 	cand    router.Candidate
 	attempt int
@@ -401,6 +414,7 @@ func (k *sseSink) start() {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	setRouteHeaders(h, k.dec, k.cand, k.attempt)
+	setDropped(h, k.cand, k.params)
 	if k.onFirst != nil {
 		k.onFirst()
 	}
@@ -536,7 +550,10 @@ func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) {
 	all := s.set.Catalog().All()
 	data := make([]modelObject, 0, len(all))
 	for _, m := range all {
-		data = append(data, s.toObject(m))
+		if m.Has(catalog.Chat) || m.Has(catalog.Embeddings) {
+			// Only models of a task the gateway serves (vision is chat).
+			data = append(data, s.toObject(m))
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data})
 }

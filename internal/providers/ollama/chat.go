@@ -54,6 +54,7 @@ func (p *Provider) Chat(ctx context.Context, r *providers.ChatRequest, sink prov
 		return nil, p.statusError(resp, b)
 	}
 	tr := newTranslator(r.Model, r.IncludeUsage)
+	tr.logprobs = creq.Logprobs
 	if !stream {
 		return p.unary(resp.Body, res, tr)
 	}
