@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"regexp"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tiergate/tiergate/internal/config"
+	"github.com/tiergate/tiergate/internal/keys"
 	"github.com/tiergate/tiergate/internal/observe/metrics"
 	"github.com/tiergate/tiergate/internal/providers"
 	"github.com/tiergate/tiergate/internal/router"
@@ -38,6 +40,8 @@ func (s *Server) try(r *http.Request, op string, t0 time.Time, q *router.Query, 
 	var lastErr error
 	var last router.Candidate
 	attempts := 0
+	var spent spend
+	defer func() { s.settle(r, last, &spent, lastErr, streamed) }()
 	queue := dec.Candidates
 	var failed []string // providers that failed this request
 	rerouted := 0       // len(failed) when the router was last asked
@@ -71,7 +75,9 @@ func (s *Server) try(r *http.Request, op string, t0 time.Time, q *router.Query, 
 		clientGone := r.Context().Err() != nil
 		att.Done(res, err, clientGone)
 		s.observe(op, c, t0, res, err)
+		spent.add(c, res)
 		if err == nil {
+			lastErr = nil
 			return res, c, attempts, nil
 		}
 		lastErr = err
@@ -96,6 +102,50 @@ func (s *Server) try(r *http.Request, op string, t0 time.Time, q *router.Query, 
 			Message: "every eligible backend is busy with a trial request after failures; retry shortly"}
 	}
 	return nil, last, attempts, lastErr
+}
+
+// spend is what a request's attempts used, summed over them.
+type spend struct {
+	in, out int
+	cost    float64
+}
+
+func (sp *spend) add(c router.Candidate, res *providers.Result) {
+	if res == nil || res.Usage == nil {
+		return
+	}
+	in, out := max(res.Usage.PromptTokens, 0), max(res.Usage.CompletionTokens, 0)
+	sp.in += in
+	sp.out += out
+	sp.cost += metrics.Cost(c.Model.Price, in, out)
+}
+
+// settle writes a keyed request's ledger entry once try is done with
+// it: its attempts' tokens and cost (at the catalog's prices, as the
+// metrics count them), the model that answered or failed last, and how
+// it ended. The write is queued (keys.Ring.Record), off the response path.
+func (s *Server) settle(r *http.Request, c router.Candidate, sp *spend, err error, streamed func() bool) {
+	if s.keys == nil || c.Model == nil {
+		return
+	}
+	id, ok := keys.FromContext(r.Context())
+	if !ok {
+		return
+	}
+	status := keys.StatusOK
+	switch {
+	case err == nil:
+	case errors.Is(context.Cause(r.Context()), errShutdown):
+		status = keys.StatusCut
+	case r.Context().Err() != nil:
+		status = keys.StatusCancelled
+	case streamed():
+		status = keys.StatusCut
+	default:
+		status = keys.StatusError
+	}
+	s.keys.Record(keys.Entry{KeyID: id.ID, KeyName: id.Name, Model: c.Model.ID, Provider: c.Model.Provider,
+		TokensIn: sp.in, TokensOut: sp.out, CostUSD: sp.cost, Status: status, At: time.Now()})
 }
 
 // healthyFirst moves the candidates of providers not in failed to the

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,6 +44,8 @@ type RingOptions struct {
 	// Limiter enforces the policies' rpm and max_concurrent (nil: a
 	// NewMemoryLimiter).
 	Limiter Limiter
+	// Logger reports the spend ledger's write failures (nil: slog.Default).
+	Logger *slog.Logger
 }
 
 // Ring is the set of keys a request is checked against: an in-memory
@@ -54,6 +57,14 @@ type Ring struct {
 	now     func() time.Time
 	open    func(context.Context) (Store, error)
 	limiter Limiter
+	log     *slog.Logger
+
+	// The spend ledger's queue and writer (ledger.go).
+	ledger     chan Entry
+	ledgerQuit chan struct{}
+	ledgerOnce sync.Once
+	ledgerDone chan struct{}
+	quitOnce   sync.Once
 
 	mu     sync.Mutex // serialises writes and reloads
 	store  Store
@@ -71,7 +82,11 @@ func NewRing(ctx context.Context, o RingOptions) (*Ring, error) {
 	if o.Mode != ModeAuto && o.Mode != ModeKeys && o.Mode != ModeNone {
 		return nil, fmt.Errorf("auth mode %q is not one of %s", o.Mode, strings.Join(Modes, ", "))
 	}
-	r := &Ring{mode: o.Mode, now: o.Now, open: o.Open, store: o.Store, static: o.Static, limiter: o.Limiter}
+	r := &Ring{mode: o.Mode, now: o.Now, open: o.Open, store: o.Store, static: o.Static, limiter: o.Limiter, log: o.Logger,
+		ledger: make(chan Entry, 4096), ledgerQuit: make(chan struct{})}
+	if r.log == nil {
+		r.log = slog.Default()
+	}
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -272,8 +287,14 @@ func (r *Ring) storeLocked(ctx context.Context) (Store, error) {
 	return r.store, nil
 }
 
-// Close closes the store.
+// Close writes what the spend ledger still holds and closes the store
+// (call it once no request is in flight).
 func (r *Ring) Close() error {
+	r.ledgerOnce.Do(func() {}) // no writer starts from now on
+	r.quitOnce.Do(func() { close(r.ledgerQuit) })
+	if r.ledgerDone != nil {
+		<-r.ledgerDone
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.store == nil {
