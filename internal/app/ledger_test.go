@@ -2,10 +2,12 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"math"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -104,4 +106,139 @@ func TestLedgerMatchesMetrics(t *testing.T) {
 	if m := counterSum(t, reg, metrics.NameCost); m <= 0 || math.Abs(m-u.SpendUSD) > 1e-12 {
 		t.Errorf("metrics' cost %v, ledger's spend %v", m, u.SpendUSD)
 	}
+}
+
+// keyedChat sends one chat request with a gateway key and returns the
+// response (body read) and its error code.
+func keyedChat(t *testing.T, url, secret, body string) (*http.Response, string, int) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url+"/v1/chat/completions", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Usage struct {
+			Total int `json:"total_tokens"`
+		} `json:"usage"`
+		Error struct {
+			Code string `json:"code"`
+			Type string `json:"type"`
+		} `json:"error"`
+	}
+	b, _ := io.ReadAll(resp.Body)
+	json.Unmarshal(b, &out)
+	return resp, out.Error.Code, out.Usage.Total
+}
+
+// TestKeyTPMUnderLoad: several clients of a key with a tpm send at once;
+// the tokens of the requests admitted never exceed it, the refused get
+// 429 rate_limit_exceeded with Retry-After, and every answer carries
+// OpenAI's x-ratelimit-*-tokens headers.
+func TestKeyTPMUnderLoad(t *testing.T) {
+	emu := openaiemu.New(openaiemu.Options{APIKey: "k"})
+	defer emu.Close()
+	gw := apptest.Start(t, pricedModel(t, emu.URL, ""), app.Options{Getenv: func(string) string { return "k" }})
+	const tpm = 600
+	_, secret, err := gw.Keys().Create(context.Background(), "tpm", keys.Policy{TPM: tpm}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const clients, each = 4, 40
+	var mu sync.Mutex
+	used, ok, refused := 0, 0, 0
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				resp, code, total := keyedChat(t, gw.URL, secret, `{"model":"m","max_tokens":20,"messages":[{"role":"user","content":"a few words of prompt here"}]}`)
+				mu.Lock()
+				switch {
+				case resp.StatusCode == 200:
+					ok++
+					used += total
+				case resp.StatusCode == 429 && code == "rate_limit_exceeded" && resp.Header.Get("Retry-After") != "":
+					refused++
+				default:
+					t.Errorf("answer %d %q", resp.StatusCode, code)
+				}
+				if resp.Header.Get("x-ratelimit-limit-tokens") != "600" || resp.Header.Get("x-ratelimit-remaining-tokens") == "" || resp.Header.Get("x-ratelimit-reset-tokens") == "" {
+					t.Errorf("headers %v", resp.Header)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if used > tpm || ok == 0 || refused == 0 {
+		t.Errorf("admitted %d requests using %d tokens under a tpm of %d; refused %d", ok, used, tpm, refused)
+	}
+	t.Logf("admitted %d (%d tokens), refused %d", ok, used, refused)
+}
+
+// TestKeyBudget: a key with a small budget stops at it with 429
+// insufficient_quota, having overshot by at most one request's
+// reservation; after a restart its spend is still there and it is still
+// refused.
+func TestKeyBudget(t *testing.T) {
+	emu := openaiemu.New(openaiemu.Options{APIKey: "k"})
+	defer emu.Close()
+	dir := t.TempDir()
+	const budget = 0.002
+	// The reservation of one request: its prompt estimate (chars/4) and
+	// max_tokens at the model's price.
+	body := `{"model":"m","max_tokens":50,"messages":[{"role":"user","content":"tell me something about the weather today"}]}`
+	reservation := (float64(len(body)/4)*2.5 + 50*10) / 1e6
+	var id, secret string
+	var spent float64
+	t.Run("spend", func(t *testing.T) {
+		gw := apptest.Start(t, pricedModel(t, emu.URL, "  data_dir: "+dir+"\n"), app.Options{Getenv: func(string) string { return "k" }})
+		k, s, err := gw.Keys().Create(context.Background(), "small", keys.Policy{Budget: &keys.Budget{USD: budget, Period: keys.Day}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, secret = k.ID, s
+		ok := 0
+		for i := 0; ; i++ {
+			if i > 500 {
+				t.Fatal("the budget never stopped the key")
+			}
+			resp, code, _ := keyedChat(t, gw.URL, secret, body)
+			if resp.StatusCode == 200 {
+				ok++
+				continue
+			}
+			if resp.StatusCode != 429 || code != "insufficient_quota" {
+				t.Fatalf("answer %d %q", resp.StatusCode, code)
+			}
+			break
+		}
+		if ok == 0 {
+			t.Fatal("no request fit the budget")
+		}
+	})
+	// The gateway is stopped: its ledger is flushed.
+	st, err := keys.OpenSQLite(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := st.Usage(context.Background(), id, keys.PeriodStart(keys.Day, time.Now()))
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spent = u.SpendUSD
+	if spent < budget || spent > budget+reservation {
+		t.Errorf("spent %v of a budget of %v (one reservation: %v)", spent, budget, reservation)
+	}
+	t.Run("restart", func(t *testing.T) {
+		gw := apptest.Start(t, pricedModel(t, emu.URL, "  data_dir: "+dir+"\n"), app.Options{Getenv: func(string) string { return "k" }})
+		if resp, code, _ := keyedChat(t, gw.URL, secret, body); resp.StatusCode != 429 || code != "insufficient_quota" {
+			t.Errorf("after a restart: %d %q, want 429 insufficient_quota", resp.StatusCode, code)
+		}
+	})
 }

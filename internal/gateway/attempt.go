@@ -33,7 +33,7 @@ import (
 // its adaptive deadline (router.Attempt.FirstByteDeadline), bounded by
 // what is left of that time. It returns the answer, the candidate that
 // gave it (or failed last), the attempts made and the last error.
-func (s *Server) try(r *http.Request, op string, t0 time.Time, q *router.Query, dec *router.Decision, stream bool,
+func (s *Server) try(r *http.Request, op string, t0 time.Time, q *router.Query, dec *router.Decision, stream bool, held keys.Settle,
 	call func(ctx context.Context, c router.Candidate, attempt int, deadline time.Duration) (*providers.Result, error),
 	streamed func() bool) (*providers.Result, router.Candidate, int, error) {
 	cfg := s.router.Config()
@@ -41,7 +41,12 @@ func (s *Server) try(r *http.Request, op string, t0 time.Time, q *router.Query, 
 	var last router.Candidate
 	attempts := 0
 	var spent spend
-	defer func() { s.settle(r, last, &spent, lastErr, streamed) }()
+	defer func() {
+		if held != nil {
+			held(spent.in+spent.out, spent.cost)
+		}
+		s.settle(r, last, &spent, lastErr, streamed)
+	}()
 	queue := dec.Candidates
 	var failed []string // providers that failed this request
 	rerouted := 0       // len(failed) when the router was last asked
@@ -121,7 +126,7 @@ func (sp *spend) add(c router.Candidate, res *providers.Result) {
 }
 
 // settle writes a keyed request's ledger entry once try is done with
-// it: its attempts' tokens and cost (at the catalog's prices, as the
+// it (after the key's reservation, if any, took the same figures): its attempts' tokens and cost (at the catalog's prices, as the
 // metrics count them), the model that answered or failed last, and how
 // it ended. The write is queued (keys.Ring.Record), off the response path.
 func (s *Server) settle(r *http.Request, c router.Candidate, sp *spend, err error, streamed func() bool) {

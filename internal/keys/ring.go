@@ -41,8 +41,8 @@ type RingOptions struct {
 	Static []Key
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
-	// Limiter enforces the policies' rpm and max_concurrent (nil: a
-	// NewMemoryLimiter).
+	// Limiter enforces the policies' rpm, max_concurrent, tpm and budget
+	// (nil: a NewMemoryLimiter reading spend from the store's ledger).
 	Limiter Limiter
 	// Logger reports the spend ledger's write failures (nil: slog.Default).
 	Logger *slog.Logger
@@ -91,7 +91,7 @@ func NewRing(ctx context.Context, o RingOptions) (*Ring, error) {
 		r.now = time.Now
 	}
 	if r.limiter == nil {
-		r.limiter = NewMemoryLimiter()
+		r.limiter = NewMemoryLimiter(r.spentSince)
 	}
 	for i := range r.static {
 		r.static[i].Source = SourceConfig
@@ -189,6 +189,25 @@ func (r *Ring) Authenticate(secret string) (Identity, error) {
 // limits (see Limiter).
 func (r *Ring) Acquire(id Identity) (Limit, func()) {
 	return r.limiter.Acquire(id.ID, id.Policy, r.now())
+}
+
+// Reserve holds tokens and usd under an authenticated key's tpm and
+// budget before a call (see Limiter).
+func (r *Ring) Reserve(id Identity, tokens int, usd float64) (Tokens, Settle) {
+	return r.limiter.Reserve(id.ID, id.Policy, tokens, usd, r.now())
+}
+
+// spentSince is a key's spend since a time, from the ledger (0 when no
+// store exists yet).
+func (r *Ring) spentSince(ctx context.Context, id string, since time.Time) (float64, error) {
+	r.mu.Lock()
+	st := r.store
+	r.mu.Unlock()
+	if st == nil {
+		return 0, nil
+	}
+	u, err := st.Usage(ctx, id, since)
+	return u.SpendUSD, err
 }
 
 // List returns every key: the config's, then the store's.
