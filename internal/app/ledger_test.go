@@ -106,6 +106,28 @@ func TestLedgerMatchesMetrics(t *testing.T) {
 	if m := counterSum(t, reg, metrics.NameCost); m <= 0 || math.Abs(m-u.SpendUSD) > 1e-12 {
 		t.Errorf("metrics' cost %v, ledger's spend %v", m, u.SpendUSD)
 	}
+	// The per-key families, labelled by the key's name, agree.
+	if m := counterSum(t, reg, metrics.NameKeyCost); math.Abs(m-u.SpendUSD) > 1e-12 {
+		t.Errorf("key cost metric %v, ledger's spend %v", m, u.SpendUSD)
+	}
+	if n := counterSum(t, reg, metrics.NameKeyRequests); n != float64(u.Requests) {
+		t.Errorf("key requests metric %v, ledger %d", n, u.Requests)
+	}
+	if n := counterSum(t, reg, metrics.NameKeyTokens); n != float64(u.TokensIn+u.TokensOut) {
+		t.Errorf("key tokens metric %v, ledger %d", n, u.TokensIn+u.TokensOut)
+	}
+	fams, _ := reg.Gather()
+	for _, mf := range fams {
+		if mf.GetName() == metrics.NameKeyRequests {
+			for _, m := range mf.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "key" && l.GetValue() != "team" {
+						t.Errorf("key label %q, want the key's name", l.GetValue())
+					}
+				}
+			}
+		}
+	}
 }
 
 // keyedChat sends one chat request with a gateway key and returns the

@@ -151,6 +151,7 @@ func (s *Server) settle(r *http.Request, c router.Candidate, sp *spend, err erro
 	}
 	s.keys.Record(keys.Entry{KeyID: id.ID, KeyName: id.Name, Model: c.Model.ID, Provider: c.Model.Provider,
 		TokensIn: sp.in, TokensOut: sp.out, CostUSD: sp.cost, Status: status, At: time.Now()})
+	s.metrics.ObserveKey(metrics.KeyRequest{Name: id.Name, Status: status, TokensIn: sp.in, TokensOut: sp.out, CostUSD: sp.cost})
 }
 
 // healthyFirst moves the candidates of providers not in failed to the

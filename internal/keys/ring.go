@@ -74,6 +74,7 @@ type Ring struct {
 
 type index struct {
 	byHash map[Hash]*Key
+	names  map[string]bool
 	keys   []Key // static, then the store's, oldest first
 }
 
@@ -119,8 +120,9 @@ func (r *Ring) reload(ctx context.Context) error {
 		}
 		all = append(all, stored...)
 	}
-	idx := &index{byHash: make(map[Hash]*Key, len(all)), keys: all}
+	idx := &index{byHash: make(map[Hash]*Key, len(all)), names: make(map[string]bool, len(all)), keys: all}
 	for i := range all {
+		idx.names[all[i].Name] = true
 		if _, dup := idx.byHash[all[i].Hash]; !dup {
 			idx.byHash[all[i].Hash] = &all[i]
 		}
@@ -128,6 +130,10 @@ func (r *Ring) reload(ctx context.Context) error {
 	r.idx.Store(idx)
 	return nil
 }
+
+// Known says whether name is a key's (revoked and expired ones included):
+// the bound on the metrics' key label.
+func (r *Ring) Known(name string) bool { return r.idx.Load().names[name] }
 
 // Mode is the configured auth mode.
 func (r *Ring) Mode() string { return r.mode }
