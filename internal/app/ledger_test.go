@@ -264,3 +264,81 @@ func TestKeyBudget(t *testing.T) {
 		}
 	})
 }
+
+// TestCancelledStreamSettles: a stream the client abandons after some
+// content is in the ledger as cancelled, with the prompt estimate and the
+// tokens streamed so far, and its key's budget is charged for them.
+func TestCancelledStreamSettles(t *testing.T) {
+	emu := openaiemu.New(openaiemu.Options{APIKey: "k", ChunkGap: 50 * time.Millisecond, Reply: "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen"})
+	defer emu.Close()
+	reg := prometheus.NewPedanticRegistry()
+	gw := apptest.Start(t, pricedModel(t, emu.URL, ""), app.Options{Getenv: func(string) string { return "k" }, Registry: reg, Gatherer: reg})
+	k, secret, err := gw.Keys().Create(context.Background(), "streamer", keys.Policy{Budget: &keys.Budget{USD: 10, Period: keys.Month}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "POST", gw.URL+"/v1/chat/completions",
+		strings.NewReader(`{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"count for me please"}]}`))
+	req.Header.Set("Authorization", "Bearer "+secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1)
+	seen := 0
+	for seen < 200 { // a few chunks in, then hang up
+		n, err := resp.Body.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen += n
+	}
+	cancel()
+	resp.Body.Close()
+	c := &admin.Client{BaseURL: gw.URL, AdminKey: "k"}
+	var shown admin.Shown
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if shown, err = c.Show(context.Background(), k.ID); err != nil {
+			t.Fatal(err)
+		}
+		if shown.Usage.Requests > 0 {
+			break
+		}
+	}
+	u := shown.Usage
+	if u.Requests != 1 || u.TokensIn <= 0 || u.TokensOut <= 0 || u.TokensOut >= 16 || u.SpendUSD <= 0 {
+		t.Fatalf("a cancelled stream settled as %+v", u)
+	}
+	if n := counterValue(t, reg, metrics.NameKeyRequests, map[string]string{"key": "streamer", "status": "cancelled"}); n != 1 {
+		t.Errorf("cancelled requests of the key: %v", n)
+	}
+}
+
+func counterValue(t *testing.T, g prometheus.Gatherer, name string, labels map[string]string) float64 {
+	t.Helper()
+	fams, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for _, mf := range fams {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			got := map[string]string{}
+			for _, l := range m.GetLabel() {
+				got[l.GetName()] = l.GetValue()
+			}
+			for k, v := range labels {
+				if got[k] != v {
+					continue next
+				}
+			}
+			sum += m.GetCounter().GetValue()
+		}
+	}
+	return sum
+}

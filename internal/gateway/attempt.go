@@ -41,6 +41,9 @@ func (s *Server) try(r *http.Request, op string, t0 time.Time, q *router.Query, 
 	var last router.Candidate
 	attempts := 0
 	var spent spend
+	if q != nil {
+		spent.prompt = q.PromptTokens
+	}
 	defer func() {
 		if held != nil {
 			held(spent.in+spent.out, spent.cost)
@@ -113,13 +116,29 @@ func (s *Server) try(r *http.Request, op string, t0 time.Time, q *router.Query, 
 type spend struct {
 	in, out int
 	cost    float64
+	// prompt is the request's prompt estimate (router.Query.PromptTokens).
+	prompt int
 }
 
+// add counts one attempt: the usage the upstream reported, else, for a
+// stream that was cancelled or cut after content came (the usage chunk
+// comes last), the prompt estimate and a token per content chunk, since
+// the upstream bills what it generated. (The backends' cost metric counts
+// reported usage only; the ledger, the key's metrics and its budget count
+// both.)
 func (sp *spend) add(c router.Candidate, res *providers.Result) {
-	if res == nil || res.Usage == nil {
+	if res == nil {
 		return
 	}
-	in, out := max(res.Usage.PromptTokens, 0), max(res.Usage.CompletionTokens, 0)
+	var in, out int
+	switch {
+	case res.Usage != nil:
+		in, out = max(res.Usage.PromptTokens, 0), max(res.Usage.CompletionTokens, 0)
+	case res.Timing.Chunks > 0:
+		in, out = max(sp.prompt, 0), res.Timing.Chunks
+	default:
+		return
+	}
 	sp.in += in
 	sp.out += out
 	sp.cost += metrics.Cost(c.Model.Price, in, out)
