@@ -293,11 +293,21 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	completion := q.MaxTokens
+	if completion <= 0 {
+		completion = DefaultMaxTokens
+	}
+	held, err := s.reserve(w, r, dec, q.PromptTokens, completion)
+	if err != nil {
+		w.Header().Set("X-Tiergate-Attempts", "0")
+		writeError(w, err)
+		return
+	}
 	s.metrics.RouteDecision(dec.Profile, decisionKind(dec))
 	cfg := s.router.Config()
 	sink := &sseSink{w: w, dec: dec, params: q.Params}
 	req := &providers.ChatRequest{Body: body, Stream: info.Stream, IncludeUsage: info.IncludeUsage}
-	res, c, attempts, err := s.try(r, "chat", t0, q, dec, info.Stream, func(ctx context.Context, c router.Candidate, attempt int, deadline time.Duration) (*providers.Result, error) {
+	res, c, attempts, err := s.try(r, "chat", t0, q, dec, info.Stream, held, func(ctx context.Context, c router.Candidate, attempt int, deadline time.Duration) (*providers.Result, error) {
 		req.Model = c.Model.Upstream
 		sink.cand, sink.attempt, sink.held = c, attempt, nil
 		res, timedOut, err := s.attempt(ctx, cfg, c, req, sink, deadline)
@@ -502,8 +512,14 @@ func (s *Server) handleEmbed(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	held, err := s.reserve(w, r, dec, len(body)/4, 0)
+	if err != nil {
+		w.Header().Set("X-Tiergate-Attempts", "0")
+		writeError(w, err)
+		return
+	}
 	s.metrics.RouteDecision(dec.Profile, decisionKind(dec))
-	res, c, attempts, err := s.try(r, "embeddings", t0, nil, dec, false, func(ctx context.Context, c router.Candidate, _ int, _ time.Duration) (*providers.Result, error) {
+	res, c, attempts, err := s.try(r, "embeddings", t0, nil, dec, false, held, func(ctx context.Context, c router.Candidate, _ int, _ time.Duration) (*providers.Result, error) {
 		return c.Provider.Embed(ctx, &providers.EmbedRequest{Model: c.Model.Upstream, Body: body})
 	}, func() bool { return false })
 	switch {
