@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,6 +27,7 @@ import (
 	"github.com/tiergate/tiergate/internal/observe/metrics"
 	"github.com/tiergate/tiergate/internal/testing/emulators/ollamaemu"
 	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
+	"github.com/tiergate/tiergate/internal/testing/syncbuf"
 	"github.com/tiergate/tiergate/internal/tiers"
 )
 
@@ -117,23 +116,6 @@ func TestMetricsReadStateWhenScraped(t *testing.T) {
 	}
 }
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestTiersFileFollowed: a missing tiers file is logged, the file is
 // loaded when bench writes it (the router and the metrics show its tier
 // and figures), and a broken rewrite keeps the tiers in use.
@@ -141,7 +123,7 @@ func TestTiersFileFollowed(t *testing.T) {
 	emu := openaiemu.New(openaiemu.Options{APIKey: "k"})
 	defer emu.Close()
 	path := filepath.Join(t.TempDir(), "tiers.json")
-	var logs syncBuf
+	var logs syncbuf.Buffer
 	reg := prometheus.NewPedanticRegistry()
 	gw := apptest.Start(t, oneModel(t, emu.URL, ""), app.Options{Getenv: func(string) string { return "k" }, Registry: reg, Gatherer: reg,
 		TiersPath: path, TiersInterval: 10 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
