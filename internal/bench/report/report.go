@@ -134,20 +134,22 @@ func num(v float64) string {
 	}
 }
 
-// pcts formats "p50 / p90 / p99" or "-".
-func pcts(s *bench.Stats) string {
+// stat formats s with f, or "-" when there is no s.
+func stat(s *bench.Stats, f func(*bench.Stats) string) string {
 	if s == nil {
 		return "-"
 	}
-	return num(s.P50) + " / " + num(s.P90) + " / " + num(s.P99)
+	return f(s)
 }
 
-func p50(s *bench.Stats) string {
-	if s == nil {
-		return "-"
-	}
-	return num(s.P50)
+// pcts formats "p50 / p90 / p99" or "-".
+func pcts(s *bench.Stats) string {
+	return stat(s, func(s *bench.Stats) string { return num(s.P50) + " / " + num(s.P90) + " / " + num(s.P99) })
 }
+
+func p50(s *bench.Stats) string { return stat(s, func(s *bench.Stats) string { return num(s.P50) }) }
+
+func p99(s *bench.Stats) string { return stat(s, func(s *bench.Stats) string { return num(s.P99) }) }
 
 // Table writes the summary for an 80-column terminal: per model and
 // step the TTFT p50 and p99, the ITL and E2E medians and the rates; then
@@ -268,13 +270,6 @@ func wrap(w io.Writer, s string, width int, indent string) {
 	if line != "" {
 		fmt.Fprintln(w, line)
 	}
-}
-
-func p99(s *bench.Stats) string {
-	if s == nil {
-		return "-"
-	}
-	return num(s.P99)
 }
 
 // WideTable writes the full summary table: per model and step, p50 / p90
