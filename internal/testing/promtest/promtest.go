@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/tiergate/tiergate/internal/testing/freeport"
+	"github.com/tiergate/tiergate/internal/testing/proc"
 	"github.com/tiergate/tiergate/internal/testing/syncbuf"
 )
 
@@ -177,17 +178,8 @@ func start(t testing.TB, bin, dir, cfg string) (*Server, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stop := func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}
+	exited := proc.Wait(cmd)
+	stop := func() { proc.Stop(cmd, exited, syscall.SIGTERM, 10*time.Second) }
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		select {
