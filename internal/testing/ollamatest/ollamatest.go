@@ -358,6 +358,10 @@ func (p *process) stop(grace time.Duration) error {
 	default:
 	}
 	if err := terminate(p.cmd); err != nil {
+		if errors.Is(err, os.ErrProcessDone) { // it exited since the check above
+			<-p.exited
+			return nil
+		}
 		return err
 	}
 	timer := time.NewTimer(grace)
