@@ -34,16 +34,18 @@ func TestOverheadCommand(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
+	// path is one path's figures in the report.
+	type path struct {
+		UnaryP50 int64   `json:"unary_p50"`
+		TTFTP50  int64   `json:"ttft_p50"`
+		ImageP50 int64   `json:"image_p50"`
+		RPS      float64 `json:"rps"`
+		Errors   int64   `json:"errors"`
+		PeakRSS  int64   `json:"peak_rss_bytes"`
+	}
 	var rep struct {
-		Direct, Proxy, Gateway struct {
-			UnaryP50 int64   `json:"unary_p50"`
-			TTFTP50  int64   `json:"ttft_p50"`
-			ImageP50 int64   `json:"image_p50"`
-			RPS      float64 `json:"rps"`
-			Errors   int64   `json:"errors"`
-			PeakRSS  int64   `json:"peak_rss_bytes"`
-		}
-		Open []struct {
+		Direct, Proxy, Gateway path
+		Open                   []struct {
 			Rate                   float64
 			Direct, Proxy, Gateway struct {
 				P50    int64 `json:"p50"`
@@ -67,14 +69,7 @@ func TestOverheadCommand(t *testing.T) {
 	if ol.Gateway.P50 <= 0 || ol.Gateway.P999 < ol.Gateway.P99 || ol.Gateway.P99 < ol.Gateway.P50 || ol.Proxy.P50 <= 0 || ol.Direct.P50 <= 0 || ol.Gateway.Errors != 0 {
 		t.Errorf("open loop: %+v", ol)
 	}
-	for name, p := range map[string]struct {
-		UnaryP50 int64   `json:"unary_p50"`
-		TTFTP50  int64   `json:"ttft_p50"`
-		ImageP50 int64   `json:"image_p50"`
-		RPS      float64 `json:"rps"`
-		Errors   int64   `json:"errors"`
-		PeakRSS  int64   `json:"peak_rss_bytes"`
-	}{"proxy": rep.Proxy, "gateway": rep.Gateway} {
+	for name, p := range map[string]path{"proxy": rep.Proxy, "gateway": rep.Gateway} {
 		if p.UnaryP50 <= 0 || p.TTFTP50 <= 0 || p.ImageP50 <= 0 || p.RPS <= 0 || p.PeakRSS <= 0 {
 			t.Errorf("%s: %+v", name, p)
 		}

@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,13 +13,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/goleak"
 
 	"github.com/tiergate/tiergate/internal/app"
 	"github.com/tiergate/tiergate/internal/app/apptest"
@@ -29,11 +26,13 @@ import (
 	"github.com/tiergate/tiergate/internal/observe/metrics"
 	"github.com/tiergate/tiergate/internal/testing/emulators/ollamaemu"
 	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
+	"github.com/tiergate/tiergate/internal/testing/leak"
+	"github.com/tiergate/tiergate/internal/testing/syncbuf"
 	"github.com/tiergate/tiergate/internal/tiers"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start")) // started at init by the Gemini SDK's dependencies
+	leak.VerifyTestMain(m)
 }
 
 // oneModel is a config with one OpenAI-compatible backend "m" at url.
@@ -76,14 +75,39 @@ func gauge(t *testing.T, g prometheus.Gatherer, name string, labels map[string]s
 	return 0, false
 }
 
-func chat(t *testing.T, url string) int {
+// chatBody is a chat request for model m.
+const chatBody = `{"model":"m","messages":[{"role":"user","content":"hi"}]}`
+
+// do sends a request with body (none when "") and the headers hdr, and
+// returns the response, its body read and closed, and that body.
+func do(t *testing.T, method, url, body string, hdr map[string]string) (*http.Response, []byte) {
 	t.Helper()
-	resp, err := http.Post(url+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"m","messages":[{"role":"user","content":"hi"}]}`))
+	var r io.Reader = http.NoBody
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
+}
+
+func chat(t *testing.T, url string) int {
+	t.Helper()
+	resp, _ := do(t, "POST", url+"/v1/chat/completions", chatBody, map[string]string{"Content-Type": "application/json"})
 	return resp.StatusCode
 }
 
@@ -117,23 +141,6 @@ func TestMetricsReadStateWhenScraped(t *testing.T) {
 	}
 }
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestTiersFileFollowed: a missing tiers file is logged, the file is
 // loaded when bench writes it (the router and the metrics show its tier
 // and figures), and a broken rewrite keeps the tiers in use.
@@ -141,7 +148,7 @@ func TestTiersFileFollowed(t *testing.T) {
 	emu := openaiemu.New(openaiemu.Options{APIKey: "k"})
 	defer emu.Close()
 	path := filepath.Join(t.TempDir(), "tiers.json")
-	var logs syncBuf
+	var logs syncbuf.Buffer
 	reg := prometheus.NewPedanticRegistry()
 	gw := apptest.Start(t, oneModel(t, emu.URL, ""), app.Options{Getenv: func(string) string { return "k" }, Registry: reg, Gatherer: reg,
 		TiersPath: path, TiersInterval: 10 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})

@@ -3,8 +3,8 @@ package app_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -21,17 +21,9 @@ import (
 // status and the error body's code.
 func authed(t *testing.T, url string, hdr map[string]string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", url+"/v1/chat/completions", strings.NewReader(`{"model":"m","messages":[{"role":"user","content":"hi"}]}`))
-	req.Header.Set("Content-Type", "application/json")
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	h := map[string]string{"Content-Type": "application/json"}
+	maps.Copy(h, hdr)
+	resp, b := do(t, "POST", url+"/v1/chat/completions", chatBody, h)
 	var e struct {
 		Error struct {
 			Code    string `json:"code"`
@@ -48,12 +40,7 @@ func authed(t *testing.T, url string, hdr map[string]string) (int, string) {
 
 func get(t *testing.T, url string) int {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
+	resp, _ := do(t, "GET", url, "", nil)
 	return resp.StatusCode
 }
 
@@ -206,14 +193,7 @@ func TestKeyRPM(t *testing.T) {
 	}
 	_, free, _ := gw.Keys().Create(context.Background(), "free", keys.Policy{}, nil)
 	send := func(secret string) *http.Response {
-		req, _ := http.NewRequest("POST", gw.URL+"/v1/chat/completions", strings.NewReader(`{"model":"m","messages":[{"role":"user","content":"hi"}]}`))
-		req.Header.Set("Authorization", "Bearer "+secret)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		resp, _ := do(t, "POST", gw.URL+"/v1/chat/completions", chatBody, map[string]string{"Authorization": "Bearer " + secret})
 		return resp
 	}
 	for i, want := range []string{"1", "0"} {

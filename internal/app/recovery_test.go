@@ -14,6 +14,7 @@ import (
 	"github.com/tiergate/tiergate/internal/config"
 	"github.com/tiergate/tiergate/internal/observe/metrics"
 	"github.com/tiergate/tiergate/internal/testing/emulators/ollamaemu"
+	"github.com/tiergate/tiergate/internal/testing/syncbuf"
 )
 
 // TestRecoveryNoticedByProbe: an Ollama that fails opens its model's and
@@ -32,7 +33,7 @@ func TestRecoveryNoticedByProbe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuf
+	var logs syncbuf.Buffer
 	reg := prometheus.NewPedanticRegistry()
 	gw := apptest.Start(t, cfg, app.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Registry: reg, Gatherer: reg})
 	provGauge := func() float64 {

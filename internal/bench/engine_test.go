@@ -1,14 +1,12 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +17,7 @@ import (
 	"github.com/tiergate/tiergate/internal/providers/ollama"
 	"github.com/tiergate/tiergate/internal/testing/emulators/ollamaemu"
 	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
+	"github.com/tiergate/tiergate/internal/testing/syncbuf"
 )
 
 // fake is a scripted provider: each call runs script with the call's
@@ -652,37 +651,19 @@ func TestOptionsValidate(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the progress goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestProgress(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		p    func(w *syncBuffer) Progress
+		p    func(w *syncbuf.Buffer) Progress
 		want []string
 	}{
-		{"lines", func(w *syncBuffer) Progress { return NewLineProgress(w, 20*time.Millisecond) },
+		{"lines", func(w *syncbuf.Buffer) Progress { return NewLineProgress(w, 20*time.Millisecond) },
 			[]string{"bench: fake-model warm-up: started", "bench: [1/1] fake-model c=2: started", "done, 0 failed", "tok/s", "bench: [1/1] fake-model c=2: done: 4 ok, 0 failed"}},
-		{"bar", func(w *syncBuffer) Progress { return NewBarProgress(w) },
+		{"bar", func(w *syncbuf.Buffer) Progress { return NewBarProgress(w) },
 			[]string{"[1/1] fake-model c=2", "0 failed", "4/4"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var out syncBuffer
+			var out syncbuf.Buffer
 			o := baseOptions()
 			o.Steps = []Step{{Concurrency: 2}}
 			o.Requests, o.Warmup = 4, 1

@@ -134,20 +134,22 @@ func num(v float64) string {
 	}
 }
 
-// pcts formats "p50 / p90 / p99" or "-".
-func pcts(s *bench.Stats) string {
+// stat formats s with f, or "-" when there is no s.
+func stat(s *bench.Stats, f func(*bench.Stats) string) string {
 	if s == nil {
 		return "-"
 	}
-	return num(s.P50) + " / " + num(s.P90) + " / " + num(s.P99)
+	return f(s)
 }
 
-func p50(s *bench.Stats) string {
-	if s == nil {
-		return "-"
-	}
-	return num(s.P50)
+// pcts formats "p50 / p90 / p99" or "-".
+func pcts(s *bench.Stats) string {
+	return stat(s, func(s *bench.Stats) string { return num(s.P50) + " / " + num(s.P90) + " / " + num(s.P99) })
 }
+
+func p50(s *bench.Stats) string { return stat(s, func(s *bench.Stats) string { return num(s.P50) }) }
+
+func p99(s *bench.Stats) string { return stat(s, func(s *bench.Stats) string { return num(s.P99) }) }
 
 // Table writes the summary for an 80-column terminal: per model and
 // step the TTFT p50 and p99, the ITL and E2E medians and the rates; then
@@ -155,43 +157,39 @@ func p50(s *bench.Stats) string {
 // with their messages on lines of their own. WideTable has every
 // figure.
 func Table(w io.Writer, r *bench.Results) error {
-	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "MODEL\tLOAD\tOK/FAIL\tTTFT\tp99\tITL\tE2E\tTOK/S\tOUT/S")
+	var rows []string
 	for _, run := range r.Runs {
 		load := clip(run.Load(), narrowLoad)
 		if run.Interrupted {
 			load += "*"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\t%s\n", clip(run.Model, narrowModel), load,
+		rows = append(rows, fmt.Sprintf("%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\t%s", clip(run.Model, narrowModel), load,
 			run.Requests.Succeeded, run.Requests.Failed, p50(run.TTFT), p99(run.TTFT), p50(run.ITL), p50(run.E2E),
-			p50(run.OutputTokensPerS), rate(run, run.Throughput.OutputTokensPerS))
+			p50(run.OutputTokensPerS), rate(run, run.Throughput.OutputTokensPerS)))
 	}
-	if err := tw.Flush(); err != nil {
+	if err := table(w, "MODEL\tLOAD\tOK/FAIL\tTTFT\tp99\tITL\tE2E\tTOK/S\tOUT/S", rows); err != nil {
 		return err
 	}
 	fmt.Fprintln(w, "(p50 in ms, p99 of TTFT; TOK/S per request; OUT/S the step's; -wide: all)")
 	if up := upstreamRows(r); len(up) > 0 {
 		fmt.Fprintln(w)
-		tw = tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-		fmt.Fprintln(tw, "SERVER p50 ms\tLOAD\tLOAD\tPROMPT\tEVAL\tSRV TOK/S\tTOK/S")
-		for _, row := range up {
+		for i, row := range up {
 			cells := strings.Split(row, "\t")
 			cells[0], cells[1] = clip(cells[0], narrowModel), clip(cells[1], narrowLoad)
-			fmt.Fprintln(tw, strings.Join(cells, "\t"))
+			up[i] = strings.Join(cells, "\t")
 		}
-		if err := tw.Flush(); err != nil {
+		if err := table(w, "SERVER p50 ms\tLOAD\tLOAD\tPROMPT\tEVAL\tSRV TOK/S\tTOK/S", up); err != nil {
 			return err
 		}
 	}
 	fmt.Fprintln(w)
 	if len(r.Tiers) > 0 {
-		tw = tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-		fmt.Fprintln(tw, "TIER\tDECISION\tMODEL\tTTFT p50 [CI]\tTOK/S p50 [CI]")
+		var rows []string
 		for _, e := range r.Tiers {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Tier, decision(e), clip(e.Model, narrowModel),
-				withCI(e.TTFTP50Ms, e.TTFTP50CIMs), withCI(e.OutputTokensPerSecP50, e.OutputTokensPerSecP50CI))
+			rows = append(rows, fmt.Sprintf("%s\t%s\t%s\t%s\t%s", e.Tier, decision(e), clip(e.Model, narrowModel),
+				withCI(e.TTFTP50Ms, e.TTFTP50CIMs), withCI(e.OutputTokensPerSecP50, e.OutputTokensPerSecP50CI)))
 		}
-		if err := tw.Flush(); err != nil {
+		if err := table(w, "TIER\tDECISION\tMODEL\tTTFT p50 [CI]\tTOK/S p50 [CI]", rows); err != nil {
 			return err
 		}
 		for _, e := range r.Tiers {
@@ -201,22 +199,7 @@ func Table(w io.Writer, r *bench.Results) error {
 	for _, u := range r.Untiered {
 		wrap(w, fmt.Sprintf("no tier for %s: %s", u.Model, u.Reason), 80, "  ")
 	}
-	type failure struct {
-		model, load string
-		e           bench.ErrorCount
-	}
-	var failures []failure
-	for _, wu := range r.Warmups {
-		for _, e := range wu.Errors {
-			failures = append(failures, failure{wu.Model, "warm-up", e})
-		}
-	}
-	for _, run := range r.Runs {
-		for _, e := range run.Errors {
-			failures = append(failures, failure{run.Model, run.Load(), e})
-		}
-	}
-	if len(failures) > 0 {
+	if failures := failuresOf(r); len(failures) > 0 {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "FAILURES")
 		for _, f := range failures {
@@ -270,76 +253,50 @@ func wrap(w io.Writer, s string, width int, indent string) {
 	}
 }
 
-func p99(s *bench.Stats) string {
-	if s == nil {
-		return "-"
-	}
-	return num(s.P99)
-}
-
 // WideTable writes the full summary table: per model and step, p50 / p90
 // / p99 of TTFT, ITL, TPOT and E2E, then the tiers, the models without
 // one, and the failures by kind.
 func WideTable(w io.Writer, r *bench.Results) error {
-	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "MODEL\tLOAD\tOK\tFAIL\tTTFT ms p50/p90/p99\tITL ms p50/p90/p99\tTPOT ms p50/p90/p99\tE2E ms p50/p90/p99\tTOK/S/REQ p50\tOUT TOK/S\tREQ/S\tTOKENS BY")
+	var rows []string
 	for _, run := range r.Runs {
 		load := run.Load()
 		if run.Interrupted {
 			load += " (interrupted)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", run.Model, load,
+		rows = append(rows, fmt.Sprintf("%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", run.Model, load,
 			run.Requests.Succeeded, run.Requests.Failed, pcts(run.TTFT), pcts(run.ITL), pcts(run.TPOT), pcts(run.E2E),
-			p50(run.OutputTokensPerS), rate(run, run.Throughput.OutputTokensPerS), rate(run, run.Throughput.RequestsPerS), method(run))
+			p50(run.OutputTokensPerS), rate(run, run.Throughput.OutputTokensPerS), rate(run, run.Throughput.RequestsPerS), method(run)))
 	}
-	if err := tw.Flush(); err != nil {
+	if err := table(w, "MODEL\tLOAD\tOK\tFAIL\tTTFT ms p50/p90/p99\tITL ms p50/p90/p99\tTPOT ms p50/p90/p99\tE2E ms p50/p90/p99\tTOK/S/REQ p50\tOUT TOK/S\tREQ/S\tTOKENS BY", rows); err != nil {
 		return err
 	}
 	if up := upstreamRows(r); len(up) > 0 {
 		fmt.Fprintln(w)
-		tw = tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-		fmt.Fprintln(tw, "SERVER-SIDE (p50)\tLOAD\tload ms\tprompt eval ms\teval ms\tserver tok/s\tclient tok/s")
-		for _, row := range up {
-			fmt.Fprintln(tw, row)
-		}
-		if err := tw.Flush(); err != nil {
+		if err := table(w, "SERVER-SIDE (p50)\tLOAD\tload ms\tprompt eval ms\teval ms\tserver tok/s\tclient tok/s", up); err != nil {
 			return err
 		}
 	}
 	fmt.Fprintln(w)
 	if len(r.Tiers) > 0 {
-		tw = tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-		fmt.Fprintln(tw, "TIER\tDECISION\tMODEL\tPROVIDER\tTTFT p50 ms [CI]\tTOK/S p50 [CI]\tWHY")
+		var rows []string
 		for _, e := range r.Tiers {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Tier, decision(e), e.Model, e.Provider,
-				withCI(e.TTFTP50Ms, e.TTFTP50CIMs), withCI(e.OutputTokensPerSecP50, e.OutputTokensPerSecP50CI), e.Reason)
+			rows = append(rows, fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s", e.Tier, decision(e), e.Model, e.Provider,
+				withCI(e.TTFTP50Ms, e.TTFTP50CIMs), withCI(e.OutputTokensPerSecP50, e.OutputTokensPerSecP50CI), e.Reason))
 		}
-		if err := tw.Flush(); err != nil {
+		if err := table(w, "TIER\tDECISION\tMODEL\tPROVIDER\tTTFT p50 ms [CI]\tTOK/S p50 [CI]\tWHY", rows); err != nil {
 			return err
 		}
 	}
 	for _, u := range r.Untiered {
 		fmt.Fprintf(w, "no tier for %s: %s\n", u.Model, u.Reason)
 	}
-	var failures []string
-	for _, wu := range r.Warmups {
-		for _, e := range wu.Errors {
-			failures = append(failures, fmt.Sprintf("%s\twarm-up\t%s\t%d\t%s\t%s", wu.Model, e.Kind, e.Count, status(e.Status), oneLine(e.Message)))
+	if failures := failuresOf(r); len(failures) > 0 {
+		rows := make([]string, len(failures))
+		for i, f := range failures {
+			rows[i] = fmt.Sprintf("%s\t%s\t%s\t%d\t%s\t%s", f.model, f.load, f.e.Kind, f.e.Count, status(f.e.Status), oneLine(f.e.Message))
 		}
-	}
-	for _, run := range r.Runs {
-		for _, e := range run.Errors {
-			failures = append(failures, fmt.Sprintf("%s\t%s\t%s\t%d\t%s\t%s", run.Model, run.Load(), e.Kind, e.Count, status(e.Status), oneLine(e.Message)))
-		}
-	}
-	if len(failures) > 0 {
 		fmt.Fprintln(w)
-		tw = tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-		fmt.Fprintln(tw, "FAILURES\tLOAD\tKIND\tCOUNT\tSTATUS\tFIRST MESSAGE")
-		for _, f := range failures {
-			fmt.Fprintln(tw, f)
-		}
-		if err := tw.Flush(); err != nil {
+		if err := table(w, "FAILURES\tLOAD\tKIND\tCOUNT\tSTATUS\tFIRST MESSAGE", rows); err != nil {
 			return err
 		}
 	}
@@ -347,6 +304,38 @@ func WideTable(w io.Writer, r *bench.Results) error {
 		fmt.Fprintln(w, "\nThe run was interrupted: figures cover the requests that ran.")
 	}
 	return nil
+}
+
+// table writes header and rows (tab-separated cells) aligned in columns.
+func table(w io.Writer, header string, rows []string) error {
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, row := range rows {
+		fmt.Fprintln(tw, row)
+	}
+	return tw.Flush()
+}
+
+// failure is one kind of error of a warm-up or a step.
+type failure struct {
+	model, load string
+	e           bench.ErrorCount
+}
+
+// failuresOf lists the errors of the warm-ups, then of the steps.
+func failuresOf(r *bench.Results) []failure {
+	var failures []failure
+	for _, wu := range r.Warmups {
+		for _, e := range wu.Errors {
+			failures = append(failures, failure{wu.Model, "warm-up", e})
+		}
+	}
+	for _, run := range r.Runs {
+		for _, e := range run.Errors {
+			failures = append(failures, failure{run.Model, run.Load(), e})
+		}
+	}
+	return failures
 }
 
 // decision says how sure a tier is.

@@ -124,6 +124,16 @@ func prop(id string, v any) dashboard.DynamicConfigValue {
 func Builder() *dashboard.DashboardBuilder {
 	id := uint32(0)
 	next := func() uint32 { id++; return id }
+	// series starts a time-series panel in the shape they all share: the
+	// next id, the title, the description (none when ""), the data source,
+	// 8 rows high, span columns wide, in unit, from 0.
+	series := func(title, desc string, span uint32, unit string) *timeseries.PanelBuilder {
+		p := timeseries.NewPanelBuilder().Id(next()).Title(title)
+		if desc != "" {
+			p = p.Description(desc)
+		}
+		return p.Datasource(ds()).Height(8).Span(span).Unit(unit).Min(0)
+	}
 
 	b := dashboard.NewDashboardBuilder("tiergate").
 		Uid(UID).
@@ -201,71 +211,34 @@ func Builder() *dashboard.DashboardBuilder {
 
 	// ---- Latency and speed ----
 	b = b.WithRow(dashboard.NewRowBuilder("Latency and speed").Id(next())).
-		WithPanel(timeseries.NewPanelBuilder().Id(next()).
-			Title("Time to first chunk p50 / p95").
-			Description("Live TTFT of streamed chat completions (gen_ai.client.operation.time_to_first_chunk), over 5 minutes.").
-			Datasource(ds()).
-			Height(8).Span(12).Unit("s").Min(0).
+		WithPanel(series("Time to first chunk p50 / p95", "Live TTFT of streamed chat completions (gen_ai.client.operation.time_to_first_chunk), over 5 minutes.", 12, "s").
 			WithTarget(query("A", RecTTFTP50+"{"+genaiBackendSel+"}", "{{gen_ai_request_model}} p50")).
 			WithTarget(query("B", RecTTFTP95+"{"+genaiBackendSel+"}", "{{gen_ai_request_model}} p95")).
 			WithTarget(query("C", metrics.NameBackendTTFT+"{"+backendSel+"}", "{{model}} tier figure"))).
-		WithPanel(timeseries.NewPanelBuilder().Id(next()).
-			Title("Output tokens/s").
-			Description("Live median output tokens per second of streams after their first chunk, and the figure that decided the tier.").
-			Datasource(ds()).
-			Height(8).Span(12).Unit("none").Min(0).
+		WithPanel(series("Output tokens/s", "Live median output tokens per second of streams after their first chunk, and the figure that decided the tier.", 12, "none").
 			WithTarget(query("A", RecTPSP50+"{"+backendSel+"}", "{{model}} live p50")).
 			WithTarget(query("B", metrics.NameBackendTPS+"{"+backendSel+"}", "{{model}} tier figure"))).
-		WithPanel(timeseries.NewPanelBuilder().Id(next()).
-			Title("Operation duration p95").
-			Description("Whole request as the client saw it (gen_ai.client.operation.duration).").
-			Datasource(ds()).
-			Height(8).Span(12).Unit("s").Min(0).
+		WithPanel(series("Operation duration p95", "Whole request as the client saw it (gen_ai.client.operation.duration).", 12, "s").
 			WithTarget(query("A", RecDurationP95+"{"+genaiBackendSel+"}", "{{gen_ai_request_model}}"))).
-		WithPanel(timeseries.NewPanelBuilder().Id(next()).
-			Title("Time per output chunk p50").
-			Description("Mean gap between chunks after the first (gen_ai.client.operation.time_per_output_chunk).").
-			Datasource(ds()).
-			Height(8).Span(12).Unit("s").Min(0).
+		WithPanel(series("Time per output chunk p50", "Mean gap between chunks after the first (gen_ai.client.operation.time_per_output_chunk).", 12, "s").
 			WithTarget(query("A", `histogram_quantile(0.5, sum by (le, gen_ai_request_model) (rate(`+metrics.NameTimePerChunk+`_bucket{`+genaiBackendSel+`}[$__rate_interval])))`, "{{gen_ai_request_model}}")))
 
 	// ---- Traffic ----
 	b = b.WithRow(dashboard.NewRowBuilder("Traffic and errors").Id(next())).
-		WithPanel(timeseries.NewPanelBuilder().Id(next()).
-			Title("Request rate").
-			Datasource(ds()).
-			Height(8).Span(8).Unit("reqps").Min(0).
+		WithPanel(series("Request rate", "", 8, "reqps").
 			WithTarget(query("A", `sum by (model) (rate(`+metrics.NameRequests+`{`+backendSel+`}[$__rate_interval]))`, "{{model}}"))).
-		WithPanel(timeseries.NewPanelBuilder().Id(next()).
-			Title("Error ratio").
-			Description("Errors over requests in 5 minutes, leaving out client cancellations and invalid requests.").
-			Datasource(ds()).
-			Height(8).Span(8).Unit("percentunit").Min(0).Max(1).
+		WithPanel(series("Error ratio", "Errors over requests in 5 minutes, leaving out client cancellations and invalid requests.", 8, "percentunit").Max(1).
 			WithTarget(query("A", RecErrorRatio+"{"+backendSel+"}", "{{model}}"))).
-		WithPanel(timeseries.NewPanelBuilder().Id(next()).
-			Title("Errors by type").
-			Datasource(ds()).
-			Height(8).Span(8).Unit("reqps").Min(0).
+		WithPanel(series("Errors by type", "", 8, "reqps").
 			WithTarget(query("A", `sum by (error_type) (rate(`+metrics.NameRequestErrors+`{`+backendSel+`}[$__rate_interval]))`, "{{error_type}}"))).
-		WithPanel(timeseries.NewPanelBuilder().Id(next()).
-			Title("In flight").
-			Datasource(ds()).
-			Height(8).Span(12).Unit("none").Min(0).
+		WithPanel(series("In flight", "", 12, "none").
 			WithTarget(query("A", `sum by (model) (`+metrics.NameInFlight+`{`+backendSel+`})`, "{{model}}"))).
-		WithPanel(timeseries.NewPanelBuilder().Id(next()).
-			Title("Route decisions").
-			Description("Routing decisions by profile and reason.").
-			Datasource(ds()).
-			Height(8).Span(12).Unit("reqps").Min(0).
+		WithPanel(series("Route decisions", "Routing decisions by profile and reason.", 12, "reqps").
 			WithTarget(query("A", `sum by (profile, reason) (rate(`+metrics.NameRouteDecisions+`[$__rate_interval]))`, "{{profile}} {{reason}}")))
 
 	// ---- Resilience ----
 	b = b.WithRow(dashboard.NewRowBuilder("Fallbacks and circuit breakers").Id(next())).
-		WithPanel(timeseries.NewPanelBuilder().Id(next()).
-			Title("Fallbacks").
-			Description("Moves from one backend to the next, by cause.").
-			Datasource(ds()).
-			Height(8).Span(12).Unit("reqps").Min(0).
+		WithPanel(series("Fallbacks", "Moves from one backend to the next, by cause.", 12, "reqps").
 			WithTarget(query("A", `sum by (from_model, to_model, cause) (rate(`+metrics.NameFallbacks+`{from_model=~"$backend"}[$__rate_interval]))`, "{{from_model}} → {{to_model}} ({{cause}})"))).
 		WithPanel(statetimeline.NewPanelBuilder().Id(next()).
 			Title("Circuit breaker").
@@ -279,17 +252,9 @@ func Builder() *dashboard.DashboardBuilder {
 
 	// ---- Tokens and cost ----
 	b = b.WithRow(dashboard.NewRowBuilder("Tokens and cost").Id(next())).
-		WithPanel(timeseries.NewPanelBuilder().Id(next()).
-			Title("Tokens/s by type").
-			Description("Input and output tokens per second (gen_ai.client.token.usage).").
-			Datasource(ds()).
-			Height(8).Span(10).Unit("none").Min(0).
+		WithPanel(series("Tokens/s by type", "Input and output tokens per second (gen_ai.client.token.usage).", 10, "none").
 			WithTarget(query("A", `sum by (gen_ai_request_model, gen_ai_token_type) (rate(`+metrics.NameTokenUsage+`_sum{`+genaiBackendSel+`}[$__rate_interval]))`, "{{gen_ai_request_model}} {{gen_ai_token_type}}"))).
-		WithPanel(timeseries.NewPanelBuilder().Id(next()).
-			Title("Cost rate").
-			Description("USD per hour from the catalog's list prices.").
-			Datasource(ds()).
-			Height(8).Span(10).Unit("currencyUSD").Min(0).
+		WithPanel(series("Cost rate", "USD per hour from the catalog's list prices.", 10, "currencyUSD").
 			WithTarget(query("A", `sum by (model) (rate(`+metrics.NameCost+`{`+backendSel+`}[$__rate_interval])) * 3600`, "{{model}}"))).
 		WithPanel(stat.NewPanelBuilder().Id(next()).
 			Title("Cost in range").
@@ -300,17 +265,10 @@ func Builder() *dashboard.DashboardBuilder {
 
 	// ---- Overhead ----
 	b = b.WithRow(dashboard.NewRowBuilder("Gateway overhead").Id(next())).
-		WithPanel(timeseries.NewPanelBuilder().Id(next()).
-			Title("Gateway overhead p50 / p99").
-			Description("The gateway's own time per request: total time minus the time spent waiting on the upstream.").
-			Datasource(ds()).
-			Height(8).Span(12).Unit("s").Min(0).
+		WithPanel(series("Gateway overhead p50 / p99", "The gateway's own time per request: total time minus the time spent waiting on the upstream.", 12, "s").
 			WithTarget(query("A", RecOverheadP50, "{{operation}} p50")).
 			WithTarget(query("B", RecOverheadP99, "{{operation}} p99"))).
-		WithPanel(timeseries.NewPanelBuilder().Id(next()).
-			Title("Overhead by provider p99").
-			Datasource(ds()).
-			Height(8).Span(12).Unit("s").Min(0).
+		WithPanel(series("Overhead by provider p99", "", 12, "s").
 			WithTarget(query("A", `histogram_quantile(0.99, sum by (le, provider) (rate(`+metrics.NameOverhead+`_bucket[$__rate_interval])))`, "{{provider}}")))
 	return b
 }

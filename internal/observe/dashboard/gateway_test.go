@@ -17,6 +17,7 @@ import (
 	"github.com/tiergate/tiergate/internal/testing/emulators/anthropicemu"
 	"github.com/tiergate/tiergate/internal/testing/emulators/ollamaemu"
 	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
+	"github.com/tiergate/tiergate/internal/testing/proc"
 	"github.com/tiergate/tiergate/internal/testing/promtest"
 )
 
@@ -136,15 +137,7 @@ models:
 		cancel()
 		wg.Wait()
 		client.CloseIdleConnections()
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
+		proc.Stop(cmd, proc.Wait(cmd), os.Interrupt, 10*time.Second)
 		oai.Close()
 		flaky.Close()
 		anth.Close()

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tiergate/tiergate/internal/testing/promtest"
 	"golang.org/x/net/html"
 )
 
@@ -24,20 +25,7 @@ import (
 // TIERGATE_SKIP_CHROMIUM=1 skips instead of installing.
 func chromium(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatal("no go.mod above the working directory")
-		}
-		dir = filepath.Dir(dir)
-	}
-	cmd := exec.Command(filepath.Join(dir, "scripts", "ensure-chromium.sh"))
+	cmd := exec.Command(filepath.Join(promtest.RepoRoot(t), "scripts", "ensure-chromium.sh"))
 	skip := os.Getenv("TIERGATE_SKIP_CHROMIUM") == "1"
 	if skip {
 		cmd.Env = append(os.Environ(), "TIERGATE_CHROMIUM_NO_INSTALL=1")

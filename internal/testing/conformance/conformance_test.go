@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/tiergate/tiergate/internal/providers"
 	"github.com/tiergate/tiergate/internal/providers/anthropic"
 	"github.com/tiergate/tiergate/internal/providers/gemini"
@@ -30,12 +28,11 @@ import (
 	"github.com/tiergate/tiergate/internal/testing/emulators/geminiemu"
 	"github.com/tiergate/tiergate/internal/testing/emulators/ollamaemu"
 	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
+	"github.com/tiergate/tiergate/internal/testing/leak"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// Started at init by go.opencensus.io, a dependency of the Gemini SDK.
-		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"))
+	leak.VerifyTestMain(m)
 }
 
 // upstream is one emulator setting: the key it expects and the fault it

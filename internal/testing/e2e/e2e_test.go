@@ -22,14 +22,14 @@ import (
 	"github.com/tiergate/tiergate/internal/testing/emulators/geminiemu"
 	"github.com/tiergate/tiergate/internal/testing/emulators/ollamaemu"
 	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
+	"github.com/tiergate/tiergate/internal/testing/leak"
 	"github.com/tiergate/tiergate/internal/testing/ollamatest"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+	leak.VerifyTestMain(m, goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
 		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
-		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
-		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start")) // started at init by the Gemini SDK's dependencies
+		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"))
 }
 
 var npmOnce sync.Once

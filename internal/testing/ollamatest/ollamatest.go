@@ -20,7 +20,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -31,6 +30,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tiergate/tiergate/internal/testing/freeport"
 	"github.com/tiergate/tiergate/internal/testing/tinygguf"
 )
 
@@ -138,7 +138,7 @@ func Start(t testing.TB, o Options) *Server {
 	began := time.Now()
 	var host string
 	for attempt := 1; ; attempt++ {
-		port, err := freePort()
+		port, err := freeport.Loopback()
 		if err != nil {
 			t.Fatalf("ollamatest: %v", err)
 		}
@@ -285,15 +285,6 @@ func serverEnv(base []string, host, models, home string, extra []string) []strin
 	return append(env, extra...)
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // ansi matches the terminal control sequences of the ollama CLI's progress
 // display.
 var ansi = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
@@ -367,6 +358,10 @@ func (p *process) stop(grace time.Duration) error {
 	default:
 	}
 	if err := terminate(p.cmd); err != nil {
+		if errors.Is(err, os.ErrProcessDone) { // it exited since the check above
+			<-p.exited
+			return nil
+		}
 		return err
 	}
 	timer := time.NewTimer(grace)

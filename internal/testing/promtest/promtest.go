@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -24,10 +23,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tiergate/tiergate/internal/testing/freeport"
+	"github.com/tiergate/tiergate/internal/testing/proc"
+	"github.com/tiergate/tiergate/internal/testing/syncbuf"
 )
 
 // RepoRoot returns the repository's root: the nearest directory above the
@@ -128,24 +130,7 @@ type Server struct {
 	// Dir holds its configuration and data.
 	Dir    string
 	client *http.Client
-	log    *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	log    *syncbuf.Buffer
 }
 
 // Start writes c to a temporary directory, starts Prometheus on a free
@@ -171,17 +156,8 @@ func Start(t testing.TB, c Config) *Server {
 	return nil
 }
 
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
 func start(t testing.TB, bin, dir, cfg string) (*Server, error) {
-	port, err := freePort()
+	port, err := freeport.Loopback()
 	if err != nil {
 		return nil, err
 	}
@@ -197,22 +173,13 @@ func start(t testing.TB, bin, dir, cfg string) (*Server, error) {
 		"--storage.tsdb.retention.time=1h",
 		"--log.level=warn",
 	)
-	s := &Server{URL: "http://" + addr, Dir: dir, client: &http.Client{Timeout: 10 * time.Second}, log: &lockedBuffer{}}
+	s := &Server{URL: "http://" + addr, Dir: dir, client: &http.Client{Timeout: 10 * time.Second}, log: &syncbuf.Buffer{}}
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stop := func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}
+	exited := proc.Wait(cmd)
+	stop := func() { proc.Stop(cmd, exited, syscall.SIGTERM, 10*time.Second) }
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		select {

@@ -194,6 +194,20 @@ func (d *decoder) str() (string, error) {
 	return string(b), nil
 }
 
+// uniqueStr reads a string that must not be in seen (a "duplicate what"
+// error if it is) and adds it.
+func (d *decoder) uniqueStr(seen map[string]bool, what string) (string, error) {
+	s, err := d.str()
+	if err != nil {
+		return "", err
+	}
+	if seen[s] {
+		return "", formatErr("duplicate %s %q", what, s)
+	}
+	seen[s] = true
+	return s, nil
+}
+
 func (d *decoder) file() (*File, error) {
 	magic, err := d.read(4)
 	if err != nil {
@@ -223,13 +237,9 @@ func (d *decoder) file() (*File, error) {
 	seen := map[string]bool{}
 	for range nkv {
 		var kv KV
-		if kv.Key, err = d.str(); err != nil {
+		if kv.Key, err = d.uniqueStr(seen, "key"); err != nil {
 			return nil, err
 		}
-		if seen[kv.Key] {
-			return nil, formatErr("duplicate key %q", kv.Key)
-		}
-		seen[kv.Key] = true
 		t, err := d.u32()
 		if err != nil {
 			return nil, err
@@ -250,13 +260,9 @@ func (d *decoder) file() (*File, error) {
 	names := map[string]bool{}
 	for range nt {
 		var ti TensorInfo
-		if ti.Name, err = d.str(); err != nil {
+		if ti.Name, err = d.uniqueStr(names, "tensor"); err != nil {
 			return nil, err
 		}
-		if names[ti.Name] {
-			return nil, formatErr("duplicate tensor %q", ti.Name)
-		}
-		names[ti.Name] = true
 		nd, err := d.u32()
 		if err != nil {
 			return nil, err

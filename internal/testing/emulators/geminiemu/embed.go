@@ -95,33 +95,39 @@ func mustParse(s string) float64 {
 	return f
 }
 
-func (s *Server) embed(w http.ResponseWriter, model string, body []byte) {
-	var req embedRequest
+// decodeEmbedding decodes body strictly into a T for the embedding
+// method of model, answering the error and returning nil when body does
+// not decode or model does not embed.
+func decodeEmbedding[T any](w http.ResponseWriter, model, method string, body []byte) *T {
+	var req T
 	if msg := decodeStrict(body, &req); msg != "" {
 		writeBadRequest(w, msg)
-		return
+		return nil
 	}
 	if !isEmbeddingModel(model) {
-		modelNotFound(w, model, "embedContent")
+		modelNotFound(w, model, method)
+		return nil
+	}
+	return &req
+}
+
+func (s *Server) embed(w http.ResponseWriter, model string, body []byte) {
+	req := decodeEmbedding[embedRequest](w, model, "embedContent", body)
+	if req == nil {
 		return
 	}
-	if msg := checkEmbed("EmbedContentRequest", model, &req); msg != "" {
+	if msg := checkEmbed("EmbedContentRequest", model, req); msg != "" {
 		writeBadRequest(w, msg)
 		return
 	}
 	writeJSON(w, struct {
 		Embedding embeddingOut `json:"embedding"`
-	}{embeddingFor(model, &req)})
+	}{embeddingFor(model, req)})
 }
 
 func (s *Server) batchEmbed(w http.ResponseWriter, model string, body []byte) {
-	var req batchEmbedRequest
-	if msg := decodeStrict(body, &req); msg != "" {
-		writeBadRequest(w, msg)
-		return
-	}
-	if !isEmbeddingModel(model) {
-		modelNotFound(w, model, "batchEmbedContents")
+	req := decodeEmbedding[batchEmbedRequest](w, model, "batchEmbedContents", body)
+	if req == nil {
 		return
 	}
 	if len(req.Requests) == 0 {
