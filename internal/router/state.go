@@ -53,6 +53,11 @@ type backend struct {
 	model    *catalog.Model
 	provider providers.Provider
 	ph       *provHealth // the provider's health, shared by its models (provider_health.go)
+	// in lists the static sets' blocks b is a member of, which publish
+	// keeps a floor of their costs for (static.go); floor is b's last
+	// published floor (costFloor). Both under mu.
+	in    []blockRef
+	floor float64
 
 	mu sync.Mutex
 	// Peak-sensitive EWMA of latency (ns) and when it was last updated.
@@ -119,10 +124,27 @@ type live struct {
 
 // publish replaces the backend's live value; b.mu must be held.
 func (b *backend) publish() {
-	b.live.Store(&live{tier: b.tier, tierSource: b.tierSource, measuredAt: b.measuredAt, state: b.state, lastError: b.lastError,
+	l := &live{tier: b.tier, tierSource: b.tierSource, measuredAt: b.measuredAt, state: b.state, lastError: b.lastError,
 		ewma: b.ewma, ttft: time.Duration(b.ttftEWMA), tps: b.tpsEWMA, unary: time.Duration(b.unary),
 		openedAtNs: unixNs(b.openedAt), cooldownNs: unixNs(b.cooldownUntil), ewmaAtNs: unixNs(b.ewmaAt), rank: b.tier.Rank(),
-		open: b.state == Open, prior: float64(priorLatency[b.tier])})
+		open: b.state == Open, prior: float64(priorLatency[b.tier])}
+	b.live.Store(l)
+	if f := l.costFloor(); f != b.floor {
+		old := b.floor
+		b.floor = f
+		for _, in := range b.in {
+			in.x.note(in.blk, old, f)
+		}
+	}
+}
+
+// costFloor is a bound under the load cost a decision can price l at,
+// whatever the time and the requests in flight: the latency average
+// drifts between the average and the tier's typical latency (less a
+// little for the rounding of the drift's arithmetic), and in-flight + 1
+// is at least 1.
+func (l *live) costFloor() float64 {
+	return min(l.ewma, l.prior) * (1 - 1e-9)
 }
 
 // snapshot is a backend as one decision sees it.
