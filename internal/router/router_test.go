@@ -725,7 +725,7 @@ func TestCostFloors(t *testing.T) {
 				}
 			}
 		}
-		for j := range st.ix.floor {
+		for j := range st.ix.sum {
 			x := math.Inf(1)
 			for _, b := range st.backends[j*blockSize : min((j+1)*blockSize, len(st.backends))] {
 				x = min(x, b.live.Load().costFloor())

@@ -86,6 +86,15 @@ type liveScorer interface {
 	staticBound(p *config.Profile, b *backend) float64
 }
 
+// A blockScorer is a liveScorer that can also bound its score over a
+// block of a static set from the block's summary (static.go).
+type blockScorer interface {
+	liveScorer
+	// blockBound is w × a bound on rowScore for any backend that ranks
+	// no better than bb on each field (w >= 0).
+	blockBound(pl *plan, w float64, bb *ranked) float64
+}
+
 // registry lists every rule once: filters in the order they run (the first
 // that objects names the reason), scorers in the order explain and
 // reasons read them (the first of equals names the reason).

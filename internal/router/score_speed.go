@@ -27,6 +27,11 @@ func (speed) staticBound(p *config.Profile, _ *backend) float64 {
 	return p.Weights.Speed * speedScore(0, 1, 1)
 }
 
+// blockBound: the block's fastest tier at its lowest cost floor.
+func (speed) blockBound(pl *plan, w float64, bb *ranked) float64 {
+	return w * speedScore(int(bb.rank), bb.cost, pl.bestCost)
+}
+
 func speedScore(rank int, cost, bestCost float64) float64 {
 	tierScore := float64(3-rank) / 3
 	live := 1.0

@@ -53,11 +53,11 @@ type backend struct {
 	model    *catalog.Model
 	provider providers.Provider
 	ph       *provHealth // the provider's health, shared by its models (provider_health.go)
-	// in lists the static sets' blocks b is a member of, which publish
-	// keeps a floor of their costs for (static.go); floor is b's last
-	// published floor (costFloor). Both under mu.
-	in    []blockRef
-	floor float64
+	// in lists the static sets' blocks b is a member of, whose summaries
+	// publish keeps (static.go); part is what b last added to them. Both
+	// under mu.
+	in   []blockRef
+	part blockLive
 
 	mu sync.Mutex
 	// Peak-sensitive EWMA of latency (ns) and when it was last updated.
@@ -129,22 +129,21 @@ func (b *backend) publish() {
 		openedAtNs: unixNs(b.openedAt), cooldownNs: unixNs(b.cooldownUntil), ewmaAtNs: unixNs(b.ewmaAt), rank: b.tier.Rank(),
 		open: b.state == Open, prior: float64(priorLatency[b.tier])}
 	b.live.Store(l)
-	if f := l.costFloor(); f != b.floor {
-		old := b.floor
-		b.floor = f
+	if m := liveOf(l); m != b.part {
+		old := b.part
+		b.part = m
 		for _, in := range b.in {
-			in.x.note(in.blk, old, f)
+			in.x.note(in.blk, old, m)
 		}
 	}
 }
 
 // costFloor is a bound under the load cost a decision can price l at,
 // whatever the time and the requests in flight: the latency average
-// drifts between the average and the tier's typical latency (less a
-// little for the rounding of the drift's arithmetic), and in-flight + 1
-// is at least 1.
+// drifts between the average and the tier's typical latency (see
+// drift.latency), and in-flight + 1 is at least 1.
 func (l *live) costFloor() float64 {
-	return min(l.ewma, l.prior) * (1 - 1e-9)
+	return min(l.ewma, l.prior)
 }
 
 // snapshot is a backend as one decision sees it.
@@ -228,7 +227,8 @@ func (d *drift) latency(l *live, now int64) float64 {
 	}
 	k := int(x)
 	w := d.w[k] + (d.w[k+1]-d.w[k])*(x-float64(k))
-	return l.ewma*w + l.prior*(1-w)
+	// Between the two, whatever the rounding (costFloor relies on it).
+	return min(max(l.ewma*w+l.prior*(1-w), min(l.ewma, l.prior)), max(l.ewma, l.prior))
 }
 
 // updateState moves an open circuit to half-open once OpenFor passed.

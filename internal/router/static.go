@@ -25,7 +25,9 @@ type staticSet struct {
 	bestPrice float64
 	// ub is each backend's bound on its score (order), best first.
 	ub []float64
-	ix *blockIndex
+	// rest is ub without the blockScorers' bounds.
+	rest []float64
+	ix   *blockIndex
 	// minWindow is the smallest context window known among backends (0
 	// for none): a request within it fits them all (contextWindow.binds).
 	minWindow int
@@ -73,11 +75,14 @@ backends:
 // catalog order. The scan then reads it best first and stops where
 // nothing left can beat the k-th best.
 func (st *staticSet) order(prof *config.Profile) {
-	ub := make([]float64, len(st.backends))
+	ub, rest := make([]float64, len(st.backends)), make([]float64, len(st.backends))
 	for i, b := range st.backends {
-		ub[i] = st.base[i]
+		ub[i], rest[i] = st.base[i], st.base[i]
 		for _, l := range liveScores {
 			ub[i] += l.s.staticBound(prof, b)
+			if _, ok := l.s.(blockScorer); !ok {
+				rest[i] += l.s.staticBound(prof, b)
+			}
 		}
 	}
 	perm := make([]int, len(ub))
@@ -86,25 +91,51 @@ func (st *staticSet) order(prof *config.Profile) {
 	}
 	sort.SliceStable(perm, func(i, j int) bool { return ub[perm[i]] > ub[perm[j]] })
 	bs, base := make([]*backend, len(perm)), make([]float64, len(perm))
-	st.ub = make([]float64, len(perm))
+	st.ub, st.rest = make([]float64, len(perm)), make([]float64, len(perm))
 	for i, p := range perm {
-		bs[i], base[i], st.ub[i] = st.backends[p], st.base[p], ub[p]
+		bs[i], base[i], st.ub[i], st.rest[i] = st.backends[p], st.base[p], ub[p], rest[p]
 	}
 	st.backends, st.base = bs, base
 }
 
-// blockSize is how many backends of a static set share a cost floor.
+// bestFirst is how many blocks the search for the best cost takes lowest
+// floor first before it takes the rest in order.
+const bestFirst = 4
+
+// blockSize is how many backends of a static set share a summary.
 const blockSize = 64
 
 // blockIndex keeps, per block of blockSize backends of a static set (in
-// its order), a floor under their load costs, so that finding the best
-// cost skips the blocks that cannot hold it. Each member's publish keeps
-// it (note): lowered at once when a member's floor falls, worked out
-// anew when the member that held it rises.
+// its order), what the best of them could reach on each thing a scan
+// orders by: the lowest cost floor (costFloor), the fastest tier, the
+// most tokens/s (live, kept by each member's publish: merged at once
+// when a member gets better, worked out anew when one that may have held
+// a best gets worse), the lowest price and the highest quality (fixed).
+// A scan skips the blocks that cannot hold the best cost or beat the
+// k-th best.
 type blockIndex struct {
 	st    *staticSet
-	floor []atomic.Uint64 // float64 bits
-	mu    []sync.Mutex    // serialises each block's updates
+	sum   []atomic.Pointer[blockLive]
+	mu    []sync.Mutex // serialises each block's updates
+	fixed []ranked     // price and quality
+	// rest is the highest of the members' rest: with each blockScorer's
+	// blockBound, a bound on their scores.
+	rest []float64
+}
+
+// blockLive is the live part of a block's summary, replaced whole.
+type blockLive struct {
+	floor, tps float64
+	rank       int32
+}
+
+// liveOf is what a member adds to its block's summary.
+func liveOf(l *live) blockLive {
+	return blockLive{floor: l.costFloor(), tps: l.tps, rank: int32(l.rank)}
+}
+
+func (s blockLive) merge(m blockLive) blockLive {
+	return blockLive{floor: min(s.floor, m.floor), tps: max(s.tps, m.tps), rank: min(s.rank, m.rank)}
 }
 
 // blockRef is a block a backend is a member of.
@@ -115,44 +146,86 @@ type blockRef struct {
 
 func newBlockIndex(st *staticSet) *blockIndex {
 	nb := (len(st.backends) + blockSize - 1) / blockSize
-	x := &blockIndex{st: st, floor: make([]atomic.Uint64, nb), mu: make([]sync.Mutex, nb)}
+	x := &blockIndex{st: st, sum: make([]atomic.Pointer[blockLive], nb), mu: make([]sync.Mutex, nb), fixed: make([]ranked, nb), rest: make([]float64, nb)}
 	for j := range nb {
 		x.recompute(j)
+		f := &x.fixed[j]
+		x.rest[j] = math.Inf(-1)
+		for i, b := range x.members(j) {
+			x.rest[j] = max(x.rest[j], st.rest[j*blockSize+i])
+			if i == 0 || b.price < f.price {
+				f.price = b.price
+			}
+			f.quality = max(f.quality, b.quality)
+		}
 	}
 	return x
 }
 
+func (x *blockIndex) members(j int) []*backend {
+	return x.st.backends[j*blockSize : min((j+1)*blockSize, len(x.st.backends))]
+}
+
 // join makes the set's backends members of their blocks: from now on
-// their publish keeps the floors (the router is not yet in use).
+// their publish keeps the summaries (the router is not yet in use).
 func (x *blockIndex) join() {
 	for i, b := range x.st.backends {
 		b.in = append(b.in, blockRef{x, i / blockSize})
 	}
 }
 
-func (x *blockIndex) floorOf(j int) float64 { return math.Float64frombits(x.floor[j].Load()) }
+func (x *blockIndex) floorOf(j int) float64 { return x.sum[j].Load().floor }
 
-// recompute sets block j's floor from its members' published state; the
-// block's mutex must be held (or the set not yet shared).
-func (x *blockIndex) recompute(j int) {
-	f := math.Inf(1)
-	for _, b := range x.st.backends[j*blockSize : min((j+1)*blockSize, len(x.st.backends))] {
-		f = min(f, b.live.Load().costFloor())
-	}
-	x.floor[j].Store(math.Float64bits(f))
+// bestOf is the best block j's members could rank on each key: a row no
+// member can beat on the sort key asked for.
+func (x *blockIndex) bestOf(j int) ranked {
+	s := x.sum[j].Load()
+	r := x.fixed[j]
+	r.cost, r.tps, r.rank = s.floor, s.tps, s.rank
+	return r
 }
 
-// note is told by a member of block j that its floor moved from old to
-// f (after it published the state f is of).
-func (x *blockIndex) note(j int, old, f float64) {
+// bound is a bound on the score of block j's members under pl (the
+// weights ws non-negative): their highest rest plus each blockScorer's
+// blockBound (a hair under the bound's rounding is left to the margin
+// the caller keeps).
+func (x *blockIndex) bound(pl *plan, ws *[nScorers]float64, j int) float64 {
+	bb := x.bestOf(j)
+	s := x.rest[j]
+	for _, l := range liveScores {
+		if b, ok := l.s.(blockScorer); ok && ws[l.k] != 0 {
+			s += b.blockBound(pl, ws[l.k], &bb)
+		}
+	}
+	return s
+}
+
+// recompute works out block j's summary from its members' published
+// state; the block's mutex must be held (or the set not yet shared).
+func (x *blockIndex) recompute(j int) {
+	var s blockLive
+	for i, b := range x.members(j) {
+		m := liveOf(b.live.Load())
+		if i == 0 {
+			s = m
+		}
+		s = s.merge(m)
+	}
+	x.sum[j].Store(&s)
+}
+
+// note is told by a member of block j that its part moved from old to m
+// (after it published the state m is of).
+func (x *blockIndex) note(j int, old, m blockLive) {
 	x.mu[j].Lock()
 	defer x.mu[j].Unlock()
-	cur := x.floorOf(j)
-	switch {
-	case f < cur:
-		x.floor[j].Store(math.Float64bits(f))
-	case f > old && old <= cur:
-		x.recompute(j) // it may have held the floor
+	cur := *x.sum[j].Load()
+	if m.floor > old.floor && old.floor <= cur.floor || m.tps < old.tps && old.tps >= cur.tps || m.rank > old.rank && old.rank <= cur.rank {
+		x.recompute(j) // it may have held a best
+		return
+	}
+	if s := cur.merge(m); s != cur {
+		x.sum[j].Store(&s)
 	}
 }
 
@@ -175,7 +248,7 @@ type hot struct {
 // first, those until the k-th best beats the bound of every backend left.
 func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 	n := len(st.backends)
-	nb := len(st.ix.floor)
+	nb := len(st.ix.sum)
 	if cap(sc.ls) < n {
 		sc.ls, sc.out, sc.cost, sc.hot = make([]*live, n), make([]bool, n), make([]float64, n), make([]hot, 0, n)
 	}
@@ -185,14 +258,33 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 	sc.loaded = sc.loaded[:nb]
 	clear(sc.loaded)
 	ws := pl.weights()
-	prune := pl.sortBy == byScore
+	bounded := true // ub bounds every score
 	for _, l := range liveScores {
-		prune = prune && ws[l.k] >= 0
+		bounded = bounded && ws[l.k] >= 0
 	}
+	prune := bounded && pl.sortBy == byScore
+	// The best cost: the blocks of the lowest floors first (a few, then
+	// in order), so that the best found soon skips the others.
 	bestCost := math.Inf(1)
-	for j := range nb {
-		if st.ix.floorOf(j) >= bestCost {
-			continue
+	for pick := 0; ; pick++ {
+		j := -1
+		if pick < bestFirst {
+			f := bestCost
+			for b := range nb {
+				if !sc.loaded[b] && st.ix.floorOf(b) < f {
+					j, f = b, st.ix.floorOf(b)
+				}
+			}
+		} else {
+			for b := range nb {
+				if !sc.loaded[b] && st.ix.floorOf(b) < bestCost {
+					j = b
+					break
+				}
+			}
+		}
+		if j < 0 {
+			break
 		}
 		lo, hi := r.load(pl, st, sc, j)
 		for i := lo; i < hi; i++ {
@@ -204,8 +296,22 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 	pl.bestCost, pl.bestPrice = bestCost, st.bestPrice
 	hs, top := sc.hot[:0], sc.top[:0]
 	for j := range nb {
-		if prune && len(top) == k && st.ub[j*blockSize] < hs[top[k-1]].score {
-			break
+		if len(top) == k {
+			last := &hs[top[k-1]].ranked
+			if prune && st.ub[j*blockSize] < last.score {
+				break // the set is in ub's order: nothing left can win
+			}
+			if prune && st.ix.bound(pl, &ws, j) < last.score*(1-1e-12) {
+				continue
+			}
+			if pl.sortBy != byScore {
+				// No member beats last on the key unless bb does; one
+				// that ties is ranked by its score.
+				bb := st.ix.bestOf(j)
+				if l, decided := less(pl.sortBy, last, &bb); decided && l || !decided && bounded && st.ub[j*blockSize] < last.score {
+					continue
+				}
+			}
 		}
 		lo, hi := r.load(pl, st, sc, j)
 		from := len(hs)
