@@ -121,6 +121,14 @@ type blockIndex struct {
 	// rest is the highest of the members' rest: with each blockScorer's
 	// blockBound, a bound on their scores.
 	rest []float64
+	// first is the lowest catalog index among the members.
+	first []int
+}
+
+// loses reports whether every member of block j, none of whose scores is
+// over ub, ranks after last on the score (ties to the catalog's first).
+func (x *blockIndex) loses(j int, ub float64, last *hot) bool {
+	return ub < last.score || ub == last.score && x.first[j] > last.b.idx
 }
 
 // blockLive is the live part of a block's summary, replaced whole.
@@ -146,12 +154,14 @@ type blockRef struct {
 
 func newBlockIndex(st *staticSet) *blockIndex {
 	nb := (len(st.backends) + blockSize - 1) / blockSize
-	x := &blockIndex{st: st, sum: make([]atomic.Pointer[blockLive], nb), mu: make([]sync.Mutex, nb), fixed: make([]ranked, nb), rest: make([]float64, nb)}
+	x := &blockIndex{st: st, sum: make([]atomic.Pointer[blockLive], nb), mu: make([]sync.Mutex, nb), fixed: make([]ranked, nb), rest: make([]float64, nb), first: make([]int, nb)}
 	for j := range nb {
 		x.recompute(j)
 		f := &x.fixed[j]
 		x.rest[j] = math.Inf(-1)
+		x.first[j] = math.MaxInt
 		for i, b := range x.members(j) {
+			x.first[j] = min(x.first[j], b.idx)
 			x.rest[j] = max(x.rest[j], st.rest[j*blockSize+i])
 			if i == 0 || b.price < f.price {
 				f.price = b.price
@@ -297,9 +307,13 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 	hs, top := sc.hot[:0], sc.top[:0]
 	for j := range nb {
 		if len(top) == k {
-			last := &hs[top[k-1]].ranked
+			lastRow := &hs[top[k-1]]
+			last := &lastRow.ranked
 			if prune && st.ub[j*blockSize] < last.score {
 				break // the set is in ub's order: nothing left can win
+			}
+			if prune && st.ix.loses(j, st.ub[j*blockSize], lastRow) {
+				continue
 			}
 			if prune && st.ix.bound(pl, &ws, j) < last.score*(1-1e-12) {
 				continue
@@ -308,7 +322,7 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 				// No member beats last on the key unless bb does; one
 				// that ties is ranked by its score.
 				bb := st.ix.bestOf(j)
-				if l, decided := less(pl.sortBy, last, &bb); decided && l || !decided && bounded && st.ub[j*blockSize] < last.score {
+				if l, decided := less(pl.sortBy, last, &bb); decided && l || !decided && bounded && st.ix.loses(j, st.ub[j*blockSize], lastRow) {
 					continue
 				}
 			}
