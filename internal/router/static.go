@@ -103,7 +103,7 @@ func (st *staticSet) order(prof *config.Profile) {
 const bestFirst = 4
 
 // blockSize is how many backends of a static set share a summary.
-const blockSize = 64
+const blockSize = 32
 
 // blockIndex keeps, per block of blockSize backends of a static set (in
 // its order), what the best of them could reach on each thing a scan
