@@ -12,13 +12,5 @@ found() {
   done
   return 1
 }
-if found; then exit 0; fi
-if [ "${TIERGATE_CHROMIUM_NO_INSTALL:-}" = 1 ]; then
-  echo "no chromium on PATH, and TIERGATE_CHROMIUM_NO_INSTALL=1" >&2; exit 3
-fi
 . "$(dirname "$0")/apt.sh"
-apt_lock
-if found; then exit 0; fi
-echo "installing Debian's chromium package" >&2
-apt_install chromium
-found || { echo "chromium was installed but is not on PATH" >&2; exit 1; }
+apt_ensure TIERGATE_CHROMIUM_NO_INSTALL chromium chromium

@@ -12,15 +12,7 @@ found() {
   [ "$(dirname "$p")" = "$(dirname "$t")" ] || return 1
   echo "$p"
 }
-if found; then exit 0; fi
-if [ "${TIERGATE_PROMETHEUS_NO_INSTALL:-}" = 1 ]; then
-  echo "no prometheus and promtool on PATH, and TIERGATE_PROMETHEUS_NO_INSTALL=1" >&2; exit 3
-fi
 . "$(dirname "$0")/apt.sh"
-apt_lock
-if found; then exit 0; fi
-echo "installing Debian's prometheus package (prometheus, promtool)" >&2
 # RUNLEVEL=1 keeps invoke-rc.d from starting the packaged service where no
 # policy-rc.d forbids it: the tests start their own Prometheus.
-APT_ENV=RUNLEVEL=1 apt_install prometheus
-found || { echo "prometheus was installed but prometheus/promtool are not on PATH" >&2; exit 1; }
+APT_ENV=RUNLEVEL=1 apt_ensure TIERGATE_PROMETHEUS_NO_INSTALL "prometheus and promtool" prometheus

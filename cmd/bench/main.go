@@ -27,13 +27,18 @@
 // id) or `bench -model ollama/llama3:8b` (any installed model by name).
 //
 // Output: a progress bar on a terminal (plain lines otherwise) on stderr;
-// the summary table on stdout; with -out DIR, results.json, results.csv
+// the summary table on stdout (80 columns; -wide for every column); with -out DIR, results.json, results.csv
 // (one row per model and step), requests.csv (one row per request),
 // report.html (self-contained charts, opens offline) and tiers.json. The
 // tiers are also merged into -tiers-out (default: the config's
 // tiers.file, TIERGATE_TIERS in the default config), which the gateway
 // reloads when it changes. Ctrl-C stops the run and still writes what was
-// measured.
+// measured. -out and -tiers-out are checked before the first request; a
+// model whose warm-up fails is not measured, and bench exits with the
+// warm-up's error. -repeat N runs the measurement N times and pools it;
+// tiers come with 95% bootstrap intervals (-confidence, -resamples), and
+// an undecided one keeps the tier the tiers file had. results.json holds
+// a per-second series of each step and the run's metadata.
 //
 // This command parses flags and wires things up; the engine is
 // internal/bench, the outputs internal/bench/report.
@@ -50,6 +55,9 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -122,7 +130,10 @@ Metrics: TTFT = send to first chunk with generated content; ITL = gaps between
 content chunks; TPOT = (E2E - TTFT)/(tokens - 1); tok/s per request =
 (tokens - 1)/(E2E - TTFT). Tokens come from the server's usage, else an offline
 tokenizer, else one per chunk. Tiers come from the concurrency-1 step, judged by
-the config's tiers.rules. Failures are counted by kind, never in latency figures.
+the config's tiers.rules, with bootstrap confidence intervals of its medians: when
+an interval straddles a threshold the tier is "undecided" and the tiers file keeps
+its previous tier (with none, the medians' tier is written, marked provisional).
+Failures are counted by kind, never in latency figures.
 
 Flags:
 `
@@ -165,8 +176,12 @@ func run(ctx context.Context, args []string, e env) error {
 	maxTokens := fs.Int("max-tokens", 128, "max_tokens of each request")
 	seed := fs.Uint64("seed", 1, "seed for synthetic prompts and Poisson arrivals")
 	promptsFile := fs.String("prompts", "", "JSONL `file` of prompts, one {\"prompt\": \"...\"} or {\"messages\": [...]} per line (optional \"max_tokens\"), used in turn")
+	repeat := fs.Int("repeat", 1, "run the whole measurement `N` times and pool the samples; the results give each repeat's medians and the confidence intervals their spread")
+	confidence := fs.Float64("confidence", 0.95, "`level` of the bootstrap confidence intervals of the medians that decide a tier")
+	resamples := fs.Int("resamples", 1000, "bootstrap draws for the confidence intervals")
 	outDir := fs.String("out", "", "write results.json, results.csv, requests.csv, report.html and tiers.json into `dir`")
 	tiersOut := fs.String("tiers-out", "", "merge the tiers into this `file` for the gateway (default: tiers.file of the config; \"off\" to skip)")
+	wide := fs.Bool("wide", false, "print the full summary table (every percentile and column; wider than 80 columns) instead of the narrow one")
 	progress := fs.String("progress", "auto", "progress display: auto (a bar on a terminal, else lines), bar, lines or off")
 	level := fs.String("log-level", "warn", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
@@ -185,7 +200,11 @@ func run(ctx context.Context, args []string, e env) error {
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lv}))
 
 	o := bench.Options{Requests: *requests, Duration: *duration, RampUp: *rampUp, Warmup: *warmup, Timeout: *timeout,
-		MaxTokens: *maxTokens, PromptTokens: *promptTokens, Seed: *seed, Logger: log}
+		MaxTokens: *maxTokens, PromptTokens: *promptTokens, Seed: *seed, Logger: log,
+		Repeat: *repeat, Confidence: *confidence, Resamples: *resamples}
+	if *repeat < 1 || !(*confidence > 0 && *confidence < 1) || *resamples < 1 {
+		return errors.New("-repeat and -resamples must be at least 1, -confidence between 0 and 1 (e.g. 0.95)")
+	}
 	if set["duration"] && !set["requests"] {
 		o.Requests = 0
 	}
@@ -243,12 +262,46 @@ func run(ctx context.Context, args []string, e env) error {
 	}
 	fmt.Fprintf(e.stderr, "bench: %d model(s): %s; steps: %s\n", len(targets), strings.Join(names, ", "), stepLabels(o.Steps))
 
+	tpath := *tiersOut
+	if tpath == "" {
+		tpath = cfg.Tiers.File
+	}
+	if *outDir != "" {
+		if err := report.CheckDir(*outDir); err != nil {
+			return fmt.Errorf("-out: %w", err)
+		}
+	}
+	var prevTiers *tiers.File
+	if tpath != "" && tpath != "off" {
+		if err := checkWritable(tpath); err != nil {
+			return fmt.Errorf("-tiers-out: %w", err)
+		}
+		// Read the file to merge into before the run: a file bench cannot
+		// read is found now, not after the measurement.
+		if prevTiers, err = loadTiers(tpath); err != nil {
+			return err
+		}
+	}
+
 	res, err := bench.Run(ctx, targets, o)
 	if err != nil {
 		return err
 	}
+	res.Meta = runMeta(args)
+	// An undecided tier keeps the one the tiers file has (tiers.Settle).
+	for i, t := range res.Tiers {
+		for _, p := range prevTiersOf(prevTiers) {
+			if p.Model == t.Model && p.Provider == t.Provider {
+				res.Tiers[i] = tiers.Settle(t, &p)
+			}
+		}
+	}
 	fmt.Fprintln(e.stdout)
-	if err := report.Table(e.stdout, res); err != nil {
+	table := report.Table
+	if *wide {
+		table = report.WideTable
+	}
+	if err := table(e.stdout, res); err != nil {
 		return err
 	}
 	if *outDir != "" {
@@ -258,12 +311,8 @@ func run(ctx context.Context, args []string, e env) error {
 		}
 		fmt.Fprintf(e.stderr, "bench: wrote %s\n", strings.Join(paths, ", "))
 	}
-	tpath := *tiersOut
-	if tpath == "" {
-		tpath = cfg.Tiers.File
-	}
 	if tpath != "" && tpath != "off" && len(res.Tiers) > 0 {
-		if err := mergeTiers(tpath, res.TiersFile()); err != nil {
+		if err := mergeTiers(tpath, prevTiers, res.TiersFile()); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stderr, "bench: tiers of %d model(s) merged into %s\n", len(res.Tiers), tpath)
@@ -275,6 +324,14 @@ func run(ctx context.Context, args []string, e env) error {
 	switch {
 	case res.Interrupted:
 		return errors.New("interrupted")
+	case res.WarmupFailed:
+		var why []string
+		for _, u := range res.Untiered {
+			if strings.Contains(u.Reason, "warm-up failed") {
+				why = append(why, u.Model+": "+u.Reason)
+			}
+		}
+		return errors.New(strings.Join(why, "; "))
 	case succeeded == 0:
 		return errors.New("no request succeeded (see FAILURES above)")
 	}
@@ -435,16 +492,68 @@ func urlTargets(raw, keyEnv string, models []string, getenv func(string) string,
 	return out, nil
 }
 
-// mergeTiers merges f into the tiers file at path, keeping the entries of
-// models not measured now.
-func mergeTiers(path string, f *tiers.File) error {
+// loadTiers reads the tiers file bench will merge into; nil when there
+// is none yet.
+func loadTiers(path string) (*tiers.File, error) {
 	old, err := tiers.Load(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		old = nil
+		return nil, nil
 	case err != nil:
-		return fmt.Errorf("-tiers-out: %w (fix or remove it; bench does not overwrite a file it cannot read)", err)
+		return nil, fmt.Errorf("-tiers-out: %w (fix or remove it; bench does not overwrite a file it cannot read)", err)
 	}
+	return old, nil
+}
+
+// runMeta describes this run for results.json: the build, the flags (a
+// URL's user and password left out), the host.
+func runMeta(args []string) *bench.Meta {
+	m := &bench.Meta{Version: "(unknown)", GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU()}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		m.Version = bi.Main.Version
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				m.Version += " " + s.Value
+			}
+		}
+	}
+	m.Host, _ = os.Hostname()
+	m.Args = []string{}
+	for _, a := range args {
+		if u, err := url.Parse(a); err == nil && u.User != nil {
+			u.User = nil
+			a = u.String()
+		}
+		m.Args = append(m.Args, a)
+	}
+	return m
+}
+
+// checkWritable makes sure a file can be written at path the way
+// tiers.Write does (a temporary file in its directory, renamed over it).
+func checkWritable(path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("%s is a directory", path)
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.probe")
+	if err != nil {
+		return fmt.Errorf("cannot write in %s: %w", dir, err)
+	}
+	tmp.Close()
+	return os.Remove(tmp.Name())
+}
+
+func prevTiersOf(f *tiers.File) []tiers.Entry {
+	if f == nil {
+		return nil
+	}
+	return f.Tiers
+}
+
+// mergeTiers merges f into old, the tiers file at path read before the
+// run, keeping the entries of models not measured now.
+func mergeTiers(path string, old, f *tiers.File) error {
 	if err := tiers.Write(path, tiers.Merge(old, f)); err != nil {
 		return fmt.Errorf("-tiers-out: %w", err)
 	}

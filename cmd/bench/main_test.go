@@ -113,7 +113,7 @@ func TestTargetURL(t *testing.T) {
 	base := strings.TrimSuffix(emu.URL, "/v1") // the /v1 is added
 	r := runBench(t, map[string]string{"EMU_KEY": "sk-test-1234567890"}, "-target", base, "-target-key-env", "EMU_KEY",
 		"-model", "gpt-4o-mini", "-concurrency", "1,2", "-requests", "4", "-warmup", "1", "-max-tokens", "16", "-ramp-up", "10ms",
-		"-out", out, "-tiers-out", tiersFile, "-progress", "lines")
+		"-out", out, "-tiers-out", tiersFile, "-progress", "lines", "-wide")
 	if r.err != nil {
 		t.Fatalf("%v\n%s", r.err, r.stderr)
 	}
@@ -141,6 +141,12 @@ func TestTargetURL(t *testing.T) {
 	}
 	if len(res.Runs) != 2 || res.Runs[0].Provider != strings.TrimPrefix(base, "http://") || res.Runs[1].Concurrency != 2 {
 		t.Errorf("runs %+v", res.Runs)
+	}
+	if m := res.Meta; m == nil || m.Host == "" || m.GoVersion == "" || m.CPUs < 1 || len(m.Args) == 0 || m.Args[0] != "-target" {
+		t.Errorf("meta %+v", m)
+	}
+	if len(res.Runs[0].Series) == 0 || res.Runs[0].Series[0].T != 0 {
+		t.Errorf("no time series: %+v", res.Runs[0].Series)
 	}
 	if s := res.Settings; s.RampUpS != 0.01 || s.MaxTokens != 16 || s.Requests != 4 || len(s.Concurrency) != 2 {
 		t.Errorf("settings %+v", s)
@@ -224,5 +230,62 @@ func TestCatalog(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(tiersFile); string(b) != "garbage" {
 		t.Error("the unreadable tiers file was overwritten")
+	}
+}
+
+// TestOutputPathsFirst: a bad -out or -tiers-out stops bench before it
+// sends a request, so no measurement is lost.
+func TestOutputPathsFirst(t *testing.T) {
+	emu := openaiemu.New(openaiemu.Options{Reply: "a b c"})
+	defer emu.Close()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "plain-file")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	taken := filepath.Join(dir, "taken")
+	if err := os.MkdirAll(filepath.Join(taken, "results.json"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-out", filepath.Join(file, "sub")}, "-out"},
+		{[]string{"-out", taken}, "results.json is a directory"},
+		{[]string{"-tiers-out", filepath.Join(dir, "no", "such", "dir", "tiers.json")}, "-tiers-out: cannot write in"},
+		{[]string{"-tiers-out", dir}, "is a directory"},
+		{[]string{"-repeat", "0"}, "-repeat"},
+		{[]string{"-confidence", "1.5"}, "-confidence"},
+	} {
+		args := append([]string{"-target", emu.URL, "-model", "m", "-requests", "1", "-progress", "off", "-tiers-out", "off"}, tc.args...)
+		r := runBench(t, nil, args...)
+		if r.err == nil || !strings.Contains(r.err.Error(), tc.want) {
+			t.Errorf("bench %v: %v, want an error about %q", tc.args, r.err, tc.want)
+		}
+	}
+	if n := len(emu.Requests()); n != 0 {
+		t.Errorf("the emulator saw %d requests: bench ran before checking its outputs", n)
+	}
+}
+
+// TestWarmupFailureExits: a model whose warm-up fails is not measured,
+// and bench exits with the warm-up's error.
+func TestWarmupFailureExits(t *testing.T) {
+	emu := openaiemu.New(openaiemu.Options{Models: []string{"other"}})
+	defer emu.Close()
+	r := runBench(t, nil, "-target", emu.URL, "-model", "m", "-requests", "3", "-progress", "off", "-tiers-out", "off")
+	if r.err == nil || !strings.Contains(r.err.Error(), "the warm-up failed (not_found, status 404)") {
+		t.Errorf("error %v, want the warm-up's\n%s", r.err, r.stdout)
+	}
+	if n := len(emu.Requests()); n != 1 {
+		t.Errorf("emulator saw %d requests, want the failed warm-up only", n)
+	}
+}
+
+func TestRunMetaHidesCredentials(t *testing.T) {
+	m := runMeta([]string{"-target", "http://user:secret@127.0.0.1:8080/v1", "-model", "m"})
+	if strings.Contains(strings.Join(m.Args, " "), "secret") || m.Args[1] != "http://127.0.0.1:8080/v1" {
+		t.Errorf("args %q", m.Args)
 	}
 }

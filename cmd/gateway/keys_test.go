@@ -36,7 +36,8 @@ func TestKeysCommand(t *testing.T) {
 	emu := openaiemu.New(openaiemu.Options{APIKey: "k"})
 	defer emu.Close()
 	cfg, err := config.Load("test", []byte("providers:\n  up:\n    type: openai\n    base_url: "+emu.URL+"\n    api_key_env: K\n"+
-		"models:\n  - {id: m, provider: up, upstream: m, openness: proprietary, deployment: saas, tasks: [chat], tier_prior: fast}\n"), func(string) string { return "k" })
+		"profiles:\n  auto: {}\n  private: {openness: [open-source, open-weight], deployment: [local, self-hosted]}\n"+
+		"models:\n  - {id: m, provider: up, upstream: m, openness: open-weight, deployment: self-hosted, tasks: [chat], tier_prior: fast}\n"), func(string) string { return "k" })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,6 +54,26 @@ func waitUp(t *testing.T, addr string) {
 	t.Fatal("gateway did not start")
 }
 
+// startGateway writes a config with the given server settings (YAML lines
+// under "server:") and one OpenAI model m served by upstream, and starts
+// the binary on a free address. It returns the process (started, perhaps
+// not yet listening), its address and its log.
+func startGateway(t *testing.T, bin, server, upstream string) (*exec.Cmd, string, *strings.Builder) {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(cfg, []byte("server:\n"+server+"providers:\n  openai:\n    type: openai\n    base_url: "+upstream+"\n    api_key_env: OPENAI_API_KEY\n"+
+		"models:\n  - {id: m, provider: openai, upstream: m, openness: proprietary, deployment: saas, tasks: [chat]}\n"), 0o644)
+	addr := freeAddr(t)
+	cmd := exec.Command(bin, "-config", cfg, "-addr", addr)
+	cmd.Env = append(os.Environ(), "OPENAI_API_KEY=k")
+	logs := &strings.Builder{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, addr, logs
+}
+
 func TestBadConfigExitsNonZero(t *testing.T) {
 	bin := build(t)
 	cfg := filepath.Join(t.TempDir(), "bad.yaml")
@@ -85,16 +105,7 @@ func TestSIGTERMLetsStreamsFinish(t *testing.T) {
 		complete bool
 	}{{"within grace", "10s", true}, {"grace runs out", "150ms", false}} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := filepath.Join(t.TempDir(), "c.yaml")
-			os.WriteFile(cfg, []byte("server:\n  shutdown_grace: "+tc.grace+"\n  drain_delay: "+drain.String()+"\nproviders:\n  openai:\n    type: openai\n    base_url: "+emu.URL+"\n    api_key_env: OPENAI_API_KEY\nmodels:\n  - {id: m, provider: openai, upstream: m, openness: proprietary, deployment: saas, tasks: [chat]}\n"), 0o644)
-			addr := freeAddr(t)
-			cmd := exec.Command(bin, "-config", cfg, "-addr", addr)
-			cmd.Env = append(os.Environ(), "OPENAI_API_KEY=k")
-			var logs strings.Builder
-			cmd.Stderr = &logs
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
+			cmd, addr, logs := startGateway(t, bin, "  shutdown_grace: "+tc.grace+"\n  drain_delay: "+drain.String()+"\n", emu.URL)
 			waitUp(t, addr)
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
@@ -186,18 +197,7 @@ func TestClientsCannotExhaust(t *testing.T) {
 	emu := openaiemu.New(openaiemu.Options{})
 	defer emu.Close()
 	const bodyTimeout, idleTimeout = 2 * time.Second, time.Second
-	cfg := filepath.Join(t.TempDir(), "c.yaml")
-	os.WriteFile(cfg, []byte("server:\n  body_read_timeout: "+bodyTimeout.String()+"\n  idle_timeout: "+idleTimeout.String()+
-		"\n  drain_delay: 1ms\nproviders:\n  openai:\n    type: openai\n    base_url: "+emu.URL+"\n    api_key_env: OPENAI_API_KEY\n"+
-		"models:\n  - {id: m, provider: openai, upstream: m, openness: proprietary, deployment: saas, tasks: [chat]}\n"), 0o644)
-	addr := freeAddr(t)
-	cmd := exec.Command(bin, "-config", cfg, "-addr", addr)
-	cmd.Env = append(os.Environ(), "OPENAI_API_KEY=k")
-	var logs strings.Builder
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, addr, _ := startGateway(t, bin, "  body_read_timeout: "+bodyTimeout.String()+"\n  idle_timeout: "+idleTimeout.String()+"\n  drain_delay: 1ms\n", emu.URL)
 	defer func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()

@@ -134,7 +134,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		profiles = append(profiles, name)
 	}
 	profiles = append(profiles, "pinned")
-	a.metrics = metrics.NewWithOptions(o.Registry, set.Catalog(), metrics.Options{Profiles: profiles, Status: a.status, Providers: a.providers})
+	a.metrics = metrics.NewWithOptions(o.Registry, set.Catalog(), metrics.Options{Profiles: profiles, Status: a.status, Providers: a.providers, KeyKnown: a.keys.Known})
 	if cfg.Server.MaxConcurrent > 0 {
 		a.slots = make(chan struct{}, cfg.Server.MaxConcurrent)
 	}

@@ -7,7 +7,11 @@
 // latency, time per output token, end-to-end latency, per-request output
 // tokens per second, throughput and failures by kind. From the
 // single-stream step (concurrency 1) it assigns each model a speed tier
-// with the configured rules (internal/tiers).
+// with the configured rules (internal/tiers), judged on bootstrap
+// confidence intervals of the two deciding medians (MedianCI; over the
+// repeats of Options.Repeat, at least Resolution wide): a tier whose
+// interval straddles a threshold is "undecided". Each step also gets a
+// per-second time series (Second).
 //
 // Definitions (those of vLLM's bench serve, GuideLLM and NVIDIA AIPerf):
 //
@@ -122,7 +126,8 @@ type Options struct {
 	// keeps the workers staggered afterwards.
 	RampUp time.Duration
 	// Warmup requests are sent one at a time before a target's first
-	// step and left out of the results.
+	// step and left out of the results. When one fails the target is
+	// not measured (Results.WarmupFailed, and its Untiered reason).
 	Warmup int
 	// Timeout bounds each request.
 	Timeout time.Duration
@@ -138,6 +143,17 @@ type Options struct {
 	PromptsFile string
 	// Rules decide tiers (config.Tiers.Rules).
 	Rules []config.TierRule
+	// Repeat runs the whole measurement (every target's warm-up and
+	// steps) this many times, one after another, and pools each step's
+	// requests over the repeats; 0 or 1 runs it once. The results give
+	// each repeat's medians, and the confidence intervals hold the spread
+	// between repeats (MedianCI).
+	Repeat int
+	// Resamples is the number of bootstrap draws for the confidence
+	// intervals of the medians that decide a tier; 0 means 1000.
+	Resamples int
+	// Confidence is the intervals' level; 0 means 0.95.
+	Confidence float64
 	// Progress is told about each phase; nil for none.
 	Progress Progress
 	// Logger receives debug logs; nil means slog.Default().
@@ -170,6 +186,12 @@ func (o *Options) validate() error {
 	}
 	if o.Requests < 0 || o.Duration < 0 || o.Warmup < 0 {
 		return errors.New("requests, duration and warm-up must not be negative")
+	}
+	if o.Repeat < 0 || o.Resamples < 0 {
+		return errors.New("repeat and resamples must not be negative")
+	}
+	if o.Confidence < 0 || o.Confidence >= 1 {
+		return fmt.Errorf("confidence %g: give a level between 0 and 1 (e.g. 0.95)", o.Confidence)
 	}
 	if o.RampUp < 0 {
 		return errors.New("ramp-up must not be negative")
@@ -223,8 +245,12 @@ type Phase struct {
 	// bounds the step.
 	Total    int
 	Duration time.Duration
-	// N and Of count steps over the whole benchmark (1-based).
+	// N and Of count steps over the whole benchmark (1-based), repeats
+	// included.
 	N, Of int
+	// Repeat and Repeats number the repeat (1-based) when there are
+	// several.
+	Repeat, Repeats int
 }
 
 // Progress is told when phases begin and end. Begin and End are called
@@ -260,32 +286,75 @@ func Run(ctx context.Context, targets []Target, o Options) (*Results, error) {
 	for _, r := range o.Rules {
 		res.TierRules = append(res.TierRules, tiers.RuleOf(r))
 	}
-	n, of := 0, len(targets)*len(o.Steps)
-	for ti := range targets {
-		t := &targets[ti]
-		if ctx.Err() != nil {
-			res.Untiered = append(res.Untiered, Untiered{Model: t.Model, Provider: t.Provider, Reason: "not measured: the run was interrupted"})
-			continue
-		}
-		if o.Warmup > 0 {
-			res.Warmups = append(res.Warmups, e.warmup(ctx, t))
-		}
-		var runs []*RunResult
-		for _, s := range o.Steps {
+	repeats := max(o.Repeat, 1)
+	// segs[target][step] holds each repeat's records of that step.
+	segs := make([][][]segment, len(targets))
+	for ti := range segs {
+		segs[ti] = make([][]segment, len(o.Steps))
+	}
+	// warmFailed[target] says why its warm-up failed: it is then not
+	// measured, since its figures would be those of a broken backend.
+	warmFailed := make([]string, len(targets))
+	n, of := 0, repeats*len(targets)*len(o.Steps)
+	for rep := 1; rep <= repeats && ctx.Err() == nil; rep++ {
+		for ti := range targets {
+			t := &targets[ti]
 			if ctx.Err() != nil {
 				break
 			}
-			n++
-			ph := Phase{Model: t.Model, Provider: t.Provider, Step: s, Total: o.Requests, Duration: o.Duration, N: n, Of: of}
-			live := &Live{started: time.Now()}
-			if o.Progress != nil {
-				o.Progress.Begin(ph, live)
+			if warmFailed[ti] != "" {
+				continue
 			}
-			run := e.step(ctx, t, s, live)
-			runs = append(runs, run)
-			if o.Progress != nil {
-				o.Progress.End(ph, run)
+			if o.Warmup > 0 {
+				w := e.warmup(ctx, t)
+				res.Warmups = append(res.Warmups, w)
+				if w.Failed > 0 && ctx.Err() == nil {
+					e0 := w.Errors[0]
+					warmFailed[ti] = fmt.Sprintf("the warm-up failed (%s", e0.Kind)
+					if e0.Status != 0 {
+						warmFailed[ti] += fmt.Sprintf(", status %d", e0.Status)
+					}
+					warmFailed[ti] += "): " + e0.Message
+					res.WarmupFailed = true
+					continue
+				}
 			}
+			for si, s := range o.Steps {
+				if ctx.Err() != nil {
+					break
+				}
+				n++
+				ph := Phase{Model: t.Model, Provider: t.Provider, Step: s, Total: o.Requests, Duration: o.Duration, N: n, Of: of}
+				if repeats > 1 {
+					ph.Repeat, ph.Repeats = rep, repeats
+				}
+				live := &Live{started: time.Now()}
+				if o.Progress != nil {
+					o.Progress.Begin(ph, live)
+				}
+				seg := e.step(ctx, t, s, rep, live)
+				segs[ti][si] = append(segs[ti][si], seg)
+				if o.Progress != nil {
+					o.Progress.End(ph, e.summarize(t, s, []segment{seg}))
+				}
+			}
+		}
+	}
+	for ti := range targets {
+		t := &targets[ti]
+		var runs []*RunResult
+		for si, s := range o.Steps {
+			if len(segs[ti][si]) > 0 {
+				runs = append(runs, e.summarize(t, s, segs[ti][si]))
+			}
+		}
+		if warmFailed[ti] != "" && len(runs) == 0 {
+			res.Untiered = append(res.Untiered, Untiered{Model: t.Model, Provider: t.Provider, Reason: "not measured: " + warmFailed[ti]})
+			continue
+		}
+		if len(runs) == 0 {
+			res.Untiered = append(res.Untiered, Untiered{Model: t.Model, Provider: t.Provider, Reason: "not measured: the run was interrupted"})
+			continue
 		}
 		res.Runs = append(res.Runs, runs...)
 		e.tier(res, t, runs)
@@ -314,8 +383,13 @@ func (e *engine) warmup(ctx context.Context, t *Target) Warmup {
 	w := Warmup{Model: t.Model, Provider: t.Provider, Requests: e.o.Warmup}
 	var recs []Record
 	for i := 0; i < e.o.Warmup && ctx.Err() == nil; i++ {
-		recs = append(recs, e.do(ctx, t, e.prompt(warmupBase+i), warmupBase+i, live))
+		r := e.do(ctx, t, e.prompt(warmupBase+i), warmupBase+i, live)
+		recs = append(recs, r)
+		if !r.OK {
+			break // the first failure says it all
+		}
 	}
+	w.Sent = len(recs)
 	for _, r := range recs {
 		if !r.OK {
 			w.Failed++
@@ -328,16 +402,27 @@ func (e *engine) warmup(ctx context.Context, t *Target) Warmup {
 	return w
 }
 
-// step runs one load level and summarises it.
-func (e *engine) step(ctx context.Context, t *Target, s Step, live *Live) *RunResult {
-	var recs []Record
-	started := time.Now()
+// segment is one repeat of one step.
+type segment struct {
+	repeat      int
+	started     time.Time
+	recs        []Record
+	interrupted bool
+}
+
+// step runs one load level once.
+func (e *engine) step(ctx context.Context, t *Target, s Step, repeat int, live *Live) segment {
+	seg := segment{repeat: repeat, started: time.Now()}
 	if s.Concurrency > 0 {
-		recs = e.closedLoop(ctx, t, s.Concurrency, live)
+		seg.recs = e.closedLoop(ctx, t, s.Concurrency, live)
 	} else {
-		recs = e.openLoop(ctx, t, s, live)
+		seg.recs = e.openLoop(ctx, t, s, live)
 	}
-	return e.summarize(t, s, started, recs, ctx.Err() != nil)
+	for i := range seg.recs {
+		seg.recs[i].Repeat = repeat
+	}
+	seg.interrupted = ctx.Err() != nil
+	return seg
 }
 
 // closedLoop keeps c requests in flight until Requests have been sent or
@@ -501,9 +586,47 @@ func (e *engine) tier(res *Results, t *Target, runs []*RunResult) {
 		skip("no single-stream answer had two tokens or more, so tokens/s is unknown: raise -max-tokens")
 		return
 	}
-	ttft := time.Duration(single.TTFT.P50 * float64(time.Millisecond))
-	res.Tiers = append(res.Tiers, tiers.NewEntry(t.Model, t.Provider, t.Upstream, e.o.Rules, ttft,
-		single.OutputTokensPerS.P50, single.Requests.Succeeded, single.FinishedAt))
+	d := func(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
+	est := tiers.Estimate{TTFT: d(single.TTFT.P50), TokPerSec: single.OutputTokensPerS.P50, Confidence: e.confidence(),
+		TTFTLo: d(single.TTFTP50CI.Lo), TTFTHi: d(single.TTFTP50CI.Hi),
+		TokPerSecLo: single.OutputTokensPerSP50CI.Lo, TokPerSecHi: single.OutputTokensPerSP50CI.Hi}
+	res.Tiers = append(res.Tiers, tiers.NewJudgedEntry(t.Model, t.Provider, t.Upstream, e.o.Rules, est,
+		single.Requests.Succeeded, single.FinishedAt))
+}
+
+// Resolution is the bench's timing resolution, relative: a confidence
+// interval is at least this far either side of its median (and a TTFT
+// interval at least TTFTResolution). A bootstrap over a run's requests
+// sees only the spread within the run; against a steady backend that is
+// near zero, while the shift from run to run (timers on both sides, the
+// scheduler, loopback: a few milliseconds on a 2 s TTFT on a loaded
+// 2-core machine) goes unseen. The floor makes a median this close to a
+// threshold undecided rather than a coin toss.
+const Resolution = 0.005
+
+// TTFTResolution is the least half-width of a TTFT interval.
+const TTFTResolution = time.Millisecond
+
+func (e *engine) confidence() float64 {
+	if e.o.Confidence > 0 {
+		return e.o.Confidence
+	}
+	return 0.95
+}
+
+// medianCI is MedianCI with the options' draws, level and seed, widened
+// to the resolution floor (abs, in the values' unit, and Resolution).
+func (e *engine) medianCI(groups [][]float64, p50, abs float64) *tiers.Interval {
+	n := e.o.Resamples
+	if n == 0 {
+		n = 1000
+	}
+	lo, hi := MedianCI(groups, n, e.confidence(), e.o.Seed)
+	if math.IsNaN(lo) {
+		return nil
+	}
+	floor := math.Max(abs, Resolution*math.Abs(p50))
+	return &tiers.Interval{Lo: round(math.Max(0, math.Min(lo, p50-floor))), Hi: round(math.Max(hi, p50+floor))}
 }
 
 // tokenizer returns the tokenizer for model, building it on first use.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -22,6 +24,9 @@ const (
 type Record struct {
 	// Index numbers the request within its step (arrival order).
 	Index int
+	// Repeat numbers the repeat of the measurement it belongs to
+	// (1-based).
+	Repeat int
 	// Start is when the request was sent; End when its last byte came.
 	Start, End time.Time
 	// OK is false for a failed request; Err says why.
@@ -49,7 +54,8 @@ type Record struct {
 	// prompt_eval_duration, eval_duration, total_duration).
 	Upstream map[string]time.Duration
 
-	text []byte // generated text, for the tokenizer; dropped after counting
+	text      []byte // generated text, for the tokenizer; dropped after counting
+	tokenizer string // the tokenizer's name, with MethodTokenizer
 }
 
 // TPOT is the time per output token after the first:
@@ -265,17 +271,21 @@ func (e *engine) do(ctx context.Context, t *Target, p Prompt, idx int, live *Liv
 
 // Failure kinds.
 const (
-	KindTimeout        = "timeout"         // no complete answer within -timeout
-	KindCancelled      = "cancelled"       // the run was interrupted
-	KindStreamBroken   = "stream_broken"   // the stream failed after content began
-	KindNoContent      = "no_content"      // a complete answer with no generated content
-	KindRateLimited    = "rate_limited"    // 429
-	KindAuth           = "auth"            // 401, 403
-	KindNotFound       = "not_found"       // 404 (model not installed or unknown)
-	KindInvalidRequest = "invalid_request" // other 4xx
-	KindConnection     = "connection"      // could not reach the server
-	KindUnavailable    = "unavailable"     // 503, overloaded
-	KindServer         = "server_error"    // other 5xx, malformed answers
+	KindTimeout        = "timeout"            // no complete answer within -timeout
+	KindCancelled      = "cancelled"          // the run was interrupted
+	KindStreamBroken   = "stream_broken"      // the stream failed after content began
+	KindNoContent      = "no_content"         // a complete answer with no generated content
+	KindRateLimited    = "rate_limited"       // 429
+	KindAuth           = "auth"               // 401, 403
+	KindNotFound       = "not_found"          // 404 (model not installed or unknown)
+	KindInvalidRequest = "invalid_request"    // other 4xx
+	KindConnection     = "connection"         // could not reach the server (other causes)
+	KindRefused        = "connection_refused" // nothing listens at the address
+	KindReset          = "connection_reset"   // the server dropped the connection
+	KindDNS            = "dns"                // the host name does not resolve
+	KindTLS            = "tls"                // the TLS handshake or certificate failed
+	KindUnavailable    = "unavailable"        // 503, overloaded
+	KindServer         = "server_error"       // other 5xx, malformed answers
 	KindOther          = "other"
 )
 
@@ -290,14 +300,15 @@ func classify(parent, rctx context.Context, err error, started bool) *Failure {
 	f := &Failure{Kind: KindOther, Message: err.Error()}
 	var pe *providers.Error
 	isPE := errors.As(err, &pe)
-	if isPE {
-		f.Status = pe.Status
+	transport := isPE && strings.HasPrefix(pe.Message, "cannot reach")
+	if isPE && !transport {
+		f.Status = serverStatus(pe)
 	}
 	switch {
 	case parent.Err() != nil:
 		f.Kind = KindCancelled
 	case errors.Is(rctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
-		f.Kind = KindTimeout
+		f.Kind, f.Status = KindTimeout, 0
 		f.Message = "no complete answer within the request timeout"
 		if started {
 			f.Message += " (the stream had begun)"
@@ -305,6 +316,11 @@ func classify(parent, rctx context.Context, err error, started bool) *Failure {
 	case started:
 		f.Kind = KindStreamBroken
 	case !isPE:
+	case transport:
+		// The adapters answer a transport failure as a 502 for the
+		// gateway's clients; no server sent it, so the bench keeps the
+		// cause and no status.
+		f.Kind = transportKind(pe.Message)
 	case pe.Type == providers.TypeRateLimit || pe.Status == 429:
 		f.Kind = KindRateLimited
 	case pe.Type == providers.TypeAuthentication || pe.Type == providers.TypePermission || pe.Status == 401 || pe.Status == 403:
@@ -315,12 +331,42 @@ func classify(parent, rctx context.Context, err error, started bool) *Failure {
 		f.Kind = KindInvalidRequest
 	case pe.Type == providers.TypeUnavailable || pe.Status == 503:
 		f.Kind = KindUnavailable
-	case strings.HasPrefix(pe.Message, "cannot reach"):
-		f.Kind = KindConnection
 	case pe.Status == 504:
 		f.Kind = KindTimeout
 	default:
 		f.Kind = KindServer
 	}
 	return f
+}
+
+// transportKind names the cause of a failure to reach the server from
+// the adapter's message (which carries the dialer's words).
+func transportKind(msg string) string {
+	m := strings.ToLower(msg)
+	switch {
+	case strings.Contains(m, "connection refused"):
+		return KindRefused
+	case strings.Contains(m, "connection reset"), strings.Contains(m, "broken pipe"), strings.Contains(m, "eof"):
+		return KindReset
+	case strings.Contains(m, "no such host"), strings.Contains(m, "server misbehaving"):
+		return KindDNS
+	case strings.Contains(m, "tls:"), strings.Contains(m, "x509:"), strings.Contains(m, "certificate"):
+		return KindTLS
+	}
+	return KindConnection
+}
+
+// answeredRE finds the status a server sent in an adapter's message
+// ("ollama answered 500: ..."); the adapters map every 5xx to 502 for
+// the gateway's clients, and the bench reports what the server said.
+var answeredRE = regexp.MustCompile(` answered (\d{3})\b`)
+
+// serverStatus is the HTTP status the server sent.
+func serverStatus(pe *providers.Error) int {
+	if m := answeredRE.FindStringSubmatch(pe.Message); m != nil {
+		if n, err := strconv.Atoi(m[1]); err == nil {
+			return n
+		}
+	}
+	return pe.Status
 }

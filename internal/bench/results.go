@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -27,11 +28,28 @@ type Results struct {
 	// Runs holds one entry per model and load step.
 	Runs    []*RunResult `json:"runs"`
 	Warmups []Warmup     `json:"warmups,omitempty"`
+	// WarmupFailed is set when a target's warm-up failed: that target
+	// was not measured (see Untiered).
+	WarmupFailed bool `json:"warmup_failed,omitempty"`
 	// Tiers are the tiers earned, with the figures and rules that
 	// decided them; Untiered the models that got none, and why.
 	Tiers     []tiers.Entry `json:"tiers"`
 	Untiered  []Untiered    `json:"untiered,omitempty"`
 	TierRules []tiers.Rule  `json:"tier_rules"`
+	// Meta describes the run: the bench's version, its flags, the host
+	// (cmd/bench fills it in).
+	Meta *Meta `json:"meta,omitempty"`
+}
+
+// Meta describes where and how a run was made.
+type Meta struct {
+	Version   string   `json:"version"`
+	GoVersion string   `json:"go_version"`
+	Args      []string `json:"args"`
+	Host      string   `json:"host"`
+	OS        string   `json:"os"`
+	Arch      string   `json:"arch"`
+	CPUs      int      `json:"cpus"`
 }
 
 // Settings echo the options a run used.
@@ -50,11 +68,26 @@ type Settings struct {
 	Seed           uint64    `json:"seed"`
 	PromptsFile    string    `json:"prompts_file,omitempty"`
 	Prompts        int       `json:"prompts,omitempty"`
+	// Repeat is how many times the whole measurement ran (omitted: once).
+	Repeat int `json:"repeat,omitempty"`
+	// Resamples and Confidence set the bootstrap intervals.
+	Resamples  int     `json:"resamples"`
+	Confidence float64 `json:"confidence"`
 }
 
 func settingsOf(o *Options) Settings {
 	s := Settings{Requests: o.Requests, DurationS: o.Duration.Seconds(), RampUpS: o.RampUp.Seconds(), Warmup: o.Warmup, TimeoutS: o.Timeout.Seconds(),
-		MaxTokens: o.MaxTokens, Seed: o.Seed, PromptsFile: o.PromptsFile, Prompts: len(o.Prompts)}
+		MaxTokens: o.MaxTokens, Seed: o.Seed, PromptsFile: o.PromptsFile, Prompts: len(o.Prompts),
+		Resamples: o.Resamples, Confidence: o.Confidence}
+	if o.Repeat > 1 {
+		s.Repeat = o.Repeat
+	}
+	if s.Resamples == 0 {
+		s.Resamples = 1000
+	}
+	if s.Confidence == 0 {
+		s.Confidence = 0.95
+	}
 	if len(o.Prompts) == 0 {
 		s.PromptTokens = o.PromptTokens
 	}
@@ -136,6 +169,19 @@ type RunResult struct {
 	// request (Ollama: eval_count / eval_duration).
 	UpstreamOutputTokensPerS *Stats       `json:"upstream_output_tokens_per_s,omitempty"`
 	Errors                   []ErrorCount `json:"errors"`
+	// TTFTP50CI and OutputTokensPerSP50CI are bootstrap confidence
+	// intervals of the TTFT and per-request tokens/s medians (at
+	// Settings.Confidence, over the repeats, at least the bench's
+	// Resolution wide).
+	TTFTP50CI             *tiers.Interval `json:"ttft_p50_ci_ms,omitempty"`
+	OutputTokensPerSP50CI *tiers.Interval `json:"output_tokens_per_s_p50_ci,omitempty"`
+	// Repeats gives each repeat's own figures when the step ran more
+	// than once; Spread their range.
+	Repeats []RepeatStats `json:"repeats,omitempty"`
+	Spread  *Spread       `json:"repeat_spread,omitempty"`
+	// Series is the step second by second (each repeat in turn):
+	// requests completed and failed, tokens/s and TTFT.
+	Series []Second `json:"series,omitempty"`
 
 	// Records are the step's requests, for per-request outputs.
 	Records []Record `json:"-"`
@@ -149,11 +195,35 @@ func (r *RunResult) Step() Step {
 	return Step{Concurrency: r.Concurrency, Rate: r.Rate, Arrival: r.Arrival, MaxConcurrency: r.MaxConcurrency}
 }
 
+// RepeatStats are one repeat's figures of a step.
+type RepeatStats struct {
+	Repeat           int     `json:"repeat"`
+	Succeeded        int     `json:"succeeded"`
+	Failed           int     `json:"failed"`
+	TTFTP50Ms        float64 `json:"ttft_p50_ms,omitempty"`
+	OutputTokensPerS float64 `json:"output_tokens_per_s_p50,omitempty"`
+}
+
+// Spread is the range of the repeats' medians.
+type Spread struct {
+	TTFTP50Ms        Range `json:"ttft_p50_ms"`
+	OutputTokensPerS Range `json:"output_tokens_per_s_p50"`
+}
+
+// Range is a minimum and a maximum.
+type Range struct {
+	Min float64 `json:"min"`
+	Max float64 `json:"max"`
+}
+
 // Warmup reports a target's warm-up requests.
 type Warmup struct {
-	Model    string       `json:"model"`
-	Provider string       `json:"provider"`
+	Model    string `json:"model"`
+	Provider string `json:"provider"`
+	// Requests is how many were asked for; Sent how many went (the
+	// warm-up stops at its first failure).
 	Requests int          `json:"requests"`
+	Sent     int          `json:"sent"`
 	Failed   int          `json:"failed"`
 	Errors   []ErrorCount `json:"errors,omitempty"`
 }
@@ -170,16 +240,49 @@ func (r *Results) TiersFile() *tiers.File {
 	return &tiers.File{Version: tiers.Version, GeneratedAt: r.FinishedAt, Generator: ToolName, Tiers: append([]tiers.Entry{}, r.Tiers...)}
 }
 
-// summarize turns a step's records into its RunResult.
-func (e *engine) summarize(t *Target, s Step, started time.Time, recs []Record, interrupted bool) *RunResult {
-	run := &RunResult{Model: t.Model, Provider: t.Provider, Upstream: t.Upstream, StartedAt: started.UTC(),
-		Interrupted: interrupted, Records: recs, Errors: countErrors(recs)}
+// summarize turns a step's segments (one per repeat) into its
+// RunResult, pooling their requests.
+func (e *engine) summarize(t *Target, s Step, segs []segment) *RunResult {
+	started := segs[0].started
+	run := &RunResult{Model: t.Model, Provider: t.Provider, Upstream: t.Upstream, StartedAt: started.UTC()}
 	if s.Concurrency > 0 {
 		run.Mode, run.Concurrency = "concurrency", s.Concurrency
 	} else {
 		run.Mode, run.Rate, run.Arrival, run.MaxConcurrency = "rate", s.Rate, s.Arrival, s.MaxConcurrency
 	}
+	var wall time.Duration
 	last := started
+	ttftBy, tokpsBy := make([][]float64, len(segs)), make([][]float64, len(segs))
+	for i, sg := range segs {
+		run.Interrupted = run.Interrupted || sg.interrupted
+		end := sg.started
+		for j := range sg.recs {
+			if sg.recs[j].End.After(end) {
+				end = sg.recs[j].End
+			}
+			e.countTokens(t, &sg.recs[j], run)
+			if r := &sg.recs[j]; r.OK {
+				ttftBy[i] = append(ttftBy[i], msOf(r.TTFT))
+				if v, ok := r.TokensPerSecond(); ok {
+					tokpsBy[i] = append(tokpsBy[i], v)
+				}
+			}
+		}
+		wall += end.Sub(sg.started)
+		if end.After(last) {
+			last = end
+		}
+	}
+	// Tokens are counted (in place) before the records are pooled.
+	recs := segs[0].recs
+	if len(segs) > 1 {
+		recs = nil
+		for _, sg := range segs {
+			recs = append(recs, sg.recs...)
+		}
+	}
+	run.Records = recs
+	run.Errors = countErrors(recs)
 	var ttft, ttfnrt, itl, tpot, e2e, tokps, outTok, promptTok, upTokps []float64
 	up := map[string][]float64{}
 	methods := map[string]int{}
@@ -187,15 +290,11 @@ func (e *engine) summarize(t *Target, s Step, started time.Time, recs []Record, 
 	for i := range recs {
 		r := &recs[i]
 		run.Requests.Total++
-		if r.End.After(last) {
-			last = r.End
-		}
 		if !r.OK {
 			run.Requests.Failed++
 			continue
 		}
 		run.Requests.Succeeded++
-		e.countTokens(t, r, run)
 		methods[r.TokenMethod]++
 		totalTokens += r.OutputTokens
 		ttft = append(ttft, msOf(r.TTFT))
@@ -223,8 +322,11 @@ func (e *engine) summarize(t *Target, s Step, started time.Time, recs []Record, 
 			up[k] = append(up[k], msOf(d))
 		}
 	}
+	e.repeatStats(run, segs, ttftBy, tokpsBy)
+	for _, sg := range segs {
+		run.Series = append(run.Series, series(sg, len(segs) > 1)...)
+	}
 	run.FinishedAt = last.UTC()
-	wall := last.Sub(started)
 	run.DurationS = round(wall.Seconds())
 	if wall > 0 {
 		run.Throughput = Throughput{RequestsPerS: round(float64(run.Requests.Succeeded) / wall.Seconds()),
@@ -233,6 +335,12 @@ func (e *engine) summarize(t *Target, s Step, started time.Time, recs []Record, 
 	run.TTFT, run.TTFTNonReasoning, run.ITL, run.TPOT, run.E2E = Summarize(ttft), Summarize(ttfnrt), Summarize(itl), Summarize(tpot), Summarize(e2e)
 	run.OutputTokensPerS, run.OutputTokens, run.PromptTokens = Summarize(tokps), Summarize(outTok), Summarize(promptTok)
 	run.UpstreamOutputTokensPerS = Summarize(upTokps)
+	if run.TTFT != nil {
+		run.TTFTP50CI = e.medianCI(ttftBy, run.TTFT.P50, msOf(TTFTResolution))
+	}
+	if run.OutputTokensPerS != nil {
+		run.OutputTokensPerSP50CI = e.medianCI(tokpsBy, run.OutputTokensPerS.P50, 0)
+	}
 	if len(up) > 0 {
 		run.UpstreamMs = map[string]*Stats{}
 		for k, v := range up {
@@ -254,18 +362,63 @@ func (e *engine) summarize(t *Target, s Step, started time.Time, recs []Record, 
 	return run
 }
 
+// repeatStats fills each repeat's medians and their spread, for a step
+// that ran more than once.
+func (e *engine) repeatStats(run *RunResult, segs []segment, ttftBy, tokpsBy [][]float64) {
+	if len(segs) < 2 {
+		return
+	}
+	sp := &Spread{TTFTP50Ms: Range{math.Inf(1), math.Inf(-1)}, OutputTokensPerS: Range{math.Inf(1), math.Inf(-1)}}
+	widen := func(r *Range, v float64) {
+		r.Min, r.Max = math.Min(r.Min, v), math.Max(r.Max, v)
+	}
+	for i, sg := range segs {
+		rs := RepeatStats{Repeat: sg.repeat}
+		for j := range sg.recs {
+			if sg.recs[j].OK {
+				rs.Succeeded++
+			} else {
+				rs.Failed++
+			}
+		}
+		if st := Summarize(ttftBy[i]); st != nil {
+			rs.TTFTP50Ms = st.P50
+			widen(&sp.TTFTP50Ms, st.P50)
+		}
+		if st := Summarize(tokpsBy[i]); st != nil {
+			rs.OutputTokensPerS = st.P50
+			widen(&sp.OutputTokensPerS, st.P50)
+		}
+		run.Repeats = append(run.Repeats, rs)
+	}
+	for _, r := range []*Range{&sp.TTFTP50Ms, &sp.OutputTokensPerS} {
+		if math.IsInf(r.Min, 0) {
+			*r = Range{}
+		}
+	}
+	run.Spread = sp
+}
+
 // countTokens fills r.OutputTokens when the server gave no usage: with
-// the tokenizer over the generated text, else one per content chunk.
+// the tokenizer over the generated text, else one per content chunk. A
+// record already counted is left alone.
 func (e *engine) countTokens(t *Target, r *Record, run *RunResult) {
 	defer func() { r.text = nil }()
-	if r.TokenMethod == MethodUsage {
+	switch r.TokenMethod {
+	case MethodUsage, MethodChunks:
+		return
+	case MethodTokenizer:
+		run.Tokenizer = r.tokenizer
+		return
+	}
+	if !r.OK {
 		return
 	}
 	if len(r.text) > 0 {
 		tk, err := e.tokenizer(t.Upstream)
 		if err == nil {
 			if n := tk.Count(string(r.text)); n > 0 {
-				r.OutputTokens, r.TokenMethod = n, MethodTokenizer
+				r.OutputTokens, r.TokenMethod, r.tokenizer = n, MethodTokenizer, tk.Name()
 				run.Tokenizer = tk.Name()
 				return
 			}

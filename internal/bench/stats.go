@@ -2,6 +2,7 @@ package bench
 
 import (
 	"math"
+	"math/rand/v2"
 	"sort"
 	"time"
 )
@@ -63,3 +64,41 @@ func round(v float64) float64 { return Round(v) }
 func Round(v float64) float64 { return math.Round(v*1000) / 1000 }
 
 func msOf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// MedianCI returns a percentile-bootstrap confidence interval at level
+// conf (e.g. 0.95) for the median of the pooled groups, from resamples
+// draws seeded with seed. Each group is one repeat of the measurement: a
+// draw first resamples the groups, then the values within each drawn
+// group (a two-level bootstrap), so the interval holds the spread between
+// repeats as well as within them. With one group it is the ordinary
+// bootstrap. It returns NaNs when there is no value.
+func MedianCI(groups [][]float64, resamples int, conf float64, seed uint64) (lo, hi float64) {
+	var nonEmpty [][]float64
+	n := 0
+	for _, g := range groups {
+		if len(g) > 0 {
+			nonEmpty = append(nonEmpty, g)
+			n += len(g)
+		}
+	}
+	if n == 0 || resamples <= 0 {
+		return math.NaN(), math.NaN()
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x6d656469616e)) // "median"
+	meds := make([]float64, resamples)
+	buf := make([]float64, 0, n)
+	for i := range meds {
+		buf = buf[:0]
+		for range nonEmpty {
+			g := nonEmpty[rng.IntN(len(nonEmpty))]
+			for range g {
+				buf = append(buf, g[rng.IntN(len(g))])
+			}
+		}
+		sort.Float64s(buf)
+		meds[i] = Percentile(buf, 50)
+	}
+	sort.Float64s(meds)
+	alpha := (1 - conf) / 2 * 100
+	return Percentile(meds, alpha), Percentile(meds, 100-alpha)
+}

@@ -8,6 +8,7 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -426,39 +427,19 @@ func modelLine(root *yaml.Node, i int) int {
 }
 
 func (c *Config) validate(root *yaml.Node) error {
-	if c.Server.Addr == "" {
-		c.Server.Addr = DefaultAddr
-	}
-	if c.Server.MaxBodyBytes == 0 {
-		c.Server.MaxBodyBytes = DefaultMaxBodyBytes
-	}
+	c.Server.Addr = cmp.Or(c.Server.Addr, DefaultAddr)
+	c.Server.MaxBodyBytes = cmp.Or(c.Server.MaxBodyBytes, DefaultMaxBodyBytes)
 	if c.Server.MaxBodyBytes < 0 {
 		return errors.New("server.max_body_bytes must be positive")
 	}
-	if c.Server.ShutdownGrace == 0 {
-		c.Server.ShutdownGrace = 30 * time.Second
-	}
-	if c.Server.ReadHeaderTimeout == 0 {
-		c.Server.ReadHeaderTimeout = 10 * time.Second
-	}
-	if c.Server.DiscoverTimeout == 0 {
-		c.Server.DiscoverTimeout = 2 * time.Second
-	}
-	if c.Server.DrainDelay == 0 {
-		c.Server.DrainDelay = DefaultDrainDelay
-	}
-	if c.Server.BodyReadTimeout == 0 {
-		c.Server.BodyReadTimeout = 30 * time.Second
-	}
-	if c.Server.IdleTimeout == 0 {
-		c.Server.IdleTimeout = 60 * time.Second
-	}
-	if c.Server.MaxConcurrent == 0 {
-		c.Server.MaxConcurrent = DefaultMaxConcurrent
-	}
-	if c.Server.RediscoverInterval == 0 {
-		c.Server.RediscoverInterval = 5 * time.Second
-	}
+	c.Server.ShutdownGrace = cmp.Or(c.Server.ShutdownGrace, 30*time.Second)
+	c.Server.ReadHeaderTimeout = cmp.Or(c.Server.ReadHeaderTimeout, 10*time.Second)
+	c.Server.DiscoverTimeout = cmp.Or(c.Server.DiscoverTimeout, 2*time.Second)
+	c.Server.DrainDelay = cmp.Or(c.Server.DrainDelay, DefaultDrainDelay)
+	c.Server.BodyReadTimeout = cmp.Or(c.Server.BodyReadTimeout, 30*time.Second)
+	c.Server.IdleTimeout = cmp.Or(c.Server.IdleTimeout, 60*time.Second)
+	c.Server.MaxConcurrent = cmp.Or(c.Server.MaxConcurrent, DefaultMaxConcurrent)
+	c.Server.RediscoverInterval = cmp.Or(c.Server.RediscoverInterval, 5*time.Second)
 	for name, d := range map[string]time.Duration{"drain_delay": c.Server.DrainDelay, "body_read_timeout": c.Server.BodyReadTimeout,
 		"idle_timeout": c.Server.IdleTimeout, "shutdown_grace": c.Server.ShutdownGrace, "rediscover_interval": c.Server.RediscoverInterval} {
 		if d < 0 {
@@ -601,58 +582,24 @@ func (c *Config) validateRouting(models map[string]int) error {
 // ApplyDefaults fills the routing settings left unset. Load applies it;
 // code that builds a Router value by hand calls it too.
 func (r *Router) ApplyDefaults() {
-	if r.DefaultProfile == "" {
-		r.DefaultProfile = "auto"
-	}
-	if r.MaxAttempts == 0 {
-		r.MaxAttempts = 3
-	}
-	if r.TTFTTimeout == 0 {
-		r.TTFTTimeout = 60 * time.Second
-	}
-	if r.Timeout == 0 {
-		r.Timeout = 10 * time.Minute
-	}
-	if r.NearEqual == 0 {
-		r.NearEqual = 0.05
-	}
-	if r.EWMADecay == 0 {
-		r.EWMADecay = 10 * time.Second
-	}
-	if r.TierWindow == 0 {
-		r.TierWindow = time.Minute
-	}
+	r.DefaultProfile = cmp.Or(r.DefaultProfile, "auto")
+	r.MaxAttempts = cmp.Or(r.MaxAttempts, 3)
+	r.TTFTTimeout = cmp.Or(r.TTFTTimeout, 60*time.Second)
+	r.Timeout = cmp.Or(r.Timeout, 10*time.Minute)
+	r.NearEqual = cmp.Or(r.NearEqual, 0.05)
+	r.EWMADecay = cmp.Or(r.EWMADecay, 10*time.Second)
+	r.TierWindow = cmp.Or(r.TierWindow, time.Minute)
 	b := &r.Breaker
-	if b.Window == 0 {
-		b.Window = 30 * time.Second
-	}
-	if b.MinRequests == 0 {
-		b.MinRequests = 10
-	}
-	if b.ErrorRatio == 0 {
-		b.ErrorRatio = 0.5
-	}
-	if b.OpenFor == 0 {
-		b.OpenFor = 30 * time.Second
-	}
-	if r.ProviderBreaker.Consecutive == 0 {
-		r.ProviderBreaker.Consecutive = 3
-	}
-	if r.ProviderBreaker.OpenFor == 0 {
-		r.ProviderBreaker.OpenFor = 10 * time.Second
-	}
-	if r.TTFTMultiple == 0 {
-		r.TTFTMultiple = 5
-	}
-	if r.TTFTFloor == 0 {
-		r.TTFTFloor = 5 * time.Second
-	}
-	if r.UnaryFloor == 0 {
-		r.UnaryFloor = 20 * time.Second
-	}
-	if r.FailoverTimeout == 0 {
-		r.FailoverTimeout = 30 * time.Second
-	}
+	b.Window = cmp.Or(b.Window, 30*time.Second)
+	b.MinRequests = cmp.Or(b.MinRequests, 10)
+	b.ErrorRatio = cmp.Or(b.ErrorRatio, 0.5)
+	b.OpenFor = cmp.Or(b.OpenFor, 30*time.Second)
+	r.ProviderBreaker.Consecutive = cmp.Or(r.ProviderBreaker.Consecutive, 3)
+	r.ProviderBreaker.OpenFor = cmp.Or(r.ProviderBreaker.OpenFor, 10*time.Second)
+	r.TTFTMultiple = cmp.Or(r.TTFTMultiple, 5)
+	r.TTFTFloor = cmp.Or(r.TTFTFloor, 5*time.Second)
+	r.UnaryFloor = cmp.Or(r.UnaryFloor, 20*time.Second)
+	r.FailoverTimeout = cmp.Or(r.FailoverTimeout, 30*time.Second)
 }
 
 // nodeLine returns the line of the i-th entry of the sequence at path

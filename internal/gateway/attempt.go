@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"regexp"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tiergate/tiergate/internal/config"
+	"github.com/tiergate/tiergate/internal/keys"
 	"github.com/tiergate/tiergate/internal/observe/metrics"
 	"github.com/tiergate/tiergate/internal/providers"
 	"github.com/tiergate/tiergate/internal/router"
@@ -31,13 +33,23 @@ import (
 // its adaptive deadline (router.Attempt.FirstByteDeadline), bounded by
 // what is left of that time. It returns the answer, the candidate that
 // gave it (or failed last), the attempts made and the last error.
-func (s *Server) try(r *http.Request, op string, t0 time.Time, q *router.Query, dec *router.Decision, stream bool,
+func (s *Server) try(r *http.Request, op string, t0 time.Time, q *router.Query, dec *router.Decision, stream bool, held keys.Settle,
 	call func(ctx context.Context, c router.Candidate, attempt int, deadline time.Duration) (*providers.Result, error),
 	streamed func() bool) (*providers.Result, router.Candidate, int, error) {
 	cfg := s.router.Config()
 	var lastErr error
 	var last router.Candidate
 	attempts := 0
+	var spent spend
+	if q != nil {
+		spent.prompt = q.PromptTokens
+	}
+	defer func() {
+		if held != nil {
+			held(spent.in+spent.out, spent.cost)
+		}
+		s.settle(r, last, &spent, lastErr, streamed)
+	}()
 	queue := dec.Candidates
 	var failed []string // providers that failed this request
 	rerouted := 0       // len(failed) when the router was last asked
@@ -71,7 +83,9 @@ func (s *Server) try(r *http.Request, op string, t0 time.Time, q *router.Query, 
 		clientGone := r.Context().Err() != nil
 		att.Done(res, err, clientGone)
 		s.observe(op, c, t0, res, err)
+		spent.add(c, res)
 		if err == nil {
+			lastErr = nil
 			return res, c, attempts, nil
 		}
 		lastErr = err
@@ -96,6 +110,67 @@ func (s *Server) try(r *http.Request, op string, t0 time.Time, q *router.Query, 
 			Message: "every eligible backend is busy with a trial request after failures; retry shortly"}
 	}
 	return nil, last, attempts, lastErr
+}
+
+// spend is what a request's attempts used, summed over them.
+type spend struct {
+	in, out int
+	cost    float64
+	// prompt is the request's prompt estimate (router.Query.PromptTokens).
+	prompt int
+}
+
+// add counts one attempt: the usage the upstream reported, else, for a
+// stream that was cancelled or cut after content came (the usage chunk
+// comes last), the prompt estimate and a token per content chunk, since
+// the upstream bills what it generated. (The backends' cost metric counts
+// reported usage only; the ledger, the key's metrics and its budget count
+// both.)
+func (sp *spend) add(c router.Candidate, res *providers.Result) {
+	if res == nil {
+		return
+	}
+	var in, out int
+	switch {
+	case res.Usage != nil:
+		in, out = max(res.Usage.PromptTokens, 0), max(res.Usage.CompletionTokens, 0)
+	case res.Timing.Chunks > 0:
+		in, out = max(sp.prompt, 0), res.Timing.Chunks
+	default:
+		return
+	}
+	sp.in += in
+	sp.out += out
+	sp.cost += metrics.Cost(c.Model.Price, in, out)
+}
+
+// settle writes a keyed request's ledger entry once try is done with
+// it (after the key's reservation, if any, took the same figures): its attempts' tokens and cost (at the catalog's prices, as the
+// metrics count them), the model that answered or failed last, and how
+// it ended. The write is queued (keys.Ring.Record), off the response path.
+func (s *Server) settle(r *http.Request, c router.Candidate, sp *spend, err error, streamed func() bool) {
+	if s.keys == nil || c.Model == nil {
+		return
+	}
+	id, ok := keys.FromContext(r.Context())
+	if !ok {
+		return
+	}
+	status := keys.StatusOK
+	switch {
+	case err == nil:
+	case errors.Is(context.Cause(r.Context()), errShutdown):
+		status = keys.StatusCut
+	case r.Context().Err() != nil:
+		status = keys.StatusCancelled
+	case streamed():
+		status = keys.StatusCut
+	default:
+		status = keys.StatusError
+	}
+	s.keys.Record(keys.Entry{KeyID: id.ID, KeyName: id.Name, Model: c.Model.ID, Provider: c.Model.Provider,
+		TokensIn: sp.in, TokensOut: sp.out, CostUSD: sp.cost, Status: status, At: time.Now()})
+	s.metrics.ObserveKey(metrics.KeyRequest{Name: id.Name, Status: status, TokensIn: sp.in, TokensOut: sp.out, CostUSD: sp.cost})
 }
 
 // healthyFirst moves the candidates of providers not in failed to the

@@ -265,7 +265,7 @@ func (s *Server) chatQuery(r *http.Request, body []byte) (*openaiwire.Chat, *rou
 	}
 	q := &router.Query{Model: info.Model, Profile: r.Header.Get("X-Tiergate-Profile"), Domain: r.Header.Get("X-Tiergate-Domain"),
 		Route: route, Task: catalog.Chat, Vision: info.HasImages, Tools: info.HasTools,
-		PromptTokens: info.PromptChars/4 + 85*info.Images, MaxTokens: info.MaxTokens, Text: info.LastUser}
+		PromptTokens: info.PromptChars/4 + 85*info.Images, MaxTokens: info.MaxTokens, Text: info.LastUser, Params: info.Params}
 	if err := s.applyPolicy(r.Context(), q); err != nil {
 		return nil, nil, err
 	}
@@ -293,11 +293,21 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	completion := q.MaxTokens
+	if completion <= 0 {
+		completion = DefaultMaxTokens
+	}
+	held, err := s.reserve(w, r, dec, q.PromptTokens, completion)
+	if err != nil {
+		w.Header().Set("X-Tiergate-Attempts", "0")
+		writeError(w, err)
+		return
+	}
 	s.metrics.RouteDecision(dec.Profile, decisionKind(dec))
 	cfg := s.router.Config()
-	sink := &sseSink{w: w, dec: dec}
+	sink := &sseSink{w: w, dec: dec, params: q.Params}
 	req := &providers.ChatRequest{Body: body, Stream: info.Stream, IncludeUsage: info.IncludeUsage}
-	res, c, attempts, err := s.try(r, "chat", t0, q, dec, info.Stream, func(ctx context.Context, c router.Candidate, attempt int, deadline time.Duration) (*providers.Result, error) {
+	res, c, attempts, err := s.try(r, "chat", t0, q, dec, info.Stream, held, func(ctx context.Context, c router.Candidate, attempt int, deadline time.Duration) (*providers.Result, error) {
 		req.Model = c.Model.Upstream
 		sink.cand, sink.attempt, sink.held = c, attempt, nil
 		res, timedOut, err := s.attempt(ctx, cfg, c, req, sink, deadline)
@@ -314,6 +324,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		sink.done()
 	case err == nil:
 		setRouteHeaders(w.Header(), dec, c, attempts)
+		setDropped(w.Header(), c, q.Params)
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(res.Body)
 	case r.Context().Err() != nil:
@@ -337,6 +348,17 @@ func setRouteHeaders(h http.Header, dec *router.Decision, c router.Candidate, at
 		reason += "; answered by fallback " + c.Model.ID
 	}
 	h.Set("X-Tiergate-Route", headerSafe(reason))
+}
+
+// setDropped names in X-Tiergate-Dropped the sampling hints of ps that
+// c's adapter leaves out (its providers.Capabilities), if any.
+func setDropped(h http.Header, c router.Candidate, ps providers.Params) {
+	if ps == 0 {
+		return
+	}
+	if d := ps & providers.CapabilitiesOf(c.Provider).Dropped; d != 0 {
+		h.Set("X-Tiergate-Dropped", d.Names())
+	}
 }
 
 // headerSafe keeps a header value to printable ASCII.
@@ -383,6 +405,7 @@ type sseSink struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
 	dec     *router.Decision
+	params  providers.Params // the request's restricted parameters, for X-Tiergate-Dropped
 	onFirst func()
 	cand    router.Candidate
 	attempt int
@@ -401,6 +424,7 @@ func (k *sseSink) start() {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	setRouteHeaders(h, k.dec, k.cand, k.attempt)
+	setDropped(h, k.cand, k.params)
 	if k.onFirst != nil {
 		k.onFirst()
 	}
@@ -488,8 +512,14 @@ func (s *Server) handleEmbed(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	held, err := s.reserve(w, r, dec, len(body)/4, 0)
+	if err != nil {
+		w.Header().Set("X-Tiergate-Attempts", "0")
+		writeError(w, err)
+		return
+	}
 	s.metrics.RouteDecision(dec.Profile, decisionKind(dec))
-	res, c, attempts, err := s.try(r, "embeddings", t0, nil, dec, false, func(ctx context.Context, c router.Candidate, _ int, _ time.Duration) (*providers.Result, error) {
+	res, c, attempts, err := s.try(r, "embeddings", t0, nil, dec, false, held, func(ctx context.Context, c router.Candidate, _ int, _ time.Duration) (*providers.Result, error) {
 		return c.Provider.Embed(ctx, &providers.EmbedRequest{Model: c.Model.Upstream, Body: body})
 	}, func() bool { return false })
 	switch {
@@ -536,7 +566,10 @@ func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) {
 	all := s.set.Catalog().All()
 	data := make([]modelObject, 0, len(all))
 	for _, m := range all {
-		data = append(data, s.toObject(m))
+		if m.Has(catalog.Chat) || m.Has(catalog.Embeddings) {
+			// Only models of a task the gateway serves (vision is chat).
+			data = append(data, s.toObject(m))
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data})
 }

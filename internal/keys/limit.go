@@ -14,6 +14,14 @@ type Limiter interface {
 	// release must be called once the request ends; when refused,
 	// release is nil and the Limit says which limit and when to retry.
 	Acquire(id string, p Policy, now time.Time) (l Limit, release func())
+	// Reserve holds tokens (the prompt estimate plus max_tokens) under
+	// p's tpm and usd under its budget before a call. When admitted,
+	// settle must be called with what the call used once it ended
+	// (cancelled and cut included); when refused, settle is nil and the
+	// Tokens say which limit. A budget admits while what is spent and
+	// reserved this period is below it, so it overshoots by at most one
+	// request's reservation.
+	Reserve(id string, p Policy, tokens int, usd float64, now time.Time) (t Tokens, settle Settle)
 }
 
 // Limit is a limiter's answer, enough for OpenAI's x-ratelimit-* headers.
@@ -44,11 +52,20 @@ func (l Limit) Headers(set func(k, v string)) {
 // NewMemoryLimiter is the Limiter of a single replica: per key an exact
 // sliding one-minute log of admitted requests (never more than rpm in any
 // minute) and a count of those in flight.
-func NewMemoryLimiter() Limiter { return &memLimiter{keys: map[string]*bucket{}} }
+// Tokens per minute are a sliding log of reservations, each replaced by
+// the real usage when it settles; a budget's spend this period is read
+// from spent (nil: none, it starts at 0) the first time a key is seen in
+// a period.
+func NewMemoryLimiter(spent SpendSource) Limiter {
+	return &memLimiter{keys: map[string]*bucket{}, tokens: map[string]*tokenBucket{}, spent: spent}
+}
 
 type memLimiter struct {
-	mu   sync.Mutex
-	keys map[string]*bucket
+	mu     sync.Mutex
+	keys   map[string]*bucket
+	tokens map[string]*tokenBucket
+	tmu    sync.Mutex
+	spent  SpendSource
 }
 
 type bucket struct {

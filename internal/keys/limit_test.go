@@ -10,7 +10,7 @@ import (
 )
 
 func TestMemoryLimiterRPM(t *testing.T) {
-	l := NewMemoryLimiter()
+	l := NewMemoryLimiter(nil)
 	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	p := Policy{RPM: 3}
 	for i, at := range []time.Duration{0, 10 * time.Second, 20 * time.Second} {
@@ -38,7 +38,7 @@ func TestMemoryLimiterRPM(t *testing.T) {
 }
 
 func TestMemoryLimiterConcurrent(t *testing.T) {
-	l := NewMemoryLimiter()
+	l := NewMemoryLimiter(nil)
 	now := time.Now()
 	p := Policy{MaxConcurrent: 2}
 	_, r1 := l.Acquire("k", p, now)
@@ -65,7 +65,7 @@ func TestMemoryLimiterConcurrent(t *testing.T) {
 // TestMemoryLimiterExactUnderLoad: many goroutines at once, never more
 // admitted than the limit.
 func TestMemoryLimiterExactUnderLoad(t *testing.T) {
-	l := NewMemoryLimiter()
+	l := NewMemoryLimiter(nil)
 	now := time.Now()
 	var admitted, inFlight, maxInFlight atomic.Int64
 	var wg sync.WaitGroup

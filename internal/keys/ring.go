@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,9 +41,11 @@ type RingOptions struct {
 	Static []Key
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
-	// Limiter enforces the policies' rpm and max_concurrent (nil: a
-	// NewMemoryLimiter).
+	// Limiter enforces the policies' rpm, max_concurrent, tpm and budget
+	// (nil: a NewMemoryLimiter reading spend from the store's ledger).
 	Limiter Limiter
+	// Logger reports the spend ledger's write failures (nil: slog.Default).
+	Logger *slog.Logger
 }
 
 // Ring is the set of keys a request is checked against: an in-memory
@@ -54,6 +57,14 @@ type Ring struct {
 	now     func() time.Time
 	open    func(context.Context) (Store, error)
 	limiter Limiter
+	log     *slog.Logger
+
+	// The spend ledger's queue and writer (ledger.go).
+	ledger     chan Entry
+	ledgerQuit chan struct{}
+	ledgerOnce sync.Once
+	ledgerDone chan struct{}
+	quitOnce   sync.Once
 
 	mu     sync.Mutex // serialises writes and reloads
 	store  Store
@@ -63,6 +74,7 @@ type Ring struct {
 
 type index struct {
 	byHash map[Hash]*Key
+	names  map[string]bool
 	keys   []Key // static, then the store's, oldest first
 }
 
@@ -71,12 +83,16 @@ func NewRing(ctx context.Context, o RingOptions) (*Ring, error) {
 	if o.Mode != ModeAuto && o.Mode != ModeKeys && o.Mode != ModeNone {
 		return nil, fmt.Errorf("auth mode %q is not one of %s", o.Mode, strings.Join(Modes, ", "))
 	}
-	r := &Ring{mode: o.Mode, now: o.Now, open: o.Open, store: o.Store, static: o.Static, limiter: o.Limiter}
+	r := &Ring{mode: o.Mode, now: o.Now, open: o.Open, store: o.Store, static: o.Static, limiter: o.Limiter, log: o.Logger,
+		ledger: make(chan Entry, 4096), ledgerQuit: make(chan struct{})}
+	if r.log == nil {
+		r.log = slog.Default()
+	}
 	if r.now == nil {
 		r.now = time.Now
 	}
 	if r.limiter == nil {
-		r.limiter = NewMemoryLimiter()
+		r.limiter = NewMemoryLimiter(r.spentSince)
 	}
 	for i := range r.static {
 		r.static[i].Source = SourceConfig
@@ -104,8 +120,9 @@ func (r *Ring) reload(ctx context.Context) error {
 		}
 		all = append(all, stored...)
 	}
-	idx := &index{byHash: make(map[Hash]*Key, len(all)), keys: all}
+	idx := &index{byHash: make(map[Hash]*Key, len(all)), names: make(map[string]bool, len(all)), keys: all}
 	for i := range all {
+		idx.names[all[i].Name] = true
 		if _, dup := idx.byHash[all[i].Hash]; !dup {
 			idx.byHash[all[i].Hash] = &all[i]
 		}
@@ -113,6 +130,10 @@ func (r *Ring) reload(ctx context.Context) error {
 	r.idx.Store(idx)
 	return nil
 }
+
+// Known says whether name is a key's (revoked and expired ones included):
+// the bound on the metrics' key label.
+func (r *Ring) Known(name string) bool { return r.idx.Load().names[name] }
 
 // Mode is the configured auth mode.
 func (r *Ring) Mode() string { return r.mode }
@@ -174,6 +195,25 @@ func (r *Ring) Authenticate(secret string) (Identity, error) {
 // limits (see Limiter).
 func (r *Ring) Acquire(id Identity) (Limit, func()) {
 	return r.limiter.Acquire(id.ID, id.Policy, r.now())
+}
+
+// Reserve holds tokens and usd under an authenticated key's tpm and
+// budget before a call (see Limiter).
+func (r *Ring) Reserve(id Identity, tokens int, usd float64) (Tokens, Settle) {
+	return r.limiter.Reserve(id.ID, id.Policy, tokens, usd, r.now())
+}
+
+// spentSince is a key's spend since a time, from the ledger (0 when no
+// store exists yet).
+func (r *Ring) spentSince(ctx context.Context, id string, since time.Time) (float64, error) {
+	r.mu.Lock()
+	st := r.store
+	r.mu.Unlock()
+	if st == nil {
+		return 0, nil
+	}
+	u, err := st.Usage(ctx, id, since)
+	return u.SpendUSD, err
 }
 
 // List returns every key: the config's, then the store's.
@@ -272,8 +312,14 @@ func (r *Ring) storeLocked(ctx context.Context) (Store, error) {
 	return r.store, nil
 }
 
-// Close closes the store.
+// Close writes what the spend ledger still holds and closes the store
+// (call it once no request is in flight).
 func (r *Ring) Close() error {
+	r.ledgerOnce.Do(func() {}) // no writer starts from now on
+	r.quitOnce.Do(func() { close(r.ledgerQuit) })
+	if r.ledgerDone != nil {
+		<-r.ledgerDone
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.store == nil {

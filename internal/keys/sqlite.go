@@ -214,5 +214,38 @@ func (s *SQLite) one(res sql.Result, err error) error {
 	return nil
 }
 
+// AppendLedger implements Store: one transaction, committed with
+// synchronous=FULL.
+func (s *SQLite) AppendLedger(ctx context.Context, entries []Entry) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO ledger (key_id, key_name, model, provider, tokens_in, tokens_out, cost_usd, status, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer ins.Close()
+	for _, e := range entries {
+		if _, err := ins.ExecContext(ctx, e.KeyID, e.KeyName, e.Model, e.Provider, e.TokensIn, e.TokensOut, e.CostUSD, e.Status, ledgerStamp(e.At)); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// ledgerStamp is a fixed-width UTC time, so that the ledger's times
+// compare as strings.
+func ledgerStamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000000Z") }
+
+// Usage implements Store.
+func (s *SQLite) Usage(ctx context.Context, id string, since time.Time) (Usage, error) {
+	u := Usage{Since: since}
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(tokens_in), 0), COALESCE(SUM(tokens_out), 0), COALESCE(SUM(cost_usd), 0) FROM ledger WHERE key_id = ? AND at >= ?`,
+		id, ledgerStamp(since)).Scan(&u.Requests, &u.TokensIn, &u.TokensOut, &u.SpendUSD)
+	return u, err
+}
+
 // Close implements Store.
 func (s *SQLite) Close() error { return s.db.Close() }

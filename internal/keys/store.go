@@ -21,6 +21,11 @@ type Store interface {
 	// Revoke marks a key revoked at t (a second revoke keeps the first
 	// time); ErrNotFound when there is none.
 	Revoke(ctx context.Context, id string, t time.Time) error
+	// AppendLedger adds settled requests to the spend ledger, all or
+	// none, durably before it returns.
+	AppendLedger(ctx context.Context, entries []Entry) error
+	// Usage sums key id's ledger entries at or after since.
+	Usage(ctx context.Context, id string, since time.Time) (Usage, error)
 	Close() error
 }
 

@@ -1,6 +1,6 @@
 // Package ndjson reads newline-delimited JSON streams (Ollama's streaming
 // format) one line at a time, telling a clean end from a cut one. It
-// imports only the standard library.
+// imports only the standard library and internal/lines.
 package ndjson
 
 import (
@@ -8,6 +8,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+
+	"github.com/tiergate/tiergate/internal/lines"
 )
 
 // ErrLineTooLong is returned for a line longer than the reader's limit.
@@ -33,23 +35,16 @@ func NewReader(r io.Reader, maxLine int) *Reader {
 // io.ErrUnexpectedEOF when the last line had no newline (a cut stream).
 func (r *Reader) Next() ([]byte, error) {
 	for {
-		r.line = r.line[:0]
-		for {
-			frag, err := r.br.ReadSlice('\n')
-			r.line = append(r.line, frag...)
-			if len(r.line) > r.max {
-				return nil, ErrLineTooLong
+		var err error
+		r.line, err = lines.Read(r.br, r.line, r.max, ErrLineTooLong)
+		if err == ErrLineTooLong {
+			return nil, err
+		}
+		if err != nil {
+			if err == io.EOF && len(bytes.TrimSpace(r.line)) > 0 {
+				return nil, io.ErrUnexpectedEOF
 			}
-			if err == bufio.ErrBufferFull {
-				continue
-			}
-			if err != nil {
-				if err == io.EOF && len(bytes.TrimSpace(r.line)) > 0 {
-					return nil, io.ErrUnexpectedEOF
-				}
-				return nil, err
-			}
-			break
+			return nil, err
 		}
 		if l := bytes.TrimSpace(r.line); len(l) > 0 {
 			return l, nil

@@ -103,6 +103,45 @@ func (p *chatParser) topMember(key []byte, plain bool, vs int) (int, error) {
 		return p.setInt(vs, "max_tokens", &p.maxTokSet, &p.maxTok)
 	case keyIs(key, plain, "max_completion_tokens"):
 		return p.setInt(vs, "max_completion_tokens", &p.maxCSet, &p.maxCTok)
+	case keyIs(key, plain, "n"):
+		return p.restricted(vs, ParamN)
+	case keyIs(key, plain, "logprobs"):
+		return p.restricted(vs, paramLogprobsTrue)
+	case keyIs(key, plain, "top_logprobs"):
+		return p.restricted(vs, paramTopLogprobs)
+	case keyIs(key, plain, "logit_bias"):
+		return p.restricted(vs, ParamLogitBias)
+	case keyIs(key, plain, "tool_choice"):
+		return p.restricted(vs, ParamToolRequired)
+	case keyIs(key, plain, "temperature"):
+		return p.restricted(vs, ParamTemperature)
+	case keyIs(key, plain, "top_p"):
+		return p.restricted(vs, ParamTopP)
+	case keyIs(key, plain, "seed"):
+		return p.restricted(vs, ParamSeed)
+	case keyIs(key, plain, "frequency_penalty"):
+		return p.restricted(vs, ParamFrequencyPenalty)
+	case keyIs(key, plain, "presence_penalty"):
+		return p.restricted(vs, ParamPresencePenalty)
+	case keyIs(key, plain, "response_format"):
+		p.params &^= ParamJSONObject
+		if b[vs] != '{' {
+			return p.skip(vs, 2)
+		}
+		return p.object(vs, 2, func(key []byte, plain bool, vs int) (int, error) {
+			if !keyIs(key, plain, "type") {
+				return p.skip(vs, 3)
+			}
+			ve, kind, esc, err := p.scalar(vs, 3)
+			if err != nil {
+				return 0, err
+			}
+			p.params &^= ParamJSONObject
+			if kind == '"' && (!esc && string(b[vs+1:ve-1]) == "json_object" || esc && p.decodedIs(b[vs+1:ve-1], "json_object")) {
+				p.params |= ParamJSONObject
+			}
+			return ve, nil
+		})
 	case keyIs(key, plain, "route"):
 		ve, err := p.skip(vs, 2)
 		if err != nil {
@@ -112,6 +151,71 @@ func (p *chatParser) topMember(key []byte, plain bool, vs int) (int, error) {
 		return ve, err
 	}
 	return p.skip(vs, 2)
+}
+
+// Two bits of chatParser.params beyond Params, that ParseChat folds into
+// ParamLogprobs.
+const (
+	paramLogprobsTrue Params = 1 << (nParams + iota)
+	paramTopLogprobs
+)
+
+// restricted reads the top-level member at vs whose use bit stands for
+// (see Params): the bit is set when the value asks for something the
+// parameter does, cleared otherwise (the last of repeated keys wins, as
+// in encoding/json). A value of the wrong type sets nothing: the adapter
+// that decodes the body answers for it.
+func (p *chatParser) restricted(vs int, bit Params) (int, error) {
+	b := p.b
+	ve, kind, esc, err := p.scalar(vs, 2)
+	if err != nil {
+		return 0, err
+	}
+	tok := b[vs:ve]
+	var used bool
+	switch bit {
+	case ParamN:
+		n, ok := parseInt(tok)
+		used = kind == '0' && (!ok || n != 1)
+	case paramTopLogprobs:
+		n, ok := parseInt(tok)
+		used = kind == '0' && ok && n > 0
+	case paramLogprobsTrue:
+		used = kind == 't'
+	case ParamLogitBias:
+		used = kind == '{' && b[skipWS(b, vs+1)] != '}'
+	case ParamToolRequired:
+		s := tok[min(1, len(tok)):max(len(tok)-1, 0)]
+		used = kind == '"' && (!esc && string(s) == "required" || esc && p.decodedIs(s, "required"))
+	case ParamFrequencyPenalty, ParamPresencePenalty:
+		used = kind == '0' && !zeroNumber(tok)
+		if used && bytes.IndexAny(tok, "eE") >= 0 {
+			// 1e-400 is zero once decoded.
+			f, _ := strconv.ParseFloat(string(tok), 64)
+			used = f != 0
+		}
+	default: // temperature, top_p, seed: any value
+		used = kind == '0'
+	}
+	p.params &^= bit
+	if used {
+		p.params |= bit
+	}
+	return ve, nil
+}
+
+// zeroNumber reports whether the valid number token s is zero (all its
+// digits before any exponent are 0).
+func zeroNumber(s []byte) bool {
+	for _, c := range s {
+		switch {
+		case c == 'e' || c == 'E':
+			return true
+		case c >= '1' && c <= '9':
+			return false
+		}
+	}
+	return true
 }
 
 // setBool decodes a scalar into a bool, or a *bool when set is not nil
@@ -327,12 +431,9 @@ func (p *chatParser) parts(vs int, chars, images *int) (int, error) {
 // value (never at the end of the body); f returns the index past the value.
 func (p *chatParser) object(i, depth int, f func(key []byte, plain bool, vs int) (int, error)) (int, error) {
 	b := p.b
-	if depth > maxDepth {
-		return 0, p.syntax(i, "exceeded max depth")
-	}
-	i = skipWS(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return i + 1, nil
+	i, done, err := p.open(i, depth, '}')
+	if done || err != nil {
+		return i, err
 	}
 	for {
 		if i >= len(b) {
@@ -360,52 +461,60 @@ func (p *chatParser) object(i, depth int, f func(key []byte, plain bool, vs int)
 		if i, err = f(key, !esc && !high, i); err != nil {
 			return 0, err
 		}
-		i = skipWS(b, i)
-		if i >= len(b) {
-			return 0, p.syntax(i, "unexpected end of JSON input")
-		}
-		switch b[i] {
-		case ',':
-			i = skipWS(b, i+1)
-		case '}':
-			return i + 1, nil
-		default:
-			return 0, p.syntax(i, "invalid character "+quoteChar(b[i])+" after object key:value pair")
+		if i, done, err = p.next(i, '}', " after object key:value pair"); done || err != nil {
+			return i, err
 		}
 	}
 }
 
 // array walks the elements of the array at b[i] == '[' (see object).
 func (p *chatParser) array(i, depth int, f func(es int) (int, error)) (int, error) {
-	b := p.b
-	if depth > maxDepth {
-		return 0, p.syntax(i, "exceeded max depth")
-	}
-	i = skipWS(b, i+1)
-	if i < len(b) && b[i] == ']' {
-		return i + 1, nil
+	i, done, err := p.open(i, depth, ']')
+	if done || err != nil {
+		return i, err
 	}
 	for {
-		if i >= len(b) {
+		if i >= len(p.b) {
 			return 0, p.syntax(i, "unexpected end of JSON input")
 		}
-		var err error
 		if i, err = f(i); err != nil {
 			return 0, err
 		}
-		i = skipWS(b, i)
-		if i >= len(b) {
-			return 0, p.syntax(i, "unexpected end of JSON input")
-		}
-		switch b[i] {
-		case ',':
-			i = skipWS(b, i+1)
-		case ']':
-			return i + 1, nil
-		default:
-			return 0, p.syntax(i, "invalid character "+quoteChar(b[i])+" after array element")
+		if i, done, err = p.next(i, ']', " after array element"); done || err != nil {
+			return i, err
 		}
 	}
+}
+
+// open steps into the object or array at b[i], whose nesting depth is
+// depth; done says it is empty (and i is past its end).
+func (p *chatParser) open(i, depth int, end byte) (int, bool, error) {
+	if depth > maxDepth {
+		return 0, false, p.syntax(i, "exceeded max depth")
+	}
+	i = skipWS(p.b, i+1)
+	if i < len(p.b) && p.b[i] == end {
+		return i + 1, true, nil
+	}
+	return i, false, nil
+}
+
+// next steps past what follows a member ending at b[i]: a comma (and the
+// white space after it), or end, the container's close (done, i past it);
+// anything else is the syntax error "invalid character ..." + after.
+func (p *chatParser) next(i int, end byte, after string) (int, bool, error) {
+	b := p.b
+	i = skipWS(b, i)
+	if i >= len(b) {
+		return 0, false, p.syntax(i, "unexpected end of JSON input")
+	}
+	switch b[i] {
+	case ',':
+		return skipWS(b, i+1), false, nil
+	case end:
+		return i + 1, true, nil
+	}
+	return 0, false, p.syntax(i, "invalid character "+quoteChar(b[i])+after)
 }
 
 // skip validates the value at b[i] and returns the index past it; depth is

@@ -28,6 +28,28 @@ type Choice struct {
 	FinishReason *string         `json:"finish_reason"`
 }
 
+// ChoiceLogprobs is choices[i].logprobs when the client asked for them.
+type ChoiceLogprobs struct {
+	Content []TokenLogprob `json:"content"`
+	Refusal []TokenLogprob `json:"refusal"`
+}
+
+// TokenLogprob is one generated token's log probability, with the most
+// likely alternatives (top_logprobs; empty, never null).
+type TokenLogprob struct {
+	Token       string       `json:"token"`
+	Logprob     float64      `json:"logprob"`
+	Bytes       []int        `json:"bytes"`
+	TopLogprobs []TopLogprob `json:"top_logprobs"`
+}
+
+// TopLogprob is one alternative of a TokenLogprob.
+type TopLogprob struct {
+	Token   string  `json:"token"`
+	Logprob float64 `json:"logprob"`
+	Bytes   []int   `json:"bytes"`
+}
+
 // ResponseMessage is choices[i].message of a ChatCompletion.
 type ResponseMessage struct {
 	Role             string     `json:"role"`

@@ -27,6 +27,9 @@ type Chat struct {
 	// LastUser is the raw content (string or parts) of the last user
 	// message, pointing into the body: the router classifies it lazily.
 	LastUser json.RawMessage
+	// Params are the restricted parameters the request uses (see
+	// Params): what some adapters refuse or drop.
+	Params Params
 	// Route is the raw "route" object, nil when absent, pointing into the
 	// body.
 	Route json.RawMessage
@@ -72,6 +75,7 @@ type chatParser struct {
 	maxTokSet, maxCSet bool
 	maxTok, maxCTok    int
 	route              []byte
+	params             Params // the restricted parameters used so far (see restricted)
 	msgBuf             [8]msgState
 }
 
@@ -115,6 +119,10 @@ func ParseChat(body []byte) (*Chat, error) {
 		if m.roleUser {
 			c.LastUser = m.raw
 		}
+	}
+	c.Params = p.params &^ (paramLogprobsTrue | paramTopLogprobs)
+	if p.params&(paramLogprobsTrue|paramTopLogprobs) != 0 {
+		c.Params |= ParamLogprobs
 	}
 	c.HasImages = c.Images > 0
 	c.HasTools = p.tools > 0 || p.functions > 0

@@ -115,6 +115,7 @@ func refParseChat(body []byte) (*Chat, error) {
 			c.LastUser = m.Content.raw
 		}
 	}
+	c.Params = refParams(body)
 	c.HasImages = c.Images > 0
 	c.HasTools = len(p.Tools) > 0 || len(p.Functions) > 0
 	if p.MaxCompletionTokens != nil {
@@ -123,4 +124,56 @@ func refParseChat(body []byte) (*Chat, error) {
 		c.MaxTokens = *p.MaxTokens
 	}
 	return c, nil
+}
+
+// refParams is Chat.Params as encoding/json would find it (keys matched
+// as it matches them, the last of repeated keys winning).
+func refParams(body []byte) Params {
+	var r struct {
+		N                json.RawMessage `json:"n"`
+		Logprobs         json.RawMessage `json:"logprobs"`
+		TopLogprobs      json.RawMessage `json:"top_logprobs"`
+		LogitBias        json.RawMessage `json:"logit_bias"`
+		ResponseFormat   json.RawMessage `json:"response_format"`
+		ToolChoice       json.RawMessage `json:"tool_choice"`
+		Temperature      json.RawMessage `json:"temperature"`
+		TopP             json.RawMessage `json:"top_p"`
+		Seed             json.RawMessage `json:"seed"`
+		FrequencyPenalty json.RawMessage `json:"frequency_penalty"`
+		PresencePenalty  json.RawMessage `json:"presence_penalty"`
+	}
+	json.Unmarshal(body, &r)
+	isNum := func(raw json.RawMessage) bool {
+		return len(raw) > 0 && (raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9')
+	}
+	var out Params
+	set := func(bit Params, used bool) {
+		if used {
+			out |= bit
+		}
+	}
+	var n int
+	set(ParamN, isNum(r.N) && (json.Unmarshal(r.N, &n) != nil || n != 1))
+	var top int
+	set(ParamLogprobs, string(r.Logprobs) == "true" || isNum(r.TopLogprobs) && json.Unmarshal(r.TopLogprobs, &top) == nil && top > 0)
+	var bias map[string]json.RawMessage
+	set(ParamLogitBias, len(r.LogitBias) > 0 && r.LogitBias[0] == '{' && json.Unmarshal(r.LogitBias, &bias) == nil && len(bias) > 0)
+	var rf struct {
+		Type json.RawMessage `json:"type"`
+	}
+	var typ, choice string
+	set(ParamJSONObject, len(r.ResponseFormat) > 0 && r.ResponseFormat[0] == '{' && json.Unmarshal(r.ResponseFormat, &rf) == nil &&
+		len(rf.Type) > 0 && rf.Type[0] == '"' && json.Unmarshal(rf.Type, &typ) == nil && typ == "json_object")
+	set(ParamToolRequired, len(r.ToolChoice) > 0 && r.ToolChoice[0] == '"' && json.Unmarshal(r.ToolChoice, &choice) == nil && choice == "required")
+	set(ParamTemperature, isNum(r.Temperature))
+	set(ParamTopP, isNum(r.TopP))
+	set(ParamSeed, isNum(r.Seed))
+	for _, pen := range []struct {
+		raw json.RawMessage
+		bit Params
+	}{{r.FrequencyPenalty, ParamFrequencyPenalty}, {r.PresencePenalty, ParamPresencePenalty}} {
+		f, _ := strconv.ParseFloat(string(pen.raw), 64)
+		set(pen.bit, isNum(pen.raw) && f != 0)
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package overhead
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -65,33 +66,15 @@ type Options struct {
 }
 
 func (o *Options) defaults() {
-	if o.Rate == 0 {
-		o.Rate = 500
-	}
-	if o.Requests == 0 {
-		o.Requests = 3000
-	}
-	if o.Chunks == 0 {
-		o.Chunks = 20
-	}
-	if o.Concurrency == 0 {
-		o.Concurrency = 64
-	}
-	if o.Saturate == 0 {
-		o.Saturate = 5 * time.Second
-	}
-	if o.Rounds == 0 {
-		o.Rounds = 30
-	}
-	if o.OpenRequests == 0 {
-		o.OpenRequests = 5000
-	}
-	if o.OpenRounds == 0 {
-		o.OpenRounds = 10
-	}
-	if o.ImageRate == 0 {
-		o.ImageRate = 50
-	}
+	o.Rate = cmp.Or(o.Rate, 500)
+	o.Requests = cmp.Or(o.Requests, 3000)
+	o.Chunks = cmp.Or(o.Chunks, 20)
+	o.Concurrency = cmp.Or(o.Concurrency, 64)
+	o.Saturate = cmp.Or(o.Saturate, 5*time.Second)
+	o.Rounds = cmp.Or(o.Rounds, 30)
+	o.OpenRequests = cmp.Or(o.OpenRequests, 5000)
+	o.OpenRounds = cmp.Or(o.OpenRounds, 10)
+	o.ImageRate = cmp.Or(o.ImageRate, 50)
 	if o.Log == nil {
 		o.Log = io.Discard
 	}

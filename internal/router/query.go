@@ -29,6 +29,10 @@ type Query struct {
 	Task catalog.Task
 	// Vision and Tools say that the request carries images or tools.
 	Vision, Tools bool
+	// Params are the restricted parameters the request uses
+	// (openaiwire.Chat.Params): a backend whose adapter would refuse
+	// them is not chosen (filter_params.go).
+	Params providers.Params
 	// PromptTokens is an estimate of the prompt's size; MaxTokens the
 	// output the client asked for (0: unknown).
 	PromptTokens, MaxTokens int

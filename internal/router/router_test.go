@@ -19,6 +19,7 @@ import (
 	"github.com/tiergate/tiergate/internal/backends"
 	"github.com/tiergate/tiergate/internal/catalog"
 	"github.com/tiergate/tiergate/internal/config"
+	"github.com/tiergate/tiergate/internal/openaiwire"
 	"github.com/tiergate/tiergate/internal/providers"
 	"github.com/tiergate/tiergate/internal/tiers"
 )
@@ -638,6 +639,18 @@ func TestStaticPathAgreesWithExplain(t *testing.T) {
 	shake(huge, clk2)
 	texts := []string{"hello", "Is this contract clause enforceable under the statute?", "dosage for a patient: 40 mg"}
 	for ri, r := range []*Router{newRouter(t, loadDefault(t), nil), big, huge} {
+		// Adapters that refuse or drop restricted parameters (the
+		// routers' test providers declare none).
+		for i, b := range r.order {
+			switch i % 3 {
+			case 1:
+				b.caps = providers.Capabilities{Refused: openaiwire.ParamN | openaiwire.ParamJSONObject, Dropped: openaiwire.SamplingHints}
+			case 2:
+				b.caps = providers.Capabilities{Refused: openaiwire.ParamToolRequired | openaiwire.ParamLogprobs}
+			}
+		}
+		paramSets := []providers.Params{0, openaiwire.ParamN, openaiwire.ParamSeed | openaiwire.ParamTemperature,
+			openaiwire.ParamJSONObject | openaiwire.ParamToolRequired | openaiwire.ParamLogprobs}
 		// Route objects built in code take the filters; parsed ones carry
 		// their fixed rules' exclusions (Route.excluded).
 		routes := []*Route{nil, {MinTier: catalog.Fast}, {Sort: "throughput"}, {Ignore: []string{"groq"}}}
@@ -657,21 +670,24 @@ func TestStaticPathAgreesWithExplain(t *testing.T) {
 						for _, route := range routes {
 							q := chatQuery("auto:"+name, text)
 							q.Vision, q.MaxTokens, q.Route = vision, tokens, route
-							fast, err1 := r.Route(q)
-							q.Explain = true
-							full, err2 := r.Route(q)
-							at := fmt.Sprintf("router %d, %s %q vision=%v max_tokens=%d route=%+v", ri, name, text, vision, tokens, route)
-							if (err1 == nil) != (err2 == nil) {
-								t.Fatalf("%s: errors differ: %v / %v", at, err1, err2)
-							}
-							if err1 != nil {
-								if err1.Error() != err2.Error() {
-									t.Errorf("%s: errors differ:\n fast %v\n full %v", at, err1, err2)
+							for _, ps := range paramSets {
+								q.Params, q.Explain = ps, false
+								fast, err1 := r.Route(q)
+								q.Explain = true
+								full, err2 := r.Route(q)
+								at := fmt.Sprintf("router %d, %s %q vision=%v max_tokens=%d route=%+v params=%v", ri, name, text, vision, tokens, route, q.Params)
+								if (err1 == nil) != (err2 == nil) {
+									t.Fatalf("%s: errors differ: %v / %v", at, err1, err2)
 								}
-								continue
-							}
-							if strings.Join(ids(fast), ",") != strings.Join(ids(full), ",") || fast.Reason != full.Reason {
-								t.Errorf("%s:\n fast %v (%s)\n full %v (%s)", at, ids(fast), fast.Reason, ids(full), full.Reason)
+								if err1 != nil {
+									if err1.Error() != err2.Error() {
+										t.Errorf("%s: errors differ:\n fast %v\n full %v", at, err1, err2)
+									}
+									continue
+								}
+								if strings.Join(ids(fast), ",") != strings.Join(ids(full), ",") || fast.Reason != full.Reason {
+									t.Errorf("%s:\n fast %v (%s)\n full %v (%s)", at, ids(fast), fast.Reason, ids(full), full.Reason)
+								}
 							}
 						}
 					}

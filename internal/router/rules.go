@@ -99,7 +99,7 @@ type blockScorer interface {
 // that objects names the reason), scorers in the order explain and
 // reasons read them (the first of equals names the reason).
 var registry = []rule{
-	availability{}, openness{}, deployment{}, task{}, contextWindow{}, onlyIgnore{}, minTier{}, maxTTFT{}, maxPrice{},
+	availability{}, openness{}, deployment{}, task{}, params{}, contextWindow{}, onlyIgnore{}, minTier{}, maxTTFT{}, maxPrice{},
 	prefer{}, domainFit{}, speed{}, price{}, quality{},
 }
 

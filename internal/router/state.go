@@ -52,7 +52,8 @@ type backend struct {
 	idx      int
 	model    *catalog.Model
 	provider providers.Provider
-	ph       *provHealth // the provider's health, shared by its models (provider_health.go)
+	ph       *provHealth            // the provider's health, shared by its models (provider_health.go)
+	caps     providers.Capabilities // what its adapter refuses or drops (filter_params.go)
 	// in lists the static sets' blocks b is a member of, whose summaries
 	// publish keeps (static.go); part is what b last added to them. Both
 	// under mu.
@@ -90,7 +91,7 @@ func newBackend(m *catalog.Model, p providers.Provider, now time.Time) *backend 
 	if t == "" {
 		t = catalog.Moderate
 	}
-	b := &backend{model: m, provider: p, tier: t, tierSource: SourcePrior, state: Closed,
+	b := &backend{model: m, provider: p, caps: providers.CapabilitiesOf(p), tier: t, tierSource: SourcePrior, state: Closed,
 		ewma: float64(priorLatency[t]), ewmaAt: now, winStart: now, tasks: tasksOf(m.Tasks), price: blended(m), quality: int32(m.Quality), idx: -1,
 		ctxWindow: m.ContextWindow, domainFit: domainFitOf(m)}
 	b.publish()

@@ -1,6 +1,7 @@
 // Package sse reads Server-Sent Events streams (the text/event-stream
 // format in the WHATWG HTML standard) without buffering more than one
-// event. It holds only the reader; it must not import anything of tiergate.
+// event. It holds only the reader; it must import nothing of tiergate but
+// internal/lines (the line gathering it shares with ndjson).
 package sse
 
 import (
@@ -8,6 +9,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+
+	"github.com/tiergate/tiergate/internal/lines"
 )
 
 // Event is one dispatched event. Its slices are valid only until the next
@@ -102,29 +105,23 @@ func (r *Reader) Next() (Event, error) {
 // readLine returns one line without its terminator (LF, CRLF or CR-less
 // final line). The returned slice is valid until the next call.
 func (r *Reader) readLine() ([]byte, error) {
-	r.line = r.line[:0]
-	for {
-		frag, err := r.br.ReadSlice('\n')
-		r.line = append(r.line, frag...)
-		if len(r.line) > r.max {
-			return nil, ErrLineTooLong
-		}
-		if err == bufio.ErrBufferFull {
-			continue
-		}
-		if err != nil {
-			if err == io.EOF && len(r.line) > 0 {
-				// A final line without its newline is incomplete.
-				return nil, io.ErrUnexpectedEOF
-			}
-			return nil, err
-		}
-		line := r.line[:len(r.line)-1]
-		if n := len(line); n > 0 && line[n-1] == '\r' {
-			line = line[:n-1]
-		}
-		return line, nil
+	var err error
+	r.line, err = lines.Read(r.br, r.line, r.max, ErrLineTooLong)
+	if err == ErrLineTooLong {
+		return nil, err
 	}
+	if err != nil {
+		if err == io.EOF && len(r.line) > 0 {
+			// A final line without its newline is incomplete.
+			return nil, io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	line := r.line[:len(r.line)-1]
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return line, nil
 }
 
 // Ready reports whether a whole next event (up to its blank line) is

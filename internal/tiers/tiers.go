@@ -20,6 +20,13 @@
 // "model" is the catalog id the bench measured; "rule" is the rule the
 // figures met (absent for a "slow" backend that met none) and "missed" the
 // next faster rule they did not meet (absent for the fastest tier).
+// Entries from a bench with confidence intervals also carry
+// "ttft_p50_ci_ms" and "output_tokens_per_s_p50_ci" ({"lo", "hi"}),
+// "confidence", "decision" ("decided" or "undecided"), "point_tier",
+// "candidates", "provisional" and "margins" (judge.go); files without
+// them still load. An undecided entry merged into a file keeps the tier
+// the file had (Settle), so a tier never flips on a change inside the
+// interval.
 //
 // The gateway calls Load at start, then Watch to pick up a new file when
 // bench rewrites it; File.Lookup finds a catalog model's entry. Write
@@ -88,6 +95,29 @@ type Entry struct {
 	Missed *Rule `json:"missed,omitempty"`
 	// Reason says in words why the backend got its tier.
 	Reason string `json:"reason,omitempty"`
+
+	// The fields below come with confidence intervals (bench since file
+	// format 1 with intervals); a file without them still loads, its
+	// entries counting as decided.
+
+	// TTFTP50CIMs and OutputTokensPerSecP50CI are the confidence
+	// intervals of the two medians, at Confidence (e.g. 0.95).
+	TTFTP50CIMs             *Interval `json:"ttft_p50_ci_ms,omitempty"`
+	OutputTokensPerSecP50CI *Interval `json:"output_tokens_per_s_p50_ci,omitempty"`
+	Confidence              float64   `json:"confidence,omitempty"`
+	// Decision is Decided or Undecided ("" in older files: decided).
+	Decision string `json:"decision,omitempty"`
+	// PointTier is the tier the medians alone earn; Tier differs from it
+	// when an undecided measurement kept the previous tier.
+	PointTier catalog.Tier `json:"point_tier,omitempty"`
+	// Candidates are the tiers the interval allows, fastest first (set
+	// when undecided).
+	Candidates []catalog.Tier `json:"candidates,omitempty"`
+	// Provisional is set on an undecided entry with no previous tier to
+	// keep: Tier is then the point estimate's.
+	Provisional bool `json:"provisional,omitempty"`
+	// Margins are the medians' distances to every rule's thresholds.
+	Margins []Margin `json:"margins,omitempty"`
 }
 
 // File is a whole tiers file.
@@ -128,7 +158,7 @@ func Decide(rules []config.TierRule, ttftP50 time.Duration, tokPerSecP50 float64
 		ttftOK := ttftP50 <= r.MaxTTFT
 		rateOK := tokPerSecP50 >= r.MinTokensPerSecond
 		if ttftOK && rateOK {
-			reason := fmt.Sprintf("TTFT p50 %s <= %s and %.1f tok/s >= %g meet the %s rule", fmtMs(ttftP50), fmtMs(r.MaxTTFT), tokPerSecP50, r.MinTokensPerSecond, r.Tier)
+			reason := fmt.Sprintf("TTFT p50 %s <= %s and %s tok/s >= %g meet the %s rule", fmtMsVs(ttftP50, r.MaxTTFT), fmtMs(r.MaxTTFT), exact(tokPerSecP50, r.MinTokensPerSecond, 1), r.MinTokensPerSecond, r.Tier)
 			if missed != nil {
 				reason += "; " + why
 			}
@@ -137,11 +167,11 @@ func Decide(rules []config.TierRule, ttftP50 time.Duration, tokPerSecP50 float64
 		missed = r
 		switch {
 		case !ttftOK && !rateOK:
-			why = fmt.Sprintf("%s needs TTFT <= %s and >= %g tok/s (measured %s, %.1f tok/s)", r.Tier, fmtMs(r.MaxTTFT), r.MinTokensPerSecond, fmtMs(ttftP50), tokPerSecP50)
+			why = fmt.Sprintf("%s needs TTFT <= %s and >= %g tok/s (measured %s, %s tok/s)", r.Tier, fmtMs(r.MaxTTFT), r.MinTokensPerSecond, fmtMsVs(ttftP50, r.MaxTTFT), exact(tokPerSecP50, r.MinTokensPerSecond, 1))
 		case !ttftOK:
-			why = fmt.Sprintf("%s needs TTFT <= %s (measured %s)", r.Tier, fmtMs(r.MaxTTFT), fmtMs(ttftP50))
+			why = fmt.Sprintf("%s needs TTFT <= %s (measured %s)", r.Tier, fmtMs(r.MaxTTFT), fmtMsVs(ttftP50, r.MaxTTFT))
 		default:
-			why = fmt.Sprintf("%s needs >= %g tok/s (measured %.1f)", r.Tier, r.MinTokensPerSecond, tokPerSecP50)
+			why = fmt.Sprintf("%s needs >= %g tok/s (measured %s)", r.Tier, r.MinTokensPerSecond, exact(tokPerSecP50, r.MinTokensPerSecond, 1))
 		}
 	}
 	reason := "no rule met"
@@ -188,8 +218,9 @@ func (f *File) Lookup(m *catalog.Model) (Entry, bool) {
 }
 
 // Merge returns base with the entries of update added, an entry of
-// update replacing base's entry for the same model and provider. Entries
-// are sorted by model then provider.
+// update replacing base's entry for the same model and provider, settled
+// against it (Settle: an undecided measurement keeps the previous tier).
+// Entries are sorted by model then provider.
 func Merge(base, update *File) *File {
 	out := &File{Version: Version}
 	if update != nil {
@@ -203,7 +234,8 @@ func Merge(base, update *File) *File {
 		for _, e := range f.Tiers {
 			k := [2]string{e.Model, e.Provider}
 			if i, ok := seen[k]; ok {
-				out.Tiers[i] = e
+				prev := out.Tiers[i]
+				out.Tiers[i] = Settle(e, &prev)
 				continue
 			}
 			seen[k] = len(out.Tiers)
@@ -253,6 +285,14 @@ func Parse(data []byte) (*File, error) {
 		}
 		if bad(e.TTFTP50Ms) || bad(e.OutputTokensPerSecP50) || e.Requests < 0 {
 			return nil, fmt.Errorf("%s (%s): measured figures must be finite and not negative", where, e.Model)
+		}
+		for _, iv := range []*Interval{e.TTFTP50CIMs, e.OutputTokensPerSecP50CI} {
+			if iv != nil && (bad(iv.Lo) || bad(iv.Hi) || iv.Lo > iv.Hi) {
+				return nil, fmt.Errorf("%s (%s): an interval must be finite, not negative, lo <= hi", where, e.Model)
+			}
+		}
+		if e.Decision != "" && e.Decision != Decided && e.Decision != Undecided {
+			return nil, fmt.Errorf("%s (%s): decision %q is not %s or %s", where, e.Model, e.Decision, Decided, Undecided)
 		}
 		for _, r := range []*Rule{e.Rule, e.Missed} {
 			if r != nil && (r.Tier.Rank() < 0 || bad(r.MaxTTFTMs) || bad(r.MinTokensPerSecond)) {

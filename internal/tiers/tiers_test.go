@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -17,9 +16,8 @@ import (
 	"github.com/tiergate/tiergate/configs"
 	"github.com/tiergate/tiergate/internal/catalog"
 	"github.com/tiergate/tiergate/internal/config"
+	"github.com/tiergate/tiergate/internal/testing/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
@@ -123,18 +121,10 @@ func TestGoldenFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "tiers.json")
-	if *update {
-		if err := os.WriteFile(golden, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
+	golden.File(t, "tiers.json", b)
+	want, err := os.ReadFile(filepath.Join("testdata", "tiers.json"))
 	if err != nil {
 		t.Fatal(err)
-	}
-	if !bytes.Equal(b, want) {
-		t.Errorf("Marshal differs from %s (run with -update if intended):\n%s", golden, b)
 	}
 	f, err := Parse(want)
 	if err != nil {

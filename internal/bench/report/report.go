@@ -9,8 +9,10 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -71,6 +73,45 @@ func WriteDir(dir string, r *bench.Results) ([]string, error) {
 	return append(paths, p), nil
 }
 
+// Names are the files WriteDir writes.
+var Names = []string{ResultsJSON, ResultsCSV, RequestsCSV, ReportHTML, TiersJSON}
+
+// CheckDir makes sure WriteDir can write into dir, before a run whose
+// results would otherwise be lost: it creates dir, writes and removes a
+// probe file there, and checks that none of the names is taken by a
+// directory or a file it may not replace.
+func CheckDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	probe, err := os.CreateTemp(dir, ".bench-probe-*")
+	if err != nil {
+		return fmt.Errorf("%s is not writable: %w", dir, err)
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	for _, name := range Names {
+		p := filepath.Join(dir, name)
+		fi, err := os.Lstat(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue
+		case err != nil:
+			return err
+		case fi.IsDir():
+			return fmt.Errorf("%s is a directory: bench writes a file by that name", p)
+		case !fi.Mode().IsRegular():
+			return fmt.Errorf("%s is not a regular file: bench writes a file by that name", p)
+		}
+		fh, err := os.OpenFile(p, os.O_WRONLY, 0)
+		if err != nil {
+			return fmt.Errorf("%s cannot be replaced: %w", p, err)
+		}
+		fh.Close()
+	}
+	return nil
+}
+
 // JSON writes results.json.
 func JSON(w io.Writer, r *bench.Results) error {
 	enc := json.NewEncoder(w)
@@ -108,10 +149,138 @@ func p50(s *bench.Stats) string {
 	return num(s.P50)
 }
 
-// Table writes the summary table: per model and step, p50 / p90 / p99 of
-// TTFT, ITL, TPOT and E2E, then the tiers, the models without one, and
-// the failures by kind.
+// Table writes the summary for an 80-column terminal: per model and
+// step the TTFT p50 and p99, the ITL and E2E medians and the rates; then
+// each tier with its intervals and its reason, wrapped; the failures
+// with their messages on lines of their own. WideTable has every
+// figure.
 func Table(w io.Writer, r *bench.Results) error {
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "MODEL\tLOAD\tOK/FAIL\tTTFT\tp99\tITL\tE2E\tTOK/S\tOUT/S")
+	for _, run := range r.Runs {
+		load := clip(run.Load(), narrowLoad)
+		if run.Interrupted {
+			load += "*"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\t%s\n", clip(run.Model, narrowModel), load,
+			run.Requests.Succeeded, run.Requests.Failed, p50(run.TTFT), p99(run.TTFT), p50(run.ITL), p50(run.E2E),
+			p50(run.OutputTokensPerS), rate(run, run.Throughput.OutputTokensPerS))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "(p50 in ms, p99 of TTFT; TOK/S per request; OUT/S the step's; -wide: all)")
+	if up := upstreamRows(r); len(up) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+		fmt.Fprintln(tw, "SERVER p50 ms\tLOAD\tLOAD\tPROMPT\tEVAL\tSRV TOK/S\tTOK/S")
+		for _, row := range up {
+			cells := strings.Split(row, "\t")
+			cells[0], cells[1] = clip(cells[0], narrowModel), clip(cells[1], narrowLoad)
+			fmt.Fprintln(tw, strings.Join(cells, "\t"))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(w)
+	if len(r.Tiers) > 0 {
+		tw = tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+		fmt.Fprintln(tw, "TIER\tDECISION\tMODEL\tTTFT p50 [CI]\tTOK/S p50 [CI]")
+		for _, e := range r.Tiers {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Tier, decision(e), clip(e.Model, narrowModel),
+				withCI(e.TTFTP50Ms, e.TTFTP50CIMs), withCI(e.OutputTokensPerSecP50, e.OutputTokensPerSecP50CI))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		for _, e := range r.Tiers {
+			wrap(w, e.Model+": "+e.Reason, 80, "  ")
+		}
+	}
+	for _, u := range r.Untiered {
+		wrap(w, fmt.Sprintf("no tier for %s: %s", u.Model, u.Reason), 80, "  ")
+	}
+	type failure struct {
+		model, load string
+		e           bench.ErrorCount
+	}
+	var failures []failure
+	for _, wu := range r.Warmups {
+		for _, e := range wu.Errors {
+			failures = append(failures, failure{wu.Model, "warm-up", e})
+		}
+	}
+	for _, run := range r.Runs {
+		for _, e := range run.Errors {
+			failures = append(failures, failure{run.Model, run.Load(), e})
+		}
+	}
+	if len(failures) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "FAILURES")
+		for _, f := range failures {
+			fmt.Fprintf(w, "%s %s: %d x %s", clip(f.model, narrowModel), f.load, f.e.Count, f.e.Kind)
+			if f.e.Status != 0 {
+				fmt.Fprintf(w, " (status %d)", f.e.Status)
+			}
+			fmt.Fprintln(w)
+			fmt.Fprintln(w, "  "+clip(oneLine(f.e.Message), 78))
+		}
+	}
+	if r.Interrupted {
+		fmt.Fprintln(w, "\nThe run was interrupted (* marks its steps): figures cover the requests that ran.")
+	}
+	return nil
+}
+
+// narrowModel and narrowLoad are the widest model name and load label
+// in the narrow table.
+const (
+	narrowModel = 18
+	narrowLoad  = 10
+)
+
+// clip shortens s to n runes, marking the cut with "~".
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "~"
+}
+
+// wrap writes s in lines of at most width runes, breaking at spaces,
+// continuation lines indented.
+func wrap(w io.Writer, s string, width int, indent string) {
+	line := ""
+	for _, word := range strings.Fields(s) {
+		switch {
+		case line == "":
+			line = word
+		case len([]rune(line))+1+len([]rune(word)) <= width:
+			line += " " + word
+		default:
+			fmt.Fprintln(w, line)
+			line = indent + word
+		}
+	}
+	if line != "" {
+		fmt.Fprintln(w, line)
+	}
+}
+
+func p99(s *bench.Stats) string {
+	if s == nil {
+		return "-"
+	}
+	return num(s.P99)
+}
+
+// WideTable writes the full summary table: per model and step, p50 / p90
+// / p99 of TTFT, ITL, TPOT and E2E, then the tiers, the models without
+// one, and the failures by kind.
+func WideTable(w io.Writer, r *bench.Results) error {
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "MODEL\tLOAD\tOK\tFAIL\tTTFT ms p50/p90/p99\tITL ms p50/p90/p99\tTPOT ms p50/p90/p99\tE2E ms p50/p90/p99\tTOK/S/REQ p50\tOUT TOK/S\tREQ/S\tTOKENS BY")
 	for _, run := range r.Runs {
@@ -140,9 +309,10 @@ func Table(w io.Writer, r *bench.Results) error {
 	fmt.Fprintln(w)
 	if len(r.Tiers) > 0 {
 		tw = tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-		fmt.Fprintln(tw, "TIER\tMODEL\tPROVIDER\tTTFT p50 ms\tTOK/S p50\tWHY")
+		fmt.Fprintln(tw, "TIER\tDECISION\tMODEL\tPROVIDER\tTTFT p50 ms [CI]\tTOK/S p50 [CI]\tWHY")
 		for _, e := range r.Tiers {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Tier, e.Model, e.Provider, num(e.TTFTP50Ms), num(e.OutputTokensPerSecP50), e.Reason)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Tier, decision(e), e.Model, e.Provider,
+				withCI(e.TTFTP50Ms, e.TTFTP50CIMs), withCI(e.OutputTokensPerSecP50, e.OutputTokensPerSecP50CI), e.Reason)
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -177,6 +347,25 @@ func Table(w io.Writer, r *bench.Results) error {
 		fmt.Fprintln(w, "\nThe run was interrupted: figures cover the requests that ran.")
 	}
 	return nil
+}
+
+// decision says how sure a tier is.
+func decision(e tiers.Entry) string {
+	switch {
+	case e.Decision == "":
+		return "-"
+	case e.Provisional:
+		return "provisional" // undecided, with no previous tier to keep
+	}
+	return e.Decision
+}
+
+// withCI formats "52.0 [50.1-55.0]".
+func withCI(v float64, iv *tiers.Interval) string {
+	if iv == nil {
+		return num(v)
+	}
+	return fmt.Sprintf("%s [%s-%s]", num(v), num(iv.Lo), num(iv.Hi))
 }
 
 // rate formats a throughput figure, "-" for a step without a success.

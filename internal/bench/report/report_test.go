@@ -80,14 +80,15 @@ func sample() *bench.Results {
 		return r
 	}
 	res := &bench.Results{Tool: bench.ToolName, SchemaVersion: bench.SchemaVersion, StartedAt: t0, FinishedAt: t0.Add(10 * time.Second),
-		Settings: bench.Settings{Concurrency: []int{1, 4}, Requests: 3, Warmup: 1, TimeoutS: 120, PromptTokens: 128, MaxTokens: 4, Seed: 1},
+		Settings: bench.Settings{Concurrency: []int{1, 4}, Requests: 3, Warmup: 1, TimeoutS: 120, PromptTokens: 128, MaxTokens: 4, Seed: 1, Resamples: 1000, Confidence: 0.95},
 		Runs: []*bench.RunResult{
 			run("ollama/tiny:latest", "ollama", 1, c1, stats(50, 52, 55), stats(20, 20, 21, 20, 22, 20, 19, 20, 20), stats(20.6, 21, 20), stats(112, 115, 115), stats(58.5, 57.6, 60), bench.MethodUsage, []bench.ErrorCount{}),
 			run("ollama/tiny:latest", "ollama", 4, c4, stats(90, 95), stats(30, 31, 33, 30, 40, 35), stats(31.6, 35.3), stats(185, 201), stats(31.6, 28.3), bench.MethodUsage,
 				[]bench.ErrorCount{{Kind: bench.KindRateLimited, Count: 1, Status: 429, Message: "ollama answered 429: slow down"}}),
 		},
-		Warmups:   []bench.Warmup{{Model: "ollama/tiny:latest", Provider: "ollama", Requests: 1}},
-		Tiers:     []tiers.Entry{tiers.NewEntry("ollama/tiny:latest", "ollama", "tiny:latest", rules, dur(52), 58.5, 3, t0.Add(3*time.Second))},
+		Warmups: []bench.Warmup{{Model: "ollama/tiny:latest", Provider: "ollama", Requests: 1, Sent: 1}},
+		Tiers: []tiers.Entry{tiers.NewJudgedEntry("ollama/tiny:latest", "ollama", "tiny:latest", rules,
+			tiers.Estimate{TTFT: dur(52), TTFTLo: dur(50), TTFTHi: dur(55), TokPerSec: 58.5, TokPerSecLo: 57.6, TokPerSecHi: 60, Confidence: 0.95}, 3, t0.Add(3*time.Second))},
 		Untiered:  []bench.Untiered{{Model: "gpt-4o", Provider: "openai", Reason: "no successful single-stream request (3 failed)"}},
 		TierRules: []tiers.Rule{tiers.RuleOf(rules[0]), tiers.RuleOf(rules[1])},
 	}
@@ -124,7 +125,8 @@ func TestGolden(t *testing.T) {
 		name string
 		fn   func(*bytes.Buffer) error
 	}{
-		{"table.txt", func(b *bytes.Buffer) error { return Table(b, r) }},
+		{"table.txt", func(b *bytes.Buffer) error { return WideTable(b, r) }},
+		{"table-narrow.txt", func(b *bytes.Buffer) error { return Table(b, r) }},
 		{"results.json", func(b *bytes.Buffer) error { return JSON(b, r) }},
 		{"results.csv", func(b *bytes.Buffer) error { return RunsCSV(b, r) }},
 		{"requests.csv", func(b *bytes.Buffer) error { return RecordsCSV(b, r) }},
@@ -136,6 +138,34 @@ func TestGolden(t *testing.T) {
 			}
 			golden(t, tc.name, b.Bytes())
 		})
+	}
+}
+
+// TestNarrowTable: the default table fits an 80-column terminal, long
+// model names and messages included.
+func TestNarrowTable(t *testing.T) {
+	r := sample()
+	long := "ollama/hf.co/bartowski/Qwen2.5-Coder-32B-Instruct-GGUF:Q4_K_M"
+	r.Runs[0].Model, r.Tiers[0].Model = long, long
+	r.Runs[1].Errors[0].Message = strings.Repeat("a long message ", 20)
+	r.Runs[1].Concurrency, r.Runs[1].Rate, r.Runs[1].Arrival, r.Runs[1].MaxConcurrency = 0, 12.5, bench.Poisson, 64
+	r.Runs[1].Interrupted = true
+	r.Tiers = append(r.Tiers, r.Tiers[0])
+	r.Tiers[1].Decision, r.Tiers[1].Provisional, r.Tiers[1].TTFTP50Ms = tiers.Undecided, true, 12345.6
+	r.Tiers[1].TTFTP50CIMs = &tiers.Interval{Lo: 10234.5, Hi: 15678.9}
+	var b bytes.Buffer
+	if err := Table(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	for i, line := range strings.Split(b.String(), "\n") {
+		if n := len([]rune(line)); n > 80 {
+			t.Errorf("line %d has %d columns: %q", i+1, n, line)
+		}
+	}
+	for _, want := range []string{"ollama/hf.co/bart~", "52.0 [50.0-55.0]", "decided", "FAILURES", "1 x rate_limited (status 429)", "provisional"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("narrow table lacks %q:\n%s", want, b.String())
+		}
 	}
 }
 

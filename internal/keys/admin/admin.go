@@ -42,6 +42,14 @@ type Created struct {
 	ExpiresAt *time.Time  `json:"expires_at,omitempty"`
 }
 
+// Shown is the answer to GET /admin/keys/{id}: the key and what it
+// spent this budget period (its budget's, else this month), from the
+// spend ledger.
+type Shown struct {
+	keys.Key
+	Usage keys.Usage `json:"usage"`
+}
+
 // PatchRequest is the body of PATCH /admin/keys/{id}.
 type PatchRequest struct {
 	Policy *keys.Policy `json:"policy"`
@@ -148,7 +156,12 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, k)
+	u, err := h.ring.Usage(r.Context(), k.ID)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, Shown{Key: k, Usage: u})
 }
 
 func (h *handler) patch(w http.ResponseWriter, r *http.Request) {

@@ -25,7 +25,8 @@ func start(t *testing.T, adminKey, auth string) (*apptest.Gateway, *openaiemu.Se
 	emu := openaiemu.New(openaiemu.Options{APIKey: "k"})
 	t.Cleanup(emu.Close)
 	yaml := "providers:\n  up:\n    type: openai\n    base_url: " + emu.URL + "\n    api_key_env: K\n" +
-		"models:\n  - {id: m, provider: up, upstream: m, openness: proprietary, deployment: saas, tasks: [chat], tier_prior: fast}\n" + auth
+		"profiles:\n  auto: {}\n  private: {openness: [open-source, open-weight], deployment: [local, self-hosted]}\n" +
+		"models:\n  - {id: m, provider: up, upstream: m, openness: open-weight, deployment: self-hosted, tasks: [chat], tier_prior: fast}\n" + auth
 	cfg, err := config.Load("test", []byte(yaml), func(string) string { return "k" })
 	if err != nil {
 		t.Fatal(err)

@@ -197,3 +197,9 @@ func WriteTable(w io.Writer, ks []keys.Key, now time.Time) error {
 	}
 	return tw.Flush()
 }
+
+// Show returns a key with its usage and spend this period.
+func (c *Client) Show(ctx context.Context, id string) (Shown, error) {
+	var out Shown
+	return out, c.do(ctx, http.MethodGet, "/admin/keys/"+url.PathEscape(id), nil, &out)
+}

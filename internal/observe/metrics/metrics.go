@@ -148,6 +148,9 @@ type Options struct {
 	// Providers, when set, is read at every scrape for the per-provider
 	// breaker gauge (providers.go). Nil: that family is empty.
 	Providers ProviderSource
+	// KeyKnown says whether a gateway key's name is a configured key's:
+	// ObserveKey labels others "other" (nil: every key is "other").
+	KeyKnown func(name string) bool
 }
 
 // Backend is one backend's live state, as a StatusSource reports it.
@@ -191,6 +194,7 @@ type Metrics struct {
 	fallbacks  *prometheus.CounterVec
 	fileTime   prometheus.Gauge
 	fileCount  prometheus.Gauge
+	keys       *keyMetrics
 }
 
 // New builds the collectors and registers them on reg (nil registers
@@ -227,7 +231,7 @@ func (m *Metrics) SetCatalog(cat *catalog.Catalog) {
 
 // NewWithOptions is New with options.
 func NewWithOptions(reg prometheus.Registerer, cat *catalog.Catalog, o Options) *Metrics {
-	m := &Metrics{profiles: map[string]bool{}}
+	m := &Metrics{profiles: map[string]bool{}, keys: newKeyMetrics(o.KeyKnown)}
 	m.SetCatalog(cat)
 	for _, p := range o.Profiles {
 		if p != "" && p != Other && p != "none" {
@@ -272,6 +276,7 @@ func NewWithOptions(reg prometheus.Registerer, cat *catalog.Catalog, o Options) 
 		reg.MustRegister(m.opDuration, m.tokenUsage, m.ttfc, m.tpoc, m.requests, m.errors, m.cost,
 			m.overhead, m.outTPS, m.routes, m.fallbacks, m.fileTime, m.fileCount,
 			newBackendCollector(m, o.Status), newProviderCollector(m, o.Providers))
+		reg.MustRegister(m.keys.collectors()...)
 	}
 	return m
 }

@@ -1,27 +1,23 @@
 package statuspage
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"flag"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 	"golang.org/x/net/html"
+
+	"github.com/tiergate/tiergate/internal/testing/golden"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-var update = flag.Bool("update", false, "rewrite testdata golden files")
 
 var fixedNow = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
@@ -47,19 +43,7 @@ func TestJSONGolden(t *testing.T) {
 		t.Fatalf("%d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	body, _ := io.ReadAll(resp.Body)
-	golden := filepath.Join("testdata", "status.golden.json")
-	if *update {
-		if err := os.WriteFile(golden, body, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(body, want) {
-		t.Errorf("status.json differs from %s:\n%s", golden, body)
-	}
+	golden.File(t, "status.golden.json", body)
 	var st Status
 	if err := json.Unmarshal(body, &st); err != nil {
 		t.Fatal(err)

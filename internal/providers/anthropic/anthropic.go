@@ -128,3 +128,16 @@ func (p *Provider) Health(ctx context.Context) error {
 	}
 	return nil
 }
+
+// ParamSupport declares what the adapter refuses and drops of the
+// restricted parameters (the Parameters table says how).
+func (p *Provider) ParamSupport() providers.Capabilities {
+	c := providers.Capabilities{
+		Refused: openaiwire.ParamN | openaiwire.ParamLogprobs | openaiwire.ParamLogitBias | openaiwire.ParamJSONObject,
+		Dropped: openaiwire.ParamSeed | openaiwire.ParamFrequencyPenalty | openaiwire.ParamPresencePenalty,
+	}
+	if !p.legacy {
+		c.Dropped |= openaiwire.ParamTemperature | openaiwire.ParamTopP
+	}
+	return c
+}

@@ -23,8 +23,8 @@ func Parameters() []providers.Parameter {
 		{Name: "messages", Handling: providers.Mapped, Note: "system/developer -> top-level system; user/assistant/tool -> alternating user/assistant turns, consecutive same-role turns merged; text and image_url parts -> text and image blocks (data: URL -> base64 source, http(s) URL -> url source); assistant tool_calls -> tool_use blocks; tool messages -> tool_result blocks (placed first in their user turn, as the API requires); empty assistant turns dropped; message `name` ignored (no Anthropic equivalent); input_audio, file and other parts rejected"},
 		{Name: "max_completion_tokens", Handling: providers.Mapped, Note: "max_tokens; wins over max_tokens"},
 		{Name: "max_tokens", Handling: providers.Mapped, Note: "max_tokens; Options.DefaultMaxTokens (4096 when 0) when neither is given, since Anthropic requires it"},
-		{Name: "temperature", Handling: providers.Mapped, Note: "only when the provider is configured with the header anthropic-version: 2023-06-01 (range 0-1). API version 2026-10-21, which the SDK speaks by default, has no sampling parameters: there the default value 1 is ignored and any other value rejected"},
-		{Name: "top_p", Handling: providers.Mapped, Note: "as temperature (default value 1 ignored under 2026-10-21)"},
+		{Name: "temperature", Handling: providers.Mapped, Note: "only when the provider is configured with the header anthropic-version: 2023-06-01 (range 0-1). API version 2026-10-21, which the SDK speaks by default, has no sampling parameters: there it is dropped (named in X-Tiergate-Dropped)"},
+		{Name: "top_p", Handling: providers.Mapped, Note: "as temperature (dropped under 2026-10-21)"},
 		{Name: "top_k", Handling: providers.Mapped, Note: "not OpenAI, sent by some clients: top_k under anthropic-version 2023-06-01, rejected otherwise"},
 		{Name: "stop", Handling: providers.Mapped, Note: "stop_sequences (a string or a list; empty strings dropped)"},
 		{Name: "stream", Handling: providers.Mapped, Note: "chooses the streaming Messages call"},
@@ -40,9 +40,9 @@ func Parameters() []providers.Parameter {
 		{Name: "logprobs", Handling: providers.Rejected, Note: "true: Anthropic returns no log probabilities"},
 		{Name: "top_logprobs", Handling: providers.Rejected, Note: "values above 0"},
 		{Name: "logit_bias", Handling: providers.Rejected, Note: "a non-empty map: Anthropic has no token biasing"},
-		{Name: "presence_penalty", Handling: providers.Rejected, Note: "non-zero values: Anthropic has no repetition penalties"},
-		{Name: "frequency_penalty", Handling: providers.Rejected, Note: "non-zero values"},
-		{Name: "seed", Handling: providers.Rejected, Note: "any value: Anthropic has no seeded sampling"},
+		{Name: "presence_penalty", Handling: providers.Ignored, Note: "dropped (named in X-Tiergate-Dropped): Anthropic has no repetition penalties"},
+		{Name: "frequency_penalty", Handling: providers.Ignored, Note: "dropped (named in X-Tiergate-Dropped)"},
+		{Name: "seed", Handling: providers.Ignored, Note: "dropped (named in X-Tiergate-Dropped): Anthropic has no seeded sampling"},
 		{Name: "functions", Handling: providers.Rejected, Note: "legacy function calling: send tools instead"},
 		{Name: "function_call", Handling: providers.Rejected, Note: "legacy function calling: send tool_choice instead"},
 		{Name: "modalities", Handling: providers.Rejected, Note: "anything other than text"},
@@ -208,15 +208,6 @@ func checkUnsupported(b *openaiwire.ChatRequest) *providers.Error {
 			return cannotHonour("logit_bias", "the Messages API has no token biasing")
 		}
 	}
-	if b.PresencePenalty != nil && *b.PresencePenalty != 0 {
-		return cannotHonour("presence_penalty", "the Messages API has no repetition penalties")
-	}
-	if b.FrequencyPenalty != nil && *b.FrequencyPenalty != 0 {
-		return cannotHonour("frequency_penalty", "the Messages API has no repetition penalties")
-	}
-	if !openaiwire.IsNull(b.Seed) {
-		return cannotHonour("seed", "the Messages API has no seeded sampling")
-	}
 	if !openaiwire.IsNull(b.Functions) {
 		return reqError("functions", "legacy functions are not translated for Anthropic: send tools instead")
 	}
@@ -275,8 +266,7 @@ const noSampling = "Anthropic API version 2026-10-21 has no sampling parameters 
 
 // unitSampling carries a sampling parameter that ranges over [0, 1] and
 // defaults to 1 (temperature, top_p): under the legacy API version it is
-// range-checked and sent; otherwise its default is ignored and any other
-// value rejected.
+// range-checked and sent; otherwise it is dropped.
 func unitSampling(extras map[string]any, name string, v *float64, legacy bool, rangeMsg string) *providers.Error {
 	if v == nil {
 		return nil
@@ -286,9 +276,9 @@ func unitSampling(extras map[string]any, name string, v *float64, legacy bool, r
 		return reqError(name, rangeMsg, *v)
 	case legacy:
 		extras[name] = *v
-	case *v != 1:
-		return cannotHonour(name, noSampling)
 	}
+	// Otherwise a sampling hint the API version lacks: dropped (the
+	// gateway says so in X-Tiergate-Dropped).
 	return nil
 }
 

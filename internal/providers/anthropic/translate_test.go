@@ -85,9 +85,6 @@ func TestRejections(t *testing.T) {
 		{"logprobs", `{` + user + `,"logprobs":true}`, "logprobs", "cannot honour"},
 		{"top_logprobs", `{` + user + `,"top_logprobs":3}`, "top_logprobs", "cannot honour"},
 		{"logit_bias", `{` + user + `,"logit_bias":{"50256":-100}}`, "logit_bias", "cannot honour"},
-		{"presence_penalty", `{` + user + `,"presence_penalty":0.5}`, "presence_penalty", "cannot honour"},
-		{"frequency_penalty", `{` + user + `,"frequency_penalty":-1}`, "frequency_penalty", "cannot honour"},
-		{"seed", `{` + user + `,"seed":42}`, "seed", "cannot honour"},
 		{"functions", `{` + user + `,"functions":[{"name":"f"}]}`, "functions", "send tools"},
 		{"function_call", `{` + user + `,"function_call":"auto"}`, "function_call", "tool_choice"},
 		{"modalities", `{` + user + `,"modalities":["text","audio"]}`, "modalities", "cannot honour"},
@@ -95,8 +92,6 @@ func TestRejections(t *testing.T) {
 		{"prediction", `{` + user + `,"prediction":{"type":"content","content":"x"}}`, "prediction", "cannot honour"},
 		{"web_search_options", `{` + user + `,"web_search_options":{}}`, "web_search_options", "cannot honour"},
 		{"verbosity", `{` + user + `,"verbosity":"low"}`, "verbosity", "cannot honour"},
-		{"temperature", `{` + user + `,"temperature":0}`, "temperature", "2026-10-21"},
-		{"top_p", `{` + user + `,"top_p":0.5}`, "top_p", "cannot honour"},
 		{"top_k", `{` + user + `,"top_k":5}`, "top_k", "cannot honour"},
 		{"json_object", `{` + user + `,"response_format":{"type":"json_object"}}`, "response_format", "json_schema"},
 		{"json_schema without schema", `{` + user + `,"response_format":{"type":"json_schema","json_schema":{"name":"x"}}}`, "response_format.json_schema.schema", "needs a schema"},
@@ -158,6 +153,31 @@ func TestRejections(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("rejected parameter %q has no rejection case", prm.Name)
+		}
+	}
+}
+
+// TestDropped: the sampling hints Capabilities declares dropped (the
+// rejections of old: presence_penalty 0.5, frequency_penalty -1, seed 42,
+// temperature 0, top_p 0.5 under API version 2026-10-21) reach the
+// upstream as a request without them.
+func TestDropped(t *testing.T) {
+	emu := newEmu(t, anthropicemu.Options{})
+	p := newTestProvider(t, emu.URL, nil)
+	if d := p.ParamSupport().Dropped; d != openaiwire.SamplingHints {
+		t.Errorf("Dropped = %q, want every sampling hint", d)
+	}
+	body := `{"messages":[{"role":"user","content":"hi"}],"presence_penalty":0.5,"frequency_penalty":-1,"seed":42,"temperature":0,"top_p":0.5}`
+	if _, err := p.Chat(context.Background(), &providers.ChatRequest{Model: "claude-sonnet-4-6", Body: []byte(body)}, nil); err != nil {
+		t.Fatalf("Chat: %v", err)
+	}
+	reqs := emu.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("emulator saw %d requests, want 1", len(reqs))
+	}
+	for _, name := range []string{"presence_penalty", "frequency_penalty", "seed", "temperature", "top_p"} {
+		if strings.Contains(string(reqs[0].Body), `"`+name+`"`) {
+			t.Errorf("%s reached the upstream: %s", name, reqs[0].Body)
 		}
 	}
 }

@@ -253,3 +253,9 @@ func (t *recordingTransport) CloseIdleConnections() {
 		c.CloseIdleConnections()
 	}
 }
+
+// ParamSupport declares what the adapter refuses of the restricted
+// parameters (the Parameters table says why).
+func (p *Provider) ParamSupport() providers.Capabilities {
+	return providers.Capabilities{Refused: openaiwire.ParamLogitBias | openaiwire.ParamLogprobs}
+}

@@ -54,6 +54,7 @@ func (p *Provider) Chat(ctx context.Context, r *providers.ChatRequest, sink prov
 		return nil, p.statusError(resp, b)
 	}
 	tr := newTranslator(r.Model, r.IncludeUsage)
+	tr.logprobs = creq.Logprobs
 	if !stream {
 		return p.unary(resp.Body, res, tr)
 	}
@@ -66,12 +67,9 @@ func (p *Provider) unary(body io.Reader, res *providers.Result, tr *translator) 
 	if err != nil {
 		return nil, p.transportError(err)
 	}
-	var cr chatLine
-	if err := json.Unmarshal(b, &cr); err != nil {
-		return nil, providers.Upstream(p.name, p.name+" sent an answer that is not JSON: "+err.Error(), true)
-	}
-	if cr.Error != "" {
-		return nil, p.lineError(cr.Error)
+	cr, perr := p.parseLine(b, "an answer", true)
+	if perr != nil {
+		return nil, perr
 	}
 	if !cr.Done {
 		return nil, providers.Upstream(p.name, p.name+" sent an answer without \"done\": true", true)
@@ -80,6 +78,20 @@ func (p *Provider) unary(body io.Reader, res *providers.Result, tr *translator) 
 	p.finish(res, &cr.ChatResponse, tr)
 	res.Body = p.red.Guard(tr.completion())
 	return res, nil
+}
+
+// parseLine decodes one of Ollama's lines (what names it in the error:
+// "an answer", "a line"); a line that carries an error becomes that
+// error, one that is not JSON an upstream error, retryable as given.
+func (p *Provider) parseLine(b []byte, what string, retryable bool) (*chatLine, *providers.Error) {
+	var cr chatLine
+	if err := json.Unmarshal(b, &cr); err != nil {
+		return nil, providers.Upstream(p.name, p.name+" sent "+what+" that is not JSON: "+err.Error(), retryable)
+	}
+	if cr.Error != "" {
+		return nil, p.lineError(cr.Error)
+	}
+	return &cr, nil
 }
 
 // stream translates each line as it arrives.
@@ -97,12 +109,9 @@ func (p *Provider) stream(ctx context.Context, body io.ReadCloser, sink provider
 			}
 			return res, p.transportError(err)
 		}
-		var cr chatLine
-		if err := json.Unmarshal(line, &cr); err != nil {
-			return res, providers.Upstream(p.name, p.name+" sent a line that is not JSON: "+err.Error(), false)
-		}
-		if cr.Error != "" {
-			return res, p.lineError(cr.Error)
+		cr, perr := p.parseLine(line, "a line", false)
+		if perr != nil {
+			return res, perr
 		}
 		if cr.Message.Content != "" || cr.Message.Thinking != "" || len(cr.Message.ToolCalls) > 0 {
 			if res.Timing.FirstToken.IsZero() {

@@ -123,3 +123,10 @@ func (p *Provider) Health(ctx context.Context) error {
 	}
 	return nil
 }
+
+// ParamSupport declares what the adapter refuses of the restricted
+// parameters: n above 1 and tool_choice "required" (Ollama cannot force
+// a tool call).
+func (p *Provider) ParamSupport() providers.Capabilities {
+	return providers.Capabilities{Refused: openaiwire.ParamN | openaiwire.ParamToolRequired}
+}

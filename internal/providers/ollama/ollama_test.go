@@ -79,6 +79,7 @@ func TestTranslateRequest(t *testing.T) {
 func TestTranslateRejects(t *testing.T) {
 	for _, body := range []string{
 		`{"model":"x","n":2,"messages":[{"role":"user","content":"hi"}]}`,
+		`{"model":"x","tool_choice":"required","tools":[{"type":"function","function":{"name":"f"}}],"messages":[{"role":"user","content":"hi"}]}`,
 		`{"model":"x","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://x/y.png"}}]}]}`,
 		`{"model":"x","messages":[{"role":"assistant","tool_calls":[{"id":"a","type":"function","function":{"name":"f","arguments":"[1]"}}]}]}`,
 	} {
@@ -230,5 +231,54 @@ func TestStreamKeepsConnection(t *testing.T) {
 	}
 	if n := conns.Load(); n != 1 {
 		t.Errorf("20 streams in a row opened %d connections, want 1", n)
+	}
+}
+
+// TestLogprobs: the log probabilities Ollama answers with (logprobs,
+// top_logprobs in /api/chat) reach the client in OpenAI's
+// choices[].logprobs, streamed and unary; not asked for, they are null.
+func TestLogprobs(t *testing.T) {
+	o, err := (&providers.ChatRequest{Body: []byte(`{"model":"x","logprobs":true,"top_logprobs":2,"messages":[{"role":"user","content":"hi"}]}`)}).DecodeChat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	creq, err := translateRequest(o, "m")
+	if err != nil || !creq.Logprobs || creq.TopLogprobs != 2 {
+		t.Fatalf("request: %+v %v, want logprobs and top_logprobs 2", creq, err)
+	}
+	lines := []api.ChatResponse{
+		{Message: api.Message{Role: "assistant", Content: "Hi"}, Logprobs: []api.Logprob{{TokenLogprob: api.TokenLogprob{Token: "Hi", Logprob: -0.25},
+			TopLogprobs: []api.TokenLogprob{{Token: "Hi", Logprob: -0.25}, {Token: "Hello", Logprob: -1.5, Bytes: []int{72, 101, 108, 108, 111}}}}}},
+		{Done: true, DoneReason: "stop"},
+	}
+	const want = `{"content":[{"token":"Hi","logprob":-0.25,"bytes":[72,105],"top_logprobs":[{"token":"Hi","logprob":-0.25,"bytes":[72,105]},{"token":"Hello","logprob":-1.5,"bytes":[72,101,108,108,111]}]}],"refusal":null}`
+	var choice struct {
+		Choices []struct {
+			Logprobs json.RawMessage `json:"logprobs"`
+		}
+	}
+	tr := newTranslator("m", false)
+	tr.logprobs = true
+	var chunks [][]byte
+	for _, r := range lines {
+		chunks = append(chunks, tr.chunks(&r)...)
+	}
+	if err := json.Unmarshal(chunks[1], &choice); err != nil || string(choice.Choices[0].Logprobs) != want {
+		t.Errorf("streamed content chunk %s, want logprobs %s", chunks[1], want)
+	}
+	tr = newTranslator("m", false)
+	tr.logprobs = true
+	for _, r := range lines {
+		tr.accumulate(&r)
+	}
+	if err := json.Unmarshal(tr.completion(), &choice); err != nil || string(choice.Choices[0].Logprobs) != want {
+		t.Errorf("completion %s, want logprobs %s", tr.completion(), want)
+	}
+	tr = newTranslator("m", false)
+	for _, r := range lines {
+		tr.accumulate(&r)
+	}
+	if err := json.Unmarshal(tr.completion(), &choice); err != nil || string(choice.Choices[0].Logprobs) != "null" {
+		t.Errorf("completion not asked for logprobs: %s", tr.completion())
 	}
 }

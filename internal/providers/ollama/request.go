@@ -88,6 +88,9 @@ func translateRequest(o *openaiwire.ChatRequest, model string) (*api.ChatRequest
 	if json.Unmarshal(o.ToolChoice, &choice) == nil && choice == "none" {
 		req.Tools = nil
 	}
+	if choice == "required" {
+		return nil, providers.Unsupported("Ollama", "tool_choice", "Ollama cannot force a tool call; send tool_choice auto or none")
+	}
 	if o.Temperature != nil {
 		req.Options["temperature"] = *o.Temperature
 	}
@@ -132,6 +135,8 @@ func translateRequest(o *openaiwire.ChatRequest, model string) (*api.ChatRequest
 		}
 	}
 	if o.Logprobs != nil && *o.Logprobs {
+		// Ollama 0.12 and later answer with them; the translator carries
+		// them into choices[].logprobs.
 		req.Logprobs = true
 		if o.TopLogprobs != nil {
 			req.TopLogprobs = int(*o.TopLogprobs)

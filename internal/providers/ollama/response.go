@@ -19,12 +19,49 @@ type translator struct {
 	created      int64
 	includeUsage bool
 	sent         bool // the role chunk went out
+	logprobs     bool // the client asked for them: choices carry them
 	toolIndex    int
 	finish       string
 
 	content, thinking strings.Builder
 	calls             []openaiwire.ToolCall
+	lps               []openaiwire.TokenLogprob
 	last              api.ChatResponse
+}
+
+// tokenLogprobs are Ollama's log probabilities in OpenAI's terms (bytes,
+// when Ollama gives none, are the token's UTF-8 bytes).
+func tokenLogprobs(lps []api.Logprob) []openaiwire.TokenLogprob {
+	out := make([]openaiwire.TokenLogprob, len(lps))
+	for i, lp := range lps {
+		out[i] = openaiwire.TokenLogprob{Token: lp.Token, Logprob: lp.Logprob, Bytes: tokenBytes(lp.TokenLogprob), TopLogprobs: []openaiwire.TopLogprob{}}
+		for _, tl := range lp.TopLogprobs {
+			out[i].TopLogprobs = append(out[i].TopLogprobs, openaiwire.TopLogprob{Token: tl.Token, Logprob: tl.Logprob, Bytes: tokenBytes(tl)})
+		}
+	}
+	return out
+}
+
+func tokenBytes(t api.TokenLogprob) []int {
+	if t.Bytes != nil {
+		return t.Bytes
+	}
+	out := make([]int, len(t.Token))
+	for i := range len(t.Token) {
+		out[i] = int(t.Token[i])
+	}
+	return out
+}
+
+// choiceLogprobs is a choice's logprobs member: null unless asked for.
+func (t *translator) choiceLogprobs(lps []openaiwire.TokenLogprob) json.RawMessage {
+	if !t.logprobs {
+		return nil
+	}
+	if lps == nil {
+		lps = []openaiwire.TokenLogprob{}
+	}
+	return openaiwire.MustMarshal(openaiwire.ChoiceLogprobs{Content: lps})
 }
 
 func newTranslator(model string, includeUsage bool) *translator {
@@ -44,6 +81,12 @@ func (t *translator) marshal(d openaiwire.Delta, finish *string, u *openaiwire.U
 		c.Choices = []openaiwire.ChunkChoice{}
 	}
 	return openaiwire.MustMarshal(c)
+}
+
+// marshalChoice is a chunk of one choice.
+func (t *translator) marshalChoice(ch openaiwire.ChunkChoice) []byte {
+	return openaiwire.MustMarshal(openaiwire.ChatCompletionChunk{ID: t.id, Object: openaiwire.ObjectChunk, Created: t.created, Model: t.model,
+		Choices: []openaiwire.ChunkChoice{ch}})
 }
 
 func (t *translator) toolCalls(calls []api.ToolCall) []openaiwire.ToolCall {
@@ -87,7 +130,12 @@ func (t *translator) chunks(r *api.ChatResponse) [][]byte {
 		out = append(out, t.marshal(openaiwire.Delta{ReasoningContent: openaiwire.Ptr(r.Message.Thinking)}, nil, nil))
 	}
 	if r.Message.Content != "" {
-		out = append(out, t.marshal(openaiwire.Delta{Content: openaiwire.Ptr(r.Message.Content)}, nil, nil))
+		c := t.marshal(openaiwire.Delta{Content: openaiwire.Ptr(r.Message.Content)}, nil, nil)
+		if t.logprobs && len(r.Logprobs) > 0 {
+			c = t.marshalChoice(openaiwire.ChunkChoice{Delta: openaiwire.Delta{Content: openaiwire.Ptr(r.Message.Content)},
+				Logprobs: t.choiceLogprobs(tokenLogprobs(r.Logprobs))})
+		}
+		out = append(out, c)
 	}
 	if len(r.Message.ToolCalls) > 0 {
 		out = append(out, t.marshal(openaiwire.Delta{ToolCalls: t.toolCalls(r.Message.ToolCalls)}, nil, nil))
@@ -105,6 +153,9 @@ func (t *translator) chunks(r *api.ChatResponse) [][]byte {
 // accumulate gathers a unary (or collected) response.
 func (t *translator) accumulate(r *api.ChatResponse) {
 	t.content.WriteString(r.Message.Content)
+	if t.logprobs && r.Message.Content != "" {
+		t.lps = append(t.lps, tokenLogprobs(r.Logprobs)...)
+	}
 	t.thinking.WriteString(r.Message.Thinking)
 	t.calls = append(t.calls, t.toolCalls(r.Message.ToolCalls)...)
 	if r.Done {
@@ -126,7 +177,7 @@ func (t *translator) completion() []byte {
 	}
 	return openaiwire.MustMarshal(openaiwire.ChatCompletion{
 		ID: t.id, Object: openaiwire.ObjectCompletion, Created: t.created, Model: t.model,
-		Choices: []openaiwire.Choice{{Message: msg, FinishReason: openaiwire.Ptr(t.finish)}},
+		Choices: []openaiwire.Choice{{Message: msg, Logprobs: t.choiceLogprobs(t.lps), FinishReason: openaiwire.Ptr(t.finish)}},
 		Usage:   usage(&t.last),
 	})
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"time"
 
@@ -17,16 +16,10 @@ import (
 
 // Chat forwards a chat completion.
 func (p *Provider) Chat(ctx context.Context, r *providers.ChatRequest, sink providers.Sink) (*providers.Result, error) {
-	body, err := p.rewrite(r.Body, r.Model, r.Stream)
+	req, res, err := p.post(ctx, "/chat/completions", r.Body, r.Model, r.Stream)
 	if err != nil {
 		return nil, err
 	}
-	req, err := p.newRequest(ctx, http.MethodPost, "/chat/completions", body)
-	if err != nil {
-		return nil, err
-	}
-	res := &providers.Result{}
-	res.Timing.Start = time.Now()
 	if r.Stream {
 		req.Header.Set("Accept", "text/event-stream")
 	}

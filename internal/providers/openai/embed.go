@@ -2,7 +2,6 @@ package openai
 
 import (
 	"context"
-	"net/http"
 	"time"
 
 	"github.com/tiergate/tiergate/internal/providers"
@@ -10,16 +9,10 @@ import (
 
 // Embed forwards an embeddings request.
 func (p *Provider) Embed(ctx context.Context, r *providers.EmbedRequest) (*providers.Result, error) {
-	body, err := p.rewrite(r.Body, r.Model, false)
+	req, res, err := p.post(ctx, "/embeddings", r.Body, r.Model, false)
 	if err != nil {
 		return nil, err
 	}
-	req, err := p.newRequest(ctx, http.MethodPost, "/embeddings", body)
-	if err != nil {
-		return nil, err
-	}
-	res := &providers.Result{}
-	res.Timing.Start = time.Now()
 	resp, err := p.do(req)
 	if err != nil {
 		return nil, err

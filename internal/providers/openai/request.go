@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/tiergate/tiergate/internal/openaiwire"
 	"github.com/tiergate/tiergate/internal/providers"
@@ -19,6 +20,23 @@ func (p *Provider) rewrite(body []byte, model string, stream bool) (openaiwire.B
 		return nil, providers.BadRequest("invalid request body: "+err.Error(), "").In(p.name)
 	}
 	return out, nil
+}
+
+// post rewrites the client's body for model (see rewrite) and builds the
+// POST to path, starting the result's clock: the opening Chat and Embed
+// share.
+func (p *Provider) post(ctx context.Context, path string, raw []byte, model string, stream bool) (*http.Request, *providers.Result, error) {
+	body, err := p.rewrite(raw, model, stream)
+	if err != nil {
+		return nil, nil, err
+	}
+	req, err := p.newRequest(ctx, http.MethodPost, path, body)
+	if err != nil {
+		return nil, nil, err
+	}
+	res := &providers.Result{}
+	res.Timing.Start = time.Now()
+	return req, res, nil
 }
 
 func (p *Provider) newRequest(ctx context.Context, method, path string, body openaiwire.Body) (*http.Request, error) {

@@ -15,7 +15,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,32 +23,17 @@ import (
 
 	"github.com/tiergate/tiergate/internal/openaiwire"
 	"github.com/tiergate/tiergate/internal/providers"
+	"github.com/tiergate/tiergate/internal/testing/golden"
 )
 
-// Update is the -update flag: rewrite golden files instead of comparing.
-var Update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+// Update is the -update flag (see golden.Update).
+var Update = golden.Update
 
 // Golden compares got with testdata/name byte for byte, rewriting the file
-// under -update.
+// under -update (see golden.File).
 func Golden(t testing.TB, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *Update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (run go test -update to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
+	golden.File(t, name, got)
 }
 
 // GoldenJSON is Golden for JSON, compared in its Canonical form.

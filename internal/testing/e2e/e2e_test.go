@@ -92,6 +92,19 @@ func runNode(t *testing.T, base string, env map[string]string) map[string]any {
 	return seen
 }
 
+// runChecks runs the node client's checks (comma-separated, as CHECKS)
+// with env and fails for each one it did not report.
+func runChecks(t *testing.T, base, checks string, env map[string]string) {
+	t.Helper()
+	env["CHECKS"] = checks
+	seen := runNode(t, base, env)
+	for _, k := range strings.Split(checks, ",") {
+		if seen[k] == nil {
+			t.Errorf("node client did not report %s: %v", k, seen)
+		}
+	}
+}
+
 // noOllama points the default Ollama provider at a closed port so tests
 // never pick up a server running on the developer's machine.
 const noOllama = "127.0.0.1:1"
@@ -100,17 +113,11 @@ func TestOpenAINodeClientThroughGateway(t *testing.T) {
 	emu := openaiemu.New(openaiemu.Options{APIKey: "sk-test-upstream-key-1234", ChunkGap: time.Millisecond})
 	defer emu.Close()
 	base := gatewayFor(t, map[string]string{"OPENAI_API_KEY": "sk-test-upstream-key-1234", "OPENAI_BASE_URL": emu.URL, "OLLAMA_HOST": noOllama})
-	seen := runNode(t, base, map[string]string{
+	runChecks(t, base, "chat,stream,tools,embeddings,errors", map[string]string{
 		"CHAT_MODEL": "gpt-4o", "EMBED_MODEL": "text-embedding-3-small",
 		"EXPECT_CONTENT":   openaiemu.DefaultReply,
 		"EXPECT_TOOL_ARGS": openaiemu.DefaultToolArgs,
-		"CHECKS":           "chat,stream,tools,embeddings,errors",
 	})
-	for _, k := range []string{"chat", "stream", "tools", "embeddings", "errors"} {
-		if seen[k] == nil {
-			t.Errorf("node client did not report %s: %v", k, seen)
-		}
-	}
 	// The upstream saw the catalog's upstream name, the gateway's key (not
 	// the client's) and, on streams, a request for usage.
 	var sawStream bool
@@ -197,17 +204,11 @@ func TestAnthropicNodeClientThroughGateway(t *testing.T) {
 	emu := anthropicemu.New(anthropicemu.Options{APIKey: key, ChunkGap: time.Millisecond})
 	defer emu.Close()
 	base := gatewayFor(t, map[string]string{"ANTHROPIC_API_KEY": key, "ANTHROPIC_BASE_URL": emu.URL, "OLLAMA_HOST": noOllama})
-	seen := runNode(t, base, map[string]string{
+	runChecks(t, base, "chat,stream,tools,errors", map[string]string{
 		"CHAT_MODEL":       "claude-haiku-4-5",
 		"EXPECT_CONTENT":   anthropicemu.DefaultReply,
 		"EXPECT_TOOL_ARGS": anthropicemu.DefaultToolArgs,
-		"CHECKS":           "chat,stream,tools,errors",
 	})
-	for _, k := range []string{"chat", "stream", "tools", "errors"} {
-		if seen[k] == nil {
-			t.Errorf("node client did not report %s: %v", k, seen)
-		}
-	}
 	for _, r := range emu.Requests() {
 		if r.Header.Get("anthropic-version") == "" {
 			t.Errorf("request without anthropic-version: %v", r.Header)
@@ -220,18 +221,12 @@ func TestGeminiNodeClientThroughGateway(t *testing.T) {
 	emu := geminiemu.New(geminiemu.Options{APIKey: key, ChunkGap: time.Millisecond})
 	defer emu.Close()
 	base := gatewayFor(t, map[string]string{"GEMINI_API_KEY": key, "GEMINI_BASE_URL": emu.URL, "OLLAMA_HOST": noOllama})
-	seen := runNode(t, base, map[string]string{
+	runChecks(t, base, "chat,stream,tools,embeddings,errors", map[string]string{
 		"CHAT_MODEL":       "gemini-2.5-flash",
 		"EMBED_MODEL":      "gemini-embedding-001",
 		"EXPECT_CONTENT":   geminiemu.DefaultReply,
 		"EXPECT_TOOL_ARGS": geminiemu.DefaultToolArgs,
-		"CHECKS":           "chat,stream,tools,embeddings,errors",
 	})
-	for _, k := range []string{"chat", "stream", "tools", "embeddings", "errors"} {
-		if seen[k] == nil {
-			t.Errorf("node client did not report %s: %v", k, seen)
-		}
-	}
 	for _, r := range emu.Requests() {
 		if r.Header.Get("x-goog-api-key") != key {
 			t.Errorf("request without x-goog-api-key: %v", r.Path)

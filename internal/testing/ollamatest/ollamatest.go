@@ -16,6 +16,7 @@ package ollamatest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -73,24 +74,12 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.Name == "" {
-		o.Name = "tiny"
-	}
-	if o.Template == "" {
-		o.Template = DefaultTemplate
-	}
-	if o.NumCtx == 0 {
-		o.NumCtx = 512
-	}
-	if o.NumPredict == 0 {
-		o.NumPredict = 32
-	}
-	if o.BuildTimeout == 0 {
-		o.BuildTimeout = 40 * time.Minute
-	}
-	if o.StartTimeout == 0 {
-		o.StartTimeout = 2 * time.Minute
-	}
+	o.Name = cmp.Or(o.Name, "tiny")
+	o.Template = cmp.Or(o.Template, DefaultTemplate)
+	o.NumCtx = cmp.Or(o.NumCtx, 512)
+	o.NumPredict = cmp.Or(o.NumPredict, 32)
+	o.BuildTimeout = cmp.Or(o.BuildTimeout, 40*time.Minute)
+	o.StartTimeout = cmp.Or(o.StartTimeout, 2*time.Minute)
 	return o
 }
 

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"flag"
 	"io"
 	"math"
 	"net/http"
@@ -16,10 +15,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tiergate/tiergate/internal/sse"
+	"github.com/tiergate/tiergate/internal/testing/golden"
 	"github.com/tiergate/tiergate/internal/testing/tinygguf"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
@@ -258,19 +256,7 @@ func TestModelfile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p := filepath.Join("testdata", strings.ReplaceAll(tc.name, " ", "_")+".Modelfile")
-			if *update {
-				if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(p)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create)", err)
-			}
-			if got != string(want) {
-				t.Errorf("Modelfile:\n%s\nwant (%s):\n%s", got, p, want)
-			}
+			golden.File(t, strings.ReplaceAll(tc.name, " ", "_")+".Modelfile", []byte(got))
 		})
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -13,9 +12,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
+	"github.com/tiergate/tiergate/internal/testing/golden"
+)
 
 func write(t testing.TB, o Options) []byte {
 	t.Helper()
@@ -396,19 +395,7 @@ func dump(f *File, sum [32]byte) string {
 func TestGolden(t *testing.T) {
 	b := write(t, Options{})
 	got := dump(decode(t, b), sha256.Sum256(b))
-	p := filepath.Join("testdata", "default.golden")
-	if *update {
-		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create)", err)
-	}
-	if got != string(want) {
-		t.Errorf("default model differs from %s (run with -update if intended):\n%s", p, got)
-	}
+	golden.File(t, "default.golden", []byte(got))
 }
 
 // builder assembles raw GGUF headers for decoder tests.

@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -23,10 +22,10 @@ import (
 )
 
 // DefaultReply is the assistant text when Options.Reply is empty.
-const DefaultReply = "Hello from the emulator. This reply arrives in pieces."
+const DefaultReply = emu.DefaultReply
 
 // DefaultToolArgs are the tool arguments when Options.ToolArgs is empty.
-const DefaultToolArgs = `{"location":"Paris","unit":"celsius"}`
+const DefaultToolArgs = emu.DefaultToolArgs
 
 // ToolArgPiece is the size in bytes of the input_json_delta pieces.
 const ToolArgPiece = 6
@@ -78,25 +77,16 @@ type Request = emu.Request
 
 // Server is a running emulator.
 type Server struct {
-	URL string // base URL as a client would configure it (the host root; paths start with /v1)
+	*emu.Server[Options] // URL is the base URL as a client would configure it (the host root; paths start with /v1)
 
-	ts  *httptest.Server
 	seq atomic.Int64 // numbers request-id headers
-	*emu.Log[Options]
 }
 
 // New starts an emulator on 127.0.0.1.
 func New(opts Options) *Server {
-	s := &Server{Log: emu.NewLog(opts)}
-	s.ts = httptest.NewServer(http.HandlerFunc(s.serve))
-	s.URL = s.ts.URL
+	s := &Server{Server: emu.NewServer(opts)}
+	s.Start(http.HandlerFunc(s.serve), "")
 	return s
-}
-
-// Close stops the server, ending hung requests.
-func (s *Server) Close() {
-	s.ts.CloseClientConnections()
-	s.ts.Close()
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -105,12 +95,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	seq := int(s.seq.Add(1))
 	w.Header().Set("request-id", fmt.Sprintf("req_emu%020d", seq))
 
-	switch {
-	case o.Fault.Reset:
-		emu.Reset(w)
-		return
-	case o.Fault.Hang:
-		<-r.Context().Done()
+	if o.Fault.Interrupt(w, r, s.Done()) {
 		return
 	}
 	if r.Header.Get("anthropic-version") == "" {
@@ -135,11 +120,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		if o.Fault.RetryAfter != "" {
 			w.Header().Set("retry-after", o.Fault.RetryAfter)
 		}
-		msg := o.Fault.Message
-		if msg == "" {
-			msg = defaultMessage(o.Fault.Status)
-		}
-		writeError(w, o.Fault.Status, msg, seq)
+		writeError(w, o.Fault.Status, o.Fault.MessageOr(defaultMessage(o.Fault.Status)), seq)
 		return
 	}
 
@@ -611,19 +592,11 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, p *plan, o Optio
 		pieces = p.argPieces
 	}
 	for i, piece := range pieces {
-		if i > 0 && !emu.Sleep(r.Context(), o.ChunkGap) {
+		switch o.Fault.Before(r.Context(), w, i, o.ChunkGap) {
+		case emu.Stop:
 			return
-		}
-		if o.Fault.CutAfter > 0 && i == o.Fault.CutAfter {
-			emu.Reset(w)
-			return
-		}
-		if o.Fault.ErrorAfter > 0 && i == o.Fault.ErrorAfter {
-			msg := o.Fault.Message
-			if msg == "" {
-				msg = "Overloaded"
-			}
-			send(eventJSON{Type: "error", Error: &errorDetail{Type: "overloaded_error", Message: msg}})
+		case emu.Fail:
+			send(eventJSON{Type: "error", Error: &errorDetail{Type: "overloaded_error", Message: o.Fault.MessageOr("Overloaded")}})
 			return
 		}
 		if p.toolID != "" {

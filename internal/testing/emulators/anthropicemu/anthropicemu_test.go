@@ -6,19 +6,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+	"github.com/tiergate/tiergate/internal/testing/golden"
+)
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
@@ -273,7 +270,7 @@ func TestStream(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		t.Fatalf("%d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	golden(t, "stream_text.sse", b)
+	golden.File(t, "stream_text.sse", b)
 	evs := readEvents(t, b)
 	want := "message_start,content_block_start,ping,content_block_delta,content_block_delta,content_block_delta,content_block_stop,message_delta,message_stop"
 	if names(evs) != want {
@@ -295,7 +292,7 @@ func TestStream(t *testing.T) {
 	args := `{"city":"Paris","days":[1,2,3]}`
 	s.SetOptions(Options{ToolArgs: args})
 	_, b = do(t, c, s, call{body: `{"model":"claude-haiku-4-5","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"x"}],"tools":[{"name":"forecast","input_schema":{"type":"object"}}]}`})
-	golden(t, "stream_tool_use.sse", b)
+	golden.File(t, "stream_tool_use.sse", b)
 	evs = readEvents(t, b)
 	var joined string
 	pieces := 0
@@ -410,24 +407,5 @@ func TestModels(t *testing.T) {
 	resp, b = do(t, c, s, call{method: "GET", path: "/v1/models/claude-opus-4-6"})
 	if resp.StatusCode != 200 || !strings.Contains(string(b), `"display_name":"Claude Opus 4.6"`) {
 		t.Errorf("%d %s", resp.StatusCode, b)
-	}
-}
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		os.MkdirAll("testdata", 0o755)
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from golden:\n--- got\n%s\n--- want\n%s", name, got, want)
 	}
 }

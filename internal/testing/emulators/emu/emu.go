@@ -1,6 +1,7 @@
 // Package emu holds what every provider emulator shares: the fault
-// vocabulary, the options and request log (Log), and the small helpers
-// that wait and drop connections. Emulators are test infrastructure, never backends;
+// vocabulary, the options and request log (Log), the loopback server an
+// emulator embeds (Server), and the small helpers that wait and drop
+// connections. Emulators are test infrastructure, never backends;
 // this package imports nothing of tiergate.
 package emu
 
@@ -10,6 +11,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"sync"
 	"time"
@@ -117,7 +119,11 @@ func (l *Log[O]) Record(r *http.Request) ([]byte, O, error) {
 }
 
 // Sleep waits d, or until ctx ends; it reports whether ctx is still live.
-func Sleep(ctx context.Context, d time.Duration) bool {
+func Sleep(ctx context.Context, d time.Duration) bool { return sleep(ctx, d, nil) }
+
+// sleep waits d, or until ctx ends or done closes (a nil done never
+// does); it reports whether it waited the whole d.
+func sleep(ctx context.Context, d time.Duration, done <-chan struct{}) bool {
 	if d <= 0 {
 		return ctx.Err() == nil
 	}
@@ -127,6 +133,8 @@ func Sleep(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	case <-ctx.Done():
+		return false
+	case <-done:
 		return false
 	}
 }
@@ -143,3 +151,103 @@ func Reset(w http.ResponseWriter) {
 	}
 	panic(http.ErrAbortHandler)
 }
+
+// Interrupt acts on the faults that answer nothing: Reset drops the
+// connection, Hang waits until the client goes away or done closes. It
+// reports whether it handled the request.
+func (f Fault) Interrupt(w http.ResponseWriter, r *http.Request, done <-chan struct{}) bool {
+	switch {
+	case f.Reset:
+		Reset(w)
+		return true
+	case f.Hang:
+		select {
+		case <-r.Context().Done():
+		case <-done:
+		}
+		return true
+	}
+	return false
+}
+
+// MessageOr is f.Message, or def when f sets none.
+func (f Fault) MessageOr(def string) string {
+	if f.Message == "" {
+		return def
+	}
+	return f.Message
+}
+
+// Server is an emulator's loopback HTTP server and its request log. An
+// emulator embeds it, which gives it URL, Close, SetOptions and Requests.
+type Server[O any] struct {
+	// URL is the base URL a client configures.
+	URL string
+	*Log[O]
+
+	ts   *httptest.Server
+	done chan struct{}
+	once sync.Once
+}
+
+// NewServer returns a server, not yet started, whose log holds o.
+func NewServer[O any](o O) *Server[O] {
+	return &Server[O]{Log: NewLog(o), done: make(chan struct{})}
+}
+
+// Start serves h on 127.0.0.1; URL becomes the server's root followed by
+// base (e.g. "/v1", or "" for the host root).
+func (s *Server[O]) Start(h http.Handler, base string) {
+	s.ts = httptest.NewServer(h)
+	s.URL = s.ts.URL + base
+}
+
+// Done is closed when Close begins, releasing handlers that wait on it.
+func (s *Server[O]) Done() <-chan struct{} { return s.done }
+
+// Wait sleeps d; it reports false when the client went away or the server
+// is closing.
+func (s *Server[O]) Wait(ctx context.Context, d time.Duration) bool {
+	return sleep(ctx, d, s.done)
+}
+
+// Close stops the server, ending hung requests first.
+func (s *Server[O]) Close() {
+	s.once.Do(func() { close(s.done) })
+	s.ts.CloseClientConnections()
+	s.ts.Close()
+}
+
+// Step is what a stream does at a content piece.
+type Step int
+
+const (
+	Send Step = iota // send the piece
+	Stop             // end the handler: the client left or the connection was cut
+	Fail             // send the provider's mid-stream error, then end
+)
+
+// Before waits gap before every piece but the first and applies f's
+// stream faults to piece i: CutAfter resets the connection, ErrorAfter
+// asks for the mid-stream error.
+func (f Fault) Before(ctx context.Context, w http.ResponseWriter, i int, gap time.Duration) Step {
+	if i > 0 && !Sleep(ctx, gap) {
+		return Stop
+	}
+	if f.CutAfter > 0 && i == f.CutAfter {
+		Reset(w)
+		return Stop
+	}
+	if f.ErrorAfter > 0 && i == f.ErrorAfter {
+		return Fail
+	}
+	return Send
+}
+
+// DefaultReply is the assistant text an emulator streams when its options
+// set none.
+const DefaultReply = "Hello from the emulator. This reply arrives in pieces."
+
+// DefaultToolArgs are the tool-call arguments an emulator sends when its
+// options set none.
+const DefaultToolArgs = `{"location":"Paris","unit":"celsius"}`

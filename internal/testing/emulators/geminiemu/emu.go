@@ -23,25 +23,20 @@
 package geminiemu
 
 import (
-	"sync/atomic"
-
-	"context"
 	"net/http"
-	"net/http/httptest"
-	"slices"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tiergate/tiergate/internal/testing/emulators/emu"
 )
 
 // DefaultReply is the assistant text when Options.Reply is empty.
-const DefaultReply = "Hello from the emulator. This reply arrives in pieces."
+const DefaultReply = emu.DefaultReply
 
 // DefaultToolArgs are the function-call arguments when Options.ToolArgs is
 // empty.
-const DefaultToolArgs = `{"location":"Paris","unit":"celsius"}`
+const DefaultToolArgs = emu.DefaultToolArgs
 
 // Options set the emulated backend's behaviour. Zero value = answers at once.
 type Options struct {
@@ -70,44 +65,13 @@ type Options struct {
 	Fault Fault
 }
 
-// Fault injects a failure.
-type Fault struct {
-	// Status answers every request with this HTTP status and Google's error
-	// body (code, message, status and, for 429, a RetryInfo detail).
-	Status int
-	// Message is the error message in that body (and in a mid-stream
-	// error); empty means the real API's usual message for the status.
-	Message string
-	// RetryAfter is the Retry-After header value sent with Status; when it
-	// is a number of seconds it also becomes the RetryInfo retryDelay.
-	RetryAfter string
-	// Hang accepts the request and never answers until the client goes
-	// away (or the server closes).
-	Hang bool
-	// Reset hijacks and closes the TCP connection without an answer.
-	Reset bool
-	// CutAfter, for streams, aborts the connection after this many content
-	// chunks, before the chunk that carries finishReason (0 = off).
-	CutAfter int
-	// ErrorAfter, for streams, writes the real API's mid-stream error after
-	// this many content chunks: a bare (non-SSE) JSON error object with
-	// code 503 / UNAVAILABLE, then ends the response (0 = off).
-	ErrorAfter int
-	// CutAtStart, for streams, aborts the connection after the headers,
-	// before the first chunk (Gemini's streams have no preamble).
-	CutAtStart bool
-	// Models, when set, limits the fault to requests for these models.
-	Models []string
-}
-
-// For is the fault as it applies to a request for model: f, or no fault
-// when f names other models.
-func (f Fault) For(model string) Fault {
-	if len(f.Models) == 0 || slices.Contains(f.Models, model) {
-		return f
-	}
-	return Fault{}
-}
+// Fault injects a failure (see emu.Fault). For Gemini: Status answers
+// with Google's error body (code, message, status and, for 429, a
+// RetryInfo detail whose retryDelay is RetryAfter when that is a number of
+// seconds); ErrorAfter writes the real API's mid-stream error, a bare
+// (non-SSE) JSON error object with code 503 / UNAVAILABLE; CutAtStart
+// aborts after the headers (Gemini's streams have no preamble).
+type Fault = emu.Fault
 
 // Request is one recorded request (see emu.Request).
 type Request = emu.Request
@@ -116,49 +80,19 @@ type Request = emu.Request
 type Server struct {
 	// URL is the base URL as a client would configure it (the host root;
 	// the client adds /v1beta).
-	URL string
-
-	ts   *httptest.Server
-	done chan struct{}
-	once sync.Once
+	*emu.Server[Options]
 
 	respID atomic.Int64 // numbers responseId
-	*emu.Log[Options]
 }
 
 // New starts an emulator on 127.0.0.1.
 func New(opts Options) *Server {
-	s := &Server{Log: emu.NewLog(opts), done: make(chan struct{})}
-	s.ts = httptest.NewServer(http.HandlerFunc(s.serve))
-	s.URL = s.ts.URL
+	s := &Server{Server: emu.NewServer(opts)}
+	s.Start(http.HandlerFunc(s.serve), "")
 	return s
 }
 
-// Close stops the server, releasing hanging handlers first.
-func (s *Server) Close() {
-	s.once.Do(func() { close(s.done) })
-	s.ts.Close()
-}
-
 func (s *Server) nextResponseID() string { return responseID(int(s.respID.Add(1))) }
-
-// wait sleeps d, returning false when the client went away or the server
-// is closing.
-func (s *Server) wait(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	case <-s.done:
-		return false
-	}
-}
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	body, opts, err := s.Record(r)
@@ -170,15 +104,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		opts.Fault = opts.Fault.For(model)
 	}
 
-	if opts.Fault.Reset {
-		emu.Reset(w)
-		return
-	}
-	if opts.Fault.Hang {
-		select {
-		case <-r.Context().Done():
-		case <-s.done:
-		}
+	if opts.Fault.Interrupt(w, r, s.Done()) {
 		return
 	}
 	if !s.authorized(w, r, opts) {

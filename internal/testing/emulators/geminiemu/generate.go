@@ -235,7 +235,7 @@ func (p *plan) candidatesFor(parts []outPart, finish string, withIndex bool) []o
 }
 
 func (s *Server) writeUnary(w http.ResponseWriter, r *http.Request, p *plan, model, id string, opts Options) {
-	if !s.wait(r.Context(), opts.TTFT) {
+	if !s.Wait(r.Context(), opts.TTFT) {
 		return
 	}
 	var parts []outPart
@@ -303,7 +303,7 @@ func (s *Server) writeStream(w http.ResponseWriter, r *http.Request, p *plan, mo
 		if k == 0 {
 			gap = opts.TTFT
 		}
-		if !s.wait(r.Context(), gap) {
+		if !s.Wait(r.Context(), gap) {
 			return
 		}
 		last := k == total-1
@@ -324,10 +324,7 @@ func (s *Server) writeStream(w http.ResponseWriter, r *http.Request, p *plan, mo
 			ResponseID:    id,
 		})
 		if f.ErrorAfter > 0 && k+1 == f.ErrorAfter {
-			msg := f.Message
-			if msg == "" {
-				msg = defaultMessage(http.StatusServiceUnavailable)
-			}
+			msg := f.MessageOr(defaultMessage(http.StatusServiceUnavailable))
 			// The real API ends a failing stream with a bare, pretty-printed
 			// error object after the last event (no "data:" prefix).
 			if !sse {

@@ -127,10 +127,7 @@ func writeBadRequest(w http.ResponseWriter, msg string) {
 }
 
 func writeFault(w http.ResponseWriter, f Fault) {
-	msg := f.Message
-	if msg == "" {
-		msg = defaultMessage(f.Status)
-	}
+	msg := f.MessageOr(defaultMessage(f.Status))
 	var details []any
 	if f.RetryAfter != "" {
 		w.Header().Set("Retry-After", f.RetryAfter)
@@ -589,24 +586,17 @@ func validatePart(field string, p part, add func(field, msg string)) {
 // validateFunctionTurns applies the real API's ordering rules for
 // function calling turns.
 func validateFunctionTurns(contents []content) string {
-	calls := func(c content) int {
+	count := func(c content, is func(part) bool) int {
 		n := 0
 		for _, p := range c.Parts {
-			if p.FunctionCall != nil {
+			if is(p) {
 				n++
 			}
 		}
 		return n
 	}
-	responses := func(c content) int {
-		n := 0
-		for _, p := range c.Parts {
-			if p.FunctionResponse != nil {
-				n++
-			}
-		}
-		return n
-	}
+	calls := func(c content) int { return count(c, func(p part) bool { return p.FunctionCall != nil }) }
+	responses := func(c content) int { return count(c, func(p part) bool { return p.FunctionResponse != nil }) }
 	for i, c := range contents {
 		if calls(c) > 0 {
 			if c.Role != "model" {

@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"time"
 
@@ -20,10 +19,10 @@ import (
 )
 
 // DefaultReply is the assistant text when Options.Reply is empty.
-const DefaultReply = "Hello from the emulator. This reply arrives in pieces."
+const DefaultReply = emu.DefaultReply
 
 // DefaultToolArgs are the tool arguments when Options.ToolArgs is empty.
-const DefaultToolArgs = `{"location":"Paris","unit":"celsius"}`
+const DefaultToolArgs = emu.DefaultToolArgs
 
 // Options set the emulated server's behaviour.
 type Options struct {
@@ -48,14 +47,12 @@ type Request = emu.Request
 
 // Server is a running emulator.
 type Server struct {
-	URL string
-	ts  *httptest.Server
-	*emu.Log[Options]
+	*emu.Server[Options]
 }
 
 // New starts an emulator on 127.0.0.1.
 func New(o Options) *Server {
-	s := &Server{Log: emu.NewLog(o)}
+	s := &Server{emu.NewServer(o)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/chat", s.chat)
 	mux.HandleFunc("POST /api/embed", s.embed)
@@ -64,13 +61,9 @@ func New(o Options) *Server {
 	mux.HandleFunc("GET /api/version", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, map[string]string{"version": "0.17.4"})
 	})
-	s.ts = httptest.NewServer(s.wrap(mux))
-	s.URL = s.ts.URL
+	s.Start(s.wrap(mux), "")
 	return s
 }
-
-// Close stops the server.
-func (s *Server) Close() { s.ts.CloseClientConnections(); s.ts.Close() }
 
 func (s *Server) models(o Options) []string {
 	if len(o.Models) == 0 {
@@ -99,22 +92,14 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		switch {
-		case f.Reset:
-			emu.Reset(w)
+		if f.Interrupt(w, r, s.Done()) {
 			return
-		case f.Hang:
-			<-r.Context().Done()
-			return
-		case f.Status != 0:
+		}
+		if f.Status != 0 {
 			if f.RetryAfter != "" {
 				w.Header().Set("Retry-After", f.RetryAfter)
 			}
-			msg := f.Message
-			if msg == "" {
-				msg = http.StatusText(f.Status)
-			}
-			writeJSON(w, f.Status, map[string]string{"error": msg})
+			writeJSON(w, f.Status, map[string]string{"error": f.MessageOr(http.StatusText(f.Status))})
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -233,19 +218,11 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	}
 	enc := json.NewEncoder(w)
 	for i, p := range pieces {
-		if i > 0 && !emu.Sleep(r.Context(), o.ChunkGap) {
+		switch o.Fault.Before(r.Context(), w, i, o.ChunkGap) {
+		case emu.Stop:
 			return
-		}
-		if o.Fault.CutAfter > 0 && i == o.Fault.CutAfter {
-			emu.Reset(w)
-			return
-		}
-		if o.Fault.ErrorAfter > 0 && i == o.Fault.ErrorAfter {
-			msg := o.Fault.Message
-			if msg == "" {
-				msg = "an error was encountered while running the model: unexpected EOF"
-			}
-			enc.Encode(map[string]string{"error": msg})
+		case emu.Fail:
+			enc.Encode(map[string]string{"error": o.Fault.MessageOr("an error was encountered while running the model: unexpected EOF")})
 			fl.Flush()
 			return
 		}

@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"time"
 
@@ -23,10 +22,10 @@ import (
 )
 
 // DefaultReply is the assistant text when Options.Reply is empty.
-const DefaultReply = "Hello from the emulator. This reply arrives in pieces."
+const DefaultReply = emu.DefaultReply
 
 // DefaultToolArgs are the tool arguments when Options.ToolArgs is empty.
-const DefaultToolArgs = `{"location":"Paris","unit":"celsius"}`
+const DefaultToolArgs = emu.DefaultToolArgs
 
 // Options set the emulated backend's behaviour.
 type Options struct {
@@ -47,28 +46,18 @@ type Request = emu.Request
 
 // Server is a running emulator.
 type Server struct {
-	// URL is the base URL a client configures (ends in /v1).
-	URL string
-	ts  *httptest.Server
-	*emu.Log[Options]
+	*emu.Server[Options] // URL is the base URL a client configures (ends in /v1)
 }
 
 // New starts an emulator on 127.0.0.1.
 func New(o Options) *Server {
-	s := &Server{Log: emu.NewLog(o)}
+	s := &Server{emu.NewServer(o)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", s.chat)
 	mux.HandleFunc("POST /v1/embeddings", s.embeddings)
 	mux.HandleFunc("GET /v1/models", s.models)
-	s.ts = httptest.NewServer(s.record(mux))
-	s.URL = s.ts.URL + "/v1"
+	s.Start(s.record(mux), "/v1")
 	return s
-}
-
-// Close stops the server.
-func (s *Server) Close() {
-	s.ts.CloseClientConnections()
-	s.ts.Close()
 }
 
 func (s *Server) record(next http.Handler) http.Handler {
@@ -79,14 +68,10 @@ func (s *Server) record(next http.Handler) http.Handler {
 			return
 		}
 		f := o.Fault.For(emu.ModelOf(body))
-		switch {
-		case f.Reset:
-			emu.Reset(w)
+		if f.Interrupt(w, r, s.Done()) {
 			return
-		case f.Hang:
-			<-r.Context().Done()
-			return
-		case f.Status != 0:
+		}
+		if f.Status != 0 {
 			if f.RetryAfter != "" {
 				w.Header().Set("Retry-After", f.RetryAfter)
 			}
@@ -97,11 +82,7 @@ func (s *Server) record(next http.Handler) http.Handler {
 			case f.Status < 500:
 				typ = "invalid_request_error"
 			}
-			msg := f.Message
-			if msg == "" {
-				msg = http.StatusText(f.Status)
-			}
-			writeError(w, f.Status, typ, code, "", msg)
+			writeError(w, f.Status, typ, code, "", f.MessageOr(http.StatusText(f.Status)))
 			return
 		}
 		next.ServeHTTP(w, withBody(r, body))
@@ -273,18 +254,11 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for i, p := range pieces {
-		if i > 0 && !emu.Sleep(r.Context(), o.ChunkGap) {
+		switch o.Fault.Before(r.Context(), w, i, o.ChunkGap) {
+		case emu.Stop:
 			return
-		}
-		if o.Fault.CutAfter > 0 && i == o.Fault.CutAfter {
-			emu.Reset(w)
-			return
-		}
-		if o.Fault.ErrorAfter > 0 && i == o.Fault.ErrorAfter {
-			msg := o.Fault.Message
-			if msg == "" {
-				msg = "The server had an error while processing your request. Sorry about that!"
-			}
+		case emu.Fail:
+			msg := o.Fault.MessageOr("The server had an error while processing your request. Sorry about that!")
 			send(map[string]any{"error": map[string]any{"message": msg, "type": "server_error", "param": nil, "code": nil}})
 			return
 		}
