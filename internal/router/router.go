@@ -150,6 +150,9 @@ func New(o Options) *Router {
 			r.statics[staticKey{name, need}] = r.buildStatic(name, prof, need)
 		}
 	}
+	for _, st := range r.statics {
+		st.ix.join()
+	}
 	return r
 }
 
@@ -472,6 +475,9 @@ type scratch struct {
 	elig    []*cand
 	ls      []*live
 	out     []bool
+	cost    []float64
+	loaded  []bool
+	view    staticSet
 	hot     []hot
 	top     []int32
 	probe   cand

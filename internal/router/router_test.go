@@ -626,13 +626,19 @@ func bigRouter(t testing.TB, n int, clk *clock) *Router {
 // mixed live state of a gateway in service (warm): traffic, requests in
 // flight, cool-downs, idle drift; with prompts that some context windows
 // cannot hold, and with route objects (which take the full path's
-// filters on the static set).
+// filters on the static set). It runs again on 2,000 entries, where the
+// scan skips most blocks of a static set, after traffic that moved the
+// holders of the blocks' cost floors both ways.
 func TestStaticPathAgreesWithExplain(t *testing.T) {
 	clk := newClock()
 	big := bigRouter(t, 200, clk)
 	warm(big, clk)
+	clk2 := newClock()
+	huge := bigRouter(t, 2000, clk2)
+	warm(huge, clk2)
+	shake(huge, clk2)
 	texts := []string{"hello", "Is this contract clause enforceable under the statute?", "dosage for a patient: 40 mg"}
-	for ri, r := range []*Router{newRouter(t, loadDefault(t), nil), big} {
+	for ri, r := range []*Router{newRouter(t, loadDefault(t), nil), big, huge} {
 		// Adapters that refuse or drop restricted parameters (the
 		// routers' test providers declare none).
 		for i, b := range r.order {
@@ -686,6 +692,62 @@ func TestStaticPathAgreesWithExplain(t *testing.T) {
 						}
 					}
 				}
+			}
+		}
+	}
+}
+
+// shake moves r's live state after warm: the backends with the lowest
+// cost floors get slower (a failure: their average jumps to the time
+// wasted) and a few others faster, so that the blocks' floors are
+// lowered and worked out anew.
+func shake(r *Router, clk *clock) {
+	for i, b := range r.order {
+		c := Candidate{Model: b.model, b: b}
+		a, ok := r.Begin(c)
+		if !ok {
+			continue
+		}
+		switch {
+		case i%3 == 0 && i < len(r.order)/2:
+			clk.add(2 * time.Second)
+			a.Done(nil, &providers.Error{Status: 500, Message: "boom"}, false)
+		case i%7 == 1:
+			clk.add(time.Duration(20+i%50) * time.Millisecond)
+			a.Done(&providers.Result{Timing: providers.Timing{FirstToken: clk.t, End: clk.t.Add(time.Second)},
+				Usage: &providers.Usage{CompletionTokens: 30}}, nil, false)
+		default:
+			a.Done(nil, nil, true)
+		}
+	}
+	clk.add(10 * time.Second)
+}
+
+// TestCostFloors: after traffic both ways, every block's floor is at
+// most the cost a decision prices each of its members at, now or later.
+func TestCostFloors(t *testing.T) {
+	clk := newClock()
+	r := bigRouter(t, 700, clk)
+	warm(r, clk)
+	shake(r, clk)
+	for _, st := range r.statics {
+		for i, b := range st.backends {
+			l := b.live.Load()
+			f := st.ix.floorOf(i / blockSize)
+			for _, later := range []time.Duration{0, time.Second, time.Minute, time.Hour} {
+				now := clk.t.Add(later).UnixNano()
+				if cost := r.drift.latency(l, now) * float64(b.inflight.Load()+1); cost < f {
+					t.Fatalf("%s: cost %v at +%v is under its block's floor %v", b.model.ID, cost, later, f)
+				}
+			}
+		}
+		for j := range st.ix.sum {
+			x := math.Inf(1)
+			for _, b := range st.backends[j*blockSize : min((j+1)*blockSize, len(st.backends))] {
+				x = min(x, b.live.Load().costFloor())
+			}
+			if f := st.ix.floorOf(j); f != x {
+				t.Errorf("block %d: floor %v, want its members' lowest %v", j, f, x)
 			}
 		}
 	}

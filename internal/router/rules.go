@@ -79,6 +79,20 @@ type liveScorer interface {
 	// addBound adds w × a bound on rowScore to every row's ub: at least
 	// rowScore whatever the live latency of the best row (w >= 0).
 	addBound(pl *plan, w float64, hs []hot)
+	// staticBound is a bound on weight × rowScore for b under any request
+	// of profile p and any live state, when the weight is not negative: a
+	// static set is ordered by it (static.go), so that a scan can stop
+	// where nothing left can beat the k-th best.
+	staticBound(p *config.Profile, b *backend) float64
+}
+
+// A blockScorer is a liveScorer that can also bound its score over a
+// block of a static set from the block's summary (static.go).
+type blockScorer interface {
+	liveScorer
+	// blockBound is w × a bound on rowScore for any backend that ranks
+	// no better than bb on each field (w >= 0).
+	blockBound(pl *plan, w float64, bb *ranked) float64
 }
 
 // registry lists every rule once: filters in the order they run (the first

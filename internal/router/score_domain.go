@@ -1,6 +1,10 @@
 package router
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/tiergate/tiergate/internal/config"
+)
 
 // domainFit scores a model whose catalog domains include the request's
 // domain, fine-tuned or RAG-grounded ones highest; it does not weigh in
@@ -23,6 +27,12 @@ func (domainFit) addBound(pl *plan, w float64, hs []hot) {
 	for i := range hs {
 		hs[i].ub += w * domainScore(pl, hs[i].b)
 	}
+}
+
+// staticBound is the score of a match: the weight is the profile's when
+// the request's domain is not general work, else 0.
+func (domainFit) staticBound(p *config.Profile, b *backend) float64 {
+	return p.Weights.Domain * b.domainFit
 }
 
 func domainScore(pl *plan, b *backend) float64 {

@@ -1,5 +1,7 @@
 package router
 
+import "github.com/tiergate/tiergate/internal/config"
+
 // speed scores half the tier (measured, else the catalog's prior:
 // ultra-fast 1, slow 0) and half the live load cost (PeakEWMA latency ×
 // (in-flight + 1)) relative to the best candidate's.
@@ -18,6 +20,16 @@ func (speed) addBound(_ *plan, w float64, hs []hot) {
 	for i := range hs {
 		hs[i].ub += w * speedScore(int(hs[i].rank), 1, 1)
 	}
+}
+
+// staticBound is the score of the fastest tier at the best cost.
+func (speed) staticBound(p *config.Profile, _ *backend) float64 {
+	return p.Weights.Speed * speedScore(0, 1, 1)
+}
+
+// blockBound: the block's fastest tier at its lowest cost floor.
+func (speed) blockBound(pl *plan, w float64, bb *ranked) float64 {
+	return w * speedScore(int(bb.rank), bb.cost, pl.bestCost)
 }
 
 func speedScore(rank int, cost, bestCost float64) float64 {

@@ -54,6 +54,11 @@ type backend struct {
 	provider providers.Provider
 	ph       *provHealth            // the provider's health, shared by its models (provider_health.go)
 	caps     providers.Capabilities // what its adapter refuses or drops (filter_params.go)
+	// in lists the static sets' blocks b is a member of, whose summaries
+	// publish keeps (static.go); part is what b last added to them. Both
+	// under mu.
+	in   []blockRef
+	part blockLive
 
 	mu sync.Mutex
 	// Peak-sensitive EWMA of latency (ns) and when it was last updated.
@@ -120,10 +125,26 @@ type live struct {
 
 // publish replaces the backend's live value; b.mu must be held.
 func (b *backend) publish() {
-	b.live.Store(&live{tier: b.tier, tierSource: b.tierSource, measuredAt: b.measuredAt, state: b.state, lastError: b.lastError,
+	l := &live{tier: b.tier, tierSource: b.tierSource, measuredAt: b.measuredAt, state: b.state, lastError: b.lastError,
 		ewma: b.ewma, ttft: time.Duration(b.ttftEWMA), tps: b.tpsEWMA, unary: time.Duration(b.unary),
 		openedAtNs: unixNs(b.openedAt), cooldownNs: unixNs(b.cooldownUntil), ewmaAtNs: unixNs(b.ewmaAt), rank: b.tier.Rank(),
-		open: b.state == Open, prior: float64(priorLatency[b.tier])})
+		open: b.state == Open, prior: float64(priorLatency[b.tier])}
+	b.live.Store(l)
+	if m := liveOf(l); m != b.part {
+		old := b.part
+		b.part = m
+		for _, in := range b.in {
+			in.x.note(in.blk, old, m)
+		}
+	}
+}
+
+// costFloor is a bound under the load cost a decision can price l at,
+// whatever the time and the requests in flight: the latency average
+// drifts between the average and the tier's typical latency (see
+// drift.latency), and in-flight + 1 is at least 1.
+func (l *live) costFloor() float64 {
+	return min(l.ewma, l.prior)
 }
 
 // snapshot is a backend as one decision sees it.
@@ -207,7 +228,8 @@ func (d *drift) latency(l *live, now int64) float64 {
 	}
 	k := int(x)
 	w := d.w[k] + (d.w[k+1]-d.w[k])*(x-float64(k))
-	return l.ewma*w + l.prior*(1-w)
+	// Between the two, whatever the rounding (costFloor relies on it).
+	return min(max(l.ewma*w+l.prior*(1-w), min(l.ewma, l.prior)), max(l.ewma, l.prior))
 }
 
 // updateState moves an open circuit to half-open once OpenFor passed.

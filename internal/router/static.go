@@ -2,6 +2,9 @@ package router
 
 import (
 	"math"
+	"sort"
+	"sync"
+	"sync/atomic"
 
 	"github.com/tiergate/tiergate/internal/config"
 )
@@ -20,6 +23,11 @@ type staticSet struct {
 	backends  []*backend
 	base      []float64
 	bestPrice float64
+	// ub is each backend's bound on its score (order), best first.
+	ub []float64
+	// rest is ub without the blockScorers' bounds.
+	rest []float64
+	ix   *blockIndex
 	// minWindow is the smallest context window known among backends (0
 	// for none): a request within it fits them all (contextWindow.binds).
 	minWindow int
@@ -57,7 +65,178 @@ backends:
 		}
 		st.base = append(st.base, s)
 	}
+	st.order(prof)
+	st.ix = newBlockIndex(st)
 	return st
+}
+
+// order sorts the set by the best score each backend could reach (ub):
+// the base plus each live scorer's static bound, in sum's order; ties in
+// catalog order. The scan then reads it best first and stops where
+// nothing left can beat the k-th best.
+func (st *staticSet) order(prof *config.Profile) {
+	ub, rest := make([]float64, len(st.backends)), make([]float64, len(st.backends))
+	for i, b := range st.backends {
+		ub[i], rest[i] = st.base[i], st.base[i]
+		for _, l := range liveScores {
+			ub[i] += l.s.staticBound(prof, b)
+			if _, ok := l.s.(blockScorer); !ok {
+				rest[i] += l.s.staticBound(prof, b)
+			}
+		}
+	}
+	perm := make([]int, len(ub))
+	for i := range perm {
+		perm[i] = i
+	}
+	sort.SliceStable(perm, func(i, j int) bool { return ub[perm[i]] > ub[perm[j]] })
+	bs, base := make([]*backend, len(perm)), make([]float64, len(perm))
+	st.ub, st.rest = make([]float64, len(perm)), make([]float64, len(perm))
+	for i, p := range perm {
+		bs[i], base[i], st.ub[i], st.rest[i] = st.backends[p], st.base[p], ub[p], rest[p]
+	}
+	st.backends, st.base = bs, base
+}
+
+// bestFirst is how many blocks the search for the best cost takes lowest
+// floor first before it takes the rest in order.
+const bestFirst = 4
+
+// blockSize is how many backends of a static set share a summary.
+const blockSize = 32
+
+// blockIndex keeps, per block of blockSize backends of a static set (in
+// its order), what the best of them could reach on each thing a scan
+// orders by: the lowest cost floor (costFloor), the fastest tier, the
+// most tokens/s (live, kept by each member's publish: merged at once
+// when a member gets better, worked out anew when one that may have held
+// a best gets worse), the lowest price and the highest quality (fixed).
+// A scan skips the blocks that cannot hold the best cost or beat the
+// k-th best.
+type blockIndex struct {
+	st    *staticSet
+	sum   []atomic.Pointer[blockLive]
+	mu    []sync.Mutex // serialises each block's updates
+	fixed []ranked     // price and quality
+	// rest is the highest of the members' rest: with each blockScorer's
+	// blockBound, a bound on their scores.
+	rest []float64
+	// first is the lowest catalog index among the members.
+	first []int
+}
+
+// loses reports whether every member of block j, none of whose scores is
+// over ub, ranks after last on the score (ties to the catalog's first).
+func (x *blockIndex) loses(j int, ub float64, last *hot) bool {
+	return ub < last.score || ub == last.score && x.first[j] > last.b.idx
+}
+
+// blockLive is the live part of a block's summary, replaced whole.
+type blockLive struct {
+	floor, tps float64
+	rank       int32
+}
+
+// liveOf is what a member adds to its block's summary.
+func liveOf(l *live) blockLive {
+	return blockLive{floor: l.costFloor(), tps: l.tps, rank: int32(l.rank)}
+}
+
+func (s blockLive) merge(m blockLive) blockLive {
+	return blockLive{floor: min(s.floor, m.floor), tps: max(s.tps, m.tps), rank: min(s.rank, m.rank)}
+}
+
+// blockRef is a block a backend is a member of.
+type blockRef struct {
+	x   *blockIndex
+	blk int
+}
+
+func newBlockIndex(st *staticSet) *blockIndex {
+	nb := (len(st.backends) + blockSize - 1) / blockSize
+	x := &blockIndex{st: st, sum: make([]atomic.Pointer[blockLive], nb), mu: make([]sync.Mutex, nb), fixed: make([]ranked, nb), rest: make([]float64, nb), first: make([]int, nb)}
+	for j := range nb {
+		x.recompute(j)
+		f := &x.fixed[j]
+		x.rest[j] = math.Inf(-1)
+		x.first[j] = math.MaxInt
+		for i, b := range x.members(j) {
+			x.first[j] = min(x.first[j], b.idx)
+			x.rest[j] = max(x.rest[j], st.rest[j*blockSize+i])
+			if i == 0 || b.price < f.price {
+				f.price = b.price
+			}
+			f.quality = max(f.quality, b.quality)
+		}
+	}
+	return x
+}
+
+func (x *blockIndex) members(j int) []*backend {
+	return x.st.backends[j*blockSize : min((j+1)*blockSize, len(x.st.backends))]
+}
+
+// join makes the set's backends members of their blocks: from now on
+// their publish keeps the summaries (the router is not yet in use).
+func (x *blockIndex) join() {
+	for i, b := range x.st.backends {
+		b.in = append(b.in, blockRef{x, i / blockSize})
+	}
+}
+
+func (x *blockIndex) floorOf(j int) float64 { return x.sum[j].Load().floor }
+
+// bestOf is the best block j's members could rank on each key: a row no
+// member can beat on the sort key asked for.
+func (x *blockIndex) bestOf(j int) ranked {
+	s := x.sum[j].Load()
+	r := x.fixed[j]
+	r.cost, r.tps, r.rank = s.floor, s.tps, s.rank
+	return r
+}
+
+// bound is a bound on the score of block j's members under pl (the
+// weights ws non-negative): their highest rest plus each blockScorer's
+// blockBound (a hair under the bound's rounding is left to the margin
+// the caller keeps).
+func (x *blockIndex) bound(pl *plan, ws *[nScorers]float64, j int) float64 {
+	bb := x.bestOf(j)
+	s := x.rest[j]
+	for _, l := range liveScores {
+		if b, ok := l.s.(blockScorer); ok && ws[l.k] != 0 {
+			s += b.blockBound(pl, ws[l.k], &bb)
+		}
+	}
+	return s
+}
+
+// recompute works out block j's summary from its members' published
+// state; the block's mutex must be held (or the set not yet shared).
+func (x *blockIndex) recompute(j int) {
+	var s blockLive
+	for i, b := range x.members(j) {
+		m := liveOf(b.live.Load())
+		if i == 0 {
+			s = m
+		}
+		s = s.merge(m)
+	}
+	x.sum[j].Store(&s)
+}
+
+// note is told by a member of block j that its part moved from old to m
+// (after it published the state m is of).
+func (x *blockIndex) note(j int, old, m blockLive) {
+	x.mu[j].Lock()
+	defer x.mu[j].Unlock()
+	cur := *x.sum[j].Load()
+	if m.floor > old.floor && old.floor <= cur.floor || m.tps < old.tps && old.tps >= cur.tps || m.rank > old.rank && old.rank <= cur.rank {
+		x.recompute(j) // it may have held a best
+		return
+	}
+	if s := cur.merge(m); s != cur {
+		x.sum[j].Store(&s)
+	}
 }
 
 // hot is an admitted backend as the scan's ranking sees it.
@@ -72,13 +251,111 @@ type hot struct {
 // a pinned model's), made for speed. It chooses what the full path does
 // (TestStaticPathAgreesWithExplain) and returns the k best, in order, or
 // nil when no backend is eligible: the full path then says why.
+//
+// It reads the set a block at a time and only the blocks it needs: first
+// those whose cost floor is below the best cost found so far (the speed
+// score divides by the best cost among all admitted), then, best bound
+// first, those until the k-th best beats the bound of every backend left.
 func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
-	ls, out := admit(pl, st, sc)
-	hs := r.priced(pl, st, ls, out, sc)
-	if len(hs) == 0 {
+	n := len(st.backends)
+	nb := len(st.ix.sum)
+	if cap(sc.ls) < n {
+		sc.ls, sc.out, sc.cost, sc.hot = make([]*live, n), make([]bool, n), make([]float64, n), make([]hot, 0, n)
+	}
+	if cap(sc.loaded) < nb {
+		sc.loaded = make([]bool, nb)
+	}
+	sc.loaded = sc.loaded[:nb]
+	clear(sc.loaded)
+	ws := pl.weights()
+	bounded := true // ub bounds every score
+	for _, l := range liveScores {
+		bounded = bounded && ws[l.k] >= 0
+	}
+	prune := bounded && pl.sortBy == byScore
+	// The best cost: the blocks of the lowest floors first (a few, then
+	// in order), so that the best found soon skips the others.
+	bestCost := math.Inf(1)
+	for pick := 0; ; pick++ {
+		j := -1
+		if pick < bestFirst {
+			f := bestCost
+			for b := range nb {
+				if !sc.loaded[b] && st.ix.floorOf(b) < f {
+					j, f = b, st.ix.floorOf(b)
+				}
+			}
+		} else {
+			for b := range nb {
+				if !sc.loaded[b] && st.ix.floorOf(b) < bestCost {
+					j = b
+					break
+				}
+			}
+		}
+		if j < 0 {
+			break
+		}
+		lo, hi := r.load(pl, st, sc, j)
+		for i := lo; i < hi; i++ {
+			if !sc.out[i] {
+				bestCost = min(bestCost, sc.cost[i])
+			}
+		}
+	}
+	pl.bestCost, pl.bestPrice = bestCost, st.bestPrice
+	hs, top := sc.hot[:0], sc.top[:0]
+	for j := range nb {
+		if len(top) == k {
+			lastRow := &hs[top[k-1]]
+			last := &lastRow.ranked
+			if prune && st.ub[j*blockSize] < last.score {
+				break // the set is in ub's order: nothing left can win
+			}
+			if prune && st.ix.loses(j, st.ub[j*blockSize], lastRow) {
+				continue
+			}
+			if prune && st.ix.bound(pl, &ws, j) < last.score*(1-1e-12) {
+				continue
+			}
+			if pl.sortBy != byScore {
+				// No member beats last on the key unless bb does; one
+				// that ties is ranked by its score.
+				bb := st.ix.bestOf(j)
+				if l, decided := less(pl.sortBy, last, &bb); decided && l || !decided && bounded && st.ix.loses(j, st.ub[j*blockSize], lastRow) {
+					continue
+				}
+			}
+		}
+		lo, hi := r.load(pl, st, sc, j)
+		from := len(hs)
+		for i := lo; i < hi; i++ {
+			if sc.out[i] {
+				continue
+			}
+			b, l := st.backends[i], sc.ls[i]
+			hs = hs[:len(hs)+1]
+			// Field by field into place: a composite literal would be
+			// built on the stack and copied.
+			h := &hs[len(hs)-1]
+			h.cost, h.tps, h.price, h.rank, h.quality = sc.cost[i], l.tps, b.price, int32(l.rank), b.quality
+			h.b, h.si, h.ub, h.score = b, int32(i), st.base[i], 0
+		}
+		if prune {
+			for _, l := range liveScores {
+				if w := ws[l.k]; w != 0 {
+					l.s.addBound(pl, w, hs[from:])
+				}
+			}
+		}
+		for x := from; x < len(hs); x++ {
+			top = best(pl, st, &ws, prune, hs, x, top, k)
+		}
+	}
+	sc.hot, sc.top = hs, top
+	if len(top) == 0 {
 		return nil
 	}
-	top := best(pl, st, hs, sc, k)
 	if cap(sc.cands) < len(top) {
 		sc.cands = make([]cand, len(top))
 	}
@@ -95,19 +372,37 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 	return elig
 }
 
-// admit reads each backend's live state once (one atomic load) into ls
-// and marks in out what a filter excludes: the route object's fixed
-// filters as one bit when Router.ParseRoute applied them (else through
-// their exclude), the live filters through their mark.
-func admit(pl *plan, st *staticSet, sc *scratch) (ls []*live, out []bool) {
-	n := len(st.backends)
-	if cap(sc.ls) < n {
-		sc.ls, sc.out = make([]*live, n), make([]bool, n)
+// load reads block j of st once per decision: each backend's live state
+// (one atomic load) into sc.ls, what a filter excludes into sc.out (see
+// admit) and each admitted one's load cost (PeakEWMA latency as of now ×
+// (in-flight + 1)) into sc.cost. It returns the block's bounds in st.
+func (r *Router) load(pl *plan, st *staticSet, sc *scratch, j int) (lo, hi int) {
+	lo, hi = j*blockSize, min((j+1)*blockSize, len(st.backends))
+	if sc.loaded[j] {
+		return lo, hi
 	}
-	ls, out = sc.ls[:n], sc.out[:n]
-	for i, b := range st.backends {
+	sc.loaded[j] = true
+	v := &sc.view
+	*v = *st
+	v.backends, v.base, v.ub = st.backends[lo:hi], st.base[lo:hi], st.ub[lo:hi]
+	ls, out := sc.ls[lo:hi], sc.out[lo:hi]
+	for i, b := range v.backends {
 		ls[i] = b.live.Load()
 	}
+	admit(pl, v, ls, out, &sc.probe)
+	for i, b := range v.backends {
+		if !out[i] {
+			sc.cost[lo+i] = r.drift.latency(ls[i], pl.nowNs) * float64(b.inflight.Load()+1)
+		}
+	}
+	return lo, hi
+}
+
+// admit marks in out what a filter excludes of st's backends, ls being
+// their live state: the route object's fixed filters as one bit when
+// Router.ParseRoute applied them (else through their exclude), the live
+// filters through their mark.
+func admit(pl *plan, st *staticSet, ls []*live, out []bool, probe *cand) {
 	clear(out)
 	if ex := pl.routeExcluded; ex != nil {
 		for i, b := range st.backends {
@@ -116,7 +411,7 @@ func admit(pl *plan, st *staticSet, sc *scratch) (ls []*live, out []bool) {
 	} else if rt := pl.q.Route; rt != nil {
 		for _, f := range fixedFilters {
 			if f.binds(noProfile, rt) {
-				markFixed(pl, f, st, out, &sc.probe)
+				markFixed(pl, f, st, out, probe)
 			}
 		}
 	}
@@ -125,7 +420,6 @@ func admit(pl *plan, st *staticSet, sc *scratch) (ls []*live, out []bool) {
 			f.mark(pl, st, ls, out)
 		}
 	}
-	return ls, out
 }
 
 // markFixed is mark for a fixed filter, which reads only the backend.
@@ -138,86 +432,50 @@ func markFixed(pl *plan, f filter, st *staticSet, out []bool, probe *cand) {
 	}
 }
 
-// priced makes a ranking row of each admitted backend, with its load
-// cost (PeakEWMA latency as of now × (in-flight + 1)), and sets the
-// plan's best cost and price.
-func (r *Router) priced(pl *plan, st *staticSet, ls []*live, out []bool, sc *scratch) []hot {
-	if cap(sc.hot) < len(ls) {
-		sc.hot = make([]hot, len(ls))
-	}
-	hs := sc.hot[:len(ls)]
-	n := 0
-	bestCost := math.Inf(1)
-	bs, base, out := st.backends[:len(ls)], st.base[:len(ls)], out[:len(ls)]
-	for i, l := range ls {
-		if out[i] {
-			continue
+// best considers row x of hs for top, the indexes in hs of the k best so
+// far, in order (ties to the earlier in the catalog, as the full path's
+// stable sort): most rows lose to the k-th at once, on the sort key or
+// on a bound of their score (the fixed part plus each live scorer's
+// bound, when bound), before they are scored exactly.
+func best(pl *plan, st *staticSet, ws *[nScorers]float64, bound bool, hs []hot, x int, top []int32, k int) []int32 {
+	h := &hs[x]
+	var last *hot // the k-th so far, once there are k
+	if len(top) == k {
+		last = &hs[top[k-1]]
+		if pl.sortBy != byScore {
+			if l, decided := less(pl.sortBy, &h.ranked, &last.ranked); decided && !l {
+				return top
+			}
+		} else if bound && (!(h.ub >= last.score) || h.ub == last.score && h.b.idx > last.b.idx) {
+			return top
 		}
-		b := bs[i]
-		cost := r.drift.latency(l, pl.nowNs) * float64(b.inflight.Load()+1)
-		bestCost = min(bestCost, cost)
-		// Field by field into place: a composite literal would be built
-		// on the stack and copied.
-		h := &hs[n]
-		h.cost, h.tps, h.price, h.rank, h.quality = cost, l.tps, b.price, int32(l.rank), b.quality
-		h.b, h.si, h.ub = b, int32(i), base[i]
-		n++
 	}
-	pl.bestCost, pl.bestPrice = bestCost, st.bestPrice
-	return hs[:n]
+	h.score = st.base[h.si] // in sum's order
+	for _, l := range liveScores {
+		if w := ws[l.k]; w != 0 {
+			h.score += w * l.s.rowScore(pl, h)
+		}
+	}
+	if last != nil {
+		if !pl.before(h, last) {
+			return top
+		}
+		top = top[:k-1]
+	}
+	i := len(top)
+	top = append(top, int32(x))
+	for ; i > 0 && pl.before(h, &hs[top[i-1]]); i-- {
+		top[i] = top[i-1]
+	}
+	top[i] = int32(x)
+	return top
 }
 
-// best returns the indexes in hs of the k best, in order (ties to the
-// earlier, as a stable sort would), in one pass. Most rows lose to the
-// k-th so far at once: on the sort key, or on a bound of their score
-// (the fixed part plus each live scorer's bound), before they are
-// scored exactly.
-func best(pl *plan, st *staticSet, hs []hot, sc *scratch, k int) []int32 {
-	ws := pl.weights()
-	bound := pl.sortBy == byScore
-	for _, l := range liveScores {
-		bound = bound && ws[l.k] >= 0
+// before orders scan rows as the full path does: better, ties to the
+// earlier in the catalog.
+func (pl *plan) before(a, b *hot) bool {
+	if pl.better(&a.ranked, &b.ranked) {
+		return true
 	}
-	if bound {
-		for _, l := range liveScores {
-			if w := ws[l.k]; w != 0 {
-				l.s.addBound(pl, w, hs)
-			}
-		}
-	}
-	top := sc.top[:0]
-	for j := range hs {
-		h := &hs[j]
-		var last *ranked // the k-th so far, once there are k
-		if len(top) == k {
-			last = &hs[top[k-1]].ranked
-			if pl.sortBy != byScore {
-				if l, decided := less(pl.sortBy, &h.ranked, last); decided && !l {
-					continue
-				}
-			} else if bound && !(h.ub > last.score) {
-				continue
-			}
-		}
-		h.score = st.base[h.si] // in sum's order
-		for _, l := range liveScores {
-			if w := ws[l.k]; w != 0 {
-				h.score += w * l.s.rowScore(pl, h)
-			}
-		}
-		if last != nil {
-			if !pl.better(&h.ranked, last) {
-				continue
-			}
-			top = top[:k-1]
-		}
-		i := len(top)
-		top = append(top, int32(j))
-		for ; i > 0 && pl.better(&h.ranked, &hs[top[i-1]].ranked); i-- {
-			top[i] = top[i-1]
-		}
-		top[i] = int32(j)
-	}
-	sc.top = top
-	return top
+	return !pl.better(&b.ranked, &a.ranked) && a.b.idx < b.b.idx
 }
