@@ -272,22 +272,34 @@ func (s *Server) chatQuery(r *http.Request, body []byte) (*openaiwire.Chat, *rou
 	return info, q, nil
 }
 
-func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
-	t0 := time.Now()
+// readChat reads a chat request's body once and what routing needs of it,
+// held to the gateway key's policy.
+func (s *Server) readChat(w http.ResponseWriter, r *http.Request) ([]byte, *openaiwire.Chat, *router.Query, error) {
 	body, err := s.readBody(w, r)
 	if err != nil {
-		writeError(w, err)
-		return
+		return nil, nil, nil, err
 	}
 	info, q, err := s.chatQuery(r, body)
+	return body, info, q, err
+}
+
+// route routes q and holds the decision to the gateway key's policy.
+func (s *Server) route(ctx context.Context, q *router.Query) (*router.Decision, error) {
+	dec, err := s.router.Route(q)
+	if err == nil {
+		err = holdToPolicy(ctx, dec)
+	}
+	return dec, err
+}
+
+func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
+	t0 := time.Now()
+	body, info, q, err := s.readChat(w, r)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	dec, err := s.router.Route(q)
-	if err == nil {
-		err = holdToPolicy(r.Context(), dec)
-	}
+	dec, err := s.route(r.Context(), q)
 	if err != nil {
 		w.Header().Set("X-Tiergate-Attempts", "0")
 		writeError(w, err)
@@ -373,21 +385,13 @@ func headerSafe(s string) string {
 }
 
 func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) {
-	body, err := s.readBody(w, r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	_, q, err := s.chatQuery(r, body)
+	_, _, q, err := s.readChat(w, r)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
 	q.Explain = true
-	dec, err := s.router.Route(q)
-	if err == nil {
-		err = holdToPolicy(r.Context(), dec)
-	}
+	dec, err := s.route(r.Context(), q)
 	if err != nil {
 		out := map[string]any{"error": errorBody(providers.AsError("", err))["error"]}
 		if dec != nil {
@@ -502,10 +506,7 @@ func (s *Server) handleEmbed(w http.ResponseWriter, r *http.Request) {
 	err = s.applyPolicy(r.Context(), q)
 	var dec *router.Decision
 	if err == nil {
-		dec, err = s.router.Route(q)
-	}
-	if err == nil {
-		err = holdToPolicy(r.Context(), dec)
+		dec, err = s.route(r.Context(), q)
 	}
 	if err != nil {
 		w.Header().Set("X-Tiergate-Attempts", "0")
