@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/tiergate/tiergate/internal/app"
@@ -24,7 +25,7 @@ func BenchmarkHotPath(b *testing.B) {
 	proxyH, _ := overhead.NewProxy(up.URL)
 	proxy := httptest.NewServer(proxyH)
 	defer proxy.Close()
-	cfg, err := config.Load("bench", []byte("providers:\n  up:\n    type: openai\n    base_url: "+up.URL+"/v1\n    api_key_env: K\nmodels:\n  - {id: m, provider: up, upstream: m, openness: proprietary, deployment: saas, tasks: [chat]}\n"), nil)
+	cfg, err := config.Load("bench", []byte("providers:\n  up:\n    type: openai\n    base_url: "+up.URL+"/v1\n    api_key_env: K\nmodels:\n  - {id: m, provider: up, upstream: m, openness: proprietary, deployment: saas, tasks: [chat, vision]}\n"), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -34,10 +35,13 @@ func BenchmarkHotPath(b *testing.B) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	unary := []byte(`{"model":"m","messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Say hello in five words."}],"temperature":0.2}`)
 	stream := []byte(`{"model":"m","stream":true,"messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Say hello in five words."}],"temperature":0.2}`)
+	// A ~1 MB unary body with one base64 image, as vision clients send.
+	image := []byte(`{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"What is in this picture?"},{"type":"image_url","image_url":{"url":"data:image/png;base64,` +
+		strings.Repeat("iVBORw0KGgoAAAANSUhEUgAA", 1<<20/24) + `"}}]}]}`)
 	for _, body := range []struct {
 		name string
 		b    []byte
-	}{{"unary", unary}, {"stream", stream}} {
+	}{{"unary", unary}, {"stream", stream}, {"image", image}} {
 		for _, path := range []struct{ name, url string }{{"direct", up.URL}, {"reverseproxy", proxy.URL}, {"gateway", gw.URL}} {
 			b.Run(body.name+"/"+path.name, func(b *testing.B) {
 				b.ReportAllocs()

@@ -16,9 +16,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -75,6 +75,8 @@ type Server struct {
 	// cut is cancelled when the shutdown grace is over (CutStreams).
 	cut    context.Context
 	cutNow context.CancelFunc
+	// chunks holds the 64 KiB pieces a large body is read into (body.go).
+	chunks sync.Pool
 }
 
 // New returns a Server. It panics when o.Router or o.Backends is nil:
@@ -193,52 +195,6 @@ func (t *trackWriter) Write(p []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection (Flush, read
 // deadlines).
 func (t *trackWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
-
-// readBody reads a request body up to the limit, within the body read
-// timeout; errors are *providers.Error. The buffer grows as bytes arrive:
-// what the client declares in Content-Length is checked against the limit
-// but never allocated up front, so a client that declares much and sends
-// little costs little.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	if r.ContentLength > s.maxBody {
-		return nil, tooLarge(s.maxBody)
-	}
-	if s.bodyTimeout > 0 {
-		rc := http.NewResponseController(w)
-		if rc.SetReadDeadline(time.Now().Add(s.bodyTimeout)) == nil {
-			// The deadline covers the body only: lifted once it is in,
-			// so a long stream's connection is not cut by it.
-			defer rc.SetReadDeadline(time.Time{})
-		}
-	}
-	size := min(r.ContentLength, 16<<10)
-	if size <= 0 {
-		size = 4096
-	}
-	buf := make([]byte, 0, size+1)
-	rd := http.MaxBytesReader(w, r.Body, s.maxBody)
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := rd.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return nil, tooLarge(s.maxBody)
-			}
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				return nil, &providers.Error{Status: http.StatusRequestTimeout, Type: providers.TypeInvalidRequest, Code: "request_timeout",
-					Message: "the request body did not arrive within " + s.bodyTimeout.String() + " (server.body_read_timeout)"}
-			}
-			return nil, &providers.Error{Status: http.StatusBadRequest, Type: providers.TypeInvalidRequest, Message: "cannot read the request body: " + err.Error()}
-		}
-	}
-}
 
 func tooLarge(limit int64) *providers.Error {
 	return &providers.Error{Status: http.StatusRequestEntityTooLarge, Type: providers.TypeInvalidRequest, Code: "request_too_large",
