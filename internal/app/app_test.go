@@ -3,6 +3,7 @@ package app_test
 import (
 	"bufio"
 	"fmt"
+	dto "github.com/prometheus/client_model/go"
 	"io"
 	"log/slog"
 	"net"
@@ -48,12 +49,14 @@ func oneModel(t *testing.T, url, server string) *config.Config {
 	return cfg
 }
 
-func gauge(t *testing.T, g prometheus.Gatherer, name string, labels map[string]string) (float64, bool) {
+// matching is every series of the metric name whose labels include labels.
+func matching(t *testing.T, g prometheus.Gatherer, name string, labels map[string]string) []*dto.Metric {
 	t.Helper()
 	fams, err := g.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
+	var out []*dto.Metric
 	for _, mf := range fams {
 		if mf.GetName() != name {
 			continue
@@ -69,8 +72,17 @@ func gauge(t *testing.T, g prometheus.Gatherer, name string, labels map[string]s
 					continue next
 				}
 			}
-			return m.GetGauge().GetValue(), true
+			out = append(out, m)
 		}
+	}
+	return out
+}
+
+// gauge is the first matching series' gauge value.
+func gauge(t *testing.T, g prometheus.Gatherer, name string, labels map[string]string) (float64, bool) {
+	t.Helper()
+	if ms := matching(t, g, name, labels); len(ms) > 0 {
+		return ms[0].GetGauge().GetValue(), true
 	}
 	return 0, false
 }

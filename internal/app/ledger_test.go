@@ -317,28 +317,9 @@ func TestCancelledStreamSettles(t *testing.T) {
 
 func counterValue(t *testing.T, g prometheus.Gatherer, name string, labels map[string]string) float64 {
 	t.Helper()
-	fams, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
 	sum := 0.0
-	for _, mf := range fams {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			got := map[string]string{}
-			for _, l := range m.GetLabel() {
-				got[l.GetName()] = l.GetValue()
-			}
-			for k, v := range labels {
-				if got[k] != v {
-					continue next
-				}
-			}
-			sum += m.GetCounter().GetValue()
-		}
+	for _, m := range matching(t, g, name, labels) {
+		sum += m.GetCounter().GetValue()
 	}
 	return sum
 }
