@@ -41,21 +41,24 @@ func (b *backend) carry(ob *backend) {
 	defer b.mu.Unlock()
 	b.ewma, b.ewmaAt, b.ttftEWMA, b.tpsEWMA, b.samples, b.unary = ob.ewma, ob.ewmaAt, ob.ttftEWMA, ob.tpsEWMA, ob.samples, ob.unary
 	b.tier, b.tierSource, b.measuredAt, b.candidate, b.candSince = ob.tier, ob.tierSource, ob.measuredAt, ob.candidate, ob.candSince
-	b.state, b.winStart, b.openedAt, b.trialOut = ob.state, ob.winStart, ob.openedAt, false
-	b.curTotal, b.curErr, b.prevTotal, b.prevErr = ob.curTotal, ob.curErr, ob.prevTotal, ob.prevErr
-	b.cooldownUntil, b.lastError = ob.cooldownUntil, ob.lastError
+	b.breakerState = ob.breakerState.carried()
 	b.publish()
 }
 
 // carry copies op's state into p (its onState stays p's own).
 func (p *provHealth) carry(op *provHealth) {
 	op.mu.Lock()
-	state, consecutive, winStart, openedAt, cooldown, lastError := op.state, op.consecutive, op.winStart, op.openedAt, op.cooldownUntil, op.lastError
-	curTotal, curErr, prevTotal, prevErr := op.curTotal, op.curErr, op.prevTotal, op.prevErr
+	bs, consecutive := op.breakerState.carried(), op.consecutive
 	op.mu.Unlock()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.state, p.consecutive, p.winStart, p.openedAt, p.cooldownUntil, p.lastError, p.trialOut = state, consecutive, winStart, openedAt, cooldown, lastError, false
-	p.curTotal, p.curErr, p.prevTotal, p.prevErr = curTotal, curErr, prevTotal, prevErr
+	p.breakerState, p.consecutive = bs, consecutive
 	p.publish()
+}
+
+// carried is the breaker as a new router takes it over: all of it but a
+// trial that was out on the old router.
+func (s breakerState) carried() breakerState {
+	s.trialOut = false
+	return s
 }

@@ -24,16 +24,9 @@ type provHealth struct {
 	// onState is told of each change of state (nil: no one).
 	onState func(provider, state string)
 
-	mu                 sync.Mutex
-	state              string
-	consecutive        int
-	winStart           time.Time
-	curTotal, curErr   int
-	prevTotal, prevErr int
-	openedAt           time.Time
-	trialOut           bool
-	cooldownUntil      time.Time
-	lastError          string
+	mu          sync.Mutex
+	consecutive int
+	breakerState
 }
 
 // provLive is what a decision reads of a provider, replaced whole.
@@ -44,7 +37,7 @@ type provLive struct {
 }
 
 func newProvHealth(name string, now time.Time) *provHealth {
-	p := &provHealth{name: name, state: Closed, winStart: now}
+	p := &provHealth{name: name, breakerState: breakerState{state: Closed, winStart: now}}
 	p.publish()
 	return p
 }

@@ -75,7 +75,14 @@ type backend struct {
 	candidate  catalog.Tier // a different tier the live figures point at
 	candSince  time.Time
 
-	// Breaker: counts in the current and previous window.
+	breakerState
+}
+
+// breakerState is a circuit breaker's bookkeeping, the same for a backend
+// and for a provider (provider_health.go): counts in the current and the
+// previous window, when it opened, whether its half-open trial is out, a
+// Retry-After cool-down and the last error.
+type breakerState struct {
 	state              string
 	winStart           time.Time
 	curTotal, curErr   int
@@ -91,8 +98,8 @@ func newBackend(m *catalog.Model, p providers.Provider, now time.Time) *backend 
 	if t == "" {
 		t = catalog.Moderate
 	}
-	b := &backend{model: m, provider: p, caps: providers.CapabilitiesOf(p), tier: t, tierSource: SourcePrior, state: Closed,
-		ewma: float64(priorLatency[t]), ewmaAt: now, winStart: now, tasks: tasksOf(m.Tasks), price: blended(m), quality: int32(m.Quality), idx: -1,
+	b := &backend{model: m, provider: p, caps: providers.CapabilitiesOf(p), tier: t, tierSource: SourcePrior, breakerState: breakerState{state: Closed, winStart: now},
+		ewma: float64(priorLatency[t]), ewmaAt: now, tasks: tasksOf(m.Tasks), price: blended(m), quality: int32(m.Quality), idx: -1,
 		ctxWindow: m.ContextWindow, domainFit: domainFitOf(m)}
 	b.publish()
 	return b
