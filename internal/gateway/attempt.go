@@ -208,10 +208,11 @@ func clientSafe(pe *providers.Error) *providers.Error {
 
 // attempt runs one candidate under the first-byte deadline (for a
 // stream, the wait for its first content, since the preamble is held
-// back: see sseSink) and the total timeout. timedOut says which fired,
-// "" when none.
-func (s *Server) attempt(parent context.Context, cfg config.Router, c router.Candidate, req *providers.ChatRequest, sink *sseSink,
-	deadline time.Duration) (*providers.Result, string, error) {
+// back: see sseSink) and the total timeout; call makes the adapter call,
+// given what to call when a unary answer's first byte arrives. timedOut
+// says which bound fired, "" when none.
+func (s *Server) attempt(parent context.Context, cfg config.Router, c router.Candidate, stream bool, sink *sseSink,
+	deadline time.Duration, call func(ctx context.Context, firstByte func()) (*providers.Result, error)) (*providers.Result, string, error) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	// One timer serves both bounds: it first waits for the first byte,
@@ -222,7 +223,7 @@ func (s *Server) attempt(parent context.Context, cfg config.Router, c router.Can
 	timer := time.AfterFunc(min(deadline, cfg.Timeout), func() {
 		if phase.Load() == 0 {
 			why = "sent no first byte within " + deadline.String()
-			if req.Stream {
+			if stream {
 				why = "sent no content within " + deadline.String()
 			}
 		} else {
@@ -240,12 +241,12 @@ func (s *Server) attempt(parent context.Context, cfg config.Router, c router.Can
 	// A unary answer's first byte is its headers; a stream's is its
 	// first content, which the sink sees (the role-only preamble is
 	// held, so a stream that dies before content can still fall back).
-	req.OnFirstByte = nil
-	if !req.Stream {
-		req.OnFirstByte = first
+	var firstByte func()
+	if !stream {
+		firstByte = first
 	}
 	sink.onFirst = first
-	res, err := c.Provider.Chat(ctx, req, sink)
+	res, err := call(ctx, firstByte)
 	if err != nil && phase.Load() == 2 && parent.Err() == nil {
 		return res, why, err
 	}

@@ -38,7 +38,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, next http.
 		s.log.Info("request refused: gateway key", "reason", reason, "key_id", who.ID, "key_name", who.Name,
 			"method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tiergate"`)
-		writeError(w, &providers.Error{Status: http.StatusUnauthorized, Type: providers.TypeInvalidRequest, Code: "invalid_api_key", Message: err.Error()})
+		s.fail(w, r, &providers.Error{Status: http.StatusUnauthorized, Type: providers.TypeInvalidRequest, Code: "invalid_api_key", Message: err.Error()})
 		return
 	}
 	if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/v1/") {
@@ -46,7 +46,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, next http.
 		l.Headers(w.Header().Set)
 		if !l.Allowed {
 			s.log.Info("request refused: key limit", "limit", l.Refused, "key_id", id.ID, "key_name", id.Name)
-			writeError(w, limitError(id, l))
+			s.fail(w, r, limitError(id, l))
 			return
 		}
 		defer release()

@@ -9,7 +9,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,6 +25,7 @@ import (
 	"github.com/tiergate/tiergate/internal/backends"
 
 	"github.com/tiergate/tiergate/internal/catalog"
+	"github.com/tiergate/tiergate/internal/inbound"
 	"github.com/tiergate/tiergate/internal/keys"
 	"github.com/tiergate/tiergate/internal/observe/metrics"
 	"github.com/tiergate/tiergate/internal/observe/statuspage"
@@ -77,6 +77,8 @@ type Server struct {
 	cutNow context.CancelFunc
 	// chunks holds the 64 KiB pieces a large body is read into (body.go).
 	chunks sync.Pool
+	// apis are the client APIs besides OpenAI's chat (inbound.go).
+	apis []inboundAPI
 }
 
 // New returns a Server. It panics when o.Router or o.Backends is nil:
@@ -142,7 +144,7 @@ var errShutdown = errors.New("the gateway is shutting down")
 
 // api wraps an API handler: it holds one of the concurrency slots (none
 // free: 503 with Retry-After, at once) and ties the request to
-// CutStreams.
+// CutStreams. Errors leave in the shape of the client's API (apiAt).
 func (s *Server) api(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.slots != nil {
@@ -150,7 +152,7 @@ func (s *Server) api(h http.HandlerFunc) http.HandlerFunc {
 			case s.slots <- struct{}{}:
 				defer func() { <-s.slots }()
 			default:
-				writeError(w, &providers.Error{Status: http.StatusServiceUnavailable, Type: providers.TypeUnavailable, Code: "gateway_overloaded",
+				s.fail(w, r, &providers.Error{Status: http.StatusServiceUnavailable, Type: providers.TypeUnavailable, Code: "gateway_overloaded",
 					RetryAfter: time.Second, Message: "the gateway is serving its limit of " + strconv.Itoa(cap(s.slots)) + " concurrent requests (server.max_concurrent); retry shortly"})
 				return
 			}
@@ -168,17 +170,16 @@ func (s *Server) api(h http.HandlerFunc) http.HandlerFunc {
 			Message: "the gateway is shutting down and its grace period ran out before this request finished; retry it"}
 		switch {
 		case !tw.wrote:
-			writeError(w, e)
+			s.fail(w, r, e)
 		case strings.HasPrefix(w.Header().Get("Content-Type"), "text/event-stream"):
-			b, _ := json.Marshal(errorBody(e))
-			w.Write(append(append([]byte("data: "), b...), '\n', '\n'))
+			w.Write(streamError(s.apiAt(r.URL.Path), nil, e))
 			http.NewResponseController(w).Flush()
 		}
 	}
 }
 
 // trackWriter notes whether a response started and whether a stream
-// ended with its [DONE] event.
+// ended complete (sseSink.done).
 type trackWriter struct {
 	http.ResponseWriter
 	wrote, complete bool
@@ -188,7 +189,6 @@ func (t *trackWriter) WriteHeader(code int) { t.wrote = true; t.ResponseWriter.W
 
 func (t *trackWriter) Write(p []byte) (int, error) {
 	t.wrote = true
-	t.complete = bytes.HasSuffix(p, []byte("data: [DONE]\n\n"))
 	return t.ResponseWriter.Write(p)
 }
 
@@ -248,17 +248,34 @@ func (s *Server) route(ctx context.Context, q *router.Query) (*router.Decision, 
 	return dec, err
 }
 
-func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) { s.serveChat(w, r, nil) }
+
+// serveChat serves a chat completion: OpenAI's (api nil) or a request of
+// another client API translated into one (inbound.go). An attempt on an
+// adapter that speaks api itself is given the client's body unchanged.
+func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, api inbound.API) {
 	t0 := time.Now()
-	body, info, q, err := s.readChat(w, r)
+	raw, err := s.readBody(w, r)
 	if err != nil {
-		writeError(w, err)
+		s.fail(w, r, err)
+		return
+	}
+	body := raw
+	if api != nil {
+		if body, err = api.ToChat(raw); err != nil {
+			s.fail(w, r, asBadRequest(err))
+			return
+		}
+	}
+	info, q, err := s.chatQuery(r, body)
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	dec, err := s.route(r.Context(), q)
 	if err != nil {
 		w.Header().Set("X-Tiergate-Attempts", "0")
-		writeError(w, err)
+		s.fail(w, r, err)
 		return
 	}
 	completion := q.MaxTokens
@@ -268,17 +285,28 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	held, err := s.reserve(w, r, dec, q.PromptTokens, completion)
 	if err != nil {
 		w.Header().Set("X-Tiergate-Attempts", "0")
-		writeError(w, err)
+		s.fail(w, r, err)
 		return
 	}
 	s.metrics.RouteDecision(dec.Profile, decisionKind(dec))
 	cfg := s.router.Config()
-	sink := &sseSink{w: w, dec: dec, params: q.Params}
+	sink := &sseSink{w: w, dec: dec, params: q.Params, api: api}
 	req := &providers.ChatRequest{Body: body, Stream: info.Stream, IncludeUsage: info.IncludeUsage}
+	var native *providers.NativeRequest
+	if api != nil {
+		native = &providers.NativeRequest{API: api.Name(), Body: raw, Header: api.Forward(r.Header), Stream: info.Stream}
+	}
 	res, c, attempts, err := s.try(r, "chat", t0, q, dec, info.Stream, held, func(ctx context.Context, c router.Candidate, attempt int, deadline time.Duration) (*providers.Result, error) {
-		req.Model = c.Model.Upstream
-		sink.cand, sink.attempt, sink.held = c, attempt, nil
-		res, timedOut, err := s.attempt(ctx, cfg, c, req, sink, deadline)
+		n := nativeFor(c, native)
+		sink.begin(c, attempt, n != nil)
+		res, timedOut, err := s.attempt(ctx, cfg, c, info.Stream, sink, deadline, func(ctx context.Context, first func()) (*providers.Result, error) {
+			if n != nil {
+				native.Model, native.OnFirstByte = c.Model.Upstream, first
+				return n.CallNative(ctx, native, sink)
+			}
+			req.Model, req.OnFirstByte = c.Model.Upstream, first
+			return c.Provider.Chat(ctx, req, sink)
+		})
 		if timedOut != "" {
 			// Our own timer cancelled the attempt: a timeout, not a
 			// cancellation, for the breaker and the metrics alike.
@@ -291,10 +319,19 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	case err == nil && info.Stream:
 		sink.done()
 	case err == nil:
+		out := res.Body
+		if api != nil && !sink.raw {
+			if out, err = api.Completion(res.Body); err != nil {
+				s.log.Error("translating a completion", "api", api.Name(), "model", c.Model.ID, "err", err)
+				s.fail(w, r, &providers.Error{Status: http.StatusBadGateway, Type: providers.TypeUpstream,
+					Message: c.Model.ID + " answered with a completion the gateway could not translate to " + api.Name() + ": " + err.Error()})
+				return
+			}
+		}
 		setRouteHeaders(w.Header(), dec, c, attempts)
 		setDropped(w.Header(), c, q.Params)
 		w.Header().Set("Content-Type", "application/json")
-		w.Write(res.Body)
+		w.Write(out)
 	case r.Context().Err() != nil:
 		// The client went away; the upstream request was cancelled with it.
 	case sink.started:
@@ -302,7 +339,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		sink.fail(providers.AsError(c.Model.Provider, err))
 	default:
 		w.Header().Set("X-Tiergate-Attempts", strconv.Itoa(attempts))
-		writeError(w, providers.AsError("", err))
+		s.fail(w, r, providers.AsError("", err))
 	}
 }
 
@@ -371,6 +408,12 @@ type sseSink struct {
 	attempt int
 	started bool
 	buf     []byte
+	// api is the client's API when it is not OpenAI's chat (inbound.go);
+	// enc translates this attempt's chunks into its events, unless raw:
+	// the attempt's adapter speaks api and its events pass through.
+	api inbound.API
+	enc inbound.Stream
+	raw bool
 	// held is a role-only first chunk (OpenAI's opening chunk,
 	// Anthropic's message_start) kept back until the first content,
 	// reasoning or tool-call piece or the end: until then nothing has
@@ -405,7 +448,7 @@ func (k *sseSink) Chunk(data []byte) error {
 // already holds the next one.
 func (k *sseSink) ChunkBuffered(data []byte) error {
 	if !k.started {
-		if k.held == nil && preambleOnly(data) {
+		if k.held == nil && !k.raw && preambleOnly(data) {
 			k.held = append([]byte{}, data...)
 			return nil
 		}
@@ -414,30 +457,64 @@ func (k *sseSink) ChunkBuffered(data []byte) error {
 			return err
 		}
 	}
-	k.buf = append(k.buf[:0], "data: "...)
-	k.buf = append(k.buf, data...)
-	k.buf = append(k.buf, '\n', '\n')
-	_, err := k.w.Write(k.buf)
+	var err error
+	if k.buf, err = k.frame(k.buf[:0], data); err != nil {
+		return err
+	}
+	_, err = k.w.Write(k.buf)
 	return err
 }
 
+// frame appends one chunk as the client's API sends it: a "data:" event
+// of OpenAI's chat, the API's own events translated from it, or, raw,
+// the event the adapter passed through.
+func (k *sseSink) frame(dst, data []byte) ([]byte, error) {
+	switch {
+	case k.raw:
+		return append(dst, data...), nil
+	case k.enc != nil:
+		return k.enc.Chunk(dst, data)
+	}
+	dst = append(dst, "data: "...)
+	dst = append(dst, data...)
+	return append(dst, '\n', '\n'), nil
+}
+
+// begin readies the sink for an attempt on c; raw when c's adapter
+// speaks the client's API itself. Nothing has reached the client yet.
+func (k *sseSink) begin(c router.Candidate, attempt int, raw bool) {
+	k.cand, k.attempt, k.held, k.raw, k.enc = c, attempt, nil, raw, nil
+	if k.api != nil && !raw {
+		k.enc = k.api.Stream()
+	}
+}
+
+// done ends a complete stream: OpenAI's [DONE], the API's closing
+// events, or nothing more when its events passed through.
 func (k *sseSink) done() {
 	if !k.started {
 		k.start()
 		k.writeHeld()
 	}
-	io.WriteString(k.w, "data: [DONE]\n\n")
+	switch {
+	case k.raw:
+	case k.enc != nil:
+		k.buf = k.enc.End(k.buf[:0])
+		k.w.Write(k.buf)
+	default:
+		io.WriteString(k.w, "data: [DONE]\n\n")
+	}
+	if t, ok := k.w.(*trackWriter); ok {
+		t.complete = true
+	}
 	k.rc.Flush()
 }
 
 // fail ends a stream that broke after bytes reached the client with an
-// OpenAI-style error event; no [DONE] follows, so no client mistakes it
-// for a complete answer.
+// error event in the client's API (OpenAI's: no [DONE] follows), so no
+// client mistakes it for a complete answer.
 func (k *sseSink) fail(e *providers.Error) {
-	b, _ := json.Marshal(errorBody(e))
-	k.w.Write([]byte("data: "))
-	k.w.Write(b)
-	k.w.Write([]byte("\n\n"))
+	k.w.Write(streamError(k.api, k.enc, e))
 	k.rc.Flush()
 }
 
@@ -585,7 +662,11 @@ func errorBody(e *providers.Error) map[string]errorDetail {
 }
 
 // writeError answers with OpenAI's error shape.
-func writeError(w http.ResponseWriter, err error) {
+func writeError(w http.ResponseWriter, err error) { writeAPIError(w, nil, err) }
+
+// writeAPIError answers with api's error shape (nil: OpenAI's), the
+// error's status and its Retry-After. A cancelled request gets nothing.
+func writeAPIError(w http.ResponseWriter, api inbound.API, err error) {
 	var e *providers.Error
 	if !errors.As(err, &e) {
 		if errors.Is(err, context.Canceled) {
@@ -600,7 +681,13 @@ func writeError(w http.ResponseWriter, err error) {
 	if status == 0 {
 		status = http.StatusBadGateway
 	}
-	writeJSON(w, status, errorBody(e))
+	if api == nil {
+		writeJSON(w, status, errorBody(e))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(api.Error(e))
 }
 
 // decisionKind is a route decision's reason in the metrics' closed set.

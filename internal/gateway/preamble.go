@@ -7,11 +7,13 @@ func (k *sseSink) writeHeld() error {
 	if k.held == nil {
 		return nil
 	}
-	k.buf = append(k.buf[:0], "data: "...)
-	k.buf = append(k.buf, k.held...)
-	k.buf = append(k.buf, '\n', '\n')
+	held := k.held
 	k.held = nil
-	_, err := k.w.Write(k.buf)
+	var err error
+	if k.buf, err = k.frame(k.buf[:0], held); err != nil {
+		return err
+	}
+	_, err = k.w.Write(k.buf)
 	return err
 }
 
