@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/tiergate/tiergate/internal/keys"
 	"github.com/tiergate/tiergate/internal/keys/admin"
@@ -35,7 +37,7 @@ func DataDir(dataDir string, getenv func(string) string) string {
 func (a *App) openKeys(ctx context.Context) error {
 	dir := DataDir(a.cfg.Server.DataDir, a.o.Getenv)
 	open := func(ctx context.Context) (keys.Store, error) { return keys.OpenSQLite(ctx, dir) }
-	ro := keys.RingOptions{Mode: a.cfg.Auth.Mode, Open: open}
+	ro := keys.RingOptions{Mode: a.cfg.Auth.Mode, Open: open, Profiles: slices.Sorted(maps.Keys(a.cfg.Profiles))}
 	for _, k := range a.cfg.Auth.Keys {
 		ro.Static = append(ro.Static, k.Parsed)
 	}

@@ -698,7 +698,10 @@ func (c *Config) validateAuth(root *yaml.Node) error {
 			if err != nil {
 				return fmt.Errorf("%s: policy: %v", where, err)
 			}
-			if p.Policy, err = keys.ParsePolicy(b); err != nil {
+			if p.Policy, err = keys.ParsePolicy(b); err == nil && len(c.Profiles) > 0 {
+				err = p.Policy.CheckProfiles(slices.Sorted(maps.Keys(c.Profiles)))
+			}
+			if err != nil {
 				return fmt.Errorf("%s: policy (line %d): %s", where, k.Policy.Line, strings.TrimPrefix(err.Error(), "policy: "))
 			}
 		}

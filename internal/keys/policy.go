@@ -99,6 +99,21 @@ func policyError(err error) error {
 	return fmt.Errorf("policy: %s", strings.TrimPrefix(msg, "json: "))
 }
 
+// CheckProfiles refuses a policy that names (in profile or profiles) a
+// routing profile that is not one of known; an empty known checks
+// nothing.
+func (p Policy) CheckProfiles(known []string) error {
+	if len(known) == 0 {
+		return nil
+	}
+	for _, name := range append([]string{p.Profile}, p.Profiles...) {
+		if name != "" && !slices.Contains(known, name) {
+			return fmt.Errorf("policy: profile %q is not a routing profile; the profiles are %s", name, strings.Join(known, ", "))
+		}
+	}
+	return nil
+}
+
 // Validate checks the values' ranges.
 func (p Policy) Validate() error {
 	for name, v := range map[string]int{"rpm": p.RPM, "tpm": p.TPM, "max_concurrent": p.MaxConcurrent} {
