@@ -239,11 +239,19 @@ func (s *Server) readChat(w http.ResponseWriter, r *http.Request) ([]byte, *open
 	return body, info, q, err
 }
 
-// route routes q and holds the decision to the gateway key's policy.
+// route routes q and holds the decision to the gateway key's policy;
+// the decision's reason then names the key's rules.
 func (s *Server) route(ctx context.Context, q *router.Query) (*router.Decision, error) {
 	dec, err := s.router.Route(q)
 	if err == nil {
 		err = holdToPolicy(ctx, dec)
+	}
+	if dec != nil {
+		if id, ok := keys.FromContext(ctx); ok {
+			if rules := id.Policy.RoutingRules(); rules != "" {
+				dec.Reason += "; held to gateway key " + id.Name + " (" + rules + ")"
+			}
+		}
 	}
 	return dec, err
 }
