@@ -70,7 +70,7 @@ type Options struct {
 	// floor's and the upstream's ignore it): the run then measures
 	// authentication, limits and the spend ledger too.
 	Key bool
-	Log        io.Writer
+	Log io.Writer
 }
 
 func (o *Options) defaults() {
