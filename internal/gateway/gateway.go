@@ -79,6 +79,8 @@ type Server struct {
 	chunks sync.Pool
 	// apis are the client APIs besides OpenAI's chat (inbound.go).
 	apis []inboundAPI
+	// stats is what the status page shows of each backend's attempts (status.go).
+	stats liveStats
 }
 
 // New returns a Server. It panics when o.Router or o.Backends is nil:
@@ -709,11 +711,13 @@ func decisionKind(d *router.Decision) string {
 // observe records one attempt's metrics. Overhead is the gateway's own
 // time: everything before the adapter started and after it finished.
 func (s *Server) observe(op string, c router.Candidate, t0 time.Time, res *providers.Result, err error) {
+	now := time.Now()
+	et := metrics.ErrorType(err)
+	s.stats.record(c, res, err, et, now)
 	if s.metrics == nil {
 		return
 	}
-	now := time.Now()
-	mr := metrics.Request{Operation: op, Provider: c.Model.Provider, Model: c.Model.ID, Duration: now.Sub(t0), ErrorType: metrics.ErrorType(err)}
+	mr := metrics.Request{Operation: op, Provider: c.Model.Provider, Model: c.Model.ID, Duration: now.Sub(t0), ErrorType: et}
 	if res != nil {
 		t := res.Timing
 		if !t.FirstToken.IsZero() {
@@ -725,20 +729,4 @@ func (s *Server) observe(op string, c router.Candidate, t0 time.Time, res *provi
 		}
 	}
 	s.metrics.ObserveRequest(mr)
-}
-
-// statusSnapshot feeds the status page from the router's live state.
-func (s *Server) statusSnapshot() []statuspage.Backend {
-	st := s.router.Status()
-	prov := map[string]string{}
-	for _, p := range s.router.Providers() {
-		prov[p.Provider] = p.Breaker
-	}
-	out := make([]statuspage.Backend, 0, len(st))
-	for _, b := range st {
-		sb := statuspage.Backend{Model: b.Model, Provider: b.Provider, Tier: string(b.Tier), TierSource: b.TierSource,
-			State: b.Breaker, ProviderState: prov[b.Provider], TTFTMs: float64(b.TTFT) / 1e6, TokensPerSecond: b.TokensPerS, MeasuredAt: b.MeasuredAt}
-		out = append(out, sb)
-	}
-	return out
 }
