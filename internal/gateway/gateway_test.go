@@ -22,6 +22,7 @@ import (
 	"github.com/tiergate/tiergate/internal/gateway"
 	"github.com/tiergate/tiergate/internal/testing/emulators/ollamaemu"
 	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
+	"github.com/tiergate/tiergate/internal/testing/webtest"
 )
 
 func TestMain(m *testing.M) {
@@ -72,13 +73,7 @@ type apiError struct {
 
 func post(t *testing.T, url, body string) (*http.Response, []byte) {
 	t.Helper()
-	resp, err := http.Post(url, "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, b
+	return webtest.Send(t, "POST", url, body, map[string]string{"Content-Type": "application/json"})
 }
 
 const hello = `{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}`
