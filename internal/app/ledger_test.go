@@ -173,9 +173,7 @@ func TestKeyTPMUnderLoad(t *testing.T) {
 	used, ok, refused := 0, 0, 0
 	var wg sync.WaitGroup
 	for range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for range each {
 				resp, code, total := keyedChat(t, gw.URL, secret, `{"model":"m","max_tokens":20,"messages":[{"role":"user","content":"a few words of prompt here"}]}`)
 				mu.Lock()
@@ -193,7 +191,7 @@ func TestKeyTPMUnderLoad(t *testing.T) {
 				}
 				mu.Unlock()
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	if used > tpm || ok == 0 || refused == 0 {
