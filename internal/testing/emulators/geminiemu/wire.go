@@ -126,15 +126,14 @@ func writeBadRequest(w http.ResponseWriter, msg string) {
 	writeError(w, http.StatusBadRequest, msg, nil)
 }
 
+// writeFault sends Google's error body for a fault's status, with a
+// RetryInfo detail when RetryAfter is a number of seconds.
 func writeFault(w http.ResponseWriter, f Fault) {
 	msg := f.MessageOr(defaultMessage(f.Status))
 	var details []any
-	if f.RetryAfter != "" {
-		w.Header().Set("Retry-After", f.RetryAfter)
-		if secs, err := strconv.ParseFloat(f.RetryAfter, 64); err == nil && secs >= 0 {
-			details = append(details, retryInfo{Type: "type.googleapis.com/google.rpc.RetryInfo",
-				RetryDelay: strconv.FormatFloat(secs, 'f', -1, 64) + "s"})
-		}
+	if secs, err := strconv.ParseFloat(f.RetryAfter, 64); err == nil && secs >= 0 {
+		details = append(details, retryInfo{Type: "type.googleapis.com/google.rpc.RetryInfo",
+			RetryDelay: strconv.FormatFloat(secs, 'f', -1, 64) + "s"})
 	}
 	writeError(w, f.Status, msg, details)
 }
