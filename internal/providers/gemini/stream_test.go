@@ -263,7 +263,16 @@ func blockingUpstream(t *testing.T, stream bool) (srv *httptest.Server, started,
 // TestCancelStopsUpstream: cancelling the context (or a failing sink)
 // drops the upstream request at once.
 func TestCancelStopsUpstream(t *testing.T) {
-	const guard = 10 * time.Second // deadlock guard, not a timing target
+	// closes fails the test unless done closes: what (the upstream request
+	// or stream) is still open.
+	closes := func(t *testing.T, done <-chan struct{}, what string) {
+		t.Helper()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second): // deadlock guard, not a timing target
+			t.Fatal(what + " still open")
+		}
+	}
 	t.Run("unary", func(t *testing.T) {
 		srv, started, done := blockingUpstream(t, false)
 		p := newProvider(t, srv.URL)
@@ -274,11 +283,7 @@ func TestCancelStopsUpstream(t *testing.T) {
 		if pe.Retryable {
 			t.Errorf("a cancelled request is not retryable: %+v", pe)
 		}
-		select {
-		case <-done:
-		case <-time.After(guard):
-			t.Fatal("upstream request still open after cancel")
-		}
+		closes(t, done, "upstream request")
 	})
 	t.Run("stream", func(t *testing.T) {
 		srv, _, done := blockingUpstream(t, true)
@@ -289,11 +294,7 @@ func TestCancelStopsUpstream(t *testing.T) {
 		if err == nil {
 			t.Fatal("no error after cancel")
 		}
-		select {
-		case <-done:
-		case <-time.After(guard):
-			t.Fatal("upstream stream still open after cancel")
-		}
+		closes(t, done, "upstream stream")
 	})
 	t.Run("sink error", func(t *testing.T) {
 		srv, _, done := blockingUpstream(t, true)
@@ -303,11 +304,7 @@ func TestCancelStopsUpstream(t *testing.T) {
 		if !errors.Is(err, gone) {
 			t.Errorf("err = %v, want the sink's error", err)
 		}
-		select {
-		case <-done:
-		case <-time.After(guard):
-			t.Fatal("upstream stream still open after the sink failed")
-		}
+		closes(t, done, "upstream stream")
 	})
 	t.Run("deadline", func(t *testing.T) {
 		emu := newEmulator(t, geminiemu.Options{Fault: geminiemu.Fault{Hang: true}})
