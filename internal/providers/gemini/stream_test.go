@@ -118,6 +118,24 @@ func TestStreamToolCall(t *testing.T) {
 	}
 }
 
+// brokenStream streams hiBody from the upstream at url, which must end in
+// a retryable error of status whose message holds contains, and returns
+// the chunks delivered before it.
+func brokenStream(t *testing.T, url string, status int, contains string) [][]byte {
+	t.Helper()
+	p := newProvider(t, url)
+	sink := &conformance.Collect{}
+	_, err := p.Chat(context.Background(), streamReq(hiBody, true), sink)
+	if err == nil {
+		t.Fatal("stream ended cleanly")
+	}
+	pe := conformance.AsError(t, err)
+	if pe.Status != status || !pe.Retryable || !strings.Contains(pe.Message, contains) {
+		t.Errorf("got %d retryable=%v %q, want a retryable %d containing %q", pe.Status, pe.Retryable, pe.Message, status, contains)
+	}
+	return sink.All()
+}
+
 // TestStreamFailures: a mid-stream error object or a cut connection must
 // end in an error after the chunks already delivered, never a clean end.
 func TestStreamFailures(t *testing.T) {
@@ -137,20 +155,7 @@ func TestStreamFailures(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			emu := newEmulator(t, geminiemu.Options{Fault: tc.fault})
-			p := newProvider(t, emu.URL)
-			sink := &conformance.Collect{}
-			_, err := p.Chat(context.Background(), streamReq(hiBody, true), sink)
-			if err == nil {
-				t.Fatal("stream ended cleanly")
-			}
-			pe := conformance.AsError(t, err)
-			if pe.Status != tc.status || !pe.Retryable {
-				t.Errorf("got %d retryable=%v (%s), want retryable %d", pe.Status, pe.Retryable, pe.Message, tc.status)
-			}
-			if !strings.Contains(pe.Message, tc.contains) {
-				t.Errorf("message %q lacks %q", pe.Message, tc.contains)
-			}
-			views := conformance.ParseChunks(t, sink.All())
+			views := conformance.ParseChunks(t, brokenStream(t, emu.URL, tc.status, tc.contains))
 			if len(views) != tc.delivered {
 				t.Errorf("%d chunks delivered, want %d", len(views), tc.delivered)
 			}
@@ -184,17 +189,7 @@ func TestStreamTranscripts(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			up := newReplay(t, 200, "text/event-stream", []byte(tc.transcript))
-			p := newProvider(t, up.URL)
-			sink := &conformance.Collect{}
-			_, err := p.Chat(context.Background(), streamReq(hiBody, true), sink)
-			if err == nil {
-				t.Fatal("no error")
-			}
-			pe := conformance.AsError(t, err)
-			if pe.Status != tc.status || !pe.Retryable || !strings.Contains(pe.Message, tc.contains) {
-				t.Errorf("got %d retryable=%v %q", pe.Status, pe.Retryable, pe.Message)
-			}
-			if n := len(sink.All()); n != tc.delivered {
+			if n := len(brokenStream(t, up.URL, tc.status, tc.contains)); n != tc.delivered {
 				t.Errorf("%d chunks delivered, want %d", n, tc.delivered)
 			}
 			conformance.NoRetry(t, up.requests())
