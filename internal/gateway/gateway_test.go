@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/tiergate/tiergate/configs"
 	"github.com/tiergate/tiergate/internal/app"
 	"github.com/tiergate/tiergate/internal/app/apptest"
@@ -22,11 +20,12 @@ import (
 	"github.com/tiergate/tiergate/internal/gateway"
 	"github.com/tiergate/tiergate/internal/testing/emulators/ollamaemu"
 	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
+	"github.com/tiergate/tiergate/internal/testing/leak"
 	"github.com/tiergate/tiergate/internal/testing/webtest"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start")) // started at init by the Gemini SDK's dependencies
+	leak.VerifyTestMain(m)
 }
 
 const upstreamKey = "sk-secret-upstream-key-0123456789"
