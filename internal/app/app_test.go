@@ -292,12 +292,7 @@ func TestLocalProviderComesUpLater(t *testing.T) {
 	}
 	gw := apptest.Start(t, cfg, app.Options{})
 	models := func() string {
-		resp, err := http.Get(gw.URL + "/v1/models")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		_, b := webtest.Send(t, "GET", gw.URL+"/v1/models", "", nil)
 		return string(b)
 	}
 	if m := models(); strings.Contains(m, "ollama/") {
@@ -317,12 +312,7 @@ func TestLocalProviderComesUpLater(t *testing.T) {
 	up.Store(true)
 	d := waitFor("Ollama came up", func() bool { return strings.Contains(models(), `"ollama/llama3:8b"`) })
 	t.Logf("Ollama noticed %v after it came up (rediscover_interval %v)", d, every)
-	resp, err := http.Post(gw.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"ollama/llama3:8b","messages":[{"role":"user","content":"hi"}]}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	resp, b := webtest.Send(t, "POST", gw.URL+"/v1/chat/completions", `{"model":"ollama/llama3:8b","messages":[{"role":"user","content":"hi"}]}`, map[string]string{"Content-Type": "application/json"})
 	if resp.StatusCode != 200 {
 		t.Fatalf("chat on the late Ollama: %d %s", resp.StatusCode, b)
 	}
