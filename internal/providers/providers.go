@@ -158,6 +158,15 @@ type Timing struct {
 	Upstream map[string]time.Duration
 }
 
+// Content counts a stream chunk carrying generated content; the first
+// sets FirstToken.
+func (t *Timing) Content() {
+	if t.FirstToken.IsZero() {
+		t.FirstToken = time.Now()
+	}
+	t.Chunks++
+}
+
 // Error is a failure in OpenAI's error vocabulary, with what the router
 // needs to decide on a retry. Messages never contain credentials.
 type Error struct {

@@ -71,22 +71,23 @@ func (s *Server) record(next http.Handler) http.Handler {
 		if f.Interrupt(w, r, s.Done()) {
 			return
 		}
-		if f.Status != 0 {
-			if f.RetryAfter != "" {
-				w.Header().Set("Retry-After", f.RetryAfter)
-			}
-			typ, code := "server_error", ""
-			switch {
-			case f.Status == 429:
-				typ, code = "requests", "rate_limit_exceeded"
-			case f.Status < 500:
-				typ = "invalid_request_error"
-			}
-			writeError(w, f.Status, typ, code, "", f.MessageOr(http.StatusText(f.Status)))
+		if f.Refuse(w, writeFault) {
 			return
 		}
 		next.ServeHTTP(w, withBody(r, body))
 	})
+}
+
+// writeFault sends OpenAI's error body for a fault's status.
+func writeFault(w http.ResponseWriter, f Fault) {
+	typ, code := "server_error", ""
+	switch {
+	case f.Status == 429:
+		typ, code = "requests", "rate_limit_exceeded"
+	case f.Status < 500:
+		typ = "invalid_request_error"
+	}
+	writeError(w, f.Status, typ, code, "", f.MessageOr(http.StatusText(f.Status)))
 }
 
 // mask shows a key as OpenAI's error message does: first and last four.
