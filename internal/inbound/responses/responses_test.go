@@ -186,10 +186,10 @@ func TestStream(t *testing.T) {
 			t.Errorf("response.error = %v", resp["error"])
 		}
 	})
-	t.Run("a failure before any chunk still opens the response", func(t *testing.T) {
+	t.Run("a failure on a stream opened by a passed-through upstream", func(t *testing.T) {
 		out := New().Stream().Fail(nil, &providers.Error{Type: providers.TypeRateLimit, Message: "slow down"})
 		evs := checkEvents(t, out)
-		if len(evs) != 4 || evs[0]["type"] != "response.created" || evs[3]["code"] != "rate_limit_exceeded" {
+		if len(evs) != 2 || evs[0]["type"] != "response.failed" || evs[1]["code"] != "rate_limit_exceeded" {
 			t.Errorf("events %v", evs)
 		}
 	})

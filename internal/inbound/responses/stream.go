@@ -113,9 +113,14 @@ func (s *Stream) End(dst []byte) []byte {
 }
 
 // Fail implements inbound.Stream: response.failed with the error in the
-// response, then the error event, which OpenAI's SDKs raise.
+// response, then the error event, which OpenAI's SDKs raise. A Stream
+// that translated nothing writes only those two: the client's stream was
+// opened by someone else (an upstream whose events passed through).
 func (s *Stream) Fail(dst []byte, e *providers.Error) []byte {
-	dst = s.start(dst, "", 0, "")
+	if !s.started {
+		s.started, s.ids = true, newIDs("")
+		s.resp = s.ids.response(0, "")
+	}
 	code := e.Code
 	if code == "" {
 		code = "server_error"
