@@ -76,7 +76,7 @@ func TestToChat(t *testing.T) {
 func TestToChatRefuses(t *testing.T) {
 	for _, tc := range []struct {
 		name, body, param string
-		says                []string
+		says              []string
 	}{
 		{"previous_response_id", `{"model":"m","input":"more","previous_response_id":"resp_abc123"}`, "previous_response_id", []string{"stateless", "whole conversation"}},
 		{"conversation", `{"model":"m","input":"x","conversation":"conv_123"}`, "conversation", []string{"stateless"}},
