@@ -369,3 +369,20 @@ func TestResponsesRefusedAndErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestResponsesDroppedParams: a sampling setting the backend cannot take
+// is dropped and named in X-Tiergate-Dropped, as for a chat completion;
+// the pass-through backend takes it as sent.
+func TestResponsesDroppedParams(t *testing.T) {
+	g := startResponses(t)
+	for model, want := range map[string]string{"claude": "temperature,top_p", "native": "", "compat": ""} {
+		resp, b := do(t, "POST", g.url+"/v1/responses", `{"model":"`+model+`","input":"x","temperature":0.3,"top_p":0.9}`, jsonCT)
+		if resp.StatusCode != 200 || resp.Header.Get("X-Tiergate-Dropped") != want {
+			t.Errorf("%s: %d X-Tiergate-Dropped %q, want %q: %s", model, resp.StatusCode, resp.Header.Get("X-Tiergate-Dropped"), want, b)
+		}
+	}
+	reqs := g.compat.Requests()
+	if last := string(reqs[len(reqs)-1].Body); !strings.Contains(last, `"temperature":0.3`) || !strings.Contains(last, `"top_p":0.9`) {
+		t.Errorf("the OpenAI-compatible server did not get the settings: %s", last)
+	}
+}
