@@ -12,8 +12,9 @@ import (
 )
 
 // Completion implements inbound.API: a chat.completion becomes a Response
-// with a message item (output_text, or refusal) and a function_call item
-// per tool call. A completion cut by its token limit (finish_reason
+// with a reasoning item when the backend showed its reasoning
+// (reasoning_content), a message item (output_text, or refusal) and a
+// function_call item per tool call. A completion cut by its token limit (finish_reason
 // length) is incomplete with reason max_output_tokens; one stopped by a
 // content filter, incomplete with reason content_filter.
 func (API) Completion(chat []byte) ([]byte, error) {
@@ -31,6 +32,10 @@ func (API) Completion(chat []byte) ([]byte, error) {
 		}
 		r.Status, r.IncompleteDetails = outcome(finish)
 		m := ch.Message
+		if m.ReasoningContent != "" {
+			r.Output = append(r.Output, &ReasoningItem{ID: ids.reasoning(), Type: typeReasoning, Summary: []any{},
+				Content: []any{&ReasoningText{Type: typeReasonText, Text: m.ReasoningContent}}, Status: statusCompleted})
+		}
 		var content []any
 		if m.Content != nil && *m.Content != "" {
 			content = append(content, outputText(*m.Content))
@@ -124,6 +129,8 @@ func newIDs(chatID string) ids {
 }
 
 func (d ids) message() string { return "msg_" + d.base }
+
+func (d ids) reasoning() string { return "rs_" + d.base }
 
 func (d ids) call(callID string) string {
 	if callID == "" {

@@ -11,7 +11,9 @@ import (
 
 // Stream translates one streamed chat answer into the Responses stream
 // events, in OpenAI's order: response.created and response.in_progress
-// with the first chunk; for text, output_item.added, content_part.added,
+// with the first chunk; for reasoning the backend shows
+// (reasoning_content), a reasoning item whose reasoning_text arrives in
+// response.reasoning_text.delta events; for text, output_item.added, content_part.added,
 // output_text.delta per piece, then output_text.done, content_part.done
 // and output_item.done; for each tool call, output_item.added,
 // function_call_arguments.delta per piece, function_call_arguments.done
@@ -31,6 +33,10 @@ type Stream struct {
 	msg   *MessageItem // the open message item, nil when none
 	msgAt int          // its output_index
 	text  strings.Builder
+
+	reason   *ReasoningItem // the open reasoning item, nil when none
+	reasonAt int
+	thought  strings.Builder
 
 	calls map[int]*openCall // by the chat tool call's index
 	call  *openCall         // the open function_call item, nil when none
@@ -56,7 +62,15 @@ func (s *Stream) Chunk(dst, chunk []byte) ([]byte, error) {
 		if ch.Index != 0 {
 			continue // the Responses API has one answer
 		}
+		if d := ch.Delta.ReasoningContent; d != nil && *d != "" {
+			dst = s.closeMessage(dst)
+			dst = s.closeCall(dst)
+			dst = s.openReasoning(dst)
+			s.thought.WriteString(*d)
+			dst = s.event(dst, &ReasonDeltaEvent{Type: evReasonDelta, ItemID: s.reason.ID, OutputIndex: s.reasonAt, Delta: *d})
+		}
 		if d := ch.Delta.Content; d != nil && *d != "" {
+			dst = s.closeReasoning(dst)
 			dst = s.closeCall(dst)
 			dst = s.openMessage(dst)
 			s.text.WriteString(*d)
@@ -69,6 +83,7 @@ func (s *Stream) Chunk(dst, chunk []byte) ([]byte, error) {
 			}
 			oc := s.calls[idx]
 			if oc == nil {
+				dst = s.closeReasoning(dst)
 				dst = s.closeMessage(dst)
 				dst = s.closeCall(dst)
 				oc = &openCall{item: &FunctionCallItem{ID: s.ids.call(tc.ID), Type: typeFunctionCall, Status: statusInProgress,
@@ -80,8 +95,15 @@ func (s *Stream) Chunk(dst, chunk []byte) ([]byte, error) {
 				s.resp.Output = append(s.resp.Output, oc.item)
 				added := *oc.item
 				dst = s.event(dst, &ItemEvent{Type: evItemAdded, OutputIndex: oc.at, Item: &added})
-			} else if tc.Function.Name != "" && oc.item.Name == "" {
-				oc.item.Name = tc.Function.Name
+			} else {
+				// A server that sends the call's id or name late: the
+				// closing events carry them.
+				if oc.item.Name == "" {
+					oc.item.Name = tc.Function.Name
+				}
+				if oc.item.CallID == "" {
+					oc.item.CallID = tc.ID
+				}
 			}
 			if a := tc.Function.Arguments; a != "" && oc == s.call {
 				oc.args.WriteString(a)
@@ -90,6 +112,7 @@ func (s *Stream) Chunk(dst, chunk []byte) ([]byte, error) {
 		}
 		if ch.FinishReason != nil && *ch.FinishReason != "" {
 			s.finish = *ch.FinishReason
+			dst = s.closeReasoning(dst)
 			dst = s.closeMessage(dst)
 			dst = s.closeCall(dst)
 		}
@@ -102,6 +125,7 @@ func (s *Stream) Chunk(dst, chunk []byte) ([]byte, error) {
 // content filter cut the answer) carries the whole response.
 func (s *Stream) End(dst []byte) []byte {
 	dst = s.start(dst, "", 0, "")
+	dst = s.closeReasoning(dst)
 	dst = s.closeMessage(dst)
 	dst = s.closeCall(dst)
 	s.resp.Status, s.resp.IncompleteDetails = outcome(s.finish)
@@ -152,6 +176,33 @@ func (s *Stream) start(dst []byte, id string, created int64, model string) []byt
 	s.resp.Status = statusInProgress
 	dst = s.event(dst, &ResponseEvent{Type: evCreated, Response: s.resp})
 	return s.event(dst, &ResponseEvent{Type: evInProgress, Response: s.resp})
+}
+
+func (s *Stream) openReasoning(dst []byte) []byte {
+	if s.reason != nil {
+		return dst
+	}
+	s.reason = &ReasoningItem{ID: s.ids.reasoning(), Type: typeReasoning, Summary: []any{}, Content: []any{}, Status: statusInProgress}
+	s.reasonAt = len(s.resp.Output)
+	s.thought.Reset()
+	added := *s.reason
+	dst = s.event(dst, &ItemEvent{Type: evItemAdded, OutputIndex: s.reasonAt, Item: &added})
+	s.resp.Output = append(s.resp.Output, s.reason)
+	return s.event(dst, &PartEvent{Type: evPartAdded, ItemID: s.reason.ID, OutputIndex: s.reasonAt, Part: &ReasoningText{Type: typeReasonText}})
+}
+
+func (s *Stream) closeReasoning(dst []byte) []byte {
+	if s.reason == nil {
+		return dst
+	}
+	it := s.reason
+	s.reason = nil
+	text := s.thought.String()
+	dst = s.event(dst, &ReasonDoneEvent{Type: evReasonDone, ItemID: it.ID, OutputIndex: s.reasonAt, Text: text})
+	part := &ReasoningText{Type: typeReasonText, Text: text}
+	dst = s.event(dst, &PartEvent{Type: evPartDone, ItemID: it.ID, OutputIndex: s.reasonAt, Part: part})
+	it.Content, it.Status = []any{part}, statusCompleted
+	return s.event(dst, &ItemEvent{Type: evItemDone, OutputIndex: s.reasonAt, Item: it})
 }
 
 func (s *Stream) openMessage(dst []byte) []byte {
@@ -211,6 +262,10 @@ func (s *Stream) event(dst []byte, ev any) []byte {
 	case *TextDeltaEvent:
 		e.SequenceNumber, typ = s.seq, e.Type
 	case *TextDoneEvent:
+		e.SequenceNumber, typ = s.seq, e.Type
+	case *ReasonDeltaEvent:
+		e.SequenceNumber, typ = s.seq, e.Type
+	case *ReasonDoneEvent:
 		e.SequenceNumber, typ = s.seq, e.Type
 	case *ArgsDeltaEvent:
 		e.SequenceNumber, typ = s.seq, e.Type

@@ -99,6 +99,8 @@ const (
 	typeMessage      = "message"
 	typeFunctionCall = "function_call"
 	typeOutputText   = "output_text"
+	typeReasoning    = "reasoning"
+	typeReasonText   = "reasoning_text"
 	typeRefusal      = "refusal"
 
 	statusCompleted  = "completed"
@@ -118,7 +120,7 @@ type Response struct {
 	Error              *ResponseError     `json:"error"`
 	IncompleteDetails  *IncompleteDetails `json:"incomplete_details"`
 	Model              string             `json:"model"`
-	Output             []any              `json:"output"` // *MessageItem, *FunctionCallItem
+	Output             []any              `json:"output"` // *MessageItem, *FunctionCallItem, *ReasoningItem
 	PreviousResponseID *string            `json:"previous_response_id"`
 	// Store is false: the gateway stores nothing.
 	Store    bool              `json:"store"`
@@ -161,6 +163,22 @@ type Refusal struct {
 	Refusal string `json:"refusal"`
 }
 
+// ReasoningItem is the model's reasoning, when the backend shows it
+// (chat's reasoning_content): its text as reasoning_text content.
+type ReasoningItem struct {
+	ID      string `json:"id"`
+	Type    string `json:"type"`
+	Summary []any  `json:"summary"`
+	Content []any  `json:"content"` // *ReasoningText
+	Status  string `json:"status"`
+}
+
+// ReasoningText is a reasoning item's reasoning_text part.
+type ReasoningText struct {
+	Type string `json:"type"`
+	Text string `json:"text"`
+}
+
 // FunctionCallItem is a call the model made to a function tool.
 type FunctionCallItem struct {
 	ID        string `json:"id"`
@@ -192,20 +210,22 @@ type OutputTokensDetails struct {
 
 // Stream event types.
 const (
-	evCreated    = "response.created"
-	evInProgress = "response.in_progress"
-	evCompleted  = "response.completed"
-	evIncomplete = "response.incomplete"
-	evFailed     = "response.failed"
-	evItemAdded  = "response.output_item.added"
-	evItemDone   = "response.output_item.done"
-	evPartAdded  = "response.content_part.added"
-	evPartDone   = "response.content_part.done"
-	evTextDelta  = "response.output_text.delta"
-	evTextDone   = "response.output_text.done"
-	evArgsDelta  = "response.function_call_arguments.delta"
-	evArgsDone   = "response.function_call_arguments.done"
-	evError      = "error"
+	evCreated     = "response.created"
+	evInProgress  = "response.in_progress"
+	evCompleted   = "response.completed"
+	evIncomplete  = "response.incomplete"
+	evFailed      = "response.failed"
+	evItemAdded   = "response.output_item.added"
+	evItemDone    = "response.output_item.done"
+	evPartAdded   = "response.content_part.added"
+	evPartDone    = "response.content_part.done"
+	evTextDelta   = "response.output_text.delta"
+	evTextDone    = "response.output_text.done"
+	evArgsDelta   = "response.function_call_arguments.delta"
+	evArgsDone    = "response.function_call_arguments.done"
+	evReasonDelta = "response.reasoning_text.delta"
+	evReasonDone  = "response.reasoning_text.done"
+	evError       = "error"
 )
 
 // ResponseEvent is response.created, .in_progress, .completed,
@@ -254,6 +274,26 @@ type TextDoneEvent struct {
 	ContentIndex   int    `json:"content_index"`
 	Text           string `json:"text"`
 	Logprobs       []any  `json:"logprobs"`
+}
+
+// ReasonDeltaEvent is response.reasoning_text.delta.
+type ReasonDeltaEvent struct {
+	Type           string `json:"type"`
+	SequenceNumber int    `json:"sequence_number"`
+	ItemID         string `json:"item_id"`
+	OutputIndex    int    `json:"output_index"`
+	ContentIndex   int    `json:"content_index"`
+	Delta          string `json:"delta"`
+}
+
+// ReasonDoneEvent is response.reasoning_text.done.
+type ReasonDoneEvent struct {
+	Type           string `json:"type"`
+	SequenceNumber int    `json:"sequence_number"`
+	ItemID         string `json:"item_id"`
+	OutputIndex    int    `json:"output_index"`
+	ContentIndex   int    `json:"content_index"`
+	Text           string `json:"text"`
 }
 
 // ArgsDeltaEvent is response.function_call_arguments.delta.
