@@ -166,3 +166,33 @@ func TestCallNativeErrors(t *testing.T) {
 		t.Fatal("an adapter without responses_api passed a Responses request through")
 	}
 }
+
+// TestCallNativeStreamUnchanged: the events reach the sink byte for byte
+// as the upstream wrote them (an OpenAI stream as the Responses streaming
+// reference shows it, with a keep-alive comment the reader skips).
+func TestCallNativeStreamUnchanged(t *testing.T) {
+	const stream = "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"resp_1\",\"object\":\"response\",\"status\":\"in_progress\",\"output\":[]}}\n\n" +
+		"event: response.in_progress\ndata: {\"type\":\"response.in_progress\",\"sequence_number\":1,\"response\":{\"id\":\"resp_1\",\"object\":\"response\",\"status\":\"in_progress\",\"output\":[]}}\n\n" +
+		": keep-alive\n\n" +
+		"event: response.output_item.added\ndata: {\"type\":\"response.output_item.added\",\"sequence_number\":2,\"output_index\":0,\"item\":{\"id\":\"msg_1\",\"type\":\"message\",\"status\":\"in_progress\",\"content\":[],\"role\":\"assistant\"}}\n\n" +
+		"event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":3,\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,\"delta\":\"Hi <b>&\",\"logprobs\":[]}\n\n" +
+		"event: response.completed\ndata: {\"type\":\"response.completed\",\"sequence_number\":4,\"response\":{\"id\":\"resp_1\",\"object\":\"response\",\"status\":\"completed\",\"output\":[{\"type\":\"message\"}],\"usage\":{\"input_tokens\":5,\"input_tokens_details\":{\"cached_tokens\":2},\"output_tokens\":3,\"output_tokens_details\":{\"reasoning_tokens\":1},\"total_tokens\":8}}}\n\n"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Write([]byte(stream))
+	}))
+	defer srv.Close()
+	p := newResponsesP(t, srv.URL, true)
+	sink := &eventSink{}
+	res, err := p.CallNative(context.Background(), &providers.NativeRequest{API: responsesAPI, Model: "m", Body: []byte(`{"model":"x","input":"hi","stream":true}`), Stream: true}, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Replace(stream, ": keep-alive\n\n", "", 1)
+	if got := string(bytes.Join(sink.chunks, nil)); got != want {
+		t.Errorf("passed on\n%q\nwant\n%q", got, want)
+	}
+	if u := res.Usage; u == nil || u.PromptTokens != 5 || u.CompletionTokens != 3 || u.CachedPromptTokens != 2 || u.ReasoningTokens != 1 || res.FinishReason != "stop" {
+		t.Errorf("usage %+v finish %q", res.Usage, res.FinishReason)
+	}
+}
