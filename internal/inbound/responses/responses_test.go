@@ -257,3 +257,15 @@ func FuzzToChat(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkStreamChunk is the translation's cost per streamed text chunk.
+func BenchmarkStreamChunk(b *testing.B) {
+	chunk := []byte(`{"id":"chatcmpl-123","object":"chat.completion.chunk","created":1694268190,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":" there"},"logprobs":null,"finish_reason":null}]}`)
+	s := New().Stream()
+	buf, _ := s.Chunk(nil, chunk)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		buf, _ = s.Chunk(buf[:0], chunk)
+	}
+}
