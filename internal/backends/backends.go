@@ -109,7 +109,7 @@ func Build(ctx context.Context, cfg *config.Config, o Options) (*Set, error) {
 		if !reused {
 			var err error
 			p, err = con(providers.Options{Name: name, BaseURL: pc.BaseURL, APIKey: key, KeyEnv: pc.APIKeyEnv,
-				HTTPClient: o.HTTPClient, Headers: pc.Headers, DefaultMaxTokens: pc.DefaultMaxTokens, Logger: log})
+				HTTPClient: o.HTTPClient, Headers: pc.Headers, DefaultMaxTokens: pc.DefaultMaxTokens, ResponsesAPI: pc.ResponsesAPI != nil && *pc.ResponsesAPI, Logger: log})
 			if err != nil {
 				return nil, fmt.Errorf("providers.%s: %w", name, err)
 			}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/tiergate/tiergate/internal/catalog"
 	"github.com/tiergate/tiergate/internal/inbound"
+	"github.com/tiergate/tiergate/internal/inbound/responses"
 	"github.com/tiergate/tiergate/internal/keys"
 	"github.com/tiergate/tiergate/internal/observe/metrics"
 	"github.com/tiergate/tiergate/internal/observe/statuspage"
@@ -107,6 +108,8 @@ func New(o Options) *Server {
 	mux.HandleFunc("POST /v1/chat/completions", s.api(s.handleChat))
 	mux.HandleFunc("POST /v1/embeddings", s.api(s.handleEmbed))
 	mux.HandleFunc("POST /v1/route/explain", s.api(s.handleExplain))
+	s.serveAPI(mux, "/v1/responses", "/v1/responses", responses.New())
+	mux.HandleFunc("/v1/responses/", func(w http.ResponseWriter, r *http.Request) { s.fail(w, r, responses.NotStored(r.Method, r.URL.Path)) })
 	mux.HandleFunc("GET /v1/models", s.handleModels)
 	mux.HandleFunc("GET /v1/models/{id...}", s.handleModel)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -122,7 +125,7 @@ func New(o Options) *Server {
 	mux.Handle("GET /status.json", status)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &providers.Error{Status: http.StatusNotFound, Type: providers.TypeInvalidRequest, Code: "unknown_url",
-			Message: "Unknown request URL: " + r.Method + " " + r.URL.Path + ". tiergate serves POST /v1/chat/completions, POST /v1/embeddings and GET /v1/models."})
+			Message: "Unknown request URL: " + r.Method + " " + r.URL.Path + ". tiergate serves POST /v1/chat/completions, POST /v1/responses, POST /v1/embeddings and GET /v1/models."})
 	})
 	s.mux = mux
 	return s

@@ -71,10 +71,17 @@ func gatewayFor(t *testing.T, env map[string]string) string {
 
 func runNode(t *testing.T, base string, env map[string]string) map[string]any {
 	t.Helper()
+	return runScript(t, "client.mjs", base, env)
+}
+
+// runScript runs the node script (in node/) against the gateway at base
+// with env and returns the JSON line it printed.
+func runScript(t *testing.T, script, base string, env map[string]string) map[string]any {
+	t.Helper()
 	dir := nodeClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "client.mjs")
+	cmd := exec.CommandContext(ctx, "node", script)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "OPENAI_BASE_URL="+base, "OPENAI_API_KEY=client-side-key-is-ignored")
 	for k, v := range env {

@@ -1,5 +1,5 @@
 // Package openaiemu is a test emulator of OpenAI's API (the Chat
-// Completions, Embeddings and Models endpoints), written from OpenAI's API
+// Completions, Responses, Embeddings and Models endpoints), written from OpenAI's API
 // reference: streams open with a role-only chunk, send content (or
 // tool-call argument pieces), a chunk with finish_reason, the usage chunk
 // when stream_options.include_usage asks for it, and "data: [DONE]".
@@ -54,6 +54,7 @@ func New(o Options) *Server {
 	s := &Server{emu.NewServer(o)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", s.chat)
+	mux.HandleFunc("POST /v1/responses", s.responses) // responses.go
 	mux.HandleFunc("POST /v1/embeddings", s.embeddings)
 	mux.HandleFunc("GET /v1/models", s.models)
 	s.Start(s.record(mux), "/v1")
