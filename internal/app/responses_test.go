@@ -13,6 +13,7 @@ import (
 	"github.com/tiergate/tiergate/internal/testing/emulators/geminiemu"
 	"github.com/tiergate/tiergate/internal/testing/emulators/ollamaemu"
 	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
+	"github.com/tiergate/tiergate/internal/testing/webtest"
 )
 
 // responsesGateway is a gateway with a backend of every kind, each behind
@@ -169,7 +170,7 @@ func TestResponsesEveryBackend(t *testing.T) {
 		"response.function_call_arguments.done", "response.output_item.done", "response.completed"}
 	for _, model := range []string{"native", "compat", "claude", "gem", "llama"} {
 		t.Run(model, func(t *testing.T) {
-			resp, b := do(t, "POST", g.url+"/v1/responses", `{"model":"`+model+`","instructions":"Be brief.","input":"Say hello","max_output_tokens":64}`, jsonCT)
+			resp, b := webtest.Send(t, "POST", g.url+"/v1/responses", `{"model":"`+model+`","instructions":"Be brief.","input":"Say hello","max_output_tokens":64}`, jsonCT)
 			if resp.StatusCode != 200 || resp.Header.Get("X-Tiergate-Model") != model {
 				t.Fatalf("%d %v: %s", resp.StatusCode, resp.Header, b)
 			}
@@ -182,7 +183,7 @@ func TestResponsesEveryBackend(t *testing.T) {
 				t.Errorf("passed through = %v for %s: %s", r.Truncation != nil, model, b)
 			}
 
-			resp, b = do(t, "POST", g.url+"/v1/responses", `{"model":"`+model+`","input":[{"role":"user","content":[{"type":"input_text","text":"Say hello"}]}],"stream":true}`, jsonCT)
+			resp, b = webtest.Send(t, "POST", g.url+"/v1/responses", `{"model":"`+model+`","input":[{"role":"user","content":[{"type":"input_text","text":"Say hello"}]}],"stream":true}`, jsonCT)
 			if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 				t.Fatalf("stream: %d %s", resp.StatusCode, b)
 			}
@@ -201,7 +202,7 @@ func TestResponsesEveryBackend(t *testing.T) {
 
 			for _, stream := range []bool{false, true} {
 				body := `{"model":"` + model + `","input":"Weather in Paris?","tools":` + weatherTool + `,"stream":` + map[bool]string{true: "true", false: "false"}[stream] + `}`
-				resp, b = do(t, "POST", g.url+"/v1/responses", body, jsonCT)
+				resp, b = webtest.Send(t, "POST", g.url+"/v1/responses", body, jsonCT)
 				if resp.StatusCode != 200 {
 					t.Fatalf("tool call: %d %s", resp.StatusCode, b)
 				}
@@ -261,7 +262,7 @@ func TestResponsesFunctionCallRoundTrip(t *testing.T) {
 	body := `{"model":"claude","tools":` + weatherTool + `,"input":[{"role":"user","content":"Weather in Paris?"},` +
 		`{"type":"function_call","call_id":"toolu_01","name":"get_weather","arguments":"{\"location\":\"Paris\"}"},` +
 		`{"type":"function_call_output","call_id":"toolu_01","output":"14 degrees"}],"tool_choice":"none"}`
-	resp, b := do(t, "POST", g.url+"/v1/responses", body, jsonCT)
+	resp, b := webtest.Send(t, "POST", g.url+"/v1/responses", body, jsonCT)
 	if resp.StatusCode != 200 {
 		t.Fatalf("%d %s", resp.StatusCode, b)
 	}
@@ -289,7 +290,7 @@ func TestResponsesFallback(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			g.native.SetOptions(openaiemu.Options{APIKey: "k", Fault: tc.fault})
 			for _, stream := range tc.streams {
-				resp, b := do(t, "POST", g.url+"/v1/responses", `{"model":"native-fb","input":"Say hello","stream":`+stream+`}`, jsonCT)
+				resp, b := webtest.Send(t, "POST", g.url+"/v1/responses", `{"model":"native-fb","input":"Say hello","stream":`+stream+`}`, jsonCT)
 				if resp.StatusCode != 200 || resp.Header.Get("X-Tiergate-Model") != "compat" || resp.Header.Get("X-Tiergate-Attempts") != "2" {
 					t.Fatalf("stream %s: %d %v %s", stream, resp.StatusCode, resp.Header, b)
 				}
@@ -326,7 +327,7 @@ func TestResponsesRefusedAndErrors(t *testing.T) {
 		{"no model", "POST", "/v1/responses", `{"input":"x"}`, 400, "model"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, b := do(t, tc.method, g.url+tc.path, tc.body, jsonCT)
+			resp, b := webtest.Send(t, tc.method, g.url+tc.path, tc.body, jsonCT)
 			var e struct {
 				Error *struct {
 					Message string `json:"message"`
@@ -343,7 +344,7 @@ func TestResponsesRefusedAndErrors(t *testing.T) {
 			emu := map[string]*openaiemu.Server{"compat": g.compat, "native": g.native}[model]
 			emu.SetOptions(openaiemu.Options{APIKey: "k", Fault: openaiemu.Fault{ErrorAfter: 2, Message: "overloaded"}, ChunkGap: time.Millisecond})
 			defer emu.SetOptions(openaiemu.Options{APIKey: "k"})
-			resp, b := do(t, "POST", g.url+"/v1/responses", `{"model":"`+model+`","input":"x","stream":true}`, jsonCT)
+			resp, b := webtest.Send(t, "POST", g.url+"/v1/responses", `{"model":"`+model+`","input":"x","stream":true}`, jsonCT)
 			if resp.StatusCode != 200 {
 				t.Fatalf("%d %s", resp.StatusCode, b)
 			}
@@ -363,7 +364,7 @@ func TestResponsesRefusedAndErrors(t *testing.T) {
 	t.Run("upstream 429", func(t *testing.T) {
 		g.compat.SetOptions(openaiemu.Options{APIKey: "k", Fault: openaiemu.Fault{Status: 429, Message: "slow down", RetryAfter: "7"}})
 		defer g.compat.SetOptions(openaiemu.Options{APIKey: "k"})
-		resp, b := do(t, "POST", g.url+"/v1/responses", `{"model":"compat","input":"x"}`, jsonCT)
+		resp, b := webtest.Send(t, "POST", g.url+"/v1/responses", `{"model":"compat","input":"x"}`, jsonCT)
 		if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(b), `"slow down"`) {
 			t.Fatalf("%d %v %s", resp.StatusCode, resp.Header, b)
 		}
@@ -376,7 +377,7 @@ func TestResponsesRefusedAndErrors(t *testing.T) {
 func TestResponsesDroppedParams(t *testing.T) {
 	g := startResponses(t)
 	for model, want := range map[string]string{"claude": "temperature,top_p", "native": "", "compat": ""} {
-		resp, b := do(t, "POST", g.url+"/v1/responses", `{"model":"`+model+`","input":"x","temperature":0.3,"top_p":0.9}`, jsonCT)
+		resp, b := webtest.Send(t, "POST", g.url+"/v1/responses", `{"model":"`+model+`","input":"x","temperature":0.3,"top_p":0.9}`, jsonCT)
 		if resp.StatusCode != 200 || resp.Header.Get("X-Tiergate-Dropped") != want {
 			t.Errorf("%s: %d X-Tiergate-Dropped %q, want %q: %s", model, resp.StatusCode, resp.Header.Get("X-Tiergate-Dropped"), want, b)
 		}
