@@ -102,6 +102,9 @@ func New(o Options) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", s.api(s.handleChat))
 	mux.HandleFunc("POST /v1/embeddings", s.api(s.handleEmbed))
+	mux.HandleFunc("POST /v1/audio/transcriptions", s.api(s.handleTranscription))
+	mux.HandleFunc("POST /v1/audio/translations", s.api(s.handleTranslation))
+	mux.HandleFunc("POST /v1/audio/speech", s.api(s.handleSpeech))
 	mux.HandleFunc("POST /v1/route/explain", s.api(s.handleExplain))
 	mux.HandleFunc("GET /v1/models", s.handleModels)
 	mux.HandleFunc("GET /v1/models/{id...}", s.handleModel)
@@ -523,8 +526,9 @@ func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) {
 	all := s.set.Catalog().All()
 	data := make([]modelObject, 0, len(all))
 	for _, m := range all {
-		if m.Has(catalog.Chat) || m.Has(catalog.Embeddings) {
-			// Only models of a task the gateway serves (vision is chat).
+		if m.Has(catalog.Chat) || m.Has(catalog.Embeddings) || m.Has(catalog.SpeechToText) || m.Has(catalog.TextToSpeech) {
+			// Only models of a task the gateway serves (vision is chat;
+			// the speech tasks are audio.go's).
 			data = append(data, s.toObject(m))
 		}
 	}
