@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"mime/multipart"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/tiergate/tiergate/internal/app"
 	"github.com/tiergate/tiergate/internal/app/apptest"
 	"github.com/tiergate/tiergate/internal/config"
+	"github.com/tiergate/tiergate/internal/keys"
 	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
 	"github.com/tiergate/tiergate/internal/testing/promtest"
 )
@@ -404,5 +407,69 @@ models:
 	json.NewDecoder(resp.Body).Decode(&m)
 	if strings.Join(m.Tiergate.Tasks, ",") != "chat" {
 		t.Errorf("llama-ears has tasks %v, want [chat]", m.Tiergate.Tasks)
+	}
+}
+
+// TestAudioKeysAndSpend: a gateway key's forced private profile keeps
+// its audio off SaaS, whatever model it names; a key's spend counts the
+// transcribed minutes (the upstream's usage, else the WAV header's
+// length) and the spoken characters at the catalog's prices.
+func TestAudioKeysAndSpend(t *testing.T) {
+	secrets, env := map[string]string{}, map[string]string{}
+	extra := audioModels + "auth:\n  keys:\n"
+	for _, k := range []struct{ name, policy string }{{"private", `{profile: private}`}, {"free", `{}`}} {
+		s, err := keys.NewSecret()
+		if err != nil {
+			t.Fatal(err)
+		}
+		secrets[k.name], env["KEY_"+strings.ToUpper(k.name)] = s, s
+		extra += "    - {name: " + k.name + ", key: ${KEY_" + strings.ToUpper(k.name) + "}, policy: " + k.policy + "}\n"
+	}
+	f := startFleetWith(t, 0, extra, env)
+	as := func(key string) map[string]string { return map[string]string{"Authorization": "Bearer " + secrets[key]} }
+	wav := openaiemu.Speech(strings.Repeat("a", 25), "wav") // 1.25 s: the usage says 2
+	sec := openaiemu.WAVSeconds(wav)
+
+	body, ct := audioForm(t, "k", wav, "model", "whisper-1")
+	if resp, out := audioPost(t, f.url, "/v1/audio/transcriptions", ct, body, as("private")); resp.StatusCode != 200 || resp.Header.Get("X-Tiergate-Model") != "whisper-local" {
+		t.Errorf("private key, whisper-1: %d %q %s", resp.StatusCode, resp.Header.Get("X-Tiergate-Model"), out)
+	}
+	if resp, out := audioPost(t, f.url, "/v1/audio/speech", "application/json", []byte(`{"model":"tts-1","input":"x","voice":"v"}`), as("private")); resp.StatusCode != 200 || resp.Header.Get("X-Tiergate-Model") != "tts-local" {
+		t.Errorf("private key, tts-1: %d %q %s", resp.StatusCode, resp.Header.Get("X-Tiergate-Model"), out)
+	}
+	if n := len(audioRequests(f.saas)) + len(audioRequests(f.groq)); n != 0 {
+		t.Errorf("the private key's audio reached SaaS %d times", n)
+	}
+
+	// The upstream's usage: whole seconds (the emulator rounds up as OpenAI does).
+	if resp, out := audioPost(t, f.url, "/v1/audio/transcriptions", ct, body, as("free")); resp.StatusCode != 200 || !strings.Contains(string(out), `"usage"`) {
+		t.Fatalf("%d %s", resp.StatusCode, out)
+	}
+	// No usage in the answer: the WAV header's length.
+	f.saas.SetOptions(openaiemu.Options{APIKey: "k1", Audio: openaiemu.AudioOptions{NoUsage: true}})
+	if resp, out := audioPost(t, f.url, "/v1/audio/transcriptions", ct, body, as("free")); resp.StatusCode != 200 || strings.Contains(string(out), `"usage"`) {
+		t.Fatalf("%d %s", resp.StatusCode, out)
+	}
+	input := strings.Repeat("speak ", 100) // 600 characters
+	if resp, out := audioPost(t, f.url, "/v1/audio/speech", "application/json", []byte(`{"model":"tts-1","input":"`+input+`","voice":"alloy"}`), as("free")); resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, out)
+	}
+	want := 0.006*math.Ceil(sec)/60 + 0.006*sec/60 + 15*600/1e6
+	req, _ := http.NewRequest("GET", f.url+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+secrets["free"])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	got := -1.0
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(line, `tiergate_key_cost_usd_total{key="free"} `); ok {
+			got, _ = strconv.ParseFloat(v, 64)
+		}
+	}
+	if math.Abs(got-want) > 1e-9 {
+		t.Errorf("the free key spent $%v, want $%v (%.2f s twice at $0.006/min, 600 characters at $15/M)", got, want, sec)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"mime"
-	"strings"
 	"time"
 
 	"github.com/tiergate/tiergate/internal/providers"
@@ -103,8 +102,9 @@ func (p *Provider) Speech(ctx context.Context, r *providers.SpeechRequest, sink 
 	res.Timing.FirstByte = time.Now()
 	r.FirstByte()
 	ct := p.scrub(resp.Header.Get("Content-Type"))
-	if strings.HasPrefix(ct, "application/json") || strings.HasPrefix(ct, "text/") {
-		// Some servers answer 200 with an error body instead of audio.
+	if mt, _, _ := mime.ParseMediaType(ct); mt == "application/json" || mt == "text/plain" || mt == "text/html" {
+		// Some servers answer 200 with an error body instead of audio
+		// (text/event-stream is audio: stream_format "sse").
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		return nil, providers.Upstream(p.name, p.name+" answered a speech request with "+ct+" instead of audio: "+truncate(p.scrub(string(b)), 200), true)
 	}
