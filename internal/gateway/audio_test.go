@@ -426,7 +426,9 @@ func TestAudioKeysAndSpend(t *testing.T) {
 		extra += "    - {name: " + k.name + ", key: ${KEY_" + strings.ToUpper(k.name) + "}, policy: " + k.policy + "}\n"
 	}
 	f := startFleetWith(t, 0, extra, env)
-	as := func(key string) map[string]string { return map[string]string{"Authorization": "Bearer " + secrets[key]} }
+	as := func(key string) map[string]string {
+		return map[string]string{"Authorization": "Bearer " + secrets[key]}
+	}
 	wav := openaiemu.Speech(strings.Repeat("a", 25), "wav") // 1.25 s: the usage says 2
 	sec := openaiemu.WAVSeconds(wav)
 
