@@ -8,9 +8,6 @@ import (
 	"math"
 	"mime/multipart"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,7 +18,7 @@ import (
 	"github.com/tiergate/tiergate/internal/config"
 	"github.com/tiergate/tiergate/internal/keys"
 	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
-	"github.com/tiergate/tiergate/internal/testing/promtest"
+	"github.com/tiergate/tiergate/internal/testing/speechtest"
 )
 
 // audioModels are the fleet's speech models: OpenAI's (SaaS, ranked
@@ -33,35 +30,6 @@ const audioModels = `  - {id: whisper-1, provider: openai, upstream: whisper-1, 
   - {id: tts-1, provider: openai, upstream: tts-1, openness: proprietary, deployment: saas, tasks: [text-to-speech], quality: 95, price: {input: 0, output: 0, per_million_chars: 15}}
   - {id: tts-local, provider: vllm, upstream: kokoro, openness: open-weight, deployment: self-hosted, tasks: [text-to-speech], quality: 40}
 `
-
-// espeak speaks text into a WAV file with espeak-ng (scripts/ensure-espeak.sh
-// installs it; TIERGATE_SKIP_ESPEAK=1 skips instead) and returns its bytes.
-func espeak(t *testing.T, text string) []byte {
-	t.Helper()
-	cmd := exec.Command(filepath.Join(promtest.RepoRoot(t), "scripts", "ensure-espeak.sh"))
-	skip := os.Getenv("TIERGATE_SKIP_ESPEAK") == "1"
-	if skip {
-		cmd.Env = append(os.Environ(), "TIERGATE_ESPEAK_NO_INSTALL=1")
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		if skip {
-			t.Skipf("no espeak-ng and TIERGATE_SKIP_ESPEAK=1: %s", strings.TrimSpace(stderr.String()))
-		}
-		t.Fatalf("ensure-espeak.sh: %v\n%s", err, stderr.String())
-	}
-	path := filepath.Join(t.TempDir(), "speech.wav")
-	if b, err := exec.Command(strings.TrimSpace(string(out)), "-w", path, text).CombinedOutput(); err != nil {
-		t.Fatalf("espeak-ng: %v\n%s", err, b)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil || len(b) < 1000 || string(b[:4]) != "RIFF" {
-		t.Fatalf("espeak-ng wrote %d bytes (%v)", len(b), err)
-	}
-	return b
-}
 
 // audioForm is a transcription body as the openai clients write it: the
 // file first, then the fields, under boundary.
@@ -113,7 +81,7 @@ func audioRequests(s *openaiemu.Server) []openaiemu.Request {
 // Content-Type included; pinned to a model whose upstream name differs,
 // only the model part's value changes.
 func TestTranscriptionByteIdentical(t *testing.T) {
-	wav := espeak(t, "The gateway forwards this sentence to the speech backend.")
+	wav := speechtest.WAV(t, "The gateway forwards this sentence to the speech backend.")
 	f := startFleetWith(t, 0, audioModels, nil)
 	f.saas.SetOptions(openaiemu.Options{APIKey: "k1", Audio: openaiemu.AudioOptions{Transcript: "The gateway forwards this sentence."}})
 	body, ct := audioForm(t, "tiergate-audio-boundary-1", wav, "model", "whisper-1", "language", "en", "prompt", "a gateway",
