@@ -443,3 +443,25 @@ func TestAudioKeysAndSpend(t *testing.T) {
 		t.Errorf("the free key spent $%v, want $%v (%.2f s twice at $0.006/min, 600 characters at $15/M)", got, want, sec)
 	}
 }
+
+// TestSpeechCutIsNotAFile: speech that breaks off after audio reached
+// the client ends the response unfinished (the client's read fails), is
+// not retried elsewhere, and is not mistaken for a shorter file.
+func TestSpeechCutIsNotAFile(t *testing.T) {
+	f := startFleetWith(t, 0, audioModels, nil)
+	f.saas.SetOptions(openaiemu.Options{APIKey: "k1", Fault: openaiemu.Fault{CutAfter: 1}})
+	req, _ := http.NewRequest("POST", f.url+"/v1/audio/speech", strings.NewReader(`{"model":"auto","input":"`+strings.Repeat("long ", 100)+`","voice":"alloy","response_format":"wav"}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || resp.Header.Get("X-Tiergate-Model") != "tts-1" || err == nil || len(b) < 4096 {
+		t.Errorf("status %d model %q: read %d bytes, err %v; want the first piece, then a failed read", resp.StatusCode, resp.Header.Get("X-Tiergate-Model"), len(b), err)
+	}
+	if n := len(audioRequests(f.selfhosted)); n != 0 {
+		t.Errorf("speech was retried after audio reached the client (%d requests to the fallback)", n)
+	}
+}
