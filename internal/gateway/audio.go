@@ -123,9 +123,13 @@ func parseAudioForm(contentType string, body []byte) (*audioForm, error) {
 			return nil, formError("the body ends before its closing boundary")
 		}
 		stop += start
+		// A part the gateway cannot name might be what the upstream
+		// reads as the model: refused rather than skipped.
 		_, dp, err := mime.ParseMediaType(hdr.Get("Content-Disposition"))
-		name := dp["name"]
-		if err == nil && name != "" {
+		if err != nil {
+			return nil, formError("a part's Content-Disposition cannot be read: " + err.Error())
+		}
+		if name := dp["name"]; name != "" {
 			switch name {
 			case "model", "file", "response_format", "stream":
 				if seen[name] {

@@ -81,6 +81,8 @@ func TestParseAudioForm(t *testing.T) {
 		{"bad format", ctBad, badFormat, 400, "response_format"},
 		{"stream", ctStream, streamed, 400, "stream"},
 		{"file over 25 MB", ctBig, big, 413, "file"},
+		{"unreadable part", "multipart/form-data; boundary=b", []byte("--b\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n" +
+			"--b\r\nContent-Disposition: ;;name=model\r\n\r\ngpt-4o-transcribe\r\n--b\r\nContent-Disposition: form-data; name=file; filename=a.wav\r\n\r\nx\r\n--b--\r\n"), 400, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := parseAudioForm(tt.ct, tt.body)
