@@ -34,7 +34,7 @@ type AudioOptions struct {
 	// NoUsage leaves usage out of json answers (as older Whisper answers
 	// and many OpenAI-compatible servers do).
 	NoUsage bool
-	// Hold, when set, holds a speech answer after its first piece (4096
+	// Hold, when set, holds a speech answer after its first piece (1024
 	// bytes, flushed) until Hold is closed or the client goes away.
 	Hold <-chan struct{}
 }
@@ -278,7 +278,7 @@ func (s *Server) speech(w http.ResponseWriter, r *http.Request) {
 	audio := Speech(*req.Input, format)
 	w.Header().Set("Content-Type", ct)
 	fl := w.(http.Flusher)
-	first := min(len(audio), 4096)
+	first := min(len(audio), 1024)
 	if _, err := w.Write(audio[:first]); err != nil {
 		return
 	}
