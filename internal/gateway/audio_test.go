@@ -379,13 +379,14 @@ models:
 }
 
 // TestAudioKeysAndSpend: a gateway key's forced private profile keeps
-// its audio off SaaS, whatever model it names; a key's spend counts the
+// its audio off SaaS, whatever model it names, and a key bounded to
+// hosted deployments gets 403 for a SaaS model; a key's spend counts the
 // transcribed minutes (the upstream's usage, else the WAV header's
 // length) and the spoken characters at the catalog's prices.
 func TestAudioKeysAndSpend(t *testing.T) {
 	secrets, env := map[string]string{}, map[string]string{}
 	extra := audioModels + "auth:\n  keys:\n"
-	for _, k := range []struct{ name, policy string }{{"private", `{profile: private}`}, {"free", `{}`}} {
+	for _, k := range []struct{ name, policy string }{{"private", `{profile: private}`}, {"bounded", `{deployment: [local, self-hosted]}`}, {"free", `{}`}} {
 		s, err := keys.NewSecret()
 		if err != nil {
 			t.Fatal(err)
@@ -407,8 +408,15 @@ func TestAudioKeysAndSpend(t *testing.T) {
 	if resp, out := audioPost(t, f.url, "/v1/audio/speech", "application/json", []byte(`{"model":"tts-1","input":"x","voice":"v"}`), as("private")); resp.StatusCode != 200 || resp.Header.Get("X-Tiergate-Model") != "tts-local" {
 		t.Errorf("private key, tts-1: %d %q %s", resp.StatusCode, resp.Header.Get("X-Tiergate-Model"), out)
 	}
+	// A key bounded to hosted deployments: 403 for a pinned SaaS model, as for chat.
+	if resp, out := audioPost(t, f.url, "/v1/audio/transcriptions", ct, body, as("bounded")); resp.StatusCode != 403 || !strings.Contains(string(out), "policy_violation") {
+		t.Errorf("bounded key, whisper-1: %d %s", resp.StatusCode, out)
+	}
+	if resp, out := audioPost(t, f.url, "/v1/audio/speech", "application/json", []byte(`{"model":"tts-1","input":"x","voice":"v"}`), as("bounded")); resp.StatusCode != 403 {
+		t.Errorf("bounded key, tts-1: %d %s", resp.StatusCode, out)
+	}
 	if n := len(audioRequests(f.saas)) + len(audioRequests(f.groq)); n != 0 {
-		t.Errorf("the private key's audio reached SaaS %d times", n)
+		t.Errorf("the private and bounded keys' audio reached SaaS %d times", n)
 	}
 
 	// The upstream's usage: whole seconds (the emulator rounds up as OpenAI does).
