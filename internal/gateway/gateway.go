@@ -107,6 +107,9 @@ func New(o Options) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", s.api(s.handleChat))
 	mux.HandleFunc("POST /v1/embeddings", s.api(s.handleEmbed))
+	mux.HandleFunc("POST /v1/audio/transcriptions", s.api(s.handleTranscription))
+	mux.HandleFunc("POST /v1/audio/translations", s.api(s.handleTranslation))
+	mux.HandleFunc("POST /v1/audio/speech", s.api(s.handleSpeech))
 	mux.HandleFunc("POST /v1/route/explain", s.api(s.handleExplain))
 	s.serveAPI(mux, "/v1/responses", "/v1/responses", responses.New())
 	mux.HandleFunc("/v1/responses/", func(w http.ResponseWriter, r *http.Request) { s.fail(w, r, responses.NotStored(r.Method, r.URL.Path)) })
@@ -613,8 +616,9 @@ func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) {
 	all := s.set.Catalog().All()
 	data := make([]modelObject, 0, len(all))
 	for _, m := range all {
-		if m.Has(catalog.Chat) || m.Has(catalog.Embeddings) {
-			// Only models of a task the gateway serves (vision is chat).
+		if m.Has(catalog.Chat) || m.Has(catalog.Embeddings) || m.Has(catalog.SpeechToText) || m.Has(catalog.TextToSpeech) {
+			// Only models of a task the gateway serves (vision is chat;
+			// the speech tasks are audio.go's).
 			data = append(data, s.toObject(m))
 		}
 	}

@@ -137,6 +137,12 @@ type Usage struct {
 	// ReasoningTokens counts hidden reasoning tokens (included in
 	// CompletionTokens).
 	ReasoningTokens int `json:"reasoning_tokens,omitempty"`
+	// AudioSeconds is the length of the audio a transcription read
+	// (billed per minute: catalog.Price.PerMinute).
+	AudioSeconds float64 `json:"audio_seconds,omitempty"`
+	// Characters counts the input characters a speech request spoke
+	// (billed per million: catalog.Price.PerMillionChars).
+	Characters int `json:"characters,omitempty"`
 }
 
 // Timing holds per-response timing facts.

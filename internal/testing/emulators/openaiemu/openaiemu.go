@@ -1,5 +1,5 @@
 // Package openaiemu is a test emulator of OpenAI's API (the Chat
-// Completions, Responses, Embeddings and Models endpoints), written from OpenAI's API
+// Completions, Responses, Embeddings, Models and audio endpoints), written from OpenAI's API
 // reference: streams open with a role-only chunk, send content (or
 // tool-call argument pieces), a chunk with finish_reason, the usage chunk
 // when stream_options.include_usage asks for it, and "data: [DONE]".
@@ -36,6 +36,7 @@ type Options struct {
 	APIKey   string        // required bearer key, when set
 	Models   []string      // served model names; empty serves any name
 	Fault    Fault
+	Audio    AudioOptions // the audio endpoints (audio.go)
 }
 
 // Fault injects a failure (see emu.Fault).
@@ -57,6 +58,9 @@ func New(o Options) *Server {
 	mux.HandleFunc("POST /v1/responses", s.responses) // responses.go
 	mux.HandleFunc("POST /v1/embeddings", s.embeddings)
 	mux.HandleFunc("GET /v1/models", s.models)
+	mux.HandleFunc("POST /v1/audio/transcriptions", s.transcriptions)
+	mux.HandleFunc("POST /v1/audio/translations", s.translations)
+	mux.HandleFunc("POST /v1/audio/speech", s.speech)
 	s.Start(s.record(mux), "/v1")
 	return s
 }
@@ -68,7 +72,7 @@ func (s *Server) record(next http.Handler) http.Handler {
 			writeError(w, 401, "invalid_request_error", "invalid_api_key", "", "Incorrect API key provided: "+mask(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))+". You can find your API key at https://platform.openai.com/account/api-keys.")
 			return
 		}
-		f := o.Fault.For(emu.ModelOf(body))
+		f := o.Fault.For(modelOf(r, body))
 		if f.Interrupt(w, r, s.Done()) {
 			return
 		}
