@@ -128,7 +128,7 @@ func New(o Options) *Server {
 	mux.Handle("GET /status.json", status)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &providers.Error{Status: http.StatusNotFound, Type: providers.TypeInvalidRequest, Code: "unknown_url",
-			Message: "Unknown request URL: " + r.Method + " " + r.URL.Path + ". tiergate serves POST /v1/chat/completions, POST /v1/responses, POST /v1/embeddings and GET /v1/models."})
+			Message: "Unknown request URL: " + r.Method + " " + r.URL.Path + ". tiergate serves POST /v1/chat/completions, POST /v1/responses, POST /v1/embeddings, POST /v1/audio/transcriptions, /v1/audio/translations and /v1/audio/speech, and GET /v1/models."})
 	})
 	s.mux = mux
 	return s

@@ -111,7 +111,7 @@ func (ls *liveStats) record(c router.Candidate, res *providers.Result, err error
 	e := epochOf(now)
 	bump(&b.reqs[e%statSlots], e)
 	if res != nil && res.Usage != nil {
-		if cost := metrics.Cost(c.Model.Price, max(res.Usage.PromptTokens, 0), max(res.Usage.CompletionTokens, 0)); cost > 0 {
+		if cost := metrics.UsageCost(c.Model.Price, *res.Usage); cost > 0 {
 			b.costNano.Add(int64(math.Round(cost * 1e9)))
 		}
 	}

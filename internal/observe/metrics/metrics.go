@@ -105,7 +105,7 @@ func OverheadBuckets() []float64 { return append([]float64(nil), overheadBuckets
 
 // Closed label value sets.
 var (
-	operations  = []string{"chat", "embeddings"}
+	operations  = []string{"chat", "embeddings", "transcriptions", "translations", "speech"}
 	errorTypes  = []string{"timeout", "rate_limit", "upstream_error", "invalid_request", "auth", "not_found", "unavailable", "canceled", "breaker_open", "stream_broken"}
 	routeReason = []string{"pinned", "policy", "fallback-only", "no-candidate"}
 	breakerVals = map[string]float64{"closed": 0, "open": 1, "half-open": 2}
@@ -114,7 +114,8 @@ var (
 
 // Request is one finished operation as the gateway saw it.
 type Request struct {
-	// Operation is "chat" or "embeddings".
+	// Operation is "chat", "embeddings", "transcriptions",
+	// "translations" or "speech".
 	Operation string
 	// Provider is the configured provider name that served (or failed) it.
 	Provider string
@@ -352,11 +353,17 @@ func (m *Metrics) ObserveRequest(r Request) {
 			m.tokenUsage.WithLabelValues(op, prov, model, "output").Observe(float64(out))
 		}
 		if mod, ok := m.labels.Load().models[model]; ok {
-			if c := Cost(mod.Price, in, out); c > 0 {
+			if c := UsageCost(mod.Price, *u); c > 0 {
 				m.cost.WithLabelValues(model, prov).Add(c)
 			}
 		}
 	}
+}
+
+// UsageCost is the list-price cost in USD of what u reports: its tokens,
+// its audio's seconds and its characters of speech.
+func UsageCost(p catalog.Price, u providers.Usage) float64 {
+	return Cost(p, max(u.PromptTokens, 0), max(u.CompletionTokens, 0)) + p.AudioCost(u.AudioSeconds, u.Characters)
 }
 
 // Cost is the list-price cost in USD of in input and out output tokens.

@@ -33,6 +33,8 @@ func testCatalog(t testing.TB) *catalog.Catalog {
 		{ID: "claude-sonnet-4-5", Provider: "anthropic", Upstream: "claude-sonnet-4-5", Price: catalog.Price{Input: 3, Output: 15}, TierPrior: catalog.Moderate},
 		{ID: "llama3-8b", Provider: "ollama", Upstream: "llama3:8b", TierPrior: catalog.Fast},
 		{ID: "text-embedding-3-small", Provider: "openai", Upstream: "text-embedding-3-small", Price: catalog.Price{Input: 0.02}},
+		{ID: "whisper-1", Provider: "openai", Upstream: "whisper-1", Price: catalog.Price{PerMinute: 0.006}},
+		{ID: "tts-1", Provider: "openai", Upstream: "tts-1", Price: catalog.Price{PerMillionChars: 15}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -193,6 +195,8 @@ func TestCost(t *testing.T) {
 		{"input only", "claude-sonnet-4-5", providers.Usage{PromptTokens: 2000}, "chat", 0.006, true},
 		{"output only", "claude-sonnet-4-5", providers.Usage{CompletionTokens: 100}, "chat", 0.0015, true},
 		{"embeddings", "text-embedding-3-small", providers.Usage{PromptTokens: 500_000}, "embeddings", 0.01, true},
+		{"a transcription's minutes", "whisper-1", providers.Usage{AudioSeconds: 90}, "transcriptions", 0.009, true},
+		{"speech's characters", "tts-1", providers.Usage{Characters: 2000}, "speech", 0.03, true},
 		{"free local model", "llama3-8b", providers.Usage{PromptTokens: 1000, CompletionTokens: 1000}, "chat", 0, false},
 		{"not in the catalog", "some/model", providers.Usage{PromptTokens: 1000, CompletionTokens: 1000}, "chat", 0, false},
 	}
@@ -216,8 +220,8 @@ func TestCost(t *testing.T) {
 			if !near(got, c.want) {
 				t.Errorf("cost %v, want %v", got, c.want)
 			}
-			if direct := Cost(mod.Price, u.PromptTokens, u.CompletionTokens); !near(direct, c.want) {
-				t.Errorf("Cost() = %v, want %v", direct, c.want)
+			if direct := UsageCost(mod.Price, u); !near(direct, c.want) {
+				t.Errorf("UsageCost() = %v, want %v", direct, c.want)
 			}
 		})
 	}
@@ -467,10 +471,14 @@ func TestCardinalityBound(t *testing.T) {
 	for _, e := range errorTypes {
 		errs[e] = true
 	}
+	ops := map[string]bool{Other: true}
+	for _, op := range operations {
+		ops[op] = true
+	}
 	allowed := map[string]map[string]bool{
 		"model": models, "from_model": models, "to_model": models, LabelModel: models,
 		"provider": provs, LabelProvider: provs,
-		"operation": {"chat": true, "embeddings": true, Other: true}, LabelOperation: {"chat": true, "embeddings": true, Other: true},
+		"operation": ops, LabelOperation: ops,
 		LabelErrorType: errs, "cause": errs,
 		"reason":       {"pinned": true, "policy": true, "fallback-only": true, "no-candidate": true, Other: true},
 		"source":       {"prior": true, "bench": true, "live": true, Other: true},
