@@ -123,7 +123,7 @@ func New(o Options) *Server {
 	if o.Gatherer != nil {
 		mux.Handle("GET /metrics", metrics.Handler(o.Gatherer))
 	}
-	status := statuspage.Handler(s.statusSnapshot)
+	status := statuspage.ForRequest(s.statusSnapshot)
 	mux.Handle("GET /{$}", status)
 	mux.Handle("GET /status.json", status)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

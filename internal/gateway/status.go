@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tiergate/tiergate/internal/catalog"
+	"github.com/tiergate/tiergate/internal/keys"
 	"github.com/tiergate/tiergate/internal/observe/metrics"
 	"github.com/tiergate/tiergate/internal/observe/statuspage"
 	"github.com/tiergate/tiergate/internal/providers"
@@ -163,7 +164,7 @@ func nsTime(ns int64) time.Time {
 // gateway's last failure of the backend (or provider) plus open_for,
 // and the end of the last Retry-After the backend sent, which is what
 // the router's own bookkeeping goes by.
-func (s *Server) statusSnapshot() statuspage.Snapshot {
+func (s *Server) statusSnapshot(r *http.Request) statuspage.Snapshot {
 	now := time.Now()
 	s.stats.start(now)
 	cfg := s.router.Config()
@@ -224,21 +225,26 @@ func (s *Server) statusSnapshot() statuspage.Snapshot {
 	for _, d := range s.set.Disabled() {
 		sn.Disabled = append(sn.Disabled, statuspage.DisabledProvider{Name: d.Name, Why: d.Why})
 	}
-	sn.Keys = s.keyStatus(now)
+	sn.Keys = s.keyStatus(r.Context(), now)
 	return sn
 }
 
 // keyStatus is every usable gateway key's use: its ledger this budget
 // period and its limiter's windows now (id and name only, never a secret).
-func (s *Server) keyStatus(now time.Time) []statuspage.Key {
+// A page asked for with a gateway key (ctx's identity) shows that key
+// only: one team does not see another's spend; the operator sees every
+// key on a gateway whose page is open (auth.mode none, or no keys yet)
+// or through the admin API.
+func (s *Server) keyStatus(ctx context.Context, now time.Time) []statuspage.Key {
 	if s.keys == nil {
 		return nil
 	}
+	caller, keyed := keys.FromContext(ctx)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	var out []statuspage.Key
 	for _, k := range s.keys.List() {
-		if k.RevokedAt != nil || (k.ExpiresAt != nil && !now.Before(*k.ExpiresAt)) {
+		if k.RevokedAt != nil || (k.ExpiresAt != nil && !now.Before(*k.ExpiresAt)) || (keyed && k.ID != caller.ID) {
 			continue
 		}
 		sk := statuspage.Key{ID: k.ID, Name: k.Name, RPM: k.Policy.RPM, TPM: k.Policy.TPM, MaxConcurrent: k.Policy.MaxConcurrent}

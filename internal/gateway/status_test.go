@@ -25,8 +25,10 @@ func TestStatusPageFacts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := startFleetWith(t, 5*time.Second, "auth:\n  keys:\n    - {name: ops, key: ${KEY_OPS}, policy: {rpm: 5, budget: {usd: 10, period: day}}}\n",
-		map[string]string{"KEY_OPS": secret})
+	other, _ := keys.NewSecret()
+	f := startFleetWith(t, 5*time.Second, "auth:\n  keys:\n    - {name: ops, key: ${KEY_OPS}, policy: {rpm: 5, budget: {usd: 10, period: day}}}\n"+
+		"    - {name: payroll, key: ${KEY_PAYROLL}, policy: {budget: {usd: 1, period: day}}}\n",
+		map[string]string{"KEY_OPS": secret, "KEY_PAYROLL": other})
 	f.groq.SetOptions(openaiemu.Options{APIKey: "k2", Fault: openaiemu.Fault{Status: 429, Message: "slow down", RetryAfter: "120"}})
 	auth := map[string]string{"Authorization": "Bearer " + secret, "Content-Type": "application/json"}
 	for i, model := range []string{"groq-llama", "gpt-4o", "gpt-4o", "gpt-4o"} {
@@ -65,6 +67,10 @@ func TestStatusPageFacts(t *testing.T) {
 	raw := get("/status.json")
 	if strings.Contains(raw, secret) || strings.Contains(get("/"), secret) {
 		t.Fatal("the status page shows a key's secret")
+	}
+	// A key's page shows that key only: one team never sees another's spend.
+	if strings.Contains(raw, "payroll") || strings.Contains(get("/"), "payroll") {
+		t.Error("the ops key's status page shows the payroll key")
 	}
 	var st statuspage.Status
 	if err := json.Unmarshal([]byte(raw), &st); err != nil {

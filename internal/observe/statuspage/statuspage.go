@@ -187,12 +187,23 @@ func Handler(snapshot func() Snapshot) http.Handler {
 	return newHandler(snapshot, time.Now)
 }
 
+// ForRequest is Handler with a snapshot made for each request, so that
+// what it shows can depend on who asks (a gateway key sees only its own
+// row of the keys table).
+func ForRequest(snapshot func(*http.Request) Snapshot) http.Handler {
+	return newRequestHandler(snapshot, time.Now)
+}
+
 // Backends adapts a function that knows only the backends to Handler's.
 func Backends(f func() []Backend) func() Snapshot {
 	return func() Snapshot { return Snapshot{Backends: f()} }
 }
 
 func newHandler(snapshot func() Snapshot, now func() time.Time) *handler {
+	return newRequestHandler(func(*http.Request) Snapshot { return snapshot() }, now)
+}
+
+func newRequestHandler(snapshot func(*http.Request) Snapshot, now func() time.Time) *handler {
 	sum := sha256.Sum256([]byte(script))
 	csp := "default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-" +
 		base64.StdEncoding.EncodeToString(sum[:]) + "'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -200,7 +211,7 @@ func newHandler(snapshot func() Snapshot, now func() time.Time) *handler {
 }
 
 type handler struct {
-	snapshot func() Snapshot
+	snapshot func(*http.Request) Snapshot
 	now      func() time.Time
 	csp      string
 }
@@ -215,7 +226,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	st := h.status()
+	st := h.status(r)
 	hdr := w.Header()
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("X-Content-Type-Options", "nosniff")
@@ -246,10 +257,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // status takes a snapshot, sorted by model then provider (keys by name),
 // with each backend's health and each key's nearness in words.
-func (h *handler) status() Status {
+func (h *handler) status(r *http.Request) Status {
 	var sn Snapshot
 	if h.snapshot != nil {
-		sn = h.snapshot()
+		sn = h.snapshot(r)
 	}
 	now := h.now().UTC()
 	bs := append([]Backend(nil), sn.Backends...)
