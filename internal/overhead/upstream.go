@@ -4,7 +4,8 @@
 // added time to the first streamed chunk, and requests per second at
 // saturation with the proxy under test pinned to one core, plus its
 // memory. The figures are ratios, as this machine is small and shared.
-// It imports no tiergate package: the gateway runs as its own process.
+// It imports no tiergate package but procmem (a /proc reader that imports
+// nothing): the gateway runs as its own process.
 package overhead
 
 import (
