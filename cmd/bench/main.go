@@ -152,13 +152,20 @@ func (l *listFlag) Set(v string) error {
 	return nil
 }
 
-func run(ctx context.Context, args []string, e env) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+// flagSet is a command's flag set: its errors and its usage (head, then
+// the flags) go to e.stderr.
+func flagSet(name, head string, e env) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usageHead)
+		fmt.Fprint(fs.Output(), head)
 		fs.PrintDefaults()
 	}
+	return fs
+}
+
+func run(ctx context.Context, args []string, e env) error {
+	fs := flagSet("bench", usageHead, e)
 	var models listFlag
 	fs.Var(&models, "model", "model `ID` to bench: a catalog id, provider/model (e.g. ollama/llama3:8b), or with -target the name to send; repeat or comma-separate (default: every enabled chat model)")
 	cfgPath := fs.String("config", "", "configuration `file` (default: the embedded configs/tiergate.yaml)")

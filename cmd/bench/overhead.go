@@ -35,9 +35,7 @@ Usage: bench overhead [flags]
 
 // runOverhead is "bench overhead".
 func runOverhead(ctx context.Context, args []string, e env) error {
-	fs := flag.NewFlagSet("bench overhead", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), overheadUsage); fs.PrintDefaults() }
+	fs := flagSet("bench overhead", overheadUsage, e)
 	gw := fs.String("gateway", "", "gateway `binary` (default: go build ./cmd/gateway into a temp dir)")
 	core := fs.String("core", "1", "CPU the proxy and the gateway are pinned to (\"\" for none)")
 	rate := fs.Float64("rate", 500, "fixed arrival rate (requests/s) of the latency phases")

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tiergate/tiergate/internal/procmem"
 	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
 )
 
@@ -170,18 +170,14 @@ func TestSIGTERMLetsStreamsFinish(t *testing.T) {
 // rssBytes is a process's resident set size, from /proc.
 func rssBytes(t *testing.T, pid int) int64 {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	m, err := procmem.Read(pid)
 	if err != nil {
 		t.Skipf("no /proc: %v", err)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10
-		}
+	if m.RSS == 0 {
+		t.Fatal("no VmRSS in /proc/pid/status")
 	}
-	t.Fatal("no VmRSS in /proc/pid/status")
-	return 0
+	return m.RSS
 }
 
 // TestClientsCannotExhaust runs the built gateway against 100 clients that

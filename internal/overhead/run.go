@@ -15,12 +15,12 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/tiergate/tiergate/internal/keys"
+	"github.com/tiergate/tiergate/internal/procmem"
 )
 
 // Options configure a run.
@@ -269,7 +269,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	for _, p := range []*Path{rep.Proxy, rep.Gateway} {
 		fmt.Fprintf(o.Log, "saturating %s with %d workers for %v\n", p.Name, o.Concurrency, o.Saturate)
 		p.RPS = saturate(ctx, client, p, o.Concurrency, o.Saturate)
-		p.PeakRSS, p.RSS = memory(p.pid)
+		m, _ := procmem.Read(p.pid) // zero where there is no /proc
+		p.PeakRSS, p.RSS = m.Peak, m.RSS
 	}
 	return rep, nil
 }
@@ -446,27 +447,6 @@ func pct(ds []time.Duration, p float64) time.Duration {
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	i := int(float64(len(s)-1) * p / 100)
 	return s[i]
-}
-
-func memory(pid int) (peak, rss int64) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0, 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		kb, _ := strconv.ParseInt(f[1], 10, 64)
-		switch f[0] {
-		case "VmHWM:":
-			peak = kb << 10
-		case "VmRSS:":
-			rss = kb << 10
-		}
-	}
-	return peak, rss
 }
 
 func freeAddr() string {

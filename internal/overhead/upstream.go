@@ -4,7 +4,9 @@
 // added time to the first streamed chunk, and requests per second at
 // saturation with the proxy under test pinned to one core, plus its
 // memory. The figures are ratios, as this machine is small and shared.
-// It imports no tiergate package: the gateway runs as its own process.
+// It imports no tiergate package but procmem (a /proc reader that imports
+// nothing) and keys (to make the gateway key of a -key run): the gateway
+// runs as its own process.
 package overhead
 
 import (
