@@ -26,6 +26,7 @@ import (
 
 	"github.com/tiergate/tiergate/internal/catalog"
 	"github.com/tiergate/tiergate/internal/inbound"
+	"github.com/tiergate/tiergate/internal/inbound/messages"
 	"github.com/tiergate/tiergate/internal/keys"
 	"github.com/tiergate/tiergate/internal/observe/metrics"
 	"github.com/tiergate/tiergate/internal/observe/statuspage"
@@ -105,6 +106,9 @@ func New(o Options) *Server {
 	mux.HandleFunc("POST /v1/chat/completions", s.api(s.handleChat))
 	mux.HandleFunc("POST /v1/embeddings", s.api(s.handleEmbed))
 	mux.HandleFunc("POST /v1/route/explain", s.api(s.handleExplain))
+	msgs := messages.New(messages.Options{Model: s.messagesModel})
+	s.serveAPI(mux, "/v1/messages", "/v1/messages", msgs)
+	mux.HandleFunc("POST /v1/messages/count_tokens", s.api(func(w http.ResponseWriter, r *http.Request) { s.countTokens(w, r, msgs) }))
 	mux.HandleFunc("GET /v1/models", s.handleModels)
 	mux.HandleFunc("GET /v1/models/{id...}", s.handleModel)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -119,8 +123,8 @@ func New(o Options) *Server {
 	mux.Handle("GET /{$}", status)
 	mux.Handle("GET /status.json", status)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, &providers.Error{Status: http.StatusNotFound, Type: providers.TypeInvalidRequest, Code: "unknown_url",
-			Message: "Unknown request URL: " + r.Method + " " + r.URL.Path + ". tiergate serves POST /v1/chat/completions, POST /v1/embeddings and GET /v1/models."})
+		s.fail(w, r, &providers.Error{Status: http.StatusNotFound, Type: providers.TypeInvalidRequest, Code: "unknown_url",
+			Message: "Unknown request URL: " + r.Method + " " + r.URL.Path + ". tiergate serves POST /v1/chat/completions, POST /v1/embeddings, POST /v1/messages (Anthropic's), POST /v1/messages/count_tokens and GET /v1/models."})
 	})
 	s.mux = mux
 	return s
@@ -448,8 +452,7 @@ func (k *sseSink) Chunk(data []byte) error {
 // already holds the next one.
 func (k *sseSink) ChunkBuffered(data []byte) error {
 	if !k.started {
-		if k.held == nil && !k.raw && preambleOnly(data) {
-			k.held = append([]byte{}, data...)
+		if k.hold(data) {
 			return nil
 		}
 		k.start()

@@ -2,7 +2,8 @@
 // written from Anthropic's published API reference, for testing the
 // anthropic adapter and the gateway without the real service. It serves
 // POST /v1/messages (a whole Message, or the event stream with its real
-// `event: NAME\ndata: JSON\n\n` framing, ping included), GET /v1/models and
+// `event: NAME\ndata: JSON\n\n` framing, ping included), POST
+// /v1/messages/count_tokens, GET /v1/models and
 // GET /v1/models/{id}, checks the headers and required fields the real API
 // checks and answers with the real error bodies, calls the first offered
 // tool, and injects faults on request.
@@ -131,6 +132,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.messages(w, r, body, o, seq)
+	case r.URL.Path == "/v1/messages/count_tokens" && r.Method == http.MethodPost:
+		countTokens(w, body, r.Header.Get("anthropic-version"), seq)
 	case r.URL.Path == "/v1/models" && r.Method == http.MethodGet:
 		listModels(w)
 	case strings.HasPrefix(r.URL.Path, "/v1/models/") && r.Method == http.MethodGet:
@@ -388,6 +391,25 @@ func validate(body []byte, version string) (*messageRequest, string) {
 		return nil, "messages: at least one message is required"
 	}
 	return &req, ""
+}
+
+// countTokens answers POST /v1/messages/count_tokens: the prompt's
+// word count, as a Message's usage counts it. Its body is a Messages
+// request without max_tokens.
+func countTokens(w http.ResponseWriter, body []byte, version string, seq int) {
+	var raw map[string]json.RawMessage
+	if json.Unmarshal(body, &raw) == nil {
+		if _, ok := raw["max_tokens"]; !ok {
+			raw["max_tokens"] = json.RawMessage("1")
+		}
+		body, _ = json.Marshal(raw)
+	}
+	req, msg := validate(body, version)
+	if msg != "" {
+		writeError(w, http.StatusBadRequest, msg, seq)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"input_tokens": promptWords(req)})
 }
 
 // promptWords counts the words of all message and system text, the
