@@ -11,28 +11,6 @@ import (
 	"github.com/tiergate/tiergate/internal/providers"
 )
 
-// Fields lists every Messages request field and what ToChat does with
-// it, for a backend that does not speak the Messages API (an Anthropic
-// backend gets the client's body unchanged but for the model).
-var Fields = []providers.Parameter{
-	{Name: "model", Handling: providers.Mapped, Note: "model, after Options.Model resolves it (Claude names to catalog entries or auto:<profile>)"},
-	{Name: "max_tokens", Handling: providers.Mapped, Note: "max_tokens (required, at least 1)"},
-	{Name: "messages", Handling: providers.Mapped, Note: "user/assistant messages; text -> text, image (base64 or url source) -> image_url (data: URL or the URL), tool_use -> assistant tool_calls (input as JSON arguments), tool_result -> a tool message (text of its content; is_error prefixes \"Error: \"; its images follow in a user message), thinking and redacted_thinking -> dropped (chat has no reasoning input), document and Anthropic's server-tool blocks -> 400"},
-	{Name: "system", Handling: providers.Mapped, Note: "a system message (a string, or text blocks joined by a blank line); cache_control ignored"},
-	{Name: "stop_sequences", Handling: providers.Mapped, Note: "stop"},
-	{Name: "stream", Handling: providers.Mapped, Note: "stream, with stream_options.include_usage"},
-	{Name: "temperature", Handling: providers.Mapped, Note: "temperature (a backend that drops it names it in X-Tiergate-Dropped)"},
-	{Name: "top_p", Handling: providers.Mapped, Note: "top_p (likewise)"},
-	{Name: "top_k", Handling: providers.Ignored, Note: "dropped: chat completions have no top_k"},
-	{Name: "metadata.user_id", Handling: providers.Mapped, Note: "user"},
-	{Name: "tools", Handling: providers.Mapped, Note: "custom tools -> function tools (input_schema -> parameters); Anthropic's own tool types (bash, web_search, ...) -> 400"},
-	{Name: "tool_choice", Handling: providers.Mapped, Note: "auto -> auto, any -> required, tool -> the named function, none -> none; disable_parallel_tool_use -> parallel_tool_calls false"},
-	{Name: "thinking", Handling: providers.Ignored, Note: "dropped: a chat backend reasons as it does (reasoning it reports comes back as thinking blocks)"},
-	{Name: "service_tier", Handling: providers.Ignored, Note: "dropped"},
-	{Name: "mcp_servers", Handling: providers.Rejected, Note: "400: only Anthropic runs MCP servers for a request"},
-	{Name: "container", Handling: providers.Rejected, Note: "400: only Anthropic runs code-execution containers"},
-}
-
 func bad(param, format string, args ...any) *providers.Error {
 	return providers.BadRequestf(param, format, args...)
 }
@@ -94,6 +72,9 @@ func toChat(r *Request, model string) (*openaiwire.ChatRequest, error) {
 		if c.Messages, err = message(c.Messages, m, i); err != nil {
 			return nil, err
 		}
+	}
+	if len(c.Messages) == 0 || len(c.Messages) == 1 && sys != "" {
+		return nil, bad("messages", "messages: at least one message with content is required")
 	}
 	for i, t := range r.Tools {
 		if t.Type != "" && t.Type != "custom" {
