@@ -6,7 +6,8 @@
 // /v1/messages/count_tokens, GET /v1/models and
 // GET /v1/models/{id}, checks the headers and required fields the real API
 // checks and answers with the real error bodies, calls the first offered
-// tool, and injects faults on request.
+// tool, thinks first when asked to (extended thinking), and injects faults
+// on request.
 //
 // It listens on 127.0.0.1 only. It imports nothing of tiergate but the shared emulator kit (emu).
 package anthropicemu
@@ -27,6 +28,14 @@ const DefaultReply = emu.DefaultReply
 
 // DefaultToolArgs are the tool arguments when Options.ToolArgs is empty.
 const DefaultToolArgs = emu.DefaultToolArgs
+
+// Thinking is the thinking block's text when a request enables
+// extended thinking ("thinking": {"type": "enabled"} or "adaptive"); it
+// comes before the answer, with the signature ThinkingSignature.
+const Thinking = "The user wants a short answer."
+
+// ThinkingSignature is the thinking block's signature.
+const ThinkingSignature = "sig_emu_thinking"
 
 // ToolArgPiece is the size in bytes of the input_json_delta pieces.
 const ToolArgPiece = 6
@@ -211,11 +220,13 @@ type usageJSON struct {
 }
 
 type blockJSON struct {
-	Type  string          `json:"type"`
-	Text  *string         `json:"text,omitempty"`
-	ID    string          `json:"id,omitempty"`
-	Name  string          `json:"name,omitempty"`
-	Input json.RawMessage `json:"input,omitempty"`
+	Type      string          `json:"type"`
+	Thinking  *string         `json:"thinking,omitempty"`
+	Signature *string         `json:"signature,omitempty"`
+	Text      *string         `json:"text,omitempty"`
+	ID        string          `json:"id,omitempty"`
+	Name      string          `json:"name,omitempty"`
+	Input     json.RawMessage `json:"input,omitempty"`
 }
 
 type messageJSON struct {
@@ -231,6 +242,8 @@ type messageJSON struct {
 
 type deltaJSON struct {
 	Type        string  `json:"type"`
+	Thinking    *string `json:"thinking,omitempty"`
+	Signature   *string `json:"signature,omitempty"`
 	Text        *string `json:"text,omitempty"`
 	PartialJSON *string `json:"partial_json,omitempty"`
 }
@@ -310,6 +323,9 @@ type messageRequest struct {
 		Type string `json:"type"`
 		Name string `json:"name"`
 	} `json:"tool_choice"`
+	Thinking *struct {
+		Type string `json:"type"`
+	} `json:"thinking"`
 }
 
 type inMessage struct {
@@ -467,6 +483,7 @@ func words(reply string) []string {
 // plan is what the emulator will answer with.
 type plan struct {
 	id, model   string
+	thinking    bool     // a thinking block comes first
 	text        []string // text pieces, or
 	toolID      string   // a tool call
 	toolName    string
@@ -481,7 +498,8 @@ type plan struct {
 }
 
 func makePlan(req *messageRequest, o Options, seq int) *plan {
-	p := &plan{id: fmt.Sprintf("msg_emu%020d", seq), model: *req.Model, stop: "end_turn"}
+	p := &plan{id: fmt.Sprintf("msg_emu%020d", seq), model: *req.Model, stop: "end_turn",
+		thinking: req.Thinking != nil && (req.Thinking.Type == "enabled" || req.Thinking.Type == "adaptive")}
 	prompt := promptWords(req)
 	p.cacheRead, p.cacheWrite = o.CacheReadTokens, o.CacheWriteTokens
 	p.input = prompt - p.cacheRead - p.cacheWrite
@@ -569,8 +587,12 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request, body []byte, o
 		} else {
 			block = blockJSON{Type: "text", Text: ptr(strings.Join(p.text, ""))}
 		}
+		content := []blockJSON{block}
+		if p.thinking {
+			content = []blockJSON{{Type: "thinking", Thinking: ptr(Thinking), Signature: ptr(ThinkingSignature)}, block}
+		}
 		writeJSON(w, http.StatusOK, messageJSON{
-			ID: p.id, Type: "message", Role: "assistant", Content: []blockJSON{block}, Model: p.model,
+			ID: p.id, Type: "message", Role: "assistant", Content: content, Model: p.model,
 			StopReason: &p.stop, StopSequence: p.stopSeq, Usage: p.usage(),
 		})
 		return
@@ -595,11 +617,19 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, p *plan, o Optio
 	send(eventJSON{Type: "message_start", Message: &messageJSON{
 		ID: p.id, Type: "message", Role: "assistant", Content: []blockJSON{}, Model: p.model, Usage: start,
 	}})
+	at := 0 // the answer's block
+	if p.thinking {
+		send(eventJSON{Type: "content_block_start", Index: ptr(0), ContentBlock: &blockJSON{Type: "thinking", Thinking: ptr(""), Signature: ptr("")}})
+		send(eventJSON{Type: "content_block_delta", Index: ptr(0), Delta: deltaJSON{Type: "thinking_delta", Thinking: ptr(Thinking)}})
+		send(eventJSON{Type: "content_block_delta", Index: ptr(0), Delta: deltaJSON{Type: "signature_delta", Signature: ptr(ThinkingSignature)}})
+		send(eventJSON{Type: "content_block_stop", Index: ptr(0)})
+		at = 1
+	}
 	if p.toolID != "" {
-		send(eventJSON{Type: "content_block_start", Index: ptr(0),
+		send(eventJSON{Type: "content_block_start", Index: ptr(at),
 			ContentBlock: &blockJSON{Type: "tool_use", ID: p.toolID, Name: p.toolName, Input: json.RawMessage("{}")}})
 	} else {
-		send(eventJSON{Type: "content_block_start", Index: ptr(0), ContentBlock: &blockJSON{Type: "text", Text: ptr("")}})
+		send(eventJSON{Type: "content_block_start", Index: ptr(at), ContentBlock: &blockJSON{Type: "text", Text: ptr("")}})
 	}
 	send(eventJSON{Type: "ping"})
 	if o.Fault.CutAtStart {
@@ -622,16 +652,16 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, p *plan, o Optio
 			return
 		}
 		if p.toolID != "" {
-			send(eventJSON{Type: "content_block_delta", Index: ptr(0), Delta: deltaJSON{Type: "input_json_delta", PartialJSON: ptr(piece)}})
+			send(eventJSON{Type: "content_block_delta", Index: ptr(at), Delta: deltaJSON{Type: "input_json_delta", PartialJSON: ptr(piece)}})
 		} else {
-			send(eventJSON{Type: "content_block_delta", Index: ptr(0), Delta: deltaJSON{Type: "text_delta", Text: ptr(piece)}})
+			send(eventJSON{Type: "content_block_delta", Index: ptr(at), Delta: deltaJSON{Type: "text_delta", Text: ptr(piece)}})
 		}
 	}
 	if o.Fault.CutAfter > 0 && o.Fault.CutAfter >= len(pieces) {
 		emu.Reset(w)
 		return
 	}
-	send(eventJSON{Type: "content_block_stop", Index: ptr(0)})
+	send(eventJSON{Type: "content_block_stop", Index: ptr(at)})
 	u := p.usage()
 	send(eventJSON{Type: "message_delta", Delta: stopDeltaJSON{StopReason: p.stop, StopSequence: p.stopSeq}, Usage: &u})
 	send(eventJSON{Type: "message_stop"})
