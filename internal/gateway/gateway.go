@@ -333,7 +333,9 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, api inbound.A
 			}
 		}
 		setRouteHeaders(w.Header(), dec, c, attempts)
-		setDropped(w.Header(), c, q.Params)
+		if !sink.raw { // passed through: nothing was dropped
+			setDropped(w.Header(), c, q.Params)
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(out)
 	case r.Context().Err() != nil:
@@ -431,7 +433,9 @@ func (k *sseSink) start() {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	setRouteHeaders(h, k.dec, k.cand, k.attempt)
-	setDropped(h, k.cand, k.params)
+	if !k.raw {
+		setDropped(h, k.cand, k.params)
+	}
 	if k.onFirst != nil {
 		k.onFirst()
 	}

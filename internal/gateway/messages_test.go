@@ -263,6 +263,9 @@ func TestMessagesPassThrough(t *testing.T) {
 		if g, w := emuIDs.ReplaceAllString(string(a.body), "$1#"), emuIDs.ReplaceAllString(string(direct.body), "$1#"); g != w {
 			t.Errorf("stream=%v: the client got\n%s\nAnthropic sent\n%s", stream, g, w)
 		}
+		if d := a.header.Get("X-Tiergate-Dropped"); d != "" {
+			t.Errorf("stream=%v: X-Tiergate-Dropped %q, but the body passed through whole", stream, d)
+		}
 		if stream && a.events[0].name != "message_start" {
 			t.Errorf("stream does not begin with message_start: %s", a.body)
 		}
