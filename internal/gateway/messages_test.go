@@ -439,17 +439,19 @@ func TestMessagesErrors(t *testing.T) {
 	})
 }
 
-// TestMessagesAuthErrors: the gateway's own 401 (no key, a wrong key)
-// on /v1/messages is Anthropic's, whichever header carried the key.
+// TestMessagesAuthErrors: the gateway's own 401 (no key, a wrong key),
+// 403 (a model the key's policy forbids) and 429 (the key's rpm) on
+// /v1/messages are Anthropic's.
 func TestMessagesAuthErrors(t *testing.T) {
 	good := openaiemu.New(openaiemu.Options{APIKey: "k-good"})
 	defer good.Close()
 	key := "tg-" + strings.Repeat("k", 43)
-	yaml := `auth: {mode: keys, keys: [{name: ci, key: ` + key + `}]}
+	yaml := `auth: {mode: keys, keys: [{name: ci, key: ` + key + `, policy: {rpm: 2, models: [good]}}]}
 providers:
   good: {type: openai, base_url: "` + good.URL + `", api_key_env: KG}
 models:
   - {id: good, provider: good, upstream: gpt-good, openness: proprietary, deployment: saas, tasks: [chat]}
+  - {id: other, provider: good, upstream: gpt-other, openness: proprietary, deployment: saas, tasks: [chat]}
 `
 	getenv := func(k string) string { return map[string]string{"KG": "k-good"}[k] }
 	cfg, err := config.Load("auth", []byte(yaml), getenv)
@@ -466,9 +468,17 @@ models:
 	}{
 		{"no key", nil, 401, "authentication_error"},
 		{"wrong x-api-key", map[string]string{"x-api-key": "tg-wrong"}, 401, "authentication_error"},
+		{"a model the key may not use", map[string]string{"x-api-key": key, "model": "other"}, 403, "permission_error"},
 		{"x-api-key", map[string]string{"x-api-key": key}, 200, ""},
+		// The refused request above counted toward the rpm too.
+		{"over the key's rpm", map[string]string{"x-api-key": key}, 429, "rate_limit_error"},
 	} {
-		a := postMessages(t, url, "", body, tc.h)
+		b := body
+		if m := tc.h["model"]; m != "" {
+			b = strings.Replace(body, `"good"`, `"`+m+`"`, 1)
+			delete(tc.h, "model")
+		}
+		a := postMessages(t, url, "", b, tc.h)
 		if a.status != tc.status {
 			t.Fatalf("%s: %d %s", tc.name, a.status, a.body)
 		}
