@@ -104,8 +104,10 @@ type Router struct {
 	FailoverTimeout time.Duration `yaml:"failover_timeout"`
 	// Aliases route the model names Anthropic's clients send (Claude
 	// Code's claude-sonnet-4-5-20250929, say) on /v1/messages when no
-	// enabled catalog entry has that name, with or without its dated or
-	// -latest suffix: the first alias whose pattern matches decides.
+	// enabled backend serves that name (no catalog entry has it, with or
+	// without its dated or -latest suffix, and no Anthropic provider is
+	// enabled for a claude-* name): the first alias whose pattern
+	// matches decides.
 	Aliases []Alias `yaml:"aliases"`
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"regexp"
+	"strings"
 
 	"github.com/tiergate/tiergate/internal/inbound/messages"
 	"github.com/tiergate/tiergate/internal/openaiwire"
@@ -16,9 +17,11 @@ var dated = regexp.MustCompile(`-(\d{8}|latest)$`)
 
 // messagesModel resolves the model a Messages client names: an enabled
 // catalog entry of that id or upstream name, else of that name without
-// its dated or -latest suffix, else the first of router.aliases that
-// matches (a model or auto:<profile>), else the name as it is (which the
-// router answers 404 with the models it knows).
+// its dated or -latest suffix; else, for a Claude name, the first enabled
+// provider that speaks the Messages API (Anthropic's: passed through as
+// provider/name); else the first of router.aliases that matches (a model
+// or auto:<profile>); else the name as it is (which the router answers
+// 404 with the models it knows).
 func (s *Server) messagesModel(name string) string {
 	if _, ok := s.set.Lookup(name); ok {
 		return name
@@ -26,6 +29,13 @@ func (s *Server) messagesModel(name string) string {
 	if base := dated.ReplaceAllString(name, ""); base != name {
 		if _, ok := s.set.Lookup(base); ok {
 			return base
+		}
+	}
+	if strings.HasPrefix(name, "claude-") {
+		for _, prov := range s.set.Providers() {
+			if p, _ := s.set.Provider(prov); providers.NativeFor(p, messages.Name) != nil {
+				return prov + "/" + name
+			}
 		}
 	}
 	cfg := s.router.Config()

@@ -522,8 +522,9 @@ func TestMessagesCountTokens(t *testing.T) {
 }
 
 // TestMessagesModelNames: the names Claude Code sends reach a catalog
-// entry by id or upstream name, dated or -latest; a Claude name no
-// backend serves goes where router.aliases says (auto by default).
+// entry by id or upstream name, dated or -latest, else Anthropic; a
+// Claude name no backend serves goes where router.aliases says (auto by
+// default).
 func TestMessagesModelNames(t *testing.T) {
 	_, url := faultFleet(t, "anthropic")
 	for _, name := range []string{"bad-a", "claude-sonnet-4-6", "claude-sonnet-4-6-20260217", "claude-sonnet-4-6-latest", "claude-haiku-4-5-20251001"} {
@@ -536,8 +537,13 @@ func TestMessagesModelNames(t *testing.T) {
 			t.Errorf("%s: %d from %q, want %s: %s", name, a.status, a.header.Get("X-Tiergate-Model"), want, a.body)
 		}
 	}
-	if a := postMessages(t, url, "", strings.Replace(msgHello, `"auto"`, `"claude-opus-4-1"`, 1), nil); a.status != 404 {
-		t.Errorf("claude-opus-4-1 without an alias: %d %s", a.status, a.body)
+	// A Claude name outside the catalog goes to the provider that speaks
+	// the Messages API, which knows its own names.
+	if a := postMessages(t, url, "", strings.Replace(msgHello, `"auto"`, `"claude-opus-4-6"`, 1), nil); a.status != 200 || a.header.Get("X-Tiergate-Model") != "bad/claude-opus-4-6" {
+		t.Errorf("claude-opus-4-6: %d from %q: %s", a.status, a.header.Get("X-Tiergate-Model"), a.body)
+	}
+	if a := postMessages(t, url, "", strings.Replace(msgHello, `"auto"`, `"claude-opus-4-1"`, 1), nil); a.status != 404 || !strings.Contains(string(a.body), "not_found_error") {
+		t.Errorf("claude-opus-4-1, which Anthropic does not serve: %d %s", a.status, a.body)
 	}
 
 	// The default configuration, with only an OpenAI key.
