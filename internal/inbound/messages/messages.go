@@ -91,8 +91,8 @@ func errorBody(e *providers.Error) ErrorBody {
 	return ErrorBody{Type: "error", Error: ErrorDetail{Type: ErrorType(e), Message: e.Message}}
 }
 
-// ErrorType is the Anthropic error type for e, from its status (and
-// type, for a 503 the gateway or a backend is too busy to serve).
+// ErrorType is the Anthropic error type for e: from its status, else
+// (no status, or one Anthropic gives no type) from its OpenAI type.
 func ErrorType(e *providers.Error) string {
 	switch e.Status {
 	case http.StatusBadRequest, http.StatusMethodNotAllowed, http.StatusRequestTimeout, http.StatusUnprocessableEntity:
@@ -114,7 +114,19 @@ func ErrorType(e *providers.Error) string {
 	case http.StatusServiceUnavailable, 529:
 		return "overloaded_error"
 	}
-	if e.Status >= 400 && e.Status < 500 {
+	switch e.Type { // a status of its own, or none
+	case providers.TypeAuthentication:
+		return "authentication_error"
+	case providers.TypePermission:
+		return "permission_error"
+	case providers.TypeNotFound:
+		return "not_found_error"
+	case providers.TypeRateLimit:
+		return "rate_limit_error"
+	case providers.TypeUnavailable:
+		return "overloaded_error"
+	}
+	if e.Status >= 400 && e.Status < 500 || e.Type == providers.TypeInvalidRequest {
 		return "invalid_request_error"
 	}
 	return "api_error"

@@ -210,15 +210,17 @@ func checkEvents(t *testing.T, sse []byte) {
 func TestError(t *testing.T) {
 	api := New(Options{})
 	for _, tc := range []struct {
-		status int
-		want   string
+		status    int
+		want, typ string
 	}{
-		{400, "invalid_request_error"}, {401, "authentication_error"}, {403, "permission_error"}, {404, "not_found_error"},
-		{413, "request_too_large"}, {429, "rate_limit_error"}, {500, "api_error"}, {502, "api_error"}, {503, "overloaded_error"},
-		{504, "timeout_error"}, {529, "overloaded_error"}, {0, "api_error"}, {418, "invalid_request_error"},
+		{400, "invalid_request_error", ""}, {401, "authentication_error", ""}, {403, "permission_error", ""}, {404, "not_found_error", ""},
+		{413, "request_too_large", ""}, {429, "rate_limit_error", ""}, {500, "api_error", ""}, {502, "api_error", ""}, {503, "overloaded_error", ""},
+		{504, "timeout_error", ""}, {529, "overloaded_error", ""}, {0, "api_error", ""}, {418, "invalid_request_error", ""},
+		{0, "rate_limit_error", providers.TypeRateLimit}, {0, "overloaded_error", providers.TypeUnavailable},
+		{0, "invalid_request_error", providers.TypeInvalidRequest}, {0, "authentication_error", providers.TypeAuthentication},
 	} {
 		var e ErrorBody
-		if err := json.Unmarshal(api.Error(&providers.Error{Status: tc.status, Message: "m"}), &e); err != nil || e.Type != "error" || e.Error.Type != tc.want || e.Error.Message != "m" {
+		if err := json.Unmarshal(api.Error(&providers.Error{Status: tc.status, Type: tc.typ, Message: "m"}), &e); err != nil || e.Type != "error" || e.Error.Type != tc.want || e.Error.Message != "m" {
 			t.Errorf("%d: got %+v, want %s", tc.status, e, tc.want)
 		}
 	}
