@@ -265,9 +265,10 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, api inbound.A
 		return
 	}
 	body := raw
+	var only *providers.Error // set: only an adapter that speaks api may serve it
 	if api != nil {
-		if body, err = api.ToChat(raw); err != nil {
-			s.fail(w, r, asBadRequest(err))
+		if body, only, err = toChat(api, raw); err != nil {
+			s.fail(w, r, err)
 			return
 		}
 	}
@@ -277,6 +278,9 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, api inbound.A
 		return
 	}
 	dec, err := s.route(r.Context(), q)
+	if err == nil && only != nil {
+		err = keepNative(dec, api, only)
+	}
 	if err != nil {
 		w.Header().Set("X-Tiergate-Attempts", "0")
 		s.fail(w, r, err)
@@ -297,11 +301,15 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, api inbound.A
 	sink := &sseSink{w: w, dec: dec, params: q.Params, api: api}
 	req := &providers.ChatRequest{Body: body, Stream: info.Stream, IncludeUsage: info.IncludeUsage}
 	var native *providers.NativeRequest
+	var nativeErr error // the last native attempt's
 	if api != nil {
 		native = &providers.NativeRequest{API: api.Name(), Body: raw, Header: api.Forward(r.Header), Stream: info.Stream}
 	}
 	res, c, attempts, err := s.try(r, "chat", t0, q, dec, info.Stream, held, func(ctx context.Context, c router.Candidate, attempt int, deadline time.Duration) (*providers.Result, error) {
 		n := nativeFor(c, native)
+		if n == nil && only != nil {
+			return nil, onlyAfter(only, nativeErr) // a fallback the router added that cannot take it: not called
+		}
 		sink.begin(c, attempt, n != nil)
 		res, timedOut, err := s.attempt(ctx, cfg, c, info.Stream, sink, deadline, func(ctx context.Context, first func()) (*providers.Result, error) {
 			if n != nil {
@@ -316,6 +324,9 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, api inbound.A
 			// cancellation, for the breaker and the metrics alike.
 			err = &providers.Error{Provider: c.Model.Provider, Status: http.StatusGatewayTimeout, Type: providers.TypeUpstream, Retryable: true,
 				Message: c.Model.Provider + " (" + c.Model.ID + ") " + timedOut}
+		}
+		if n != nil && err != nil {
+			nativeErr = err
 		}
 		return res, err
 	}, func() bool { return sink.started })

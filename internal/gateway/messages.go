@@ -2,10 +2,12 @@ package gateway
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"regexp"
 	"strings"
 
+	"github.com/tiergate/tiergate/internal/inbound"
 	"github.com/tiergate/tiergate/internal/inbound/messages"
 	"github.com/tiergate/tiergate/internal/openaiwire"
 	"github.com/tiergate/tiergate/internal/providers"
@@ -60,6 +62,10 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request, api *messag
 		return
 	}
 	body, err := api.CountChat(raw)
+	var no *inbound.NativeOnly
+	if errors.As(err, &no) { // routed by what translates; estimated from it too
+		body, err = no.Chat, nil
+	}
 	if err != nil {
 		s.fail(w, r, asBadRequest(err))
 		return

@@ -555,3 +555,36 @@ func TestMessagesModelNames(t *testing.T) {
 		}
 	}
 }
+
+// TestMessagesNativeOnly: what only Anthropic serves (a server tool, a
+// document) goes to an Anthropic backend whole, never to another; with
+// none to take it, the client gets the 400 naming the field.
+func TestMessagesNativeOnly(t *testing.T) {
+	body := `{"model":"auto","max_tokens":64,"tools":[{"type":"web_search_20250305","name":"web_search","max_uses":2}],
+  "messages":[{"role":"user","content":[{"type":"document","source":{"type":"text","media_type":"text/plain","data":"A short note."}},{"type":"text","text":"Summarise it"}]}]}`
+	bad, url := faultFleet(t, "anthropic")
+	a := postMessages(t, url, "", body, nil)
+	if a.status != 200 || a.header.Get("X-Tiergate-Model") != "bad-a" {
+		t.Fatalf("%d from %q: %s", a.status, a.header.Get("X-Tiergate-Model"), a.body)
+	}
+	reqs := bad.requests()
+	if want, _ := (openaiwire.Rewrite{Model: bad.upstreams[0]}).Apply([]byte(body)); string(reqs[len(reqs)-1].Body) != string(want) {
+		t.Errorf("Anthropic got %s", reqs[len(reqs)-1].Body)
+	}
+	// Anthropic failing, the other provider is not tried with it.
+	bad.setFault(emu.Fault{Status: 500, Message: "boom"})
+	a = postMessages(t, url, "", body, nil)
+	if a.status == 200 || !strings.Contains(string(a.body), "boom") || !strings.Contains(string(a.body), `"type":"error"`) {
+		t.Errorf("with Anthropic down: %d %s", a.status, a.body)
+	}
+
+	for _, typ := range []string{"openai", "gemini"} {
+		_, url := faultFleet(t, typ)
+		a := postMessages(t, url, "", body, nil)
+		var e anthropicError
+		json.Unmarshal(a.body, &e)
+		if a.status != 400 || e.Error.Type != "invalid_request_error" || !strings.Contains(e.Error.Message, `"document"`) {
+			t.Errorf("%s: %d %s", typ, a.status, a.body)
+		}
+	}
+}

@@ -12,14 +12,14 @@ package messages
 //	system                   a system message (string, or text blocks joined by a blank line;
 //	                         cache_control ignored)
 //	messages[].content text  text (a lone text is a string content)
-//	  image base64 / url     image_url: a data: URL / the URL (other sources: 400)
+//	  image base64 / url     image_url: a data: URL / the URL (a file source: Anthropic only)
 //	  tool_use               assistant tool_calls (input -> JSON arguments)
 //	  tool_result            a tool message right after the call: its text (blocks joined by a
 //	                         newline), "Error: " first when is_error; its images go in a user
 //	                         message after the tool messages
 //	  thinking, redacted_    dropped: chat completions take no reasoning as input
 //	  thinking
-//	  document, search_      400 naming the block
+//	  document, search_      only an Anthropic backend (see below)
 //	  result, server tools
 //	stop_sequences           stop
 //	stream                   stream, with stream_options.include_usage
@@ -28,15 +28,21 @@ package messages
 //	top_k                    dropped (chat has none)
 //	metadata.user_id         user
 //	tools (custom)           function tools: input_schema -> parameters
-//	tools (Anthropic's own:  400 naming tools.N.type
+//	tools (Anthropic's own:  only an Anthropic backend (see below)
 //	  bash, web_search, ...)
 //	tool_choice              auto -> auto, any -> required, tool -> the function, none -> none;
 //	                         disable_parallel_tool_use -> parallel_tool_calls: false
 //	thinking                 dropped (the backend reasons as it does; reasoning it reports
 //	                         comes back as thinking blocks)
 //	service_tier             dropped
-//	mcp_servers, container   400: only Anthropic runs them
+//	mcp_servers, container   only an Anthropic backend (see below)
 //	(unknown members)        ignored
+//
+// A request with a field only Anthropic serves is an inbound.NativeOnly:
+// the gateway routes it by the rest and keeps only the candidates that
+// speak the Messages API; with none, the client gets the 400 naming the
+// first such field (a fallback the router adds after an Anthropic
+// failure is not called, and the 400 says how Anthropic failed).
 //
 // Back: content is thinking (from reasoning_content), text, then tool_use
 // blocks (input as an object); stop_reason is end_turn, max_tokens,

@@ -61,11 +61,22 @@ func (a *API) ToChat(body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := toChat(r, a.Model(r.Model))
+	return a.translate(r)
+}
+
+// translate writes r as a chat completion request; one with fields only
+// Anthropic serves is an *inbound.NativeOnly holding it.
+func (a *API) translate(r *Request) ([]byte, error) {
+	var tr translator
+	c, err := tr.toChat(r, a.Model(r.Model))
 	if err != nil {
 		return nil, err
 	}
-	return openaiwire.Marshal(c)
+	b, err := openaiwire.Marshal(c)
+	if err != nil || tr.only == nil {
+		return b, err
+	}
+	return nil, &inbound.NativeOnly{Chat: b, Err: tr.only}
 }
 
 // Forward implements inbound.API: Anthropic's version and beta headers.
@@ -144,9 +155,5 @@ func (a *API) CountChat(body []byte) ([]byte, error) {
 	if r.MaxTokens == nil {
 		r.MaxTokens = openaiwire.Ptr[int64](1)
 	}
-	c, err := toChat(r, a.Model(r.Model))
-	if err != nil {
-		return nil, err
-	}
-	return openaiwire.Marshal(c)
+	return a.translate(r)
 }

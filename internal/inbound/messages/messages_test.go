@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tiergate/tiergate/internal/inbound"
 	"github.com/tiergate/tiergate/internal/openaiwire"
 	"github.com/tiergate/tiergate/internal/providers"
 	"github.com/tiergate/tiergate/internal/testing/golden"
@@ -86,29 +87,39 @@ func TestToChatRefuses(t *testing.T) {
 	api := New(Options{})
 	for _, tc := range []struct {
 		name, body, param string
+		native            bool // Anthropic's own backends can serve it (inbound.NativeOnly)
 	}{
-		{"not JSON", `{"model":`, ""},
-		{"no model", `{"max_tokens":1,"messages":[]}`, "model"},
-		{"no messages", `{"model":"m","max_tokens":1}`, "messages"},
-		{"no max_tokens", `{"model":"m","messages":[{"role":"user","content":"x"}]}`, "max_tokens"},
-		{"zero max_tokens", `{"model":"m","max_tokens":0,"messages":[{"role":"user","content":"x"}]}`, "max_tokens"},
-		{"wrong type", `{"model":"m","max_tokens":"9","messages":[]}`, "max_tokens"},
-		{"bad role", `{"model":"m","max_tokens":9,"messages":[{"role":"system","content":"x"}]}`, "messages.0.role"},
-		{"document block", `{"model":"m","max_tokens":9,"messages":[{"role":"user","content":[{"type":"document","source":{"type":"text","media_type":"text/plain","data":"x"}}]}]}`, "messages.0.content.0.type"},
-		{"server tool", `{"model":"m","max_tokens":9,"tools":[{"type":"web_search_20250305","name":"web_search"}],"messages":[{"role":"user","content":"x"}]}`, "tools.0.type"},
-		{"mcp servers", `{"model":"m","max_tokens":9,"mcp_servers":[{"type":"url","url":"https://example.com","name":"x"}],"messages":[{"role":"user","content":"x"}]}`, "mcp_servers"},
-		{"image file source", `{"model":"m","max_tokens":9,"messages":[{"role":"user","content":[{"type":"image","source":{"type":"file","file_id":"f"}}]}]}`, "messages.0.content.0.source.type"},
-		{"image media type", `{"model":"m","max_tokens":9,"messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/bmp","data":"x"}}]}]}`, "messages.0.content.0.source.media_type"},
-		{"tool input not an object", `{"model":"m","max_tokens":9,"messages":[{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"f","input":[1]}]}]}`, "messages.0.content.0.input"},
-		{"tool_result without id", `{"model":"m","max_tokens":9,"messages":[{"role":"user","content":[{"type":"tool_result","content":"x"}]}]}`, "messages.0.content.0.tool_use_id"},
-		{"tool_choice type", `{"model":"m","max_tokens":9,"tool_choice":{"type":"required"},"tools":[{"name":"f"}],"messages":[{"role":"user","content":"x"}]}`, "tool_choice.type"},
-		{"system image", `{"model":"m","max_tokens":9,"system":[{"type":"image"}],"messages":[{"role":"user","content":"x"}]}`, "system.0.type"},
+		{"not JSON", `{"model":`, "", false},
+		{"no model", `{"max_tokens":1,"messages":[]}`, "model", false},
+		{"no messages", `{"model":"m","max_tokens":1}`, "messages", false},
+		{"no max_tokens", `{"model":"m","messages":[{"role":"user","content":"x"}]}`, "max_tokens", false},
+		{"zero max_tokens", `{"model":"m","max_tokens":0,"messages":[{"role":"user","content":"x"}]}`, "max_tokens", false},
+		{"wrong type", `{"model":"m","max_tokens":"9","messages":[]}`, "max_tokens", false},
+		{"bad role", `{"model":"m","max_tokens":9,"messages":[{"role":"system","content":"x"}]}`, "messages.0.role", false},
+		{"document block", `{"model":"m","max_tokens":9,"messages":[{"role":"user","content":[{"type":"document","source":{"type":"text","media_type":"text/plain","data":"x"}}]}]}`, "messages.0.content.0.type", true},
+		{"server tool", `{"model":"m","max_tokens":9,"tools":[{"type":"web_search_20250305","name":"web_search"}],"messages":[{"role":"user","content":"x"}]}`, "tools.0.type", true},
+		{"mcp servers", `{"model":"m","max_tokens":9,"mcp_servers":[{"type":"url","url":"https://example.com","name":"x"}],"messages":[{"role":"user","content":"x"}]}`, "mcp_servers", true},
+		{"image file source", `{"model":"m","max_tokens":9,"messages":[{"role":"user","content":[{"type":"image","source":{"type":"file","file_id":"f"}}]}]}`, "messages.0.content.0.source.type", true},
+		{"image media type", `{"model":"m","max_tokens":9,"messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/bmp","data":"x"}}]}]}`, "messages.0.content.0.source.media_type", false},
+		{"tool input not an object", `{"model":"m","max_tokens":9,"messages":[{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"f","input":[1]}]}]}`, "messages.0.content.0.input", false},
+		{"tool_result without id", `{"model":"m","max_tokens":9,"messages":[{"role":"user","content":[{"type":"tool_result","content":"x"}]}]}`, "messages.0.content.0.tool_use_id", false},
+		{"tool_choice type", `{"model":"m","max_tokens":9,"tool_choice":{"type":"required"},"tools":[{"name":"f"}],"messages":[{"role":"user","content":"x"}]}`, "tool_choice.type", false},
+		{"system image", `{"model":"m","max_tokens":9,"system":[{"type":"image"}],"messages":[{"role":"user","content":"x"}]}`, "system.0.type", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := api.ToChat([]byte(tc.body))
 			var pe *providers.Error
 			if !errors.As(err, &pe) || pe.Status != http.StatusBadRequest || pe.Param != tc.param {
 				t.Fatalf("got %#v, want a 400 naming %q", err, tc.param)
+			}
+			var no *inbound.NativeOnly
+			if errors.As(err, &no) != tc.native {
+				t.Fatalf("native only: %v, want %v", no != nil, tc.native)
+			}
+			if no != nil {
+				if _, err := openaiwire.ParseChat(no.Chat); err != nil {
+					t.Fatalf("the translation to route by: %v: %s", err, no.Chat)
+				}
 			}
 		})
 	}
@@ -256,6 +267,10 @@ func FuzzToChat(f *testing.F) {
 	api := New(Options{})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		out, err := api.ToChat(body)
+		var no *inbound.NativeOnly
+		if errors.As(err, &no) {
+			out, err = no.Chat, nil
+		}
 		if err != nil {
 			var pe *providers.Error
 			if !errors.As(err, &pe) || pe.Status != http.StatusBadRequest {

@@ -35,9 +35,25 @@ func ParseRequest(body []byte) (*Request, error) {
 	return &r, nil
 }
 
+// translator translates one request.
+type translator struct {
+	// only is the first field the translation had to leave out because
+	// only a backend that speaks the Messages API can serve it (a server
+	// tool, a document block, mcp_servers): what a chat backend answers.
+	only *providers.Error
+}
+
+// native notes that e names a field only Anthropic's backends serve.
+func (tr *translator) native(e *providers.Error) {
+	if tr.only == nil {
+		tr.only = e
+	}
+}
+
 // toChat translates a Messages request into an OpenAI chat completion
-// request; model is the model to name.
-func toChat(r *Request, model string) (*openaiwire.ChatRequest, error) {
+// request; model is the model to name. Fields only Anthropic serves are
+// left out and noted in tr.only.
+func (tr *translator) toChat(r *Request, model string) (*openaiwire.ChatRequest, error) {
 	if r.MaxTokens == nil {
 		return nil, bad("max_tokens", "max_tokens: Field required")
 	}
@@ -45,10 +61,10 @@ func toChat(r *Request, model string) (*openaiwire.ChatRequest, error) {
 		return nil, bad("max_tokens", "max_tokens: Input should be greater than or equal to 1")
 	}
 	if !openaiwire.IsNull(r.MCPServers) {
-		return nil, bad("mcp_servers", "mcp_servers: MCP servers run only on Anthropic's backends; this request was routed to another")
+		tr.native(bad("mcp_servers", "mcp_servers: MCP servers run only on Anthropic's backends, and none could take this request"))
 	}
 	if !openaiwire.IsNull(r.Container) {
-		return nil, bad("container", "container: code-execution containers run only on Anthropic's backends; this request was routed to another")
+		tr.native(bad("container", "container: code-execution containers run only on Anthropic's backends, and none could take this request"))
 	}
 	c := &openaiwire.ChatRequest{Model: model, MaxTokens: r.MaxTokens, Temperature: r.Temperature, TopP: r.TopP}
 	if r.Stream {
@@ -69,16 +85,21 @@ func toChat(r *Request, model string) (*openaiwire.ChatRequest, error) {
 		c.Messages = append(c.Messages, openaiwire.Message{Role: "system", Content: quote(sys)})
 	}
 	for i, m := range r.Messages {
-		if c.Messages, err = message(c.Messages, m, i); err != nil {
+		if c.Messages, err = tr.message(c.Messages, m, i); err != nil {
 			return nil, err
 		}
 	}
 	if len(c.Messages) == 0 || len(c.Messages) == 1 && sys != "" {
-		return nil, bad("messages", "messages: at least one message with content is required")
+		if tr.only == nil {
+			return nil, bad("messages", "messages: at least one message with content is required")
+		}
+		// What is left is for routing only: no chat backend gets it.
+		c.Messages = append(c.Messages, openaiwire.Message{Role: "user", Content: quote("")})
 	}
 	for i, t := range r.Tools {
 		if t.Type != "" && t.Type != "custom" {
-			return nil, bad(fmt.Sprintf("tools.%d.type", i), "tools.%d: Anthropic's %q tool runs only on Anthropic's backends; this request was routed to another", i, t.Type)
+			tr.native(bad(fmt.Sprintf("tools.%d.type", i), "tools.%d: Anthropic's %q tool runs only on Anthropic's backends, and none could take this request", i, t.Type))
+			continue
 		}
 		if t.Name == "" {
 			return nil, bad(fmt.Sprintf("tools.%d.name", i), "tools.%d.name: Field required", i)
@@ -156,7 +177,7 @@ func blocks(raw json.RawMessage, at string) ([]Block, error) {
 }
 
 // message appends the chat messages of one Messages message to out.
-func message(out []openaiwire.Message, m Message, i int) ([]openaiwire.Message, error) {
+func (tr *translator) message(out []openaiwire.Message, m Message, i int) ([]openaiwire.Message, error) {
 	at := fmt.Sprintf("messages.%d", i)
 	bs, err := blocks(m.Content, at+".content")
 	if err != nil {
@@ -164,9 +185,9 @@ func message(out []openaiwire.Message, m Message, i int) ([]openaiwire.Message, 
 	}
 	switch m.Role {
 	case "user":
-		return userMessage(out, bs, at)
+		return tr.userMessage(out, bs, at)
 	case "assistant":
-		return assistantMessage(out, bs, at)
+		return tr.assistantMessage(out, bs, at)
 	default:
 		return nil, bad(at+".role", "%s.role: Input should be 'user' or 'assistant'", at)
 	}
@@ -174,7 +195,7 @@ func message(out []openaiwire.Message, m Message, i int) ([]openaiwire.Message, 
 
 // userMessage: tool results become tool messages, which must follow the
 // assistant's calls at once; the rest becomes one user message after them.
-func userMessage(out []openaiwire.Message, bs []Block, at string) ([]openaiwire.Message, error) {
+func (tr *translator) userMessage(out []openaiwire.Message, bs []Block, at string) ([]openaiwire.Message, error) {
 	var parts, resultImages []openaiwire.ContentPart
 	for j, b := range bs {
 		bat := fmt.Sprintf("%s.content.%d", at, j)
@@ -184,16 +205,16 @@ func userMessage(out []openaiwire.Message, bs []Block, at string) ([]openaiwire.
 				parts = append(parts, openaiwire.ContentPart{Type: "text", Text: b.Text})
 			}
 		case "image":
-			p, err := imagePart(b.Source, bat)
+			p, err := tr.imagePart(b.Source, bat)
 			if err != nil {
 				return nil, err
 			}
-			parts = append(parts, p)
+			parts = append(parts, p...)
 		case "tool_result":
 			if b.ToolUseID == "" {
 				return nil, bad(bat+".tool_use_id", "%s.tool_use_id: Field required", bat)
 			}
-			text, images, err := toolResult(b.Content, bat+".content")
+			text, images, err := tr.toolResult(b.Content, bat+".content")
 			if err != nil {
 				return nil, err
 			}
@@ -205,7 +226,9 @@ func userMessage(out []openaiwire.Message, bs []Block, at string) ([]openaiwire.
 		case "thinking", "redacted_thinking":
 			// Chat completions take no reasoning as input: dropped.
 		default:
-			return nil, unsupportedBlock(b.Type, bat)
+			if err := tr.unsupportedBlock(b.Type, bat); err != nil {
+				return nil, err
+			}
 		}
 	}
 	parts = append(resultImages, parts...)
@@ -223,7 +246,7 @@ func content(parts []openaiwire.ContentPart) json.RawMessage {
 	return openaiwire.MustMarshal(parts)
 }
 
-func assistantMessage(out []openaiwire.Message, bs []Block, at string) ([]openaiwire.Message, error) {
+func (tr *translator) assistantMessage(out []openaiwire.Message, bs []Block, at string) ([]openaiwire.Message, error) {
 	var text strings.Builder
 	var calls []openaiwire.ToolCall
 	for j, b := range bs {
@@ -249,7 +272,9 @@ func assistantMessage(out []openaiwire.Message, bs []Block, at string) ([]openai
 		case "thinking", "redacted_thinking":
 			// Dropped: chat completions take no reasoning as input.
 		default:
-			return nil, unsupportedBlock(b.Type, bat)
+			if err := tr.unsupportedBlock(b.Type, bat); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if text.Len() == 0 && len(calls) == 0 {
@@ -264,7 +289,7 @@ func assistantMessage(out []openaiwire.Message, bs []Block, at string) ([]openai
 
 // toolResult reads a tool_result's content: its text, and its images
 // (which a tool message cannot carry).
-func toolResult(raw json.RawMessage, at string) (string, []openaiwire.ContentPart, error) {
+func (tr *translator) toolResult(raw json.RawMessage, at string) (string, []openaiwire.ContentPart, error) {
 	if openaiwire.IsNull(raw) {
 		return "", nil, nil
 	}
@@ -282,13 +307,15 @@ func toolResult(raw json.RawMessage, at string) (string, []openaiwire.ContentPar
 				texts = append(texts, *b.Text)
 			}
 		case "image":
-			p, err := imagePart(b.Source, bat)
+			p, err := tr.imagePart(b.Source, bat)
 			if err != nil {
 				return "", nil, err
 			}
-			images = append(images, p)
+			images = append(images, p...)
 		default:
-			return "", nil, unsupportedBlock(b.Type, bat)
+			if err := tr.unsupportedBlock(b.Type, bat); err != nil {
+				return "", nil, err
+			}
 		}
 	}
 	return strings.Join(texts, "\n"), images, nil
@@ -296,34 +323,41 @@ func toolResult(raw json.RawMessage, at string) (string, []openaiwire.ContentPar
 
 var imageTypes = map[string]bool{"image/jpeg": true, "image/png": true, "image/gif": true, "image/webp": true}
 
-func imagePart(s *Source, at string) (openaiwire.ContentPart, error) {
+// imagePart is an image block as a chat image part: none (noted in
+// tr.only) for a source only Anthropic reads (an uploaded file).
+func (tr *translator) imagePart(s *Source, at string) ([]openaiwire.ContentPart, error) {
 	if s == nil {
-		return openaiwire.ContentPart{}, bad(at+".source", "%s.source: Field required", at)
+		return nil, bad(at+".source", "%s.source: Field required", at)
 	}
 	var u string
 	switch s.Type {
 	case "base64":
 		if !imageTypes[s.MediaType] {
-			return openaiwire.ContentPart{}, bad(at+".source.media_type", "%s.source.media_type: Input should be 'image/jpeg', 'image/png', 'image/gif' or 'image/webp'", at)
+			return nil, bad(at+".source.media_type", "%s.source.media_type: Input should be 'image/jpeg', 'image/png', 'image/gif' or 'image/webp'", at)
 		}
 		if s.Data == "" {
-			return openaiwire.ContentPart{}, bad(at+".source.data", "%s.source.data: Field required", at)
+			return nil, bad(at+".source.data", "%s.source.data: Field required", at)
 		}
 		u = "data:" + s.MediaType + ";base64," + s.Data
 	case "url":
 		if s.URL == "" {
-			return openaiwire.ContentPart{}, bad(at+".source.url", "%s.source.url: Field required", at)
+			return nil, bad(at+".source.url", "%s.source.url: Field required", at)
 		}
 		u = s.URL
 	default:
-		return openaiwire.ContentPart{}, bad(at+".source.type", "%s.source: only base64 and url image sources are translated for this backend, not %q", at, s.Type)
+		tr.native(bad(at+".source.type", "%s.source: only base64 and url image sources can be translated, not %q, and no Anthropic backend could take this request", at, s.Type))
+		return nil, nil
 	}
-	return openaiwire.ContentPart{Type: "image_url", ImageURL: &openaiwire.ImageURL{URL: u}}, nil
+	return []openaiwire.ContentPart{{Type: "image_url", ImageURL: &openaiwire.ImageURL{URL: u}}}, nil
 }
 
-func unsupportedBlock(typ, at string) error {
+// unsupportedBlock: a block without a type is the client's mistake;
+// one of a type chat has no counterpart for (a document, a server
+// tool's blocks) is left out and noted in tr.only.
+func (tr *translator) unsupportedBlock(typ, at string) error {
 	if typ == "" {
 		return bad(at+".type", "%s.type: Field required", at)
 	}
-	return bad(at+".type", "%s: %q content blocks are not translated for this backend (only text, image, tool_use, tool_result and thinking)", at, typ)
+	tr.native(bad(at+".type", "%s: %q content blocks cannot be translated (only text, image, tool_use, tool_result and thinking), and no Anthropic backend could take this request", at, typ))
+	return nil
 }
