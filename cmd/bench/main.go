@@ -58,6 +58,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -184,6 +185,9 @@ func run(ctx context.Context, args []string, e env) error {
 	wide := fs.Bool("wide", false, "print the full summary table (every percentile and column; wider than 80 columns) instead of the narrow one")
 	progress := fs.String("progress", "auto", "progress display: auto (a bar on a terminal, else lines), bar, lines or off")
 	level := fs.String("log-level", "warn", "log level: debug, info, warn, error")
+	slo := fs.String("slo", "", "score each step's goodput against `bounds` such as ttft=800ms,itl=60ms,e2e=20s (itl: a request's mean gap between tokens)")
+	findMax := fs.Bool("find-max-rate", false, "after the steps, search each model's highest open-loop rate that keeps -slo for -slo-goal of requests (starts at the first -rate, else 1/s)")
+	sloGoal := fs.Float64("slo-goal", 0.9, "share of requests that must meet -slo for -find-max-rate")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -213,6 +217,32 @@ func run(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	o.Steps = steps
+	if *slo != "" {
+		if o.SLO, err = bench.ParseSLO(*slo); err != nil {
+			return fmt.Errorf("-%w", err)
+		}
+	}
+	if *findMax {
+		if o.SLO == nil {
+			return errors.New("-find-max-rate needs -slo: the bounds the rate must keep (e.g. -slo ttft=800ms,e2e=20s)")
+		}
+		if !(*sloGoal > 0 && *sloGoal <= 1) {
+			return errors.New("-slo-goal: give a share between 0 and 1 (e.g. 0.9)")
+		}
+		o.FindMaxRate = &bench.MaxRateSearch{Goal: *sloGoal, Arrival: bench.Arrival(*arrival)}
+		if !set["concurrency"] {
+			// The search makes its own open-loop steps; the default
+			// concurrency sweep is not asked for.
+			o.Steps = nil
+		}
+		for _, st := range steps {
+			if st.Rate > 0 {
+				o.FindMaxRate.Start = st.Rate
+				o.Steps = slices.DeleteFunc(o.Steps, func(s bench.Step) bool { return s.Rate > 0 })
+				break
+			}
+		}
+	}
 	if *promptsFile != "" {
 		f, err := os.Open(*promptsFile)
 		if err != nil {

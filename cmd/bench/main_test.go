@@ -85,6 +85,9 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"-log-level", "loud"}, "-log-level"},
 		{[]string{"extra"}, "unexpected argument"},
 		{[]string{"-config", "testdata/emu.yaml", "-model", "nope"}, `model "nope" is not served`},
+		{[]string{"-slo", "ttft=soon"}, "-slo"},
+		{[]string{"-find-max-rate"}, "-find-max-rate needs -slo"},
+		{[]string{"-find-max-rate", "-slo", "e2e=1s", "-slo-goal", "2"}, "-slo-goal"},
 	} {
 		r := runBench(t, map[string]string{"EMU_URL": "http://127.0.0.1:1/v1", "EMU_KEY": "k"}, tc.args...)
 		if r.err == nil || !strings.Contains(r.err.Error(), tc.want) {
@@ -161,6 +164,34 @@ func TestTargetURL(t *testing.T) {
 	}
 	if len(f.Tiers) != 2 || f.Tiers[0].Model != "gpt-4o-mini" || f.Tiers[1].Model != "other" {
 		t.Errorf("merged tiers %+v", f.Tiers)
+	}
+}
+
+// TestSLOAndMaxRate: with -slo every step gets its goodput, and
+// -find-max-rate reports the highest rate that keeps it (here none: an
+// SLO no request can meet).
+func TestSLOAndMaxRate(t *testing.T) {
+	emu := openaiemu.New(openaiemu.Options{TTFT: 20 * time.Millisecond, Reply: "a b c"})
+	defer emu.Close()
+	out := filepath.Join(t.TempDir(), "out")
+	r := runBench(t, nil, "-target", strings.TrimSuffix(emu.URL, "/v1"), "-model", "m", "-concurrency", "1", "-rate", "50", "-requests", "4",
+		"-warmup", "0", "-max-tokens", "16", "-slo", "ttft=5ms", "-find-max-rate", "-out", out, "-tiers-out", "off", "-progress", "off")
+	if r.err != nil {
+		t.Fatalf("%v\n%s", r.err, r.stderr)
+	}
+	for _, want := range []string{"SLO ttft=5ms", "GOOD REQ/S", "c=1", "0.0%", "no rate tried met the SLO for 90% of requests (the lowest tried, 50.0/s, did"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	var res bench.Results
+	b, _ := os.ReadFile(filepath.Join(out, "results.json"))
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.MaxRates) != 1 || res.MaxRates[0].Rate != 0 || res.MaxRates[0].Failed != 50 || len(res.Runs) != 2 ||
+		res.Runs[0].Goodput == nil || res.Runs[0].Goodput.Attainment != 0 || res.Runs[1].Rate != 50 {
+		t.Errorf("max rates %+v, runs %d", res.MaxRates, len(res.Runs))
 	}
 }
 

@@ -51,6 +51,7 @@ func runOverhead(ctx context.Context, args []string, e env) error {
 	openRounds := fs.Int("open-rounds", 10, "blocks each open-loop rate is cut into, the paths taking turns")
 	imgReq := fs.Int("image-requests", 300, "requests per path with a ~1 MB image body (0 for none)")
 	out := fs.String("json", "", "also write the report as JSON to `file`")
+	key := fs.Bool("key", false, "require a gateway key (limits checked, spend ledger written) and send it with every request")
 	var gwEnv listFlag
 	fs.Var(&gwEnv, "gateway-env", "`VAR=value` for the gateway process only, e.g. GOGC=200 (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -86,7 +87,7 @@ func runOverhead(ctx context.Context, args []string, e env) error {
 	}
 	rep, err := overhead.Run(ctx, overhead.Options{GatewayBin: *gw, ProxyCmd: []string{self, "overhead-proxy"}, Core: *core,
 		Rate: *rate, Requests: *requests, Chunks: *chunks, Concurrency: *conc, Saturate: *sat, Rounds: *rounds, Log: e.stderr, GatewayEnv: gwEnv,
-		OpenRates: rates, OpenRequests: *openReq, OpenRounds: *openRounds, ImageRequests: *imgReq})
+		OpenRates: rates, OpenRequests: *openReq, OpenRounds: *openRounds, ImageRequests: *imgReq, Key: *key})
 	if err != nil {
 		return err
 	}

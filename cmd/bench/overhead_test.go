@@ -81,4 +81,23 @@ func TestOverheadCommand(t *testing.T) {
 			t.Errorf("gateway errors: %+v", p)
 		}
 	}
+
+	// With -key the gateway requires a key and every request carries
+	// one; a request refused for its key would count as an error.
+	out, err = exec.Command(benchBin, "overhead", "-key", "-gateway", gwBin, "-core", "", "-requests", "60", "-rate", "200",
+		"-saturate", "300ms", "-concurrency", "8", "-json", jsonPath, "-open-rate", "", "-image-requests", "0").Output()
+	if err != nil {
+		t.Fatalf("bench overhead -key: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "every request sends a gateway key") {
+		t.Errorf("the report does not say a key was used:\n%s", out)
+	}
+	b, _ = os.ReadFile(jsonPath)
+	var keyed struct{ Gateway path }
+	if err := json.Unmarshal(b, &keyed); err != nil {
+		t.Fatal(err)
+	}
+	if keyed.Gateway.Errors != 0 || keyed.Gateway.RPS <= 0 {
+		t.Errorf("with a key: %+v", keyed.Gateway)
+	}
 }

@@ -114,22 +114,24 @@ func runKeys(ctx context.Context, args []string, out io.Writer, getenv func(stri
 		if id == "" {
 			return fmt.Errorf("keys %s: give the key's id (gateway keys list shows them)", cmd)
 		}
-		var k keys.Key
-		var err error
 		if cmd == "show" {
-			k, err = c.Get(ctx, id)
-		} else {
-			k, err = c.Revoke(ctx, id)
+			sh, err := c.Show(ctx, id)
+			if err != nil {
+				return err
+			}
+			if err := admin.WriteTable(out, []keys.Key{sh.Key}, now); err != nil {
+				return err
+			}
+			return admin.WriteUsage(out, sh)
 		}
+		k, err := c.Revoke(ctx, id)
 		if err != nil {
 			return err
 		}
 		if err := admin.WriteTable(out, []keys.Key{k}, now); err != nil {
 			return err
 		}
-		if cmd == "revoke" {
-			fmt.Fprintf(out, "Revoked: requests with this key get 401 from now on.\n")
-		}
+		fmt.Fprintf(out, "Revoked: requests with this key get 401 from now on.\n")
 		return nil
 	}
 	return fmt.Errorf("keys: unknown command %q\n%s", cmd, keysUsage)

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tiergate/tiergate/internal/app"
 	"github.com/tiergate/tiergate/internal/app/apptest"
@@ -83,7 +84,16 @@ func TestKeysCommand(t *testing.T) {
 		!strings.Contains(lines[1], "active") || strings.Contains(out, secret) {
 		t.Errorf("list printed:\n%s", out)
 	}
-	if out, err = run("show", id); err != nil || !strings.Contains(out, "budget=$50/month") || strings.Contains(out, secret) {
+	// show adds the period's usage from the spend ledger, which its
+	// writer fills a moment after the answer.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		out, err = run("show", id)
+		if err == nil && strings.Contains(out, ": 1 requests, ") || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil || !strings.Contains(out, "budget=$50/month") || !strings.Contains(out, ": 1 requests, ") ||
+		!strings.Contains(out, "of a $50.00 monthly budget") || strings.Contains(out, secret) {
 		t.Errorf("show: %v\n%s", err, out)
 	}
 	if out, err = run("revoke", id); err != nil || !strings.Contains(out, "revoked") {

@@ -135,6 +135,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	}
 	profiles = append(profiles, "pinned")
 	a.metrics = metrics.NewWithOptions(o.Registry, set.Catalog(), metrics.Options{Profiles: profiles, Status: a.status, Providers: a.providers, KeyKnown: a.keys.Known})
+	o.Registry.MustRegister(metrics.NewKeyBudgetCollector(a.keyBudgets, a.keys.Known))
 	if cfg.Server.MaxConcurrent > 0 {
 		a.slots = make(chan struct{}, cfg.Server.MaxConcurrent)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
 	"github.com/tiergate/tiergate/internal/testing/leak"
 	"github.com/tiergate/tiergate/internal/testing/syncbuf"
+	"github.com/tiergate/tiergate/internal/testing/webtest"
 	"github.com/tiergate/tiergate/internal/tiers"
 )
 
@@ -90,36 +91,9 @@ func gauge(t *testing.T, g prometheus.Gatherer, name string, labels map[string]s
 // chatBody is a chat request for model m.
 const chatBody = `{"model":"m","messages":[{"role":"user","content":"hi"}]}`
 
-// do sends a request with body (none when "") and the headers hdr, and
-// returns the response, its body read and closed, and that body.
-func do(t *testing.T, method, url, body string, hdr map[string]string) (*http.Response, []byte) {
-	t.Helper()
-	var r io.Reader = http.NoBody
-	if body != "" {
-		r = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, url, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, b
-}
-
 func chat(t *testing.T, url string) int {
 	t.Helper()
-	resp, _ := do(t, "POST", url+"/v1/chat/completions", chatBody, map[string]string{"Content-Type": "application/json"})
+	resp, _ := webtest.Send(t, "POST", url+"/v1/chat/completions", chatBody, map[string]string{"Content-Type": "application/json"})
 	return resp.StatusCode
 }
 
@@ -318,12 +292,7 @@ func TestLocalProviderComesUpLater(t *testing.T) {
 	}
 	gw := apptest.Start(t, cfg, app.Options{})
 	models := func() string {
-		resp, err := http.Get(gw.URL + "/v1/models")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		_, b := webtest.Send(t, "GET", gw.URL+"/v1/models", "", nil)
 		return string(b)
 	}
 	if m := models(); strings.Contains(m, "ollama/") {
@@ -343,12 +312,7 @@ func TestLocalProviderComesUpLater(t *testing.T) {
 	up.Store(true)
 	d := waitFor("Ollama came up", func() bool { return strings.Contains(models(), `"ollama/llama3:8b"`) })
 	t.Logf("Ollama noticed %v after it came up (rediscover_interval %v)", d, every)
-	resp, err := http.Post(gw.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"ollama/llama3:8b","messages":[{"role":"user","content":"hi"}]}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	resp, b := webtest.Send(t, "POST", gw.URL+"/v1/chat/completions", `{"model":"ollama/llama3:8b","messages":[{"role":"user","content":"hi"}]}`, map[string]string{"Content-Type": "application/json"})
 	if resp.StatusCode != 200 {
 		t.Fatalf("chat on the late Ollama: %d %s", resp.StatusCode, b)
 	}

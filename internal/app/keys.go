@@ -5,12 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"time"
 
 	"github.com/tiergate/tiergate/internal/keys"
 	"github.com/tiergate/tiergate/internal/keys/admin"
+	"github.com/tiergate/tiergate/internal/observe/metrics"
 )
 
 // DataDir is where the gateway keeps its database: server.data_dir, else
@@ -35,7 +39,7 @@ func DataDir(dataDir string, getenv func(string) string) string {
 func (a *App) openKeys(ctx context.Context) error {
 	dir := DataDir(a.cfg.Server.DataDir, a.o.Getenv)
 	open := func(ctx context.Context) (keys.Store, error) { return keys.OpenSQLite(ctx, dir) }
-	ro := keys.RingOptions{Mode: a.cfg.Auth.Mode, Open: open}
+	ro := keys.RingOptions{Mode: a.cfg.Auth.Mode, Open: open, Profiles: slices.Sorted(maps.Keys(a.cfg.Profiles))}
 	for _, k := range a.cfg.Auth.Keys {
 		ro.Static = append(ro.Static, k.Parsed)
 	}
@@ -103,3 +107,26 @@ func loopback(addr string) bool {
 // Keys is the gateway's key ring (the admin API and tests change keys
 // through it).
 func (a *App) Keys() *keys.Ring { return a.keys }
+
+// keyBudgets is the metrics' view of the keys' budgets (usable keys with
+// one), read when Prometheus scrapes: what each spent this period as its
+// budget counts it.
+func (a *App) keyBudgets() []metrics.KeyBudget {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	now := time.Now()
+	var out []metrics.KeyBudget
+	for _, k := range a.keys.List() {
+		b := k.Policy.Budget
+		if b == nil || b.USD <= 0 || k.RevokedAt != nil || (k.ExpiresAt != nil && !now.Before(*k.ExpiresAt)) {
+			continue
+		}
+		spent, err := a.keys.Spent(ctx, k)
+		if err != nil {
+			a.log.Warn("metrics: reading a key's spend", "key_id", k.ID, "err", err)
+			continue
+		}
+		out = append(out, metrics.KeyBudget{Name: k.Name, BudgetUSD: b.USD, SpentUSD: spent})
+	}
+	return out
+}

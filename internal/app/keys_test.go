@@ -15,6 +15,7 @@ import (
 	"github.com/tiergate/tiergate/internal/config"
 	"github.com/tiergate/tiergate/internal/keys"
 	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
+	"github.com/tiergate/tiergate/internal/testing/webtest"
 )
 
 // authed sends a chat request with the given headers and returns the
@@ -23,7 +24,7 @@ func authed(t *testing.T, url string, hdr map[string]string) (int, string) {
 	t.Helper()
 	h := map[string]string{"Content-Type": "application/json"}
 	maps.Copy(h, hdr)
-	resp, b := do(t, "POST", url+"/v1/chat/completions", chatBody, h)
+	resp, b := webtest.Send(t, "POST", url+"/v1/chat/completions", chatBody, h)
 	var e struct {
 		Error struct {
 			Code    string `json:"code"`
@@ -40,7 +41,7 @@ func authed(t *testing.T, url string, hdr map[string]string) (int, string) {
 
 func get(t *testing.T, url string) int {
 	t.Helper()
-	resp, _ := do(t, "GET", url, "", nil)
+	resp, _ := webtest.Send(t, "GET", url, "", nil)
 	return resp.StatusCode
 }
 
@@ -193,7 +194,7 @@ func TestKeyRPM(t *testing.T) {
 	}
 	_, free, _ := gw.Keys().Create(context.Background(), "free", keys.Policy{}, nil)
 	send := func(secret string) *http.Response {
-		resp, _ := do(t, "POST", gw.URL+"/v1/chat/completions", chatBody, map[string]string{"Authorization": "Bearer " + secret})
+		resp, _ := webtest.Send(t, "POST", gw.URL+"/v1/chat/completions", chatBody, map[string]string{"Authorization": "Bearer " + secret})
 		return resp
 	}
 	for i, want := range []string{"1", "0"} {

@@ -3,7 +3,6 @@ package app_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"math"
 	"net/http"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/tiergate/tiergate/internal/keys/admin"
 	"github.com/tiergate/tiergate/internal/observe/metrics"
 	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
+	"github.com/tiergate/tiergate/internal/testing/webtest"
 )
 
 // pricedModel is oneModel with a list price, so that requests cost.
@@ -72,16 +72,9 @@ func TestLedgerMatchesMetrics(t *testing.T) {
 	const rounds = 5
 	for range rounds {
 		for _, b := range bodies {
-			req, _ := http.NewRequest("POST", gw.URL+"/v1/chat/completions", strings.NewReader(b))
-			req.Header.Set("Authorization", "Bearer "+secret)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
+			resp, body := webtest.Send(t, "POST", gw.URL+"/v1/chat/completions", b, map[string]string{"Authorization": "Bearer " + secret})
 			if resp.StatusCode != 200 {
-				t.Fatalf("status %d", resp.StatusCode)
+				t.Fatalf("status %d: %s", resp.StatusCode, body)
 			}
 		}
 	}
@@ -134,13 +127,7 @@ func TestLedgerMatchesMetrics(t *testing.T) {
 // response (body read) and its error code.
 func keyedChat(t *testing.T, url, secret, body string) (*http.Response, string, int) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", url+"/v1/chat/completions", strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+secret)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	resp, b := webtest.Send(t, "POST", url+"/v1/chat/completions", body, map[string]string{"Authorization": "Bearer " + secret})
 	var out struct {
 		Usage struct {
 			Total int `json:"total_tokens"`
@@ -150,7 +137,6 @@ func keyedChat(t *testing.T, url, secret, body string) (*http.Response, string, 
 			Type string `json:"type"`
 		} `json:"error"`
 	}
-	b, _ := io.ReadAll(resp.Body)
 	json.Unmarshal(b, &out)
 	return resp, out.Error.Code, out.Usage.Total
 }
@@ -173,9 +159,7 @@ func TestKeyTPMUnderLoad(t *testing.T) {
 	used, ok, refused := 0, 0, 0
 	var wg sync.WaitGroup
 	for range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for range each {
 				resp, code, total := keyedChat(t, gw.URL, secret, `{"model":"m","max_tokens":20,"messages":[{"role":"user","content":"a few words of prompt here"}]}`)
 				mu.Lock()
@@ -193,7 +177,7 @@ func TestKeyTPMUnderLoad(t *testing.T) {
 				}
 				mu.Unlock()
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	if used > tpm || ok == 0 || refused == 0 {

@@ -43,6 +43,8 @@ type Set struct {
 	disabled  []Disabled
 	// byUpstream maps "provider/upstream" to a catalog entry.
 	byUpstream map[string]*catalog.Model
+	// reused is set when the set was built again (Options.Reuse).
+	reused bool
 }
 
 // Options for Build.
@@ -109,7 +111,7 @@ func Build(ctx context.Context, cfg *config.Config, o Options) (*Set, error) {
 		if !reused {
 			var err error
 			p, err = con(providers.Options{Name: name, BaseURL: pc.BaseURL, APIKey: key, KeyEnv: pc.APIKeyEnv,
-				HTTPClient: o.HTTPClient, Headers: pc.Headers, DefaultMaxTokens: pc.DefaultMaxTokens, Logger: log})
+				HTTPClient: o.HTTPClient, Headers: pc.Headers, DefaultMaxTokens: pc.DefaultMaxTokens, ResponsesAPI: pc.ResponsesAPI != nil && *pc.ResponsesAPI, Logger: log})
 			if err != nil {
 				return nil, fmt.Errorf("providers.%s: %w", name, err)
 			}
@@ -175,6 +177,8 @@ func Build(ctx context.Context, cfg *config.Config, o Options) (*Set, error) {
 			}
 		}
 	}
+	s.reused = o.Reuse != nil
+	models = s.servedTasks(models, log)
 	c, err := catalog.New(models)
 	if err != nil {
 		return nil, err
@@ -310,4 +314,44 @@ func (s *Set) Lookup(name string) (*catalog.Model, bool) {
 		}
 	}
 	return found, found != nil
+}
+
+// servedTasks leaves out of models the speech tasks their provider's
+// adapter does not serve (providers.Transcriber, providers.Speaker), with
+// a warning: the router would pick such a model and every request would
+// fail. A model left with no task is left out.
+func (s *Set) servedTasks(models []*catalog.Model, log *slog.Logger) []*catalog.Model {
+	out := models[:0:0]
+	for _, m := range models {
+		p := s.providers[m.Provider]
+		var kept []catalog.Task
+		for _, t := range m.Tasks {
+			ok := true
+			switch t {
+			case catalog.SpeechToText:
+				_, ok = p.(providers.Transcriber)
+			case catalog.TextToSpeech:
+				_, ok = p.(providers.Speaker)
+			}
+			if ok {
+				kept = append(kept, t)
+				continue
+			}
+			level := slog.LevelWarn
+			if s.reused {
+				level = slog.LevelDebug // said when the set was first built
+			}
+			log.Log(context.Background(), level, "model task not served", "model", m.ID, "task", t, "provider", m.Provider, "type", s.types[m.Provider],
+				"fix", "only openai-type providers serve the speech tasks: remove the task or move the model to such a provider")
+		}
+		switch {
+		case len(kept) == len(m.Tasks):
+			out = append(out, m)
+		case len(kept) > 0:
+			c := *m
+			c.Tasks = kept
+			out = append(out, &c)
+		}
+	}
+	return out
 }

@@ -154,6 +154,13 @@ type Options struct {
 	Resamples int
 	// Confidence is the intervals' level; 0 means 0.95.
 	Confidence float64
+	// SLO, when set, scores every step's requests against it
+	// (RunResult.Goodput).
+	SLO *SLO
+	// FindMaxRate, when set (with an SLO), searches each target's highest
+	// open-loop rate that keeps the SLO (Results.MaxRates) after its
+	// steps, which may then be none.
+	FindMaxRate *MaxRateSearch
 	// Progress is told about each phase; nil for none.
 	Progress Progress
 	// Logger receives debug logs; nil means slog.Default().
@@ -164,7 +171,13 @@ type Options struct {
 }
 
 func (o *Options) validate() error {
-	if len(o.Steps) == 0 {
+	if o.FindMaxRate != nil && o.SLO == nil {
+		return errors.New("a search for the highest rate needs an SLO to keep (such as ttft=800ms,e2e=20s)")
+	}
+	if m := o.FindMaxRate; m != nil && (m.Goal < 0 || m.Goal > 1 || m.Start < 0 || m.Precision < 0 || m.Limit < 0) {
+		return errors.New("the rate search's goal must be between 0 and 1, and its start, precision and limit not negative")
+	}
+	if len(o.Steps) == 0 && o.FindMaxRate == nil {
 		return errors.New("no load steps: give a concurrency or a rate")
 	}
 	for _, s := range o.Steps {
@@ -352,12 +365,19 @@ func Run(ctx context.Context, targets []Target, o Options) (*Results, error) {
 			res.Untiered = append(res.Untiered, Untiered{Model: t.Model, Provider: t.Provider, Reason: "not measured: " + warmFailed[ti]})
 			continue
 		}
-		if len(runs) == 0 {
+		if len(runs) == 0 && e.o.FindMaxRate == nil {
 			res.Untiered = append(res.Untiered, Untiered{Model: t.Model, Provider: t.Provider, Reason: "not measured: the run was interrupted"})
 			continue
 		}
-		res.Runs = append(res.Runs, runs...)
-		e.tier(res, t, runs)
+		if len(runs) > 0 {
+			res.Runs = append(res.Runs, runs...)
+			e.tier(res, t, runs)
+		}
+		if e.o.FindMaxRate != nil && warmFailed[ti] == "" && ctx.Err() == nil {
+			// The search's steps are reported, not tiered: tiers come
+			// from the steps asked for.
+			res.MaxRates = append(res.MaxRates, e.findMaxRate(ctx, t, &res.Runs))
+		}
 	}
 	res.Interrupted = ctx.Err() != nil
 	res.FinishedAt = time.Now().UTC()

@@ -36,6 +36,8 @@ type Results struct {
 	Tiers     []tiers.Entry `json:"tiers"`
 	Untiered  []Untiered    `json:"untiered,omitempty"`
 	TierRules []tiers.Rule  `json:"tier_rules"`
+	// MaxRates are the answers of Options.FindMaxRate, a target each.
+	MaxRates []MaxRate `json:"max_rates,omitempty"`
 	// Meta describes the run: the bench's version, its flags, the host
 	// (cmd/bench fills it in).
 	Meta *Meta `json:"meta,omitempty"`
@@ -73,6 +75,8 @@ type Settings struct {
 	// Resamples and Confidence set the bootstrap intervals.
 	Resamples  int     `json:"resamples"`
 	Confidence float64 `json:"confidence"`
+	// SLO is the bound goodput is scored against ("" without one).
+	SLO string `json:"slo,omitempty"`
 }
 
 func settingsOf(o *Options) Settings {
@@ -81,6 +85,9 @@ func settingsOf(o *Options) Settings {
 		Resamples: o.Resamples, Confidence: o.Confidence}
 	if o.Repeat > 1 {
 		s.Repeat = o.Repeat
+	}
+	if o.SLO != nil {
+		s.SLO = o.SLO.String()
 	}
 	if s.Resamples == 0 {
 		s.Resamples = 1000
@@ -182,6 +189,8 @@ type RunResult struct {
 	// Series is the step second by second (each repeat in turn):
 	// requests completed and failed, tokens/s and TTFT.
 	Series []Second `json:"series,omitempty"`
+	// Goodput is the step against Options.SLO, nil without one.
+	Goodput *Goodput `json:"goodput,omitempty"`
 
 	// Records are the step's requests, for per-request outputs.
 	Records []Record `json:"-"`
@@ -328,6 +337,9 @@ func (e *engine) summarize(t *Target, s Step, segs []segment) *RunResult {
 	}
 	run.FinishedAt = last.UTC()
 	run.DurationS = round(wall.Seconds())
+	if e.o.SLO != nil {
+		run.Goodput = e.o.SLO.goodput(recs, wall)
+	}
 	if wall > 0 {
 		run.Throughput = Throughput{RequestsPerS: round(float64(run.Requests.Succeeded) / wall.Seconds()),
 			OutputTokensPerS: round(float64(totalTokens) / wall.Seconds())}

@@ -76,14 +76,28 @@ func (t Tier) Rank() int {
 	return -1
 }
 
-// Price is a list price in USD per million tokens, with its provenance.
+// Price is a list price in USD per million tokens, with its provenance;
+// the speech tasks bill by the minute of audio (speech-to-text) or the
+// million input characters (text-to-speech) instead.
 type Price struct {
 	Input  float64 `yaml:"input" json:"input"`
 	Output float64 `yaml:"output" json:"output"`
+	// PerMinute is USD per minute of transcribed audio (speech-to-text
+	// models only; OpenAI's whisper-1: 0.006).
+	PerMinute float64 `yaml:"per_minute" json:"per_minute,omitempty"`
+	// PerMillionChars is USD per million input characters (text-to-speech
+	// models only; OpenAI's tts-1: 15).
+	PerMillionChars float64 `yaml:"per_million_chars" json:"per_million_chars,omitempty"`
 	// Source says where the price was read (a pricing page).
 	Source string `yaml:"source" json:"source,omitempty"`
 	// AsOf is the date the price was known to hold (YYYY-MM-DD).
 	AsOf string `yaml:"as_of" json:"as_of,omitempty"`
+}
+
+// AudioCost is what seconds of transcribed audio and chars of spoken
+// input cost at p, in USD.
+func (p Price) AudioCost(seconds float64, chars int) float64 {
+	return max(seconds, 0)/60*p.PerMinute + float64(max(chars, 0))*p.PerMillionChars/1e6
 }
 
 // Model is one catalog entry.
@@ -164,8 +178,14 @@ func (m *Model) Validate(where string) error {
 	if m.ContextWindow < 0 {
 		return fmt.Errorf("%s: context_window %d is negative", where, m.ContextWindow)
 	}
-	if m.Price.Input < 0 || m.Price.Output < 0 {
+	if m.Price.Input < 0 || m.Price.Output < 0 || m.Price.PerMinute < 0 || m.Price.PerMillionChars < 0 {
 		return fmt.Errorf("%s: price is negative", where)
+	}
+	if m.Price.PerMinute > 0 && !m.Has(SpeechToText) {
+		return fmt.Errorf("%s: price.per_minute bills transcribed audio, and the model's tasks have no %s: move the price to input/output or add the task", where, SpeechToText)
+	}
+	if m.Price.PerMillionChars > 0 && !m.Has(TextToSpeech) {
+		return fmt.Errorf("%s: price.per_million_chars bills spoken input, and the model's tasks have no %s: move the price to input/output or add the task", where, TextToSpeech)
 	}
 	if m.Quality < 0 || m.Quality > 100 {
 		return fmt.Errorf("%s: quality %d is outside 0-100", where, m.Quality)

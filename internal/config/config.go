@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/url"
 	"os"
 	"path"
 	"reflect"
@@ -292,10 +293,25 @@ type Provider struct {
 	// DefaultMaxTokens is sent when a client gives none and the provider
 	// requires it (Anthropic).
 	DefaultMaxTokens int `yaml:"default_max_tokens"`
+	// ResponsesAPI (openai type only) says the upstream serves OpenAI's
+	// Responses API (POST /responses), so that the gateway's
+	// /v1/responses requests routed to it pass through unchanged but for
+	// the model; without it they are translated into chat completions.
+	// Absent, it is true for https://api.openai.com and false for every
+	// other OpenAI-compatible server (Groq, vLLM, Ollama's OpenAI API, LM
+	// Studio), which validate sets it to.
+	ResponsesAPI *bool `yaml:"responses_api"`
 	// EnableHint is shown when the provider is disabled.
 	EnableHint string `yaml:"enable_hint"`
 	// Probe configures active probes of the provider's chat models.
 	Probe Probe `yaml:"probe"`
+}
+
+// isOpenAI reports whether base is OpenAI's own API, which serves the
+// Responses API (responses_api's default).
+func isOpenAI(base string) bool {
+	u, err := url.Parse(base)
+	return err == nil && strings.EqualFold(u.Hostname(), "api.openai.com")
 }
 
 // Defaults.
@@ -497,6 +513,13 @@ func (c *Config) validate(root *yaml.Node) error {
 		}
 		if strings.Contains(name, "/") {
 			return fmt.Errorf("providers.%s: a provider name cannot contain '/'", name)
+		}
+		switch {
+		case p.Type != TypeOpenAI && p.ResponsesAPI != nil:
+			return fmt.Errorf("providers.%s: responses_api is for openai providers (OpenAI-compatible servers); a %s provider is served OpenAI's Responses API by translation", name, p.Type)
+		case p.Type == TypeOpenAI && p.ResponsesAPI == nil:
+			on := isOpenAI(p.BaseURL)
+			p.ResponsesAPI = &on
 		}
 		if p.Deployment == "" {
 			p.Deployment = catalog.SelfHosted
@@ -738,7 +761,10 @@ func (c *Config) validateAuth(root *yaml.Node) error {
 			if err != nil {
 				return fmt.Errorf("%s: policy: %v", where, err)
 			}
-			if p.Policy, err = keys.ParsePolicy(b); err != nil {
+			if p.Policy, err = keys.ParsePolicy(b); err == nil && len(c.Profiles) > 0 {
+				err = p.Policy.CheckProfiles(slices.Sorted(maps.Keys(c.Profiles)))
+			}
+			if err != nil {
 				return fmt.Errorf("%s: policy (line %d): %s", where, k.Policy.Line, strings.TrimPrefix(err.Error(), "policy: "))
 			}
 		}

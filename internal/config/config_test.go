@@ -84,6 +84,7 @@ func TestBadConfigs(t *testing.T) {
 			[]string{`fallback "z"`}},
 		{"negative drain delay", "server:\n  drain_delay: -1s\n", []string{"server.drain_delay must be positive"}},
 		{"negative max_concurrent", "server:\n  max_concurrent: -3\n", []string{"server.max_concurrent must be positive"}},
+		{"responses_api on another type", "providers:\n  a:\n    type: anthropic\n    base_url: http://x\n    responses_api: true\n", []string{"providers.a", "responses_api is for openai providers"}},
 		{"empty", "", []string{"empty"}},
 		{"bad alias pattern", "router:\n  aliases:\n    - {match: \"claude-[\", model: auto}\n", []string{"router.aliases[0]", "glob"}},
 		{"alias to no profile", "router:\n  aliases:\n    - {match: \"claude-*\", model: \"auto:nope\"}\n", []string{"router.aliases[0]", "names no profile"}},
@@ -104,6 +105,31 @@ func TestBadConfigs(t *testing.T) {
 				t.Errorf("error does not name the file: %q", err)
 			}
 		})
+	}
+}
+
+// TestResponsesAPIDefault: OpenAI's own API serves the Responses API;
+// another OpenAI-compatible server does only when the config says so.
+func TestResponsesAPIDefault(t *testing.T) {
+	cfg, err := Load("t", configs.Default(), env(map[string]string{"GROQ_API_KEY": "k"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]bool{"openai": true, "groq": false, "haystack": false} {
+		if got := cfg.Providers[name].ResponsesAPI; got == nil || *got != want {
+			t.Errorf("providers.%s.responses_api = %v, want %v", name, got, want)
+		}
+	}
+	if got := cfg.Providers["anthropic"].ResponsesAPI; got != nil {
+		t.Errorf("anthropic got responses_api %v", *got)
+	}
+	cfg, err = Load("t", []byte("providers:\n  vllm:\n    type: openai\n    base_url: http://127.0.0.1:8000/v1\n    responses_api: true\n"+
+		"  proxy:\n    type: openai\n    base_url: https://API.OpenAI.com/v1\n    responses_api: false\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !*cfg.Providers["vllm"].ResponsesAPI || *cfg.Providers["proxy"].ResponsesAPI {
+		t.Error("an explicit responses_api was not kept")
 	}
 }
 

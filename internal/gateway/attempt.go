@@ -134,6 +134,8 @@ func (sp *spend) add(c router.Candidate, res *providers.Result) {
 	switch {
 	case res.Usage != nil:
 		in, out = max(res.Usage.PromptTokens, 0), max(res.Usage.CompletionTokens, 0)
+		// The speech tasks bill audio seconds or input characters.
+		sp.cost += c.Model.Price.AudioCost(res.Usage.AudioSeconds, res.Usage.Characters)
 	case res.Timing.Chunks > 0:
 		in, out = max(sp.prompt, 0), res.Timing.Chunks
 	default:

@@ -46,6 +46,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, next http.
 		l.Headers(w.Header().Set)
 		if !l.Allowed {
 			s.log.Info("request refused: key limit", "limit", l.Refused, "key_id", id.ID, "key_name", id.Name)
+			s.metrics.KeyRefused(id.Name, l.Refused)
 			s.fail(w, r, limitError(id, l))
 			return
 		}

@@ -27,6 +27,7 @@ import (
 	"github.com/tiergate/tiergate/internal/catalog"
 	"github.com/tiergate/tiergate/internal/inbound"
 	"github.com/tiergate/tiergate/internal/inbound/messages"
+	"github.com/tiergate/tiergate/internal/inbound/responses"
 	"github.com/tiergate/tiergate/internal/keys"
 	"github.com/tiergate/tiergate/internal/observe/metrics"
 	"github.com/tiergate/tiergate/internal/observe/statuspage"
@@ -80,6 +81,8 @@ type Server struct {
 	chunks sync.Pool
 	// apis are the client APIs besides OpenAI's chat (inbound.go).
 	apis []inboundAPI
+	// stats is what the status page shows of each backend's attempts (status.go).
+	stats liveStats
 }
 
 // New returns a Server. It panics when o.Router or o.Backends is nil:
@@ -105,7 +108,12 @@ func New(o Options) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", s.api(s.handleChat))
 	mux.HandleFunc("POST /v1/embeddings", s.api(s.handleEmbed))
+	mux.HandleFunc("POST /v1/audio/transcriptions", s.api(s.handleTranscription))
+	mux.HandleFunc("POST /v1/audio/translations", s.api(s.handleTranslation))
+	mux.HandleFunc("POST /v1/audio/speech", s.api(s.handleSpeech))
 	mux.HandleFunc("POST /v1/route/explain", s.api(s.handleExplain))
+	s.serveAPI(mux, "/v1/responses", "/v1/responses", responses.New())
+	mux.HandleFunc("/v1/responses/", func(w http.ResponseWriter, r *http.Request) { s.fail(w, r, responses.NotStored(r.Method, r.URL.Path)) })
 	msgs := messages.New(messages.Options{Model: s.messagesModel})
 	s.serveAPI(mux, "/v1/messages", "/v1/messages", msgs)
 	mux.HandleFunc("POST /v1/messages/count_tokens", s.api(func(w http.ResponseWriter, r *http.Request) { s.countTokens(w, r, msgs) }))
@@ -124,7 +132,7 @@ func New(o Options) *Server {
 	mux.Handle("GET /status.json", status)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, &providers.Error{Status: http.StatusNotFound, Type: providers.TypeInvalidRequest, Code: "unknown_url",
-			Message: "Unknown request URL: " + r.Method + " " + r.URL.Path + ". tiergate serves POST /v1/chat/completions, POST /v1/embeddings, POST /v1/messages (Anthropic's), POST /v1/messages/count_tokens and GET /v1/models."})
+			Message: "Unknown request URL: " + r.Method + " " + r.URL.Path + ". tiergate serves POST /v1/chat/completions, POST /v1/responses, POST /v1/messages (Anthropic's) and /v1/messages/count_tokens, POST /v1/embeddings, the /v1/audio endpoints (transcriptions, translations, speech) and GET /v1/models."})
 	})
 	s.mux = mux
 	return s
@@ -243,11 +251,19 @@ func (s *Server) readChat(w http.ResponseWriter, r *http.Request) ([]byte, *open
 	return body, info, q, err
 }
 
-// route routes q and holds the decision to the gateway key's policy.
+// route routes q and holds the decision to the gateway key's policy;
+// the decision's reason then names the key's rules.
 func (s *Server) route(ctx context.Context, q *router.Query) (*router.Decision, error) {
 	dec, err := s.router.Route(q)
 	if err == nil {
 		err = holdToPolicy(ctx, dec)
+	}
+	if dec != nil {
+		if id, ok := keys.FromContext(ctx); ok {
+			if rules := id.Policy.RoutingRules(); rules != "" {
+				dec.Reason += "; held to gateway key " + id.Name + " (" + rules + ")"
+			}
+		}
 	}
 	return dec, err
 }
@@ -618,8 +634,9 @@ func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) {
 	all := s.set.Catalog().All()
 	data := make([]modelObject, 0, len(all))
 	for _, m := range all {
-		if m.Has(catalog.Chat) || m.Has(catalog.Embeddings) {
-			// Only models of a task the gateway serves (vision is chat).
+		if m.Has(catalog.Chat) || m.Has(catalog.Embeddings) || m.Has(catalog.SpeechToText) || m.Has(catalog.TextToSpeech) {
+			// Only models of a task the gateway serves (vision is chat;
+			// the speech tasks are audio.go's).
 			data = append(data, s.toObject(m))
 		}
 	}
@@ -719,11 +736,13 @@ func decisionKind(d *router.Decision) string {
 // observe records one attempt's metrics. Overhead is the gateway's own
 // time: everything before the adapter started and after it finished.
 func (s *Server) observe(op string, c router.Candidate, t0 time.Time, res *providers.Result, err error) {
+	now := time.Now()
+	et := metrics.ErrorType(err)
+	s.stats.record(c, res, err, et, now)
 	if s.metrics == nil {
 		return
 	}
-	now := time.Now()
-	mr := metrics.Request{Operation: op, Provider: c.Model.Provider, Model: c.Model.ID, Duration: now.Sub(t0), ErrorType: metrics.ErrorType(err)}
+	mr := metrics.Request{Operation: op, Provider: c.Model.Provider, Model: c.Model.ID, Duration: now.Sub(t0), ErrorType: et}
 	if res != nil {
 		t := res.Timing
 		if !t.FirstToken.IsZero() {
@@ -735,20 +754,4 @@ func (s *Server) observe(op string, c router.Candidate, t0 time.Time, res *provi
 		}
 	}
 	s.metrics.ObserveRequest(mr)
-}
-
-// statusSnapshot feeds the status page from the router's live state.
-func (s *Server) statusSnapshot() []statuspage.Backend {
-	st := s.router.Status()
-	prov := map[string]string{}
-	for _, p := range s.router.Providers() {
-		prov[p.Provider] = p.Breaker
-	}
-	out := make([]statuspage.Backend, 0, len(st))
-	for _, b := range st {
-		sb := statuspage.Backend{Model: b.Model, Provider: b.Provider, Tier: string(b.Tier), TierSource: b.TierSource,
-			State: b.Breaker, ProviderState: prov[b.Provider], TTFTMs: float64(b.TTFT) / 1e6, TokensPerSecond: b.TokensPerS, MeasuredAt: b.MeasuredAt}
-		out = append(out, sb)
-	}
-	return out
 }

@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/tiergate/tiergate/configs"
 	"github.com/tiergate/tiergate/internal/app"
 	"github.com/tiergate/tiergate/internal/app/apptest"
@@ -22,10 +20,12 @@ import (
 	"github.com/tiergate/tiergate/internal/gateway"
 	"github.com/tiergate/tiergate/internal/testing/emulators/ollamaemu"
 	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
+	"github.com/tiergate/tiergate/internal/testing/leak"
+	"github.com/tiergate/tiergate/internal/testing/webtest"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start")) // started at init by the Gemini SDK's dependencies
+	leak.VerifyTestMain(m)
 }
 
 const upstreamKey = "sk-secret-upstream-key-0123456789"
@@ -72,13 +72,7 @@ type apiError struct {
 
 func post(t *testing.T, url, body string) (*http.Response, []byte) {
 	t.Helper()
-	resp, err := http.Post(url, "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, b
+	return webtest.Send(t, "POST", url, body, map[string]string{"Content-Type": "application/json"})
 }
 
 const hello = `{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}`
@@ -165,41 +159,35 @@ func TestNoBackendIs503NamingHowToEnable(t *testing.T) {
 			t.Errorf("503 does not mention %s: %s", want, b)
 		}
 	}
-	r, err := http.Get(srv.URL + "/v1/models")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var list struct {
-		Object string `json:"object"`
-		Data   []any  `json:"data"`
-	}
-	json.NewDecoder(r.Body).Decode(&list)
-	r.Body.Close()
+	list := getModels(t, srv.URL)
 	if list.Object != "list" || len(list.Data) != 0 {
 		t.Fatalf("/v1/models = %+v, want an empty list", list)
 	}
 }
 
+// modelList is GET /v1/models, as far as the tests read it.
+type modelList struct {
+	Object string `json:"object"`
+	Data   []struct {
+		ID      string `json:"id"`
+		OwnedBy string `json:"owned_by"`
+	} `json:"data"`
+}
+
+func getModels(t *testing.T, base string) modelList {
+	t.Helper()
+	resp, b := webtest.Send(t, "GET", base+"/v1/models", "", nil)
+	var l modelList
+	if err := json.Unmarshal(b, &l); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET /v1/models: %d %v: %s", resp.StatusCode, err, b)
+	}
+	return l
+}
+
 func TestModelsListsEnabledEntries(t *testing.T) {
 	_, srv := withOpenAI(t, openaiemu.Options{})
-	r, err := http.Get(srv.URL + "/v1/models")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Body.Close()
-	var list struct {
-		Data []struct {
-			ID       string `json:"id"`
-			OwnedBy  string `json:"owned_by"`
-			Tiergate struct {
-				Openness string `json:"openness"`
-				Price    struct{ Input float64 }
-			} `json:"tiergate"`
-		} `json:"data"`
-	}
-	json.NewDecoder(r.Body).Decode(&list)
 	ids := map[string]bool{}
-	for _, m := range list.Data {
+	for _, m := range getModels(t, srv.URL).Data {
 		ids[m.ID] = true
 		if m.OwnedBy != "openai" {
 			t.Errorf("%s owned by %s: only openai is enabled", m.ID, m.OwnedBy)

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -83,5 +84,24 @@ func TestKeyPolicy(t *testing.T) {
 	// Only the unbounded key's gpt-4o request reached a SaaS upstream.
 	if n := chatPaths(f.saas.Requests()) + chatPaths(f.groq.Requests()) - saasBefore; n != 1 {
 		t.Errorf("%d requests reached a SaaS upstream; want 1 (the unbounded key's)", n)
+	}
+	// Explain (and X-Tiergate-Route) name the key's rules beside the
+	// router's; a key without routing rules adds nothing.
+	for key, want := range map[string]string{
+		"legal": "held to gateway key legal (profile private forced, openness open-source/open-weight, deployment local/self-hosted)",
+		"free":  "",
+	} {
+		req, _ := http.NewRequest("POST", f.url+"/v1/route/explain", strings.NewReader(`{"model":"gpt-4o","messages":[{"role":"user","content":"summarise the contract"}]}`))
+		req.Header.Set("Authorization", "Bearer "+secrets[key])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var dec struct{ Reason string }
+		json.NewDecoder(resp.Body).Decode(&dec)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || (want != "" && !strings.Contains(dec.Reason, want)) || (want == "" && strings.Contains(dec.Reason, "gateway key")) {
+			t.Errorf("explain with key %s: %d reason %q, want it to hold %q", key, resp.StatusCode, dec.Reason, want)
+		}
 	}
 }

@@ -39,6 +39,7 @@ func (s *Server) reserve(w http.ResponseWriter, r *http.Request, dec *router.Dec
 	t.Headers(w.Header().Set)
 	if !t.Allowed {
 		s.log.Info("request refused: key limit", "limit", t.Refused, "key_id", id.ID, "key_name", id.Name)
+		s.metrics.KeyRefused(id.Name, t.Refused)
 		return nil, tokensError(id, t, prompt+completion)
 	}
 	return settle, nil

@@ -239,6 +239,33 @@ func TestRing(t *testing.T) {
 	}
 }
 
+// TestRingRefusesUnknownProfiles: a key forced onto, or allowed, a
+// profile the router does not have would fail every request; it is
+// refused when it is made or changed, naming the profiles there are.
+func TestRingRefusesUnknownProfiles(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	r, err := NewRing(ctx, RingOptions{Profiles: []string{"general", "private"},
+		Open: func(ctx context.Context) (Store, error) { return OpenSQLite(ctx, dir) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for _, p := range []Policy{{Profile: "privat"}, {Profiles: []string{"general", "legal"}}} {
+		_, _, err := r.Create(ctx, "legal", p, nil)
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "general, private") {
+			t.Errorf("Create with %+v: %v, want ErrInvalid naming the profiles", p, err)
+		}
+	}
+	k, _, err := r.Create(ctx, "legal", Policy{Profile: "private"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SetPolicy(ctx, k.ID, Policy{Profile: "budget"}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("SetPolicy to an unknown profile: %v", err)
+	}
+}
+
 func TestEnforcing(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {

@@ -33,9 +33,7 @@ func TestLedger(t *testing.T) {
 	const clients, each = 8, 250
 	var wg sync.WaitGroup
 	for c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := range each {
 				id := k
 				if i%5 == 0 {
@@ -43,7 +41,7 @@ func TestLedger(t *testing.T) {
 				}
 				r.Record(Entry{KeyID: id.ID, KeyName: id.Name, Model: "m", Provider: "p", TokensIn: 10, TokensOut: 2 + c, CostUSD: 0.001, Status: StatusOK, At: now})
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	if err := r.Close(); err != nil {

@@ -68,6 +68,18 @@ type memLimiter struct {
 	spent  SpendSource
 }
 
+// entry is a key's state in m, added (zero) on first use; mu guards m.
+func entry[V any](mu *sync.Mutex, m map[string]*V, id string) *V {
+	mu.Lock()
+	defer mu.Unlock()
+	v := m[id]
+	if v == nil {
+		v = new(V)
+		m[id] = v
+	}
+	return v
+}
+
 type bucket struct {
 	mu       sync.Mutex
 	times    []time.Time // admitted in the last minute, oldest first
@@ -78,13 +90,7 @@ func (m *memLimiter) Acquire(id string, p Policy, now time.Time) (Limit, func())
 	if p.RPM <= 0 && p.MaxConcurrent <= 0 {
 		return Limit{Allowed: true}, func() {}
 	}
-	m.mu.Lock()
-	b := m.keys[id]
-	if b == nil {
-		b = &bucket{}
-		m.keys[id] = b
-	}
-	m.mu.Unlock()
+	b := entry(&m.mu, m.keys, id)
 
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -71,9 +71,7 @@ func TestMemoryLimiterExactUnderLoad(t *testing.T) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	for range 200 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			got, release := l.Acquire("k", Policy{RPM: 50, MaxConcurrent: 7}, now)
 			if !got.Allowed {
 				return
@@ -85,7 +83,7 @@ func TestMemoryLimiterExactUnderLoad(t *testing.T) {
 			mu.Unlock()
 			inFlight.Add(-1)
 			release()
-		}()
+		})
 	}
 	wg.Wait()
 	if admitted.Load() > 50 || maxInFlight.Load() > 7 {

@@ -99,6 +99,42 @@ func policyError(err error) error {
 	return fmt.Errorf("policy: %s", strings.TrimPrefix(msg, "json: "))
 }
 
+// RoutingRules says in one line what the policy does to routing (a
+// forced profile, the allowed profiles and models, the openness and
+// deployment bounds), "" when nothing: the gateway adds it to a
+// decision's reason, so explain and X-Tiergate-Route name the key's
+// rules beside the router's.
+func (p Policy) RoutingRules() string {
+	var parts []string
+	if p.Profile != "" {
+		parts = append(parts, "profile "+p.Profile+" forced")
+	}
+	for _, f := range []struct {
+		name string
+		list []string
+	}{{"profiles", p.Profiles}, {"models", p.Models}, {"openness", p.Openness}, {"deployment", p.Deployment}} {
+		if len(f.list) > 0 {
+			parts = append(parts, f.name+" "+strings.Join(f.list, "/"))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// CheckProfiles refuses a policy that names (in profile or profiles) a
+// routing profile that is not one of known; an empty known checks
+// nothing.
+func (p Policy) CheckProfiles(known []string) error {
+	if len(known) == 0 {
+		return nil
+	}
+	for _, name := range append([]string{p.Profile}, p.Profiles...) {
+		if name != "" && !slices.Contains(known, name) {
+			return fmt.Errorf("policy: profile %q is not a routing profile; the profiles are %s", name, strings.Join(known, ", "))
+		}
+	}
+	return nil
+}
+
 // Validate checks the values' ranges.
 func (p Policy) Validate() error {
 	for name, v := range map[string]int{"rpm": p.RPM, "tpm": p.TPM, "max_concurrent": p.MaxConcurrent} {

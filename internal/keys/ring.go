@@ -46,6 +46,9 @@ type RingOptions struct {
 	Limiter Limiter
 	// Logger reports the spend ledger's write failures (nil: slog.Default).
 	Logger *slog.Logger
+	// Profiles are the routing profiles a policy may name (nil: any
+	// name is taken); Create and SetPolicy refuse others.
+	Profiles []string
 }
 
 // Ring is the set of keys a request is checked against: an in-memory
@@ -58,6 +61,8 @@ type Ring struct {
 	open    func(context.Context) (Store, error)
 	limiter Limiter
 	log     *slog.Logger
+	// profiles are the routing profiles a policy may name (nil: any).
+	profiles []string
 
 	// The spend ledger's queue and writer (ledger.go).
 	ledger     chan Entry
@@ -83,7 +88,7 @@ func NewRing(ctx context.Context, o RingOptions) (*Ring, error) {
 	if o.Mode != ModeAuto && o.Mode != ModeKeys && o.Mode != ModeNone {
 		return nil, fmt.Errorf("auth mode %q is not one of %s", o.Mode, strings.Join(Modes, ", "))
 	}
-	r := &Ring{mode: o.Mode, now: o.Now, open: o.Open, store: o.Store, static: o.Static, limiter: o.Limiter, log: o.Logger,
+	r := &Ring{mode: o.Mode, profiles: o.Profiles, now: o.Now, open: o.Open, store: o.Store, static: o.Static, limiter: o.Limiter, log: o.Logger,
 		ledger: make(chan Entry, 4096), ledgerQuit: make(chan struct{})}
 	if r.log == nil {
 		r.log = slog.Default()
@@ -246,7 +251,7 @@ func (r *Ring) Create(ctx context.Context, name string, p Policy, expires *time.
 	if err := ValidName(name); err != nil {
 		return Key{}, "", invalid{err}
 	}
-	if err := p.Validate(); err != nil {
+	if err := r.check(p); err != nil {
 		return Key{}, "", invalid{err}
 	}
 	secret, err := NewSecret()
@@ -277,10 +282,18 @@ func (r *Ring) Revoke(ctx context.Context, id string) error {
 
 // SetPolicy replaces a stored key's policy, effective for the next request.
 func (r *Ring) SetPolicy(ctx context.Context, id string, p Policy) error {
-	if err := p.Validate(); err != nil {
+	if err := r.check(p); err != nil {
 		return invalid{err}
 	}
 	return r.change(ctx, id, func(st Store) error { return st.SetPolicy(ctx, id, p) })
+}
+
+// check validates p and the profiles it names.
+func (r *Ring) check(p Policy) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	return p.CheckProfiles(r.profiles)
 }
 
 func (r *Ring) change(ctx context.Context, id string, f func(Store) error) error {

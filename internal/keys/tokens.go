@@ -112,13 +112,7 @@ func (m *memLimiter) Reserve(id string, p Policy, tokens int, usd float64, now t
 		return Tokens{Allowed: true}, func(int, float64) {}
 	}
 	tokens, usd = max(tokens, 0), max(usd, 0)
-	m.mu.Lock()
-	b := m.tokens[id]
-	if b == nil {
-		b = &tokenBucket{}
-		m.tokens[id] = b
-	}
-	m.mu.Unlock()
+	b := entry(&m.mu, m.tokens, id)
 
 	m.tmu.Lock() // one lock for every key's tokens: loads are rare, the rest is arithmetic
 	defer m.tmu.Unlock()

@@ -21,9 +21,7 @@ func TestReserveTPMUnderLoad(t *testing.T) {
 	var settles []Settle
 	var wg sync.WaitGroup
 	for range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for range each {
 				tk, settle := l.Reserve("k", p, size, 0, now)
 				if tk.Allowed != (settle != nil) {
@@ -38,7 +36,7 @@ func TestReserveTPMUnderLoad(t *testing.T) {
 					t.Errorf("refusal %+v", tk)
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	if admitted > p.TPM || admitted < p.TPM-size {

@@ -103,26 +103,6 @@ func (p *chatParser) topMember(key []byte, plain bool, vs int) (int, error) {
 		return p.setInt(vs, "max_tokens", &p.maxTokSet, &p.maxTok)
 	case keyIs(key, plain, "max_completion_tokens"):
 		return p.setInt(vs, "max_completion_tokens", &p.maxCSet, &p.maxCTok)
-	case keyIs(key, plain, "n"):
-		return p.restricted(vs, ParamN)
-	case keyIs(key, plain, "logprobs"):
-		return p.restricted(vs, paramLogprobsTrue)
-	case keyIs(key, plain, "top_logprobs"):
-		return p.restricted(vs, paramTopLogprobs)
-	case keyIs(key, plain, "logit_bias"):
-		return p.restricted(vs, ParamLogitBias)
-	case keyIs(key, plain, "tool_choice"):
-		return p.restricted(vs, ParamToolRequired)
-	case keyIs(key, plain, "temperature"):
-		return p.restricted(vs, ParamTemperature)
-	case keyIs(key, plain, "top_p"):
-		return p.restricted(vs, ParamTopP)
-	case keyIs(key, plain, "seed"):
-		return p.restricted(vs, ParamSeed)
-	case keyIs(key, plain, "frequency_penalty"):
-		return p.restricted(vs, ParamFrequencyPenalty)
-	case keyIs(key, plain, "presence_penalty"):
-		return p.restricted(vs, ParamPresencePenalty)
 	case keyIs(key, plain, "response_format"):
 		p.params &^= ParamJSONObject
 		if b[vs] != '{' {
@@ -150,6 +130,11 @@ func (p *chatParser) topMember(key []byte, plain bool, vs int) (int, error) {
 		p.route = b[vs:ve]
 		return ve, err
 	}
+	for _, r := range &restrictedKeys {
+		if keyIs(key, plain, r.name) {
+			return p.restricted(vs, r.bit)
+		}
+	}
 	return p.skip(vs, 2)
 }
 
@@ -159,6 +144,25 @@ const (
 	paramLogprobsTrue Params = 1 << (nParams + iota)
 	paramTopLogprobs
 )
+
+// restrictedKeys are the top-level members restricted reads, each with the
+// bit it stands for (response_format, whose value is an object, is read
+// in topMember).
+var restrictedKeys = [...]struct {
+	name string
+	bit  Params
+}{
+	{"n", ParamN},
+	{"logprobs", paramLogprobsTrue},
+	{"top_logprobs", paramTopLogprobs},
+	{"logit_bias", ParamLogitBias},
+	{"tool_choice", ParamToolRequired},
+	{"temperature", ParamTemperature},
+	{"top_p", ParamTopP},
+	{"seed", ParamSeed},
+	{"frequency_penalty", ParamFrequencyPenalty},
+	{"presence_penalty", ParamPresencePenalty},
+}
 
 // restricted reads the top-level member at vs whose use bit stands for
 // (see Params): the bit is set when the value asks for something the

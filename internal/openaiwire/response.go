@@ -10,15 +10,24 @@ const (
 	ObjectEmbedding  = "embedding"
 )
 
-// ChatCompletion is a unary chat answer (object "chat.completion").
-type ChatCompletion struct {
-	ID      string   `json:"id"`
-	Object  string   `json:"object"`
-	Created int64    `json:"created"`
-	Model   string   `json:"model"`
-	Choices []Choice `json:"choices"`
-	Usage   *Usage   `json:"usage,omitempty"`
+// Completion is the shape a chat answer and each of its streamed pieces
+// share; C is the kind of choice it holds.
+type Completion[C Choice | ChunkChoice] struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	Created int64  `json:"created"`
+	Model   string `json:"model"`
+	Choices []C    `json:"choices"`
+	Usage   *Usage `json:"usage,omitempty"`
 }
+
+// ChatCompletion is a unary chat answer (object "chat.completion").
+type ChatCompletion = Completion[Choice]
+
+// ChatCompletionChunk is one streamed piece (object
+// "chat.completion.chunk"). The usage chunk has no choices (an empty list,
+// never null) and a Usage.
+type ChatCompletionChunk = Completion[ChunkChoice]
 
 // Choice is one choice of a ChatCompletion.
 type Choice struct {
@@ -57,18 +66,6 @@ type ResponseMessage struct {
 	ReasoningContent string     `json:"reasoning_content,omitempty"`
 	ToolCalls        []ToolCall `json:"tool_calls,omitempty"`
 	Refusal          *string    `json:"refusal"`
-}
-
-// ChatCompletionChunk is one streamed piece (object
-// "chat.completion.chunk"). The usage chunk has no choices (an empty list,
-// never null) and a Usage.
-type ChatCompletionChunk struct {
-	ID      string        `json:"id"`
-	Object  string        `json:"object"`
-	Created int64         `json:"created"`
-	Model   string        `json:"model"`
-	Choices []ChunkChoice `json:"choices"`
-	Usage   *Usage        `json:"usage,omitempty"`
 }
 
 // ChunkChoice is one choice of a chunk.

@@ -223,52 +223,42 @@ func benchBodies() []struct {
 //
 //	go test -run XXX -bench . -benchmem ./internal/openaiwire
 func BenchmarkParseChat(b *testing.B) {
-	for _, bb := range benchBodies() {
-		b.Run(bb.name+"/before", func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(len(bb.body)))
-			for b.Loop() {
-				if _, err := refParseChat(bb.body); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-		b.Run(bb.name+"/after", func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(len(bb.body)))
-			for b.Loop() {
-				if _, err := ParseChat(bb.body); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	benchEach(b, []benchFunc{
+		{"before", func(body []byte) error { _, err := refParseChat(body); return err }},
+		{"after", func(body []byte) error { _, err := ParseChat(body); return err }},
+	})
 }
 
 // BenchmarkRewrite: Apply copies the body once; Pieces (what the OpenAI
 // adapter sends) copies nothing.
 func BenchmarkRewrite(b *testing.B) {
+	rw := Rewrite{Model: "gpt-4o-mini", ForceUsage: true, Drop: []string{"route"}}
+	benchEach(b, []benchFunc{
+		{"pieces", func(body []byte) error { _, err := rw.Pieces(body); return err }},
+		{"apply", func(body []byte) error { _, err := rw.Apply(body); return err }},
+	})
+}
+
+// benchFunc is one way of reading a body, benchmarked as body/name.
+type benchFunc struct {
+	name string
+	f    func(body []byte) error
+}
+
+// benchEach runs each of fs over each of benchBodies.
+func benchEach(b *testing.B, fs []benchFunc) {
 	for _, bb := range benchBodies() {
-		b.Run(bb.name+"/pieces", func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(len(bb.body)))
-			rw := Rewrite{Model: "gpt-4o-mini", ForceUsage: true, Drop: []string{"route"}}
-			for b.Loop() {
-				if _, err := rw.Pieces(bb.body); err != nil {
-					b.Fatal(err)
+		for _, bf := range fs {
+			b.Run(bb.name+"/"+bf.name, func(b *testing.B) {
+				b.ReportAllocs()
+				b.SetBytes(int64(len(bb.body)))
+				for b.Loop() {
+					if err := bf.f(bb.body); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-		})
-		b.Run(bb.name+"/apply", func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(len(bb.body)))
-			rw := Rewrite{Model: "gpt-4o-mini", ForceUsage: true, Drop: []string{"route"}}
-			for b.Loop() {
-				if _, err := rw.Apply(bb.body); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+			})
+		}
 	}
 }
 

@@ -19,6 +19,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tiergate/tiergate/internal/keys"
 )
 
 // Options configure a run.
@@ -62,7 +64,13 @@ type Options struct {
 	// GatewayEnv adds environment variables to the gateway process only
 	// (for experiments such as GOGC=200).
 	GatewayEnv []string
-	Log        io.Writer
+	// Key makes the gateway require a gateway key, with a policy whose
+	// limits (rpm, tpm, concurrency, a budget) are checked but never
+	// reached, and sends it with every request on every path (the
+	// floor's and the upstream's ignore it): the run then measures
+	// authentication, limits and the spend ledger too.
+	Key bool
+	Log io.Writer
 }
 
 func (o *Options) defaults() {
@@ -167,7 +175,18 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	defer stop(proxy)
 	cfg := filepath.Join(dir, "gateway.yaml")
-	os.WriteFile(cfg, []byte("providers:\n  up:\n    type: openai\n    base_url: "+upURL+"/v1\n    api_key_env: UP_KEY\nmodels:\n  - {id: m, provider: up, upstream: m, openness: proprietary, deployment: saas, tasks: [chat, vision]}\n"), 0o644)
+	yaml := "providers:\n  up:\n    type: openai\n    base_url: " + upURL + "/v1\n    api_key_env: UP_KEY\nmodels:\n  - {id: m, provider: up, upstream: m, openness: proprietary, deployment: saas, tasks: [chat, vision]}\n"
+	var transport http.RoundTripper = &http.Transport{MaxIdleConns: 2048, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute}
+	if o.Key {
+		secret, err := keys.NewSecret()
+		if err != nil {
+			return nil, err
+		}
+		yaml += "server:\n  data_dir: " + strconv.Quote(filepath.Join(dir, "data")) + "\nauth:\n  keys:\n    - name: bench\n      hash: " + keys.HashSecret(secret).String() +
+			"\n      policy: {rpm: 100000, tpm: 1000000000, max_concurrent: 100000, budget: {usd: 1000000, period: month}}\n"
+		transport = &withKey{next: transport, value: "Bearer " + secret}
+	}
+	os.WriteFile(cfg, []byte(yaml), 0o644)
 	gw, err := startPinned(ctx, o.Core, []string{o.GatewayBin, "-config", cfg, "-addr", gwAddr, "-log-level", "warn"}, append([]string{"UP_KEY=k"}, o.GatewayEnv...), filepath.Join(dir, "gateway.log"))
 	if err != nil {
 		return nil, fmt.Errorf("start gateway: %w", err)
@@ -184,7 +203,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		Gateway: &Path{Name: "gateway", URL: "http://" + gwAddr, pid: gw.Process.Pid},
 	}
 	paths := []*Path{rep.Direct, rep.Proxy, rep.Gateway}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 2048, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute}}
+	client := &http.Client{Transport: transport}
 	defer client.CloseIdleConnections()
 
 	// Warm every path (connections, code paths).
@@ -253,6 +272,23 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		p.PeakRSS, p.RSS = memory(p.pid)
 	}
 	return rep, nil
+}
+
+// withKey sends a gateway key with every request.
+type withKey struct {
+	next  http.RoundTripper
+	value string
+}
+
+func (k *withKey) RoundTrip(r *http.Request) (*http.Response, error) {
+	r.Header.Set("Authorization", k.value)
+	return k.next.RoundTrip(r)
+}
+
+func (k *withKey) CloseIdleConnections() {
+	if c, ok := k.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }
 
 var chatBody = []byte(`{"model":"m","messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Say hello in five words."}],"temperature":0.2}`)
@@ -499,6 +535,9 @@ func ServeProxy(ctx context.Context, listen, target string) error {
 // Format writes the report as a table with the targets' verdicts.
 func (r *Report) Format(w io.Writer) {
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d)/1e6) }
+	if r.Options.Key {
+		fmt.Fprintln(w, "every request sends a gateway key; the gateway checks it and its limits and writes the spend ledger")
+	}
 	fmt.Fprintf(w, "%-13s %12s %12s %12s %12s %10s %10s %7s\n", "path", "unary p50", "unary p99", "ttft p50", "ttft p99", "rps(1cpu)", "peak RSS", "errors")
 	for _, p := range []*Path{r.Direct, r.Proxy, r.Gateway} {
 		rps, mem := "-", "-"

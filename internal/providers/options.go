@@ -32,6 +32,10 @@ type Options struct {
 	// DefaultMaxTokens is used when a provider requires max_tokens and
 	// the client gave none (Anthropic).
 	DefaultMaxTokens int
+	// ResponsesAPI says the upstream serves OpenAI's Responses API
+	// (config's responses_api): the openai adapter then passes
+	// "openai.responses" requests through (providers.Native).
+	ResponsesAPI bool
 	// Logger receives adapter logs; nil means slog.Default().
 	Logger *slog.Logger
 }

@@ -137,6 +137,12 @@ type Usage struct {
 	// ReasoningTokens counts hidden reasoning tokens (included in
 	// CompletionTokens).
 	ReasoningTokens int `json:"reasoning_tokens,omitempty"`
+	// AudioSeconds is the length of the audio a transcription read
+	// (billed per minute: catalog.Price.PerMinute).
+	AudioSeconds float64 `json:"audio_seconds,omitempty"`
+	// Characters counts the input characters a speech request spoke
+	// (billed per million: catalog.Price.PerMillionChars).
+	Characters int `json:"characters,omitempty"`
 }
 
 // Timing holds per-response timing facts.
@@ -156,6 +162,15 @@ type Timing struct {
 	// load_duration, prompt_eval_duration, eval_duration; an OpenAI-compatible
 	// server's x_groq or processing-time fields), keyed by their wire names.
 	Upstream map[string]time.Duration
+}
+
+// Content counts a stream chunk carrying generated content; the first
+// sets FirstToken.
+func (t *Timing) Content() {
+	if t.FirstToken.IsZero() {
+		t.FirstToken = time.Now()
+	}
+	t.Chunks++
 }
 
 // Error is a failure in OpenAI's error vocabulary, with what the router

@@ -93,3 +93,15 @@ func TestScrubError(t *testing.T) {
 		t.Errorf("ScrubError kept the key: %q", e.Message)
 	}
 }
+
+// TestTimingContent: every content chunk is counted; only the first sets
+// FirstToken.
+func TestTimingContent(t *testing.T) {
+	var tm Timing
+	tm.Content()
+	first := tm.FirstToken
+	tm.Content()
+	if first.IsZero() || !tm.FirstToken.Equal(first) || tm.Chunks != 2 {
+		t.Errorf("after two chunks: FirstToken %v (first %v), Chunks %d", tm.FirstToken, first, tm.Chunks)
+	}
+}

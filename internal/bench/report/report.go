@@ -171,6 +171,7 @@ func Table(w io.Writer, r *bench.Results) error {
 		return err
 	}
 	fmt.Fprintln(w, "(p50 in ms, p99 of TTFT; TOK/S per request; OUT/S the step's; -wide: all)")
+	goodput(w, r)
 	if up := upstreamRows(r); len(up) > 0 {
 		fmt.Fprintln(w)
 		for i, row := range up {
@@ -215,6 +216,33 @@ func Table(w io.Writer, r *bench.Results) error {
 		fmt.Fprintln(w, "\nThe run was interrupted (* marks its steps): figures cover the requests that ran.")
 	}
 	return nil
+}
+
+// goodput writes each step's SLO attainment and goodput, and the rate
+// searches' answers, when the run had an SLO.
+func goodput(w io.Writer, r *bench.Results) {
+	if r.Settings.SLO == "" {
+		return
+	}
+	var rows []string
+	for _, run := range r.Runs {
+		if g := run.Goodput; g != nil {
+			rows = append(rows, fmt.Sprintf("%s\t%s\t%.1f%%\t%s\t%s", clip(run.Model, narrowModel), clip(run.Load(), narrowLoad),
+				100*g.Attainment, num(g.RequestsPerS), num(g.TokensPerS)))
+		}
+	}
+	fmt.Fprintf(w, "\nSLO %s\n", r.Settings.SLO)
+	table(w, "MODEL\tLOAD\tMET\tGOOD REQ/S\tGOOD TOK/S", rows)
+	for _, m := range r.MaxRates {
+		switch {
+		case m.Rate == 0:
+			wrap(w, fmt.Sprintf("%s: no rate tried met the SLO for %.0f%% of requests (the lowest tried, %s/s, did not)", m.Model, 100*m.Goal, num(m.Failed)), 80, "  ")
+		case m.Failed == 0:
+			wrap(w, fmt.Sprintf("%s: keeps the SLO for %.0f%% of requests up to %s/s, the highest rate tried", m.Model, 100*m.Goal, num(m.Rate)), 80, "  ")
+		default:
+			wrap(w, fmt.Sprintf("%s: highest rate keeping the SLO for %.0f%% of requests: %s/s (%s/s did not, %d steps)", m.Model, 100*m.Goal, num(m.Rate), num(m.Failed), len(m.Tried)), 80, "  ")
+		}
+	}
 }
 
 // narrowModel and narrowLoad are the widest model name and load label

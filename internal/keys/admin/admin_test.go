@@ -3,8 +3,6 @@ package admin_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/tiergate/tiergate/internal/keys"
 	"github.com/tiergate/tiergate/internal/keys/admin"
 	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
+	"github.com/tiergate/tiergate/internal/testing/webtest"
 )
 
 const adminKey = "admin-secret-for-tests"
@@ -37,20 +36,11 @@ func start(t *testing.T, adminKey, auth string) (*apptest.Gateway, *openaiemu.Se
 
 func call(t *testing.T, method, url, auth, body string) (int, map[string]any, string) {
 	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, _ := http.NewRequest(method, url, rd)
+	req := webtest.NewRequest(t, method, url, body, nil)
 	if auth != "" {
 		req.Header.Set("Authorization", "Bearer "+auth)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := webtest.Do(t, nil, req)
 	var m map[string]any
 	json.Unmarshal(b, &m)
 	return resp.StatusCode, m, string(b)

@@ -203,3 +203,24 @@ func (c *Client) Show(ctx context.Context, id string) (Shown, error) {
 	var out Shown
 	return out, c.do(ctx, http.MethodGet, "/admin/keys/"+url.PathEscape(id), nil, &out)
 }
+
+// WriteUsage writes what a shown key used this period, with its budget
+// and limits beside: requests, tokens in and out, and spend.
+func WriteUsage(w io.Writer, sh Shown) error {
+	u, p := sh.Usage, sh.Policy
+	if u.Since.IsZero() {
+		_, err := fmt.Fprintln(w, "\nNo usage recorded yet.")
+		return err
+	}
+	fmt.Fprintf(w, "\nSince %s: %d requests, %d tokens in, %d tokens out, $%.4f spent",
+		u.Since.UTC().Format("2006-01-02 15:04 UTC"), u.Requests, u.TokensIn, u.TokensOut, u.SpendUSD)
+	if b := p.Budget; b != nil && b.USD > 0 {
+		per := "monthly"
+		if b.Period == keys.Day {
+			per = "daily"
+		}
+		fmt.Fprintf(w, " of a $%.2f %s budget (%.0f%%)", b.USD, per, 100*u.SpendUSD/b.USD)
+	}
+	_, err := fmt.Fprintln(w, ".")
+	return err
+}

@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/grafana/grafana-foundation-sdk/go/bargauge"
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
@@ -137,7 +138,7 @@ func Builder() *dashboard.DashboardBuilder {
 
 	b := dashboard.NewDashboardBuilder("tiergate").
 		Uid(UID).
-		Description("tiergate: each backend's speed tier, TTFT and tokens/s, traffic and errors, fallbacks and circuit breakers, tokens and cost, and the gateway's own overhead.").
+		Description("tiergate: each backend's speed tier, TTFT and tokens/s, traffic and errors, fallbacks and circuit breakers, tokens and cost, spend and limits per gateway key, and the gateway's own overhead.").
 		Tags([]string{"tiergate", "llm", "gen_ai"}).
 		Refresh("30s").
 		Time("now-1h", "now").
@@ -262,6 +263,33 @@ func Builder() *dashboard.DashboardBuilder {
 			Height(8).Span(4).Unit("currencyUSD").Decimals(4).
 			WithTarget(prometheus.NewDataqueryBuilder().RefId("A").Datasource(ds()).
 				Expr(`sum(increase(` + metrics.NameCost + `{` + backendSel + `}[$__range]))`).Instant()))
+
+	// ---- Spend and limits ----
+	// totals is a bar gauge of one instant query over the dashboard's
+	// range, a bar per legend.
+	totals := func(title, desc, expr, legend, unit string) *bargauge.PanelBuilder {
+		return bargauge.NewPanelBuilder().Id(next()).Title(title).Description(desc).
+			Datasource(ds()).Height(8).Span(6).Unit(unit).Min(0).
+			WithTarget(prometheus.NewDataqueryBuilder().RefId("A").Datasource(ds()).Expr(expr).LegendFormat(legend).Instant()).
+			Orientation(common.VizOrientationHorizontal).DisplayMode(common.BarGaugeDisplayModeBasic)
+	}
+	b = b.WithRow(dashboard.NewRowBuilder("Spend and limits").Id(next())).
+		WithPanel(series("Spend rate per key", "USD per hour of each gateway key at the catalog's list prices (the spend ledger's figure; keys not in the config count as other).", 12, "currencyUSD").
+			WithTarget(query("A", `sum by (key) (rate(`+metrics.NameKeyCost+`[$__rate_interval])) * 3600`, "{{key}}"))).
+		WithPanel(series("Requests refused by limit", "429s the gateway answered for a key over one of its limits (rpm, tpm, max_concurrent, budget), per key and limit.", 12, "reqps").
+			WithTarget(query("A", `sum by (key, limit) (rate(`+metrics.NameKeyRefused+`[$__rate_interval]))`, "{{key}} {{limit}}"))).
+		WithPanel(totals("Spend per key in range", "Each gateway key's spend over the dashboard's time range.",
+			`sum by (key) (increase(`+metrics.NameKeyCost+`[$__range]))`, "{{key}}", "currencyUSD").Decimals(4)).
+		WithPanel(totals("Spend per backend in range", "Each backend's spend over the dashboard's time range, from the usage it reported (the Cost rate panel is its rate).",
+			`sum by (model) (increase(`+metrics.NameCost+`{`+backendSel+`}[$__range]))`, "{{model}}", "currencyUSD").Decimals(4)).
+		WithPanel(totals("Tokens per key in range", "Input and output tokens of each gateway key's requests over the dashboard's time range.",
+			`sum by (key, gen_ai_token_type) (increase(`+metrics.NameKeyTokens+`[$__range]))`, "{{key}} {{gen_ai_token_type}}", "none").Decimals(0)).
+		WithPanel(totals("Budget used", "Fraction of each gateway key's budget spent this period (settled and reserved), now; 100% or more: its requests get 429 insufficient_quota.",
+			`max by (key) (`+metrics.NameKeyBudget+`)`, "{{key}}", "percentunit").Max(1).
+			Thresholds(thresholds(nil, "green", 0.8, "orange", 1.0, "red")).
+			ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdThresholds))).
+		WithPanel(series("Tokens per key", "Tokens per second of each gateway key's requests, input and output.", 24, "none").
+			WithTarget(query("A", `sum by (key, gen_ai_token_type) (rate(`+metrics.NameKeyTokens+`[$__rate_interval]))`, "{{key}} {{gen_ai_token_type}}")))
 
 	// ---- Overhead ----
 	b = b.WithRow(dashboard.NewRowBuilder("Gateway overhead").Id(next())).

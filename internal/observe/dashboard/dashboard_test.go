@@ -133,7 +133,8 @@ func TestPanelsAndQueries(t *testing.T) {
 	}
 	// What the issue asks the dashboard to show.
 	for _, want := range []string{"Tier per backend", "Time to first chunk p50 / p95", "Output tokens/s", "Request rate",
-		"Error ratio", "Fallbacks", "Circuit breaker", "Tokens/s by type", "Cost rate", "Gateway overhead p50 / p99"} {
+		"Error ratio", "Fallbacks", "Circuit breaker", "Tokens/s by type", "Cost rate", "Gateway overhead p50 / p99",
+		"Spend rate per key", "Requests refused by limit", "Spend per key in range", "Spend per backend in range", "Tokens per key in range", "Budget used", "Tokens per key"} {
 		if !titles[want] {
 			t.Errorf("no panel %q", want)
 		}

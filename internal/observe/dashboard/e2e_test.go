@@ -121,7 +121,8 @@ func TestGatewayServesMetrics(t *testing.T) {
 	want := []string{metrics.NameOperationDuration, metrics.NameTokenUsage, metrics.NameTimeToFirstChunk, metrics.NameTimePerChunk,
 		metrics.NameRequests, metrics.NameRequestErrors, metrics.NameCost, metrics.NameOverhead, metrics.NameOutputTPS,
 		metrics.NameInFlight, metrics.NameRouteDecisions, metrics.NameFallbacks, metrics.NameBreakerState,
-		metrics.NameBackendTier, metrics.NameBackendTierRank, metrics.NameBackendTTFT, metrics.NameBackendTPS, metrics.NameBackendMeasured}
+		metrics.NameBackendTier, metrics.NameBackendTierRank, metrics.NameBackendTTFT, metrics.NameBackendTPS, metrics.NameBackendMeasured,
+		metrics.NameKeyRequests, metrics.NameKeyTokens, metrics.NameKeyCost, metrics.NameKeyRefused, metrics.NameKeyBudget}
 	client := &http.Client{Timeout: 5 * time.Second}
 	defer client.CloseIdleConnections()
 	for {

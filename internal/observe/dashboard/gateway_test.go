@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tiergate/tiergate/internal/keys"
 	"github.com/tiergate/tiergate/internal/testing/emulators/anthropicemu"
 	"github.com/tiergate/tiergate/internal/testing/emulators/ollamaemu"
 	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
@@ -26,7 +27,9 @@ import (
 // OpenAI-compatible one whose model falls back to gpt-4o), loads a tiers
 // file, and drives a mix of traffic at it until the test ends: streamed
 // and unary chat, embeddings, policy-routed requests, failures that fall
-// back and open a breaker. It returns the gateway's host:port.
+// back and open a breaker, under two gateway keys (one with a budget,
+// one whose rpm refuses most of its requests). It returns the gateway's
+// host:port.
 func realGateway(t *testing.T) string {
 	t.Helper()
 	root := promtest.RepoRoot(t)
@@ -41,7 +44,19 @@ func realGateway(t *testing.T) string {
 	flaky := openaiemu.New(openaiemu.Options{APIKey: "sk-flaky", Fault: openaiemu.Fault{Status: 500, Message: "upstream exploded"}})
 	anth := anthropicemu.New(anthropicemu.Options{APIKey: "sk-ant", ChunkGap: 2 * time.Millisecond})
 	oll := ollamaemu.New(ollamaemu.Options{Models: []string{"llama3:8b"}, ChunkGap: 2 * time.Millisecond})
-	cfg := `server: {shutdown_grace: 2s}
+	team, err := keys.NewSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tight, err := keys.NewSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := `server: {shutdown_grace: 2s, data_dir: "` + filepath.Join(dir, "data") + `"}
+auth:
+  keys:
+    - {name: team, key: "${TEAM_KEY}", policy: {budget: {usd: 50, period: month}}}
+    - {name: tight, key: "${TIGHT_KEY}", policy: {rpm: 1}}
 router:
   breaker: {window: 10s, min_requests: 3, error_ratio: 0.5, open_for: 3s}
 profiles:
@@ -78,7 +93,7 @@ models:
 	addr := l.Addr().String()
 	l.Close()
 	cmd := exec.Command(bin, "-config", cfgPath, "-addr", addr, "-tiers", tiersPath, "-log-level", "error")
-	cmd.Env = append(os.Environ(), "OPENAI_API_KEY=sk-oai", "FLAKY_API_KEY=sk-flaky", "ANTHROPIC_API_KEY=sk-ant")
+	cmd.Env = append(os.Environ(), "OPENAI_API_KEY=sk-oai", "FLAKY_API_KEY=sk-flaky", "ANTHROPIC_API_KEY=sk-ant", "TEAM_KEY="+team, "TIGHT_KEY="+tight)
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -103,9 +118,14 @@ models:
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	post := func(path, body string) {
+	post := func(path, body string, key ...string) {
 		req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+addr+path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
+		secret := team
+		if len(key) > 0 {
+			secret = key[0]
+		}
+		req.Header.Set("Authorization", "Bearer "+secret)
 		resp, err := client.Do(req)
 		if err == nil {
 			io.Copy(io.Discard, resp.Body)
@@ -131,6 +151,8 @@ models:
 			if i%3 == 0 {
 				post("/v1/chat/completions", `{"model":"flaky-model","messages":[{"role":"user","content":"hello"}]}`)
 			}
+			// One a minute admitted: the rest count as refused by rpm.
+			post("/v1/chat/completions", `{"model":"gpt-4o","messages":[{"role":"user","content":"hello"}]}`, tight)
 		}
 	}()
 	t.Cleanup(func() {

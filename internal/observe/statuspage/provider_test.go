@@ -9,7 +9,8 @@ import (
 )
 
 // TestProviderState: a backend whose provider's breaker is not closed
-// says so in its state cell and in status.json; a closed or unknown one
+// says so in its health cell (folded into the words: the provider is
+// down, or a trial request) and in status.json; a closed or unknown one
 // adds nothing to the cell.
 func TestProviderState(t *testing.T) {
 	bs := []Backend{
@@ -18,12 +19,17 @@ func TestProviderState(t *testing.T) {
 		{Model: "c", Provider: "openai", State: "closed", ProviderState: "closed"},
 		{Model: "d", Provider: "ollama", State: "closed"},
 	}
-	h := newHandler(func() []Backend { return bs }, func() time.Time { return fixedNow })
+	h := newHandler(Backends(func() []Backend { return bs }), func() time.Time { return fixedNow })
 	body, _ := io.ReadAll(get(t, h, http.MethodGet, "/").Body)
 	got := rows(t, string(body))
-	for i, want := range []string{"closed provider open", "open provider half-open", "closed", "closed"} {
-		if got[i]["state"] != want {
-			t.Errorf("row %d state cell %q, want %q", i, got[i]["state"], want)
+	for i, want := range []string{"provider down: circuit open after the provider's failures", "cooling down (circuit open after failures)", "healthy", "healthy"} {
+		if got[i]["health"] != want {
+			t.Errorf("row %d health cell %q, want %q", i, got[i]["health"], want)
+		}
+	}
+	for i, want := range []string{"open", "half-open", "closed", ""} {
+		if got[i]["provider-state"] != want {
+			t.Errorf("row %d data-provider-state %q, want %q", i, got[i]["provider-state"], want)
 		}
 	}
 	var st Status

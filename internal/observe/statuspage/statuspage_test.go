@@ -23,9 +23,11 @@ var fixedNow = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
 func sampleBackends() []Backend {
 	return []Backend{
-		{Model: "llama3-8b", Provider: "ollama", Tier: "fast", TierSource: "live", State: "closed", TTFTMs: 210.4, TokensPerSecond: 64.2, MeasuredAt: fixedNow.Add(-42 * time.Second)},
-		{Model: "gpt-4o", Provider: "openai", Tier: "moderate", TierSource: "bench", State: "half-open", TTFTMs: 850, TokensPerSecond: 32.5, MeasuredAt: fixedNow.Add(-3 * time.Hour)},
-		{Model: "claude-sonnet-4-5", Provider: "anthropic", Tier: "fast", TierSource: "prior", State: "open"},
+		{Model: "llama3-8b", Provider: "ollama", Openness: "open-weight", Deployment: "local", Tier: "fast", TierSource: "live", State: "closed",
+			TTFTMs: 210.4, TokensPerSecond: 64.2, FiguresSource: "live", MeasuredAt: fixedNow.Add(-42 * time.Second), Requests: 40, Errors: 2},
+		{Model: "gpt-4o", Provider: "openai", Openness: "proprietary", Deployment: "saas", Tier: "moderate", TierSource: "bench", State: "half-open",
+			TTFTMs: 850, TokensPerSecond: 32.5, FiguresSource: "bench", MeasuredAt: fixedNow.Add(-3 * time.Hour), SpendUSD: 1.234},
+		{Model: "claude-sonnet-4-5", Provider: "anthropic", Tier: "fast", TierSource: "prior", State: "open", FiguresSource: "prior"},
 	}
 }
 
@@ -37,7 +39,7 @@ func get(t *testing.T, h http.Handler, method, path string) *http.Response {
 }
 
 func TestJSONGolden(t *testing.T) {
-	h := newHandler(sampleBackends, func() time.Time { return fixedNow })
+	h := newHandler(Backends(sampleBackends), func() time.Time { return fixedNow })
 	resp := get(t, h, http.MethodGet, "/status.json")
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" {
 		t.Fatalf("%d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
@@ -90,7 +92,7 @@ func rows(t *testing.T, page string) []map[string]string {
 					cls := strings.Fields(attr(td, "class"))
 					key := ""
 					for _, c := range cls {
-						if c != "num" && !strings.HasPrefix(c, "state-") {
+						if c != "num" && !strings.HasPrefix(c, "health-") {
 							key = c
 						}
 					}
@@ -102,8 +104,10 @@ func rows(t *testing.T, page string) []map[string]string {
 							}
 						}
 					}
-					if key == "state" {
-						r["state-class"] = attr(td, "class")
+					if key == "health" {
+						r["health-class"] = attr(td, "class")
+						r["state"] = attr(td, "data-state")
+						r["provider-state"] = attr(td, "data-provider-state")
 					}
 				}
 			}
@@ -139,7 +143,7 @@ func text(n *html.Node) string {
 }
 
 func TestPageRendersTable(t *testing.T) {
-	h := newHandler(sampleBackends, func() time.Time { return fixedNow })
+	h := newHandler(Backends(sampleBackends), func() time.Time { return fixedNow })
 	resp := get(t, h, http.MethodGet, "/")
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
@@ -147,9 +151,12 @@ func TestPageRendersTable(t *testing.T) {
 	}
 	got := rows(t, string(body))
 	want := []map[string]string{
-		{"model": "claude-sonnet-4-5", "provider": "anthropic", "tier": "fast", "source": "prior", "ttft": "–", "tps": "–", "state": "open", "measured": "never"},
-		{"model": "gpt-4o", "provider": "openai", "tier": "moderate", "source": "bench", "ttft": "850 ms", "tps": "32.5", "state": "half-open", "measured": "3 h ago"},
-		{"model": "llama3-8b", "provider": "ollama", "tier": "fast", "source": "live", "ttft": "210 ms", "tps": "64.2", "state": "closed", "measured": "42 s ago"},
+		{"model": "claude-sonnet-4-5", "provider": "anthropic", "tier": "fast", "source": "prior", "ttft": "–", "tps": "–", "state": "open", "measured": "never",
+			"health": "cooling down (circuit open after failures)", "figures": "catalog prior"},
+		{"model": "gpt-4o", "provider": "openai", "tier": "moderate", "source": "bench", "ttft": "850 ms", "tps": "32.5", "state": "half-open", "measured": "3 h ago",
+			"health": "trial request: the circuit lets one request through to test recovery", "figures": "bench at 09:00:00 UTC"},
+		{"model": "llama3-8b", "provider": "ollama", "tier": "fast", "source": "live", "ttft": "210 ms", "tps": "64.2", "state": "closed", "measured": "42 s ago",
+			"health": "healthy", "figures": "live EWMA", "openness": "open-weight", "deployment": "local", "requests": "40", "errors": "2 (5%)", "spend": "$0.0000"},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("%d rows, want %d: %v", len(got), len(want), got)
@@ -161,8 +168,14 @@ func TestPageRendersTable(t *testing.T) {
 			}
 		}
 	}
-	if got[1]["tier-class"] != "pill tier-moderate" || got[0]["state-class"] != "state state-open" {
-		t.Errorf("classes %q %q", got[1]["tier-class"], got[0]["state-class"])
+	if got[1]["tier-class"] != "pill tier-moderate" || got[0]["health-class"] != "health health-cooling-down" || got[2]["health-class"] != "health health-healthy" {
+		t.Errorf("classes %q %q %q", got[1]["tier-class"], got[0]["health-class"], got[2]["health-class"])
+	}
+	// The breaker's own words are never the headline.
+	for i, r := range got {
+		if r["health"] == "closed" || r["health"] == "open" || r["health"] == "half-open" {
+			t.Errorf("row %d headline is the raw breaker state %q", i, r["health"])
+		}
 	}
 	// No external assets: nothing is loaded from anywhere.
 	for _, bad := range []string{"<link", "src=", "@import", "url(", "http://", "https://"} {
@@ -183,21 +196,21 @@ func TestPageRendersTable(t *testing.T) {
 
 func TestPageEscapesNames(t *testing.T) {
 	evil := `<img src=x onerror=alert(1)>`
-	h := newHandler(func() []Backend {
-		return []Backend{{Model: evil, Provider: `"><script>x()</script>`, Tier: `fast" onclick="x`, State: "<b>", TierSource: "live"}}
-	}, func() time.Time { return fixedNow })
+	h := newHandler(Backends(func() []Backend {
+		return []Backend{{Model: evil, Provider: `"><script>x()</script>`, Tier: `fast" onclick="x`, State: "<b>", TierSource: "live", LastError: evil}}
+	}), func() time.Time { return fixedNow })
 	body, _ := io.ReadAll(get(t, h, http.MethodGet, "/").Body)
 	if strings.Contains(string(body), evil) || strings.Contains(string(body), "<script>x()") {
 		t.Fatalf("unescaped backend names in\n%s", body)
 	}
 	r := rows(t, string(body))
-	if len(r) != 1 || r[0]["model"] != evil || r[0]["tier-class"] != "pill tier-unknown" || r[0]["state-class"] != "state state-unknown" {
+	if len(r) != 1 || r[0]["model"] != evil || r[0]["tier-class"] != "pill tier-unknown" || r[0]["health-class"] != "health health-unknown" || r[0]["state"] != "<b>" {
 		t.Errorf("row %v", r)
 	}
 }
 
 func TestEmptyAndRoutes(t *testing.T) {
-	h := Handler(func() []Backend { return nil })
+	h := Handler(Backends(func() []Backend { return nil }))
 	body, _ := io.ReadAll(get(t, h, http.MethodGet, "/").Body)
 	if !strings.Contains(string(body), "No backend is enabled.") {
 		t.Error("empty table has no explanation")

@@ -45,10 +45,7 @@ func (p *Provider) Chat(ctx context.Context, req *providers.ChatRequest, sink pr
 		out = st.handle(&ev, req.IncludeUsage, out[:0])
 		for _, c := range out {
 			if c.content {
-				if res.Timing.FirstToken.IsZero() {
-					res.Timing.FirstToken = time.Now()
-				}
-				res.Timing.Chunks++
+				res.Timing.Content()
 			}
 			c.data = p.red.Guard(c.data)
 			if err := sink.Chunk(c.data); err != nil {

@@ -97,9 +97,7 @@ func TestErrorMapping(t *testing.T) {
 				if len(sink.All()) != 0 {
 					t.Errorf("%d chunks sent before an HTTP error", len(sink.All()))
 				}
-				if n := len(emu.Requests()); n != 1 {
-					t.Errorf("upstream saw %d requests: the SDK must not retry", n)
-				}
+				conformance.NoRetry(t, emu.Requests())
 			})
 		}
 	}

@@ -162,6 +162,18 @@ func (s *streamState) chunk(d *openaiwire.Delta, finish *string) []byte {
 
 var ptr = openaiwire.Ptr[string]
 
+// text appends a content chunk for text and a reasoning chunk for
+// thinking, leaving out the empty ones.
+func (s *streamState) text(out []chunkOut, text, thinking string) []chunkOut {
+	if text != "" {
+		out = append(out, chunkOut{content: true, data: s.chunk(&openaiwire.Delta{Content: ptr(text)}, nil)})
+	}
+	if thinking != "" {
+		out = append(out, chunkOut{content: true, data: s.chunk(&openaiwire.Delta{ReasoningContent: ptr(thinking)}, nil)})
+	}
+	return out
+}
+
 // handle converts one event. It appends the chunks to send to out.
 func (s *streamState) handle(ev *sdk.MessageStreamEventUnion, includeUsage bool, out []chunkOut) []chunkOut {
 	switch ev.Type {
@@ -183,26 +195,14 @@ func (s *streamState) handle(ev *sdk.MessageStreamEventUnion, includeUsage bool,
 			s.tools[ev.Index] = n
 			out = append(out, chunkOut{content: true, data: s.chunk(&openaiwire.Delta{ToolCalls: []openaiwire.ToolCall{{
 				Index: openaiwire.Ptr(n), ID: cb.ID, Type: "function", Function: openaiwire.FunctionCall{Name: cb.Name}}}}, nil)})
-		case "text":
-			if cb.Text != "" {
-				out = append(out, chunkOut{content: true, data: s.chunk(&openaiwire.Delta{Content: ptr(cb.Text)}, nil)})
-			}
-		case "thinking":
-			if cb.Thinking != "" {
-				out = append(out, chunkOut{content: true, data: s.chunk(&openaiwire.Delta{ReasoningContent: ptr(cb.Thinking)}, nil)})
-			}
+		case "text", "thinking":
+			out = s.text(out, cb.Text, cb.Thinking)
 		}
 	case "content_block_delta":
 		d := ev.Delta
 		switch d.Type {
-		case "text_delta":
-			if d.Text != "" {
-				out = append(out, chunkOut{content: true, data: s.chunk(&openaiwire.Delta{Content: ptr(d.Text)}, nil)})
-			}
-		case "thinking_delta":
-			if d.Thinking != "" {
-				out = append(out, chunkOut{content: true, data: s.chunk(&openaiwire.Delta{ReasoningContent: ptr(d.Thinking)}, nil)})
-			}
+		case "text_delta", "thinking_delta":
+			out = s.text(out, d.Text, d.Thinking)
 		case "input_json_delta":
 			n, ok := s.tools[ev.Index]
 			if !ok || d.PartialJSON == "" { // a server tool's input, or an empty piece

@@ -49,11 +49,7 @@ func TestRequestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Chat: %v", err)
 			}
-			reqs := emu.Requests()
-			if len(reqs) != 1 {
-				t.Fatalf("emulator saw %d requests, want 1", len(reqs))
-			}
-			r := reqs[0]
+			r := conformance.OnlyRequest(t, emu.Requests())
 			if r.Method != "POST" || r.Path != "/v1/messages" {
 				t.Errorf("request line %s %s", r.Method, r.Path)
 			}
@@ -171,13 +167,10 @@ func TestDropped(t *testing.T) {
 	if _, err := p.Chat(context.Background(), &providers.ChatRequest{Model: "claude-sonnet-4-6", Body: []byte(body)}, nil); err != nil {
 		t.Fatalf("Chat: %v", err)
 	}
-	reqs := emu.Requests()
-	if len(reqs) != 1 {
-		t.Fatalf("emulator saw %d requests, want 1", len(reqs))
-	}
+	r := conformance.OnlyRequest(t, emu.Requests())
 	for _, name := range []string{"presence_penalty", "frequency_penalty", "seed", "temperature", "top_p"} {
-		if strings.Contains(string(reqs[0].Body), `"`+name+`"`) {
-			t.Errorf("%s reached the upstream: %s", name, reqs[0].Body)
+		if strings.Contains(string(r.Body), `"`+name+`"`) {
+			t.Errorf("%s reached the upstream: %s", name, r.Body)
 		}
 	}
 }

@@ -82,11 +82,7 @@ func (s *streamer) content(idx int, d openaiwire.Delta) error {
 		d.Role = "assistant"
 		st.roleSent = true
 	}
-	now := time.Now()
-	if s.res.Timing.FirstToken.IsZero() {
-		s.res.Timing.FirstToken = now
-	}
-	s.res.Timing.Chunks++
+	s.res.Timing.Content()
 	return s.emit(s.chunk(openaiwire.ChunkChoice{Index: idx, Delta: d}))
 }
 

@@ -13,11 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/tiergate/tiergate/internal/providers"
 	"github.com/tiergate/tiergate/internal/testing/conformance"
 	"github.com/tiergate/tiergate/internal/testing/emulators/geminiemu"
+	"github.com/tiergate/tiergate/internal/testing/leak"
 )
 
 // testKey is distinctive so that a leak into a message is easy to spot.
@@ -25,11 +24,7 @@ const testKey = "AIzaSyTEST-do-not-leak-0123456789"
 
 const testModel = "gemini-2.5-flash"
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// Started at init by go.opencensus.io, a dependency of the SDK.
-		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"))
-}
+func TestMain(m *testing.M) { leak.VerifyTestMain(m) }
 
 // newProvider returns a provider for base with a deterministic clock and
 // ids, whose idle connections are closed when the test ends.

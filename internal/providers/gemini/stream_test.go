@@ -118,6 +118,24 @@ func TestStreamToolCall(t *testing.T) {
 	}
 }
 
+// brokenStream streams hiBody from the upstream at url, which must end in
+// a retryable error of status whose message holds contains, and returns
+// the chunks delivered before it.
+func brokenStream(t *testing.T, url string, status int, contains string) [][]byte {
+	t.Helper()
+	p := newProvider(t, url)
+	sink := &conformance.Collect{}
+	_, err := p.Chat(context.Background(), streamReq(hiBody, true), sink)
+	if err == nil {
+		t.Fatal("stream ended cleanly")
+	}
+	pe := conformance.AsError(t, err)
+	if pe.Status != status || !pe.Retryable || !strings.Contains(pe.Message, contains) {
+		t.Errorf("got %d retryable=%v %q, want a retryable %d containing %q", pe.Status, pe.Retryable, pe.Message, status, contains)
+	}
+	return sink.All()
+}
+
 // TestStreamFailures: a mid-stream error object or a cut connection must
 // end in an error after the chunks already delivered, never a clean end.
 func TestStreamFailures(t *testing.T) {
@@ -137,20 +155,7 @@ func TestStreamFailures(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			emu := newEmulator(t, geminiemu.Options{Fault: tc.fault})
-			p := newProvider(t, emu.URL)
-			sink := &conformance.Collect{}
-			_, err := p.Chat(context.Background(), streamReq(hiBody, true), sink)
-			if err == nil {
-				t.Fatal("stream ended cleanly")
-			}
-			pe := conformance.AsError(t, err)
-			if pe.Status != tc.status || !pe.Retryable {
-				t.Errorf("got %d retryable=%v (%s), want retryable %d", pe.Status, pe.Retryable, pe.Message, tc.status)
-			}
-			if !strings.Contains(pe.Message, tc.contains) {
-				t.Errorf("message %q lacks %q", pe.Message, tc.contains)
-			}
-			views := conformance.ParseChunks(t, sink.All())
+			views := conformance.ParseChunks(t, brokenStream(t, emu.URL, tc.status, tc.contains))
 			if len(views) != tc.delivered {
 				t.Errorf("%d chunks delivered, want %d", len(views), tc.delivered)
 			}
@@ -159,68 +164,35 @@ func TestStreamFailures(t *testing.T) {
 					t.Errorf("a broken stream must not send a finish or usage chunk: %+v", v)
 				}
 			}
-			if n := len(emu.Requests()); n != 1 {
-				t.Errorf("%d upstream requests; the SDK must not retry or continue", n)
-			}
+			conformance.NoRetry(t, emu.Requests())
 		})
 	}
 }
 
 // TestStreamTranscripts covers transcripts the emulator does not produce.
 func TestStreamTranscripts(t *testing.T) {
+	const hel = "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Hel\"}],\"role\": \"model\"}}]}\r\n\r\n"
 	cases := []struct {
 		name, transcript string
 		status           int
 		contains         string
 		delivered        int
 	}{
-		{
-			name:       "clean end without finishReason",
-			transcript: "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Hel\"}],\"role\": \"model\"}}]}\r\n\r\n",
-			status:     502, contains: "finishReason", delivered: 1,
-		},
-		{
-			name:       "empty stream",
-			transcript: "",
-			status:     502, contains: "without any candidate", delivered: 0,
-		},
-		{
-			name:       "error event in data line",
-			transcript: "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Hel\"}],\"role\": \"model\"}}]}\r\n\r\ndata: {\"error\": {\"code\": 429, \"message\": \"Resource has been exhausted\", \"status\": \"RESOURCE_EXHAUSTED\"}}\r\n\r\n",
-			status:     429, contains: "exhausted", delivered: 1,
-		},
-		{
-			// The SDK would silently re-send the request from this token
-			// if its automatic continuation were on.
-			name:       "cut after a continuation token",
-			transcript: "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Hel\"}],\"role\": \"model\"},\"continuationToken\": \"dG9rZW4=\"}]}\r\n\r\n",
-			status:     502, contains: "finishReason", delivered: 1,
-		},
-		{
-			name:       "garbage line",
-			transcript: "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Hel\"}],\"role\": \"model\"}}]}\r\n\r\nnot json at all\r\n\r\n",
-			status:     502, contains: "", delivered: 1,
-		},
+		{"clean end without finishReason", hel, 502, "finishReason", 1},
+		{"empty stream", "", 502, "without any candidate", 0},
+		{"error event in data line", hel + "data: {\"error\": {\"code\": 429, \"message\": \"Resource has been exhausted\", \"status\": \"RESOURCE_EXHAUSTED\"}}\r\n\r\n", 429, "exhausted", 1},
+		// The SDK would silently re-send the request from this token if
+		// its automatic continuation were on.
+		{"cut after a continuation token", "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Hel\"}],\"role\": \"model\"},\"continuationToken\": \"dG9rZW4=\"}]}\r\n\r\n", 502, "finishReason", 1},
+		{"garbage line", hel + "not json at all\r\n\r\n", 502, "", 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			up := newReplay(t, 200, "text/event-stream", []byte(tc.transcript))
-			p := newProvider(t, up.URL)
-			sink := &conformance.Collect{}
-			_, err := p.Chat(context.Background(), streamReq(hiBody, true), sink)
-			if err == nil {
-				t.Fatal("no error")
-			}
-			pe := conformance.AsError(t, err)
-			if pe.Status != tc.status || !pe.Retryable || !strings.Contains(pe.Message, tc.contains) {
-				t.Errorf("got %d retryable=%v %q", pe.Status, pe.Retryable, pe.Message)
-			}
-			if n := len(sink.All()); n != tc.delivered {
+			if n := len(brokenStream(t, up.URL, tc.status, tc.contains)); n != tc.delivered {
 				t.Errorf("%d chunks delivered, want %d", n, tc.delivered)
 			}
-			if n := len(up.requests()); n != 1 {
-				t.Errorf("%d upstream requests; the SDK must neither retry nor continue", n)
-			}
+			conformance.NoRetry(t, up.requests())
 		})
 	}
 }
@@ -238,9 +210,7 @@ func TestNoAutomaticContinuation(t *testing.T) {
 	if res.FinishReason != "length" {
 		t.Errorf("finish = %q", res.FinishReason)
 	}
-	if n := len(up.requests()); n != 1 {
-		t.Errorf("%d upstream requests, want 1", n)
-	}
+	conformance.NoRetry(t, up.requests())
 }
 
 // TestStreamMidStreamErrorFixture replays a real gemini-2.0-flash stream
@@ -288,7 +258,16 @@ func blockingUpstream(t *testing.T, stream bool) (srv *httptest.Server, started,
 // TestCancelStopsUpstream: cancelling the context (or a failing sink)
 // drops the upstream request at once.
 func TestCancelStopsUpstream(t *testing.T) {
-	const guard = 10 * time.Second // deadlock guard, not a timing target
+	// closes fails the test unless done closes: what (the upstream request
+	// or stream) is still open.
+	closes := func(t *testing.T, done <-chan struct{}, what string) {
+		t.Helper()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second): // deadlock guard, not a timing target
+			t.Fatal(what + " still open")
+		}
+	}
 	t.Run("unary", func(t *testing.T) {
 		srv, started, done := blockingUpstream(t, false)
 		p := newProvider(t, srv.URL)
@@ -299,11 +278,7 @@ func TestCancelStopsUpstream(t *testing.T) {
 		if pe.Retryable {
 			t.Errorf("a cancelled request is not retryable: %+v", pe)
 		}
-		select {
-		case <-done:
-		case <-time.After(guard):
-			t.Fatal("upstream request still open after cancel")
-		}
+		closes(t, done, "upstream request")
 	})
 	t.Run("stream", func(t *testing.T) {
 		srv, _, done := blockingUpstream(t, true)
@@ -314,11 +289,7 @@ func TestCancelStopsUpstream(t *testing.T) {
 		if err == nil {
 			t.Fatal("no error after cancel")
 		}
-		select {
-		case <-done:
-		case <-time.After(guard):
-			t.Fatal("upstream stream still open after cancel")
-		}
+		closes(t, done, "upstream stream")
 	})
 	t.Run("sink error", func(t *testing.T) {
 		srv, _, done := blockingUpstream(t, true)
@@ -328,11 +299,7 @@ func TestCancelStopsUpstream(t *testing.T) {
 		if !errors.Is(err, gone) {
 			t.Errorf("err = %v, want the sink's error", err)
 		}
-		select {
-		case <-done:
-		case <-time.After(guard):
-			t.Fatal("upstream stream still open after the sink failed")
-		}
+		closes(t, done, "upstream stream")
 	})
 	t.Run("deadline", func(t *testing.T) {
 		emu := newEmulator(t, geminiemu.Options{Fault: geminiemu.Fault{Hang: true}})

@@ -46,11 +46,7 @@ func TestRequestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Chat: %v", err)
 			}
-			reqs := emu.Requests()
-			if len(reqs) != 1 {
-				t.Fatalf("emulator saw %d requests, want 1", len(reqs))
-			}
-			r := reqs[0]
+			r := conformance.OnlyRequest(t, emu.Requests())
 			wantPath := "/v1beta/models/" + testModel + ":generateContent"
 			if head.Stream {
 				wantPath = "/v1beta/models/" + testModel + ":streamGenerateContent"

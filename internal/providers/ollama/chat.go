@@ -114,10 +114,7 @@ func (p *Provider) stream(ctx context.Context, body io.ReadCloser, sink provider
 			return res, perr
 		}
 		if cr.Message.Content != "" || cr.Message.Thinking != "" || len(cr.Message.ToolCalls) > 0 {
-			if res.Timing.FirstToken.IsZero() {
-				res.Timing.FirstToken = time.Now()
-			}
-			res.Timing.Chunks++
+			res.Timing.Content()
 		}
 		for _, c := range tr.chunks(&cr.ChatResponse) {
 			c = p.red.Guard(c)

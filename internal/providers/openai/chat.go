@@ -69,10 +69,7 @@ func (p *Provider) stream(ctx context.Context, body io.ReadCloser, includeUsage 
 		}
 		f := scanChunk(data)
 		if f.content {
-			if res.Timing.FirstToken.IsZero() {
-				res.Timing.FirstToken = time.Now()
-			}
-			res.Timing.Chunks++
+			res.Timing.Content()
 		}
 		if f.finish != nil {
 			res.FinishReason = string(f.finish)

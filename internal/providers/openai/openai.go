@@ -40,6 +40,8 @@ type Provider struct {
 	hc      *http.Client
 	red     *openaiwire.Redactor
 	log     *slog.Logger
+	// responses: the upstream serves the Responses API (native.go).
+	responses bool
 }
 
 // New returns an adapter for o.BaseURL.
@@ -58,6 +60,8 @@ func New(o providers.Options) (*Provider, error) {
 		hc:      o.HTTPClient,
 		red:     o.Redactor(),
 		log:     o.Log(),
+
+		responses: o.ResponsesAPI,
 	}
 	if o.APIKey != "" {
 		p.auth = "Bearer " + o.APIKey

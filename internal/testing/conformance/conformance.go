@@ -1,7 +1,7 @@
 // Package conformance holds the adapter conformance suite and the test
 // helpers every adapter's tests share: the -update flag, golden-file
 // comparison, canonical JSON, a collecting Sink, and helpers to read
-// errors and chunks. The suite itself (conformance_test.go) runs one
+// errors and chunks, and what an upstream was asked. The suite itself (conformance_test.go) runs one
 // table of cases (unary, stream, include_usage, streamed tool arguments,
 // a cut mid-stream, 429 with Retry-After, 401, a parameter the provider
 // cannot honour) and one table of key shapes echoed by an upstream against
@@ -183,6 +183,26 @@ func Client(t testing.TB) *http.Client {
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{Transport: tr}
+}
+
+// OnlyRequest is the one request an upstream (an emulator's log, a
+// replay's) received, failing the test at once when it saw another number.
+func OnlyRequest[R any](t testing.TB, reqs []R) R {
+	t.Helper()
+	if len(reqs) != 1 {
+		t.Fatalf("upstream saw %d requests, want 1", len(reqs))
+	}
+	return reqs[0]
+}
+
+// NoRetry fails the test unless the upstream saw exactly one request: an
+// adapter (and its SDK) never retries or continues on its own; the
+// gateway decides.
+func NoRetry[R any](t testing.TB, reqs []R) {
+	t.Helper()
+	if len(reqs) != 1 {
+		t.Errorf("upstream saw %d requests, want 1: the adapter and its SDK must neither retry nor continue", len(reqs))
+	}
 }
 
 // Serve registers s (an emulator, a test server) to be closed when the

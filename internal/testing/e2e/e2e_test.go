@@ -71,10 +71,17 @@ func gatewayFor(t *testing.T, env map[string]string) string {
 
 func runNode(t *testing.T, base string, env map[string]string) map[string]any {
 	t.Helper()
+	return runScript(t, "client.mjs", base, env)
+}
+
+// runScript runs the node script (in node/) against the gateway at base
+// with env and returns the JSON line it printed.
+func runScript(t *testing.T, script, base string, env map[string]string) map[string]any {
+	t.Helper()
 	dir := nodeClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "client.mjs")
+	cmd := exec.CommandContext(ctx, "node", script)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "OPENAI_BASE_URL="+base, "OPENAI_API_KEY=client-side-key-is-ignored")
 	for k, v := range env {
@@ -273,5 +280,33 @@ func TestGatewayKeysNodeClient(t *testing.T) {
 	// Only the authenticated requests reached the upstream: 1 chat, 2 streams.
 	if n := len(emu.Requests()); n != 3 {
 		t.Errorf("upstream saw %d requests, want 3", n)
+	}
+}
+
+// TestNodeClientRetryHonoursRetryAfter: a key over its concurrency limit
+// gets 429 with Retry-After, and the official client's own retry waits
+// that long, then succeeds (the node side asserts the wait).
+func TestNodeClientRetryHonoursRetryAfter(t *testing.T) {
+	emu := openaiemu.New(openaiemu.Options{APIKey: "sk-test-upstream-key-1234", TTFT: 1500 * time.Millisecond})
+	defer emu.Close()
+	env := map[string]string{"OPENAI_API_KEY": "sk-test-upstream-key-1234", "OPENAI_BASE_URL": emu.URL, "OLLAMA_HOST": noOllama}
+	getenv := func(k string) string { return env[k] }
+	cfg, err := config.Load(configs.DefaultName, configs.Default(), getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := apptest.Start(t, cfg, app.Options{Getenv: getenv})
+	_, secret, err := gw.Keys().Create(context.Background(), "one-at-a-time", keys.Policy{MaxConcurrent: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := runNode(t, gw.URL+"/v1", map[string]string{"OPENAI_API_KEY": secret, "CHAT_MODEL": "gpt-4o", "CHECKS": "retry"})
+	if seen["retry"] == nil {
+		t.Fatalf("node client did not report retry: %v", seen)
+	}
+	t.Logf("the client saw %v", seen["retry"])
+	// Refused attempts never reached the upstream: the two requests did.
+	if n := len(emu.Requests()); n != 2 {
+		t.Errorf("upstream saw %d requests, want 2 (refusals must not reach it)", n)
 	}
 }

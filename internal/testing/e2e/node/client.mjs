@@ -1,8 +1,9 @@
 // Drives tiergate with the official openai npm client, the way an app does.
 // Env: OPENAI_BASE_URL (the gateway), CHAT_MODEL, EMBED_MODEL (empty skips
 // embeddings), EXPECT_CONTENT, EXPECT_TOOL_ARGS (JSON), CHECKS (comma list:
-// chat,stream,tools,embeddings,errors,auth; auth reads BAD_KEYS, a JSON
-// list of keys the gateway must refuse). Prints one JSON line of what it saw and
+// chat,stream,tools,embeddings,errors,auth,retry; auth reads BAD_KEYS, a JSON
+// list of keys the gateway must refuse; retry needs a key with max_concurrent 1
+// and an upstream slow to answer). Prints one JSON line of what it saw and
 // exits non-zero when an assertion fails.
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
@@ -125,6 +126,32 @@ if (checks.includes('auth')) {
       (err) => err instanceof OpenAI.AuthenticationError);
   }
   seen.auth = { refused: bad.length };
+}
+
+if (checks.includes('retry')) {
+  // The key admits one request at a time (max_concurrent: 1) and the
+  // upstream holds each answer for a while: a second request is refused
+  // with 429 and Retry-After: 1 while the first is in flight. The SDK's
+  // own retry must wait what Retry-After says (its default backoff is
+  // about half a second) and then succeed.
+  const attempts = [];
+  const timed = { fetch: async (url, init) => { const r = await fetch(url, init); attempts.push({ at: Date.now(), status: r.status, retryAfter: r.headers.get('retry-after'), limit: r.headers.get('x-ratelimit-limit-requests') }); return r; } };
+  const c = new OpenAI({ apiKey: process.env.OPENAI_API_KEY, maxRetries: 4, timeout: 20000, ...timed });
+  const first = client.chat.completions.create({ model, messages: [{ role: 'user', content: 'Say hello' }] });
+  await new Promise((r) => setTimeout(r, 300));
+  const r = await c.chat.completions.create({ model, messages: [{ role: 'user', content: 'Say hello' }] });
+  await first;
+  assert.equal(r.object, 'chat.completion');
+  const refused = attempts.filter((a) => a.status === 429);
+  assert.ok(refused.length >= 1, `no request was refused: ${JSON.stringify(attempts)}`);
+  assert.equal(attempts.at(-1).status, 200);
+  for (let i = 0; i + 1 < attempts.length; i++) {
+    if (attempts[i].status !== 429) continue;
+    assert.equal(attempts[i].retryAfter, '1');
+    const waited = attempts[i + 1].at - attempts[i].at;
+    assert.ok(waited >= 950, `the SDK retried ${waited} ms after a 429 with Retry-After: 1`);
+  }
+  seen.retry = { attempts: attempts.length, refused: refused.length };
 }
 
 console.log(JSON.stringify(seen));

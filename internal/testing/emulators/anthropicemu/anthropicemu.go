@@ -126,11 +126,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if o.Fault.Status != 0 {
-		if o.Fault.RetryAfter != "" {
-			w.Header().Set("retry-after", o.Fault.RetryAfter)
-		}
-		writeError(w, o.Fault.Status, o.Fault.MessageOr(defaultMessage(o.Fault.Status)), seq)
+	if o.Fault.Refuse(w, func(w http.ResponseWriter, f Fault) {
+		writeError(w, f.Status, f.MessageOr(defaultMessage(f.Status)), seq)
+	}) {
 		return
 	}
 

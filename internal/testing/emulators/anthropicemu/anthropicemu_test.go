@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tiergate/tiergate/internal/testing/golden"
+	"github.com/tiergate/tiergate/internal/testing/webtest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -59,16 +60,7 @@ func do(t *testing.T, c *http.Client, s *Server, cl call) (*http.Response, []byt
 			req.Header.Set(k, v)
 		}
 	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, b
+	return webtest.Do(t, c, req)
 }
 
 const basic = `{"model":"claude-sonnet-4-6","max_tokens":1024,"messages":[{"role":"user","content":"Hello, Claude"}]}`

@@ -170,6 +170,20 @@ func (f Fault) Interrupt(w http.ResponseWriter, r *http.Request, done <-chan str
 	return false
 }
 
+// Refuse answers with f's error Status, when it sets one: the Retry-After
+// header (when RetryAfter is set), then the provider's error body, which
+// write sends. It reports whether it answered.
+func (f Fault) Refuse(w http.ResponseWriter, write func(http.ResponseWriter, Fault)) bool {
+	if f.Status == 0 {
+		return false
+	}
+	if f.RetryAfter != "" {
+		w.Header().Set("Retry-After", f.RetryAfter)
+	}
+	write(w, f)
+	return true
+}
+
 // MessageOr is f.Message, or def when f sets none.
 func (f Fault) MessageOr(def string) string {
 	if f.Message == "" {

@@ -2,6 +2,7 @@ package emu
 
 import (
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -35,5 +36,26 @@ func TestLog(t *testing.T) {
 	l.Forget()
 	if len(l.Requests()) != 0 {
 		t.Error("Forget left requests in the log")
+	}
+}
+
+// TestRefuse: a fault with a Status is answered by the provider's writer,
+// with Retry-After when the fault sets it; one without is left alone.
+func TestRefuse(t *testing.T) {
+	for _, tc := range []struct {
+		f           Fault
+		want        int
+		retryAfter  string
+		wantRefused bool
+	}{
+		{Fault{}, 200, "", false},
+		{Fault{Status: 429, RetryAfter: "7"}, 429, "7", true},
+		{Fault{Status: 503}, 503, "", true},
+	} {
+		rec := httptest.NewRecorder()
+		refused := tc.f.Refuse(rec, func(w http.ResponseWriter, f Fault) { w.WriteHeader(f.Status) })
+		if refused != tc.wantRefused || rec.Code != tc.want || rec.Header().Get("Retry-After") != tc.retryAfter {
+			t.Errorf("%+v: refused %v, status %d, Retry-After %q", tc.f, refused, rec.Code, rec.Header().Get("Retry-After"))
+		}
 	}
 }

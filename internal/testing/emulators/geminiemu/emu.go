@@ -110,8 +110,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if !s.authorized(w, r, opts) {
 		return
 	}
-	if opts.Fault.Status != 0 {
-		writeFault(w, opts.Fault)
+	if opts.Fault.Refuse(w, writeFault) {
 		return
 	}
 	s.route(w, r, body, opts)

@@ -126,15 +126,14 @@ func writeBadRequest(w http.ResponseWriter, msg string) {
 	writeError(w, http.StatusBadRequest, msg, nil)
 }
 
+// writeFault sends Google's error body for a fault's status, with a
+// RetryInfo detail when RetryAfter is a number of seconds.
 func writeFault(w http.ResponseWriter, f Fault) {
 	msg := f.MessageOr(defaultMessage(f.Status))
 	var details []any
-	if f.RetryAfter != "" {
-		w.Header().Set("Retry-After", f.RetryAfter)
-		if secs, err := strconv.ParseFloat(f.RetryAfter, 64); err == nil && secs >= 0 {
-			details = append(details, retryInfo{Type: "type.googleapis.com/google.rpc.RetryInfo",
-				RetryDelay: strconv.FormatFloat(secs, 'f', -1, 64) + "s"})
-		}
+	if secs, err := strconv.ParseFloat(f.RetryAfter, 64); err == nil && secs >= 0 {
+		details = append(details, retryInfo{Type: "type.googleapis.com/google.rpc.RetryInfo",
+			RetryDelay: strconv.FormatFloat(secs, 'f', -1, 64) + "s"})
 	}
 	writeError(w, f.Status, msg, details)
 }
@@ -149,28 +148,30 @@ func modelNotFound(w http.ResponseWriter, model, method string) {
 
 // --- JSON formatting -----------------------------------------------------
 
-func marshalIndent(v any) ([]byte, error) {
+// encode writes v as JSON without HTML escaping, as Google does, each
+// level indented by indent ("": on one line), with no final newline.
+func encode(v any, indent string) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
+	enc.SetIndent("", indent)
 	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
+// marshalIndent renders a unary answer the way the real API does.
+func marshalIndent(v any) ([]byte, error) { return encode(v, "  ") }
+
 // marshalSSE renders v on one line the way the real API writes stream
 // events: a space after each colon, none after commas, e.g.
 // {"candidates": [{"content": {"parts": [{"text": "Hi"}],"role": "model"}}]}.
 func marshalSSE(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	src, err := encode(v, "")
+	if err != nil {
 		return nil, err
 	}
-	src := bytes.TrimRight(buf.Bytes(), "\n")
 	out := make([]byte, 0, len(src)+len(src)/8)
 	inString, escaped := false, false
 	for _, c := range src {

@@ -95,11 +95,9 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 		if f.Interrupt(w, r, s.Done()) {
 			return
 		}
-		if f.Status != 0 {
-			if f.RetryAfter != "" {
-				w.Header().Set("Retry-After", f.RetryAfter)
-			}
+		if f.Refuse(w, func(w http.ResponseWriter, f Fault) {
 			writeJSON(w, f.Status, map[string]string{"error": f.MessageOr(http.StatusText(f.Status))})
+		}) {
 			return
 		}
 		next.ServeHTTP(w, r)

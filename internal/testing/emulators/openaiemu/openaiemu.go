@@ -1,5 +1,5 @@
 // Package openaiemu is a test emulator of OpenAI's API (the Chat
-// Completions, Embeddings and Models endpoints), written from OpenAI's API
+// Completions, Responses, Embeddings, Models and audio endpoints), written from OpenAI's API
 // reference: streams open with a role-only chunk, send content (or
 // tool-call argument pieces), a chunk with finish_reason, the usage chunk
 // when stream_options.include_usage asks for it, and "data: [DONE]".
@@ -36,6 +36,7 @@ type Options struct {
 	APIKey   string        // required bearer key, when set
 	Models   []string      // served model names; empty serves any name
 	Fault    Fault
+	Audio    AudioOptions // the audio endpoints (audio.go)
 }
 
 // Fault injects a failure (see emu.Fault).
@@ -54,8 +55,12 @@ func New(o Options) *Server {
 	s := &Server{emu.NewServer(o)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", s.chat)
+	mux.HandleFunc("POST /v1/responses", s.responses) // responses.go
 	mux.HandleFunc("POST /v1/embeddings", s.embeddings)
 	mux.HandleFunc("GET /v1/models", s.models)
+	mux.HandleFunc("POST /v1/audio/transcriptions", s.transcriptions)
+	mux.HandleFunc("POST /v1/audio/translations", s.translations)
+	mux.HandleFunc("POST /v1/audio/speech", s.speech)
 	s.Start(s.record(mux), "/v1")
 	return s
 }
@@ -67,26 +72,27 @@ func (s *Server) record(next http.Handler) http.Handler {
 			writeError(w, 401, "invalid_request_error", "invalid_api_key", "", "Incorrect API key provided: "+mask(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))+". You can find your API key at https://platform.openai.com/account/api-keys.")
 			return
 		}
-		f := o.Fault.For(emu.ModelOf(body))
+		f := o.Fault.For(modelOf(r, body))
 		if f.Interrupt(w, r, s.Done()) {
 			return
 		}
-		if f.Status != 0 {
-			if f.RetryAfter != "" {
-				w.Header().Set("Retry-After", f.RetryAfter)
-			}
-			typ, code := "server_error", ""
-			switch {
-			case f.Status == 429:
-				typ, code = "requests", "rate_limit_exceeded"
-			case f.Status < 500:
-				typ = "invalid_request_error"
-			}
-			writeError(w, f.Status, typ, code, "", f.MessageOr(http.StatusText(f.Status)))
+		if f.Refuse(w, writeFault) {
 			return
 		}
 		next.ServeHTTP(w, withBody(r, body))
 	})
+}
+
+// writeFault sends OpenAI's error body for a fault's status.
+func writeFault(w http.ResponseWriter, f Fault) {
+	typ, code := "server_error", ""
+	switch {
+	case f.Status == 429:
+		typ, code = "requests", "rate_limit_exceeded"
+	case f.Status < 500:
+		typ = "invalid_request_error"
+	}
+	writeError(w, f.Status, typ, code, "", f.MessageOr(http.StatusText(f.Status)))
 }
 
 // mask shows a key as OpenAI's error message does: first and last four.
