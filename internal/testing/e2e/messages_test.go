@@ -1,15 +1,13 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tiergate/tiergate/internal/testing/emulators/anthropicemu"
+	"github.com/tiergate/tiergate/internal/testing/emulators/emu"
 	"github.com/tiergate/tiergate/internal/testing/emulators/geminiemu"
 	"github.com/tiergate/tiergate/internal/testing/emulators/ollamaemu"
 	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
@@ -21,23 +19,8 @@ import (
 // fails for each of the comma-separated checks it did not report.
 func messagesClient(t *testing.T, base, checks string, env map[string]string) map[string]any {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "messages.mjs")
-	cmd.Dir = nodeClient(t)
-	cmd.Env = append(os.Environ(), "ANTHROPIC_BASE_URL="+strings.TrimSuffix(base, "/v1"), "CHECKS="+checks)
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	out, err := cmd.Output()
-	var seen map[string]any
-	if err != nil || json.Unmarshal(out, &seen) != nil {
-		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = ee.Stderr
-		}
-		t.Fatalf("messages.mjs: %v\nstdout: %s\nstderr: %s", err, out, stderr)
-	}
+	env["ANTHROPIC_BASE_URL"], env["CHECKS"] = strings.TrimSuffix(base, "/v1"), checks
+	seen := runScript(t, "messages.mjs", base, env)
 	for _, k := range strings.Split(checks, ",") {
 		if seen[k] == nil {
 			t.Errorf("messages.mjs did not report %s: %v", k, seen)
@@ -70,28 +53,32 @@ func TestMessagesNodeClient(t *testing.T) {
 			}
 		}
 	})
-	t.Run("openai", func(t *testing.T) {
-		emu := openaiemu.New(openaiemu.Options{APIKey: openaiKey, ChunkGap: time.Millisecond})
-		defer emu.Close()
-		base := gatewayFor(t, map[string]string{"OPENAI_API_KEY": openaiKey, "OPENAI_BASE_URL": emu.URL, "OLLAMA_HOST": noOllama})
-		// A Claude name no backend serves: router.aliases sends it to auto.
-		messagesClient(t, base, all, map[string]string{"MODEL": "claude-sonnet-4-5-20250929",
-			"EXPECT_CONTENT": openaiemu.DefaultReply, "EXPECT_TOOL_ARGS": openaiemu.DefaultToolArgs})
-	})
-	t.Run("gemini", func(t *testing.T) {
-		emu := geminiemu.New(geminiemu.Options{APIKey: geminiKey, ChunkGap: time.Millisecond})
-		defer emu.Close()
-		base := gatewayFor(t, map[string]string{"GEMINI_API_KEY": geminiKey, "GEMINI_BASE_URL": emu.URL, "OLLAMA_HOST": noOllama})
-		messagesClient(t, base, all, map[string]string{"MODEL": "gemini-2.5-flash",
-			"EXPECT_CONTENT": geminiemu.DefaultReply, "EXPECT_TOOL_ARGS": geminiemu.DefaultToolArgs})
-	})
-	t.Run("ollama", func(t *testing.T) {
-		emu := ollamaemu.New(ollamaemu.Options{Models: []string{"llama3:8b", "mistral:7b"}, ChunkGap: time.Millisecond})
-		defer emu.Close()
-		base := gatewayFor(t, map[string]string{"OLLAMA_HOST": emu.URL})
-		messagesClient(t, base, all, map[string]string{"MODEL": "mistral-7b",
-			"EXPECT_CONTENT": ollamaemu.DefaultReply, "EXPECT_TOOL_ARGS": ollamaemu.DefaultToolArgs})
-	})
+	// The translated backends. A Claude name no backend serves goes
+	// where router.aliases sends it: auto.
+	for _, tc := range []struct {
+		name, model string
+		start       func() (env map[string]string, stop func())
+	}{
+		{"openai", "claude-sonnet-4-5-20250929", func() (map[string]string, func()) {
+			emu := openaiemu.New(openaiemu.Options{APIKey: openaiKey, ChunkGap: time.Millisecond})
+			return map[string]string{"OPENAI_API_KEY": openaiKey, "OPENAI_BASE_URL": emu.URL, "OLLAMA_HOST": noOllama}, emu.Close
+		}},
+		{"gemini", "gemini-2.5-flash", func() (map[string]string, func()) {
+			emu := geminiemu.New(geminiemu.Options{APIKey: geminiKey, ChunkGap: time.Millisecond})
+			return map[string]string{"GEMINI_API_KEY": geminiKey, "GEMINI_BASE_URL": emu.URL, "OLLAMA_HOST": noOllama}, emu.Close
+		}},
+		{"ollama", "mistral-7b", func() (map[string]string, func()) {
+			emu := ollamaemu.New(ollamaemu.Options{Models: []string{"llama3:8b", "mistral:7b"}, ChunkGap: time.Millisecond})
+			return map[string]string{"OLLAMA_HOST": emu.URL}, emu.Close
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env, stop := tc.start()
+			defer stop()
+			messagesClient(t, gatewayFor(t, env), all, map[string]string{"MODEL": tc.model,
+				"EXPECT_CONTENT": emu.DefaultReply, "EXPECT_TOOL_ARGS": emu.DefaultToolArgs})
+		})
+	}
 }
 
 // TestMessagesRealOllama: the official client through /v1/messages to a
