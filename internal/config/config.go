@@ -15,6 +15,7 @@ import (
 	"maps"
 	"net/url"
 	"os"
+	"path"
 	"reflect"
 	"regexp"
 	"slices"
@@ -102,6 +103,31 @@ type Router struct {
 	// no attempt starts after it, and an attempt's wait for its first
 	// byte ends with it.
 	FailoverTimeout time.Duration `yaml:"failover_timeout"`
+	// Aliases route the model names Anthropic's clients send (Claude
+	// Code's claude-sonnet-4-5-20250929, say) on /v1/messages when no
+	// enabled backend serves that name (no catalog entry has it, with or
+	// without its dated or -latest suffix, and no Anthropic provider is
+	// enabled for a claude-* name): the first alias whose pattern
+	// matches decides.
+	Aliases []Alias `yaml:"aliases"`
+}
+
+// Alias maps model names that match a pattern to a model.
+type Alias struct {
+	// Match is a glob (path.Match: * and ?) over the whole name.
+	Match string `yaml:"match"`
+	// Model is a catalog id, provider/model, "auto" or "auto:<profile>".
+	Model string `yaml:"model"`
+}
+
+// Resolve is the model an alias gives name, "" when none matches.
+func (r *Router) Resolve(name string) string {
+	for _, a := range r.Aliases {
+		if ok, _ := path.Match(a.Match, name); ok {
+			return a.Model
+		}
+	}
+	return ""
 }
 
 // ProviderBreaker configures the provider-wide circuit breaker. It opens
@@ -587,6 +613,20 @@ func (c *Config) validateRouting(models map[string]int) error {
 			if err := m.Validate("profiles." + name); err != nil {
 				return err
 			}
+		}
+	}
+	for i, a := range r.Aliases {
+		if _, err := path.Match(a.Match, ""); err != nil || a.Match == "" {
+			return fmt.Errorf("router.aliases[%d]: match %q is not a glob pattern (path.Match: * and ?)", i, a.Match)
+		}
+		if profile, ok := strings.CutPrefix(a.Model, "auto:"); ok {
+			if _, known := c.Profiles[profile]; !known {
+				return fmt.Errorf("router.aliases[%d]: model %q names no profile; profiles: %s", i, a.Model, strings.Join(slices.Sorted(maps.Keys(c.Profiles)), ", "))
+			}
+			continue
+		}
+		if _, known := models[a.Model]; !known && a.Model != "auto" && !strings.Contains(a.Model, "/") {
+			return fmt.Errorf("router.aliases[%d]: model %q is not a model id in this file, provider/model, auto or auto:<profile>", i, a.Model)
 		}
 	}
 	for name, d := range c.Domains {

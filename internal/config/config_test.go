@@ -86,6 +86,9 @@ func TestBadConfigs(t *testing.T) {
 		{"negative max_concurrent", "server:\n  max_concurrent: -3\n", []string{"server.max_concurrent must be positive"}},
 		{"responses_api on another type", "providers:\n  a:\n    type: anthropic\n    base_url: http://x\n    responses_api: true\n", []string{"providers.a", "responses_api is for openai providers"}},
 		{"empty", "", []string{"empty"}},
+		{"bad alias pattern", "router:\n  aliases:\n    - {match: \"claude-[\", model: auto}\n", []string{"router.aliases[0]", "glob"}},
+		{"alias to no profile", "router:\n  aliases:\n    - {match: \"claude-*\", model: \"auto:nope\"}\n", []string{"router.aliases[0]", "names no profile"}},
+		{"alias to no model", "router:\n  aliases:\n    - {match: \"claude-*\", model: zz}\n", []string{"router.aliases[0]", `"zz" is not a model id`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -181,6 +184,19 @@ func TestAuthKeys(t *testing.T) {
 		}
 		if err != nil && strings.Contains(err.Error(), "sk-proj-123") {
 			t.Errorf("the error quotes the key: %v", err)
+		}
+	}
+}
+
+// TestAliases: the first alias whose glob matches the whole name decides.
+func TestAliases(t *testing.T) {
+	r := Router{Aliases: []Alias{{Match: "claude-*haiku*", Model: "auto:budget"}, {Match: "claude-*", Model: "auto"}, {Match: "gpt-?", Model: "gpt-4o"}}}
+	for name, want := range map[string]string{
+		"claude-haiku-4-5": "auto:budget", "claude-3-5-haiku-latest": "auto:budget", "claude-opus-4-1": "auto",
+		"gpt-4": "gpt-4o", "gpt-4o": "", "my-claude-x": "", "": "",
+	} {
+		if got := r.Resolve(name); got != want {
+			t.Errorf("Resolve(%q) = %q, want %q", name, got, want)
 		}
 	}
 }

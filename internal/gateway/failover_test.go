@@ -136,8 +136,8 @@ providers:
   bad: {type: ` + typ + `, base_url: "` + bad.url + `", ` + keyLine + `}
   good: {type: openai, base_url: "` + good.URL + `", api_key_env: KG}
 models:
-  - {id: bad-a, provider: bad, upstream: "` + bad.upstreams[0] + `", openness: proprietary, deployment: ` + deployment + `, tasks: [chat], quality: 80, tier_prior: ultra-fast}
-  - {id: bad-b, provider: bad, upstream: "` + bad.upstreams[1] + `", openness: proprietary, deployment: ` + deployment + `, tasks: [chat], quality: 80, tier_prior: ultra-fast}
+  - {id: bad-a, provider: bad, upstream: "` + bad.upstreams[0] + `", openness: proprietary, deployment: ` + deployment + `, tasks: [chat, tools], quality: 80, tier_prior: ultra-fast}
+  - {id: bad-b, provider: bad, upstream: "` + bad.upstreams[1] + `", openness: proprietary, deployment: ` + deployment + `, tasks: [chat, tools], quality: 80, tier_prior: ultra-fast}
   - {id: good, provider: good, upstream: gpt-good, openness: proprietary, deployment: saas, tasks: [chat], quality: 80, tier_prior: ultra-fast}
 `
 	getenv := func(k string) string { return map[string]string{"KB": failKey, "KG": "k-good"}[k] }

@@ -26,6 +26,7 @@ import (
 
 	"github.com/tiergate/tiergate/internal/catalog"
 	"github.com/tiergate/tiergate/internal/inbound"
+	"github.com/tiergate/tiergate/internal/inbound/messages"
 	"github.com/tiergate/tiergate/internal/inbound/responses"
 	"github.com/tiergate/tiergate/internal/keys"
 	"github.com/tiergate/tiergate/internal/observe/metrics"
@@ -113,6 +114,9 @@ func New(o Options) *Server {
 	mux.HandleFunc("POST /v1/route/explain", s.api(s.handleExplain))
 	s.serveAPI(mux, "/v1/responses", "/v1/responses", responses.New())
 	mux.HandleFunc("/v1/responses/", func(w http.ResponseWriter, r *http.Request) { s.fail(w, r, responses.NotStored(r.Method, r.URL.Path)) })
+	msgs := messages.New(messages.Options{Model: s.messagesModel})
+	s.serveAPI(mux, "/v1/messages", "/v1/messages", msgs)
+	mux.HandleFunc("POST /v1/messages/count_tokens", s.api(func(w http.ResponseWriter, r *http.Request) { s.countTokens(w, r, msgs) }))
 	mux.HandleFunc("GET /v1/models", s.handleModels)
 	mux.HandleFunc("GET /v1/models/{id...}", s.handleModel)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -127,8 +131,8 @@ func New(o Options) *Server {
 	mux.Handle("GET /{$}", status)
 	mux.Handle("GET /status.json", status)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, &providers.Error{Status: http.StatusNotFound, Type: providers.TypeInvalidRequest, Code: "unknown_url",
-			Message: "Unknown request URL: " + r.Method + " " + r.URL.Path + ". tiergate serves POST /v1/chat/completions, POST /v1/responses, POST /v1/embeddings, POST /v1/audio/transcriptions, /v1/audio/translations and /v1/audio/speech, and GET /v1/models."})
+		s.fail(w, r, &providers.Error{Status: http.StatusNotFound, Type: providers.TypeInvalidRequest, Code: "unknown_url",
+			Message: "Unknown request URL: " + r.Method + " " + r.URL.Path + ". tiergate serves POST /v1/chat/completions, POST /v1/responses, POST /v1/messages (Anthropic's) and /v1/messages/count_tokens, POST /v1/embeddings, the /v1/audio endpoints (transcriptions, translations, speech) and GET /v1/models."})
 	})
 	s.mux = mux
 	return s
@@ -277,9 +281,10 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, api inbound.A
 		return
 	}
 	body := raw
+	var only *providers.Error // set: only an adapter that speaks api may serve it
 	if api != nil {
-		if body, err = api.ToChat(raw); err != nil {
-			s.fail(w, r, asBadRequest(err))
+		if body, only, err = toChat(api, raw); err != nil {
+			s.fail(w, r, err)
 			return
 		}
 	}
@@ -289,6 +294,9 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, api inbound.A
 		return
 	}
 	dec, err := s.route(r.Context(), q)
+	if err == nil && only != nil {
+		err = keepNative(dec, api, only)
+	}
 	if err != nil {
 		w.Header().Set("X-Tiergate-Attempts", "0")
 		s.fail(w, r, err)
@@ -309,11 +317,15 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, api inbound.A
 	sink := &sseSink{w: w, dec: dec, params: q.Params, api: api}
 	req := &providers.ChatRequest{Body: body, Stream: info.Stream, IncludeUsage: info.IncludeUsage}
 	var native *providers.NativeRequest
+	var nativeErr error // the last native attempt's
 	if api != nil {
 		native = &providers.NativeRequest{API: api.Name(), Body: raw, Header: api.Forward(r.Header), Stream: info.Stream}
 	}
 	res, c, attempts, err := s.try(r, "chat", t0, q, dec, info.Stream, held, func(ctx context.Context, c router.Candidate, attempt int, deadline time.Duration) (*providers.Result, error) {
 		n := nativeFor(c, native)
+		if n == nil && only != nil {
+			return nil, onlyAfter(only, nativeErr) // a fallback the router added that cannot take it: not called
+		}
 		sink.begin(c, attempt, n != nil)
 		res, timedOut, err := s.attempt(ctx, cfg, c, info.Stream, sink, deadline, func(ctx context.Context, first func()) (*providers.Result, error) {
 			if n != nil {
@@ -328,6 +340,9 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, api inbound.A
 			// cancellation, for the breaker and the metrics alike.
 			err = &providers.Error{Provider: c.Model.Provider, Status: http.StatusGatewayTimeout, Type: providers.TypeUpstream, Retryable: true,
 				Message: c.Model.Provider + " (" + c.Model.ID + ") " + timedOut}
+		}
+		if n != nil && err != nil {
+			nativeErr = err
 		}
 		return res, err
 	}, func() bool { return sink.started })
@@ -345,7 +360,9 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, api inbound.A
 			}
 		}
 		setRouteHeaders(w.Header(), dec, c, attempts)
-		setDropped(w.Header(), c, q.Params)
+		if !sink.raw { // passed through: nothing was dropped
+			setDropped(w.Header(), c, q.Params)
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(out)
 	case r.Context().Err() != nil:
@@ -443,7 +460,9 @@ func (k *sseSink) start() {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	setRouteHeaders(h, k.dec, k.cand, k.attempt)
-	setDropped(h, k.cand, k.params)
+	if !k.raw {
+		setDropped(h, k.cand, k.params)
+	}
 	if k.onFirst != nil {
 		k.onFirst()
 	}
@@ -464,8 +483,7 @@ func (k *sseSink) Chunk(data []byte) error {
 // already holds the next one.
 func (k *sseSink) ChunkBuffered(data []byte) error {
 	if !k.started {
-		if k.held == nil && !k.raw && preambleOnly(data) {
-			k.held = append([]byte{}, data...)
+		if k.hold(data) {
 			return nil
 		}
 		k.start()

@@ -71,3 +71,50 @@ func asBadRequest(err error) error {
 	}
 	return badRequest(err)
 }
+
+// toChat translates a client API's request: the chat body, and, for a
+// request only adapters that speak api can serve (inbound.NativeOnly),
+// the error any other attempt gets (retryable, so the next candidate is
+// tried; a 400, so no backend is blamed for it).
+func toChat(api inbound.API, raw []byte) ([]byte, *providers.Error, error) {
+	body, err := api.ToChat(raw)
+	var no *inbound.NativeOnly
+	switch {
+	case err == nil:
+		return body, nil, nil
+	case errors.As(err, &no):
+		only := *no.Err
+		only.Retryable = true
+		return no.Chat, &only, nil
+	}
+	return nil, nil, asBadRequest(err)
+}
+
+// keepNative keeps dec's candidates whose adapters speak api; none is
+// the client's 400 (only).
+func keepNative(dec *router.Decision, api inbound.API, only *providers.Error) error {
+	var keep []router.Candidate
+	for _, c := range dec.Candidates {
+		if providers.NativeFor(c.Provider, api.Name()) != nil {
+			keep = append(keep, c)
+		}
+	}
+	if len(keep) == 0 {
+		e := *only
+		e.Retryable = false
+		return &e
+	}
+	dec.Candidates = keep
+	return nil
+}
+
+// onlyAfter is the error of an attempt a request that only native
+// adapters may serve cannot make (only), saying how the native attempt
+// before it failed.
+func onlyAfter(only *providers.Error, nativeErr error) *providers.Error {
+	e := *only
+	if nativeErr != nil {
+		e.Message += " (the last that could failed: " + clientSafe(providers.AsError("", nativeErr)).Message + ")"
+	}
+	return &e
+}

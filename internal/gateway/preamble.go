@@ -1,6 +1,65 @@
 package gateway
 
-import "encoding/json"
+import (
+	"bytes"
+	"encoding/json"
+)
+
+// maxHeld bounds the raw preamble events held back (a message_start with
+// a long id and usage, an empty block start, a ping are far smaller).
+const maxHeld = 16 << 10
+
+// hold keeps data back if it is a preamble (see sseSink.held): a
+// translated stream's role-only first chunk, or, passed through, the
+// events of Anthropic's stream that precede its first content
+// (message_start, an empty text or thinking block's start, ping).
+func (k *sseSink) hold(data []byte) bool {
+	switch {
+	case k.raw && len(k.held)+len(data) <= maxHeld && rawPreamble(data):
+		k.held = append(k.held, data...)
+		return true
+	case !k.raw && k.held == nil && preambleOnly(data):
+		k.held = append([]byte{}, data...)
+		return true
+	}
+	return false
+}
+
+// rawPreamble reports whether a passed-through server-sent event of
+// Anthropic's stream says nothing yet: message_start, ping, or the start
+// of a text or thinking block with no text in it. (A tool_use block's
+// start names the tool: content.)
+func rawPreamble(ev []byte) bool {
+	name, rest, ok := bytes.Cut(ev, []byte("\n"))
+	if !ok {
+		return false
+	}
+	switch string(bytes.TrimSpace(bytes.TrimPrefix(name, []byte("event:")))) {
+	case "message_start", "ping":
+		return true
+	case "content_block_start":
+		data, ok := bytes.CutPrefix(bytes.TrimSpace(rest), []byte("data:"))
+		if !ok {
+			return false
+		}
+		var e struct {
+			Block map[string]json.RawMessage `json:"content_block"`
+		}
+		if json.Unmarshal(data, &e) != nil {
+			return false
+		}
+		switch string(e.Block["type"]) {
+		case `"text"`, `"thinking"`:
+			for k, v := range e.Block {
+				if k != "type" && k != "signature" && !empty(v) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	return false
+}
 
 // writeHeld writes the held preamble, if any, as the stream's first event.
 func (k *sseSink) writeHeld() error {

@@ -59,3 +59,50 @@ func TestSinkHoldsPreamble(t *testing.T) {
 		t.Fatal("the preamble was sent twice")
 	}
 }
+
+// TestRawPreamble: of a passed-through Anthropic stream, the events
+// before the first content are held back (so a stream that dies there
+// can fall back), then sent first, unchanged.
+func TestRawPreamble(t *testing.T) {
+	ev := func(name, data string) string { return "event: " + name + "\ndata: " + data + "\n\n" }
+	start := ev("message_start", `{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"m","usage":{"input_tokens":3,"output_tokens":1}}}`)
+	text := ev("content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`)
+	ping := ev("ping", `{"type": "ping"}`)
+	delta := ev("content_block_delta", `{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}`)
+	for _, tc := range []struct {
+		event string
+		held  bool
+	}{
+		{start, true}, {text, true}, {ping, true},
+		{ev("content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":"","signature":""}}`), true},
+		{ev("content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"text","text":"Hi"}}`), false},
+		{ev("content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"t","name":"f","input":{}}}`), false},
+		{delta, false},
+		{ev("message_delta", `{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":1}}`), false},
+		{ev("error", `{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`), false},
+		{"data: {}\n\n", false},
+	} {
+		if got := rawPreamble([]byte(tc.event)); got != tc.held {
+			t.Errorf("rawPreamble(%q) = %v, want %v", tc.event, got, tc.held)
+		}
+	}
+	cand := router.Candidate{Model: &catalog.Model{ID: "m", Provider: "p"}}
+	w := httptest.NewRecorder()
+	k := &sseSink{w: w, dec: &router.Decision{}, api: tagAPI{}}
+	k.begin(cand, 1, true)
+	for _, e := range []string{start, text, ping} {
+		if k.Chunk([]byte(e)); k.started || w.Body.Len() != 0 {
+			t.Fatalf("%q reached the client before any content", e)
+		}
+	}
+	k.Chunk([]byte(delta))
+	k.done()
+	if got, want := w.Body.String(), start+text+ping+delta; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	// A new attempt starts with nothing held.
+	k.begin(cand, 2, true)
+	if k.held != nil {
+		t.Fatal("a held preamble outlived its attempt")
+	}
+}

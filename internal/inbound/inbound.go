@@ -29,7 +29,8 @@ type API interface {
 	// completion body. A streamed request must ask for the usage chunk
 	// (stream_options.include_usage), so the translated stream can
 	// report usage. An error is the client's: a *providers.Error (400,
-	// naming the field) or any error, answered 400.
+	// naming the field) or any error, answered 400; or a *NativeOnly,
+	// for a request only adapters that speak the API can serve.
 	ToChat(body []byte) ([]byte, error)
 	// Completion translates a whole OpenAI chat.completion body into the
 	// API's response body (JSON).
@@ -59,3 +60,18 @@ type Stream interface {
 	// reached the client, so that no client takes it for complete.
 	Fail(dst []byte, e *providers.Error) []byte
 }
+
+// NativeOnly is ToChat's error for a request that uses what the
+// translation cannot carry (Anthropic's server tools, say): only an
+// adapter that speaks the API itself (providers.Native) can serve it.
+// Chat is the translation without those parts, which the gateway routes
+// by; Err is the 400 the client gets when no such adapter can take it.
+type NativeOnly struct {
+	Chat []byte
+	Err  *providers.Error
+}
+
+func (e *NativeOnly) Error() string { return e.Err.Error() }
+
+// Unwrap returns Err.
+func (e *NativeOnly) Unwrap() error { return e.Err }

@@ -3,10 +3,12 @@
 // which speaks API version 2026-10-21). It translates an OpenAI chat
 // completion request into a Messages request, and the Message or its event
 // stream back into OpenAI's chat.completion or chat.completion.chunk JSON.
-// Parameters lists what happens to each OpenAI parameter.
+// Parameters lists what happens to each OpenAI parameter. It also passes
+// Anthropic's own Messages API through (providers.Native, native.go).
 //
-// It imports only package providers, openaiwire and the SDK; it must not import the
-// gateway, the router or another adapter.
+// It imports only package providers, openaiwire, the SDK and the event
+// stream reader (internal/sse, for passed-through streams); it must not
+// import the gateway, the router or another adapter.
 package anthropic
 
 import (

@@ -2,7 +2,6 @@ package anthropic
 
 import (
 	"context"
-	"net/http"
 	"time"
 
 	"github.com/anthropics/anthropic-sdk-go/v2/option"
@@ -19,14 +18,7 @@ func (p *Provider) Chat(ctx context.Context, req *providers.ChatRequest, sink pr
 	}
 	res := &providers.Result{}
 	var firstByte time.Time
-	opts := []option.RequestOption{option.WithMiddleware(func(r *http.Request, next option.MiddlewareNext) (*http.Response, error) {
-		resp, err := next(r)
-		firstByte = time.Now()
-		if err == nil {
-			req.FirstByte()
-		}
-		return resp, err
-	})}
+	opts := []option.RequestOption{firstByteAt(&firstByte, req.FirstByte)}
 	res.Timing.Start = time.Now()
 	if !req.Stream {
 		opts = append(opts, option.WithRequestTimeout(unaryTimeout))

@@ -31,6 +31,37 @@ func (t tokens) usage() *providers.Usage {
 	}
 }
 
+// messageTokens reads a Message's usage (a whole answer's, or
+// message_start's).
+func messageTokens(u *sdk.Usage) tokens {
+	return tokens{input: u.InputTokens, cacheRead: u.CacheReadInputTokens,
+		cacheWrite: u.CacheCreationInputTokens, output: u.OutputTokens,
+		thinking: u.OutputTokensDetails.ThinkingTokens}
+}
+
+// delta applies message_delta's usage, whose counts are cumulative; a
+// field it leaves out keeps message_start's value. It reports whether
+// the output count was given.
+func (t *tokens) delta(u *sdk.MessageDeltaUsage) bool {
+	if u.JSON.InputTokens.Valid() {
+		t.input = u.InputTokens
+	}
+	if u.JSON.CacheReadInputTokens.Valid() {
+		t.cacheRead = u.CacheReadInputTokens
+	}
+	if u.JSON.CacheCreationInputTokens.Valid() {
+		t.cacheWrite = u.CacheCreationInputTokens
+	}
+	if u.JSON.OutputTokensDetails.Valid() {
+		t.thinking = u.OutputTokensDetails.ThinkingTokens
+	}
+	if u.JSON.OutputTokens.Valid() {
+		t.output = u.OutputTokens
+		return true
+	}
+	return false
+}
+
 // usageBody is u as OpenAI writes it, with both details objects.
 func usageBody(u *providers.Usage) *openaiwire.Usage {
 	return &openaiwire.Usage{PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens, TotalTokens: u.TotalTokens,
@@ -91,11 +122,7 @@ func completionBody(m *sdk.Message, created int64) ([]byte, *providers.Usage, st
 	}
 	var u *providers.Usage
 	if m.JSON.Usage.Valid() { // absent usage stays absent rather than zero
-		u = tokens{
-			input: m.Usage.InputTokens, cacheRead: m.Usage.CacheReadInputTokens,
-			cacheWrite: m.Usage.CacheCreationInputTokens, output: m.Usage.OutputTokens,
-			thinking: m.Usage.OutputTokensDetails.ThinkingTokens,
-		}.usage()
+		u = messageTokens(&m.Usage).usage()
 		c.Usage = usageBody(u)
 	}
 	body, err := openaiwire.Marshal(c)
@@ -153,10 +180,7 @@ func (s *streamState) handle(ev *sdk.MessageStreamEventUnion, includeUsage bool,
 	case "message_start":
 		s.started = true
 		s.id, s.model = ev.Message.ID, string(ev.Message.Model)
-		u := ev.Message.Usage
-		s.tok = tokens{input: u.InputTokens, cacheRead: u.CacheReadInputTokens,
-			cacheWrite: u.CacheCreationInputTokens, output: u.OutputTokens,
-			thinking: u.OutputTokensDetails.ThinkingTokens}
+		s.tok = messageTokens(&ev.Message.Usage)
 		s.haveUsage = ev.Message.JSON.Usage.Valid()
 		out = append(out, chunkOut{data: s.chunk(&openaiwire.Delta{Role: "assistant", Content: ptr("")}, nil)})
 	case "content_block_start":
@@ -201,24 +225,8 @@ func (s *streamState) handle(ev *sdk.MessageStreamEventUnion, includeUsage bool,
 		if ev.Delta.StopReason != "" {
 			s.stop = ev.Delta.StopReason
 		}
-		// message_delta's counts are cumulative; a field it leaves out
-		// keeps message_start's value.
-		u := ev.Usage
-		if u.JSON.InputTokens.Valid() {
-			s.tok.input = u.InputTokens
-		}
-		if u.JSON.CacheReadInputTokens.Valid() {
-			s.tok.cacheRead = u.CacheReadInputTokens
-		}
-		if u.JSON.CacheCreationInputTokens.Valid() {
-			s.tok.cacheWrite = u.CacheCreationInputTokens
-		}
-		if u.JSON.OutputTokens.Valid() {
-			s.tok.output = u.OutputTokens
+		if s.tok.delta(&ev.Usage) {
 			s.haveUsage = true
-		}
-		if u.JSON.OutputTokensDetails.Valid() {
-			s.tok.thinking = u.OutputTokensDetails.ThinkingTokens
 		}
 	case "message_stop":
 		s.stopped = true

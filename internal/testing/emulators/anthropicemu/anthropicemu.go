@@ -2,10 +2,12 @@
 // written from Anthropic's published API reference, for testing the
 // anthropic adapter and the gateway without the real service. It serves
 // POST /v1/messages (a whole Message, or the event stream with its real
-// `event: NAME\ndata: JSON\n\n` framing, ping included), GET /v1/models and
+// `event: NAME\ndata: JSON\n\n` framing, ping included), POST
+// /v1/messages/count_tokens, GET /v1/models and
 // GET /v1/models/{id}, checks the headers and required fields the real API
 // checks and answers with the real error bodies, calls the first offered
-// tool, and injects faults on request.
+// tool, thinks first when asked to (extended thinking), and injects faults
+// on request.
 //
 // It listens on 127.0.0.1 only. It imports nothing of tiergate but the shared emulator kit (emu).
 package anthropicemu
@@ -26,6 +28,14 @@ const DefaultReply = emu.DefaultReply
 
 // DefaultToolArgs are the tool arguments when Options.ToolArgs is empty.
 const DefaultToolArgs = emu.DefaultToolArgs
+
+// Thinking is the thinking block's text when a request enables
+// extended thinking ("thinking": {"type": "enabled"} or "adaptive"); it
+// comes before the answer, with the signature ThinkingSignature.
+const Thinking = "The user wants a short answer."
+
+// ThinkingSignature is the thinking block's signature.
+const ThinkingSignature = "sig_emu_thinking"
 
 // ToolArgPiece is the size in bytes of the input_json_delta pieces.
 const ToolArgPiece = 6
@@ -129,6 +139,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.messages(w, r, body, o, seq)
+	case r.URL.Path == "/v1/messages/count_tokens" && r.Method == http.MethodPost:
+		countTokens(w, body, r.Header.Get("anthropic-version"), seq)
 	case r.URL.Path == "/v1/models" && r.Method == http.MethodGet:
 		listModels(w)
 	case strings.HasPrefix(r.URL.Path, "/v1/models/") && r.Method == http.MethodGet:
@@ -206,11 +218,13 @@ type usageJSON struct {
 }
 
 type blockJSON struct {
-	Type  string          `json:"type"`
-	Text  *string         `json:"text,omitempty"`
-	ID    string          `json:"id,omitempty"`
-	Name  string          `json:"name,omitempty"`
-	Input json.RawMessage `json:"input,omitempty"`
+	Type      string          `json:"type"`
+	Thinking  *string         `json:"thinking,omitempty"`
+	Signature *string         `json:"signature,omitempty"`
+	Text      *string         `json:"text,omitempty"`
+	ID        string          `json:"id,omitempty"`
+	Name      string          `json:"name,omitempty"`
+	Input     json.RawMessage `json:"input,omitempty"`
 }
 
 type messageJSON struct {
@@ -226,6 +240,8 @@ type messageJSON struct {
 
 type deltaJSON struct {
 	Type        string  `json:"type"`
+	Thinking    *string `json:"thinking,omitempty"`
+	Signature   *string `json:"signature,omitempty"`
 	Text        *string `json:"text,omitempty"`
 	PartialJSON *string `json:"partial_json,omitempty"`
 }
@@ -305,6 +321,9 @@ type messageRequest struct {
 		Type string `json:"type"`
 		Name string `json:"name"`
 	} `json:"tool_choice"`
+	Thinking *struct {
+		Type string `json:"type"`
+	} `json:"thinking"`
 }
 
 type inMessage struct {
@@ -388,6 +407,25 @@ func validate(body []byte, version string) (*messageRequest, string) {
 	return &req, ""
 }
 
+// countTokens answers POST /v1/messages/count_tokens: the prompt's
+// word count, as a Message's usage counts it. Its body is a Messages
+// request without max_tokens.
+func countTokens(w http.ResponseWriter, body []byte, version string, seq int) {
+	var raw map[string]json.RawMessage
+	if json.Unmarshal(body, &raw) == nil {
+		if _, ok := raw["max_tokens"]; !ok {
+			raw["max_tokens"] = json.RawMessage("1")
+		}
+		body, _ = json.Marshal(raw)
+	}
+	req, msg := validate(body, version)
+	if msg != "" {
+		writeError(w, http.StatusBadRequest, msg, seq)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"input_tokens": promptWords(req)})
+}
+
 // promptWords counts the words of all message and system text, the
 // emulator's stand-in for input tokens.
 func promptWords(req *messageRequest) int {
@@ -443,6 +481,7 @@ func words(reply string) []string {
 // plan is what the emulator will answer with.
 type plan struct {
 	id, model   string
+	thinking    bool     // a thinking block comes first
 	text        []string // text pieces, or
 	toolID      string   // a tool call
 	toolName    string
@@ -457,7 +496,8 @@ type plan struct {
 }
 
 func makePlan(req *messageRequest, o Options, seq int) *plan {
-	p := &plan{id: fmt.Sprintf("msg_emu%020d", seq), model: *req.Model, stop: "end_turn"}
+	p := &plan{id: fmt.Sprintf("msg_emu%020d", seq), model: *req.Model, stop: "end_turn",
+		thinking: req.Thinking != nil && (req.Thinking.Type == "enabled" || req.Thinking.Type == "adaptive")}
 	prompt := promptWords(req)
 	p.cacheRead, p.cacheWrite = o.CacheReadTokens, o.CacheWriteTokens
 	p.input = prompt - p.cacheRead - p.cacheWrite
@@ -545,8 +585,12 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request, body []byte, o
 		} else {
 			block = blockJSON{Type: "text", Text: ptr(strings.Join(p.text, ""))}
 		}
+		content := []blockJSON{block}
+		if p.thinking {
+			content = []blockJSON{{Type: "thinking", Thinking: ptr(Thinking), Signature: ptr(ThinkingSignature)}, block}
+		}
 		writeJSON(w, http.StatusOK, messageJSON{
-			ID: p.id, Type: "message", Role: "assistant", Content: []blockJSON{block}, Model: p.model,
+			ID: p.id, Type: "message", Role: "assistant", Content: content, Model: p.model,
 			StopReason: &p.stop, StopSequence: p.stopSeq, Usage: p.usage(),
 		})
 		return
@@ -571,11 +615,19 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, p *plan, o Optio
 	send(eventJSON{Type: "message_start", Message: &messageJSON{
 		ID: p.id, Type: "message", Role: "assistant", Content: []blockJSON{}, Model: p.model, Usage: start,
 	}})
+	at := 0 // the answer's block
+	if p.thinking {
+		send(eventJSON{Type: "content_block_start", Index: ptr(0), ContentBlock: &blockJSON{Type: "thinking", Thinking: ptr(""), Signature: ptr("")}})
+		send(eventJSON{Type: "content_block_delta", Index: ptr(0), Delta: deltaJSON{Type: "thinking_delta", Thinking: ptr(Thinking)}})
+		send(eventJSON{Type: "content_block_delta", Index: ptr(0), Delta: deltaJSON{Type: "signature_delta", Signature: ptr(ThinkingSignature)}})
+		send(eventJSON{Type: "content_block_stop", Index: ptr(0)})
+		at = 1
+	}
 	if p.toolID != "" {
-		send(eventJSON{Type: "content_block_start", Index: ptr(0),
+		send(eventJSON{Type: "content_block_start", Index: ptr(at),
 			ContentBlock: &blockJSON{Type: "tool_use", ID: p.toolID, Name: p.toolName, Input: json.RawMessage("{}")}})
 	} else {
-		send(eventJSON{Type: "content_block_start", Index: ptr(0), ContentBlock: &blockJSON{Type: "text", Text: ptr("")}})
+		send(eventJSON{Type: "content_block_start", Index: ptr(at), ContentBlock: &blockJSON{Type: "text", Text: ptr("")}})
 	}
 	send(eventJSON{Type: "ping"})
 	if o.Fault.CutAtStart {
@@ -598,16 +650,16 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, p *plan, o Optio
 			return
 		}
 		if p.toolID != "" {
-			send(eventJSON{Type: "content_block_delta", Index: ptr(0), Delta: deltaJSON{Type: "input_json_delta", PartialJSON: ptr(piece)}})
+			send(eventJSON{Type: "content_block_delta", Index: ptr(at), Delta: deltaJSON{Type: "input_json_delta", PartialJSON: ptr(piece)}})
 		} else {
-			send(eventJSON{Type: "content_block_delta", Index: ptr(0), Delta: deltaJSON{Type: "text_delta", Text: ptr(piece)}})
+			send(eventJSON{Type: "content_block_delta", Index: ptr(at), Delta: deltaJSON{Type: "text_delta", Text: ptr(piece)}})
 		}
 	}
 	if o.Fault.CutAfter > 0 && o.Fault.CutAfter >= len(pieces) {
 		emu.Reset(w)
 		return
 	}
-	send(eventJSON{Type: "content_block_stop", Index: ptr(0)})
+	send(eventJSON{Type: "content_block_stop", Index: ptr(at)})
 	u := p.usage()
 	send(eventJSON{Type: "message_delta", Delta: stopDeltaJSON{StopReason: p.stop, StopSequence: p.stopSeq}, Usage: &u})
 	send(eventJSON{Type: "message_stop"})
