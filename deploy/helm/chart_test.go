@@ -687,3 +687,22 @@ func TestConfigTheGatewayRefuses(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestValuesSchema checks that values.schema.json refuses a misspelt or
+// wrong value instead of ignoring it.
+func TestValuesSchema(t *testing.T) {
+	for _, tc := range []struct {
+		vals map[string]any
+		want string
+	}{
+		{map[string]any{"autoscalling": map[string]any{"enabled": true}}, "autoscalling"},
+		{map[string]any{"auth": map[string]any{"mode": "open"}}, "mode"},
+		{map[string]any{"state": map[string]any{"redis": map[string]any{"url": "redis://x"}}}, "url"},
+		{map[string]any{"auth": map[string]any{"keys": []any{map[string]any{"name": "ci", "key": "tg-inline"}}}}, "key"},
+	} {
+		_, err := render(chartDir, tc.vals)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("values %v: %v, want a schema error naming %s", tc.vals, err, tc.want)
+		}
+	}
+}
