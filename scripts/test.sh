@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # test.sh runs tiergate's whole test suite, installing what the tests need
 # on a fresh machine first: an Ollama binary (built once from the Go module
-# proxy into ~/.cache/tiergate), and the pinned openai and @anthropic-ai/sdk npm clients.
+# proxy into ~/.cache/tiergate), Debian's redis-server, and the pinned openai and @anthropic-ai/sdk npm clients.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
 
 echo "== ollama"
 scripts/ensure-ollama.sh
+echo "== redis-server (the shared-state tests)"
+scripts/ensure-redis.sh >/dev/null
 echo "== npm (official openai and anthropic clients, pinned by package-lock.json)"
 (cd internal/testing/e2e/node && npm ci --no-audit --no-fund --loglevel=error)
 echo "== gofmt, go vet"
