@@ -42,10 +42,10 @@ type Config struct {
 
 // State configures the state several replicas share (internal/state/redisstate):
 // the keys' limits, and key changes reaching every replica at once. Without
-// a Redis URL (here or in TIERGATE_REDIS_URL) each replica keeps its own.
+// a Redis URL each replica keeps its own.
 type State struct {
 	// Redis is the shared store's URL, redis://[user:password@]host:port/db
-	// (rediss:// for TLS); TIERGATE_REDIS_URL overrides it.
+	// (rediss:// for TLS); the default config reads TIERGATE_REDIS_URL.
 	Redis string `yaml:"redis"`
 	// Timeout bounds every call to the store (default 50ms): the limits
 	// are on the request path.

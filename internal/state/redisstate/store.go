@@ -130,7 +130,7 @@ func New(o Options) (*Store, error) {
 	}
 	// The request path never waits longer than Timeout, and never retries.
 	ro.DialTimeout, ro.ReadTimeout, ro.WriteTimeout, ro.PoolTimeout = o.Timeout, o.Timeout, o.Timeout, o.Timeout
-	ro.MaxRetries = -1
+	ro.MaxRetries, ro.DialerRetries = -1, 1
 	ro.ContextTimeoutEnabled = true
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
