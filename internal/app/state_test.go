@@ -332,4 +332,3 @@ func TestRedisDown(t *testing.T) {
 		})
 	}
 }
-
