@@ -16,11 +16,14 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// newStore makes a Store on srv with a prefix of its own (a fresh state).
+// newStore makes a Store on srv with a prefix of its own (a fresh state)
+// unless o gives one.
 func newStore(t testing.TB, srv *redistest.Server, o redisstate.Options) *redisstate.Store {
 	t.Helper()
 	o.URL = srv.URL
-	o.Prefix = "t" + strconv.FormatInt(prefixes.Add(1), 10) + ":"
+	if o.Prefix == "" {
+		o.Prefix = "t" + strconv.FormatInt(prefixes.Add(1), 10) + ":"
+	}
 	if o.Timeout == 0 {
 		o.Timeout = time.Second // a loaded test machine is not what this tests
 	}
