@@ -1,8 +1,11 @@
 package redisstate_test
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/tiergate/tiergate/internal/keys"
 	"github.com/tiergate/tiergate/internal/state/redisstate"
@@ -44,4 +47,18 @@ func BenchmarkLimiter(b *testing.B) {
 			}
 		})
 	}
+	// The floor: one PING round trip on the same connection pool kind.
+	b.Run("redis-ping", func(b *testing.B) {
+		opt, err := redis.ParseURL(srv.URL)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c := redis.NewClient(opt)
+		defer c.Close()
+		for b.Loop() {
+			if err := c.Ping(context.Background()).Err(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
