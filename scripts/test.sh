@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # test.sh runs tiergate's whole test suite, installing what the tests need
 # on a fresh machine first: an Ollama binary (built once from the Go module
-# proxy into ~/.cache/tiergate), espeak-ng (Debian's, for the audio tests) and the
-# pinned openai and @anthropic-ai/sdk npm clients.
+# proxy into ~/.cache/tiergate), Debian's espeak-ng (speech for the audio
+# tests) and redis-server, and the pinned openai and @anthropic-ai/sdk npm
+# clients.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
@@ -11,6 +12,8 @@ echo "== ollama"
 scripts/ensure-ollama.sh
 echo "== espeak-ng (speech for the audio tests)"
 scripts/ensure-espeak.sh
+echo "== redis-server (the shared-state tests)"
+scripts/ensure-redis.sh >/dev/null
 echo "== npm (official openai and anthropic clients, pinned by package-lock.json)"
 (cd internal/testing/e2e/node && npm ci --no-audit --no-fund --loglevel=error)
 echo "== gofmt, go vet"

@@ -34,6 +34,7 @@ import (
 	"github.com/tiergate/tiergate/internal/memtrim"
 	"github.com/tiergate/tiergate/internal/observe/metrics"
 	"github.com/tiergate/tiergate/internal/router"
+	"github.com/tiergate/tiergate/internal/state/redisstate"
 	"github.com/tiergate/tiergate/internal/tiers"
 )
 
@@ -69,9 +70,10 @@ type App struct {
 	metrics *metrics.Metrics
 	srv     *http.Server
 	ln      net.Listener
-	slots   chan struct{} // the concurrency cap, shared by every generation
-	keys    *keys.Ring    // gateway keys (keys.go)
-	admin   http.Handler  // the admin API under /admin/
+	slots   chan struct{}     // the concurrency cap, shared by every generation
+	keys    *keys.Ring        // gateway keys (keys.go)
+	admin   http.Handler      // the admin API under /admin/
+	state   *redisstate.Store // the shared state store (nil: none; state.go)
 
 	// cur is the generation serving new requests; gens are all made so
 	// far (older ones may still be finishing requests).
@@ -119,11 +121,13 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	}
 	a := &App{cfg: cfg, o: o, log: log}
 	if err := a.openKeys(ctx); err != nil {
+		a.closeState()
 		return nil, err
 	}
 	set, err := a.build(ctx, log, nil)
 	if err != nil {
 		a.keys.Close()
+		a.closeState()
 		return nil, err
 	}
 	if len(set.Providers()) == 0 {
@@ -146,6 +150,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	if a.ln == nil {
 		if a.ln, err = net.Listen("tcp", cfg.Server.Addr); err != nil {
 			a.keys.Close()
+			a.closeState()
 			return nil, err
 		}
 	}
@@ -212,6 +217,10 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.admin.ServeHTTP(w, r)
 		return
 	}
+	if a.state != nil && r.URL.Path == "/readyz" {
+		a.serveReady(w, r)
+		return
+	}
 	a.cur.Load().gw.ServeHTTP(w, r)
 }
 
@@ -259,6 +268,7 @@ func (a *App) Router() *router.Router { return a.cur.Load().router }
 // stream with an error event. It returns nil after a clean shutdown.
 func (a *App) Run(ctx context.Context) error {
 	defer a.keys.Close() // last: after the requests and the background work
+	defer a.closeState()
 	var bg sync.WaitGroup
 	defer bg.Wait()
 	bgctx, bgcancel := context.WithCancel(context.Background())
@@ -287,6 +297,7 @@ func (a *App) Run(ctx context.Context) error {
 		defer bg.Done()
 		a.follow(bgctx)
 	}()
+	a.runState(bgctx, &bg)
 
 	cur := a.cur.Load().set
 	a.log.Info("tiergate gateway listening", "addr", "http://"+a.Addr()+"/v1", "models", len(cur.Catalog().All()), "providers", cur.Providers())
@@ -432,4 +443,7 @@ func (a *App) shutdown(errc chan error) error {
 }
 
 // Close releases the listener of an App that is not run.
-func (a *App) Close() error { return errors.Join(a.ln.Close(), a.keys.Close()) }
+func (a *App) Close() error {
+	defer a.closeState()
+	return errors.Join(a.ln.Close(), a.keys.Close())
+}

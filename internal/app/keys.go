@@ -43,7 +43,12 @@ func (a *App) openKeys(ctx context.Context) error {
 	for _, k := range a.cfg.Auth.Keys {
 		ro.Static = append(ro.Static, k.Parsed)
 	}
-	if _, err := os.Stat(filepath.Join(dir, keys.DBFile)); err == nil {
+	if err := a.openState(&ro); err != nil {
+		return err
+	}
+	// Replicas sharing state share the key store too: it is opened now,
+	// so that keys another replica makes are seen.
+	if _, err := os.Stat(filepath.Join(dir, keys.DBFile)); err == nil || a.state != nil {
 		st, err := open(ctx)
 		if err != nil {
 			return fmt.Errorf("gateway keys: %w (server.data_dir)", err)

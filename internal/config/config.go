@@ -39,7 +39,36 @@ type Config struct {
 	Profiles  map[string]*Profile  `yaml:"profiles"`
 	Domains   map[string]*Domain   `yaml:"domains"`
 	Auth      Auth                 `yaml:"auth"`
+	State     State                `yaml:"state"`
 }
+
+// State configures the state several replicas share (internal/state/redisstate):
+// the keys' limits, and key changes reaching every replica at once. Without
+// a Redis URL each replica keeps its own.
+type State struct {
+	// Redis is the shared store's URL, redis://[user:password@]host:port/db
+	// (rediss:// for TLS); the default config reads TIERGATE_REDIS_URL.
+	Redis string `yaml:"redis"`
+	// Timeout bounds every call to the store (default 50ms): the limits
+	// are on the request path.
+	Timeout time.Duration `yaml:"timeout"`
+	// OnFailure is what the limits do while the store is unreachable:
+	// "open" (the default: each replica enforces its share of every
+	// limit, limit / replicas, on its own) or "closed" (limited keys are
+	// refused until the store is back). Keys without limits never wait
+	// on the store.
+	OnFailure string `yaml:"on_failure"`
+	// Replicas is how many replicas share the limits, for the local share
+	// while the store is down (0: the count of replicas seen alive in the
+	// store, by their heartbeats).
+	Replicas int `yaml:"replicas"`
+}
+
+// State.OnFailure values.
+const (
+	OnFailureOpen   = "open"
+	OnFailureClosed = "closed"
+)
 
 // Auth configures gateway keys: who may call the gateway.
 type Auth struct {
@@ -553,6 +582,9 @@ func (c *Config) validate(root *yaml.Node) error {
 	if err := c.validateRouting(seen); err != nil {
 		return err
 	}
+	if err := c.State.validate(); err != nil {
+		return err
+	}
 	if err := c.validateAuth(root); err != nil {
 		return err
 	}
@@ -688,6 +720,21 @@ func nodeLine(root *yaml.Node, i int, path ...string) int {
 		return n.Content[i].Line
 	}
 	return 0
+}
+
+// validate fills the state section's defaults and checks it.
+func (s *State) validate() error {
+	s.Timeout = cmp.Or(s.Timeout, 50*time.Millisecond)
+	s.OnFailure = cmp.Or(s.OnFailure, OnFailureOpen)
+	switch {
+	case s.Timeout < 0:
+		return errors.New("state.timeout must be positive")
+	case s.OnFailure != OnFailureOpen && s.OnFailure != OnFailureClosed:
+		return fmt.Errorf("state.on_failure %q is not one of open, closed", s.OnFailure)
+	case s.Replicas < 0:
+		return errors.New("state.replicas must be 0 (count them) or more")
+	}
+	return nil
 }
 
 func (c *Config) validateAuth(root *yaml.Node) error {

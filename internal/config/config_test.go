@@ -56,6 +56,14 @@ func TestEnvExpansion(t *testing.T) {
 	if got := cfg.Providers["ollama"].BaseURL; got != "127.0.0.1:5555" {
 		t.Fatalf("ollama = %q", got)
 	}
+	if cfg.State.Redis != "" || cfg.State.OnFailure != OnFailureOpen || cfg.State.Timeout != 50*time.Millisecond {
+		t.Errorf("state without TIERGATE_REDIS_URL = %+v", cfg.State)
+	}
+	if cfg, err := Load("t", configs.Default(), env(map[string]string{"TIERGATE_REDIS_URL": "redis://127.0.0.1:6379/0"})); err != nil {
+		t.Error(err)
+	} else if cfg.State.Redis != "redis://127.0.0.1:6379/0" {
+		t.Errorf("TIERGATE_REDIS_URL: state %+v", cfg.State)
+	}
 	if got := string(Expand([]byte("a ${X} b ${Y:-d} c ${Z:-}"), env(map[string]string{"X": "1"}))); got != "a 1 b d c " {
 		t.Fatalf("Expand = %q", got)
 	}
@@ -85,6 +93,8 @@ func TestBadConfigs(t *testing.T) {
 		{"negative drain delay", "server:\n  drain_delay: -1s\n", []string{"server.drain_delay must be positive"}},
 		{"negative max_concurrent", "server:\n  max_concurrent: -3\n", []string{"server.max_concurrent must be positive"}},
 		{"responses_api on another type", "providers:\n  a:\n    type: anthropic\n    base_url: http://x\n    responses_api: true\n", []string{"providers.a", "responses_api is for openai providers"}},
+		{"bad on_failure", "state:\n  on_failure: maybe\n", []string{`state.on_failure "maybe"`, "open, closed"}},
+		{"negative replicas", "state:\n  replicas: -1\n", []string{"state.replicas"}},
 		{"empty", "", []string{"empty"}},
 		{"bad alias pattern", "router:\n  aliases:\n    - {match: \"claude-[\", model: auto}\n", []string{"router.aliases[0]", "glob"}},
 		{"alias to no profile", "router:\n  aliases:\n    - {match: \"claude-*\", model: \"auto:nope\"}\n", []string{"router.aliases[0]", "names no profile"}},

@@ -49,6 +49,10 @@ type RingOptions struct {
 	// Profiles are the routing profiles a policy may name (nil: any
 	// name is taken); Create and SetPolicy refuse others.
 	Profiles []string
+	// OnChange, when set, is called with a key's id after this Ring
+	// created, changed or revoked it (to tell other replicas, which then
+	// Reload). It runs under the Ring's lock: it must not call the Ring.
+	OnChange func(id string)
 }
 
 // Ring is the set of keys a request is checked against: an in-memory
@@ -63,6 +67,7 @@ type Ring struct {
 	log     *slog.Logger
 	// profiles are the routing profiles a policy may name (nil: any).
 	profiles []string
+	onChange func(id string)
 
 	// The spend ledger's queue and writer (ledger.go).
 	ledger     chan Entry
@@ -88,7 +93,7 @@ func NewRing(ctx context.Context, o RingOptions) (*Ring, error) {
 	if o.Mode != ModeAuto && o.Mode != ModeKeys && o.Mode != ModeNone {
 		return nil, fmt.Errorf("auth mode %q is not one of %s", o.Mode, strings.Join(Modes, ", "))
 	}
-	r := &Ring{mode: o.Mode, profiles: o.Profiles, now: o.Now, open: o.Open, store: o.Store, static: o.Static, limiter: o.Limiter, log: o.Logger,
+	r := &Ring{mode: o.Mode, profiles: o.Profiles, now: o.Now, open: o.Open, store: o.Store, static: o.Static, limiter: o.Limiter, log: o.Logger, onChange: o.OnChange,
 		ledger: make(chan Entry, 4096), ledgerQuit: make(chan struct{})}
 	if r.log == nil {
 		r.log = slog.Default()
@@ -272,6 +277,7 @@ func (r *Ring) Create(ctx context.Context, name string, p Policy, expires *time.
 	if err := st.Create(ctx, k); err != nil {
 		return Key{}, "", err
 	}
+	r.changed(id)
 	return k, secret, r.reload(ctx)
 }
 
@@ -308,7 +314,15 @@ func (r *Ring) change(ctx context.Context, id string, f func(Store) error) error
 	if err := f(r.store); err != nil {
 		return err
 	}
+	r.changed(id)
 	return r.reload(ctx)
+}
+
+// changed calls the OnChange option (r.mu held).
+func (r *Ring) changed(id string) {
+	if r.onChange != nil {
+		r.onChange(id)
+	}
 }
 
 func (r *Ring) storeLocked(ctx context.Context) (Store, error) {

@@ -1,0 +1,124 @@
+package app
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/tiergate/tiergate/internal/config"
+	"github.com/tiergate/tiergate/internal/keys"
+	"github.com/tiergate/tiergate/internal/observe/metrics"
+	"github.com/tiergate/tiergate/internal/state/redisstate"
+)
+
+// keysReloadInterval is how often the keys are read again from the key
+// store with a shared state store, whatever the announcements say.
+const keysReloadInterval = 30 * time.Second
+
+// openState makes the shared state store when one is configured: the
+// keys' limits are then shared by every replica (ro.Limiter), and a key's
+// change through this replica is announced to the others (ro.OnChange).
+// Its health is the gauge tiergate_state_up{store="redis"} and part of
+// /readyz.
+func (a *App) openState(ro *keys.RingOptions) error {
+	url := a.cfg.State.Redis // the default config reads it from TIERGATE_REDIS_URL
+	if url == "" {
+		return nil
+	}
+	s := a.cfg.State
+	st, err := redisstate.New(redisstate.Options{URL: url, Timeout: s.Timeout, OnFailure: s.OnFailure, Replicas: s.Replicas,
+		Spent: a.spentSince, Logger: a.log})
+	if err != nil {
+		return err
+	}
+	if err := metrics.RegisterState(a.o.Registry, "redis", st.Up); err != nil {
+		st.Close()
+		return fmt.Errorf("state metrics: %w", err)
+	}
+	ro.Limiter, ro.OnChange = st, st.Publish
+	a.state = st
+	a.log.Info("limits shared through redis", "on_failure", s.OnFailure, "timeout", s.Timeout, "replicas", cmp.Or(strconv.Itoa(s.Replicas), "counted"))
+	return nil
+}
+
+// spentSince is a key's spend this budget period, from the ledger: the
+// shared budget's starting figure when Redis has none.
+func (a *App) spentSince(ctx context.Context, id string, _ time.Time) (float64, error) {
+	u, err := a.keys.Usage(ctx, id)
+	return u.SpendUSD, err
+}
+
+// runState runs the store's heartbeat and the keys' follower beside the
+// server, until ctx is done.
+func (a *App) runState(ctx context.Context, bg *sync.WaitGroup) {
+	if a.state == nil {
+		return
+	}
+	bg.Add(2)
+	go func() {
+		defer bg.Done()
+		a.state.Run(ctx)
+	}()
+	go func() {
+		defer bg.Done()
+		a.state.Follow(ctx, keysReloadInterval, a.keys.Reload)
+	}()
+}
+
+func (a *App) closeState() {
+	if a.state != nil {
+		a.state.Close()
+	}
+}
+
+// StateHealth is the shared state store's health (false: none is
+// configured).
+func (a *App) StateHealth() (redisstate.Health, bool) {
+	if a.state == nil {
+		return redisstate.Health{}, false
+	}
+	return a.state.Health(), true
+}
+
+// serveReady is /readyz with the shared state store's health beside the
+// gateway's answer. While the store is down the gateway stays ready when
+// the limits fail open (each replica enforces its share); with
+// state.on_failure: closed it is not ready.
+func (a *App) serveReady(w http.ResponseWriter, r *http.Request) {
+	rec := &recorder{header: http.Header{}, status: http.StatusOK}
+	a.cur.Load().gw.ServeHTTP(rec, r)
+	var body map[string]any
+	if err := json.Unmarshal(rec.body.Bytes(), &body); err != nil {
+		body = map[string]any{}
+	}
+	h := a.state.Health()
+	body["state"] = h
+	status := rec.status
+	if !h.Up && h.OnFailure == config.OnFailureClosed && status == http.StatusOK {
+		status = http.StatusServiceUnavailable
+		body["status"] = "shared state store down (state.on_failure: closed)"
+	}
+	for k, v := range rec.header {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(body)
+}
+
+// recorder keeps a small response (the gateway's /readyz).
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header         { return r.header }
+func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+func (r *recorder) WriteHeader(status int)      { r.status = status }

@@ -1,0 +1,334 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tiergate/tiergate/internal/app"
+	"github.com/tiergate/tiergate/internal/app/apptest"
+	"github.com/tiergate/tiergate/internal/keys"
+	"github.com/tiergate/tiergate/internal/keys/admin"
+	"github.com/tiergate/tiergate/internal/observe/metrics"
+	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
+	"github.com/tiergate/tiergate/internal/testing/redistest"
+)
+
+// replica is one of several gateways sharing a Redis and a data dir.
+type replica struct {
+	*apptest.Gateway
+	reg *prometheus.Registry
+}
+
+// replicas starts n gateways, each its own app.New, sharing redis (the
+// limits) and one data dir (the SQLite key store, in WAL mode, opened by
+// every replica).
+func replicas(t *testing.T, n int, emuURL, redisURL, onFailure string) []replica {
+	t.Helper()
+	dir := t.TempDir()
+	out := make([]replica, n)
+	for i := range out {
+		cfg := pricedModel(t, emuURL, "  data_dir: "+dir+"\n")
+		cfg.State.Redis, cfg.State.OnFailure = redisURL, onFailure
+		// Not the 50ms default: on a loaded test machine a slow answer
+		// would fall back to the local share, which is not what these
+		// tests are about (a dead Redis refuses connections at once).
+		cfg.State.Timeout = time.Second
+		reg := prometheus.NewRegistry()
+		out[i] = replica{apptest.Start(t, cfg, app.Options{Getenv: func(string) string { return "k" }, Registry: reg, Gatherer: reg}), reg}
+	}
+	// Every replica counts the others by their heartbeats.
+	waitFor(t, "every replica sees the others", func() bool {
+		for _, r := range out {
+			if h, _ := r.StateHealth(); !h.Up || h.Replicas != n {
+				return false
+			}
+		}
+		return true
+	})
+	return out
+}
+
+// waitFor polls cond every 10ms for up to 10s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 10s: %s", what)
+		}
+	}
+}
+
+const sharedBody = `{"model":"m","max_tokens":20,"messages":[{"role":"user","content":"hello"}]}`
+
+// spread sends n requests of secret round-robin over rs, workers at a
+// time, and counts the answers by status.
+func spread(t *testing.T, rs []replica, secret string, n, workers int) map[int]int {
+	t.Helper()
+	var mu sync.Mutex
+	got := map[int]int{}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				resp, _, _ := keyedChat(t, rs[i%len(rs)].URL, secret, sharedBody)
+				mu.Lock()
+				got[resp.StatusCode]++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return got
+}
+
+// TestSharedRPM: a 60-per-minute key sent 200 requests spread over three
+// replicas admits exactly 60.
+func TestSharedRPM(t *testing.T) {
+	emu := openaiemu.New(openaiemu.Options{APIKey: "k"})
+	defer emu.Close()
+	rs := replicas(t, 3, emu.URL, redistest.Start(t).URL, "")
+	_, secret, err := rs[0].Keys().Create(context.Background(), "sixty", keys.Policy{RPM: 60}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitKnown(t, rs, secret)
+	got := spread(t, rs, secret, 200, 12)
+	if got[200] != 60 || got[429] != 140 {
+		t.Errorf("answers %v, want exactly 60 admitted and 140 refused", got)
+	}
+}
+
+// waitKnown waits until every replica accepts secret (the key's creation
+// announced; the periodic reload is 30s away).
+func waitKnown(t *testing.T, rs []replica, secret string) {
+	t.Helper()
+	waitFor(t, "the new key is known to every replica", func() bool {
+		for _, r := range rs {
+			if _, err := r.Keys().Authenticate(secret); err != nil {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// TestSharedBudget: a budget spent through three replicas at once
+// overshoots by at most one reservation per replica.
+func TestSharedBudget(t *testing.T) {
+	emu := openaiemu.New(openaiemu.Options{APIKey: "k"})
+	defer emu.Close()
+	rs := replicas(t, 3, emu.URL, redistest.Start(t).URL, "")
+	const budget = 0.002
+	reservation := (float64(len(sharedBody)/4)*2.5 + 20*10) / 1e6
+	k, secret, err := rs[0].Keys().Create(context.Background(), "small", keys.Policy{Budget: &keys.Budget{USD: budget, Period: keys.Day}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitKnown(t, rs, secret)
+	var ok atomic.Int64
+	var wg sync.WaitGroup
+	for _, r := range rs {
+		for range 2 { // two clients a replica
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 500 {
+					resp, code, _ := keyedChat(t, r.URL, secret, sharedBody)
+					if resp.StatusCode != 200 {
+						if resp.StatusCode != 429 || code != "insufficient_quota" {
+							t.Errorf("answer %d %q", resp.StatusCode, code)
+						}
+						return
+					}
+					ok.Add(1)
+				}
+				t.Error("the budget never stopped the key")
+			}()
+		}
+	}
+	wg.Wait()
+	c := &admin.Client{BaseURL: rs[1].URL, AdminKey: "k"}
+	var u keys.Usage
+	waitFor(t, "the ledger holds every admitted request", func() bool {
+		shown, err := c.Show(context.Background(), k.ID)
+		u = shown.Usage
+		return err == nil && u.Requests >= ok.Load()
+	})
+	if u.SpendUSD < budget || u.SpendUSD > budget+3*reservation {
+		t.Errorf("spent %v of a budget of %v over 3 replicas (one reservation: %v)", u.SpendUSD, budget, reservation)
+	}
+}
+
+// TestRevocationReachesReplicas: a key made through one replica is known
+// to the others, and once revoked through it, refused by the others, each
+// well before the periodic reload.
+func TestRevocationReachesReplicas(t *testing.T) {
+	emu := openaiemu.New(openaiemu.Options{APIKey: "k"})
+	defer emu.Close()
+	rs := replicas(t, 3, emu.URL, redistest.Start(t).URL, "")
+	// A first key on each of the others, so that they all enforce keys.
+	k, secret, err := rs[0].Keys().Create(context.Background(), "soon-revoked", keys.Policy{RPM: 1000}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitKnown(t, rs, secret)
+	for _, r := range rs[1:] {
+		if resp, _, _ := keyedChat(t, r.URL, secret, sharedBody); resp.StatusCode != 200 {
+			t.Fatalf("before the revocation: %d", resp.StatusCode)
+		}
+	}
+	if err := rs[0].Keys().Revoke(context.Background(), k.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the revocation reaches every replica", func() bool {
+		for _, r := range rs[1:] {
+			if _, err := r.Keys().Authenticate(secret); err == nil {
+				return false
+			}
+		}
+		return true
+	})
+	for _, r := range rs[1:] {
+		if resp, code, _ := keyedChat(t, r.URL, secret, sharedBody); resp.StatusCode != 401 {
+			t.Errorf("after the revocation through another replica: %d %q, want 401", resp.StatusCode, code)
+		}
+	}
+}
+
+// readyz is a replica's /readyz: its status code and the state it reports.
+func readyz(t *testing.T, url string) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Get(url + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var body struct {
+		State map[string]any `json:"state"`
+	}
+	if err := json.Unmarshal(b, &body); err != nil {
+		t.Fatalf("/readyz %s: %v", b, err)
+	}
+	return resp.StatusCode, body.State
+}
+
+func stateUp(t *testing.T, g prometheus.Gatherer) float64 {
+	t.Helper()
+	fams, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range fams {
+		if mf.GetName() == metrics.NameStateUp {
+			for _, m := range mf.GetMetric() {
+				if len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == "redis" {
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("no %s{store=\"redis\"}", metrics.NameStateUp)
+	return -1
+}
+
+// TestRedisDown: Redis is killed mid-traffic. Chat keeps answering; a
+// limited key gets, open, each replica's share of its limit (30 rpm over
+// 3 replicas: 10 each), closed, refusals; /readyz and tiergate_state_up
+// say the store is down (ready when open, not when closed). Once Redis is
+// back, the limit is shared again.
+func TestRedisDown(t *testing.T) {
+	for _, onFailure := range []string{"open", "closed"} {
+		t.Run(onFailure, func(t *testing.T) {
+			emu := openaiemu.New(openaiemu.Options{APIKey: "k"})
+			defer emu.Close()
+			srv := redistest.Start(t)
+			rs := replicas(t, 3, emu.URL, srv.URL, onFailure)
+			_, secret, err := rs[0].Keys().Create(context.Background(), "thirty", keys.Policy{RPM: 30}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, free, err := rs[0].Keys().Create(context.Background(), "unlimited", keys.Policy{}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitKnown(t, rs, secret)
+			waitKnown(t, rs, free)
+			if got := spread(t, rs, secret, 9, 3); got[200] != 9 {
+				t.Fatalf("before the outage: %v", got)
+			}
+
+			srv.Kill()
+			got := map[int]int{}
+			var retry string
+			for i := range 60 { // 20 a replica
+				resp, _, _ := keyedChat(t, rs[i%3].URL, secret, sharedBody)
+				got[resp.StatusCode]++
+				if resp.StatusCode == 429 && retry == "" {
+					retry = resp.Header.Get("Retry-After")
+				}
+				if resp, _, _ := keyedChat(t, rs[i%3].URL, free, sharedBody); resp.StatusCode != 200 {
+					t.Fatalf("a key without limits while Redis is down: %d", resp.StatusCode)
+				}
+			}
+			switch onFailure {
+			case "open":
+				if got[200] != 30 || got[429] != 30 {
+					t.Errorf("Redis down, open: %v, want 10 admitted a replica (30) and 30 refused", got)
+				}
+			case "closed":
+				if got[429] != 60 || retry == "" {
+					t.Errorf("Redis down, closed: %v (Retry-After %q), want all 60 refused with a Retry-After", got, retry)
+				}
+			}
+			for _, r := range rs {
+				code, st := readyz(t, r.URL)
+				if st["up"] != false || st["store"] != "redis" || st["on_failure"] != onFailure {
+					t.Errorf("/readyz state while down: %v", st)
+				}
+				if want := map[string]int{"open": 200, "closed": 503}[onFailure]; code != want {
+					t.Errorf("/readyz while down, %s: %d, want %d", onFailure, code, want)
+				}
+				if v := stateUp(t, r.reg); v != 0 {
+					t.Errorf("%s while down: %v", metrics.NameStateUp, v)
+				}
+			}
+
+			srv.Restart() // empty: the minute starts again
+			waitFor(t, "every replica back on Redis", func() bool {
+				for _, r := range rs {
+					if h, _ := r.StateHealth(); !h.Up {
+						return false
+					}
+				}
+				return true
+			})
+			if got := spread(t, rs, secret, 45, 6); got[200] != 30 || got[429] != 15 {
+				t.Errorf("Redis back: %v, want exactly 30 admitted across the replicas", got)
+			}
+			for _, r := range rs {
+				if code, st := readyz(t, r.URL); code != 200 || st["up"] != true {
+					t.Errorf("/readyz once back: %d %v", code, st)
+				}
+				if v := stateUp(t, r.reg); v != 1 {
+					t.Errorf("%s once back: %v", metrics.NameStateUp, v)
+				}
+			}
+		})
+	}
+}
