@@ -75,6 +75,7 @@ import (
 	"github.com/tiergate/tiergate/internal/config"
 	"github.com/tiergate/tiergate/internal/providers"
 	"github.com/tiergate/tiergate/internal/providers/openai"
+	"github.com/tiergate/tiergate/internal/state/redisstate"
 	"github.com/tiergate/tiergate/internal/tiers"
 )
 
@@ -189,6 +190,7 @@ func run(ctx context.Context, args []string, e env) error {
 	resamples := fs.Int("resamples", 1000, "bootstrap draws for the confidence intervals")
 	outDir := fs.String("out", "", "write results.json, results.csv, requests.csv, report.html and tiers.json into `dir`")
 	tiersOut := fs.String("tiers-out", "", "merge the tiers into this `file` for the gateway (default: tiers.file of the config; \"off\" to skip)")
+	publish := fs.String("publish", "", "also merge the tiers into those published in Redis (`redis://host:6379/0`), which every gateway replica with state.redis picks up")
 	wide := fs.Bool("wide", false, "print the full summary table (every percentile and column; wider than 80 columns) instead of the narrow one")
 	progress := fs.String("progress", "auto", "progress display: auto (a bar on a terminal, else lines), bar, lines or off")
 	level := fs.String("log-level", "warn", "log level: debug, info, warn, error")
@@ -320,6 +322,19 @@ func run(ctx context.Context, args []string, e env) error {
 		}
 	}
 
+	var pub *redisstate.Store
+	if *publish != "" {
+		// Reached before the run: a wrong -publish is found now, not
+		// after the measurement.
+		if pub, err = redisstate.New(redisstate.Options{URL: *publish, Logger: log}); err != nil {
+			return fmt.Errorf("-publish: %w", err)
+		}
+		defer pub.Close()
+		if err := pub.Check(ctx); err != nil {
+			return fmt.Errorf("-publish: %w", err)
+		}
+	}
+
 	res, err := bench.Run(ctx, targets, o)
 	if err != nil {
 		return err
@@ -353,6 +368,13 @@ func run(ctx context.Context, args []string, e env) error {
 			return err
 		}
 		fmt.Fprintf(e.stderr, "bench: tiers of %d model(s) merged into %s\n", len(res.Tiers), tpath)
+	}
+	if pub != nil && len(res.Tiers) > 0 {
+		f, err := pub.PublishTiers(ctx, res.TiersFile())
+		if err != nil {
+			return fmt.Errorf("-publish: %w", err)
+		}
+		fmt.Fprintf(e.stderr, "bench: tiers of %d model(s) published to redis (%d in all); every replica with state.redis routes on them\n", len(res.Tiers), len(f.Tiers))
 	}
 	succeeded := 0
 	for _, r := range res.Runs {

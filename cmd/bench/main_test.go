@@ -14,8 +14,10 @@ import (
 
 	"github.com/tiergate/tiergate/internal/bench"
 	"github.com/tiergate/tiergate/internal/catalog"
+	"github.com/tiergate/tiergate/internal/state/redisstate"
 	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
 	"github.com/tiergate/tiergate/internal/testing/leak"
+	"github.com/tiergate/tiergate/internal/testing/redistest"
 	"github.com/tiergate/tiergate/internal/tiers"
 )
 
@@ -317,5 +319,37 @@ func TestRunMetaHidesCredentials(t *testing.T) {
 	m := runMeta([]string{"-target", "http://user:secret@127.0.0.1:8080/v1", "-model", "m"})
 	if strings.Contains(strings.Join(m.Args, " "), "secret") || m.Args[1] != "http://127.0.0.1:8080/v1" {
 		t.Errorf("args %q", m.Args)
+	}
+}
+
+// TestPublish: -publish merges the run's tiers into those in Redis, where
+// a gateway replica's follower finds them; a Redis that does not answer
+// is found before the run.
+func TestPublish(t *testing.T) {
+	emu := openaiemu.New(openaiemu.Options{TTFT: 10 * time.Millisecond, Reply: "a b c"})
+	defer emu.Close()
+	srv := redistest.Start(t)
+	r := runBench(t, nil, "-target", strings.TrimSuffix(emu.URL, "/v1"), "-model", "m", "-requests", "3", "-warmup", "0",
+		"-max-tokens", "16", "-tiers-out", "off", "-progress", "off", "-publish", srv.URL)
+	if r.err != nil || !strings.Contains(r.stderr, "published to redis") {
+		t.Fatalf("%v\n%s", r.err, r.stderr)
+	}
+	st, err := redisstate.New(redisstate.Options{URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var got *tiers.File
+	st.FollowTiers(ctx, time.Second, func(f *tiers.File) { got = f; cancel() })
+	if got == nil || len(got.Tiers) != 1 || got.Tiers[0].Model != "m" {
+		t.Fatalf("published tiers: %+v", got)
+	}
+	srv.Kill()
+	r = runBench(t, nil, "-target", strings.TrimSuffix(emu.URL, "/v1"), "-model", "m", "-requests", "3", "-warmup", "0",
+		"-tiers-out", "off", "-progress", "off", "-publish", srv.URL)
+	if r.err == nil || !strings.Contains(r.err.Error(), "-publish: redis does not answer") || strings.Contains(r.stderr, "bench: [1/") {
+		t.Errorf("an unreachable -publish: %v\n%s", r.err, r.stderr)
 	}
 }

@@ -260,6 +260,14 @@ func (a *App) Backends() *backends.Set { return a.cur.Load().set }
 // Router is the router serving new requests.
 func (a *App) Router() *router.Router { return a.cur.Load().router }
 
+// applyTiers makes f the measured tiers every router routes on (from the
+// tiers file or, with shared state, from what bench -publish stored).
+func (a *App) applyTiers(f *tiers.File) {
+	a.measured.Store(f)
+	a.each(func(g *generation) { g.router.SetMeasured(f) })
+	a.metrics.SetTiersFile(f)
+}
+
 // Run serves until ctx is done (or serving fails), with the tiers watch
 // and the probes beside it, then shuts down as load balancers need it:
 // /readyz answers 503 for server.drain_delay while new connections are
@@ -280,9 +288,7 @@ func (a *App) Run(ctx context.Context) error {
 			tiers.Watch(bgctx, path, a.o.TiersInterval, func(f *tiers.File, err error) {
 				switch {
 				case err == nil:
-					a.measured.Store(f)
-					a.each(func(g *generation) { g.router.SetMeasured(f) })
-					a.metrics.SetTiersFile(f)
+					a.applyTiers(f)
 					a.log.Info("tiers loaded", "file", path, "backends", len(f.Tiers), "generated_at", f.GeneratedAt)
 				case errors.Is(err, fs.ErrNotExist):
 					a.log.Info("no tiers file yet: run bench to write it; it is picked up when it appears", "file", path)

@@ -15,7 +15,12 @@ import (
 	"github.com/tiergate/tiergate/internal/keys"
 	"github.com/tiergate/tiergate/internal/observe/metrics"
 	"github.com/tiergate/tiergate/internal/state/redisstate"
+	"github.com/tiergate/tiergate/internal/tiers"
 )
+
+// tiersReloadInterval is how often the published tiers are read again
+// with a shared state store, whatever the announcements say.
+const tiersReloadInterval = 10 * time.Second
 
 // keysReloadInterval is how often the keys are read again from the key
 // store with a shared state store, whatever the announcements say.
@@ -60,7 +65,7 @@ func (a *App) runState(ctx context.Context, bg *sync.WaitGroup) {
 	if a.state == nil {
 		return
 	}
-	bg.Add(2)
+	bg.Add(3)
 	go func() {
 		defer bg.Done()
 		a.state.Run(ctx)
@@ -68,6 +73,13 @@ func (a *App) runState(ctx context.Context, bg *sync.WaitGroup) {
 	go func() {
 		defer bg.Done()
 		a.state.Follow(ctx, keysReloadInterval, a.keys.Reload)
+	}()
+	go func() {
+		defer bg.Done()
+		a.state.FollowTiers(ctx, tiersReloadInterval, func(f *tiers.File) {
+			a.applyTiers(f)
+			a.log.Info("tiers loaded from redis (bench -publish)", "backends", len(f.Tiers), "generated_at", f.GeneratedAt)
+		})
 	}()
 }
 

@@ -14,11 +14,15 @@ import (
 
 	"github.com/tiergate/tiergate/internal/app"
 	"github.com/tiergate/tiergate/internal/app/apptest"
+	"github.com/tiergate/tiergate/internal/catalog"
 	"github.com/tiergate/tiergate/internal/keys"
 	"github.com/tiergate/tiergate/internal/keys/admin"
 	"github.com/tiergate/tiergate/internal/observe/metrics"
+	"github.com/tiergate/tiergate/internal/state/redisstate"
 	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
 	"github.com/tiergate/tiergate/internal/testing/redistest"
+	"github.com/tiergate/tiergate/internal/testing/webtest"
+	"github.com/tiergate/tiergate/internal/tiers"
 )
 
 // replica is one of several gateways sharing a Redis and a data dir.
@@ -330,5 +334,52 @@ func TestRedisDown(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPublishedTiersReachReplicas: tiers published once (bench -publish)
+// appear on every replica's /v1/models, and a second publish that
+// measures another model keeps the first one's entry.
+func TestPublishedTiersReachReplicas(t *testing.T) {
+	emu := openaiemu.New(openaiemu.Options{APIKey: "k"})
+	defer emu.Close()
+	srv := redistest.Start(t)
+	rs := replicas(t, 3, emu.URL, srv.URL, "")
+	pub, err := redisstate.New(redisstate.Options{URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	at := time.Now().UTC().Truncate(time.Second)
+	f, err := pub.PublishTiers(context.Background(), &tiers.File{Version: tiers.Version, GeneratedAt: at,
+		Tiers: []tiers.Entry{{Model: "m", Provider: "up", Tier: catalog.Slow, TTFTP50Ms: 2500, OutputTokensPerSecP50: 8, Requests: 10, MeasuredAt: at}}})
+	if err != nil || len(f.Tiers) != 1 {
+		t.Fatalf("publish: %v %+v", err, f)
+	}
+	tierOf := func(r replica) (string, string) {
+		resp, b := webtest.Send(t, "GET", r.URL+"/v1/models/m", "", nil)
+		var m struct {
+			Tiergate struct {
+				Tier       string `json:"tier"`
+				TierSource string `json:"tier_source"`
+			} `json:"tiergate"`
+		}
+		if resp.StatusCode != 200 || json.Unmarshal(b, &m) != nil {
+			t.Fatalf("GET /v1/models/m: %d %s", resp.StatusCode, b)
+		}
+		return m.Tiergate.Tier, m.Tiergate.TierSource
+	}
+	waitFor(t, "every replica routes on the published tier", func() bool {
+		for _, r := range rs {
+			if tier, src := tierOf(r); tier != "slow" || src != "bench" {
+				return false
+			}
+		}
+		return true
+	})
+	f, err = pub.PublishTiers(context.Background(), &tiers.File{Version: tiers.Version, GeneratedAt: at.Add(time.Second),
+		Tiers: []tiers.Entry{{Model: "other", Provider: "up", Tier: catalog.Fast, MeasuredAt: at}}})
+	if err != nil || len(f.Tiers) != 2 {
+		t.Fatalf("a second publish must keep the first model's entry: %v %+v", err, f)
 	}
 }
