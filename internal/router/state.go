@@ -235,8 +235,24 @@ func (d *drift) latency(l *live, now int64) float64 {
 	}
 	k := int(x)
 	w := d.w[k] + (d.w[k+1]-d.w[k])*(x-float64(k))
-	// Between the two, whatever the rounding (costFloor relies on it).
-	return min(max(l.ewma*w+l.prior*(1-w), min(l.ewma, l.prior)), max(l.ewma, l.prior))
+	v := l.ewma*w + l.prior*(1-w)
+	// Between the two, whatever the rounding (costFloor relies on it):
+	// v is almost always strictly between, which one test of two
+	// comparisons tells (a clamp of min and max costs the scan more
+	// than the rest of the interpolation).
+	if (v < l.ewma) == (v < l.prior) {
+		return nearestEnd(v, l.ewma, l.prior)
+	}
+	return v
+}
+
+// nearestEnd is the end of [min(a, b), max(a, b)] that v, outside it or
+// on it, is nearest to.
+func nearestEnd(v, a, b float64) float64 {
+	if v < a {
+		return min(a, b)
+	}
+	return max(a, b)
 }
 
 // updateState moves an open circuit to half-open once OpenFor passed.
