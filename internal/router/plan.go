@@ -35,6 +35,10 @@ type plan struct {
 	// backend index, when it was parsed by Router.ParseRoute and the
 	// decision takes a static set; nil otherwise.
 	routeExcluded bitset
+	// provBlocked is the providers that admit nothing now, as bits of
+	// backend.pbit, when provExact (provider_health.go).
+	provBlocked uint64
+	provExact   bool
 	// Across the eligible pool, for relative scores.
 	bestCost, bestPrice float64
 

@@ -72,6 +72,7 @@ type Router struct {
 	// backends by catalog id; the map is built once and never written.
 	backends map[string]*backend
 	order    []*backend
+	provs    provSet
 	enabled  int
 	// scratch holds per-decision buffers, so a decision allocates little.
 	scratch sync.Pool
@@ -122,7 +123,7 @@ func New(o Options) *Router {
 		r.backends[m.ID] = b
 		r.order = append(r.order, b)
 	}
-	attachProviders(r.order, now, o.OnProviderState) // provider_health.go
+	r.provs = attachProviders(r.order, now, o.OnProviderState) // provider_health.go
 	// Domains as bits, so that scoring a domain is one AND per backend.
 	r.domainBits = map[string]uint64{}
 	for _, b := range r.order {
@@ -248,7 +249,9 @@ func (r *Router) resolve(q *Query, sc *scratch) (*plan, *Decision, error) {
 		pl.sort = q.Route.Sort
 	}
 	pl.sortBy = sortKeyOf(pl.sort)
-	d := &Decision{Profile: profile, Pinned: pinned != nil}
+	pl.provBlocked, pl.provExact = r.provs.blocked(pl.nowNs, &r.cfg)
+	d := newDecision(r.cfg.MaxAttempts)
+	d.Profile, d.Pinned = profile, pinned != nil
 	pl.domain, d.DomainSource = r.domainOf(q, p)
 	d.Domain = pl.domain
 	pl.domainBit = r.domainBits[pl.domain]
@@ -326,7 +329,7 @@ func (r *Router) choose(pl *plan, sc *scratch) ([]*cand, []cand) {
 	case pl.st != nil && !pl.explain:
 		return r.scan(pl, pl.st, sc, k), nil
 	case pl.pinned != nil:
-		pool := r.pinnedPool(pl.pinned)
+		pool := r.pinnedPool(pl.pinned, sc)
 		return r.filter(pl, pool, sc), pool
 	}
 	pool := candsOf(r.order, sc)
@@ -354,7 +357,10 @@ func (r *Router) decide(pl *plan, d *Decision, eligible []*cand, pool []cand) *D
 		}
 	}
 	want := min(pl.want, len(eligible))
-	d.Candidates = make([]Candidate, want)
+	if cap(d.Candidates) < want {
+		d.Candidates = make([]Candidate, want)
+	}
+	d.Candidates = d.Candidates[:want:want]
 	for i := range d.Candidates {
 		c := eligible[i]
 		d.Candidates[i] = Candidate{Model: c.model(), Provider: c.b.provider, Tier: c.snap.l.tier, TierSource: c.snap.l.tierSource, b: c.b}
@@ -366,12 +372,33 @@ func (r *Router) decide(pl *plan, d *Decision, eligible []*cand, pool []cand) *D
 	case first.model().ID != pl.pinned.ID:
 		d.Reason = "pinned to " + pl.pinned.ID + ", using its fallback " + first.model().ID
 	default:
-		d.Reason = "pinned to " + first.model().ID
+		d.Reason = first.b.pinnedWhy
 	}
 	if pl.explain {
 		d.Considered = considered(pool, eligible)
 	}
 	return d
+}
+
+// inlineCands is how many candidates a decision holds in its own
+// allocation: max_attempts' default.
+const inlineCands = 3
+
+// decisionBuf is a decision with room for its candidates: a decision is
+// one allocation.
+type decisionBuf struct {
+	d     Decision
+	cands [inlineCands]Candidate
+}
+
+// newDecision returns an empty decision with room for want candidates
+// in the same allocation when want is small.
+func newDecision(want int) *Decision {
+	buf := &decisionBuf{}
+	if want <= inlineCands {
+		buf.d.Candidates = buf.cands[:0:want]
+	}
+	return &buf.d
 }
 
 // explainNone says why no backend is eligible, in words, of every backend
@@ -477,10 +504,13 @@ type scratch struct {
 	out     []bool
 	cost    []float64
 	loaded  []bool
+	floor   []float64
+	marks   []filterKind
 	view    staticSet
 	hot     []hot
 	top     []int32
 	probe   cand
+	pinned  []cand
 	filters []filter
 	need    []catalog.Task
 }
@@ -576,7 +606,7 @@ func (r *Router) profileFor(q *Query) (string, *catalog.Model) {
 }
 
 // pinnedPool is the pinned model and its configured fallbacks.
-func (r *Router) pinnedPool(m *catalog.Model) []cand {
+func (r *Router) pinnedPool(m *catalog.Model, sc *scratch) []cand {
 	b, ok := r.backends[m.ID]
 	if !ok {
 		if m.Provider == "" {
@@ -586,12 +616,13 @@ func (r *Router) pinnedPool(m *catalog.Model) []cand {
 		p, _ := r.set.Provider(m.Provider)
 		b = newBackend(m, p, r.now())
 	}
-	pool := []cand{{b: b}}
+	pool := append(sc.pinned[:0], cand{b: b})
 	for _, id := range m.Fallbacks {
 		if fb, ok := r.backends[id]; ok {
 			pool = append(pool, cand{b: fb})
 		}
 	}
+	sc.pinned = pool
 	return pool
 }
 

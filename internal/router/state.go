@@ -53,7 +53,10 @@ type backend struct {
 	model    *catalog.Model
 	provider providers.Provider
 	ph       *provHealth            // the provider's health, shared by its models (provider_health.go)
+	pbit     uint64                 // its provider's bit in provSet.blocked's mask (0: none)
 	caps     providers.Capabilities // what its adapter refuses or drops (filter_params.go)
+	// pinnedWhy is the reason of a decision that pins the model.
+	pinnedWhy string
 	// in lists the static sets' blocks b is a member of, whose summaries
 	// publish keeps (static.go); part is what b last added to them. Both
 	// under mu.
@@ -100,7 +103,7 @@ func newBackend(m *catalog.Model, p providers.Provider, now time.Time) *backend 
 	}
 	b := &backend{model: m, provider: p, caps: providers.CapabilitiesOf(p), tier: t, tierSource: SourcePrior, breakerState: breakerState{state: Closed, winStart: now},
 		ewma: float64(priorLatency[t]), ewmaAt: now, tasks: tasksOf(m.Tasks), price: blended(m), quality: int32(m.Quality), idx: -1,
-		ctxWindow: m.ContextWindow, domainFit: domainFitOf(m)}
+		ctxWindow: m.ContextWindow, domainFit: domainFitOf(m), pinnedWhy: "pinned to " + m.ID}
 	b.publish()
 	return b
 }
