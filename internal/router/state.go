@@ -112,26 +112,39 @@ func newBackend(m *catalog.Model, p providers.Provider, now time.Time) *backend 
 // replaced (under the backend's mutex) after every change, so that a
 // decision reads every backend with one atomic load and no lock.
 type live struct {
-	// What every decision reads, first and together: the latency
-	// average and when it was taken, the tier's typical latency it
-	// drifts back to, the breaker and Retry-After instants as Unix
-	// nanoseconds, the tier's rank and the output tokens/s.
+	// What every decision reads, first and together in one cache line
+	// (see liveSize): the latency average and when it was taken, the
+	// tier's typical latency it drifts back to, the breaker and
+	// Retry-After instants as Unix nanoseconds, the tier's rank, the
+	// output tokens/s and whether the circuit is open.
 	ewma                   float64
 	ewmaAtNs               int64
 	prior                  float64
 	openedAtNs, cooldownNs int64
 	rank                   int
 	tps                    float64
-	ttft                   time.Duration // live TTFT average
-	unary                  time.Duration // successful unary answers' average (deadline.go)
 	open                   bool
+	// Then what some requests read.
+	ttft  time.Duration // live TTFT average
+	unary time.Duration // successful unary answers' average (deadline.go)
 	// Then what is shown.
 	tier       catalog.Tier
 	tierSource string
 	measuredAt time.Time
 	state      string
 	lastError  string
+	// pad makes the size liveSize, whose allocations start on a cache
+	// line, so that the fields a decision reads share one.
+	_ [liveSize - liveFields]byte
 }
+
+// liveSize is live's size: a multiple of 64 (and a size class of the Go
+// allocator), over the size of its fields (liveFields, checked by
+// TestLiveLayout).
+const (
+	liveSize   = 192
+	liveFields = 168
+)
 
 // publish replaces the backend's live value; b.mu must be held.
 func (b *backend) publish() {
