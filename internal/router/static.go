@@ -263,10 +263,14 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 		sc.ls, sc.out, sc.cost, sc.hot = make([]*live, n), make([]bool, n), make([]float64, n), make([]hot, 0, n)
 	}
 	if cap(sc.loaded) < nb {
-		sc.loaded = make([]bool, nb)
+		sc.loaded, sc.floor = make([]bool, nb), make([]float64, nb)
 	}
-	sc.loaded = sc.loaded[:nb]
+	sc.loaded, sc.floor = sc.loaded[:nb], sc.floor[:nb]
 	clear(sc.loaded)
+	for j := range nb {
+		sc.floor[j] = st.ix.floorOf(j)
+	}
+	sc.marks = pl.marks(sc.marks)
 	ws := pl.weights()
 	bounded := true // ub bounds every score
 	for _, l := range liveScores {
@@ -280,14 +284,14 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 		j := -1
 		if pick < bestFirst {
 			f := bestCost
-			for b := range nb {
-				if !sc.loaded[b] && st.ix.floorOf(b) < f {
-					j, f = b, st.ix.floorOf(b)
+			for b, fb := range sc.floor {
+				if !sc.loaded[b] && fb < f {
+					j, f = b, fb
 				}
 			}
 		} else {
-			for b := range nb {
-				if !sc.loaded[b] && st.ix.floorOf(b) < bestCost {
+			for b, fb := range sc.floor {
+				if !sc.loaded[b] && fb < bestCost {
 					j = b
 					break
 				}
@@ -296,12 +300,7 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 		if j < 0 {
 			break
 		}
-		lo, hi := r.load(pl, st, sc, j)
-		for i := lo; i < hi; i++ {
-			if !sc.out[i] {
-				bestCost = min(bestCost, sc.cost[i])
-			}
-		}
+		bestCost = min(bestCost, r.load(pl, st, sc, j))
 	}
 	pl.bestCost, pl.bestPrice = bestCost, st.bestPrice
 	hs, top := sc.hot[:0], sc.top[:0]
@@ -327,7 +326,10 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 				}
 			}
 		}
-		lo, hi := r.load(pl, st, sc, j)
+		if !sc.loaded[j] {
+			r.load(pl, st, sc, j)
+		}
+		lo, hi := j*blockSize, min((j+1)*blockSize, n)
 		from := len(hs)
 		for i := lo; i < hi; i++ {
 			if sc.out[i] {
@@ -340,6 +342,12 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 			h := &hs[len(hs)-1]
 			h.cost, h.tps, h.price, h.rank, h.quality = sc.cost[i], l.tps, b.price, int32(l.rank), b.quality
 			h.b, h.si, h.ub, h.score = b, int32(i), st.base[i], 0
+			if !prune {
+				// No bounds to add first: the row is considered at once
+				// (best drops it at once when it loses on the sort key
+				// to the k-th so far).
+				top = best(pl, st, &ws, prune, hs, len(hs)-1, top, k)
+			}
 		}
 		if prune {
 			for _, l := range liveScores {
@@ -347,9 +355,9 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 					l.s.addBound(pl, w, hs[from:])
 				}
 			}
-		}
-		for x := from; x < len(hs); x++ {
-			top = best(pl, st, &ws, prune, hs, x, top, k)
+			for x := from; x < len(hs); x++ {
+				top = best(pl, st, &ws, prune, hs, x, top, k)
+			}
 		}
 	}
 	sc.hot, sc.top = hs, top
@@ -372,52 +380,69 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 	return elig
 }
 
-// load reads block j of st once per decision: each backend's live state
+// load reads block j of st, once per decision: each backend's live state
 // (one atomic load) into sc.ls, what a filter excludes into sc.out (see
 // admit) and each admitted one's load cost (PeakEWMA latency as of now ×
-// (in-flight + 1)) into sc.cost. It returns the block's bounds in st.
-func (r *Router) load(pl *plan, st *staticSet, sc *scratch, j int) (lo, hi int) {
-	lo, hi = j*blockSize, min((j+1)*blockSize, len(st.backends))
-	if sc.loaded[j] {
-		return lo, hi
-	}
+// (in-flight + 1)) into sc.cost. It returns the lowest of those costs.
+func (r *Router) load(pl *plan, st *staticSet, sc *scratch, j int) float64 {
+	lo, hi := j*blockSize, min((j+1)*blockSize, len(st.backends))
 	sc.loaded[j] = true
 	v := &sc.view
 	*v = *st
 	v.backends, v.base, v.ub = st.backends[lo:hi], st.base[lo:hi], st.ub[lo:hi]
 	ls, out := sc.ls[lo:hi], sc.out[lo:hi]
-	for i, b := range v.backends {
-		ls[i] = b.live.Load()
+	// The route object's fixed rules as one bit when Router.ParseRoute
+	// applied them.
+	if ex := pl.routeExcluded; ex != nil {
+		for i, b := range v.backends {
+			ls[i], out[i] = b.live.Load(), ex.has(b.idx)
+		}
+	} else {
+		for i, b := range v.backends {
+			ls[i], out[i] = b.live.Load(), false
+		}
 	}
-	admit(pl, v, ls, out, &sc.probe)
+	admit(pl, v, ls, out, sc)
+	best := math.Inf(1)
+	cost := sc.cost[lo:hi]
 	for i, b := range v.backends {
 		if !out[i] {
-			sc.cost[lo+i] = r.drift.latency(ls[i], pl.nowNs) * float64(b.inflight.Load()+1)
+			cost[i] = r.drift.latency(ls[i], pl.nowNs) * float64(b.inflight.Load()+1)
+			best = min(best, cost[i])
 		}
 	}
-	return lo, hi
+	return best
 }
 
-// admit marks in out what a filter excludes of st's backends, ls being
-// their live state: the route object's fixed filters as one bit when
-// Router.ParseRoute applied them (else through their exclude), the live
-// filters through their mark.
-func admit(pl *plan, st *staticSet, ls []*live, out []bool, probe *cand) {
-	clear(out)
-	if ex := pl.routeExcluded; ex != nil {
-		for i, b := range st.backends {
-			out[i] = ex.has(b.idx)
-		}
-	} else if rt := pl.q.Route; rt != nil {
-		for _, f := range fixedFilters {
-			if f.binds(noProfile, rt) {
-				markFixed(pl, f, st, out, probe)
+// marks returns the filters a scan runs on each block under pl: a route
+// object's fixed filters when Router.ParseRoute did not apply them, and
+// the live filters that bind.
+func (pl *plan) marks(buf []filterKind) []filterKind {
+	buf = buf[:0]
+	if rt := pl.q.Route; rt != nil && pl.routeExcluded == nil {
+		for _, k := range filterKinds {
+			if k.fixed != nil && k.fixed.binds(noProfile, rt) {
+				buf = append(buf, k)
 			}
 		}
 	}
-	for _, f := range liveFilters {
-		if f.binds(pl) {
-			f.mark(pl, st, ls, out)
+	for _, k := range filterKinds {
+		if k.live != nil && k.live.binds(pl) {
+			buf = append(buf, k)
+		}
+	}
+	return buf
+}
+
+// admit marks in out what sc.marks exclude of st's backends, ls being
+// their live state: a fixed filter through its exclude, a live filter
+// through its mark.
+func admit(pl *plan, st *staticSet, ls []*live, out []bool, sc *scratch) {
+	for _, k := range sc.marks {
+		if k.live != nil {
+			k.live.mark(pl, st, ls, out)
+		} else {
+			markFixed(pl, k.f, st, out, &sc.probe)
 		}
 	}
 }
