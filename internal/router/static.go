@@ -331,6 +331,12 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 		}
 		lo, hi := j*blockSize, min((j+1)*blockSize, n)
 		from := len(hs)
+		// Under a sort key, a row worse on its fields than the k-th
+		// best loses to it (best would say so after a call).
+		last1, last2 := math.Inf(1), math.Inf(1)
+		if len(top) == k && pl.sortBy != byScore {
+			last1, last2 = pl.sortBy.fields(&hs[top[k-1]].ranked)
+		}
 		for i := lo; i < hi; i++ {
 			if sc.out[i] {
 				continue
@@ -343,10 +349,14 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 			h.cost, h.tps, h.price, h.rank, h.quality = sc.cost[i], l.tps, b.price, int32(l.rank), b.quality
 			h.b, h.si, h.ub, h.score = b, int32(i), st.base[i], 0
 			if !prune {
-				// No bounds to add first: the row is considered at once
-				// (best drops it at once when it loses on the sort key
-				// to the k-th so far).
+				// No bounds to add first: the row is considered at once.
+				if f1, f2 := pl.sortBy.fields(&h.ranked); f1 > last1 || f1 == last1 && f2 > last2 {
+					continue
+				}
 				top = best(pl, st, &ws, prune, hs, len(hs)-1, top, k)
+				if len(top) == k && pl.sortBy != byScore {
+					last1, last2 = pl.sortBy.fields(&hs[top[k-1]].ranked)
+				}
 			}
 		}
 		if prune {
