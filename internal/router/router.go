@@ -85,6 +85,9 @@ type Router struct {
 	// statics holds, per profile and task need, the backends the profile
 	// admits and their fixed score parts (see staticSet).
 	statics map[staticKey]*staticSet
+	// named holds each profile with its prefer scores and static sets, so
+	// that a decision finds them with one lookup.
+	named map[string]*named
 	// drift tabulates how idle latency averages drift back.
 	drift *drift
 	// noPolicy is the profile of a pinned model with none asked for;
@@ -154,7 +157,40 @@ func New(o Options) *Router {
 	for _, st := range r.statics {
 		st.ix.join()
 	}
+	r.named = map[string]*named{}
+	for name, prof := range r.profiles {
+		n := &named{p: prof, prefer: r.prefer[name]}
+		for k, st := range r.statics {
+			if k.profile == name {
+				n.statics = append(n.statics, needStatic{k.need, st})
+			}
+		}
+		r.named[name] = n
+	}
 	return r
+}
+
+// named is a profile with what the router derived from it.
+type named struct {
+	p       *config.Profile
+	prefer  []float64
+	statics []needStatic // a handful: searched in order
+}
+
+// needStatic is a profile's static set for one task need.
+type needStatic struct {
+	need taskSet
+	st   *staticSet
+}
+
+// static is n's static set for need, nil for none.
+func (n *named) static(need taskSet) *staticSet {
+	for _, s := range n.statics {
+		if s.need == need {
+			return s.st
+		}
+	}
+	return nil
 }
 
 // Config returns the routing settings in force.
@@ -237,7 +273,7 @@ func (r *Router) Route(q *Query) (*Decision, error) {
 // domain, what a model must do, the static set if one applies, and how
 // many candidates to return.
 func (r *Router) resolve(q *Query, sc *scratch) (*plan, *Decision, error) {
-	profile, p, pinned, err := r.policy(q)
+	profile, p, n, pinned, err := r.policy(q)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -265,9 +301,11 @@ func (r *Router) resolve(q *Query, sc *scratch) (*plan, *Decision, error) {
 	pl.need = append(pl.need, p.Require...)
 	sc.need = pl.need
 	pl.needSet = tasksOf(pl.need)
-	pl.preferScore = r.prefer[profile]
-	if pinned == nil {
-		pl.st = r.statics[staticKey{profile, pl.needSet}]
+	if n != nil {
+		pl.preferScore = n.prefer
+		if pinned == nil {
+			pl.st = n.static(pl.needSet)
+		}
 	}
 	if pl.st != nil && q.Route != nil {
 		pl.routeExcluded = q.Route.excluded
@@ -278,26 +316,27 @@ func (r *Router) resolve(q *Query, sc *scratch) (*plan, *Decision, error) {
 	return pl, d, nil
 }
 
-// policy names q's profile and returns it, and the model q pins if any.
-func (r *Router) policy(q *Query) (string, *config.Profile, *catalog.Model, error) {
+// policy names q's profile and returns it (and what the router derived
+// from it when it is configured), and the model q pins if any.
+func (r *Router) policy(q *Query) (string, *config.Profile, *named, *catalog.Model, error) {
 	profile, pinned := r.profileFor(q)
 	if pinned != nil && q.Profile == "" {
 		// A pinned model with no profile asked for: no policy applies,
 		// only what the model can do and whether it is up.
-		return profile, &r.noPolicy, pinned, nil
+		return profile, &r.noPolicy, r.named[profile], pinned, nil
 	}
-	if p, ok := r.profiles[profile]; ok {
-		return profile, p, pinned, nil
+	if n, ok := r.named[profile]; ok {
+		return profile, n.p, n, pinned, nil
 	}
 	if profile == "auto" && len(r.profiles) == 0 {
-		return profile, &r.unprofiled, pinned, nil
+		return profile, &r.unprofiled, nil, pinned, nil
 	}
 	names := make([]string, 0, len(r.profiles))
 	for n := range r.profiles {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	return "", nil, nil, errStatus(http.StatusBadRequest, providers.TypeInvalidRequest, "unknown_profile", "model",
+	return "", nil, nil, nil, errStatus(http.StatusBadRequest, providers.TypeInvalidRequest, "unknown_profile", "model",
 		fmt.Sprintf("unknown routing profile %q; profiles: %s", profile, strings.Join(names, ", ")))
 }
 
