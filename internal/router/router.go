@@ -545,6 +545,7 @@ type scratch struct {
 	loaded  []bool
 	floor   []float64
 	marks   []filterKind
+	lives   []weighed
 	view    staticSet
 	hot     []hot
 	top     []int32

@@ -273,9 +273,14 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 	sc.marks = pl.marks(sc.marks)
 	ws := pl.weights()
 	bounded := true // ub bounds every score
+	lives := sc.lives[:0]
 	for _, l := range liveScores {
 		bounded = bounded && ws[l.k] >= 0
+		if ws[l.k] != 0 {
+			lives = append(lives, weighed{ws[l.k], l.s})
+		}
 	}
+	sc.lives = lives
 	prune := bounded && pl.sortBy == byScore
 	// The best cost: the blocks of the lowest floors first (a few, then
 	// in order), so that the best found soon skips the others.
@@ -337,23 +342,28 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 		if len(top) == k && pl.sortBy != byScore {
 			last1, last2 = pl.sortBy.fields(&hs[top[k-1]].ranked)
 		}
-		for i := lo; i < hi; i++ {
-			if sc.out[i] {
+		// The block's rows as locals of one length, so that the loop
+		// reads them without reloading or bounds checks.
+		bs := st.backends[lo:hi]
+		out, ls, cost, base := sc.out[lo:hi], sc.ls[lo:hi], sc.cost[lo:hi], st.base[lo:hi]
+		out, ls, cost, base = out[:len(bs)], ls[:len(bs)], cost[:len(bs)], base[:len(bs)]
+		for i, b := range bs {
+			if out[i] {
 				continue
 			}
-			b, l := st.backends[i], sc.ls[i]
+			l := ls[i]
 			hs = hs[:len(hs)+1]
 			// Field by field into place: a composite literal would be
 			// built on the stack and copied.
 			h := &hs[len(hs)-1]
-			h.cost, h.tps, h.price, h.rank, h.quality = sc.cost[i], l.tps, b.price, int32(l.rank), b.quality
-			h.b, h.si, h.ub, h.score = b, int32(i), st.base[i], 0
+			h.cost, h.tps, h.price, h.rank, h.quality = cost[i], l.tps, b.price, int32(l.rank), b.quality
+			h.b, h.si, h.ub, h.score = b, int32(lo+i), base[i], 0
 			if !prune {
 				// No bounds to add first: the row is considered at once.
 				if f1, f2 := pl.sortBy.fields(&h.ranked); f1 > last1 || f1 == last1 && f2 > last2 {
 					continue
 				}
-				top = best(pl, st, &ws, prune, hs, len(hs)-1, top, k)
+				top = best(pl, st, lives, prune, hs, len(hs)-1, top, k)
 				if len(top) == k && pl.sortBy != byScore {
 					last1, last2 = pl.sortBy.fields(&hs[top[k-1]].ranked)
 				}
@@ -366,7 +376,7 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 				}
 			}
 			for x := from; x < len(hs); x++ {
-				top = best(pl, st, &ws, prune, hs, x, top, k)
+				top = best(pl, st, lives, prune, hs, x, top, k)
 			}
 		}
 	}
@@ -400,25 +410,28 @@ func (r *Router) load(pl *plan, st *staticSet, sc *scratch, j int) float64 {
 	v := &sc.view
 	*v = *st
 	v.backends, v.base, v.ub = st.backends[lo:hi], st.base[lo:hi], st.ub[lo:hi]
-	ls, out := sc.ls[lo:hi], sc.out[lo:hi]
+	bs := v.backends
+	ls, out, cost := sc.ls[lo:hi], sc.out[lo:hi], sc.cost[lo:hi]
+	ls, out, cost = ls[:len(bs)], out[:len(bs)], cost[:len(bs)]
 	// The route object's fixed rules as one bit when Router.ParseRoute
 	// applied them.
 	if ex := pl.routeExcluded; ex != nil {
-		for i, b := range v.backends {
+		for i, b := range bs {
 			ls[i], out[i] = b.live.Load(), ex.has(b.idx)
 		}
 	} else {
-		for i, b := range v.backends {
+		for i, b := range bs {
 			ls[i], out[i] = b.live.Load(), false
 		}
 	}
 	admit(pl, v, ls, out, sc)
 	best := math.Inf(1)
-	cost := sc.cost[lo:hi]
-	for i, b := range v.backends {
+	d, now := r.drift, pl.nowNs
+	for i, b := range bs {
 		if !out[i] {
-			cost[i] = r.drift.latency(ls[i], pl.nowNs) * float64(b.inflight.Load()+1)
-			best = min(best, cost[i])
+			c := d.latency(ls[i], now) * float64(b.inflight.Load()+1)
+			cost[i] = c
+			best = min(best, c)
 		}
 	}
 	return best
@@ -467,12 +480,18 @@ func markFixed(pl *plan, f filter, st *staticSet, out []bool, probe *cand) {
 	}
 }
 
+// weighed is a live scorer with its weight under a plan (not 0).
+type weighed struct {
+	w float64
+	s liveScorer
+}
+
 // best considers row x of hs for top, the indexes in hs of the k best so
 // far, in order (ties to the earlier in the catalog, as the full path's
 // stable sort): most rows lose to the k-th at once, on the sort key or
 // on a bound of their score (the fixed part plus each live scorer's
 // bound, when bound), before they are scored exactly.
-func best(pl *plan, st *staticSet, ws *[nScorers]float64, bound bool, hs []hot, x int, top []int32, k int) []int32 {
+func best(pl *plan, st *staticSet, lives []weighed, bound bool, hs []hot, x int, top []int32, k int) []int32 {
 	h := &hs[x]
 	var last *hot // the k-th so far, once there are k
 	if len(top) == k {
@@ -486,10 +505,8 @@ func best(pl *plan, st *staticSet, ws *[nScorers]float64, bound bool, hs []hot, 
 		}
 	}
 	h.score = st.base[h.si] // in sum's order
-	for _, l := range liveScores {
-		if w := ws[l.k]; w != 0 {
-			h.score += w * l.s.rowScore(pl, h)
-		}
+	for _, l := range lives {
+		h.score += l.w * l.s.rowScore(pl, h)
 	}
 	if last != nil {
 		if !pl.before(h, last) {
@@ -507,10 +524,16 @@ func best(pl *plan, st *staticSet, ws *[nScorers]float64, bound bool, hs []hot, 
 }
 
 // before orders scan rows as the full path does: better, ties to the
-// earlier in the catalog.
+// earlier in the catalog. (It is better(a, b) || !better(b, a) && the
+// catalog order, with the sort key compared once: scores are never NaN.)
 func (pl *plan) before(a, b *hot) bool {
-	if pl.better(&a.ranked, &b.ranked) {
-		return true
+	if pl.sortBy != byScore {
+		if l, decided := less(pl.sortBy, &a.ranked, &b.ranked); decided {
+			return l
+		}
 	}
-	return !pl.better(&b.ranked, &a.ranked) && a.b.idx < b.b.idx
+	if a.score != b.score {
+		return a.score > b.score
+	}
+	return a.b.idx < b.b.idx
 }
