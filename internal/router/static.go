@@ -352,17 +352,20 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 				continue
 			}
 			l := ls[i]
-			hs = hs[:len(hs)+1]
-			// Field by field into place: a composite literal would be
-			// built on the stack and copied.
-			h := &hs[len(hs)-1]
+			// Field by field into place (a composite literal would be
+			// built on the stack and copied), in the row after hs's
+			// last: it joins hs unless it loses on the sort key.
+			h := &hs[:len(hs)+1][len(hs)]
 			h.cost, h.tps, h.price, h.rank, h.quality = cost[i], l.tps, b.price, int32(l.rank), b.quality
-			h.b, h.si, h.ub, h.score = b, int32(lo+i), base[i], 0
 			if !prune {
-				// No bounds to add first: the row is considered at once.
 				if f1, f2 := pl.sortBy.fields(&h.ranked); f1 > last1 || f1 == last1 && f2 > last2 {
 					continue
 				}
+			}
+			hs = hs[:len(hs)+1]
+			h.b, h.si, h.ub, h.score = b, int32(lo+i), base[i], 0
+			if !prune {
+				// No bounds to add first: the row is considered at once.
 				top = best(pl, st, lives, prune, hs, len(hs)-1, top, k)
 				if len(top) == k && pl.sortBy != byScore {
 					last1, last2 = pl.sortBy.fields(&hs[top[k-1]].ranked)
