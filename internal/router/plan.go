@@ -39,6 +39,8 @@ type plan struct {
 	// backend.pbit, when provExact (provider_health.go).
 	provBlocked uint64
 	provExact   bool
+	// bb is the scan's scratch for a block's best row (blockIndex.bound).
+	bb ranked
 	// Across the eligible pool, for relative scores.
 	bestCost, bestPrice float64
 

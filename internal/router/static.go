@@ -200,11 +200,14 @@ func (x *blockIndex) bestOf(j int) ranked {
 // blockBound (a hair under the bound's rounding is left to the margin
 // the caller keeps).
 func (x *blockIndex) bound(pl *plan, ws *[nScorers]float64, j int) float64 {
-	bb := x.bestOf(j)
+	// The block's best row lives in the plan: a pointer to a local
+	// handed to an interface method would move it to the heap, one
+	// allocation per block bounded.
+	pl.bb = x.bestOf(j)
 	s := x.rest[j]
 	for _, l := range liveScores {
 		if b, ok := l.s.(blockScorer); ok && ws[l.k] != 0 {
-			s += b.blockBound(pl, ws[l.k], &bb)
+			s += b.blockBound(pl, ws[l.k], &pl.bb)
 		}
 	}
 	return s
