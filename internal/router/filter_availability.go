@@ -38,7 +38,15 @@ func (availability) mark(pl *plan, st *staticSet, ls []*live, out []bool) {
 	now, openFor := pl.nowNs, pl.openFor
 	out = out[:len(ls)]
 	for i, l := range ls {
-		if l.open && now-l.openedAtNs < openFor || now < l.cooldownNs || st.backends[i].ph.blockedNs(now, pl.cfg) {
+		if l.open && now-l.openedAtNs < openFor || now < l.cooldownNs {
+			out[i] = true
+		}
+	}
+	if pl.provExact && pl.provBlocked == 0 {
+		return // every provider admits
+	}
+	for i, b := range st.backends[:len(ls)] {
+		if !out[i] && pl.provOut(b) {
 			out[i] = true
 		}
 	}

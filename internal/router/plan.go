@@ -35,6 +35,12 @@ type plan struct {
 	// backend index, when it was parsed by Router.ParseRoute and the
 	// decision takes a static set; nil otherwise.
 	routeExcluded bitset
+	// provBlocked is the providers that admit nothing now, as bits of
+	// backend.pbit, when provExact (provider_health.go).
+	provBlocked uint64
+	provExact   bool
+	// bb is the scan's scratch for a block's best row (blockIndex.bound).
+	bb ranked
 	// Across the eligible pool, for relative scores.
 	bestCost, bestPrice float64
 
@@ -104,31 +110,31 @@ func sortKeyOf(s string) sortKey {
 	return byScore
 }
 
-// less orders two candidates by a sort key; false when they tie.
-func less(key sortKey, a, b *ranked) (bool, bool) {
+// fields are what key orders by, first and second, each lower better
+// (exact: ranks and qualities are small integers, negation is exact).
+func (key sortKey) fields(r *ranked) (float64, float64) {
 	switch key {
 	case byLatency:
-		if a.rank != b.rank {
-			return a.rank < b.rank, true
-		}
-		if a.cost != b.cost {
-			return a.cost < b.cost, true
-		}
+		return float64(r.rank), r.cost
 	case byThroughput:
-		if a.tps != b.tps {
-			return a.tps > b.tps, true
-		}
-		if a.rank != b.rank {
-			return a.rank < b.rank, true
-		}
+		return -r.tps, float64(r.rank)
 	case byPrice:
-		if a.price != b.price {
-			return a.price < b.price, true
-		}
+		return r.price, 0
 	case byQuality:
-		if a.quality != b.quality {
-			return a.quality > b.quality, true
-		}
+		return -float64(r.quality), 0
+	}
+	return 0, 0
+}
+
+// less orders two candidates by a sort key; false when they tie.
+func less(key sortKey, a, b *ranked) (bool, bool) {
+	a1, a2 := key.fields(a)
+	b1, b2 := key.fields(b)
+	if a1 != b1 {
+		return a1 < b1, true
+	}
+	if a2 != b2 {
+		return a2 < b2, true
 	}
 	return false, false
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,18 +60,50 @@ func (p *provHealth) unlock(before string) {
 }
 
 // attachProviders gives every backend its provider's health, one per
-// provider name, each telling onState (nil: no one) of its changes.
-func attachProviders(bs []*backend, now time.Time, onState func(provider, state string)) {
+// provider name, each telling onState (nil: no one) of its changes, and
+// returns them numbered (see provSet).
+func attachProviders(bs []*backend, now time.Time, onState func(provider, state string)) provSet {
 	byName := map[string]*provHealth{}
+	var set provSet
 	for _, b := range bs {
 		ph, ok := byName[b.model.Provider]
 		if !ok {
 			ph = newProvHealth(b.model.Provider, now)
 			ph.onState = onState
 			byName[b.model.Provider] = ph
+			set = append(set, ph)
 		}
 		b.ph = ph
+		if i := slices.Index(set, ph); i < 64 {
+			b.pbit = 1 << i
+		}
 	}
+	return set
+}
+
+// provSet is the router's providers' health, the first 64 as bits of a
+// mask (backend.pbit): a decision reads each provider once, not once per
+// backend.
+type provSet []*provHealth
+
+// blocked returns the providers that admit nothing at now as a mask, and
+// whether it is exact (every provider has a bit).
+func (s provSet) blocked(now int64, cfg *config.Router) (mask uint64, exact bool) {
+	for i, p := range s {
+		if i < 64 && p.blockedNs(now, cfg) {
+			mask |= 1 << i
+		}
+	}
+	return mask, len(s) <= 64
+}
+
+// provOut reports whether b's provider admits nothing at pl's time: one
+// bit when the plan holds the providers' mask, else its health read.
+func (pl *plan) provOut(b *backend) bool {
+	if pl.provExact {
+		return pl.provBlocked&b.pbit != 0
+	}
+	return b.ph.blockedNs(pl.nowNs, pl.cfg)
 }
 
 // blockedNs reports whether the provider admits no request at now: its

@@ -72,6 +72,7 @@ type Router struct {
 	// backends by catalog id; the map is built once and never written.
 	backends map[string]*backend
 	order    []*backend
+	provs    provSet
 	enabled  int
 	// scratch holds per-decision buffers, so a decision allocates little.
 	scratch sync.Pool
@@ -84,6 +85,9 @@ type Router struct {
 	// statics holds, per profile and task need, the backends the profile
 	// admits and their fixed score parts (see staticSet).
 	statics map[staticKey]*staticSet
+	// named holds each profile with its prefer scores and static sets, so
+	// that a decision finds them with one lookup.
+	named map[string]*named
 	// drift tabulates how idle latency averages drift back.
 	drift *drift
 	// noPolicy is the profile of a pinned model with none asked for;
@@ -122,7 +126,7 @@ func New(o Options) *Router {
 		r.backends[m.ID] = b
 		r.order = append(r.order, b)
 	}
-	attachProviders(r.order, now, o.OnProviderState) // provider_health.go
+	r.provs = attachProviders(r.order, now, o.OnProviderState) // provider_health.go
 	// Domains as bits, so that scoring a domain is one AND per backend.
 	r.domainBits = map[string]uint64{}
 	for _, b := range r.order {
@@ -153,7 +157,40 @@ func New(o Options) *Router {
 	for _, st := range r.statics {
 		st.ix.join()
 	}
+	r.named = map[string]*named{}
+	for name, prof := range r.profiles {
+		n := &named{p: prof, prefer: r.prefer[name]}
+		for k, st := range r.statics {
+			if k.profile == name {
+				n.statics = append(n.statics, needStatic{k.need, st})
+			}
+		}
+		r.named[name] = n
+	}
 	return r
+}
+
+// named is a profile with what the router derived from it.
+type named struct {
+	p       *config.Profile
+	prefer  []float64
+	statics []needStatic // a handful: searched in order
+}
+
+// needStatic is a profile's static set for one task need.
+type needStatic struct {
+	need taskSet
+	st   *staticSet
+}
+
+// static is n's static set for need, nil for none.
+func (n *named) static(need taskSet) *staticSet {
+	for _, s := range n.statics {
+		if s.need == need {
+			return s.st
+		}
+	}
+	return nil
 }
 
 // Config returns the routing settings in force.
@@ -236,7 +273,7 @@ func (r *Router) Route(q *Query) (*Decision, error) {
 // domain, what a model must do, the static set if one applies, and how
 // many candidates to return.
 func (r *Router) resolve(q *Query, sc *scratch) (*plan, *Decision, error) {
-	profile, p, pinned, err := r.policy(q)
+	profile, p, n, pinned, err := r.policy(q)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -248,7 +285,9 @@ func (r *Router) resolve(q *Query, sc *scratch) (*plan, *Decision, error) {
 		pl.sort = q.Route.Sort
 	}
 	pl.sortBy = sortKeyOf(pl.sort)
-	d := &Decision{Profile: profile, Pinned: pinned != nil}
+	pl.provBlocked, pl.provExact = r.provs.blocked(pl.nowNs, &r.cfg)
+	d := newDecision(r.cfg.MaxAttempts)
+	d.Profile, d.Pinned = profile, pinned != nil
 	pl.domain, d.DomainSource = r.domainOf(q, p)
 	d.Domain = pl.domain
 	pl.domainBit = r.domainBits[pl.domain]
@@ -262,9 +301,11 @@ func (r *Router) resolve(q *Query, sc *scratch) (*plan, *Decision, error) {
 	pl.need = append(pl.need, p.Require...)
 	sc.need = pl.need
 	pl.needSet = tasksOf(pl.need)
-	pl.preferScore = r.prefer[profile]
-	if pinned == nil {
-		pl.st = r.statics[staticKey{profile, pl.needSet}]
+	if n != nil {
+		pl.preferScore = n.prefer
+		if pinned == nil {
+			pl.st = n.static(pl.needSet)
+		}
 	}
 	if pl.st != nil && q.Route != nil {
 		pl.routeExcluded = q.Route.excluded
@@ -275,26 +316,27 @@ func (r *Router) resolve(q *Query, sc *scratch) (*plan, *Decision, error) {
 	return pl, d, nil
 }
 
-// policy names q's profile and returns it, and the model q pins if any.
-func (r *Router) policy(q *Query) (string, *config.Profile, *catalog.Model, error) {
+// policy names q's profile and returns it (and what the router derived
+// from it when it is configured), and the model q pins if any.
+func (r *Router) policy(q *Query) (string, *config.Profile, *named, *catalog.Model, error) {
 	profile, pinned := r.profileFor(q)
 	if pinned != nil && q.Profile == "" {
 		// A pinned model with no profile asked for: no policy applies,
 		// only what the model can do and whether it is up.
-		return profile, &r.noPolicy, pinned, nil
+		return profile, &r.noPolicy, r.named[profile], pinned, nil
 	}
-	if p, ok := r.profiles[profile]; ok {
-		return profile, p, pinned, nil
+	if n, ok := r.named[profile]; ok {
+		return profile, n.p, n, pinned, nil
 	}
 	if profile == "auto" && len(r.profiles) == 0 {
-		return profile, &r.unprofiled, pinned, nil
+		return profile, &r.unprofiled, nil, pinned, nil
 	}
 	names := make([]string, 0, len(r.profiles))
 	for n := range r.profiles {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	return "", nil, nil, errStatus(http.StatusBadRequest, providers.TypeInvalidRequest, "unknown_profile", "model",
+	return "", nil, nil, nil, errStatus(http.StatusBadRequest, providers.TypeInvalidRequest, "unknown_profile", "model",
 		fmt.Sprintf("unknown routing profile %q; profiles: %s", profile, strings.Join(names, ", ")))
 }
 
@@ -326,7 +368,7 @@ func (r *Router) choose(pl *plan, sc *scratch) ([]*cand, []cand) {
 	case pl.st != nil && !pl.explain:
 		return r.scan(pl, pl.st, sc, k), nil
 	case pl.pinned != nil:
-		pool := r.pinnedPool(pl.pinned)
+		pool := r.pinnedPool(pl.pinned, sc)
 		return r.filter(pl, pool, sc), pool
 	}
 	pool := candsOf(r.order, sc)
@@ -354,7 +396,10 @@ func (r *Router) decide(pl *plan, d *Decision, eligible []*cand, pool []cand) *D
 		}
 	}
 	want := min(pl.want, len(eligible))
-	d.Candidates = make([]Candidate, want)
+	if cap(d.Candidates) < want {
+		d.Candidates = make([]Candidate, want)
+	}
+	d.Candidates = d.Candidates[:want:want]
 	for i := range d.Candidates {
 		c := eligible[i]
 		d.Candidates[i] = Candidate{Model: c.model(), Provider: c.b.provider, Tier: c.snap.l.tier, TierSource: c.snap.l.tierSource, b: c.b}
@@ -366,12 +411,33 @@ func (r *Router) decide(pl *plan, d *Decision, eligible []*cand, pool []cand) *D
 	case first.model().ID != pl.pinned.ID:
 		d.Reason = "pinned to " + pl.pinned.ID + ", using its fallback " + first.model().ID
 	default:
-		d.Reason = "pinned to " + first.model().ID
+		d.Reason = first.b.pinnedWhy
 	}
 	if pl.explain {
 		d.Considered = considered(pool, eligible)
 	}
 	return d
+}
+
+// inlineCands is how many candidates a decision holds in its own
+// allocation: max_attempts' default.
+const inlineCands = 3
+
+// decisionBuf is a decision with room for its candidates: a decision is
+// one allocation.
+type decisionBuf struct {
+	d     Decision
+	cands [inlineCands]Candidate
+}
+
+// newDecision returns an empty decision with room for want candidates
+// in the same allocation when want is small.
+func newDecision(want int) *Decision {
+	buf := &decisionBuf{}
+	if want <= inlineCands {
+		buf.d.Candidates = buf.cands[:0:want]
+	}
+	return &buf.d
 }
 
 // explainNone says why no backend is eligible, in words, of every backend
@@ -477,10 +543,14 @@ type scratch struct {
 	out     []bool
 	cost    []float64
 	loaded  []bool
+	floor   []float64
+	marks   []filterKind
+	lives   []weighed
 	view    staticSet
 	hot     []hot
 	top     []int32
 	probe   cand
+	pinned  []cand
 	filters []filter
 	need    []catalog.Task
 }
@@ -576,7 +646,7 @@ func (r *Router) profileFor(q *Query) (string, *catalog.Model) {
 }
 
 // pinnedPool is the pinned model and its configured fallbacks.
-func (r *Router) pinnedPool(m *catalog.Model) []cand {
+func (r *Router) pinnedPool(m *catalog.Model, sc *scratch) []cand {
 	b, ok := r.backends[m.ID]
 	if !ok {
 		if m.Provider == "" {
@@ -586,12 +656,13 @@ func (r *Router) pinnedPool(m *catalog.Model) []cand {
 		p, _ := r.set.Provider(m.Provider)
 		b = newBackend(m, p, r.now())
 	}
-	pool := []cand{{b: b}}
+	pool := append(sc.pinned[:0], cand{b: b})
 	for _, id := range m.Fallbacks {
 		if fb, ok := r.backends[id]; ok {
 			pool = append(pool, cand{b: fb})
 		}
 	}
+	sc.pinned = pool
 	return pool
 }
 

@@ -53,7 +53,10 @@ type backend struct {
 	model    *catalog.Model
 	provider providers.Provider
 	ph       *provHealth            // the provider's health, shared by its models (provider_health.go)
+	pbit     uint64                 // its provider's bit in provSet.blocked's mask (0: none)
 	caps     providers.Capabilities // what its adapter refuses or drops (filter_params.go)
+	// pinnedWhy is the reason of a decision that pins the model.
+	pinnedWhy string
 	// in lists the static sets' blocks b is a member of, whose summaries
 	// publish keeps (static.go); part is what b last added to them. Both
 	// under mu.
@@ -100,7 +103,7 @@ func newBackend(m *catalog.Model, p providers.Provider, now time.Time) *backend 
 	}
 	b := &backend{model: m, provider: p, caps: providers.CapabilitiesOf(p), tier: t, tierSource: SourcePrior, breakerState: breakerState{state: Closed, winStart: now},
 		ewma: float64(priorLatency[t]), ewmaAt: now, tasks: tasksOf(m.Tasks), price: blended(m), quality: int32(m.Quality), idx: -1,
-		ctxWindow: m.ContextWindow, domainFit: domainFitOf(m)}
+		ctxWindow: m.ContextWindow, domainFit: domainFitOf(m), pinnedWhy: "pinned to " + m.ID}
 	b.publish()
 	return b
 }
@@ -109,26 +112,39 @@ func newBackend(m *catalog.Model, p providers.Provider, now time.Time) *backend 
 // replaced (under the backend's mutex) after every change, so that a
 // decision reads every backend with one atomic load and no lock.
 type live struct {
-	// What every decision reads, first and together: the latency
-	// average and when it was taken, the tier's typical latency it
-	// drifts back to, the breaker and Retry-After instants as Unix
-	// nanoseconds, the tier's rank and the output tokens/s.
+	// What every decision reads, first and together in one cache line
+	// (see liveSize): the latency average and when it was taken, the
+	// tier's typical latency it drifts back to, the breaker and
+	// Retry-After instants as Unix nanoseconds, the tier's rank, the
+	// output tokens/s and whether the circuit is open.
 	ewma                   float64
 	ewmaAtNs               int64
 	prior                  float64
 	openedAtNs, cooldownNs int64
 	rank                   int
 	tps                    float64
-	ttft                   time.Duration // live TTFT average
-	unary                  time.Duration // successful unary answers' average (deadline.go)
 	open                   bool
+	// Then what some requests read.
+	ttft  time.Duration // live TTFT average
+	unary time.Duration // successful unary answers' average (deadline.go)
 	// Then what is shown.
 	tier       catalog.Tier
 	tierSource string
 	measuredAt time.Time
 	state      string
 	lastError  string
+	// pad makes the size liveSize, whose allocations start on a cache
+	// line, so that the fields a decision reads share one.
+	_ [liveSize - liveFields]byte
 }
+
+// liveSize is live's size: a multiple of 64 (and a size class of the Go
+// allocator), over the size of its fields (liveFields, checked by
+// TestLiveLayout).
+const (
+	liveSize   = 192
+	liveFields = 168
+)
 
 // publish replaces the backend's live value; b.mu must be held.
 func (b *backend) publish() {
@@ -149,10 +165,15 @@ func (b *backend) publish() {
 // costFloor is a bound under the load cost a decision can price l at,
 // whatever the time and the requests in flight: the latency average
 // drifts between the average and the tier's typical latency (see
-// drift.latency), and in-flight + 1 is at least 1.
+// drift.latency), and in-flight + 1 is at least 1. Its margin, 2^-50 of
+// the lower, is over what the drift's three rounded operations can take
+// off it (3 × 2^-53), so the floor holds however they round.
 func (l *live) costFloor() float64 {
-	return min(l.ewma, l.prior)
+	return min(l.ewma, l.prior) * floorMargin
 }
+
+// floorMargin is costFloor's margin for the drift's rounding.
+const floorMargin = 1 - 0x1p-50
 
 // snapshot is a backend as one decision sees it.
 type snapshot struct {
@@ -235,8 +256,11 @@ func (d *drift) latency(l *live, now int64) float64 {
 	}
 	k := int(x)
 	w := d.w[k] + (d.w[k+1]-d.w[k])*(x-float64(k))
-	// Between the two, whatever the rounding (costFloor relies on it).
-	return min(max(l.ewma*w+l.prior*(1-w), min(l.ewma, l.prior)), max(l.ewma, l.prior))
+	// w is in [0, 1]: the result lies between the two but for the
+	// rounding of three operations (costFloor allows for it), and the
+	// function is small enough to be inlined where a scan prices a
+	// block.
+	return l.ewma*w + l.prior*(1-w)
 }
 
 // updateState moves an open circuit to half-open once OpenFor passed.

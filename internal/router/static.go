@@ -200,11 +200,14 @@ func (x *blockIndex) bestOf(j int) ranked {
 // blockBound (a hair under the bound's rounding is left to the margin
 // the caller keeps).
 func (x *blockIndex) bound(pl *plan, ws *[nScorers]float64, j int) float64 {
-	bb := x.bestOf(j)
+	// The block's best row lives in the plan: a pointer to a local
+	// handed to an interface method would move it to the heap, one
+	// allocation per block bounded.
+	pl.bb = x.bestOf(j)
 	s := x.rest[j]
 	for _, l := range liveScores {
 		if b, ok := l.s.(blockScorer); ok && ws[l.k] != 0 {
-			s += b.blockBound(pl, ws[l.k], &bb)
+			s += b.blockBound(pl, ws[l.k], &pl.bb)
 		}
 	}
 	return s
@@ -263,15 +266,24 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 		sc.ls, sc.out, sc.cost, sc.hot = make([]*live, n), make([]bool, n), make([]float64, n), make([]hot, 0, n)
 	}
 	if cap(sc.loaded) < nb {
-		sc.loaded = make([]bool, nb)
+		sc.loaded, sc.floor = make([]bool, nb), make([]float64, nb)
 	}
-	sc.loaded = sc.loaded[:nb]
+	sc.loaded, sc.floor = sc.loaded[:nb], sc.floor[:nb]
 	clear(sc.loaded)
+	for j := range nb {
+		sc.floor[j] = st.ix.floorOf(j)
+	}
+	sc.marks = pl.marks(sc.marks)
 	ws := pl.weights()
 	bounded := true // ub bounds every score
+	lives := sc.lives[:0]
 	for _, l := range liveScores {
 		bounded = bounded && ws[l.k] >= 0
+		if ws[l.k] != 0 {
+			lives = append(lives, weighed{ws[l.k], l.s})
+		}
 	}
+	sc.lives = lives
 	prune := bounded && pl.sortBy == byScore
 	// The best cost: the blocks of the lowest floors first (a few, then
 	// in order), so that the best found soon skips the others.
@@ -280,14 +292,14 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 		j := -1
 		if pick < bestFirst {
 			f := bestCost
-			for b := range nb {
-				if !sc.loaded[b] && st.ix.floorOf(b) < f {
-					j, f = b, st.ix.floorOf(b)
+			for b, fb := range sc.floor {
+				if !sc.loaded[b] && fb < f {
+					j, f = b, fb
 				}
 			}
 		} else {
-			for b := range nb {
-				if !sc.loaded[b] && st.ix.floorOf(b) < bestCost {
+			for b, fb := range sc.floor {
+				if !sc.loaded[b] && fb < bestCost {
 					j = b
 					break
 				}
@@ -296,12 +308,7 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 		if j < 0 {
 			break
 		}
-		lo, hi := r.load(pl, st, sc, j)
-		for i := lo; i < hi; i++ {
-			if !sc.out[i] {
-				bestCost = min(bestCost, sc.cost[i])
-			}
-		}
+		bestCost = min(bestCost, r.load(pl, st, sc, j))
 	}
 	pl.bestCost, pl.bestPrice = bestCost, st.bestPrice
 	hs, top := sc.hot[:0], sc.top[:0]
@@ -327,19 +334,46 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 				}
 			}
 		}
-		lo, hi := r.load(pl, st, sc, j)
+		if !sc.loaded[j] {
+			r.load(pl, st, sc, j)
+		}
+		lo, hi := j*blockSize, min((j+1)*blockSize, n)
 		from := len(hs)
-		for i := lo; i < hi; i++ {
-			if sc.out[i] {
+		// Under a sort key, a row worse on its fields than the k-th
+		// best loses to it (best would say so after a call).
+		last1, last2 := math.Inf(1), math.Inf(1)
+		if len(top) == k && pl.sortBy != byScore {
+			last1, last2 = pl.sortBy.fields(&hs[top[k-1]].ranked)
+		}
+		// The block's rows as locals of one length, so that the loop
+		// reads them without reloading or bounds checks.
+		bs := st.backends[lo:hi]
+		out, ls, cost, base := sc.out[lo:hi], sc.ls[lo:hi], sc.cost[lo:hi], st.base[lo:hi]
+		out, ls, cost, base = out[:len(bs)], ls[:len(bs)], cost[:len(bs)], base[:len(bs)]
+		for i, b := range bs {
+			if out[i] {
 				continue
 			}
-			b, l := st.backends[i], sc.ls[i]
+			l := ls[i]
+			// Field by field into place (a composite literal would be
+			// built on the stack and copied), in the row after hs's
+			// last: it joins hs unless it loses on the sort key.
+			h := &hs[:len(hs)+1][len(hs)]
+			h.cost, h.tps, h.price, h.rank, h.quality = cost[i], l.tps, b.price, int32(l.rank), b.quality
+			if !prune {
+				if f1, f2 := pl.sortBy.fields(&h.ranked); f1 > last1 || f1 == last1 && f2 > last2 {
+					continue
+				}
+			}
 			hs = hs[:len(hs)+1]
-			// Field by field into place: a composite literal would be
-			// built on the stack and copied.
-			h := &hs[len(hs)-1]
-			h.cost, h.tps, h.price, h.rank, h.quality = sc.cost[i], l.tps, b.price, int32(l.rank), b.quality
-			h.b, h.si, h.ub, h.score = b, int32(i), st.base[i], 0
+			h.b, h.si, h.ub, h.score = b, int32(lo+i), base[i], 0
+			if !prune {
+				// No bounds to add first: the row is considered at once.
+				top = best(pl, st, lives, prune, hs, len(hs)-1, top, k)
+				if len(top) == k && pl.sortBy != byScore {
+					last1, last2 = pl.sortBy.fields(&hs[top[k-1]].ranked)
+				}
+			}
 		}
 		if prune {
 			for _, l := range liveScores {
@@ -347,9 +381,9 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 					l.s.addBound(pl, w, hs[from:])
 				}
 			}
-		}
-		for x := from; x < len(hs); x++ {
-			top = best(pl, st, &ws, prune, hs, x, top, k)
+			for x := from; x < len(hs); x++ {
+				top = best(pl, st, lives, prune, hs, x, top, k)
+			}
 		}
 	}
 	sc.hot, sc.top = hs, top
@@ -372,52 +406,72 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 	return elig
 }
 
-// load reads block j of st once per decision: each backend's live state
+// load reads block j of st, once per decision: each backend's live state
 // (one atomic load) into sc.ls, what a filter excludes into sc.out (see
 // admit) and each admitted one's load cost (PeakEWMA latency as of now ×
-// (in-flight + 1)) into sc.cost. It returns the block's bounds in st.
-func (r *Router) load(pl *plan, st *staticSet, sc *scratch, j int) (lo, hi int) {
-	lo, hi = j*blockSize, min((j+1)*blockSize, len(st.backends))
-	if sc.loaded[j] {
-		return lo, hi
-	}
+// (in-flight + 1)) into sc.cost. It returns the lowest of those costs.
+func (r *Router) load(pl *plan, st *staticSet, sc *scratch, j int) float64 {
+	lo, hi := j*blockSize, min((j+1)*blockSize, len(st.backends))
 	sc.loaded[j] = true
 	v := &sc.view
 	*v = *st
 	v.backends, v.base, v.ub = st.backends[lo:hi], st.base[lo:hi], st.ub[lo:hi]
-	ls, out := sc.ls[lo:hi], sc.out[lo:hi]
-	for i, b := range v.backends {
-		ls[i] = b.live.Load()
-	}
-	admit(pl, v, ls, out, &sc.probe)
-	for i, b := range v.backends {
-		if !out[i] {
-			sc.cost[lo+i] = r.drift.latency(ls[i], pl.nowNs) * float64(b.inflight.Load()+1)
+	bs := v.backends
+	ls, out, cost := sc.ls[lo:hi], sc.out[lo:hi], sc.cost[lo:hi]
+	ls, out, cost = ls[:len(bs)], out[:len(bs)], cost[:len(bs)]
+	// The route object's fixed rules as one bit when Router.ParseRoute
+	// applied them.
+	if ex := pl.routeExcluded; ex != nil {
+		for i, b := range bs {
+			ls[i], out[i] = b.live.Load(), ex.has(b.idx)
+		}
+	} else {
+		for i, b := range bs {
+			ls[i], out[i] = b.live.Load(), false
 		}
 	}
-	return lo, hi
+	admit(pl, v, ls, out, sc)
+	best := math.Inf(1)
+	d, now := r.drift, pl.nowNs
+	for i, b := range bs {
+		if !out[i] {
+			c := d.latency(ls[i], now) * float64(b.inflight.Load()+1)
+			cost[i] = c
+			best = min(best, c)
+		}
+	}
+	return best
 }
 
-// admit marks in out what a filter excludes of st's backends, ls being
-// their live state: the route object's fixed filters as one bit when
-// Router.ParseRoute applied them (else through their exclude), the live
-// filters through their mark.
-func admit(pl *plan, st *staticSet, ls []*live, out []bool, probe *cand) {
-	clear(out)
-	if ex := pl.routeExcluded; ex != nil {
-		for i, b := range st.backends {
-			out[i] = ex.has(b.idx)
-		}
-	} else if rt := pl.q.Route; rt != nil {
-		for _, f := range fixedFilters {
-			if f.binds(noProfile, rt) {
-				markFixed(pl, f, st, out, probe)
+// marks returns the filters a scan runs on each block under pl: a route
+// object's fixed filters when Router.ParseRoute did not apply them, and
+// the live filters that bind.
+func (pl *plan) marks(buf []filterKind) []filterKind {
+	buf = buf[:0]
+	if rt := pl.q.Route; rt != nil && pl.routeExcluded == nil {
+		for _, k := range filterKinds {
+			if k.fixed != nil && k.fixed.binds(noProfile, rt) {
+				buf = append(buf, k)
 			}
 		}
 	}
-	for _, f := range liveFilters {
-		if f.binds(pl) {
-			f.mark(pl, st, ls, out)
+	for _, k := range filterKinds {
+		if k.live != nil && k.live.binds(pl) {
+			buf = append(buf, k)
+		}
+	}
+	return buf
+}
+
+// admit marks in out what sc.marks exclude of st's backends, ls being
+// their live state: a fixed filter through its exclude, a live filter
+// through its mark.
+func admit(pl *plan, st *staticSet, ls []*live, out []bool, sc *scratch) {
+	for _, k := range sc.marks {
+		if k.live != nil {
+			k.live.mark(pl, st, ls, out)
+		} else {
+			markFixed(pl, k.f, st, out, &sc.probe)
 		}
 	}
 }
@@ -432,12 +486,18 @@ func markFixed(pl *plan, f filter, st *staticSet, out []bool, probe *cand) {
 	}
 }
 
+// weighed is a live scorer with its weight under a plan (not 0).
+type weighed struct {
+	w float64
+	s liveScorer
+}
+
 // best considers row x of hs for top, the indexes in hs of the k best so
 // far, in order (ties to the earlier in the catalog, as the full path's
 // stable sort): most rows lose to the k-th at once, on the sort key or
 // on a bound of their score (the fixed part plus each live scorer's
 // bound, when bound), before they are scored exactly.
-func best(pl *plan, st *staticSet, ws *[nScorers]float64, bound bool, hs []hot, x int, top []int32, k int) []int32 {
+func best(pl *plan, st *staticSet, lives []weighed, bound bool, hs []hot, x int, top []int32, k int) []int32 {
 	h := &hs[x]
 	var last *hot // the k-th so far, once there are k
 	if len(top) == k {
@@ -451,10 +511,8 @@ func best(pl *plan, st *staticSet, ws *[nScorers]float64, bound bool, hs []hot, 
 		}
 	}
 	h.score = st.base[h.si] // in sum's order
-	for _, l := range liveScores {
-		if w := ws[l.k]; w != 0 {
-			h.score += w * l.s.rowScore(pl, h)
-		}
+	for _, l := range lives {
+		h.score += l.w * l.s.rowScore(pl, h)
 	}
 	if last != nil {
 		if !pl.before(h, last) {
@@ -472,10 +530,16 @@ func best(pl *plan, st *staticSet, ws *[nScorers]float64, bound bool, hs []hot, 
 }
 
 // before orders scan rows as the full path does: better, ties to the
-// earlier in the catalog.
+// earlier in the catalog. (It is better(a, b) || !better(b, a) && the
+// catalog order, with the sort key compared once: scores are never NaN.)
 func (pl *plan) before(a, b *hot) bool {
-	if pl.better(&a.ranked, &b.ranked) {
-		return true
+	if pl.sortBy != byScore {
+		if l, decided := less(pl.sortBy, &a.ranked, &b.ranked); decided {
+			return l
+		}
 	}
-	return !pl.better(&b.ranked, &a.ranked) && a.b.idx < b.b.idx
+	if a.score != b.score {
+		return a.score > b.score
+	}
+	return a.b.idx < b.b.idx
 }
