@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -110,6 +111,22 @@ func (s *Server) try(r *http.Request, op string, t0 time.Time, q *router.Query, 
 			Message: "every eligible backend is busy with a trial request after failures; retry shortly"}
 	}
 	return nil, last, attempts, lastErr
+}
+
+// writeWhole writes try's outcome for a whole (unary) answer: res's body
+// as contentType with the route headers, else the last error (nothing
+// when the client has gone).
+func writeWhole(w http.ResponseWriter, r *http.Request, dec *router.Decision, contentType string, res *providers.Result, c router.Candidate, attempts int, err error) {
+	switch {
+	case err == nil:
+		setRouteHeaders(w.Header(), dec, c, attempts)
+		w.Header().Set("Content-Type", contentType)
+		w.Write(res.Body)
+	case r.Context().Err() != nil:
+	default:
+		w.Header().Set("X-Tiergate-Attempts", strconv.Itoa(attempts))
+		writeError(w, providers.AsError("", err))
+	}
 }
 
 // spend is what a request's attempts used, summed over them.

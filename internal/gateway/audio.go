@@ -20,6 +20,7 @@ package gateway
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -269,19 +270,7 @@ func (s *Server) transcribe(w http.ResponseWriter, r *http.Request, translation 
 		}
 		return &ar.Result, err
 	}, func() bool { return false })
-	switch {
-	case err == nil:
-		setRouteHeaders(w.Header(), dec, c, attempts)
-		if contentType == "" {
-			contentType = "application/json"
-		}
-		w.Header().Set("Content-Type", contentType)
-		w.Write(res.Body)
-	case r.Context().Err() != nil:
-	default:
-		w.Header().Set("X-Tiergate-Attempts", strconv.Itoa(attempts))
-		writeError(w, providers.AsError("", err))
-	}
+	writeWhole(w, r, dec, cmp.Or(contentType, "application/json"), res, c, attempts, err)
 }
 
 // speechBody is what the gateway reads of a speech request.
