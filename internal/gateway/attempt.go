@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -112,6 +113,22 @@ func (s *Server) try(r *http.Request, op string, t0 time.Time, q *router.Query, 
 	return nil, last, attempts, lastErr
 }
 
+// writeWhole writes try's outcome for a whole (unary) answer: res's body
+// as contentType with the route headers, else the last error (nothing
+// when the client has gone).
+func writeWhole(w http.ResponseWriter, r *http.Request, dec *router.Decision, contentType string, res *providers.Result, c router.Candidate, attempts int, err error) {
+	switch {
+	case err == nil:
+		setRouteHeaders(w.Header(), dec, c, attempts)
+		w.Header().Set("Content-Type", contentType)
+		w.Write(res.Body)
+	case r.Context().Err() != nil:
+	default:
+		w.Header().Set("X-Tiergate-Attempts", strconv.Itoa(attempts))
+		writeError(w, providers.AsError("", err))
+	}
+}
+
 // spend is what a request's attempts used, summed over them.
 type spend struct {
 	in, out int
@@ -215,21 +232,39 @@ func clientSafe(pe *providers.Error) *providers.Error {
 // says which bound fired, "" when none.
 func (s *Server) attempt(parent context.Context, cfg config.Router, c router.Candidate, stream bool, sink *sseSink,
 	deadline time.Duration, call func(ctx context.Context, firstByte func()) (*providers.Result, error)) (*providers.Result, string, error) {
+	awaited := "first byte"
+	if stream {
+		awaited = "content"
+	}
+	return bounded(parent, cfg, deadline, awaited, func(ctx context.Context, first func()) (*providers.Result, error) {
+		// A unary answer's first byte is its headers; a stream's is its
+		// first content, which the sink sees (the role-only preamble is
+		// held, so a stream that dies before content can still fall back).
+		var firstByte func()
+		if !stream {
+			firstByte = first
+		}
+		sink.onFirst = first
+		return call(ctx, firstByte)
+	})
+}
+
+// bounded runs one attempt under the deadline for what it awaits first
+// (its "first byte" or "content"; first is what the adapter or sink
+// calls when that arrives) and the total timeout; timedOut says which
+// fired, "" when none. One timer serves both bounds: it first waits for
+// the first byte, then is moved to the end of the total timeout.
+func bounded[T any](parent context.Context, cfg config.Router, deadline time.Duration, awaited string, run func(ctx context.Context, first func()) (T, error)) (T, string, error) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
-	// One timer serves both bounds: it first waits for the first byte,
-	// then is moved to the end of the total timeout.
 	start := time.Now()
-	var phase atomic.Int32 // 0: waiting for the first byte; 1: streaming; 2: fired
-	var why string
+	var phase atomic.Int32 // 0: waiting for the first byte; 1: receiving; 2: fired
+	var why atomic.Value
 	timer := time.AfterFunc(min(deadline, cfg.Timeout), func() {
 		if phase.Load() == 0 {
-			why = "sent no first byte within " + deadline.String()
-			if stream {
-				why = "sent no content within " + deadline.String()
-			}
+			why.Store("sent no " + awaited + " within " + deadline.String())
 		} else {
-			why = "did not finish within " + cfg.Timeout.String()
+			why.Store("did not finish within " + cfg.Timeout.String())
 		}
 		phase.Store(2)
 		cancel()
@@ -240,17 +275,10 @@ func (s *Server) attempt(parent context.Context, cfg config.Router, c router.Can
 			timer.Reset(cfg.Timeout - time.Since(start))
 		}
 	}
-	// A unary answer's first byte is its headers; a stream's is its
-	// first content, which the sink sees (the role-only preamble is
-	// held, so a stream that dies before content can still fall back).
-	var firstByte func()
-	if !stream {
-		firstByte = first
-	}
-	sink.onFirst = first
-	res, err := call(ctx, firstByte)
+	res, err := run(ctx, first)
 	if err != nil && phase.Load() == 2 && parent.Err() == nil {
-		return res, why, err
+		w, _ := why.Load().(string)
+		return res, w, err
 	}
 	return res, "", err
 }

@@ -20,6 +20,7 @@ package gateway
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -30,12 +31,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
 	"github.com/tiergate/tiergate/internal/catalog"
-	"github.com/tiergate/tiergate/internal/config"
 	"github.com/tiergate/tiergate/internal/keys"
 	"github.com/tiergate/tiergate/internal/providers"
 	"github.com/tiergate/tiergate/internal/router"
@@ -183,34 +182,35 @@ func (s *Server) audioBodyError(err error) error {
 	return err
 }
 
-// audioQuery is the router's query for an audio request.
-func (s *Server) audioQuery(r *http.Request, model string, task catalog.Task, route json.RawMessage) (*router.Query, error) {
+// routeAudio routes an audio request for model and holds what the key
+// may spend (no tokens: the budget check alone), answering the error
+// itself; ok is false then.
+func (s *Server) routeAudio(w http.ResponseWriter, r *http.Request, model string, task catalog.Task, route json.RawMessage) (*router.Query, *router.Decision, keys.Settle, bool) {
 	rt, err := s.router.ParseRoute(route)
-	if err != nil {
-		return nil, err
-	}
 	q := &router.Query{Model: model, Profile: r.Header.Get("X-Tiergate-Profile"), Domain: r.Header.Get("X-Tiergate-Domain"), Route: rt, Task: task}
-	if err := s.applyPolicy(r.Context(), q); err != nil {
-		return nil, err
+	if err == nil {
+		err = s.applyPolicy(r.Context(), q)
 	}
-	return q, nil
-}
-
-// routeAudio routes q and holds what the key may spend (no tokens: the
-// budget check alone), answering the error itself; ok is false then.
-func (s *Server) routeAudio(w http.ResponseWriter, r *http.Request, q *router.Query) (*router.Decision, keys.Settle, bool) {
-	dec, err := s.route(r.Context(), q)
+	var dec *router.Decision
+	if err == nil {
+		dec, err = s.route(r.Context(), q)
+	}
 	var held keys.Settle
 	if err == nil {
 		held, err = s.reserve(w, r, dec, 0, 0)
 	}
 	if err != nil {
-		w.Header().Set("X-Tiergate-Attempts", "0")
-		writeError(w, err)
-		return nil, nil, false
+		refuse(w, err)
+		return nil, nil, nil, false
 	}
 	s.metrics.RouteDecision(dec.Profile, decisionKind(dec))
-	return dec, held, true
+	return q, dec, held, true
+}
+
+// refuse answers err for a request no backend was tried for.
+func refuse(w http.ResponseWriter, err error) {
+	w.Header().Set("X-Tiergate-Attempts", "0")
+	writeError(w, err)
 }
 
 func (s *Server) handleTranscription(w http.ResponseWriter, r *http.Request) {
@@ -234,13 +234,7 @@ func (s *Server) transcribe(w http.ResponseWriter, r *http.Request, translation 
 		writeError(w, err)
 		return
 	}
-	q, err := s.audioQuery(r, form.model, catalog.SpeechToText, nil)
-	if err != nil {
-		w.Header().Set("X-Tiergate-Attempts", "0")
-		writeError(w, err)
-		return
-	}
-	dec, held, ok := s.routeAudio(w, r, q)
+	q, dec, held, ok := s.routeAudio(w, r, form.model, catalog.SpeechToText, nil)
 	if !ok {
 		return
 	}
@@ -258,7 +252,7 @@ func (s *Server) transcribe(w http.ResponseWriter, r *http.Request, translation 
 		req := &providers.AudioRequest{Model: c.Model.Upstream, Translation: translation, Body: body, ContentType: ct, ModelAt: form.modelAt}
 		// Transcribing takes time in proportion to the audio, which the
 		// backend's latency record does not know: wait ttft_timeout at least.
-		ar, timedOut, err := bounded(ctx, cfg, max(deadline, cfg.TTFTTimeout), func(ctx context.Context, first func()) (*providers.AudioResult, error) {
+		ar, timedOut, err := bounded(ctx, cfg, max(deadline, cfg.TTFTTimeout), "first byte", func(ctx context.Context, first func()) (*providers.AudioResult, error) {
 			req.OnFirstByte = first
 			return tr.Transcribe(ctx, req)
 		})
@@ -276,19 +270,7 @@ func (s *Server) transcribe(w http.ResponseWriter, r *http.Request, translation 
 		}
 		return &ar.Result, err
 	}, func() bool { return false })
-	switch {
-	case err == nil:
-		setRouteHeaders(w.Header(), dec, c, attempts)
-		if contentType == "" {
-			contentType = "application/json"
-		}
-		w.Header().Set("Content-Type", contentType)
-		w.Write(res.Body)
-	case r.Context().Err() != nil:
-	default:
-		w.Header().Set("X-Tiergate-Attempts", strconv.Itoa(attempts))
-		writeError(w, providers.AsError("", err))
-	}
+	writeWhole(w, r, dec, cmp.Or(contentType, "application/json"), res, c, attempts, err)
 }
 
 // speechBody is what the gateway reads of a speech request.
@@ -297,6 +279,19 @@ type speechBody struct {
 	Input          *string         `json:"input"`
 	ResponseFormat string          `json:"response_format"`
 	Route          json.RawMessage `json:"route"`
+}
+
+// check holds the body to OpenAI's rules for what the gateway reads.
+func (sb *speechBody) check() error {
+	switch {
+	case sb.Model == nil:
+		return providers.BadRequest("you must provide a model parameter", "model")
+	case sb.Input == nil:
+		return providers.BadRequest("you must provide an input parameter (the text to speak)", "input")
+	case sb.ResponseFormat != "" && !slices.Contains(speechFormats, sb.ResponseFormat):
+		return providers.BadRequestf("response_format", "'%s' is not one of %s - 'response_format'", sb.ResponseFormat, strings.Join(speechFormats, ", "))
+	}
+	return nil
 }
 
 func (s *Server) handleSpeech(w http.ResponseWriter, r *http.Request) {
@@ -311,24 +306,11 @@ func (s *Server) handleSpeech(w http.ResponseWriter, r *http.Request) {
 		writeError(w, providers.BadRequest("We could not parse the JSON body of your request: "+err.Error(), ""))
 		return
 	}
-	switch {
-	case sb.Model == nil:
-		err = providers.BadRequest("you must provide a model parameter", "model")
-	case sb.Input == nil:
-		err = providers.BadRequest("you must provide an input parameter (the text to speak)", "input")
-	case sb.ResponseFormat != "" && !slices.Contains(speechFormats, sb.ResponseFormat):
-		err = providers.BadRequestf("response_format", "'%s' is not one of %s - 'response_format'", sb.ResponseFormat, strings.Join(speechFormats, ", "))
-	}
-	var q *router.Query
-	if err == nil {
-		q, err = s.audioQuery(r, *sb.Model, catalog.TextToSpeech, sb.Route)
-	}
-	if err != nil {
-		w.Header().Set("X-Tiergate-Attempts", "0")
-		writeError(w, err)
+	if err := sb.check(); err != nil {
+		refuse(w, err)
 		return
 	}
-	dec, held, ok := s.routeAudio(w, r, q)
+	q, dec, held, ok := s.routeAudio(w, r, *sb.Model, catalog.TextToSpeech, sb.Route)
 	if !ok {
 		return
 	}
@@ -342,7 +324,7 @@ func (s *Server) handleSpeech(w http.ResponseWriter, r *http.Request) {
 		}
 		sink.cand, sink.attempt = c, attempt
 		req := &providers.SpeechRequest{Model: c.Model.Upstream, Body: body}
-		res, timedOut, err := bounded(ctx, cfg, deadline, func(ctx context.Context, first func()) (*providers.Result, error) {
+		res, timedOut, err := bounded(ctx, cfg, deadline, "first byte", func(ctx context.Context, first func()) (*providers.Result, error) {
 			sink.onFirst = first // the first audio, not the headers, is a stream's first byte
 			return sp.Speech(ctx, req, sink)
 		})
@@ -416,39 +398,6 @@ func (a *audioSink) Write(p []byte) (int, error) {
 		return n, err
 	}
 	return n, a.rc.Flush()
-}
-
-// bounded runs one audio attempt under the first-byte deadline (first
-// is what the adapter or sink calls when the first byte arrives) and
-// the total timeout, as attempt does for chat; timedOut says which
-// fired, "" when none.
-func bounded[T any](parent context.Context, cfg config.Router, deadline time.Duration, run func(ctx context.Context, first func()) (T, error)) (T, string, error) {
-	ctx, cancel := context.WithCancel(parent)
-	defer cancel()
-	start := time.Now()
-	var phase atomic.Int32 // 0: waiting for the first byte; 1: receiving; 2: fired
-	var why atomic.Value
-	timer := time.AfterFunc(min(deadline, cfg.Timeout), func() {
-		if phase.Load() == 0 {
-			why.Store("sent no first byte within " + deadline.String())
-		} else {
-			why.Store("did not finish within " + cfg.Timeout.String())
-		}
-		phase.Store(2)
-		cancel()
-	})
-	defer timer.Stop()
-	first := func() {
-		if phase.CompareAndSwap(0, 1) && timer.Stop() {
-			timer.Reset(cfg.Timeout - time.Since(start))
-		}
-	}
-	res, err := run(ctx, first)
-	if err != nil && phase.Load() == 2 && parent.Err() == nil {
-		w, _ := why.Load().(string)
-		return res, w, err
-	}
-	return res, "", err
 }
 
 // audioLength estimates an audio file's length in seconds from its

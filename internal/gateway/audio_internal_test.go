@@ -12,6 +12,7 @@ import (
 	"github.com/tiergate/tiergate/internal/catalog"
 	"github.com/tiergate/tiergate/internal/providers"
 	"github.com/tiergate/tiergate/internal/router"
+	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
 )
 
 // form writes a multipart body of fields (name, value) with a file part
@@ -134,20 +135,7 @@ func FuzzParseAudioForm(f *testing.F) {
 // wav is a 16-bit mono WAV of seconds of silence at rate.
 func wav(seconds float64, rate int) []byte {
 	n := int(seconds*float64(rate)) * 2
-	b := make([]byte, 44+n)
-	copy(b, "RIFF")
-	binary.LittleEndian.PutUint32(b[4:], uint32(36+n))
-	copy(b[8:], "WAVEfmt ")
-	binary.LittleEndian.PutUint32(b[16:], 16)
-	binary.LittleEndian.PutUint16(b[20:], 1)
-	binary.LittleEndian.PutUint16(b[22:], 1)
-	binary.LittleEndian.PutUint32(b[24:], uint32(rate))
-	binary.LittleEndian.PutUint32(b[28:], uint32(2*rate))
-	binary.LittleEndian.PutUint16(b[32:], 2)
-	binary.LittleEndian.PutUint16(b[34:], 16)
-	copy(b[36:], "data")
-	binary.LittleEndian.PutUint32(b[40:], uint32(n))
-	return b
+	return append(openaiemu.WAVHeader(n, rate), make([]byte, n)...)
 }
 
 // TestAudioLength: the spend's estimate of an audio file's length when

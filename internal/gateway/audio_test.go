@@ -312,14 +312,7 @@ func TestAudioErrors(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, out := audioPost(t, f.url, tt.path, tt.ct, []byte(tt.body), nil)
-			var e struct {
-				Error struct {
-					Message string  `json:"message"`
-					Type    string  `json:"type"`
-					Param   *string `json:"param"`
-					Code    *string `json:"code"`
-				} `json:"error"`
-			}
+			var e apiError
 			if err := json.Unmarshal(out, &e); err != nil || resp.Header.Get("Content-Type") != "application/json" {
 				t.Fatalf("not OpenAI's error shape: %s", out)
 			}

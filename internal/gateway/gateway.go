@@ -590,16 +590,7 @@ func (s *Server) handleEmbed(w http.ResponseWriter, r *http.Request) {
 	res, c, attempts, err := s.try(r, "embeddings", t0, nil, dec, false, held, func(ctx context.Context, c router.Candidate, _ int, _ time.Duration) (*providers.Result, error) {
 		return c.Provider.Embed(ctx, &providers.EmbedRequest{Model: c.Model.Upstream, Body: body})
 	}, func() bool { return false })
-	switch {
-	case err == nil:
-		setRouteHeaders(w.Header(), dec, c, attempts)
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(res.Body)
-	case r.Context().Err() != nil:
-	default:
-		w.Header().Set("X-Tiergate-Attempts", strconv.Itoa(attempts))
-		writeError(w, providers.AsError("", err))
-	}
+	writeWhole(w, r, dec, "application/json", res, c, attempts, err)
 }
 
 // modelObject is an entry of GET /v1/models: OpenAI's fields plus the

@@ -3,7 +3,6 @@ package responses
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,13 +11,12 @@ import (
 
 	"github.com/tiergate/tiergate/internal/openaiwire"
 	"github.com/tiergate/tiergate/internal/providers"
+	"github.com/tiergate/tiergate/internal/testing/golden"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files")
-
-// golden compares got with the file at path (indented JSON when got is
-// JSON), or writes it with -update.
-func golden(t *testing.T, path string, got []byte) {
+// goldenJSON compares got (indented when it is JSON) with testdata/name
+// (see golden.File).
+func goldenJSON(t *testing.T, name string, got []byte) {
 	t.Helper()
 	if json.Valid(got) {
 		var b bytes.Buffer
@@ -26,18 +24,26 @@ func golden(t *testing.T, path string, got []byte) {
 		b.WriteByte('\n')
 		got = b.Bytes()
 	}
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
+	golden.File(t, name, got)
+}
+
+// eachFile runs test on each file testdata/dir/*suffix, in a subtest
+// named after it, given its bytes and its path below testdata without
+// suffix.
+func eachFile(t *testing.T, dir, suffix string, test func(t *testing.T, in []byte, stem string)) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join("testdata", dir, "*"+suffix))
+	if len(files) == 0 {
+		t.Fatalf("no *%s files in testdata/%s", suffix, dir)
 	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to write it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", path, got, want)
+	for _, f := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(f), suffix), func(t *testing.T) {
+			in, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			test(t, in, filepath.Join(dir, strings.TrimSuffix(filepath.Base(f), suffix)))
+		})
 	}
 }
 
@@ -45,30 +51,22 @@ func golden(t *testing.T, path string, got []byte) {
 // (testdata/request/*.json) into chat bodies (*.chat.golden), each of
 // which the gateway's own chat parser must accept.
 func TestToChat(t *testing.T) {
-	files, _ := filepath.Glob("testdata/request/*.json")
-	if len(files) == 0 {
-		t.Fatal("no requests in testdata/request")
-	}
-	for _, f := range files {
-		name := strings.TrimSuffix(filepath.Base(f), ".json")
-		t.Run(name, func(t *testing.T) {
-			in, _ := os.ReadFile(f)
-			out, err := New().ToChat(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			info, err := openaiwire.ParseChat(out)
-			if err != nil {
-				t.Fatalf("the gateway's chat parser refuses the translation: %v\n%s", err, out)
-			}
-			var req Request
-			json.Unmarshal(in, &req)
-			if info.Model != req.Model || info.Stream != (req.Stream != nil && *req.Stream) || info.Stream != info.IncludeUsage {
-				t.Errorf("model %q stream %v include_usage %v, from %s", info.Model, info.Stream, info.IncludeUsage, in)
-			}
-			golden(t, strings.TrimSuffix(f, ".json")+".chat.golden", out)
-		})
-	}
+	eachFile(t, "request", ".json", func(t *testing.T, in []byte, stem string) {
+		out, err := New().ToChat(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := openaiwire.ParseChat(out)
+		if err != nil {
+			t.Fatalf("the gateway's chat parser refuses the translation: %v\n%s", err, out)
+		}
+		var req Request
+		json.Unmarshal(in, &req)
+		if info.Model != req.Model || info.Stream != (req.Stream != nil && *req.Stream) || info.Stream != info.IncludeUsage {
+			t.Errorf("model %q stream %v include_usage %v, from %s", info.Model, info.Stream, info.IncludeUsage, in)
+		}
+		goldenJSON(t, stem+".chat.golden", out)
+	})
 }
 
 // TestToChatRefuses: what the gateway cannot serve is a 400 naming the
@@ -120,21 +118,13 @@ func TestToChatRefuses(t *testing.T) {
 // TestCompletion turns chat.completion bodies (testdata/completion) into
 // Response objects.
 func TestCompletion(t *testing.T) {
-	files, _ := filepath.Glob("testdata/completion/*.chat.json")
-	if len(files) == 0 {
-		t.Fatal("no completions in testdata/completion")
-	}
-	for _, f := range files {
-		name := strings.TrimSuffix(filepath.Base(f), ".chat.json")
-		t.Run(name, func(t *testing.T) {
-			in, _ := os.ReadFile(f)
-			out, err := New().Completion(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			golden(t, strings.TrimSuffix(f, ".chat.json")+".response.golden", out)
-		})
-	}
+	eachFile(t, "completion", ".chat.json", func(t *testing.T, in []byte, stem string) {
+		out, err := New().Completion(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		goldenJSON(t, stem+".response.golden", out)
+	})
 	t.Run("not JSON", func(t *testing.T) {
 		if _, err := New().Completion([]byte("<html>")); err == nil {
 			t.Fatal("no error")
@@ -148,27 +138,19 @@ func TestCompletion(t *testing.T) {
 // each event's "event:" line names its type, and the last event holds
 // the whole response.
 func TestStream(t *testing.T) {
-	files, _ := filepath.Glob("testdata/stream/*.chunks")
-	if len(files) == 0 {
-		t.Fatal("no streams in testdata/stream")
-	}
-	for _, f := range files {
-		name := strings.TrimSuffix(filepath.Base(f), ".chunks")
-		t.Run(name, func(t *testing.T) {
-			in, _ := os.ReadFile(f)
-			s := New().Stream()
-			var out []byte
-			for _, line := range bytes.Split(bytes.TrimSpace(in), []byte("\n")) {
-				var err error
-				if out, err = s.Chunk(out, line); err != nil {
-					t.Fatal(err)
-				}
+	eachFile(t, "stream", ".chunks", func(t *testing.T, in []byte, stem string) {
+		s := New().Stream()
+		var out []byte
+		for _, line := range bytes.Split(bytes.TrimSpace(in), []byte("\n")) {
+			var err error
+			if out, err = s.Chunk(out, line); err != nil {
+				t.Fatal(err)
 			}
-			out = s.End(out)
-			checkEvents(t, out)
-			golden(t, strings.TrimSuffix(f, ".chunks")+".events.golden", out)
-		})
-	}
+		}
+		out = s.End(out)
+		checkEvents(t, out)
+		goldenJSON(t, stem+".events.golden", out)
+	})
 	t.Run("a broken stream ends failed, with an error event", func(t *testing.T) {
 		s := New().Stream()
 		out, _ := s.Chunk(nil, []byte(`{"id":"chatcmpl-x","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"Hel"}}]}`))

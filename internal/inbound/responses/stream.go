@@ -67,14 +67,14 @@ func (s *Stream) Chunk(dst, chunk []byte) ([]byte, error) {
 			dst = s.closeCall(dst)
 			dst = s.openReasoning(dst)
 			s.thought.WriteString(*d)
-			dst = s.event(dst, &ReasonDeltaEvent{Type: evReasonDelta, ItemID: s.reason.ID, OutputIndex: s.reasonAt, Delta: *d})
+			dst = s.event(dst, evReasonDelta, &ReasonDeltaEvent{ItemID: s.reason.ID, OutputIndex: s.reasonAt, Delta: *d})
 		}
 		if d := ch.Delta.Content; d != nil && *d != "" {
 			dst = s.closeReasoning(dst)
 			dst = s.closeCall(dst)
 			dst = s.openMessage(dst)
 			s.text.WriteString(*d)
-			dst = s.event(dst, &TextDeltaEvent{Type: evTextDelta, ItemID: s.msg.ID, OutputIndex: s.msgAt, Delta: *d, Logprobs: []any{}})
+			dst = s.event(dst, evTextDelta, &TextDeltaEvent{ItemID: s.msg.ID, OutputIndex: s.msgAt, Delta: *d, Logprobs: []any{}})
 		}
 		for _, tc := range ch.Delta.ToolCalls {
 			idx := 0
@@ -94,7 +94,7 @@ func (s *Stream) Chunk(dst, chunk []byte) ([]byte, error) {
 				s.calls[idx], s.call = oc, oc
 				s.resp.Output = append(s.resp.Output, oc.item)
 				added := *oc.item
-				dst = s.event(dst, &ItemEvent{Type: evItemAdded, OutputIndex: oc.at, Item: &added})
+				dst = s.event(dst, evItemAdded, &ItemEvent{OutputIndex: oc.at, Item: &added})
 			} else {
 				// A server that sends the call's id or name late: the
 				// closing events carry them.
@@ -107,7 +107,7 @@ func (s *Stream) Chunk(dst, chunk []byte) ([]byte, error) {
 			}
 			if a := tc.Function.Arguments; a != "" && oc == s.call {
 				oc.args.WriteString(a)
-				dst = s.event(dst, &ArgsDeltaEvent{Type: evArgsDelta, ItemID: oc.item.ID, OutputIndex: oc.at, Delta: a})
+				dst = s.event(dst, evArgsDelta, &ArgsDeltaEvent{ItemID: oc.item.ID, OutputIndex: oc.at, Delta: a})
 			}
 		}
 		if ch.FinishReason != nil && *ch.FinishReason != "" {
@@ -133,7 +133,7 @@ func (s *Stream) End(dst []byte) []byte {
 	if s.resp.Status == statusIncomplete {
 		typ = evIncomplete
 	}
-	return s.event(dst, &ResponseEvent{Type: typ, Response: s.resp})
+	return s.event(dst, typ, &ResponseEvent{Response: s.resp})
 }
 
 // Fail implements inbound.Stream: response.failed with the error in the
@@ -154,12 +154,12 @@ func (s *Stream) Fail(dst []byte, e *providers.Error) []byte {
 	}
 	s.resp.Status = statusFailed
 	s.resp.Error = &ResponseError{Code: code, Message: e.Message}
-	dst = s.event(dst, &ResponseEvent{Type: evFailed, Response: s.resp})
-	ev := &ErrorEvent{Type: evError, Code: &code, Message: e.Message}
+	dst = s.event(dst, evFailed, &ResponseEvent{Response: s.resp})
+	ev := &ErrorEvent{Code: &code, Message: e.Message}
 	if e.Param != "" {
 		ev.Param = &e.Param
 	}
-	return s.event(dst, ev)
+	return s.event(dst, evError, ev)
 }
 
 // start writes response.created and response.in_progress once.
@@ -174,8 +174,8 @@ func (s *Stream) start(dst []byte, id string, created int64, model string) []byt
 	s.ids = newIDs(id)
 	s.resp = s.ids.response(created, model)
 	s.resp.Status = statusInProgress
-	dst = s.event(dst, &ResponseEvent{Type: evCreated, Response: s.resp})
-	return s.event(dst, &ResponseEvent{Type: evInProgress, Response: s.resp})
+	dst = s.event(dst, evCreated, &ResponseEvent{Response: s.resp})
+	return s.event(dst, evInProgress, &ResponseEvent{Response: s.resp})
 }
 
 func (s *Stream) openReasoning(dst []byte) []byte {
@@ -186,9 +186,9 @@ func (s *Stream) openReasoning(dst []byte) []byte {
 	s.reasonAt = len(s.resp.Output)
 	s.thought.Reset()
 	added := *s.reason
-	dst = s.event(dst, &ItemEvent{Type: evItemAdded, OutputIndex: s.reasonAt, Item: &added})
+	dst = s.event(dst, evItemAdded, &ItemEvent{OutputIndex: s.reasonAt, Item: &added})
 	s.resp.Output = append(s.resp.Output, s.reason)
-	return s.event(dst, &PartEvent{Type: evPartAdded, ItemID: s.reason.ID, OutputIndex: s.reasonAt, Part: &ReasoningText{Type: typeReasonText}})
+	return s.event(dst, evPartAdded, &PartEvent{ItemID: s.reason.ID, OutputIndex: s.reasonAt, Part: &ReasoningText{Type: typeReasonText}})
 }
 
 func (s *Stream) closeReasoning(dst []byte) []byte {
@@ -198,11 +198,11 @@ func (s *Stream) closeReasoning(dst []byte) []byte {
 	it := s.reason
 	s.reason = nil
 	text := s.thought.String()
-	dst = s.event(dst, &ReasonDoneEvent{Type: evReasonDone, ItemID: it.ID, OutputIndex: s.reasonAt, Text: text})
+	dst = s.event(dst, evReasonDone, &ReasonDoneEvent{ItemID: it.ID, OutputIndex: s.reasonAt, Text: text})
 	part := &ReasoningText{Type: typeReasonText, Text: text}
-	dst = s.event(dst, &PartEvent{Type: evPartDone, ItemID: it.ID, OutputIndex: s.reasonAt, Part: part})
+	dst = s.event(dst, evPartDone, &PartEvent{ItemID: it.ID, OutputIndex: s.reasonAt, Part: part})
 	it.Content, it.Status = []any{part}, statusCompleted
-	return s.event(dst, &ItemEvent{Type: evItemDone, OutputIndex: s.reasonAt, Item: it})
+	return s.event(dst, evItemDone, &ItemEvent{OutputIndex: s.reasonAt, Item: it})
 }
 
 func (s *Stream) openMessage(dst []byte) []byte {
@@ -213,9 +213,9 @@ func (s *Stream) openMessage(dst []byte) []byte {
 	s.msgAt = len(s.resp.Output)
 	s.text.Reset()
 	added := *s.msg
-	dst = s.event(dst, &ItemEvent{Type: evItemAdded, OutputIndex: s.msgAt, Item: &added})
+	dst = s.event(dst, evItemAdded, &ItemEvent{OutputIndex: s.msgAt, Item: &added})
 	s.resp.Output = append(s.resp.Output, s.msg)
-	return s.event(dst, &PartEvent{Type: evPartAdded, ItemID: s.msg.ID, OutputIndex: s.msgAt, Part: outputText("")})
+	return s.event(dst, evPartAdded, &PartEvent{ItemID: s.msg.ID, OutputIndex: s.msgAt, Part: outputText("")})
 }
 
 func (s *Stream) closeMessage(dst []byte) []byte {
@@ -225,15 +225,15 @@ func (s *Stream) closeMessage(dst []byte) []byte {
 	m := s.msg
 	s.msg = nil
 	text := s.text.String()
-	dst = s.event(dst, &TextDoneEvent{Type: evTextDone, ItemID: m.ID, OutputIndex: s.msgAt, Text: text, Logprobs: []any{}})
+	dst = s.event(dst, evTextDone, &TextDoneEvent{ItemID: m.ID, OutputIndex: s.msgAt, Text: text, Logprobs: []any{}})
 	part := outputText(text)
-	dst = s.event(dst, &PartEvent{Type: evPartDone, ItemID: m.ID, OutputIndex: s.msgAt, Part: part})
+	dst = s.event(dst, evPartDone, &PartEvent{ItemID: m.ID, OutputIndex: s.msgAt, Part: part})
 	m.Content = []any{part}
 	m.Status = statusCompleted
 	if s.finish == "length" || s.finish == "content_filter" {
 		m.Status = statusIncomplete
 	}
-	return s.event(dst, &ItemEvent{Type: evItemDone, OutputIndex: s.msgAt, Item: m})
+	return s.event(dst, evItemDone, &ItemEvent{OutputIndex: s.msgAt, Item: m})
 }
 
 func (s *Stream) closeCall(dst []byte) []byte {
@@ -244,36 +244,15 @@ func (s *Stream) closeCall(dst []byte) []byte {
 	s.call = nil
 	oc.item.Arguments = oc.args.String()
 	oc.item.Status = statusCompleted
-	dst = s.event(dst, &ArgsDoneEvent{Type: evArgsDone, ItemID: oc.item.ID, OutputIndex: oc.at, Name: oc.item.Name, Arguments: oc.item.Arguments})
-	return s.event(dst, &ItemEvent{Type: evItemDone, OutputIndex: oc.at, Item: oc.item})
+	dst = s.event(dst, evArgsDone, &ArgsDoneEvent{ItemID: oc.item.ID, OutputIndex: oc.at, Name: oc.item.Name, Arguments: oc.item.Arguments})
+	return s.event(dst, evItemDone, &ItemEvent{OutputIndex: oc.at, Item: oc.item})
 }
 
-// event appends one event ("event:" and "data:" lines) with the next
-// sequence number.
-func (s *Stream) event(dst []byte, ev any) []byte {
-	var typ string
-	switch e := ev.(type) {
-	case *ResponseEvent:
-		e.SequenceNumber, typ = s.seq, e.Type
-	case *ItemEvent:
-		e.SequenceNumber, typ = s.seq, e.Type
-	case *PartEvent:
-		e.SequenceNumber, typ = s.seq, e.Type
-	case *TextDeltaEvent:
-		e.SequenceNumber, typ = s.seq, e.Type
-	case *TextDoneEvent:
-		e.SequenceNumber, typ = s.seq, e.Type
-	case *ReasonDeltaEvent:
-		e.SequenceNumber, typ = s.seq, e.Type
-	case *ReasonDoneEvent:
-		e.SequenceNumber, typ = s.seq, e.Type
-	case *ArgsDeltaEvent:
-		e.SequenceNumber, typ = s.seq, e.Type
-	case *ArgsDoneEvent:
-		e.SequenceNumber, typ = s.seq, e.Type
-	case *ErrorEvent:
-		e.SequenceNumber, typ = s.seq, e.Type
-	}
+// event appends one event of type typ ("event:" and "data:" lines) with
+// the next sequence number.
+func (s *Stream) event(dst []byte, typ string, ev interface{ head() *eventHead }) []byte {
+	h := ev.head()
+	h.Type, h.SequenceNumber = typ, s.seq
 	s.seq++
 	dst = append(dst, "event: "...)
 	dst = append(dst, typ...)

@@ -228,98 +228,97 @@ const (
 	evError       = "error"
 )
 
+// eventHead begins every stream event: its type and sequence number,
+// which Stream.event sets.
+type eventHead struct {
+	Type           string `json:"type"`
+	SequenceNumber int    `json:"sequence_number"`
+}
+
+func (h *eventHead) head() *eventHead { return h }
+
 // ResponseEvent is response.created, .in_progress, .completed,
 // .incomplete and .failed.
 type ResponseEvent struct {
-	Type           string    `json:"type"`
-	SequenceNumber int       `json:"sequence_number"`
-	Response       *Response `json:"response"`
+	eventHead
+	Response *Response `json:"response"`
 }
 
 // ItemEvent is response.output_item.added and .done.
 type ItemEvent struct {
-	Type           string `json:"type"`
-	SequenceNumber int    `json:"sequence_number"`
-	OutputIndex    int    `json:"output_index"`
-	Item           any    `json:"item"`
+	eventHead
+	OutputIndex int `json:"output_index"`
+	Item        any `json:"item"`
 }
 
 // PartEvent is response.content_part.added and .done.
 type PartEvent struct {
-	Type           string `json:"type"`
-	SequenceNumber int    `json:"sequence_number"`
-	ItemID         string `json:"item_id"`
-	OutputIndex    int    `json:"output_index"`
-	ContentIndex   int    `json:"content_index"`
-	Part           any    `json:"part"`
+	eventHead
+	ItemID       string `json:"item_id"`
+	OutputIndex  int    `json:"output_index"`
+	ContentIndex int    `json:"content_index"`
+	Part         any    `json:"part"`
 }
 
 // TextDeltaEvent is response.output_text.delta.
 type TextDeltaEvent struct {
-	Type           string `json:"type"`
-	SequenceNumber int    `json:"sequence_number"`
-	ItemID         string `json:"item_id"`
-	OutputIndex    int    `json:"output_index"`
-	ContentIndex   int    `json:"content_index"`
-	Delta          string `json:"delta"`
-	Logprobs       []any  `json:"logprobs"`
+	eventHead
+	ItemID       string `json:"item_id"`
+	OutputIndex  int    `json:"output_index"`
+	ContentIndex int    `json:"content_index"`
+	Delta        string `json:"delta"`
+	Logprobs     []any  `json:"logprobs"`
 }
 
 // TextDoneEvent is response.output_text.done.
 type TextDoneEvent struct {
-	Type           string `json:"type"`
-	SequenceNumber int    `json:"sequence_number"`
-	ItemID         string `json:"item_id"`
-	OutputIndex    int    `json:"output_index"`
-	ContentIndex   int    `json:"content_index"`
-	Text           string `json:"text"`
-	Logprobs       []any  `json:"logprobs"`
+	eventHead
+	ItemID       string `json:"item_id"`
+	OutputIndex  int    `json:"output_index"`
+	ContentIndex int    `json:"content_index"`
+	Text         string `json:"text"`
+	Logprobs     []any  `json:"logprobs"`
 }
 
 // ReasonDeltaEvent is response.reasoning_text.delta.
 type ReasonDeltaEvent struct {
-	Type           string `json:"type"`
-	SequenceNumber int    `json:"sequence_number"`
-	ItemID         string `json:"item_id"`
-	OutputIndex    int    `json:"output_index"`
-	ContentIndex   int    `json:"content_index"`
-	Delta          string `json:"delta"`
+	eventHead
+	ItemID       string `json:"item_id"`
+	OutputIndex  int    `json:"output_index"`
+	ContentIndex int    `json:"content_index"`
+	Delta        string `json:"delta"`
 }
 
 // ReasonDoneEvent is response.reasoning_text.done.
 type ReasonDoneEvent struct {
-	Type           string `json:"type"`
-	SequenceNumber int    `json:"sequence_number"`
-	ItemID         string `json:"item_id"`
-	OutputIndex    int    `json:"output_index"`
-	ContentIndex   int    `json:"content_index"`
-	Text           string `json:"text"`
+	eventHead
+	ItemID       string `json:"item_id"`
+	OutputIndex  int    `json:"output_index"`
+	ContentIndex int    `json:"content_index"`
+	Text         string `json:"text"`
 }
 
 // ArgsDeltaEvent is response.function_call_arguments.delta.
 type ArgsDeltaEvent struct {
-	Type           string `json:"type"`
-	SequenceNumber int    `json:"sequence_number"`
-	ItemID         string `json:"item_id"`
-	OutputIndex    int    `json:"output_index"`
-	Delta          string `json:"delta"`
+	eventHead
+	ItemID      string `json:"item_id"`
+	OutputIndex int    `json:"output_index"`
+	Delta       string `json:"delta"`
 }
 
 // ArgsDoneEvent is response.function_call_arguments.done.
 type ArgsDoneEvent struct {
-	Type           string `json:"type"`
-	SequenceNumber int    `json:"sequence_number"`
-	ItemID         string `json:"item_id"`
-	OutputIndex    int    `json:"output_index"`
-	Name           string `json:"name"`
-	Arguments      string `json:"arguments"`
+	eventHead
+	ItemID      string `json:"item_id"`
+	OutputIndex int    `json:"output_index"`
+	Name        string `json:"name"`
+	Arguments   string `json:"arguments"`
 }
 
 // ErrorEvent is the "error" event.
 type ErrorEvent struct {
-	Type           string  `json:"type"`
-	SequenceNumber int     `json:"sequence_number"`
-	Code           *string `json:"code"`
-	Message        string  `json:"message"`
-	Param          *string `json:"param"`
+	eventHead
+	Code    *string `json:"code"`
+	Message string  `json:"message"`
+	Param   *string `json:"param"`
 }

@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -19,28 +18,6 @@ import (
 	"github.com/tiergate/tiergate/internal/testing/promtest"
 	"golang.org/x/net/html"
 )
-
-// chromium returns the path of a Chromium, installing Debian's package
-// through scripts/ensure-chromium.sh when none is on PATH.
-// TIERGATE_SKIP_CHROMIUM=1 skips instead of installing.
-func chromium(t *testing.T) string {
-	t.Helper()
-	cmd := exec.Command(filepath.Join(promtest.RepoRoot(t), "scripts", "ensure-chromium.sh"))
-	skip := os.Getenv("TIERGATE_SKIP_CHROMIUM") == "1"
-	if skip {
-		cmd.Env = append(os.Environ(), "TIERGATE_CHROMIUM_NO_INSTALL=1")
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		if skip {
-			t.Skipf("no Chromium and TIERGATE_SKIP_CHROMIUM=1: %s", strings.TrimSpace(stderr.String()))
-		}
-		t.Fatalf("ensure-chromium.sh: %v\n%s", err, stderr.String())
-	}
-	return strings.TrimSpace(string(out))
-}
 
 // dumpDOM loads url in headless Chromium, lets the page's script run for
 // budget of virtual time, and returns the serialized DOM.
@@ -81,7 +58,7 @@ func TestChromiumRendersBackends(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Chromium; skipped with -short")
 	}
-	bin := chromium(t)
+	bin := promtest.Tool(t, "chromium", "Chromium") // TIERGATE_SKIP_CHROMIUM=1 skips instead of installing
 	var calls atomic.Int32
 	measured := time.Now().Add(-90 * time.Second)
 	until := time.Now().Add(10 * time.Minute)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"mime"
+	"net/http"
 	"time"
 
 	"github.com/tiergate/tiergate/internal/providers"
@@ -33,20 +34,17 @@ func (p *Provider) Transcribe(ctx context.Context, r *providers.AudioRequest) (*
 	if r.Translation {
 		path = "/audio/translations"
 	}
-	req, err := p.newRequest(ctx, "POST", path, r.Pieces())
+	req, err := p.newRequest(ctx, http.MethodPost, path, r.Pieces())
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Content-Type", r.ContentType)
 	res := &providers.AudioResult{}
-	res.Timing.Start = time.Now()
-	resp, err := p.do(req)
+	resp, err := p.send(req, &res.Timing, false, r.FirstByte)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	res.Timing.FirstByte = time.Now()
-	r.FirstByte()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxUnary))
 	res.Timing.End = time.Now()
 	if err != nil {
@@ -90,17 +88,11 @@ func audioSeconds(b []byte) float64 {
 // rewritten and the gateway's "route" dropped) and copies the audio to
 // sink as it arrives, a read at a time.
 func (p *Provider) Speech(ctx context.Context, r *providers.SpeechRequest, sink providers.AudioSink) (*providers.Result, error) {
-	req, res, err := p.post(ctx, "/audio/speech", r.Body, r.Model, false)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := p.do(req)
+	resp, res, err := p.post(ctx, "/audio/speech", r.Body, r.Model, false, r.FirstByte)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	res.Timing.FirstByte = time.Now()
-	r.FirstByte()
 	ct := p.scrub(resp.Header.Get("Content-Type"))
 	if mt, _, _ := mime.ParseMediaType(ct); mt == "application/json" || mt == "text/plain" || mt == "text/html" {
 		// Some servers answer 200 with an error body instead of audio

@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/tiergate/tiergate/internal/providers"
@@ -16,28 +14,16 @@ import (
 
 // Chat forwards a chat completion.
 func (p *Provider) Chat(ctx context.Context, r *providers.ChatRequest, sink providers.Sink) (*providers.Result, error) {
-	req, res, err := p.post(ctx, "/chat/completions", r.Body, r.Model, r.Stream)
-	if err != nil {
-		return nil, err
-	}
-	if r.Stream {
-		req.Header.Set("Accept", "text/event-stream")
-	}
-	resp, err := p.do(req)
+	resp, res, err := p.post(ctx, "/chat/completions", r.Body, r.Model, r.Stream, r.FirstByte)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	res.Timing.FirstByte = time.Now()
-	r.FirstByte()
 	if !r.Stream {
 		return p.unary(resp, res)
 	}
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
-		// Some servers answer a stream request with a JSON error and 200.
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		return nil, providers.Upstream(p.name, fmt.Sprintf("%s answered a stream request with %q instead of an event stream: %.200s",
-			p.name, p.scrub(ct), p.red.Bytes(b)), true)
+	if err := p.eventStream(resp); err != nil {
+		return nil, err
 	}
 	return p.stream(ctx, resp.Body, r.IncludeUsage, sink, res)
 }
@@ -53,13 +39,7 @@ func (p *Provider) stream(ctx context.Context, body io.ReadCloser, includeUsage 
 		ev, err := rd.Next()
 		if err != nil {
 			res.Timing.End = time.Now()
-			if ctx.Err() != nil {
-				return res, ctx.Err()
-			}
-			if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
-				return res, providers.Upstream(p.name, p.name+" closed the stream before its end marker", true)
-			}
-			return res, p.transportError(err)
+			return res, p.readError(ctx, err, "its end marker", true)
 		}
 		data := ev.Data
 		if bytes.Equal(data, done) {
@@ -113,4 +93,17 @@ func (p *Provider) stream(ctx context.Context, body io.ReadCloser, includeUsage 
 			return res, err
 		}
 	}
+}
+
+// readError is a failed read of a stream as the gateway's error: the
+// caller's cancellation, the upstream closing the stream before end (the
+// error retryable as said), or a transport failure.
+func (p *Provider) readError(ctx context.Context, err error, end string, retryable bool) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
+		return providers.Upstream(p.name, p.name+" closed the stream before "+end, retryable)
+	}
+	return p.transportError(err)
 }

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -52,35 +50,21 @@ func (p *Provider) CallNative(ctx context.Context, r *providers.NativeRequest, s
 		return nil, err
 	}
 	res := &providers.Result{}
-	res.Timing.Start = time.Now()
-	if r.Stream {
-		req.Header.Set("Accept", "text/event-stream")
-	}
-	resp, err := p.do(req)
+	resp, err := p.send(req, &res.Timing, r.Stream, r.FirstByte)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	res.Timing.FirstByte = time.Now()
-	r.FirstByte()
 	if !r.Stream {
-		b, err := io.ReadAll(io.LimitReader(resp.Body, maxUnary))
-		res.Timing.End = time.Now()
-		if err != nil {
-			return nil, p.transportError(err)
-		}
 		var probe responseProbe
-		if err := json.Unmarshal(b, &probe); err != nil {
-			return nil, providers.Upstream(p.name, p.name+" sent a response that is not JSON: "+err.Error(), true)
+		if err := p.readJSON(resp, res, &probe); err != nil {
+			return nil, err
 		}
 		probe.fill(res)
-		res.Body = p.red.Guard(b)
 		return res, nil
 	}
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		return nil, providers.Upstream(p.name, fmt.Sprintf("%s answered a stream request with %q instead of an event stream: %.200s",
-			p.name, p.scrub(ct), p.red.Bytes(b)), true)
+	if err := p.eventStream(resp); err != nil {
+		return nil, err
 	}
 	return p.nativeStream(ctx, resp.Body, sink, res)
 }
@@ -158,13 +142,7 @@ func (p *Provider) nativeStream(ctx context.Context, body io.ReadCloser, sink pr
 		ev, err := rd.Next()
 		if err != nil {
 			res.Timing.End = time.Now()
-			if ctx.Err() != nil {
-				return res, ctx.Err()
-			}
-			if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
-				return res, providers.Upstream(p.name, p.name+" closed the stream before response.completed", !sent)
-			}
-			return res, p.transportError(err)
+			return res, p.readError(ctx, err, "response.completed", !sent)
 		}
 		name := string(ev.Name)
 		if name == "" {

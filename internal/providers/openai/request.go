@@ -2,8 +2,10 @@ package openai
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/tiergate/tiergate/internal/openaiwire"
@@ -22,10 +24,9 @@ func (p *Provider) rewrite(body []byte, model string, stream bool) (openaiwire.B
 	return out, nil
 }
 
-// post rewrites the client's body for model (see rewrite) and builds the
-// POST to path, starting the result's clock: the opening Chat and Embed
-// share.
-func (p *Provider) post(ctx context.Context, path string, raw []byte, model string, stream bool) (*http.Request, *providers.Result, error) {
+// post rewrites the client's body for model (see rewrite) and sends it
+// to path (see send): the opening Chat, Embed and Speech share.
+func (p *Provider) post(ctx context.Context, path string, raw []byte, model string, stream bool, firstByte func()) (*http.Response, *providers.Result, error) {
 	body, err := p.rewrite(raw, model, stream)
 	if err != nil {
 		return nil, nil, err
@@ -35,8 +36,43 @@ func (p *Provider) post(ctx context.Context, path string, raw []byte, model stri
 		return nil, nil, err
 	}
 	res := &providers.Result{}
-	res.Timing.Start = time.Now()
-	return req, res, nil
+	resp, err := p.send(req, &res.Timing, stream, firstByte)
+	if err != nil {
+		return nil, nil, err
+	}
+	return resp, res, nil
+}
+
+// send sends req (asking for an event stream when stream is set) and
+// returns the upstream's 2xx answer, timing in t when it was sent and
+// when its headers arrived, and then calling firstByte when it is set;
+// a non-2xx answer is the error (see do). Every call upstream but the
+// model list goes through it.
+func (p *Provider) send(req *http.Request, t *providers.Timing, stream bool, firstByte func()) (*http.Response, error) {
+	if stream {
+		req.Header.Set("Accept", "text/event-stream")
+	}
+	t.Start = time.Now()
+	resp, err := p.do(req)
+	if err != nil {
+		return nil, err
+	}
+	t.FirstByte = time.Now()
+	if firstByte != nil {
+		firstByte()
+	}
+	return resp, nil
+}
+
+// eventStream checks that the answer to a stream request is an event
+// stream: some servers answer one with a JSON error and 200.
+func (p *Provider) eventStream(resp *http.Response) error {
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		return providers.Upstream(p.name, fmt.Sprintf("%s answered a stream request with %q instead of an event stream: %.200s",
+			p.name, p.scrub(ct), p.red.Bytes(b)), true)
+	}
+	return nil
 }
 
 func (p *Provider) newRequest(ctx context.Context, method, path string, body openaiwire.Body) (*http.Request, error) {

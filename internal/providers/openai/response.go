@@ -10,26 +10,18 @@ import (
 	"github.com/tiergate/tiergate/internal/providers"
 )
 
-// unary reads a whole answer, which passes back as the upstream wrote it
-// (scrubbed of the key should it hold it); only its usage and finish
-// reason are decoded.
+// unary reads a whole answer (see readJSON), decoding only its usage and
+// finish reason.
 func (p *Provider) unary(resp *http.Response, res *providers.Result) (*providers.Result, error) {
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxUnary))
-	res.Timing.End = time.Now()
-	if err != nil {
-		return nil, p.transportError(err)
-	}
 	var probe struct {
 		Choices []struct {
 			FinishReason string `json:"finish_reason"`
 		} `json:"choices"`
 		Usage *openaiwire.Usage `json:"usage"`
 	}
-	if err := json.Unmarshal(b, &probe); err != nil {
-		return nil, providers.Upstream(p.name, p.name+" sent a response that is not JSON: "+err.Error(), true)
+	if err := p.readJSON(resp, res, &probe); err != nil {
+		return nil, err
 	}
-	b = p.red.Guard(b)
-	res.Body = b
 	if probe.Usage != nil {
 		res.Usage = convUsage(probe.Usage)
 	}
@@ -37,6 +29,22 @@ func (p *Provider) unary(resp *http.Response, res *providers.Result) (*providers
 		res.FinishReason = probe.Choices[0].FinishReason
 	}
 	return res, nil
+}
+
+// readJSON reads a whole JSON answer into probe (what the adapter reads
+// of it) and keeps it in res.Body, which passes back as the upstream
+// wrote it (scrubbed of the key should it hold it).
+func (p *Provider) readJSON(resp *http.Response, res *providers.Result, probe any) error {
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxUnary))
+	res.Timing.End = time.Now()
+	if err != nil {
+		return p.transportError(err)
+	}
+	if err := json.Unmarshal(b, probe); err != nil {
+		return providers.Upstream(p.name, p.name+" sent a response that is not JSON: "+err.Error(), true)
+	}
+	res.Body = p.red.Guard(b)
+	return nil
 }
 
 // groqUsage is the timing part of Groq's usage object (seconds).

@@ -2,13 +2,9 @@ package e2e
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
 	"github.com/tiergate/tiergate/internal/testing/speechtest"
@@ -20,27 +16,12 @@ import (
 // for byte.
 func TestOpenAINodeClientAudio(t *testing.T) {
 	const transcript = "Speech through the gateway."
-	emu := openaiemu.New(openaiemu.Options{APIKey: "sk-test-upstream-key-1234", Audio: openaiemu.AudioOptions{Transcript: transcript}})
-	defer emu.Close()
-	base := gatewayFor(t, map[string]string{"OPENAI_API_KEY": "sk-test-upstream-key-1234", "OPENAI_BASE_URL": emu.URL,
-		"OLLAMA_HOST": noOllama, "SPEECH_BASE_URL": "http://" + noOllama + "/v1"})
+	emu, env := withOpenAI(t, openaiemu.Options{Audio: openaiemu.AudioOptions{Transcript: transcript}})
+	env["SPEECH_BASE_URL"] = "http://" + noOllama + "/v1"
 	wav := speechtest.File(t, "Speech through the gateway.")
-	dir := nodeClient(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "audio.mjs")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "OPENAI_BASE_URL="+base, "OPENAI_API_KEY=client-side-key-is-ignored",
-		"AUDIO_FILE="+wav, "STT_MODEL=whisper-1", "TTS_MODEL=tts-1", "EXPECT_TRANSCRIPT="+transcript)
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("node audio client failed: %v\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
-	}
-	var seen map[string]any
-	if err := json.Unmarshal([]byte(strings.TrimSpace(stdout.String())), &seen); err != nil || seen["transcription"] == nil || seen["speech"] == nil {
-		t.Fatalf("node output (%v): %s", err, stdout.String())
-	}
+	runChecks(t, "audio.mjs", gatewayFor(t, env), "transcription,speech", map[string]string{
+		"AUDIO_FILE": wav, "STT_MODEL": "whisper-1", "TTS_MODEL": "tts-1", "EXPECT_TRANSCRIPT": transcript,
+	})
 	audio, _ := os.ReadFile(wav)
 	n := 0
 	for _, r := range emu.Requests() {

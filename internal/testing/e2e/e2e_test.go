@@ -58,20 +58,57 @@ func nodeClient(t *testing.T) string {
 	return dir
 }
 
-// gatewayFor starts a gateway on the embedded default config with env.
-func gatewayFor(t *testing.T, env map[string]string) string {
+// startGateway starts a gateway on the embedded default config with env,
+// which edit, when set, changes first.
+func startGateway(t *testing.T, env map[string]string, edit func(*config.Config)) *apptest.Gateway {
 	t.Helper()
 	getenv := func(k string) string { return env[k] }
 	cfg, err := config.Load(configs.DefaultName, configs.Default(), getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return apptest.Start(t, cfg, app.Options{Getenv: getenv}).URL + "/v1"
+	if edit != nil {
+		edit(cfg)
+	}
+	return apptest.Start(t, cfg, app.Options{Getenv: getenv})
 }
 
-func runNode(t *testing.T, base string, env map[string]string) map[string]any {
+// gatewayFor starts a gateway on the embedded default config with env
+// and returns its base URL.
+func gatewayFor(t *testing.T, env map[string]string) string {
 	t.Helper()
-	return runScript(t, "client.mjs", base, env)
+	return startGateway(t, env, nil).URL + "/v1"
+}
+
+// upstreamKey, anthropicKey and geminiKey are the emulators' keys.
+const (
+	upstreamKey  = "sk-test-upstream-key-1234"
+	anthropicKey = "sk-ant-test-key-0123456789"
+	geminiKey    = "AIzaSy-test-key-0123456789"
+)
+
+// withOpenAI starts an OpenAI emulator (o with upstreamKey) and returns
+// the env that points the default config at it (and Ollama nowhere).
+func withOpenAI(t *testing.T, o openaiemu.Options) (*openaiemu.Server, map[string]string) {
+	o.APIKey = upstreamKey
+	emu := openaiemu.New(o)
+	t.Cleanup(emu.Close)
+	return emu, map[string]string{"OPENAI_API_KEY": upstreamKey, "OPENAI_BASE_URL": emu.URL, "OLLAMA_HOST": noOllama}
+}
+
+// withAnthropic starts an Anthropic emulator and a gateway on the default
+// config pointed at it; it returns the gateway's base URL.
+func withAnthropic(t *testing.T) (*anthropicemu.Server, string) {
+	emu := anthropicemu.New(anthropicemu.Options{APIKey: anthropicKey, ChunkGap: time.Millisecond})
+	t.Cleanup(emu.Close)
+	return emu, gatewayFor(t, map[string]string{"ANTHROPIC_API_KEY": anthropicKey, "ANTHROPIC_BASE_URL": emu.URL, "OLLAMA_HOST": noOllama})
+}
+
+// withGemini is withAnthropic for Gemini.
+func withGemini(t *testing.T) (*geminiemu.Server, string) {
+	emu := geminiemu.New(geminiemu.Options{APIKey: geminiKey, ChunkGap: time.Millisecond})
+	t.Cleanup(emu.Close)
+	return emu, gatewayFor(t, map[string]string{"GEMINI_API_KEY": geminiKey, "GEMINI_BASE_URL": emu.URL, "OLLAMA_HOST": noOllama})
 }
 
 // runScript runs the node script (in node/) against the gateway at base
@@ -99,17 +136,19 @@ func runScript(t *testing.T, script, base string, env map[string]string) map[str
 	return seen
 }
 
-// runChecks runs the node client's checks (comma-separated, as CHECKS)
-// with env and fails for each one it did not report.
-func runChecks(t *testing.T, base, checks string, env map[string]string) {
+// runChecks runs the node script's checks (comma-separated, as CHECKS)
+// with env, fails for each one it did not report and returns what it
+// printed.
+func runChecks(t *testing.T, script, base, checks string, env map[string]string) map[string]any {
 	t.Helper()
 	env["CHECKS"] = checks
-	seen := runNode(t, base, env)
+	seen := runScript(t, script, base, env)
 	for _, k := range strings.Split(checks, ",") {
 		if seen[k] == nil {
 			t.Errorf("node client did not report %s: %v", k, seen)
 		}
 	}
+	return seen
 }
 
 // noOllama points the default Ollama provider at a closed port so tests
@@ -117,10 +156,8 @@ func runChecks(t *testing.T, base, checks string, env map[string]string) {
 const noOllama = "127.0.0.1:1"
 
 func TestOpenAINodeClientThroughGateway(t *testing.T) {
-	emu := openaiemu.New(openaiemu.Options{APIKey: "sk-test-upstream-key-1234", ChunkGap: time.Millisecond})
-	defer emu.Close()
-	base := gatewayFor(t, map[string]string{"OPENAI_API_KEY": "sk-test-upstream-key-1234", "OPENAI_BASE_URL": emu.URL, "OLLAMA_HOST": noOllama})
-	runChecks(t, base, "chat,stream,tools,embeddings,errors", map[string]string{
+	emu, env := withOpenAI(t, openaiemu.Options{ChunkGap: time.Millisecond})
+	runChecks(t, "client.mjs", gatewayFor(t, env), "chat,stream,tools,embeddings,errors", map[string]string{
 		"CHAT_MODEL": "gpt-4o", "EMBED_MODEL": "text-embedding-3-small",
 		"EXPECT_CONTENT":   openaiemu.DefaultReply,
 		"EXPECT_TOOL_ARGS": openaiemu.DefaultToolArgs,
@@ -129,7 +166,7 @@ func TestOpenAINodeClientThroughGateway(t *testing.T) {
 	// the client's) and, on streams, a request for usage.
 	var sawStream bool
 	for _, r := range emu.Requests() {
-		if got := r.Header.Get("Authorization"); got != "Bearer sk-test-upstream-key-1234" {
+		if got := r.Header.Get("Authorization"); got != "Bearer "+upstreamKey {
 			t.Errorf("upstream Authorization = %q", got)
 		}
 		if r.Path != "/v1/chat/completions" {
@@ -164,23 +201,16 @@ func TestOllamaNodeClientThroughGateway(t *testing.T) {
 	// llama3-8b is in the catalog without the tools task; the discovered
 	// "ollama/llama3:8b" spelling maps to the same entry, so use a model
 	// whose catalog entry offers tools for the tool check.
-	seen := runNode(t, base, map[string]string{
+	runChecks(t, "client.mjs", base, "chat,stream,embeddings,errors", map[string]string{
 		"CHAT_MODEL": "llama3-8b", "EMBED_MODEL": "nomic-embed-text",
 		"EXPECT_CONTENT": ollamaemu.DefaultReply,
-		"CHECKS":         "chat,stream,embeddings,errors",
 	})
-	if seen["stream"] == nil || seen["errors"] == nil {
-		t.Fatalf("node client saw %v", seen)
-	}
 	// Discovered models join the catalog under provider/name.
 	emu.SetOptions(ollamaemu.Options{Models: []string{"llama3:8b", "mistral:7b"}, ChunkGap: time.Millisecond})
 	base = gatewayFor(t, map[string]string{"OLLAMA_HOST": emu.URL})
-	seen = runNode(t, base, map[string]string{
-		"CHAT_MODEL": "mistral-7b", "EXPECT_TOOL_ARGS": ollamaemu.DefaultToolArgs, "CHECKS": "tools",
+	runChecks(t, "client.mjs", base, "tools", map[string]string{
+		"CHAT_MODEL": "mistral-7b", "EXPECT_TOOL_ARGS": ollamaemu.DefaultToolArgs,
 	})
-	if seen["tools"] == nil {
-		t.Fatalf("node client saw %v", seen)
-	}
 }
 
 // TestRealOllamaThroughGateway runs a real Ollama with a tiny generated
@@ -189,29 +219,22 @@ func TestOllamaNodeClientThroughGateway(t *testing.T) {
 func TestRealOllamaThroughGateway(t *testing.T) {
 	srv := ollamatest.Start(t, ollamatest.Options{})
 	base := gatewayFor(t, map[string]string{"OLLAMA_HOST": srv.URL})
-	seen := runNode(t, base, map[string]string{
-		// Ollama's /api/show gives the tiny model only "completion", so the
-		// catalog (rightly) offers it for chat, not embeddings.
+	// Ollama's /api/show gives the tiny model only "completion", so the
+	// catalog (rightly) offers it for chat, not embeddings.
+	seen := runChecks(t, "client.mjs", base, "chat,stream,errors", map[string]string{
 		"CHAT_MODEL": "ollama/" + srv.Model,
 		"MAX_TOKENS": "8", "EXPECT_FINISH": "length",
-		"CHECKS": "chat,stream,errors",
 	})
 	chat, _ := seen["chat"].(map[string]any)
 	usage, _ := chat["usage"].(map[string]any)
 	if usage["completion_tokens"] != 8.0 {
 		t.Fatalf("completion tokens = %v, want Ollama's eval_count of 8", usage["completion_tokens"])
 	}
-	if seen["stream"] == nil || seen["errors"] == nil {
-		t.Fatalf("seen = %v", seen)
-	}
 }
 
 func TestAnthropicNodeClientThroughGateway(t *testing.T) {
-	const key = "sk-ant-test-key-0123456789"
-	emu := anthropicemu.New(anthropicemu.Options{APIKey: key, ChunkGap: time.Millisecond})
-	defer emu.Close()
-	base := gatewayFor(t, map[string]string{"ANTHROPIC_API_KEY": key, "ANTHROPIC_BASE_URL": emu.URL, "OLLAMA_HOST": noOllama})
-	runChecks(t, base, "chat,stream,tools,errors", map[string]string{
+	emu, base := withAnthropic(t)
+	runChecks(t, "client.mjs", base, "chat,stream,tools,errors", map[string]string{
 		"CHAT_MODEL":       "claude-haiku-4-5",
 		"EXPECT_CONTENT":   anthropicemu.DefaultReply,
 		"EXPECT_TOOL_ARGS": anthropicemu.DefaultToolArgs,
@@ -224,18 +247,15 @@ func TestAnthropicNodeClientThroughGateway(t *testing.T) {
 }
 
 func TestGeminiNodeClientThroughGateway(t *testing.T) {
-	const key = "AIzaSy-test-key-0123456789"
-	emu := geminiemu.New(geminiemu.Options{APIKey: key, ChunkGap: time.Millisecond})
-	defer emu.Close()
-	base := gatewayFor(t, map[string]string{"GEMINI_API_KEY": key, "GEMINI_BASE_URL": emu.URL, "OLLAMA_HOST": noOllama})
-	runChecks(t, base, "chat,stream,tools,embeddings,errors", map[string]string{
+	emu, base := withGemini(t)
+	runChecks(t, "client.mjs", base, "chat,stream,tools,embeddings,errors", map[string]string{
 		"CHAT_MODEL":       "gemini-2.5-flash",
 		"EMBED_MODEL":      "gemini-embedding-001",
 		"EXPECT_CONTENT":   geminiemu.DefaultReply,
 		"EXPECT_TOOL_ARGS": geminiemu.DefaultToolArgs,
 	})
 	for _, r := range emu.Requests() {
-		if r.Header.Get("x-goog-api-key") != key {
+		if r.Header.Get("x-goog-api-key") != geminiKey {
 			t.Errorf("request without x-goog-api-key: %v", r.Path)
 		}
 	}
@@ -245,15 +265,8 @@ func TestGeminiNodeClientThroughGateway(t *testing.T) {
 // chat and stream work; no key, a wrong key and a revoked key get 401 and
 // the client raises AuthenticationError.
 func TestGatewayKeysNodeClient(t *testing.T) {
-	emu := openaiemu.New(openaiemu.Options{APIKey: "sk-test-upstream-key-1234", ChunkGap: time.Millisecond})
-	defer emu.Close()
-	env := map[string]string{"OPENAI_API_KEY": "sk-test-upstream-key-1234", "OPENAI_BASE_URL": emu.URL, "OLLAMA_HOST": noOllama}
-	getenv := func(k string) string { return env[k] }
-	cfg, err := config.Load(configs.DefaultName, configs.Default(), getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw := apptest.Start(t, cfg, app.Options{Getenv: getenv})
+	emu, env := withOpenAI(t, openaiemu.Options{ChunkGap: time.Millisecond})
+	gw := startGateway(t, env, nil)
 	ctx := context.Background()
 	_, good, err := gw.Keys().Create(ctx, "app", keys.Policy{}, nil)
 	if err != nil {
@@ -267,16 +280,10 @@ func TestGatewayKeysNodeClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	wrong, _ := keys.NewSecret()
-	bad, _ := json.Marshal([]string{"", wrong, revokedSecret, "sk-test-upstream-key-1234"})
-	seen := runNode(t, gw.URL+"/v1", map[string]string{
-		"OPENAI_API_KEY": good, "CHAT_MODEL": "gpt-4o", "EXPECT_CONTENT": openaiemu.DefaultReply,
-		"CHECKS": "chat,stream,auth", "BAD_KEYS": string(bad),
+	bad, _ := json.Marshal([]string{"", wrong, revokedSecret, upstreamKey})
+	runChecks(t, "client.mjs", gw.URL+"/v1", "chat,stream,auth", map[string]string{
+		"OPENAI_API_KEY": good, "CHAT_MODEL": "gpt-4o", "EXPECT_CONTENT": openaiemu.DefaultReply, "BAD_KEYS": string(bad),
 	})
-	for _, k := range []string{"chat", "stream", "auth"} {
-		if seen[k] == nil {
-			t.Errorf("node client did not report %s: %v", k, seen)
-		}
-	}
 	// Only the authenticated requests reached the upstream: 1 chat, 2 streams.
 	if n := len(emu.Requests()); n != 3 {
 		t.Errorf("upstream saw %d requests, want 3", n)
@@ -287,23 +294,13 @@ func TestGatewayKeysNodeClient(t *testing.T) {
 // gets 429 with Retry-After, and the official client's own retry waits
 // that long, then succeeds (the node side asserts the wait).
 func TestNodeClientRetryHonoursRetryAfter(t *testing.T) {
-	emu := openaiemu.New(openaiemu.Options{APIKey: "sk-test-upstream-key-1234", TTFT: 1500 * time.Millisecond})
-	defer emu.Close()
-	env := map[string]string{"OPENAI_API_KEY": "sk-test-upstream-key-1234", "OPENAI_BASE_URL": emu.URL, "OLLAMA_HOST": noOllama}
-	getenv := func(k string) string { return env[k] }
-	cfg, err := config.Load(configs.DefaultName, configs.Default(), getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw := apptest.Start(t, cfg, app.Options{Getenv: getenv})
+	emu, env := withOpenAI(t, openaiemu.Options{TTFT: 1500 * time.Millisecond})
+	gw := startGateway(t, env, nil)
 	_, secret, err := gw.Keys().Create(context.Background(), "one-at-a-time", keys.Policy{MaxConcurrent: 1}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := runNode(t, gw.URL+"/v1", map[string]string{"OPENAI_API_KEY": secret, "CHAT_MODEL": "gpt-4o", "CHECKS": "retry"})
-	if seen["retry"] == nil {
-		t.Fatalf("node client did not report retry: %v", seen)
-	}
+	seen := runChecks(t, "client.mjs", gw.URL+"/v1", "retry", map[string]string{"OPENAI_API_KEY": secret, "CHAT_MODEL": "gpt-4o"})
 	t.Logf("the client saw %v", seen["retry"])
 	// Refused attempts never reached the upstream: the two requests did.
 	if n := len(emu.Requests()); n != 2 {

@@ -6,9 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tiergate/tiergate/configs"
-	"github.com/tiergate/tiergate/internal/app"
-	"github.com/tiergate/tiergate/internal/app/apptest"
 	"github.com/tiergate/tiergate/internal/config"
 	"github.com/tiergate/tiergate/internal/testing/emulators/anthropicemu"
 	"github.com/tiergate/tiergate/internal/testing/emulators/geminiemu"
@@ -16,20 +13,6 @@ import (
 	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
 	"github.com/tiergate/tiergate/internal/testing/ollamatest"
 )
-
-// runResponses runs node/responses.mjs (the openai client's Responses
-// API) with the checks given and fails for each one it did not report.
-func runResponses(t *testing.T, base, checks string, env map[string]string) map[string]any {
-	t.Helper()
-	env["CHECKS"] = checks
-	seen := runScript(t, "responses.mjs", base, env)
-	for _, k := range strings.Split(checks, ",") {
-		if seen[k] == nil {
-			t.Errorf("node client did not report %s: %v", k, seen)
-		}
-	}
-	return seen
-}
 
 // TestResponsesNodeClientOpenAI: the official client's responses.create,
 // its streams and a function-call round trip through an OpenAI backend,
@@ -39,21 +22,14 @@ func runResponses(t *testing.T, base, checks string, env map[string]string) map[
 func TestResponsesNodeClientOpenAI(t *testing.T) {
 	for _, native := range []bool{true, false} {
 		t.Run(map[bool]string{true: "pass-through", false: "translated"}[native], func(t *testing.T) {
-			const key = "sk-test-upstream-key-1234"
-			emu := openaiemu.New(openaiemu.Options{APIKey: key, ChunkGap: time.Millisecond})
-			defer emu.Close()
-			env := map[string]string{"OPENAI_API_KEY": key, "OPENAI_BASE_URL": emu.URL, "OLLAMA_HOST": noOllama}
-			getenv := func(k string) string { return env[k] }
-			cfg, err := config.Load(configs.DefaultName, configs.Default(), getenv)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if *cfg.Providers["openai"].ResponsesAPI {
-				t.Fatal("a loopback OpenAI-compatible server got responses_api by default")
-			}
-			cfg.Providers["openai"].ResponsesAPI = &native
-			base := apptest.Start(t, cfg, app.Options{Getenv: getenv}).URL + "/v1"
-			runResponses(t, base, "create,stream,tools,errors", map[string]string{
+			emu, env := withOpenAI(t, openaiemu.Options{ChunkGap: time.Millisecond})
+			gw := startGateway(t, env, func(cfg *config.Config) {
+				if *cfg.Providers["openai"].ResponsesAPI {
+					t.Fatal("a loopback OpenAI-compatible server got responses_api by default")
+				}
+				cfg.Providers["openai"].ResponsesAPI = &native
+			})
+			runChecks(t, "responses.mjs", gw.URL+"/v1", "create,stream,tools,errors", map[string]string{
 				"CHAT_MODEL": "gpt-4o", "EXPECT_CONTENT": openaiemu.DefaultReply, "EXPECT_TOOL_ARGS": openaiemu.DefaultToolArgs,
 			})
 			want := "/v1/chat/completions"
@@ -86,11 +62,8 @@ func TestResponsesNodeClientOpenAI(t *testing.T) {
 }
 
 func TestResponsesNodeClientAnthropic(t *testing.T) {
-	const key = "sk-ant-test-key-0123456789"
-	emu := anthropicemu.New(anthropicemu.Options{APIKey: key, ChunkGap: time.Millisecond})
-	defer emu.Close()
-	base := gatewayFor(t, map[string]string{"ANTHROPIC_API_KEY": key, "ANTHROPIC_BASE_URL": emu.URL, "OLLAMA_HOST": noOllama})
-	runResponses(t, base, "create,stream,tools,errors", map[string]string{
+	emu, base := withAnthropic(t)
+	runChecks(t, "responses.mjs", base, "create,stream,tools,errors", map[string]string{
 		"CHAT_MODEL": "claude-haiku-4-5", "EXPECT_CONTENT": anthropicemu.DefaultReply, "EXPECT_TOOL_ARGS": anthropicemu.DefaultToolArgs,
 	})
 	// The round trip's second turn reached Anthropic as tool_use and
@@ -105,11 +78,8 @@ func TestResponsesNodeClientAnthropic(t *testing.T) {
 }
 
 func TestResponsesNodeClientGemini(t *testing.T) {
-	const key = "AIzaSy-test-key-0123456789"
-	emu := geminiemu.New(geminiemu.Options{APIKey: key, ChunkGap: time.Millisecond})
-	defer emu.Close()
-	base := gatewayFor(t, map[string]string{"GEMINI_API_KEY": key, "GEMINI_BASE_URL": emu.URL, "OLLAMA_HOST": noOllama})
-	runResponses(t, base, "create,stream,tools,errors", map[string]string{
+	_, base := withGemini(t)
+	runChecks(t, "responses.mjs", base, "create,stream,tools,errors", map[string]string{
 		"CHAT_MODEL": "gemini-2.5-flash", "EXPECT_CONTENT": geminiemu.DefaultReply, "EXPECT_TOOL_ARGS": geminiemu.DefaultToolArgs,
 	})
 }
@@ -119,7 +89,7 @@ func TestResponsesNodeClientOllama(t *testing.T) {
 	defer emu.Close()
 	base := gatewayFor(t, map[string]string{"OLLAMA_HOST": emu.URL})
 	// mistral-7b's catalog entry offers tools (see TestOllamaNodeClientThroughGateway).
-	runResponses(t, base, "create,stream,tools,errors", map[string]string{
+	runChecks(t, "responses.mjs", base, "create,stream,tools,errors", map[string]string{
 		"CHAT_MODEL": "mistral-7b", "EXPECT_CONTENT": ollamaemu.DefaultReply, "EXPECT_TOOL_ARGS": ollamaemu.DefaultToolArgs,
 	})
 }
@@ -130,7 +100,7 @@ func TestResponsesNodeClientOllama(t *testing.T) {
 func TestResponsesRealOllama(t *testing.T) {
 	srv := ollamatest.Start(t, ollamatest.Options{})
 	base := gatewayFor(t, map[string]string{"OLLAMA_HOST": srv.URL})
-	seen := runResponses(t, base, "create,stream,errors", map[string]string{
+	seen := runChecks(t, "responses.mjs", base, "create,stream,errors", map[string]string{
 		"CHAT_MODEL": "ollama/" + srv.Model, "MAX_OUTPUT_TOKENS": "8", "EXPECT_STATUS": "incomplete",
 	})
 	create, _ := seen["create"].(map[string]any)

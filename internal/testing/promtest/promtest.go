@@ -58,26 +58,38 @@ func RepoRoot(t testing.TB) string {
 // skipped instead when they are not on PATH.
 func Binaries(t testing.TB) (prometheus, promtool string) {
 	t.Helper()
-	script := filepath.Join(RepoRoot(t), "scripts", "ensure-prometheus.sh")
-	cmd := exec.Command(script)
-	if os.Getenv("TIERGATE_SKIP_PROMETHEUS") == "1" {
-		cmd.Env = append(os.Environ(), "TIERGATE_PROMETHEUS_NO_INSTALL=1")
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		if os.Getenv("TIERGATE_SKIP_PROMETHEUS") == "1" {
-			t.Skipf("no Prometheus and TIERGATE_SKIP_PROMETHEUS=1: %s", strings.TrimSpace(stderr.String()))
-		}
-		t.Fatalf("%s: %v\n%s", script, err, stderr.String())
-	}
-	prometheus = strings.TrimSpace(string(out))
+	prometheus = Tool(t, "prometheus", "Prometheus")
 	promtool = filepath.Join(filepath.Dir(prometheus), "promtool")
 	if _, err := os.Stat(promtool); err != nil {
 		t.Fatalf("no promtool beside %s: %v", prometheus, err)
 	}
 	return prometheus, promtool
+}
+
+// Tool returns the path of a tool the tests run, which
+// scripts/ensure-<name>.sh finds or installs (the Debian package) and
+// prints. With TIERGATE_SKIP_<NAME>=1 it installs nothing, and the test
+// is skipped when the tool is missing; shown names the tool then.
+// Prometheus, Chromium and espeak-ng are found this way.
+func Tool(t testing.TB, name, shown string) string {
+	t.Helper()
+	env := strings.ToUpper(name)
+	script := filepath.Join(RepoRoot(t), "scripts", "ensure-"+name+".sh")
+	cmd := exec.Command(script)
+	skip := os.Getenv("TIERGATE_SKIP_"+env) == "1"
+	if skip {
+		cmd.Env = append(os.Environ(), "TIERGATE_"+env+"_NO_INSTALL=1")
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		if skip {
+			t.Skipf("no %s and TIERGATE_SKIP_%s=1: %s", shown, env, strings.TrimSpace(stderr.String()))
+		}
+		t.Fatalf("%s: %v\n%s", script, err, stderr.String())
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // Config is what the started Prometheus scrapes and evaluates.

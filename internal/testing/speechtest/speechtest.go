@@ -6,11 +6,9 @@
 package speechtest
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/tiergate/tiergate/internal/testing/promtest"
@@ -20,22 +18,9 @@ import (
 // returns its path.
 func File(t testing.TB, text string) string {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(promtest.RepoRoot(t), "scripts", "ensure-espeak.sh"))
-	skip := os.Getenv("TIERGATE_SKIP_ESPEAK") == "1"
-	if skip {
-		cmd.Env = append(os.Environ(), "TIERGATE_ESPEAK_NO_INSTALL=1")
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		if skip {
-			t.Skipf("no espeak-ng and TIERGATE_SKIP_ESPEAK=1: %s", strings.TrimSpace(stderr.String()))
-		}
-		t.Fatalf("ensure-espeak.sh: %v\n%s", err, stderr.String())
-	}
+	espeak := promtest.Tool(t, "espeak", "espeak-ng")
 	path := filepath.Join(t.TempDir(), "speech.wav")
-	if b, err := exec.Command(strings.TrimSpace(string(out)), "-w", path, text).CombinedOutput(); err != nil {
+	if b, err := exec.Command(espeak, "-w", path, text).CombinedOutput(); err != nil {
 		t.Fatalf("espeak-ng: %v\n%s", err, b)
 	}
 	return path

@@ -6,9 +6,8 @@
 // exits non-zero when an assertion fails.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import OpenAI from 'openai';
+import { client } from './common.mjs';
 
-const client = new OpenAI({ apiKey: process.env.OPENAI_API_KEY || 'unused', maxRetries: 0, timeout: 20000 });
 const file = process.env.AUDIO_FILE;
 const expect = process.env.EXPECT_TRANSCRIPT;
 const seen = {};

@@ -7,14 +7,11 @@
 // exits non-zero when an assertion fails.
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
+import { client, model, expectContent, expectArgs, checksOr } from './common.mjs';
 
-const client = new OpenAI({ apiKey: process.env.OPENAI_API_KEY || 'unused', maxRetries: 0, timeout: 20000 });
-const model = process.env.CHAT_MODEL;
-const expectContent = process.env.EXPECT_CONTENT;
-const expectArgs = process.env.EXPECT_TOOL_ARGS ? JSON.parse(process.env.EXPECT_TOOL_ARGS) : null;
 const expectFinish = process.env.EXPECT_FINISH || 'stop';
 const maxTokens = process.env.MAX_TOKENS ? { max_tokens: Number(process.env.MAX_TOKENS) } : {};
-const checks = (process.env.CHECKS || 'chat,stream,tools,embeddings').split(',');
+const checks = checksOr('chat,stream,tools,embeddings');
 const seen = {};
 
 const tools = [{

@@ -6,14 +6,11 @@
 // exits non-zero when an assertion fails.
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
+import { client, model, expectContent, expectArgs, checksOr } from './common.mjs';
 
-const client = new OpenAI({ apiKey: process.env.OPENAI_API_KEY || 'unused', maxRetries: 0, timeout: 20000 });
-const model = process.env.CHAT_MODEL;
-const expectContent = process.env.EXPECT_CONTENT;
-const expectArgs = process.env.EXPECT_TOOL_ARGS ? JSON.parse(process.env.EXPECT_TOOL_ARGS) : null;
 const expectStatus = process.env.EXPECT_STATUS || 'completed';
 const limit = process.env.MAX_OUTPUT_TOKENS ? { max_output_tokens: Number(process.env.MAX_OUTPUT_TOKENS) } : {};
-const checks = (process.env.CHECKS || 'create,stream,tools,errors').split(',');
+const checks = checksOr('create,stream,tools,errors');
 const seen = {};
 
 const tools = [{

@@ -10,6 +10,7 @@ package openaiemu
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -87,6 +88,18 @@ func readForm(body []byte, boundary string) (map[string]string, error) {
 	}
 }
 
+// responseFormat is a request's response_format (def when it gave none)
+// and its Content-Type in types; for one types does not hold it answers
+// OpenAI's 400 (msg, with the format for its %s) and ok is false.
+func responseFormat(w http.ResponseWriter, types map[string]string, format, def, msg string) (_, contentType string, ok bool) {
+	format = cmp.Or(format, def)
+	contentType, ok = types[format]
+	if !ok {
+		writeError(w, 400, "invalid_request_error", "", "response_format", fmt.Sprintf(msg, format))
+	}
+	return format, contentType, ok
+}
+
 func (s *Server) transcriptions(w http.ResponseWriter, r *http.Request) {
 	s.transcribe(w, r, "transcribe")
 }
@@ -116,17 +129,12 @@ func (s *Server) transcribe(w http.ResponseWriter, r *http.Request, task string)
 		writeError(w, 400, "invalid_request_error", "", "file", "you must provide a file parameter")
 		return
 	}
-	if !s.served(o, model) {
-		writeError(w, 404, "invalid_request_error", "model_not_found", "", fmt.Sprintf("The model `%s` does not exist or you do not have access to it.", model))
+	if s.unserved(w, o, model, "") {
 		return
 	}
-	format := form["response_format"]
-	if format == "" {
-		format = "json"
-	}
-	ct, ok := TranscriptionContentTypes[format]
+	format, ct, ok := responseFormat(w, TranscriptionContentTypes, form["response_format"], "json",
+		"'%s' is not one of ['json', 'text', 'srt', 'verbose_json', 'vtt'] - 'response_format'")
 	if !ok {
-		writeError(w, 400, "invalid_request_error", "", "response_format", fmt.Sprintf("'%s' is not one of ['json', 'text', 'srt', 'verbose_json', 'vtt'] - 'response_format'", format))
 		return
 	}
 	if !emu.Sleep(r.Context(), o.TTFT) {
@@ -203,19 +211,7 @@ func Speech(input, format string) []byte {
 	var b []byte
 	switch format {
 	case "wav":
-		b = make([]byte, 44, 44+n)
-		copy(b, "RIFF")
-		binary.LittleEndian.PutUint32(b[4:], uint32(36+n))
-		copy(b[8:], "WAVEfmt ")
-		binary.LittleEndian.PutUint32(b[16:], 16)
-		binary.LittleEndian.PutUint16(b[20:], 1)
-		binary.LittleEndian.PutUint16(b[22:], 1)
-		binary.LittleEndian.PutUint32(b[24:], 24000)
-		binary.LittleEndian.PutUint32(b[28:], 48000)
-		binary.LittleEndian.PutUint16(b[32:], 2)
-		binary.LittleEndian.PutUint16(b[34:], 16)
-		copy(b[36:], "data")
-		binary.LittleEndian.PutUint32(b[40:], uint32(n))
+		b = WAVHeader(n, 24000)
 	case "mp3":
 		b = []byte("ID3\x04\x00\x00\x00\x00\x00\x00")
 	case "flac":
@@ -226,6 +222,25 @@ func Speech(input, format string) []byte {
 	for i := 0; len(b) < n+44; i++ {
 		b = append(b, byte(i*31))
 	}
+	return b
+}
+
+// WAVHeader is the 44-byte header of a 16-bit mono PCM WAV file at rate
+// (samples a second) whose data is n bytes.
+func WAVHeader(n, rate int) []byte {
+	b := make([]byte, 44, 44+n)
+	copy(b, "RIFF")
+	binary.LittleEndian.PutUint32(b[4:], uint32(36+n))
+	copy(b[8:], "WAVEfmt ")
+	binary.LittleEndian.PutUint32(b[16:], 16)
+	binary.LittleEndian.PutUint16(b[20:], 1)
+	binary.LittleEndian.PutUint16(b[22:], 1)
+	binary.LittleEndian.PutUint32(b[24:], uint32(rate))
+	binary.LittleEndian.PutUint32(b[28:], uint32(2*rate))
+	binary.LittleEndian.PutUint16(b[32:], 2)
+	binary.LittleEndian.PutUint16(b[34:], 16)
+	copy(b[36:], "data")
+	binary.LittleEndian.PutUint32(b[40:], uint32(n))
 	return b
 }
 
@@ -259,17 +274,12 @@ func (s *Server) speech(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, "invalid_request_error", "", "speed", "Invalid 'speed': must be between 0.25 and 4.0.")
 		return
 	}
-	if !s.served(o, *req.Model) {
-		writeError(w, 404, "invalid_request_error", "model_not_found", "", fmt.Sprintf("The model `%s` does not exist or you do not have access to it.", *req.Model))
+	if s.unserved(w, o, *req.Model, "") {
 		return
 	}
-	format := req.ResponseFormat
-	if format == "" {
-		format = "mp3"
-	}
-	ct, ok := SpeechContentTypes[format]
+	format, ct, ok := responseFormat(w, SpeechContentTypes, req.ResponseFormat, "mp3",
+		"Invalid value: '%s'. Supported values are: 'mp3', 'opus', 'aac', 'flac', 'wav', and 'pcm'.")
 	if !ok {
-		writeError(w, 400, "invalid_request_error", "", "response_format", fmt.Sprintf("Invalid value: '%s'. Supported values are: 'mp3', 'opus', 'aac', 'flac', 'wav', and 'pcm'.", format))
 		return
 	}
 	if !emu.Sleep(r.Context(), o.TTFT) {
@@ -293,11 +303,8 @@ func (s *Server) speech(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for i, rest := 1, audio[first:]; len(rest) > 0; i++ {
-		switch o.Fault.Before(r.Context(), w, i, o.ChunkGap) {
-		case emu.Stop:
-			return
-		case emu.Fail: // audio has no error event: the connection is cut
-			emu.Reset(w)
+		// Audio has no error event: a failure cuts the connection.
+		if !next(r, w, o, i, func() { emu.Reset(w) }) {
 			return
 		}
 		n := min(len(rest), 8192)

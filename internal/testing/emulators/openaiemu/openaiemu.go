@@ -8,6 +8,7 @@
 package openaiemu
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -15,6 +16,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -143,23 +145,75 @@ type chatRequest struct {
 	MaxTokens  int             `json:"max_tokens"`
 }
 
-func (s *Server) served(o Options, model string) bool {
-	if len(o.Models) == 0 {
+// unserved answers OpenAI's 404 for a model the emulator does not serve
+// (naming param when set) and reports whether it did.
+func (s *Server) unserved(w http.ResponseWriter, o Options, model, param string) bool {
+	if len(o.Models) == 0 || slices.Contains(o.Models, model) {
+		return false
+	}
+	writeError(w, 404, "invalid_request_error", "model_not_found", param, fmt.Sprintf("The model `%s` does not exist or you do not have access to it.", model))
+	return true
+}
+
+// notJSON answers OpenAI's 400 for a body that is not JSON.
+func notJSON(w http.ResponseWriter) {
+	writeError(w, 400, "invalid_request_error", "", "", "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.")
+}
+
+// serverError is OpenAI's message for a failure of its own.
+const serverError = "The server had an error while processing your request. Sorry about that!"
+
+// pieces is what the emulator answers: the reply a word a piece, or, for
+// a call to tool, the arguments five bytes a piece.
+func (o Options) pieces(tool string) (reply, args string, pieces []string) {
+	reply, args = cmp.Or(o.Reply, DefaultReply), cmp.Or(o.ToolArgs, DefaultToolArgs)
+	if tool != "" {
+		return reply, args, splitEvery(args, 5)
+	}
+	return reply, args, words(reply)
+}
+
+// startSSE starts an event stream and returns what writes an event (its
+// "event:" line when name is set, then v as its data) and flushes it,
+// false once the client is gone.
+func startSSE(w http.ResponseWriter) func(name string, v any) bool {
+	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	fl := w.(http.Flusher)
+	return func(name string, v any) bool {
+		b, _ := json.Marshal(v)
+		if name != "" {
+			if _, err := fmt.Fprintf(w, "event: %s\n", name); err != nil {
+				return false
+			}
+		}
+		if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil {
+			return false
+		}
+		fl.Flush()
 		return true
 	}
-	for _, m := range o.Models {
-		if m == model {
-			return true
-		}
+}
+
+// next waits before piece i as the fault says (see emu.Fault.Before) and
+// reports whether the piece goes out; when the fault fails the stream,
+// fail answers the failure first.
+func next(r *http.Request, w http.ResponseWriter, o Options, i int, fail func()) bool {
+	switch o.Fault.Before(r.Context(), w, i, o.ChunkGap) {
+	case emu.Stop:
+		return false
+	case emu.Fail:
+		fail()
+		return false
 	}
-	return false
+	return true
 }
 
 func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	o := s.Options()
 	var req chatRequest
 	if err := json.Unmarshal(bodyFrom(r.Context()), &req); err != nil {
-		writeError(w, 400, "invalid_request_error", "", "", "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.")
+		notJSON(w)
 		return
 	}
 	if req.Model == nil {
@@ -171,28 +225,14 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o.Fault = o.Fault.For(*req.Model)
-	if !s.served(o, *req.Model) {
-		writeError(w, 404, "invalid_request_error", "model_not_found", "", fmt.Sprintf("The model `%s` does not exist or you do not have access to it.", *req.Model))
+	if s.unserved(w, o, *req.Model, "") {
 		return
-	}
-	reply := o.Reply
-	if reply == "" {
-		reply = DefaultReply
-	}
-	args := o.ToolArgs
-	if args == "" {
-		args = DefaultToolArgs
 	}
 	tool := ""
 	if len(req.Tools) > 0 && string(req.ToolChoice) != `"none"` {
 		tool = req.Tools[0].Function.Name
 	}
-	var pieces []string
-	if tool != "" {
-		pieces = splitEvery(args, 5)
-	} else {
-		pieces = words(reply)
-	}
+	reply, args, pieces := o.pieces(tool)
 	if req.MaxTokens > 0 && len(pieces) > req.MaxTokens && tool == "" {
 		pieces = pieces[:req.MaxTokens]
 	}
@@ -228,17 +268,8 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 			"usage": usage, "service_tier": "default"})
 		return
 	}
-	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-cache")
-	fl := w.(http.Flusher)
-	send := func(v any) bool {
-		b, _ := json.Marshal(v)
-		if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil {
-			return false
-		}
-		fl.Flush()
-		return true
-	}
+	sse := startSSE(w)
+	send := func(v any) bool { return sse("", v) }
 	chunk := func(delta map[string]any, fin any) map[string]any {
 		c := map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": *req.Model,
 			"system_fingerprint": "fp_emu", "choices": []any{map[string]any{"index": 0, "delta": delta, "logprobs": nil, "finish_reason": fin}}}
@@ -260,12 +291,9 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for i, p := range pieces {
-		switch o.Fault.Before(r.Context(), w, i, o.ChunkGap) {
-		case emu.Stop:
-			return
-		case emu.Fail:
-			msg := o.Fault.MessageOr("The server had an error while processing your request. Sorry about that!")
-			send(map[string]any{"error": map[string]any{"message": msg, "type": "server_error", "param": nil, "code": nil}})
+		if !next(r, w, o, i, func() {
+			send(map[string]any{"error": map[string]any{"message": o.Fault.MessageOr(serverError), "type": "server_error", "param": nil, "code": nil}})
+		}) {
 			return
 		}
 		d := map[string]any{"content": p}
@@ -286,7 +314,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	fmt.Fprint(w, "data: [DONE]\n\n")
-	fl.Flush()
+	w.(http.Flusher).Flush()
 }
 
 func words(s string) []string {
@@ -341,8 +369,7 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, "invalid_request_error", "", "model", "you must provide a model parameter")
 		return
 	}
-	if !s.served(o, *req.Model) {
-		writeError(w, 404, "invalid_request_error", "model_not_found", "", fmt.Sprintf("The model `%s` does not exist or you do not have access to it.", *req.Model))
+	if s.unserved(w, o, *req.Model, "") {
 		return
 	}
 	var inputs []string

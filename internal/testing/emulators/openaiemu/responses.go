@@ -42,7 +42,7 @@ func (s *Server) responses(w http.ResponseWriter, r *http.Request) {
 	o := s.Options()
 	var req responsesRequest
 	if err := json.Unmarshal(bodyFrom(r.Context()), &req); err != nil {
-		writeError(w, 400, "invalid_request_error", "", "", "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.")
+		notJSON(w)
 		return
 	}
 	if req.Model == nil {
@@ -54,8 +54,7 @@ func (s *Server) responses(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o.Fault = o.Fault.For(*req.Model)
-	if !s.served(o, *req.Model) {
-		writeError(w, 404, "invalid_request_error", "model_not_found", "model", fmt.Sprintf("The model `%s` does not exist or you do not have access to it.", *req.Model))
+	if s.unserved(w, o, *req.Model, "model") {
 		return
 	}
 	prompt, lastIsOutput, ok := inputWords(req.Input)
@@ -70,20 +69,7 @@ func (s *Server) responses(w http.ResponseWriter, r *http.Request) {
 	if len(req.Tools) > 0 && req.Tools[0].Type == "function" && string(req.ToolChoice) != `"none"` && !lastIsOutput {
 		tool = req.Tools[0].Name
 	}
-	reply := o.Reply
-	if reply == "" {
-		reply = DefaultReply
-	}
-	args := o.ToolArgs
-	if args == "" {
-		args = DefaultToolArgs
-	}
-	var pieces []string
-	if tool != "" {
-		pieces = splitEvery(args, 5)
-	} else {
-		pieces = words(reply)
-	}
+	_, args, pieces := o.pieces(tool)
 	incomplete := false
 	if req.MaxOutputTokens > 0 && len(pieces) > req.MaxOutputTokens && tool == "" {
 		pieces, incomplete = pieces[:req.MaxOutputTokens], true
@@ -143,19 +129,12 @@ func (s *Server) responses(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(response(final, []any{item(true)}, usage))
 		return
 	}
-	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-cache")
-	fl := w.(http.Flusher)
+	sse := startSSE(w)
 	seq := 0
 	send := func(ev map[string]any) bool {
 		ev["sequence_number"] = seq
 		seq++
-		b, _ := json.Marshal(ev)
-		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", ev["type"], b); err != nil {
-			return false
-		}
-		fl.Flush()
-		return true
+		return sse(ev["type"].(string), ev)
 	}
 	if !send(map[string]any{"type": "response.created", "response": response("in_progress", []any{}, nil)}) ||
 		!send(map[string]any{"type": "response.in_progress", "response": response("in_progress", []any{}, nil)}) {
@@ -172,12 +151,9 @@ func (s *Server) responses(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for i, p := range pieces {
-		switch o.Fault.Before(r.Context(), w, i, o.ChunkGap) {
-		case emu.Stop:
-			return
-		case emu.Fail:
-			send(map[string]any{"type": "error", "code": "server_error", "param": nil,
-				"message": o.Fault.MessageOr("The server had an error while processing your request. Sorry about that!")})
+		if !next(r, w, o, i, func() {
+			send(map[string]any{"type": "error", "code": "server_error", "param": nil, "message": o.Fault.MessageOr(serverError)})
+		}) {
 			return
 		}
 		ev := map[string]any{"type": "response.output_text.delta", "item_id": itemID, "output_index": 0, "content_index": 0, "delta": p, "logprobs": []any{}}
