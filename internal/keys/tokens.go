@@ -2,6 +2,7 @@ package keys
 
 import (
 	"context"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -50,6 +51,7 @@ type SpendSource func(ctx context.Context, id string, since time.Time) (float64,
 type tokenBucket struct {
 	log []tokenUse // the last minute's reservations and uses, oldest first
 	seq uint64
+	sum int // the tokens of log, kept as it changes: a request costs O(log n), not O(n)
 
 	period   time.Time // start of the budget period spent is for
 	loaded   bool
@@ -67,14 +69,29 @@ func (b *tokenBucket) window(now time.Time) int {
 	cut := now.Add(-time.Minute)
 	i := 0
 	for i < len(b.log) && !b.log[i].at.After(cut) {
+		b.sum -= b.log[i].tokens
 		i++
 	}
 	b.log = b.log[i:]
-	sum := 0
-	for _, u := range b.log {
-		sum += u.tokens
+	return b.sum
+}
+
+// add logs a reservation of tokens at now and returns its seq.
+func (b *tokenBucket) add(now time.Time, tokens int) uint64 {
+	b.seq++
+	b.log = append(b.log, tokenUse{at: now, tokens: tokens, seq: b.seq})
+	b.sum += tokens
+	return b.seq
+}
+
+// settle replaces reservation seq's tokens with actual, unless it has
+// left the window already. The log is in seq order.
+func (b *tokenBucket) settle(seq uint64, actual int) {
+	i := sort.Search(len(b.log), func(i int) bool { return b.log[i].seq >= seq })
+	if i < len(b.log) && b.log[i].seq == seq {
+		b.sum += actual - b.log[i].tokens
+		b.log[i].tokens = actual
 	}
-	return sum
 }
 
 // resetFor is when enough of the window's tokens have left it for n more
@@ -146,9 +163,7 @@ func (m *memLimiter) Reserve(id string, p Policy, tokens int, usd float64, now t
 			t.RetryAfter = max(t.Reset, time.Second)
 			return t, nil
 		}
-		b.seq++
-		seq = b.seq
-		b.log = append(b.log, tokenUse{at: now, tokens: tokens, seq: seq})
+		seq = b.add(now, tokens)
 		t.Remaining = p.TPM - used - tokens
 		t.Reset = b.log[0].at.Add(time.Minute).Sub(now)
 	}
@@ -168,11 +183,8 @@ func (m *memLimiter) Reserve(id string, p Policy, tokens int, usd float64, now t
 			}
 			// The reservation becomes the real usage, unless it has
 			// left the window already.
-			for i := range b.log {
-				if seq != 0 && b.log[i].seq == seq {
-					b.log[i].tokens = max(actual, 0)
-					break
-				}
+			if seq != 0 {
+				b.settle(seq, max(actual, 0))
 			}
 		})
 	}
