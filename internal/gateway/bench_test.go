@@ -5,12 +5,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/tiergate/tiergate/internal/app"
 	"github.com/tiergate/tiergate/internal/app/apptest"
 	"github.com/tiergate/tiergate/internal/config"
+	"github.com/tiergate/tiergate/internal/keys"
 	"github.com/tiergate/tiergate/internal/overhead"
 )
 
@@ -31,6 +33,20 @@ func BenchmarkHotPath(b *testing.B) {
 	}
 	getenv := func(string) string { return "k" }
 	gw := apptest.Start(b, cfg, app.Options{Getenv: getenv})
+	// The same gateway requiring a key whose every limit is checked (and
+	// never reached), the spend ledger written: "unary-key" measures what
+	// authentication and limits add.
+	secret, err := keys.NewSecret()
+	if err != nil {
+		b.Fatal(err)
+	}
+	keyed, err := config.Load("bench", []byte("server:\n  data_dir: "+strconv.Quote(b.TempDir())+"\nauth:\n  keys:\n    - name: bench\n      hash: "+keys.HashSecret(secret).String()+
+		"\n      policy: {rpm: 100000, tpm: 1000000000, max_concurrent: 100000, budget: {usd: 1000000, period: month}}\n"+
+		"providers:\n  up:\n    type: openai\n    base_url: "+up.URL+"/v1\n    api_key_env: K\nmodels:\n  - {id: m, provider: up, upstream: m, openness: proprietary, deployment: saas, tasks: [chat, vision]}\n"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	gwKey := apptest.Start(b, keyed, app.Options{Getenv: getenv})
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	unary := []byte(`{"model":"m","messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Say hello in five words."}],"temperature":0.2}`)
@@ -41,13 +57,22 @@ func BenchmarkHotPath(b *testing.B) {
 	for _, body := range []struct {
 		name string
 		b    []byte
-	}{{"unary", unary}, {"stream", stream}, {"image", image}} {
+		key  bool
+	}{{"unary", unary, false}, {"unary-key", unary, true}, {"stream", stream, false}, {"image", image, false}} {
 		for _, path := range []struct{ name, url string }{{"direct", up.URL}, {"reverseproxy", proxy.URL}, {"gateway", gw.URL}} {
+			if body.key && path.name == "gateway" {
+				path.url = gwKey.URL
+			}
 			b.Run(body.name+"/"+path.name, func(b *testing.B) {
 				b.ReportAllocs()
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
-						resp, err := client.Post(path.url+"/v1/chat/completions", "application/json", bytes.NewReader(body.b))
+						req, _ := http.NewRequest("POST", path.url+"/v1/chat/completions", bytes.NewReader(body.b))
+						req.Header.Set("Content-Type", "application/json")
+						if body.key {
+							req.Header.Set("Authorization", "Bearer "+secret)
+						}
+						resp, err := client.Do(req)
 						if err != nil {
 							b.Fatal(err)
 						}
