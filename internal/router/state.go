@@ -165,15 +165,10 @@ func (b *backend) publish() {
 // costFloor is a bound under the load cost a decision can price l at,
 // whatever the time and the requests in flight: the latency average
 // drifts between the average and the tier's typical latency (see
-// drift.latency), and in-flight + 1 is at least 1. Its margin, 2^-50 of
-// the lower, is over what the drift's three rounded operations can take
-// off it (3 × 2^-53), so the floor holds however they round.
+// drift.latency), and in-flight + 1 is at least 1.
 func (l *live) costFloor() float64 {
-	return min(l.ewma, l.prior) * floorMargin
+	return min(l.ewma, l.prior)
 }
-
-// floorMargin is costFloor's margin for the drift's rounding.
-const floorMargin = 1 - 0x1p-50
 
 // snapshot is a backend as one decision sees it.
 type snapshot struct {
@@ -256,11 +251,24 @@ func (d *drift) latency(l *live, now int64) float64 {
 	}
 	k := int(x)
 	w := d.w[k] + (d.w[k+1]-d.w[k])*(x-float64(k))
-	// w is in [0, 1]: the result lies between the two but for the
-	// rounding of three operations (costFloor allows for it), and the
-	// function is small enough to be inlined where a scan prices a
-	// block.
-	return l.ewma*w + l.prior*(1-w)
+	v := l.ewma*w + l.prior*(1-w)
+	// Between the two, whatever the rounding (costFloor relies on it):
+	// v is almost always strictly between, which one test of two
+	// comparisons tells (a clamp of min and max costs the scan more
+	// than the rest of the interpolation).
+	if (v < l.ewma) == (v < l.prior) {
+		return nearestEnd(v, l.ewma, l.prior)
+	}
+	return v
+}
+
+// nearestEnd is the end of [min(a, b), max(a, b)] that v, outside it or
+// on it, is nearest to.
+func nearestEnd(v, a, b float64) float64 {
+	if v < a {
+		return min(a, b)
+	}
+	return max(a, b)
 }
 
 // updateState moves an open circuit to half-open once OpenFor passed.
