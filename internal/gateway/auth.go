@@ -58,6 +58,9 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, next http.
 // limitError is the 429 of a key over a limit, as OpenAI words it; the
 // SDKs retry after Retry-After on their own.
 func limitError(id keys.Identity, l keys.Limit) *providers.Error {
+	if l.Refused == keys.RefusedUnavailable {
+		return limitsUnavailable(id, l.RetryAfter)
+	}
 	msg := "Rate limit reached for gateway key " + id.Name + " on requests per min (RPM): Limit " + strconv.Itoa(l.RPM) +
 		". Please try again in " + l.RetryAfter.Round(time.Millisecond).String() + "."
 	if l.Refused == "max_concurrent" {
@@ -65,6 +68,16 @@ func limitError(id keys.Identity, l keys.Limit) *providers.Error {
 			". Please try again when one of them has finished."
 	}
 	return &providers.Error{Status: http.StatusTooManyRequests, Type: providers.TypeRateLimit, Code: "rate_limit_exceeded", RetryAfter: l.RetryAfter, Message: msg}
+}
+
+// limitsUnavailable is the 429 of a limited key while the shared store
+// that counts its limits across replicas is down and state.on_failure is
+// closed: a 429 with Retry-After, so that SDKs back off and retry.
+func limitsUnavailable(id keys.Identity, retry time.Duration) *providers.Error {
+	return &providers.Error{Status: http.StatusTooManyRequests, Type: providers.TypeRateLimit, Code: "limits_unavailable", RetryAfter: retry,
+		Message: "gateway key " + id.Name + " has limits, and the shared store that counts them across the gateway's replicas (Redis) is unreachable; " +
+			"the gateway refuses limited keys until it is back (state.on_failure: closed). Please try again in " + retry.Round(time.Millisecond).String() +
+			"; the operator can set state.on_failure: open to let each replica enforce its share meanwhile."}
 }
 
 // secretOf returns the key a request sends ("": none).

@@ -48,6 +48,9 @@ func (s *Server) reserve(w http.ResponseWriter, r *http.Request, dec *router.Dec
 // tokensError is the 429 of a key over its tpm or budget, as OpenAI
 // words them.
 func tokensError(id keys.Identity, t keys.Tokens, requested int) *providers.Error {
+	if t.Refused == keys.RefusedUnavailable {
+		return limitsUnavailable(id, t.RetryAfter)
+	}
 	if t.Refused == "budget" {
 		return &providers.Error{Status: http.StatusTooManyRequests, Type: "insufficient_quota", Code: "insufficient_quota",
 			Message: fmt.Sprintf("You exceeded your current quota for gateway key %s: its budget is $%.2f per %s and $%.4f of it is spent or reserved. "+

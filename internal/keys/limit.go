@@ -24,6 +24,11 @@ type Limiter interface {
 	Reserve(id string, p Policy, tokens int, usd float64, now time.Time) (t Tokens, settle Settle)
 }
 
+// RefusedUnavailable is the Refused of a Limit or Tokens from a shared
+// limiter whose store is down while it fails closed: the key was not
+// over its limits, they could not be counted.
+const RefusedUnavailable = "state_unavailable"
+
 // Limit is a limiter's answer, enough for OpenAI's x-ratelimit-* headers.
 type Limit struct {
 	Allowed bool

@@ -41,7 +41,7 @@ const (
 
 // RefusedUnavailable is the Refused of a Limit or Tokens when the store is
 // down and the limits fail closed.
-const RefusedUnavailable = "state_unavailable"
+const RefusedUnavailable = keys.RefusedUnavailable
 
 // Options configure a Store. Only URL is required.
 type Options struct {
