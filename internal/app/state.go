@@ -110,6 +110,11 @@ func (a *App) serveReady(w http.ResponseWriter, r *http.Request) {
 		body = map[string]any{}
 	}
 	h := a.state.Health()
+	if h.Error != "" {
+		// /readyz is open to anyone: the store's address stays in the
+		// gateway's log, which has the error whole.
+		h.Error = "unreachable; the gateway's log has the error"
+	}
 	body["state"] = h
 	status := rec.status
 	if !h.Up && h.OnFailure == config.OnFailureClosed && status == http.StatusOK {
