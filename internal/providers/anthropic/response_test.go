@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,15 +13,13 @@ import (
 	"github.com/tiergate/tiergate/internal/providers"
 	"github.com/tiergate/tiergate/internal/testing/conformance"
 	"github.com/tiergate/tiergate/internal/testing/emulators/anthropicemu"
+	"github.com/tiergate/tiergate/internal/testing/golden"
 )
 
 // replay serves a fixture as POST /v1/messages answers it.
 func replay(t *testing.T, fixture string) *httptest.Server {
 	t.Helper()
-	body, err := os.ReadFile(filepath.Join("testdata", "fixtures", fixture))
-	if err != nil {
-		t.Fatal(err)
-	}
+	body := golden.Read(t, filepath.Join("fixtures", fixture))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/v1/messages" {
 			http.NotFound(w, r)
@@ -84,7 +81,7 @@ func TestResponseGolden(t *testing.T) {
 				}
 				got = conformance.Canonical(t, res.Body)
 			}
-			conformance.Golden(t, filepath.Join("golden", tc.golden), got)
+			golden.File(t, filepath.Join("golden", tc.golden), got)
 			if res.FinishReason != tc.finish {
 				t.Errorf("FinishReason = %q, want %q", res.FinishReason, tc.finish)
 			}
