@@ -256,17 +256,9 @@ func TestFinishReasons(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var c struct {
-			Choices []struct {
-				Message struct {
-					Content string `json:"content"`
-				} `json:"message"`
-				FinishReason string `json:"finish_reason"`
-			} `json:"choices"`
-		}
-		json.Unmarshal(res.Body, &c)
-		if res.FinishReason != tc.finish || c.Choices[0].FinishReason != tc.finish || c.Choices[0].Message.Content != tc.content {
-			t.Errorf("%s: finish %q/%q content %q, want %q %q", tc.body, res.FinishReason, c.Choices[0].FinishReason, c.Choices[0].Message.Content, tc.finish, tc.content)
+		ch := conformance.ParseCompletion(t, res.Body).Choices[0]
+		if res.FinishReason != tc.finish || ch.FinishReason == nil || *ch.FinishReason != tc.finish || ch.Message.Content == nil || *ch.Message.Content != tc.content {
+			t.Errorf("%s: finish %q, answer %s; want %q %q", tc.body, res.FinishReason, res.Body, tc.finish, tc.content)
 		}
 	}
 	for in, want := range map[string]string{"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length",

@@ -88,12 +88,8 @@ func FuzzTranslate(f *testing.F) {
 		if len(statuses) != 1 || statuses[0] != 200 {
 			t.Fatalf("upstream statuses %v", statuses)
 		}
-		var out struct {
-			Object  string `json:"object"`
-			Choices []any  `json:"choices"`
-		}
-		if err := json.Unmarshal(res.Body, &out); err != nil || out.Object != "chat.completion" || len(out.Choices) == 0 {
-			t.Fatalf("bad completion %s: %v", res.Body, err)
+		if c := conformance.ParseCompletion(t, res.Body); len(c.Choices) == 0 {
+			t.Fatalf("bad completion %s: no choices", res.Body)
 		}
 	})
 }

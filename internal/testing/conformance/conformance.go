@@ -1,7 +1,7 @@
 // Package conformance holds the adapter conformance suite and the test
 // helpers every adapter's tests share: canonical JSON and its golden-file
 // comparison (over package golden), a collecting Sink, and helpers to read
-// errors and chunks, and what an upstream was asked. The suite itself (conformance_test.go) runs one
+// errors, answers and chunks (as openaiwire's types), and what an upstream was asked. The suite itself (conformance_test.go) runs one
 // table of cases (unary, stream, include_usage, streamed tool arguments,
 // a cut mid-stream, 429 with Retry-After, 401, a parameter the provider
 // cannot honour) and one table of key shapes echoed by an upstream against
@@ -99,6 +99,20 @@ func AsError(t testing.TB, err error) *providers.Error {
 		t.Fatalf("error %T (%v) is not a *providers.Error", err, err)
 	}
 	return pe
+}
+
+// ParseCompletion decodes a chat.completion body, failing the test on
+// anything else.
+func ParseCompletion(t testing.TB, body []byte) openaiwire.ChatCompletion {
+	t.Helper()
+	var c openaiwire.ChatCompletion
+	if err := json.Unmarshal(body, &c); err != nil {
+		t.Fatalf("the answer is not JSON: %v\n%s", err, body)
+	}
+	if c.Object != openaiwire.ObjectCompletion {
+		t.Fatalf("the answer's object = %q\n%s", c.Object, body)
+	}
+	return c
 }
 
 // ParseChunks decodes chat.completion.chunk payloads, failing the test on
