@@ -22,6 +22,7 @@ import (
 	"github.com/tiergate/tiergate/internal/procmem"
 	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
 	"github.com/tiergate/tiergate/internal/testing/freeport"
+	"github.com/tiergate/tiergate/internal/testing/proc"
 )
 
 // build compiles the gateway once per test binary run.
@@ -44,15 +45,10 @@ func freeAddr(t *testing.T) string {
 }
 
 func waitUp(t *testing.T, addr string) {
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if r, err := http.Get("http://" + addr + "/healthz"); err == nil {
-			r.Body.Close()
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+	t.Helper()
+	if err := proc.Ready("http://"+addr+"/healthz", (<-chan error)(nil), 10*time.Second); err != nil {
+		t.Fatalf("gateway did not start: %v", err)
 	}
-	t.Fatal("gateway did not start")
 }
 
 // startGateway writes a config with the given server settings (YAML lines

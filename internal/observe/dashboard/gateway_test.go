@@ -3,6 +3,7 @@ package dashboard
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -99,23 +100,14 @@ models:
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	client := &http.Client{Timeout: 10 * time.Second}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := client.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
+	exited := proc.Wait(cmd)
+	if err := proc.Ready("http://"+addr+"/readyz", exited, 20*time.Second); err != nil {
+		if !errors.Is(err, proc.ErrExited) {
+			proc.Stop(cmd, exited, os.Kill, time.Second)
 		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("gateway not ready: %v\n%s", err, logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+		t.Fatalf("gateway not ready: %v\n%s", err, logs.String())
 	}
+	client := &http.Client{Timeout: 10 * time.Second}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	post := func(path, body string, key ...string) {
@@ -159,7 +151,7 @@ models:
 		cancel()
 		wg.Wait()
 		client.CloseIdleConnections()
-		proc.Stop(cmd, proc.Wait(cmd), os.Interrupt, 10*time.Second)
+		proc.Stop(cmd, exited, os.Interrupt, 10*time.Second)
 		oai.Close()
 		flaky.Close()
 		anth.Close()
