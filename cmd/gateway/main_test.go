@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,11 +36,11 @@ func build(t *testing.T) string {
 }
 
 func freeAddr(t *testing.T) string {
-	port, err := freeport.Loopback()
+	addr, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return "127.0.0.1:" + strconv.Itoa(port)
+	return addr
 }
 
 func waitUp(t *testing.T, addr string) {

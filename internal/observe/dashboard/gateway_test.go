@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -88,11 +87,10 @@ models:
 	tiersPath := filepath.Join(dir, "tiers.json")
 	os.WriteFile(tiersPath, []byte(`{"version":1,"generated_at":"2026-11-28T12:00:00Z","generator":"test","tiers":[
 		{"model":"gpt-4o","provider":"openai","upstream":"gpt-4o","tier":"fast","ttft_p50_ms":420,"output_tokens_per_s_p50":85,"requests":10,"measured_at":"2026-11-28T11:59:00Z"}]}`), 0o644)
-	port, err := freeport.Loopback()
+	addr, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
 	cmd := exec.Command(bin, "-config", cfgPath, "-addr", addr, "-tiers", tiersPath, "-log-level", "error")
 	cmd.Env = append(os.Environ(), "OPENAI_API_KEY=sk-oai", "FLAKY_API_KEY=sk-flaky", "ANTHROPIC_API_KEY=sk-ant", "TEAM_KEY="+team, "TIGHT_KEY="+tight)
 	var logs bytes.Buffer

@@ -24,7 +24,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -138,11 +137,11 @@ func Start(t testing.TB, o Options) *Server {
 	began := time.Now()
 	var host string
 	for attempt := 1; ; attempt++ {
-		port, err := freeport.Loopback()
+		addr, err := freeport.Addr()
 		if err != nil {
 			t.Fatalf("ollamatest: %v", err)
 		}
-		host = "127.0.0.1:" + strconv.Itoa(port)
+		host = addr
 		s.URL = "http://" + host
 		env := serverEnv(os.Environ(), host, models, home, o.Env)
 		p, err := startProcess(bin, dir, s.LogPath, env)

@@ -169,7 +169,7 @@ func Start(t testing.TB, c Config) *Server {
 }
 
 func start(t testing.TB, bin, dir, cfg string) (*Server, error) {
-	port, err := freeport.Loopback()
+	addr, err := freeport.Addr()
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +177,6 @@ func start(t testing.TB, bin, dir, cfg string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
 	cmd := exec.Command(bin,
 		"--config.file="+cfg,
 		"--storage.tsdb.path="+data,
