@@ -174,7 +174,7 @@ func run(ctx context.Context, args []string, e env) error {
 	targetKeyEnv := fs.String("target-key-env", "", "environment `variable` holding the -target API key (none by default)")
 	concurrency := fs.String("concurrency", "1", "closed-loop concurrency `levels`, comma-separated (e.g. 1,4,16); tiers come from 1")
 	rate := fs.String("rate", "", "open-loop arrival `rates` in requests/s, comma-separated; replaces the concurrency sweep unless -concurrency is given too")
-	arrival := fs.String("arrival", "poisson", "open-loop `arrivals`: constant or poisson (seeded by -seed)")
+	arrival := fs.String("arrival", "poisson", "open-loop `arrivals`: constant, poisson or gamma (with -burstiness; seeded by -seed)")
 	maxConc := fs.Int("max-concurrency", 0, "cap on in-flight requests for -rate (0: none)")
 	requests := fs.Int("requests", 10, "requests per step (with -duration alone: unbounded)")
 	duration := fs.Duration("duration", 0, "time per step; no request starts after it (e.g. 30s, 2m)")
@@ -197,6 +197,7 @@ func run(ctx context.Context, args []string, e env) error {
 	slo := fs.String("slo", "", "score each step's goodput against `bounds` such as ttft=800ms,itl=60ms,e2e=20s (itl: a request's mean gap between tokens)")
 	findMax := fs.Bool("find-max-rate", false, "after the steps, search each model's highest open-loop rate that keeps -slo for -slo-goal of requests (starts at the first -rate, else 1/s)")
 	sloGoal := fs.Float64("slo-goal", 0.9, "share of requests that must meet -slo for -find-max-rate")
+	wf := addWorkloadFlags(fs) // workload.go
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -264,6 +265,9 @@ func run(ctx context.Context, args []string, e env) error {
 		}
 		o.PromptsFile = *promptsFile
 	}
+	if err := applyWorkload(wf, &o, set, *promptsFile); err != nil {
+		return err
+	}
 
 	cfg, err := config.LoadFile(*cfgPath, configs.DefaultName, configs.Default(), e.getenv)
 	if err != nil {
@@ -279,6 +283,11 @@ func run(ctx context.Context, args []string, e env) error {
 	}
 	if err != nil {
 		return err
+	}
+	if wf.ignoreEOS && *target == "" {
+		if err := checkIgnoreEOS(cfg, targets); err != nil {
+			return err
+		}
 	}
 	switch *progress {
 	case "auto":
@@ -423,8 +432,8 @@ func parseSteps(conc, rates, arrival string, maxConc int, concSet bool) ([]bench
 		}
 	}
 	a := bench.Arrival(arrival)
-	if a != bench.Constant && a != bench.Poisson {
-		return nil, fmt.Errorf("-arrival %q: use constant or poisson", arrival)
+	if a != bench.Constant && a != bench.Poisson && a != bench.Gamma {
+		return nil, fmt.Errorf("-arrival %q: use constant, poisson or gamma (with -burstiness)", arrival)
 	}
 	if maxConc < 0 {
 		return nil, errors.New("-max-concurrency must not be negative")

@@ -203,7 +203,7 @@ func (d *Dataset) parse(line int, raw []byte) (Entry, error) {
 		}
 		var turns []shareGPTTurn
 		if err := json.Unmarshal(p.Conversations, &turns); err != nil {
-			e.Line = lineIn(line, raw, err)
+			e.Line = lineIn(line, raw, err, int64(bytes.Index(raw, p.Conversations)))
 			return e, fmt.Errorf(`"conversations" must be an array of {"from", "value"}: %s`, describe(err))
 		}
 		for i, t := range turns {
