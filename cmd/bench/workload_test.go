@@ -20,10 +20,10 @@ type emuBody struct {
 		Role    string `json:"role"`
 		Content string `json:"content"`
 	} `json:"messages"`
-	MaxTokens int   `json:"max_tokens"`
-	MinTokens int   `json:"min_tokens"`
-	IgnoreEOS bool  `json:"ignore_eos"`
-	Stream    bool  `json:"stream"`
+	MaxTokens int  `json:"max_tokens"`
+	MinTokens int  `json:"min_tokens"`
+	IgnoreEOS bool `json:"ignore_eos"`
+	Stream    bool `json:"stream"`
 }
 
 func emuBodies(t *testing.T, emu *openaiemu.Server) []emuBody {
