@@ -21,6 +21,9 @@
 //	bench -model llama3-8b -rate 0.5,1,2 -arrival poisson -duration 1m
 //	bench -target http://127.0.0.1:8080/v1 -model gpt-4o-mini   # through the gateway
 //	bench -model llama3-8b -prompts prompts.jsonl               # {"prompt": "..."} or {"messages": [...]} per line
+//	bench -model llama3-8b -dataset sharegpt.json -turns 3      # a ShareGPT or chat JSONL dataset, 3-turn conversations
+//	bench -model llama3-8b -trace trace.jsonl -trace-speed 2    # replay a trace at twice its recorded pace
+//	bench -model llama3-8b -rate 2 -burstiness 0.5 -input-len normal:512,128 -output-len uniform:64,256
 //
 // To bench a real local model on a machine with internet: install Ollama,
 // run `ollama pull llama3:8b`, then `bench -model llama3-8b` (the catalog
@@ -121,6 +124,8 @@ Usage: bench [flags]
   bench -model ollama/llama3:8b -requests 20 -max-tokens 256
   bench -model llama3-8b -rate 0.5,1,2 -arrival poisson -duration 1m
   bench -target http://127.0.0.1:8080/v1 -model gpt-4o-mini     through the gateway (or any OpenAI-compatible URL)
+  bench -model llama3-8b -dataset sharegpt.json -turns 3       a ShareGPT or chat JSONL dataset as 3-turn conversations
+  bench -model llama3-8b -trace trace.jsonl                     replay a JSONL trace at its recorded times
   bench overhead                               the gateway's own cost against a bare reverse proxy (see bench overhead -h)
 
 Providers are enabled from the environment as for the gateway (OPENAI_API_KEY,

@@ -38,10 +38,15 @@
 // before parsing the chunk, touches no lock, and each closed-loop worker
 // appends its records to its own slice.
 //
+// What is sent, and when, can come from a workload (Options.Workload, the
+// sub-package workload: datasets, drawn lengths, shared prefixes,
+// multi-turn conversations, traces; source.go is the seam).
+//
 // Outputs (tables, JSON, CSV, HTML) are in the sub-package report. This
-// package imports providers, config and tiers of tiergate (and
-// tiktoken-go with its embedded vocabularies, progressbar); it must not
-// import the gateway or the router, which it measures from outside.
+// package imports providers, config and tiers of tiergate and its
+// sub-package workload (and tiktoken-go with its embedded vocabularies,
+// progressbar); it must not import the gateway or the router, which it
+// measures from outside.
 package bench
 
 import (
