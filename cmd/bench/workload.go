@@ -168,6 +168,9 @@ func applyWorkload(w *workloadFlags, o *bench.Options, set map[string]bool, prom
 			return fmt.Errorf("-input-len %w", err)
 		}
 	default:
+		if o.PromptTokens <= 0 {
+			return errors.New("-prompt-tokens must be positive")
+		}
 		c.InputLen = workload.Fixed(o.PromptTokens)
 	}
 	if o.Workload, err = workload.New(c); err != nil {

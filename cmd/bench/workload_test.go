@@ -240,6 +240,9 @@ func TestTraceAndBurstiness(t *testing.T) {
 	if len(res.Runs) != 1 || res.Runs[0].Load() != "trace" || res.Runs[0].Requests.Succeeded != 3 {
 		t.Errorf("runs %d %+v", len(res.Runs), res.Runs)
 	}
+	if len(res.Settings.Rates) != 0 || res.Settings.Arrival != bench.Trace || res.Settings.PromptTokens != 0 {
+		t.Errorf("settings %+v: a trace step has no rate, its prompts no fixed length", res.Settings)
+	}
 	if w := res.Settings.Workload; w == nil || w.Source != "trace" || w.TraceSpeed != 2 || w.Conversations != 3 || w.TraceSpanS != 0.03 {
 		t.Errorf("workload %+v", w)
 	}

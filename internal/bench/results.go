@@ -100,14 +100,16 @@ func settingsOf(o *Options) Settings {
 	if s.Confidence == 0 {
 		s.Confidence = 0.95
 	}
-	if len(o.Prompts) == 0 {
+	if len(o.Prompts) == 0 && o.Workload == nil {
 		s.PromptTokens = o.PromptTokens
 	}
 	for _, st := range o.Steps {
 		if st.Concurrency > 0 {
 			s.Concurrency = append(s.Concurrency, st.Concurrency)
 		} else {
-			s.Rates = append(s.Rates, st.Rate)
+			if st.Arrival != Trace { // a trace's step has no rate
+				s.Rates = append(s.Rates, st.Rate)
+			}
 			s.Arrival, s.MaxConcurrency = st.Arrival, st.MaxConcurrency
 		}
 	}

@@ -110,6 +110,7 @@ func (c *cursor) done(r *Record) {
 	case c.s == nil:
 	case r.OK:
 		c.s.Answer(r.answer)
+		r.answer = "" // the session holds it now
 	default:
 		c.s = nil
 	}
