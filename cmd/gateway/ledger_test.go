@@ -4,8 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -38,15 +36,7 @@ func TestSIGKILLKeepsSettledRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
-	cfg := filepath.Join(dir, "c.yaml")
-	os.WriteFile(cfg, []byte("server:\n  data_dir: "+filepath.Join(dir, "data")+"\nproviders:\n  openai:\n    type: openai\n    base_url: "+emu.URL+
-		"\n    api_key_env: OPENAI_API_KEY\nmodels:\n  - {id: m, provider: openai, upstream: m, openness: proprietary, deployment: saas, tasks: [chat], price: {input: 1, output: 2}}\n"), 0o644)
-	addr := freeAddr(t)
-	cmd := exec.Command(bin, "-config", cfg, "-addr", addr)
-	cmd.Env = append(os.Environ(), "OPENAI_API_KEY=k")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, addr, _ := startGateway(t, bin, "  data_dir: "+filepath.Join(dir, "data")+"\n", emu.URL)
 	killed := false
 	defer func() {
 		if !killed {

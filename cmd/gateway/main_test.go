@@ -20,6 +20,8 @@ import (
 
 	"github.com/tiergate/tiergate/internal/procmem"
 	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
+	"github.com/tiergate/tiergate/internal/testing/freeport"
+	"github.com/tiergate/tiergate/internal/testing/proc"
 )
 
 // build compiles the gateway once per test binary run.
@@ -34,35 +36,30 @@ func build(t *testing.T) string {
 }
 
 func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 func waitUp(t *testing.T, addr string) {
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if r, err := http.Get("http://" + addr + "/healthz"); err == nil {
-			r.Body.Close()
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+	t.Helper()
+	if err := proc.Ready("http://"+addr+"/healthz", (<-chan error)(nil), 10*time.Second); err != nil {
+		t.Fatalf("gateway did not start: %v", err)
 	}
-	t.Fatal("gateway did not start")
 }
 
 // startGateway writes a config with the given server settings (YAML lines
-// under "server:") and one OpenAI model m served by upstream, and starts
-// the binary on a free address. It returns the process (started, perhaps
+// under "server:") and one OpenAI model m served by upstream (with the
+// key "k", priced 1 and 2 USD per million input and output tokens), and
+// starts the binary on a free address. It returns the process (started, perhaps
 // not yet listening), its address and its log.
 func startGateway(t *testing.T, bin, server, upstream string) (*exec.Cmd, string, *strings.Builder) {
 	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "c.yaml")
 	os.WriteFile(cfg, []byte("server:\n"+server+"providers:\n  openai:\n    type: openai\n    base_url: "+upstream+"\n    api_key_env: OPENAI_API_KEY\n"+
-		"models:\n  - {id: m, provider: openai, upstream: m, openness: proprietary, deployment: saas, tasks: [chat]}\n"), 0o644)
+		"models:\n  - {id: m, provider: openai, upstream: m, openness: proprietary, deployment: saas, tasks: [chat], price: {input: 1, output: 2}}\n"), 0o644)
 	addr := freeAddr(t)
 	cmd := exec.Command(bin, "-config", cfg, "-addr", addr)
 	cmd.Env = append(os.Environ(), "OPENAI_API_KEY=k")

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,37 +15,6 @@ import (
 	"github.com/tiergate/tiergate/internal/providers"
 	"github.com/tiergate/tiergate/internal/testing/golden"
 )
-
-func indent(t *testing.T, b []byte) []byte {
-	t.Helper()
-	var out bytes.Buffer
-	if err := json.Indent(&out, b, "", "  "); err != nil {
-		t.Fatalf("not JSON: %v: %s", err, b)
-	}
-	return append(out.Bytes(), '\n')
-}
-
-// inputs lists testdata/dir's files ending in ext, without it.
-func inputs(t *testing.T, dir, ext string) []string {
-	t.Helper()
-	names, err := filepath.Glob(filepath.Join("testdata", dir, "*"+ext))
-	if err != nil || len(names) == 0 {
-		t.Fatalf("no testdata/%s/*%s: %v", dir, ext, err)
-	}
-	for i, n := range names {
-		names[i] = strings.TrimSuffix(filepath.Base(n), ext)
-	}
-	return names
-}
-
-func read(t *testing.T, parts ...string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(append([]string{"testdata"}, parts...)...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // resolve stands in for the gateway's model resolution.
 func resolve(name string) string {
@@ -62,25 +30,20 @@ func resolve(name string) string {
 // chat completion requests the gateway routes (testdata/requests/*.chat.json).
 func TestToChat(t *testing.T) {
 	api := New(Options{Model: resolve})
-	for _, name := range inputs(t, "requests", ".json") {
-		if strings.HasSuffix(name, ".chat") {
-			continue
+	golden.Each(t, "requests", ".json", func(t *testing.T, in []byte, stem string) {
+		out, err := api.ToChat(in)
+		if err != nil {
+			t.Fatal(err)
 		}
-		t.Run(name, func(t *testing.T) {
-			out, err := api.ToChat(read(t, "requests", name+".json"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			info, err := openaiwire.ParseChat(out)
-			if err != nil {
-				t.Fatalf("the gateway cannot read the translation: %v", err)
-			}
-			if info.Stream && !info.IncludeUsage {
-				t.Error("a stream does not ask for the usage chunk")
-			}
-			golden.File(t, filepath.Join("requests", name+".chat.json"), indent(t, out))
-		})
-	}
+		info, err := openaiwire.ParseChat(out)
+		if err != nil {
+			t.Fatalf("the gateway cannot read the translation: %v", err)
+		}
+		if info.Stream && !info.IncludeUsage {
+			t.Error("a stream does not ask for the usage chunk")
+		}
+		golden.JSON(t, stem+".chat.json", out)
+	})
 }
 
 func TestToChatRefuses(t *testing.T) {
@@ -129,18 +92,13 @@ func TestToChatRefuses(t *testing.T) {
 // tool calls, reasoning cut by max tokens) as Messages.
 func TestCompletion(t *testing.T) {
 	api := New(Options{})
-	for _, name := range inputs(t, "completions", ".json") {
-		if strings.HasSuffix(name, ".message") {
-			continue
+	golden.Each(t, "completions", ".json", func(t *testing.T, in []byte, stem string) {
+		out, err := api.Completion(in)
+		if err != nil {
+			t.Fatal(err)
 		}
-		t.Run(name, func(t *testing.T) {
-			out, err := api.Completion(read(t, "completions", name+".json"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			golden.File(t, filepath.Join("completions", name+".message.json"), indent(t, out))
-		})
-	}
+		golden.JSON(t, stem+".message.json", out)
+	})
 	if _, err := api.Completion([]byte(`{"choices":[]}`)); err == nil {
 		t.Error("a completion without choices was translated")
 	}
@@ -150,22 +108,20 @@ func TestCompletion(t *testing.T) {
 // then text) as Anthropic's event stream, with its event: lines.
 func TestStream(t *testing.T) {
 	api := New(Options{})
-	for _, name := range inputs(t, "streams", ".chunks") {
-		t.Run(name, func(t *testing.T) {
-			st := api.Stream()
-			var out []byte
-			sc := bufio.NewScanner(bytes.NewReader(read(t, "streams", name+".chunks")))
-			for sc.Scan() {
-				var err error
-				if out, err = st.Chunk(out, sc.Bytes()); err != nil {
-					t.Fatal(err)
-				}
+	golden.Each(t, "streams", ".chunks", func(t *testing.T, in []byte, stem string) {
+		st := api.Stream()
+		var out []byte
+		sc := bufio.NewScanner(bytes.NewReader(in))
+		for sc.Scan() {
+			var err error
+			if out, err = st.Chunk(out, sc.Bytes()); err != nil {
+				t.Fatal(err)
 			}
-			out = st.End(out)
-			checkEvents(t, out)
-			golden.File(t, filepath.Join("streams", name+".sse"), out)
-		})
-	}
+		}
+		out = st.End(out)
+		checkEvents(t, out)
+		golden.File(t, stem+".sse", out)
+	})
 	t.Run("a broken stream ends with an error event", func(t *testing.T) {
 		st := api.Stream()
 		out, _ := st.Chunk(nil, []byte(`{"id":"x","model":"m","choices":[{"index":0,"delta":{"content":"Hi"}}]}`))
@@ -257,12 +213,7 @@ func TestForward(t *testing.T) {
 // FuzzToChat: no request makes the translation panic, and whatever it
 // accepts the gateway can read.
 func FuzzToChat(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "requests", "*.json"))
-	for _, n := range files {
-		if b, err := os.ReadFile(n); err == nil && !strings.HasSuffix(n, ".chat.json") {
-			f.Add(b)
-		}
-	}
+	golden.Seed(f, "requests", ".json")
 	f.Add([]byte(`{"model":"m","max_tokens":1,"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":[{"type":"image","source":{"type":"url","url":"u"}}]}]}]}`))
 	api := New(Options{})
 	f.Fuzz(func(t *testing.T, body []byte) {

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,44 +12,11 @@ import (
 	"github.com/tiergate/tiergate/internal/testing/golden"
 )
 
-// goldenJSON compares got (indented when it is JSON) with testdata/name
-// (see golden.File).
-func goldenJSON(t *testing.T, name string, got []byte) {
-	t.Helper()
-	if json.Valid(got) {
-		var b bytes.Buffer
-		json.Indent(&b, got, "", "  ")
-		b.WriteByte('\n')
-		got = b.Bytes()
-	}
-	golden.File(t, name, got)
-}
-
-// eachFile runs test on each file testdata/dir/*suffix, in a subtest
-// named after it, given its bytes and its path below testdata without
-// suffix.
-func eachFile(t *testing.T, dir, suffix string, test func(t *testing.T, in []byte, stem string)) {
-	t.Helper()
-	files, _ := filepath.Glob(filepath.Join("testdata", dir, "*"+suffix))
-	if len(files) == 0 {
-		t.Fatalf("no *%s files in testdata/%s", suffix, dir)
-	}
-	for _, f := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(f), suffix), func(t *testing.T) {
-			in, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			test(t, in, filepath.Join(dir, strings.TrimSuffix(filepath.Base(f), suffix)))
-		})
-	}
-}
-
 // TestToChat translates the requests of OpenAI's Responses documentation
 // (testdata/request/*.json) into chat bodies (*.chat.golden), each of
 // which the gateway's own chat parser must accept.
 func TestToChat(t *testing.T) {
-	eachFile(t, "request", ".json", func(t *testing.T, in []byte, stem string) {
+	golden.Each(t, "request", ".json", func(t *testing.T, in []byte, stem string) {
 		out, err := New().ToChat(in)
 		if err != nil {
 			t.Fatal(err)
@@ -65,7 +30,7 @@ func TestToChat(t *testing.T) {
 		if info.Model != req.Model || info.Stream != (req.Stream != nil && *req.Stream) || info.Stream != info.IncludeUsage {
 			t.Errorf("model %q stream %v include_usage %v, from %s", info.Model, info.Stream, info.IncludeUsage, in)
 		}
-		goldenJSON(t, stem+".chat.golden", out)
+		golden.JSON(t, stem+".chat.golden", out)
 	})
 }
 
@@ -118,12 +83,12 @@ func TestToChatRefuses(t *testing.T) {
 // TestCompletion turns chat.completion bodies (testdata/completion) into
 // Response objects.
 func TestCompletion(t *testing.T) {
-	eachFile(t, "completion", ".chat.json", func(t *testing.T, in []byte, stem string) {
+	golden.Each(t, "completion", ".chat.json", func(t *testing.T, in []byte, stem string) {
 		out, err := New().Completion(in)
 		if err != nil {
 			t.Fatal(err)
 		}
-		goldenJSON(t, stem+".response.golden", out)
+		golden.JSON(t, stem+".response.golden", out)
 	})
 	t.Run("not JSON", func(t *testing.T) {
 		if _, err := New().Completion([]byte("<html>")); err == nil {
@@ -138,7 +103,7 @@ func TestCompletion(t *testing.T) {
 // each event's "event:" line names its type, and the last event holds
 // the whole response.
 func TestStream(t *testing.T) {
-	eachFile(t, "stream", ".chunks", func(t *testing.T, in []byte, stem string) {
+	golden.Each(t, "stream", ".chunks", func(t *testing.T, in []byte, stem string) {
 		s := New().Stream()
 		var out []byte
 		for _, line := range bytes.Split(bytes.TrimSpace(in), []byte("\n")) {
@@ -149,7 +114,7 @@ func TestStream(t *testing.T) {
 		}
 		out = s.End(out)
 		checkEvents(t, out)
-		goldenJSON(t, stem+".events.golden", out)
+		golden.File(t, stem+".events.golden", out)
 	})
 	t.Run("a broken stream ends failed, with an error event", func(t *testing.T) {
 		s := New().Stream()
@@ -219,11 +184,7 @@ func TestError(t *testing.T) {
 // FuzzToChat: any body is translated or refused with a 400, never a
 // panic, and every translation is a chat body the gateway accepts.
 func FuzzToChat(f *testing.F) {
-	files, _ := filepath.Glob("testdata/request/*.json")
-	for _, p := range files {
-		b, _ := os.ReadFile(p)
-		f.Add(b)
-	}
+	golden.Seed(f, "request", ".json")
 	f.Add([]byte(`{"model":"m","input":[{"role":"user","content":[{"type":"input_file","file_data":"data:application/pdf;base64,AA==","filename":"a.pdf"}]}]}`))
 	f.Add([]byte(`{"input":[{"type":"function_call_output","call_id":"c","output":[{"type":"input_image"}]}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {

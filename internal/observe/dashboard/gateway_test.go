@@ -3,8 +3,8 @@ package dashboard
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +18,7 @@ import (
 	"github.com/tiergate/tiergate/internal/testing/emulators/anthropicemu"
 	"github.com/tiergate/tiergate/internal/testing/emulators/ollamaemu"
 	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
+	"github.com/tiergate/tiergate/internal/testing/freeport"
 	"github.com/tiergate/tiergate/internal/testing/proc"
 	"github.com/tiergate/tiergate/internal/testing/promtest"
 )
@@ -86,12 +87,10 @@ models:
 	tiersPath := filepath.Join(dir, "tiers.json")
 	os.WriteFile(tiersPath, []byte(`{"version":1,"generated_at":"2026-11-28T12:00:00Z","generator":"test","tiers":[
 		{"model":"gpt-4o","provider":"openai","upstream":"gpt-4o","tier":"fast","ttft_p50_ms":420,"output_tokens_per_s_p50":85,"requests":10,"measured_at":"2026-11-28T11:59:00Z"}]}`), 0o644)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
 	cmd := exec.Command(bin, "-config", cfgPath, "-addr", addr, "-tiers", tiersPath, "-log-level", "error")
 	cmd.Env = append(os.Environ(), "OPENAI_API_KEY=sk-oai", "FLAKY_API_KEY=sk-flaky", "ANTHROPIC_API_KEY=sk-ant", "TEAM_KEY="+team, "TIGHT_KEY="+tight)
 	var logs bytes.Buffer
@@ -99,23 +98,14 @@ models:
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	client := &http.Client{Timeout: 10 * time.Second}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := client.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
+	exited := proc.Wait(cmd)
+	if err := proc.Ready("http://"+addr+"/readyz", exited, 20*time.Second); err != nil {
+		if !errors.Is(err, proc.ErrExited) {
+			proc.Stop(cmd, exited, os.Kill, time.Second)
 		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("gateway not ready: %v\n%s", err, logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+		t.Fatalf("gateway not ready: %v\n%s", err, logs.String())
 	}
+	client := &http.Client{Timeout: 10 * time.Second}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	post := func(path, body string, key ...string) {
@@ -159,7 +149,7 @@ models:
 		cancel()
 		wg.Wait()
 		client.CloseIdleConnections()
-		proc.Stop(cmd, proc.Wait(cmd), os.Interrupt, 10*time.Second)
+		proc.Stop(cmd, exited, os.Interrupt, 10*time.Second)
 		oai.Close()
 		flaky.Close()
 		anth.Close()

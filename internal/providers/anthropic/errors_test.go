@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"github.com/tiergate/tiergate/internal/providers"
 	"github.com/tiergate/tiergate/internal/testing/conformance"
 	"github.com/tiergate/tiergate/internal/testing/emulators/anthropicemu"
+	"github.com/tiergate/tiergate/internal/testing/golden"
 )
 
 func sdkStop(s string) sdk.StopReason { return sdk.StopReason(s) }
@@ -296,10 +296,7 @@ func TestNewDefaults(t *testing.T) {
 // TestStreamEndsWithoutStop: a response that ends cleanly (no transport
 // error) but without message_stop is still a broken stream.
 func TestStreamEndsWithoutStop(t *testing.T) {
-	full, err := os.ReadFile(filepath.Join("testdata", "fixtures", "stream_text.sse"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	full := golden.Read(t, filepath.Join("fixtures", "stream_text.sse"))
 	cut := full[:bytes.Index(full, []byte("event: message_stop"))]
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
@@ -308,7 +305,7 @@ func TestStreamEndsWithoutStop(t *testing.T) {
 	t.Cleanup(srv.Close)
 	p := newTestProvider(t, srv.URL, nil)
 	var sink conformance.Collect
-	_, err = p.Chat(context.Background(), &providers.ChatRequest{Model: "m", Body: []byte(hello), Stream: true, IncludeUsage: true}, &sink)
+	_, err := p.Chat(context.Background(), &providers.ChatRequest{Model: "m", Body: []byte(hello), Stream: true, IncludeUsage: true}, &sink)
 	pe := asProviderError(t, err)
 	if pe.Status != 502 || !pe.Retryable || !strings.Contains(pe.Message, "before message_stop") {
 		t.Errorf("got %+v", pe)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,15 +13,13 @@ import (
 	"github.com/tiergate/tiergate/internal/providers"
 	"github.com/tiergate/tiergate/internal/testing/conformance"
 	"github.com/tiergate/tiergate/internal/testing/emulators/anthropicemu"
+	"github.com/tiergate/tiergate/internal/testing/golden"
 )
 
 // replay serves a fixture as POST /v1/messages answers it.
 func replay(t *testing.T, fixture string) *httptest.Server {
 	t.Helper()
-	body, err := os.ReadFile(filepath.Join("testdata", "fixtures", fixture))
-	if err != nil {
-		t.Fatal(err)
-	}
+	body := golden.Read(t, filepath.Join("fixtures", fixture))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/v1/messages" {
 			http.NotFound(w, r)
@@ -84,7 +81,7 @@ func TestResponseGolden(t *testing.T) {
 				}
 				got = conformance.Canonical(t, res.Body)
 			}
-			conformance.Golden(t, filepath.Join("golden", tc.golden), got)
+			golden.File(t, filepath.Join("golden", tc.golden), got)
 			if res.FinishReason != tc.finish {
 				t.Errorf("FinishReason = %q, want %q", res.FinishReason, tc.finish)
 			}
@@ -259,17 +256,9 @@ func TestFinishReasons(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var c struct {
-			Choices []struct {
-				Message struct {
-					Content string `json:"content"`
-				} `json:"message"`
-				FinishReason string `json:"finish_reason"`
-			} `json:"choices"`
-		}
-		json.Unmarshal(res.Body, &c)
-		if res.FinishReason != tc.finish || c.Choices[0].FinishReason != tc.finish || c.Choices[0].Message.Content != tc.content {
-			t.Errorf("%s: finish %q/%q content %q, want %q %q", tc.body, res.FinishReason, c.Choices[0].FinishReason, c.Choices[0].Message.Content, tc.finish, tc.content)
+		ch := conformance.ParseCompletion(t, res.Body).Choices[0]
+		if res.FinishReason != tc.finish || ch.FinishReason == nil || *ch.FinishReason != tc.finish || ch.Message.Content == nil || *ch.Message.Content != tc.content {
+			t.Errorf("%s: finish %q, answer %s; want %q %q", tc.body, res.FinishReason, res.Body, tc.finish, tc.content)
 		}
 	}
 	for in, want := range map[string]string{"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length",

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/tiergate/tiergate/internal/providers"
 	"github.com/tiergate/tiergate/internal/testing/conformance"
 	"github.com/tiergate/tiergate/internal/testing/emulators/anthropicemu"
+	"github.com/tiergate/tiergate/internal/testing/golden"
 )
 
 // TestRequestGolden sends OpenAI requests through the adapter to the
@@ -34,10 +34,7 @@ func TestRequestGolden(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			body, err := os.ReadFile(filepath.Join("testdata", "requests", tc.name+".json"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			body := golden.Read(t, filepath.Join("requests", tc.name+".json"))
 			emu := newEmu(t, anthropicemu.Options{})
 			p := newTestProvider(t, emu.URL, func(o *providers.Options) {
 				if tc.legacy {
@@ -45,7 +42,7 @@ func TestRequestGolden(t *testing.T) {
 				}
 			})
 			var sink conformance.Collect
-			_, err = p.Chat(context.Background(), &providers.ChatRequest{Model: "claude-sonnet-4-6", Body: body, Stream: tc.stream}, &sink)
+			_, err := p.Chat(context.Background(), &providers.ChatRequest{Model: "claude-sonnet-4-6", Body: body, Stream: tc.stream}, &sink)
 			if err != nil {
 				t.Fatalf("Chat: %v", err)
 			}
@@ -63,7 +60,7 @@ func TestRequestGolden(t *testing.T) {
 			if got := r.Header.Get("anthropic-version"); got != wantVersion {
 				t.Errorf("anthropic-version = %q, want %q", got, wantVersion)
 			}
-			conformance.Golden(t, filepath.Join("requests", tc.name+".wire.json"), conformance.Canonical(t, r.Body))
+			conformance.GoldenJSON(t, filepath.Join("requests", tc.name+".wire.json"), r.Body)
 		})
 	}
 }
@@ -376,17 +373,7 @@ func checkWire(t *testing.T, raw []byte) {
 // FuzzTranslate: any body either translates to a request the API accepts
 // or is refused with a 400 in OpenAI's terms; it never panics.
 func FuzzTranslate(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "requests", "*.json"))
-	for _, name := range files {
-		if strings.HasSuffix(name, ".wire.json") {
-			continue
-		}
-		b, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	golden.Seed(f, "requests", ".json")
 	f.Add([]byte(`{"messages":[{"role":"assistant","content":null,"tool_calls":[{"id":"a","function":{"name":"f","arguments":""}}]},{"role":"tool","tool_call_id":"a","content":null}]}`))
 	f.Add([]byte(`{"messages":[{"role":"user","content":[{"type":"text","text":""},{"type":"image_url","image_url":{"url":"data:image/gif;base64,R0lG"}}]}],"stop":[""],"tools":[{"function":{"name":"x","parameters":null}}],"parallel_tool_calls":false}`))
 	f.Add([]byte(`null`))
@@ -411,13 +398,12 @@ func FuzzTranslate(f *testing.F) {
 // body with a model given, so that the check itself is exercised on
 // accepted requests.
 func TestSeedsTranslate(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "requests", "*.json"))
 	n := 0
-	for _, name := range files {
-		if strings.HasSuffix(name, ".wire.json") || strings.Contains(name, "legacy") {
+	for _, name := range golden.Inputs(t, "requests", ".json") {
+		if strings.Contains(name, "legacy") {
 			continue
 		}
-		b, _ := os.ReadFile(name)
+		b := golden.Read(t, name+".json")
 		params, perr := translate(b, "claude-sonnet-4-6", 4096, false)
 		if perr != nil {
 			t.Fatalf("%s: %v", name, perr)

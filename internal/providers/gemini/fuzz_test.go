@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +11,7 @@ import (
 	"github.com/tiergate/tiergate/internal/providers"
 	"github.com/tiergate/tiergate/internal/testing/conformance"
 	"github.com/tiergate/tiergate/internal/testing/emulators/geminiemu"
+	"github.com/tiergate/tiergate/internal/testing/golden"
 )
 
 // statusRecorder is a transport that remembers the statuses the upstream
@@ -42,12 +41,7 @@ func (s *statusRecorder) take() []int {
 }
 
 func addRequestSeeds(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "requests", "*.json"))
-	for _, file := range files {
-		if b, err := os.ReadFile(file); err == nil {
-			f.Add(b)
-		}
-	}
+	golden.Seed(f, "requests", ".json")
 	for _, s := range []string{
 		hiBody,
 		`{"messages":[{"role":"user","content":[{"type":"text","text":""}]}]}`,
@@ -94,12 +88,8 @@ func FuzzTranslate(f *testing.F) {
 		if len(statuses) != 1 || statuses[0] != 200 {
 			t.Fatalf("upstream statuses %v", statuses)
 		}
-		var out struct {
-			Object  string `json:"object"`
-			Choices []any  `json:"choices"`
-		}
-		if err := json.Unmarshal(res.Body, &out); err != nil || out.Object != "chat.completion" || len(out.Choices) == 0 {
-			t.Fatalf("bad completion %s: %v", res.Body, err)
+		if c := conformance.ParseCompletion(t, res.Body); len(c.Choices) == 0 {
+			t.Fatalf("bad completion %s: no choices", res.Body)
 		}
 	})
 }

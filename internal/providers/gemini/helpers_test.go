@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -16,6 +15,7 @@ import (
 	"github.com/tiergate/tiergate/internal/providers"
 	"github.com/tiergate/tiergate/internal/testing/conformance"
 	"github.com/tiergate/tiergate/internal/testing/emulators/geminiemu"
+	"github.com/tiergate/tiergate/internal/testing/golden"
 	"github.com/tiergate/tiergate/internal/testing/leak"
 )
 
@@ -100,10 +100,7 @@ type fixture struct {
 
 func loadFixture(t testing.TB, name string) fixture {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "fixtures", name))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := golden.Read(t, filepath.Join("fixtures", name))
 	var f fixture
 	if err := json.Unmarshal(b, &f); err != nil {
 		t.Fatalf("%s: %v", name, err)

@@ -114,40 +114,17 @@ func TestUsageMapping(t *testing.T) {
 	if res.Usage == nil || *res.Usage != want {
 		t.Errorf("Usage = %+v, want %+v", res.Usage, want)
 	}
-	var got struct {
-		ID      string `json:"id"`
-		Model   string `json:"model"`
-		Choices []struct {
-			Message struct {
-				Content          string `json:"content"`
-				ReasoningContent string `json:"reasoning_content"`
-			} `json:"message"`
-		} `json:"choices"`
-		Usage struct {
-			PromptTokens        int `json:"prompt_tokens"`
-			CompletionTokens    int `json:"completion_tokens"`
-			TotalTokens         int `json:"total_tokens"`
-			PromptTokensDetails struct {
-				CachedTokens int `json:"cached_tokens"`
-			} `json:"prompt_tokens_details"`
-			CompletionTokensDetails struct {
-				ReasoningTokens int `json:"reasoning_tokens"`
-			} `json:"completion_tokens_details"`
-		} `json:"usage"`
-	}
-	if err := json.Unmarshal(res.Body, &got); err != nil {
-		t.Fatal(err)
-	}
+	got := conformance.ParseCompletion(t, res.Body)
 	if got.ID != "chatcmpl-abc123" || got.Model != "gemini-2.5-pro" {
 		t.Errorf("id/model = %q/%q", got.ID, got.Model)
 	}
-	if got.Choices[0].Message.Content != "42" || got.Choices[0].Message.ReasoningContent != "Let me think." {
-		t.Errorf("message = %+v: thoughts must go to reasoning_content, not content", got.Choices[0].Message)
+	if m := got.Choices[0].Message; m.Content == nil || *m.Content != "42" || m.ReasoningContent != "Let me think." {
+		t.Errorf("answer %s: thoughts must go to reasoning_content, not content", res.Body)
 	}
 	u := got.Usage
-	if u.PromptTokens != 105 || u.CompletionTokens != 50 || u.TotalTokens != 155 ||
-		u.PromptTokensDetails.CachedTokens != 60 || u.CompletionTokensDetails.ReasoningTokens != 30 {
-		t.Errorf("usage JSON = %+v", u)
+	if u == nil || u.PromptTokens != 105 || u.CompletionTokens != 50 || u.TotalTokens != 155 || u.PromptTokensDetails == nil ||
+		u.PromptTokensDetails.CachedTokens != 60 || u.CompletionTokensDetails == nil || u.CompletionTokensDetails.ReasoningTokens != 30 {
+		t.Errorf("usage JSON = %s", res.Body)
 	}
 }
 
@@ -214,18 +191,9 @@ func TestEmulatorMaxTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got struct {
-		Choices []struct {
-			Message struct {
-				Content string `json:"content"`
-			} `json:"message"`
-		} `json:"choices"`
-	}
-	if err := json.Unmarshal(res.Body, &got); err != nil {
-		t.Fatal(err)
-	}
-	if res.FinishReason != "length" || got.Choices[0].Message.Content != "Hello from the " {
-		t.Errorf("finish %q content %q", res.FinishReason, got.Choices[0].Message.Content)
+	m := conformance.ParseCompletion(t, res.Body).Choices[0].Message
+	if res.FinishReason != "length" || m.Content == nil || *m.Content != "Hello from the " {
+		t.Errorf("finish %q, answer %s", res.FinishReason, res.Body)
 	}
 	if res.Usage == nil || res.Usage.CompletionTokens != 3 || res.Usage.PromptTokens != 1 {
 		t.Errorf("usage = %+v", res.Usage)

@@ -3,7 +3,6 @@ package gemini
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"github.com/tiergate/tiergate/internal/providers"
 	"github.com/tiergate/tiergate/internal/testing/conformance"
 	"github.com/tiergate/tiergate/internal/testing/emulators/geminiemu"
+	"github.com/tiergate/tiergate/internal/testing/golden"
 )
 
 // TestRequestGolden sends each OpenAI request in testdata/requests through
@@ -18,54 +18,43 @@ import (
 // received with testdata/wire. The emulator validates like the real API,
 // so a passing case is also a request Gemini accepts.
 func TestRequestGolden(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "requests", "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no request cases: %v", err)
-	}
-	for _, f := range files {
-		name := strings.TrimSuffix(filepath.Base(f), ".json")
-		t.Run(name, func(t *testing.T) {
-			body, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
+	golden.Each(t, "requests", ".json", func(t *testing.T, body []byte, stem string) {
+		var head struct {
+			Stream        bool `json:"stream"`
+			StreamOptions struct {
+				IncludeUsage bool `json:"include_usage"`
+			} `json:"stream_options"`
+		}
+		if err := json.Unmarshal(body, &head); err != nil {
+			t.Fatal(err)
+		}
+		emu := newEmulator(t, geminiemu.Options{})
+		p := newProvider(t, emu.URL)
+		sink := &conformance.Collect{}
+		_, err := p.Chat(context.Background(), &providers.ChatRequest{Model: testModel, Body: body,
+			Stream: head.Stream, IncludeUsage: head.StreamOptions.IncludeUsage}, sink)
+		if err != nil {
+			t.Fatalf("Chat: %v", err)
+		}
+		r := conformance.OnlyRequest(t, emu.Requests())
+		wantPath := "/v1beta/models/" + testModel + ":generateContent"
+		if head.Stream {
+			wantPath = "/v1beta/models/" + testModel + ":streamGenerateContent"
+			if r.Query != "alt=sse" {
+				t.Errorf("stream query = %q, want alt=sse", r.Query)
 			}
-			var head struct {
-				Stream        bool `json:"stream"`
-				StreamOptions struct {
-					IncludeUsage bool `json:"include_usage"`
-				} `json:"stream_options"`
-			}
-			if err := json.Unmarshal(body, &head); err != nil {
-				t.Fatal(err)
-			}
-			emu := newEmulator(t, geminiemu.Options{})
-			p := newProvider(t, emu.URL)
-			sink := &conformance.Collect{}
-			_, err = p.Chat(context.Background(), &providers.ChatRequest{Model: testModel, Body: body,
-				Stream: head.Stream, IncludeUsage: head.StreamOptions.IncludeUsage}, sink)
-			if err != nil {
-				t.Fatalf("Chat: %v", err)
-			}
-			r := conformance.OnlyRequest(t, emu.Requests())
-			wantPath := "/v1beta/models/" + testModel + ":generateContent"
-			if head.Stream {
-				wantPath = "/v1beta/models/" + testModel + ":streamGenerateContent"
-				if r.Query != "alt=sse" {
-					t.Errorf("stream query = %q, want alt=sse", r.Query)
-				}
-			}
-			if r.Path != wantPath {
-				t.Errorf("path = %q, want %q", r.Path, wantPath)
-			}
-			if got := r.Header.Get("X-Goog-Api-Key"); got != testKey {
-				t.Errorf("x-goog-api-key = %q, want the configured key", got)
-			}
-			if strings.Contains(r.Query, testKey) {
-				t.Error("the key travelled in the URL")
-			}
-			conformance.GoldenJSON(t, filepath.Join("wire", name+".json"), r.Body)
-		})
-	}
+		}
+		if r.Path != wantPath {
+			t.Errorf("path = %q, want %q", r.Path, wantPath)
+		}
+		if got := r.Header.Get("X-Goog-Api-Key"); got != testKey {
+			t.Errorf("x-goog-api-key = %q, want the configured key", got)
+		}
+		if strings.Contains(r.Query, testKey) {
+			t.Error("the key travelled in the URL")
+		}
+		conformance.GoldenJSON(t, filepath.Join("wire", filepath.Base(stem)+".json"), r.Body)
+	})
 }
 
 // TestTranslateRejects covers requests Gemini cannot honour: each gets a

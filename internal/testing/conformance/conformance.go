@@ -1,7 +1,7 @@
 // Package conformance holds the adapter conformance suite and the test
-// helpers every adapter's tests share: the -update flag, golden-file
-// comparison, canonical JSON, a collecting Sink, and helpers to read
-// errors and chunks, and what an upstream was asked. The suite itself (conformance_test.go) runs one
+// helpers every adapter's tests share: canonical JSON and its golden-file
+// comparison (over package golden), a collecting Sink, and helpers to read
+// errors, answers and chunks (as openaiwire's types), and what an upstream was asked. The suite itself (conformance_test.go) runs one
 // table of cases (unary, stream, include_usage, streamed tool arguments,
 // a cut mid-stream, 429 with Retry-After, 401, a parameter the provider
 // cannot honour) and one table of key shapes echoed by an upstream against
@@ -16,8 +16,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 
@@ -26,20 +24,10 @@ import (
 	"github.com/tiergate/tiergate/internal/testing/golden"
 )
 
-// Update is the -update flag (see golden.Update).
-var Update = golden.Update
-
-// Golden compares got with testdata/name byte for byte, rewriting the file
-// under -update (see golden.File).
-func Golden(t testing.TB, name string, got []byte) {
-	t.Helper()
-	golden.File(t, name, got)
-}
-
-// GoldenJSON is Golden for JSON, compared in its Canonical form.
+// GoldenJSON is golden.File for JSON, compared in its Canonical form.
 func GoldenJSON(t testing.TB, name string, got []byte) {
 	t.Helper()
-	Golden(t, name, Canonical(t, got))
+	golden.File(t, name, Canonical(t, got))
 }
 
 // Canonical re-indents JSON with sorted keys, numbers as written and no
@@ -113,6 +101,20 @@ func AsError(t testing.TB, err error) *providers.Error {
 	return pe
 }
 
+// ParseCompletion decodes a chat.completion body, failing the test on
+// anything else.
+func ParseCompletion(t testing.TB, body []byte) openaiwire.ChatCompletion {
+	t.Helper()
+	var c openaiwire.ChatCompletion
+	if err := json.Unmarshal(body, &c); err != nil {
+		t.Fatalf("the answer is not JSON: %v\n%s", err, body)
+	}
+	if c.Object != openaiwire.ObjectCompletion {
+		t.Fatalf("the answer's object = %q\n%s", c.Object, body)
+	}
+	return c
+}
+
 // ParseChunks decodes chat.completion.chunk payloads, failing the test on
 // anything else.
 func ParseChunks(t testing.TB, raw [][]byte) []openaiwire.ChatCompletionChunk {
@@ -127,18 +129,6 @@ func ParseChunks(t testing.TB, raw [][]byte) []openaiwire.ChatCompletionChunk {
 		}
 	}
 	return out
-}
-
-// ReadJSON reads testdata/name into v.
-func ReadJSON(t testing.TB, name string, v any) {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
 }
 
 // Volatile replaces the values that change from run to run (ids,

@@ -220,20 +220,14 @@ func TestConformance(t *testing.T) {
 		check func(t *testing.T, a adapter, o outcome)
 	}{
 		{name: "unary", call: call{body: plainBody}, check: func(t *testing.T, a adapter, o outcome) {
-			var c struct {
-				Object  string `json:"object"`
-				Choices []struct {
-					Message struct {
-						Role    string  `json:"role"`
-						Content *string `json:"content"`
-					} `json:"message"`
-					FinishReason *string `json:"finish_reason"`
-				} `json:"choices"`
+			if o.Error != nil {
+				t.Fatalf("not a complete chat.completion: %+v", o.Error)
 			}
-			if o.Error != nil || json.Unmarshal(o.Body, &c) != nil || c.Object != "chat.completion" || len(c.Choices) != 1 ||
+			c := conformance.ParseCompletion(t, o.Body)
+			if len(c.Choices) != 1 ||
 				c.Choices[0].Message.Role != "assistant" || c.Choices[0].Message.Content == nil || *c.Choices[0].Message.Content == "" ||
 				c.Choices[0].FinishReason == nil || *c.Choices[0].FinishReason != "stop" || o.Usage == nil || o.Usage.TotalTokens == 0 {
-				t.Errorf("not a complete chat.completion: %+v %s", o.Error, o.Body)
+				t.Errorf("not a complete chat.completion: %s", o.Body)
 			}
 		}},
 		{name: "stream", call: call{body: withStream(plainBody), stream: true}, check: func(t *testing.T, a adapter, o outcome) {

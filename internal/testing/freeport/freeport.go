@@ -5,14 +5,14 @@ package freeport
 
 import "net"
 
-// Loopback returns a TCP port on 127.0.0.1 that was free a moment ago.
-// Another process can take it before the caller binds it, so callers
-// retry a failed start.
-func Loopback() (int, error) {
+// Addr returns a loopback address, 127.0.0.1:PORT, whose TCP port was
+// free a moment ago. Another process can take it before the caller binds
+// it, so callers retry a failed start.
+func Addr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, err
+		return "", err
 	}
 	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return ln.Addr().String(), nil
 }

@@ -20,17 +20,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tiergate/tiergate/internal/testing/freeport"
+	"github.com/tiergate/tiergate/internal/testing/proc"
 	"github.com/tiergate/tiergate/internal/testing/tinygguf"
 )
 
@@ -138,11 +137,11 @@ func Start(t testing.TB, o Options) *Server {
 	began := time.Now()
 	var host string
 	for attempt := 1; ; attempt++ {
-		port, err := freeport.Loopback()
+		addr, err := freeport.Addr()
 		if err != nil {
 			t.Fatalf("ollamatest: %v", err)
 		}
-		host = "127.0.0.1:" + strconv.Itoa(port)
+		host = addr
 		s.URL = "http://" + host
 		env := serverEnv(os.Environ(), host, models, home, o.Env)
 		p, err := startProcess(bin, dir, s.LogPath, env)
@@ -154,14 +153,14 @@ func Start(t testing.TB, o Options) *Server {
 				t.Errorf("ollamatest: stopping ollama serve: %v", err)
 			}
 		})
-		err = waitReady(s.URL, p.exited, o.StartTimeout)
+		err = proc.Ready(s.URL+"/api/version", p.exited, o.StartTimeout)
 		if err == nil {
 			break
 		}
-		if errors.Is(err, errExited) && attempt < 3 && strings.Contains(tailFile(s.LogPath, 20), "address already in use") {
+		if errors.Is(err, proc.ErrExited) && attempt < 3 && strings.Contains(tailFile(s.LogPath, 20), "address already in use") {
 			continue // lost a race for the port
 		}
-		if errors.Is(err, errExited) {
+		if errors.Is(err, proc.ErrExited) {
 			err = fmt.Errorf("%w: %v", err, p.waitErr)
 		}
 		t.Fatalf("ollamatest: ollama serve on %s: %v", host, err)
@@ -289,34 +288,6 @@ func serverEnv(base []string, host, models, home string, extra []string) []strin
 // display.
 var ansi = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
 
-var errExited = errors.New("exited before answering")
-
-// waitReady polls GET /api/version until it answers 200, the process
-// exits, or the timeout passes.
-func waitReady(url string, exited <-chan struct{}, timeout time.Duration) error {
-	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		resp, err := client.Get(url + "/api/version")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-exited:
-			return errExited
-		case <-deadline.C:
-			return fmt.Errorf("no answer within %v (last error: %v)", timeout, err)
-		case <-tick.C:
-		}
-	}
-}
-
 // process is a started `ollama serve`.
 type process struct {
 	cmd     *exec.Cmd
@@ -354,7 +325,7 @@ func (p *process) stop(grace time.Duration) error {
 	defer p.log.Close()
 	select {
 	case <-p.exited:
-		return nil // already gone; waitReady reported why
+		return nil // already gone; proc.Ready reported why
 	default:
 	}
 	if err := terminate(p.cmd); err != nil {

@@ -1,10 +1,15 @@
-// Package proc stops the server processes tests start (the gateway,
-// Prometheus): ask with a signal, wait a grace period, then kill. It is
-// the one copy of that helper the tests share; it is test infrastructure
-// and imports only the standard library.
+// Package proc waits for the server processes tests start (the gateway,
+// Prometheus, Ollama) to answer, and stops them: ask with a signal, wait
+// a grace period, then kill. It is the one copy of those helpers the
+// tests share; it is test infrastructure and imports only the standard
+// library.
 package proc
 
 import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"time"
@@ -28,5 +33,42 @@ func Stop(cmd *exec.Cmd, exited <-chan error, sig os.Signal, grace time.Duration
 	case <-time.After(grace):
 		_ = cmd.Process.Kill()
 		<-exited
+	}
+}
+
+// ErrExited is Ready's error when the process ended before it answered.
+var ErrExited = errors.New("exited before answering")
+
+// Ready polls GET url every 50 ms until it answers 200 OK. It fails with
+// ErrExited (wrapping the exit error, when exited carries one) when
+// exited delivers first: the process ended, and a result from Wait is
+// then consumed, so do not Stop it. A nil exited never delivers. It
+// fails with the last failure when timeout passes.
+func Ready[E any](url string, exited <-chan E, timeout time.Duration) error {
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		resp, err := client.Get(url)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("GET %s: %s", url, resp.Status)
+		}
+		select {
+		case v := <-exited:
+			if werr, ok := any(v).(error); ok && werr != nil {
+				return fmt.Errorf("%w: %v", ErrExited, werr)
+			}
+			return ErrExited
+		case <-deadline.C:
+			return fmt.Errorf("no answer within %v (last: %v)", timeout, err)
+		case <-tick.C:
+		}
 	}
 }

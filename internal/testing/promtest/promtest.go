@@ -169,7 +169,7 @@ func Start(t testing.TB, c Config) *Server {
 }
 
 func start(t testing.TB, bin, dir, cfg string) (*Server, error) {
-	port, err := freeport.Loopback()
+	addr, err := freeport.Addr()
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +177,6 @@ func start(t testing.TB, bin, dir, cfg string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
 	cmd := exec.Command(bin,
 		"--config.file="+cfg,
 		"--storage.tsdb.path="+data,
@@ -192,25 +191,11 @@ func start(t testing.TB, bin, dir, cfg string) (*Server, error) {
 	}
 	exited := proc.Wait(cmd)
 	stop := func() { proc.Stop(cmd, exited, syscall.SIGTERM, 10*time.Second) }
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case err := <-exited:
-			return nil, fmt.Errorf("prometheus exited: %v\n%s", err, s.log.String())
-		default:
-		}
-		if resp, err := s.client.Get(s.URL + "/-/ready"); err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
+	if err := proc.Ready(s.URL+"/-/ready", exited, 30*time.Second); err != nil {
+		if !errors.Is(err, proc.ErrExited) {
 			stop()
-			return nil, fmt.Errorf("prometheus at %s was not ready in 30s\n%s", addr, s.log.String())
 		}
-		time.Sleep(100 * time.Millisecond)
+		return nil, fmt.Errorf("prometheus at %s: %v\n%s", addr, err, s.log.String())
 	}
 	t.Cleanup(func() {
 		stop()

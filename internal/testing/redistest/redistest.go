@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -76,11 +75,11 @@ func Start(t testing.TB) *Server {
 	s := &Server{t: t, bin: Binary(t), dir: t.TempDir(), log: &syncbuf.Buffer{}}
 	var lastErr error
 	for range 5 {
-		port, err := freeport.Loopback()
+		addr, err := freeport.Addr()
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.Addr = "127.0.0.1:" + strconv.Itoa(port)
+		s.Addr = addr
 		s.URL = "redis://" + s.Addr + "/0"
 		if lastErr = s.start(); lastErr == nil {
 			t.Cleanup(func() {

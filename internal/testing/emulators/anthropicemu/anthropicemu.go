@@ -13,6 +13,7 @@
 package anthropicemu
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -459,7 +460,9 @@ func countText(raw json.RawMessage) int {
 }
 
 // words splits the reply into pieces that concatenate back to it: each
-// word with the space after it.
+// word with the spaces after it. Unlike emu.Words, a run of spaces stays
+// with its word, so that no piece is blank: each piece is a text delta,
+// counts as an output token and is matched against stop_sequences.
 func words(reply string) []string {
 	var out []string
 	for len(reply) > 0 {
@@ -511,24 +514,13 @@ func makePlan(req *messageRequest, o Options, seq int) *plan {
 			p.toolName = req.ToolChoice.Name
 		}
 		p.toolID = fmt.Sprintf("toolu_emu%017d", seq)
-		p.toolArgs = o.ToolArgs
-		if p.toolArgs == "" {
-			p.toolArgs = DefaultToolArgs
-		}
-		for a := p.toolArgs; len(a) > 0; {
-			n := min(ToolArgPiece, len(a))
-			p.argPieces = append(p.argPieces, a[:n])
-			a = a[n:]
-		}
+		p.toolArgs = cmp.Or(o.ToolArgs, DefaultToolArgs)
+		p.argPieces = emu.Pieces(p.toolArgs, ToolArgPiece)
 		p.stop = "tool_use"
 		p.outputCount = len(p.argPieces)
 		return p
 	}
-	reply := o.Reply
-	if reply == "" {
-		reply = DefaultReply
-	}
-	for _, w := range words(reply) {
+	for _, w := range words(cmp.Or(o.Reply, DefaultReply)) {
 		if int64(len(p.text)) >= *req.MaxTokens {
 			p.stop = "max_tokens"
 			break

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -265,3 +266,30 @@ const DefaultReply = "Hello from the emulator. This reply arrives in pieces."
 // DefaultToolArgs are the tool-call arguments an emulator sends when its
 // options set none.
 const DefaultToolArgs = `{"location":"Paris","unit":"celsius"}`
+
+// Words splits a reply into the pieces an emulator streams: each word
+// with the space after it (a further space is a piece of its own), so
+// that the pieces concatenate back to the reply.
+func Words(reply string) []string {
+	var out []string
+	for _, w := range strings.SplitAfter(reply, " ") {
+		if w != "" {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// Pieces splits s into n-byte pieces (the last may be shorter), as
+// emulators stream tool-call arguments.
+func Pieces(s string, n int) []string {
+	var out []string
+	for len(s) > n {
+		out = append(out, s[:n])
+		s = s[n:]
+	}
+	if s != "" {
+		out = append(out, s)
+	}
+	return out
+}

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -56,6 +57,36 @@ func TestRefuse(t *testing.T) {
 		refused := tc.f.Refuse(rec, func(w http.ResponseWriter, f Fault) { w.WriteHeader(f.Status) })
 		if refused != tc.wantRefused || rec.Code != tc.want || rec.Header().Get("Retry-After") != tc.retryAfter {
 			t.Errorf("%+v: refused %v, status %d, Retry-After %q", tc.f, refused, rec.Code, rec.Header().Get("Retry-After"))
+		}
+	}
+}
+
+func TestWordsAndPieces(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{"", nil},
+		{"Hello", []string{"Hello"}},
+		{"Hello there. ", []string{"Hello ", "there. "}},
+		{" a  b", []string{" ", "a ", " ", "b"}},
+	} {
+		if got := Words(tc.in); !slices.Equal(got, tc.want) {
+			t.Errorf("Words(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want []string
+	}{
+		{"", 5, nil},
+		{"abc", 5, []string{"abc"}},
+		{"abcdefghij", 5, []string{"abcde", "fghij"}},
+		{"abcdefghijk", 5, []string{"abcde", "fghij", "k"}},
+	} {
+		if got := Pieces(tc.in, tc.n); !slices.Equal(got, tc.want) {
+			t.Errorf("Pieces(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
 		}
 	}
 }

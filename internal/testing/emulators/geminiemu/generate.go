@@ -1,9 +1,12 @@
 package geminiemu
 
 import (
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"strings"
+
+	"github.com/tiergate/tiergate/internal/testing/emulators/emu"
 )
 
 // --- response wire types -------------------------------------------------
@@ -138,10 +141,7 @@ func makePlan(req *genRequest, opts Options) *plan {
 		p.callTokens = (len(args) + 7) / 8
 		return p
 	}
-	reply := opts.Reply
-	if reply == "" {
-		reply = DefaultReply
-	}
+	reply := cmp.Or(opts.Reply, DefaultReply)
 	if g := req.GenerationConfig; g != nil {
 		cut := len(reply)
 		for _, stop := range g.StopSequences {
@@ -151,11 +151,7 @@ func makePlan(req *genRequest, opts Options) *plan {
 		}
 		reply = reply[:cut]
 	}
-	for _, w := range strings.SplitAfter(reply, " ") {
-		if w != "" {
-			p.pieces = append(p.pieces, w)
-		}
-	}
+	p.pieces = emu.Words(reply)
 	if g := req.GenerationConfig; g != nil && g.MaxOutputTokens != nil && int(*g.MaxOutputTokens) < len(p.pieces) {
 		p.pieces = p.pieces[:*g.MaxOutputTokens]
 		p.finish = "MAX_TOKENS"

@@ -8,6 +8,7 @@
 package ollamaemu
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -143,20 +144,8 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	stream := req.Stream == nil || *req.Stream
-	reply := o.Reply
-	if reply == "" {
-		reply = DefaultReply
-	}
-	args := o.ToolArgs
-	if args == "" {
-		args = DefaultToolArgs
-	}
-	var pieces []string
-	for _, f := range strings.SplitAfter(reply, " ") {
-		if f != "" {
-			pieces = append(pieces, f)
-		}
-	}
+	args := cmp.Or(o.ToolArgs, DefaultToolArgs)
+	pieces := emu.Words(cmp.Or(o.Reply, DefaultReply))
 	doneReason := "stop"
 	if n, ok := req.Options["num_predict"].(float64); ok && n > 0 && int(n) < len(pieces) {
 		pieces, doneReason = pieces[:int(n)], "length"

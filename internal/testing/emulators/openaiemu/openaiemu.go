@@ -168,9 +168,9 @@ const serverError = "The server had an error while processing your request. Sorr
 func (o Options) pieces(tool string) (reply, args string, pieces []string) {
 	reply, args = cmp.Or(o.Reply, DefaultReply), cmp.Or(o.ToolArgs, DefaultToolArgs)
 	if tool != "" {
-		return reply, args, splitEvery(args, 5)
+		return reply, args, emu.Pieces(args, 5)
 	}
-	return reply, args, words(reply)
+	return reply, args, emu.Words(reply)
 }
 
 // startSSE starts an event stream and returns what writes an event (its
@@ -239,7 +239,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	finish := "stop"
 	if tool != "" {
 		finish = "tool_calls"
-	} else if req.MaxTokens > 0 && len(words(reply)) > req.MaxTokens {
+	} else if req.MaxTokens > 0 && len(emu.Words(reply)) > req.MaxTokens {
 		finish = "length"
 	}
 	prompt := 0
@@ -315,30 +315,6 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	}
 	fmt.Fprint(w, "data: [DONE]\n\n")
 	w.(http.Flusher).Flush()
-}
-
-func words(s string) []string {
-	var out []string
-	start := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] == ' ' {
-			out = append(out, s[start:i+1])
-			start = i + 1
-		}
-	}
-	if start < len(s) {
-		out = append(out, s[start:])
-	}
-	return out
-}
-
-func splitEvery(s string, n int) []string {
-	var out []string
-	for len(s) > n {
-		out = append(out, s[:n])
-		s = s[n:]
-	}
-	return append(out, s)
 }
 
 func countWords(content json.RawMessage) int {
