@@ -2,43 +2,26 @@ package workload
 
 import (
 	"bytes"
-	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tiergate/tiergate/internal/openaiwire"
+	"github.com/tiergate/tiergate/internal/testing/golden"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
-
-// golden compares got (as indented JSON) with testdata/name.
-func golden(t *testing.T, name string, got any) {
+// goldenJSON compares got, as JSON (no HTML escaping, as OpenAI writes
+// it), with testdata/name.
+func goldenJSON(t *testing.T, name string, got any) {
 	t.Helper()
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(got); err != nil {
+	b, err := openaiwire.Marshal(got)
+	if err != nil {
 		t.Fatal(err)
 	}
-	b := buf.Bytes()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to write it)", err)
-	}
-	if !bytes.Equal(b, want) {
-		t.Errorf("%s differs (go test -update rewrites it):\n%s", path, b)
-	}
+	golden.JSON(t, name, b)
 }
 
 // TestReadDatasetGolden parses the datasets in testdata, each format in
@@ -62,7 +45,7 @@ func TestReadDatasetGolden(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.file, err)
 		}
-		golden(t, tc.golden, d)
+		goldenJSON(t, tc.golden, d)
 	}
 }
 
@@ -168,11 +151,7 @@ func TestDatasetLinesFarIn(t *testing.T) {
 
 func FuzzReadDataset(f *testing.F) {
 	for _, name := range []string{"sharegpt.json", "chat.jsonl"} {
-		b, err := os.ReadFile(filepath.Join("testdata", name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b, "")
+		f.Add(golden.Read(f, name), "")
 	}
 	f.Add([]byte(`[{"conversations": [{"from": "human", "value": "a"}]}]`), FormatShareGPT)
 	f.Add([]byte("{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"text\", \"text\": \"a\"}]}]}\n"), FormatJSONL)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tiergate/tiergate/internal/testing/golden"
 )
 
 // TestReadTraceGolden parses testdata/trace.jsonl (Mooncake-style
@@ -21,7 +23,7 @@ func TestReadTraceGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "trace.golden.json", tr)
+	goldenJSON(t, "trace.golden.json", tr)
 	var lines []int
 	for _, e := range tr.Entries {
 		lines = append(lines, e.Line)
@@ -95,11 +97,7 @@ func TestReadTraceErrors(t *testing.T) {
 }
 
 func FuzzReadTrace(f *testing.F) {
-	b, err := os.ReadFile(filepath.Join("testdata", "trace.jsonl"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(b)
+	f.Add(golden.Read(f, "trace.jsonl"))
 	f.Add([]byte(`{"timestamp": "2024-05-01T12:00:00Z", "messages": [{"role": "user", "content": "a"}], "max_tokens": 3}`))
 	f.Add([]byte(`{"offset": 0.5, "prompt": "x", "output_length": 2}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
