@@ -34,7 +34,7 @@ func addWorkloadFlags(fs *flag.FlagSet) *workloadFlags {
 	fs.StringVar(&w.datasetFormat, "dataset-format", "", "the dataset's `format`: sharegpt or jsonl (default: told from its first entry)")
 	fs.IntVar(&w.datasetLimit, "dataset-limit", 10000, "read at most `N` conversations from the start of the dataset (0: all); the rest of the file is not read")
 	fs.StringVar(&w.inputLen, "input-len", "", "synthetic prompt lengths in tokens, a `distribution`: "+workload.DistSyntax+" (default: -prompt-tokens)")
-	fs.StringVar(&w.outputLen, "output-len", "", "each request's max_tokens, a `distribution` as for -input-len, or \"dataset\" for the length of the dataset's own answer (default: -max-tokens)")
+	fs.StringVar(&w.outputLen, "output-len", "", "each request's max_tokens, a `distribution` as for -input-len, or \"dataset\" for the length of the dataset's own answer to each turn, in cl100k tokens (default: -max-tokens)")
 	fs.StringVar(&w.sharedPrefix, "shared-prefix", "", "`N:LEN`: open each conversation's first user message with one of N prefixes LEN tokens long, shared across requests (conversation i gets prefix i mod N), for prefix caching")
 	fs.IntVar(&w.turns, "turns", 1, "turns per conversation: `K` requests sent in order, each with the history, the model's own answers included (closed-loop steps only)")
 	fs.BoolVar(&w.ignoreEOS, "ignore-eos", false, "ask for answers of exactly max_tokens: sends min_tokens = max_tokens and ignore_eos: true, which vLLM and SGLang honour (OpenAI-compatible providers and -target only; Ollama has no such option, its max_tokens is a bound)")
