@@ -21,6 +21,9 @@
 //	bench -model llama3-8b -rate 0.5,1,2 -arrival poisson -duration 1m
 //	bench -target http://127.0.0.1:8080/v1 -model gpt-4o-mini   # through the gateway
 //	bench -model llama3-8b -prompts prompts.jsonl               # {"prompt": "..."} or {"messages": [...]} per line
+//	bench -model llama3-8b -dataset sharegpt.json -turns 3      # a ShareGPT or chat JSONL dataset, 3-turn conversations
+//	bench -model llama3-8b -trace trace.jsonl -trace-speed 2    # replay a trace at twice its recorded pace
+//	bench -model llama3-8b -rate 2 -burstiness 0.5 -input-len normal:512,128 -output-len uniform:64,256
 //
 // To bench a real local model on a machine with internet: install Ollama,
 // run `ollama pull llama3:8b`, then `bench -model llama3-8b` (the catalog
@@ -121,6 +124,8 @@ Usage: bench [flags]
   bench -model ollama/llama3:8b -requests 20 -max-tokens 256
   bench -model llama3-8b -rate 0.5,1,2 -arrival poisson -duration 1m
   bench -target http://127.0.0.1:8080/v1 -model gpt-4o-mini     through the gateway (or any OpenAI-compatible URL)
+  bench -model llama3-8b -dataset sharegpt.json -turns 3       a ShareGPT or chat JSONL dataset as 3-turn conversations
+  bench -model llama3-8b -trace trace.jsonl                     replay a JSONL trace at its recorded times
   bench overhead                               the gateway's own cost against a bare reverse proxy (see bench overhead -h)
 
 Providers are enabled from the environment as for the gateway (OPENAI_API_KEY,
@@ -174,7 +179,7 @@ func run(ctx context.Context, args []string, e env) error {
 	targetKeyEnv := fs.String("target-key-env", "", "environment `variable` holding the -target API key (none by default)")
 	concurrency := fs.String("concurrency", "1", "closed-loop concurrency `levels`, comma-separated (e.g. 1,4,16); tiers come from 1")
 	rate := fs.String("rate", "", "open-loop arrival `rates` in requests/s, comma-separated; replaces the concurrency sweep unless -concurrency is given too")
-	arrival := fs.String("arrival", "poisson", "open-loop `arrivals`: constant or poisson (seeded by -seed)")
+	arrival := fs.String("arrival", "poisson", "open-loop `arrivals`: constant, poisson or gamma (with -burstiness; seeded by -seed)")
 	maxConc := fs.Int("max-concurrency", 0, "cap on in-flight requests for -rate (0: none)")
 	requests := fs.Int("requests", 10, "requests per step (with -duration alone: unbounded)")
 	duration := fs.Duration("duration", 0, "time per step; no request starts after it (e.g. 30s, 2m)")
@@ -197,6 +202,7 @@ func run(ctx context.Context, args []string, e env) error {
 	slo := fs.String("slo", "", "score each step's goodput against `bounds` such as ttft=800ms,itl=60ms,e2e=20s (itl: a request's mean gap between tokens)")
 	findMax := fs.Bool("find-max-rate", false, "after the steps, search each model's highest open-loop rate that keeps -slo for -slo-goal of requests (starts at the first -rate, else 1/s)")
 	sloGoal := fs.Float64("slo-goal", 0.9, "share of requests that must meet -slo for -find-max-rate")
+	wf := addWorkloadFlags(fs) // workload.go
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -264,6 +270,9 @@ func run(ctx context.Context, args []string, e env) error {
 		}
 		o.PromptsFile = *promptsFile
 	}
+	if err := applyWorkload(wf, &o, set, *promptsFile); err != nil {
+		return err
+	}
 
 	cfg, err := config.LoadFile(*cfgPath, configs.DefaultName, configs.Default(), e.getenv)
 	if err != nil {
@@ -279,6 +288,11 @@ func run(ctx context.Context, args []string, e env) error {
 	}
 	if err != nil {
 		return err
+	}
+	if wf.ignoreEOS && *target == "" {
+		if err := checkIgnoreEOS(cfg, targets); err != nil {
+			return err
+		}
 	}
 	switch *progress {
 	case "auto":
@@ -423,8 +437,8 @@ func parseSteps(conc, rates, arrival string, maxConc int, concSet bool) ([]bench
 		}
 	}
 	a := bench.Arrival(arrival)
-	if a != bench.Constant && a != bench.Poisson {
-		return nil, fmt.Errorf("-arrival %q: use constant or poisson", arrival)
+	if a != bench.Constant && a != bench.Poisson && a != bench.Gamma {
+		return nil, fmt.Errorf("-arrival %q: use constant, poisson or gamma (with -burstiness)", arrival)
 	}
 	if maxConc < 0 {
 		return nil, errors.New("-max-concurrency must not be negative")

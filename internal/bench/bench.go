@@ -38,10 +38,15 @@
 // before parsing the chunk, touches no lock, and each closed-loop worker
 // appends its records to its own slice.
 //
+// What is sent, and when, can come from a workload (Options.Workload, the
+// sub-package workload: datasets, drawn lengths, shared prefixes,
+// multi-turn conversations, traces; source.go is the seam).
+//
 // Outputs (tables, JSON, CSV, HTML) are in the sub-package report. This
-// package imports providers, config and tiers of tiergate (and
-// tiktoken-go with its embedded vocabularies, progressbar); it must not
-// import the gateway or the router, which it measures from outside.
+// package imports providers, config and tiers of tiergate and its
+// sub-package workload (and tiktoken-go with its embedded vocabularies,
+// progressbar); it must not import the gateway or the router, which it
+// measures from outside.
 package bench
 
 import (
@@ -56,6 +61,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tiergate/tiergate/internal/bench/workload"
 	"github.com/tiergate/tiergate/internal/config"
 	"github.com/tiergate/tiergate/internal/providers"
 	"github.com/tiergate/tiergate/internal/tiers"
@@ -81,6 +87,12 @@ type Arrival string
 const (
 	Constant Arrival = "constant" // evenly spaced, 1/rate apart
 	Poisson  Arrival = "poisson"  // exponential gaps with mean 1/rate, seeded
+	// Gamma has gamma-distributed gaps with mean 1/rate and shape
+	// Options.Burstiness (workload.Gamma), seeded.
+	Gamma Arrival = "gamma"
+	// Trace sends at the times of the Options.Workload trace
+	// (workload.Timed); its step has no rate.
+	Trace Arrival = "trace"
 )
 
 // Step is one load level.
@@ -104,6 +116,9 @@ func (s Step) Label() string {
 		return fmt.Sprintf("c=%d", s.Concurrency)
 	}
 	l := fmt.Sprintf("rate=%g/s %s", s.Rate, s.Arrival)
+	if s.Arrival == Trace {
+		l = "trace"
+	}
 	if s.MaxConcurrency > 0 {
 		l += fmt.Sprintf(" max=%d", s.MaxConcurrency)
 	}
@@ -141,6 +156,14 @@ type Options struct {
 	Prompts []Prompt
 	// PromptsFile names where Prompts came from, for the results.
 	PromptsFile string
+	// Workload, when set, is where requests come from instead of
+	// synthetic prompts or Prompts: datasets, drawn lengths, shared
+	// prefixes, multi-turn conversations (closed-loop steps only), and the
+	// times of a trace for a Trace step (source.go).
+	Workload workload.Source
+	// Burstiness is the shape of Gamma arrivals (1: Poisson; below 1
+	// burstier).
+	Burstiness float64
 	// Rules decide tiers (config.Tiers.Rules).
 	Rules []config.TierRule
 	// Repeat runs the whole measurement (every target's warm-up and
@@ -186,10 +209,10 @@ func (o *Options) validate() error {
 			return errors.New("a step has both a concurrency and a rate")
 		case s.Concurrency < 0:
 			return fmt.Errorf("concurrency %d: give a positive number", s.Concurrency)
-		case s.Concurrency == 0 && !(s.Rate > 0 && !math.IsInf(s.Rate, 0)):
+		case s.Concurrency == 0 && s.Arrival != Trace && !(s.Rate > 0 && !math.IsInf(s.Rate, 0)):
 			return fmt.Errorf("rate %g: give a positive number of requests per second", s.Rate)
-		case s.Concurrency == 0 && s.Arrival != Constant && s.Arrival != Poisson:
-			return fmt.Errorf("arrival %q: use %s or %s", s.Arrival, Constant, Poisson)
+		case s.Concurrency == 0 && s.Arrival != Constant && s.Arrival != Poisson && s.Arrival != Gamma && s.Arrival != Trace:
+			return fmt.Errorf("arrival %q: use %s, %s, %s or %s", s.Arrival, Constant, Poisson, Gamma, Trace)
 		case s.MaxConcurrency < 0:
 			return errors.New("max concurrency is negative")
 		}
@@ -215,10 +238,10 @@ func (o *Options) validate() error {
 	if o.MaxTokens <= 0 {
 		return errors.New("max tokens must be positive: answers must be bounded")
 	}
-	if len(o.Prompts) == 0 && o.PromptTokens <= 0 {
+	if len(o.Prompts) == 0 && o.Workload == nil && o.PromptTokens <= 0 {
 		return errors.New("prompt tokens must be positive (or give a prompts file)")
 	}
-	return nil
+	return o.validateWorkload()
 }
 
 // Live holds a phase's running counts, updated atomically as requests
@@ -388,6 +411,9 @@ func Run(ctx context.Context, targets []Target, o Options) (*Results, error) {
 const warmupBase = 1 << 30
 
 func (e *engine) prompt(i int) Prompt {
+	if e.o.Workload != nil {
+		return e.sourcePrompt(i)
+	}
 	if len(e.o.Prompts) > 0 {
 		return e.o.Prompts[i%len(e.o.Prompts)]
 	}
@@ -455,7 +481,7 @@ func (e *engine) closedLoop(ctx context.Context, t *Target, c int, live *Live) [
 	if e.o.Duration > 0 {
 		deadline = time.Now().Add(e.o.Duration)
 	}
-	var next atomic.Int64
+	var next, convs atomic.Int64
 	per := make([][]Record, c)
 	var wg sync.WaitGroup
 	begin := time.Now()
@@ -473,6 +499,7 @@ func (e *engine) closedLoop(ctx context.Context, t *Target, c int, live *Live) [
 				case <-t.C:
 				}
 			}
+			cur := e.cursor(&convs)
 			for ctx.Err() == nil {
 				i := int(next.Add(1) - 1)
 				if e.o.Requests > 0 && i >= e.o.Requests {
@@ -481,7 +508,9 @@ func (e *engine) closedLoop(ctx context.Context, t *Target, c int, live *Live) [
 				if !deadline.IsZero() && !time.Now().Before(deadline) {
 					return
 				}
-				per[w] = append(per[w], e.do(ctx, t, e.prompt(i), i, live))
+				r := e.do(ctx, t, cur.next(i), i, live)
+				cur.done(&r)
+				per[w] = append(per[w], r)
 			}
 		}()
 	}
@@ -497,6 +526,9 @@ func (e *engine) closedLoop(ctx context.Context, t *Target, c int, live *Live) [
 // openLoop sends requests at their arrival times, whatever is in flight.
 func (e *engine) openLoop(ctx context.Context, t *Target, s Step, live *Live) []Record {
 	sched := newSchedule(e.o.Seed, s)
+	if s.Arrival == Gamma {
+		sched.gamma = workload.NewGamma(e.o.Seed, s.Rate, e.o.Burstiness)
+	}
 	var sem chan struct{}
 	if s.MaxConcurrency > 0 {
 		sem = make(chan struct{}, s.MaxConcurrency)
@@ -510,8 +542,9 @@ func (e *engine) openLoop(ctx context.Context, t *Target, s Step, live *Live) []
 	<-timer.C
 loop:
 	for i := 0; e.o.Requests <= 0 || i < e.o.Requests; i++ {
-		if i > 0 {
-			at += sched.next()
+		var more bool
+		if at, more = e.arrival(s, sched, i, at); !more {
+			break
 		}
 		if e.o.Duration > 0 && at >= e.o.Duration {
 			break
@@ -559,6 +592,7 @@ type schedule struct {
 	rng     *rand.Rand
 	rate    float64
 	poisson bool
+	gamma   *workload.Gamma // for Gamma arrivals
 }
 
 // newSchedule seeds the arrival process with seed and the step's rate, so
@@ -570,6 +604,9 @@ func newSchedule(seed uint64, s Step) *schedule {
 // next returns the gap before the next arrival: 1/rate, or an
 // exponential draw with mean 1/rate for Poisson arrivals.
 func (s *schedule) next() time.Duration {
+	if s.gamma != nil {
+		return s.gamma.Next()
+	}
 	gap := 1 / s.rate
 	if s.poisson {
 		gap = s.rng.ExpFloat64() / s.rate

@@ -7,8 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"strings"
+
+	"github.com/tiergate/tiergate/internal/bench/workload"
 )
 
 // Prompt is one request's conversation.
@@ -17,6 +18,14 @@ type Prompt struct {
 	Messages json.RawMessage
 	// MaxTokens overrides Options.MaxTokens when positive.
 	MaxTokens int
+	// MinTokens and IgnoreEOS ask for an answer of a fixed length, where
+	// the server takes them (vLLM's and SGLang's extensions of OpenAI's
+	// API; the openai adapter sends the body as it is, the Ollama adapter
+	// has no such option and drops them).
+	MinTokens int
+	IgnoreEOS bool
+
+	keepAnswer bool // a multi-turn turn: its answer goes into the next turn
 }
 
 // promptLine is one line of a prompts file.
@@ -108,26 +117,13 @@ func userMessage(text string) json.RawMessage {
 	return b
 }
 
-// syntheticInstruction opens every synthetic prompt; it is
-// instructionTokens tokens long in cl100k_base.
+// The synthetic text is workload's (SyntheticText).
 const (
-	syntheticInstruction = "Continue the following list of words with a long story that uses all of them:"
-	instructionTokens    = 16
+	syntheticInstruction = workload.Instruction
+	instructionTokens    = workload.InstructionTokens
 )
 
-// syntheticVocabulary holds common English words that are each one token
-// in cl100k_base when preceded by a space (a test checks this).
-const syntheticVocabulary = `time year people way day man thing woman life child world school state
-family student group country problem hand part place case week company system program question work
-government number night point home water room mother area money story fact month lot right study book
-eye job word business issue side kind head house service friend father power hour game line end member
-law car city community name president team minute idea kid body information back parent face others
-level office door health person art war history party result change morning reason research girl guy
-moment air teacher force education river garden window table bridge market light music paper road tree
-stone forest ocean mountain village summer winter spring evening island letter picture voice dream horse
-bird journey doctor engine machine signal wind fire snow rain cloud star`
-
-func syntheticWords() []string { return strings.Fields(syntheticVocabulary) }
+func syntheticWords() []string { return workload.Words() }
 
 // Synthetic returns the synthetic prompt for request i: an instruction
 // and random common words, about tokens tokens long in cl100k_base (other
@@ -135,20 +131,7 @@ func syntheticWords() []string { return strings.Fields(syntheticVocabulary) }
 // and i, so a run is repeatable and every request's prompt differs (no
 // prompt-cache hits between requests).
 func Synthetic(seed uint64, i int, tokens int) Prompt {
-	n := tokens - instructionTokens
-	if n < 1 {
-		n = 1
-	}
-	rng := rand.New(rand.NewPCG(seed, uint64(i)))
-	words := syntheticWords()
-	var b strings.Builder
-	b.Grow(len(syntheticInstruction) + 8*n)
-	b.WriteString(syntheticInstruction)
-	for range n {
-		b.WriteByte(' ')
-		b.WriteString(words[rng.IntN(len(words))])
-	}
-	return Prompt{Messages: userMessage(b.String())}
+	return Prompt{Messages: userMessage(workload.SyntheticText(seed, uint64(i), tokens))}
 }
 
 // chatBody is the request bench sends.
@@ -159,7 +142,9 @@ type chatBody struct {
 	StreamOptions struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
-	MaxTokens int `json:"max_tokens,omitempty"`
+	MaxTokens int  `json:"max_tokens,omitempty"`
+	MinTokens int  `json:"min_tokens,omitempty"`
+	IgnoreEOS bool `json:"ignore_eos,omitempty"`
 }
 
 // requestBody is the OpenAI chat body for p: streamed, asking for usage,
@@ -168,7 +153,7 @@ func requestBody(model string, p Prompt, maxTokens int) ([]byte, int) {
 	if p.MaxTokens > 0 {
 		maxTokens = p.MaxTokens
 	}
-	c := chatBody{Model: model, Messages: p.Messages, Stream: true, MaxTokens: maxTokens}
+	c := chatBody{Model: model, Messages: p.Messages, Stream: true, MaxTokens: maxTokens, MinTokens: p.MinTokens, IgnoreEOS: p.IgnoreEOS}
 	c.StreamOptions.IncludeUsage = true
 	b, _ := json.Marshal(&c)
 	return b, maxTokens

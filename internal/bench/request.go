@@ -55,6 +55,7 @@ type Record struct {
 	Upstream map[string]time.Duration
 
 	text      []byte // generated text, for the tokenizer; dropped after counting
+	answer    string // the answer's text, kept for a multi-turn workload's next turn
 	tokenizer string // the tokenizer's name, with MethodTokenizer
 }
 
@@ -257,6 +258,9 @@ func (e *engine) do(ctx context.Context, t *Target, p Prompt, idx int, live *Liv
 	default:
 		rec.OK = true
 		rec.text = st.text
+		if p.keepAnswer {
+			rec.answer = rc.answerText()
+		}
 		if res != nil && res.Usage != nil && res.Usage.CompletionTokens > 0 {
 			rec.OutputTokens, rec.TokenMethod = res.Usage.CompletionTokens, MethodUsage
 		}

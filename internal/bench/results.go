@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tiergate/tiergate/internal/bench/workload"
 	"github.com/tiergate/tiergate/internal/tiers"
 )
 
@@ -77,12 +78,16 @@ type Settings struct {
 	Confidence float64 `json:"confidence"`
 	// SLO is the bound goodput is scored against ("" without one).
 	SLO string `json:"slo,omitempty"`
+	// Burstiness is the shape of gamma arrivals.
+	Burstiness float64 `json:"burstiness,omitempty"`
+	// Workload says where the requests came from and what shaped them.
+	Workload *workload.Spec `json:"workload,omitempty"`
 }
 
 func settingsOf(o *Options) Settings {
 	s := Settings{Requests: o.Requests, DurationS: o.Duration.Seconds(), RampUpS: o.RampUp.Seconds(), Warmup: o.Warmup, TimeoutS: o.Timeout.Seconds(),
 		MaxTokens: o.MaxTokens, Seed: o.Seed, PromptsFile: o.PromptsFile, Prompts: len(o.Prompts),
-		Resamples: o.Resamples, Confidence: o.Confidence}
+		Resamples: o.Resamples, Confidence: o.Confidence, Burstiness: o.Burstiness, Workload: workloadSpec(o)}
 	if o.Repeat > 1 {
 		s.Repeat = o.Repeat
 	}
@@ -95,14 +100,16 @@ func settingsOf(o *Options) Settings {
 	if s.Confidence == 0 {
 		s.Confidence = 0.95
 	}
-	if len(o.Prompts) == 0 {
+	if len(o.Prompts) == 0 && o.Workload == nil {
 		s.PromptTokens = o.PromptTokens
 	}
 	for _, st := range o.Steps {
 		if st.Concurrency > 0 {
 			s.Concurrency = append(s.Concurrency, st.Concurrency)
 		} else {
-			s.Rates = append(s.Rates, st.Rate)
+			if st.Arrival != Trace { // a trace's step has no rate
+				s.Rates = append(s.Rates, st.Rate)
+			}
 			s.Arrival, s.MaxConcurrency = st.Arrival, st.MaxConcurrency
 		}
 	}
