@@ -109,17 +109,22 @@ func (a *App) serveReady(w http.ResponseWriter, r *http.Request) {
 	if err := json.Unmarshal(rec.body.Bytes(), &body); err != nil {
 		body = map[string]any{}
 	}
-	h := a.state.Health()
-	if h.Error != "" {
-		// /readyz is open to anyone: the store's address stays in the
-		// gateway's log, which has the error whole.
-		h.Error = "unreachable; the gateway's log has the error"
-	}
-	body["state"] = h
 	status := rec.status
-	if !h.Up && h.OnFailure == config.OnFailureClosed && status == http.StatusOK {
-		status = http.StatusServiceUnavailable
-		body["status"] = "shared state store down (state.on_failure: closed)"
+	if a.state != nil {
+		h := a.state.Health()
+		if h.Error != "" {
+			// /readyz is open to anyone: the store's address stays in the
+			// gateway's log, which has the error whole.
+			h.Error = "unreachable; the gateway's log has the error"
+		}
+		body["state"] = h
+		if !h.Up && h.OnFailure == config.OnFailureClosed && status == http.StatusOK {
+			status = http.StatusServiceUnavailable
+			body["status"] = "shared state store down (state.on_failure: closed)"
+		}
+	}
+	if a.pg != nil {
+		body["key_store"] = a.keyStoreReady()
 	}
 	for k, v := range rec.header {
 		w.Header()[k] = v

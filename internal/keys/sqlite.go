@@ -70,7 +70,7 @@ func (s *SQLite) migrate(ctx context.Context) error {
 			tx.Rollback()
 			return fmt.Errorf("migration %s: %w", m.Name, err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, m.Version, stamp(time.Now())); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, m.Version, Stamp(time.Now())); err != nil {
 			tx.Rollback()
 			return err
 		}
@@ -81,21 +81,47 @@ func (s *SQLite) migrate(ctx context.Context) error {
 	return nil
 }
 
-func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+// Stamp is a key's time as the stores keep it (RFC 3339, UTC).
+func Stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 func stampPtr(t *time.Time) any {
 	if t == nil {
 		return nil
 	}
-	return stamp(*t)
+	return Stamp(*t)
 }
 
-func parseStamp(s sql.NullString) (*time.Time, error) {
-	if !s.Valid {
+func parseStamp(s *string) (*time.Time, error) {
+	if s == nil {
 		return nil, nil
 	}
-	t, err := time.Parse(time.RFC3339Nano, s.String)
+	t, err := time.Parse(time.RFC3339Nano, *s)
 	return &t, err
+}
+
+// DecodeKey makes a Key of a stored row (the stores' one decoding): the
+// hash's bytes, the policy's JSON, the times as Stamp wrote them (nil:
+// NULL).
+func DecodeKey(id, name string, hash []byte, policy, created string, expires, revoked *string) (Key, error) {
+	k := Key{ID: id, Name: name, Source: SourceStore}
+	if len(hash) != len(k.Hash) {
+		return k, fmt.Errorf("key %s: stored hash has %d bytes", k.ID, len(hash))
+	}
+	copy(k.Hash[:], hash)
+	var err error
+	if k.Policy, err = ParsePolicy([]byte(policy)); err != nil {
+		return k, fmt.Errorf("key %s: %w", k.ID, err)
+	}
+	if k.CreatedAt, err = time.Parse(time.RFC3339Nano, created); err != nil {
+		return k, err
+	}
+	if k.ExpiresAt, err = parseStamp(expires); err != nil {
+		return k, err
+	}
+	if k.RevokedAt, err = parseStamp(revoked); err != nil {
+		return k, err
+	}
+	return k, nil
 }
 
 // Create implements Store.
@@ -105,46 +131,26 @@ func (s *SQLite) Create(ctx context.Context, k Key) error {
 		return err
 	}
 	_, err = s.db.ExecContext(ctx, `INSERT INTO keys (id, name, hash, policy, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		k.ID, k.Name, k.Hash[:], string(pol), stamp(k.CreatedAt), stampPtr(k.ExpiresAt), stampPtr(k.RevokedAt))
+		k.ID, k.Name, k.Hash[:], string(pol), Stamp(k.CreatedAt), stampPtr(k.ExpiresAt), stampPtr(k.RevokedAt))
 	return err
 }
 
-const columns = `id, name, hash, policy, created_at, expires_at, revoked_at`
+// Columns are a key row's columns, in DecodeKey's order.
+const Columns = `id, name, hash, policy, created_at, expires_at, revoked_at`
 
 func scanKey(row interface{ Scan(...any) error }) (Key, error) {
-	var k Key
+	var id, name, pol, created string
 	var hash []byte
-	var pol, created string
-	var expires, revoked sql.NullString
-	if err := row.Scan(&k.ID, &k.Name, &hash, &pol, &created, &expires, &revoked); err != nil {
-		return k, err
+	var expires, revoked *string
+	if err := row.Scan(&id, &name, &hash, &pol, &created, &expires, &revoked); err != nil {
+		return Key{}, err
 	}
-	if len(hash) != len(k.Hash) {
-		return k, fmt.Errorf("key %s: stored hash has %d bytes", k.ID, len(hash))
-	}
-	copy(k.Hash[:], hash)
-	var err error
-	if k.Policy, err = ParsePolicy([]byte(pol)); err != nil {
-		return k, fmt.Errorf("key %s: %w", k.ID, err)
-	}
-	t, err := time.Parse(time.RFC3339Nano, created)
-	if err != nil {
-		return k, err
-	}
-	k.CreatedAt = t
-	if k.ExpiresAt, err = parseStamp(expires); err != nil {
-		return k, err
-	}
-	if k.RevokedAt, err = parseStamp(revoked); err != nil {
-		return k, err
-	}
-	k.Source = SourceStore
-	return k, nil
+	return DecodeKey(id, name, hash, pol, created, expires, revoked)
 }
 
 // List implements Store.
 func (s *SQLite) List(ctx context.Context) ([]Key, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+columns+` FROM keys ORDER BY created_at, id`)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+Columns+` FROM keys ORDER BY created_at, id`)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +168,7 @@ func (s *SQLite) List(ctx context.Context) ([]Key, error) {
 
 // Get implements Store.
 func (s *SQLite) Get(ctx context.Context, id string) (Key, error) {
-	k, err := scanKey(s.db.QueryRowContext(ctx, `SELECT `+columns+` FROM keys WHERE id = ?`, id))
+	k, err := scanKey(s.db.QueryRowContext(ctx, `SELECT `+Columns+` FROM keys WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return k, ErrNotFound
 	}
@@ -180,7 +186,7 @@ func (s *SQLite) SetPolicy(ctx context.Context, id string, p Policy) error {
 
 // Revoke implements Store.
 func (s *SQLite) Revoke(ctx context.Context, id string, t time.Time) error {
-	return s.one(s.db.ExecContext(ctx, `UPDATE keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, stamp(t), id))
+	return s.one(s.db.ExecContext(ctx, `UPDATE keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, Stamp(t), id))
 }
 
 func (s *SQLite) one(res sql.Result, err error) error {

@@ -94,6 +94,7 @@ type Server struct {
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	exited <-chan error
+	dbs    int // databases NewDatabase made
 }
 
 // Start runs initdb and starts a server for t (retrying on another port
@@ -232,4 +233,19 @@ func (s *Server) Start() {
 		time.Sleep(100 * time.Millisecond)
 	}
 	s.t.Fatalf("postgres did not start again on port %d: %v", s.Port, err)
+}
+
+// NewDatabase creates an empty database on the server (createdb) and
+// returns its URL: one server, a database per case.
+func (s *Server) NewDatabase(t testing.TB) string {
+	t.Helper()
+	s.mu.Lock()
+	s.dbs++
+	name := fmt.Sprintf("db%d", s.dbs)
+	s.mu.Unlock()
+	cmd := s.command(filepath.Join(s.bin, "createdb"), "-h", "127.0.0.1", "-p", strconv.Itoa(s.Port), "-U", "postgres", name)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("createdb %s: %v\n%s", name, err, out)
+	}
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", s.Port, name)
 }
