@@ -2,6 +2,7 @@ package keys
 
 import (
 	"context"
+	"log/slog"
 	"strconv"
 	"time"
 )
@@ -115,16 +116,19 @@ type ledgerQueue struct {
 	max        int
 	dropped    int
 	droppedUSD float64
+	log        *slog.Logger
 }
 
-func (q *ledgerQueue) add(e Entry) (dropped bool) {
+func (q *ledgerQueue) add(e Entry) {
 	if len(q.es) >= q.max {
+		if q.dropped == 0 {
+			q.log.Error("spend ledger: the queue is full; the newest entries are dropped until the store takes them again", "queue", q.max)
+		}
 		q.dropped++
 		q.droppedUSD += e.CostUSD
-		return true
+		return
 	}
 	q.es = append(q.es, e)
-	return false
 }
 
 // head is the next batch to commit.
@@ -143,7 +147,7 @@ func (q *ledgerQueue) pop(n int) {
 // and is retried; on Close it writes what is left and returns.
 func (r *Ring) writeLedger() {
 	defer close(r.ledgerDone)
-	q := &ledgerQueue{max: r.ledgerMax}
+	q := &ledgerQueue{max: r.ledgerMax, log: r.log}
 	var backoff time.Duration
 	failures := 0
 	for {
@@ -191,9 +195,7 @@ func (r *Ring) waitLedger(q *ledgerQueue, d time.Duration) bool {
 	for {
 		select {
 		case e := <-r.ledger:
-			if q.add(e) && q.dropped == 1 {
-				r.log.Error("spend ledger: the queue is full; the newest entries are dropped until the store takes them again", "queue", q.max)
-			}
+			q.add(e)
 		case <-t.C:
 			return false
 		case <-r.ledgerQuit:

@@ -416,9 +416,9 @@ func (s *Store) Usage(ctx context.Context, id string, since time.Time) (keys.Usa
 
 // Follow calls reload whenever a key is created, changed or revoked
 // (through any replica: NOTIFY on Channel), every interval whatever
-// happens, and each time its listening connection is made again (changes
-// missed while it was away), until ctx is done. A failed reload is
-// logged; the ring keeps the keys it has.
+// happens, and each time its listening connection is made (changes made
+// while it was not listening, at the start too), until ctx is done. A
+// failed reload is logged; the ring keeps the keys it has.
 func (s *Store) Follow(ctx context.Context, interval time.Duration, reload func(context.Context) error) {
 	do := func(why string) {
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -427,15 +427,13 @@ func (s *Store) Follow(ctx context.Context, interval time.Duration, reload func(
 			s.log.Warn("reloading the keys failed; keeping the keys in use", "store", "postgres", "why", why, "err", err)
 		}
 	}
-	first, failing := true, false
+	failing := false
 	for ctx.Err() == nil {
+		// Reloading once listening, the first time too, catches a change
+		// made between the ring's first load and the LISTEN.
 		err := s.listen(ctx, interval, func(why string) {
 			if why == "listening" {
 				failing = false
-				if first {
-					first = false // the ring has just been loaded
-					return
-				}
 			}
 			do(why)
 		})
