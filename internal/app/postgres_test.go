@@ -22,6 +22,7 @@ import (
 	"github.com/tiergate/tiergate/internal/observe/metrics"
 	"github.com/tiergate/tiergate/internal/testing/emulators/openaiemu"
 	"github.com/tiergate/tiergate/internal/testing/pgtest"
+	"github.com/tiergate/tiergate/internal/testing/redistest"
 )
 
 // pgReplicas starts n gateways, each its own app.New with its own data
@@ -330,4 +331,39 @@ func TestPostgresRestart(t *testing.T) {
 	checkLedger(t, url, k.ID, tl)
 	rows, _, _, _ := ledgerOf(t, url, k.ID)
 	t.Logf("acknowledged %d requests (%d while Postgres was down), %d failed; the ledger holds %d rows", tl.requests, during, failed.Load(), rows)
+}
+
+// TestPostgresWithRedis: with both stores the limits are in Redis and the
+// keys in Postgres; a key made on one replica reaches the other through
+// Redis's announcement, and /readyz reports both stores.
+func TestPostgresWithRedis(t *testing.T) {
+	emu := openaiemu.New(openaiemu.Options{APIKey: "k"})
+	defer emu.Close()
+	url := pgtest.Start(t).NewDatabase(t)
+	redisURL := redistest.Start(t).URL
+	rs := make([]replica, 2)
+	for i := range rs {
+		cfg := pricedModel(t, emu.URL, "  data_dir: "+t.TempDir()+"\n")
+		cfg.State.Postgres, cfg.State.Redis, cfg.State.Timeout = url, redisURL, time.Second
+		reg := prometheus.NewRegistry()
+		rs[i] = replica{apptest.Start(t, cfg, app.Options{Getenv: func(string) string { return "k" }, Registry: reg, Gatherer: reg}), reg}
+	}
+	_, secret, err := rs[0].Keys().Create(context.Background(), "both", keys.Policy{RPM: 5}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitKnown(t, rs, secret)
+	if got := spread(t, rs, secret, 8, 2); got[200] != 5 || got[429] != 3 {
+		t.Errorf("a 5 rpm key over two replicas: %v, want 5 admitted in all", got)
+	}
+	for _, r := range rs {
+		code, st := readyz(t, r.URL)
+		_, ks := keyStore(t, r.URL)
+		if code != 200 || st["store"] != "redis" || st["up"] != true || ks["store"] != "postgres" || ks["up"] != true {
+			t.Errorf("/readyz: %d, state %v, key_store %v", code, st, ks)
+		}
+		if postgresUp(t, r.reg) != 1 || stateUp(t, r.reg) != 1 {
+			t.Errorf("%s: postgres %v, redis %v", metrics.NameStateUp, postgresUp(t, r.reg), stateUp(t, r.reg))
+		}
+	}
 }

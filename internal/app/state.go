@@ -101,7 +101,9 @@ func (a *App) StateHealth() (redisstate.Health, bool) {
 // serveReady is /readyz with the shared state store's health beside the
 // gateway's answer. While the store is down the gateway stays ready when
 // the limits fail open (each replica enforces its share); with
-// state.on_failure: closed it is not ready.
+// state.on_failure: closed it is not ready. The Postgres key store's
+// health is beside it (key_store, postgres.go), and never makes the
+// gateway unready.
 func (a *App) serveReady(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{header: http.Header{}, status: http.StatusOK}
 	a.cur.Load().gw.ServeHTTP(rec, r)
