@@ -96,7 +96,8 @@ const ledgerCloseWait = 5 * time.Second
 func (r *Ring) Record(e Entry) {
 	r.ledgerOnce.Do(r.startLedger)
 	if e.ID == "" {
-		e.ID = r.ledgerID + strconv.FormatUint(r.ledgerSeq.Add(1), 36)
+		var buf [40]byte // one allocation: the string
+		e.ID = string(strconv.AppendUint(append(buf[:0], r.ledgerID...), r.ledgerSeq.Add(1), 36))
 	}
 	select {
 	case r.ledger <- e:
