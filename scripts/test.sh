@@ -14,6 +14,8 @@ echo "== espeak-ng (speech for the audio tests)"
 scripts/ensure-espeak.sh
 echo "== redis-server (the shared-state tests)"
 scripts/ensure-redis.sh >/dev/null
+echo "== postgresql (the shared key store's tests)"
+scripts/ensure-postgres.sh >/dev/null
 echo "== npm (official openai and anthropic clients, pinned by package-lock.json)"
 (cd internal/testing/e2e/node && npm ci --no-audit --no-fund --loglevel=error)
 echo "== gofmt, go vet"

@@ -31,6 +31,7 @@ import (
 	"github.com/tiergate/tiergate/internal/config"
 	"github.com/tiergate/tiergate/internal/gateway"
 	"github.com/tiergate/tiergate/internal/keys"
+	"github.com/tiergate/tiergate/internal/keys/pgstore"
 	"github.com/tiergate/tiergate/internal/memtrim"
 	"github.com/tiergate/tiergate/internal/observe/metrics"
 	"github.com/tiergate/tiergate/internal/router"
@@ -74,6 +75,7 @@ type App struct {
 	keys    *keys.Ring        // gateway keys (keys.go)
 	admin   http.Handler      // the admin API under /admin/
 	state   *redisstate.Store // the shared state store (nil: none; state.go)
+	pg      *pgstore.Store    // the shared key store (nil: SQLite; postgres.go)
 
 	// cur is the generation serving new requests; gens are all made so
 	// far (older ones may still be finishing requests).
@@ -217,7 +219,7 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.admin.ServeHTTP(w, r)
 		return
 	}
-	if a.state != nil && r.URL.Path == "/readyz" {
+	if (a.state != nil || a.pg != nil) && r.URL.Path == "/readyz" {
 		a.serveReady(w, r)
 		return
 	}
@@ -304,6 +306,7 @@ func (a *App) Run(ctx context.Context) error {
 		a.follow(bgctx)
 	}()
 	a.runState(bgctx, &bg)
+	a.runPostgres(bgctx, &bg)
 
 	cur := a.cur.Load().set
 	a.log.Info("tiergate gateway listening", "addr", "http://"+a.Addr()+"/v1", "models", len(cur.Catalog().All()), "providers", cur.Providers())

@@ -39,7 +39,7 @@ func DataDir(dataDir string, getenv func(string) string) string {
 func (a *App) openKeys(ctx context.Context) error {
 	dir := DataDir(a.cfg.Server.DataDir, a.o.Getenv)
 	open := func(ctx context.Context) (keys.Store, error) { return keys.OpenSQLite(ctx, dir) }
-	ro := keys.RingOptions{Mode: a.cfg.Auth.Mode, Open: open, Profiles: slices.Sorted(maps.Keys(a.cfg.Profiles))}
+	ro := keys.RingOptions{Mode: a.cfg.Auth.Mode, Open: open, Profiles: slices.Sorted(maps.Keys(a.cfg.Profiles)), Logger: a.log}
 	for _, k := range a.cfg.Auth.Keys {
 		ro.Static = append(ro.Static, k.Parsed)
 	}
@@ -47,8 +47,13 @@ func (a *App) openKeys(ctx context.Context) error {
 		return err
 	}
 	// Replicas sharing state share the key store too: it is opened now,
-	// so that keys another replica makes are seen.
-	if _, err := os.Stat(filepath.Join(dir, keys.DBFile)); err == nil || a.state != nil {
+	// so that keys another replica makes are seen. With state.postgres
+	// it is Postgres (postgres.go), else SQLite under the data dir.
+	if pg, err := a.openPostgres(ctx); err != nil {
+		return err
+	} else if pg != nil {
+		ro.Store = pg
+	} else if _, err := os.Stat(filepath.Join(dir, keys.DBFile)); err == nil || a.state != nil {
 		st, err := open(ctx)
 		if err != nil {
 			return fmt.Errorf("gateway keys: %w (server.data_dir)", err)

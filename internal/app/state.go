@@ -101,7 +101,9 @@ func (a *App) StateHealth() (redisstate.Health, bool) {
 // serveReady is /readyz with the shared state store's health beside the
 // gateway's answer. While the store is down the gateway stays ready when
 // the limits fail open (each replica enforces its share); with
-// state.on_failure: closed it is not ready.
+// state.on_failure: closed it is not ready. The Postgres key store's
+// health is beside it (key_store, postgres.go), and never makes the
+// gateway unready.
 func (a *App) serveReady(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{header: http.Header{}, status: http.StatusOK}
 	a.cur.Load().gw.ServeHTTP(rec, r)
@@ -109,17 +111,22 @@ func (a *App) serveReady(w http.ResponseWriter, r *http.Request) {
 	if err := json.Unmarshal(rec.body.Bytes(), &body); err != nil {
 		body = map[string]any{}
 	}
-	h := a.state.Health()
-	if h.Error != "" {
-		// /readyz is open to anyone: the store's address stays in the
-		// gateway's log, which has the error whole.
-		h.Error = "unreachable; the gateway's log has the error"
-	}
-	body["state"] = h
 	status := rec.status
-	if !h.Up && h.OnFailure == config.OnFailureClosed && status == http.StatusOK {
-		status = http.StatusServiceUnavailable
-		body["status"] = "shared state store down (state.on_failure: closed)"
+	if a.state != nil {
+		h := a.state.Health()
+		if h.Error != "" {
+			// /readyz is open to anyone: the store's address stays in the
+			// gateway's log, which has the error whole.
+			h.Error = "unreachable; the gateway's log has the error"
+		}
+		body["state"] = h
+		if !h.Up && h.OnFailure == config.OnFailureClosed && status == http.StatusOK {
+			status = http.StatusServiceUnavailable
+			body["status"] = "shared state store down (state.on_failure: closed)"
+		}
+	}
+	if a.pg != nil {
+		body["key_store"] = a.keyStoreReady()
 	}
 	for k, v := range rec.header {
 		w.Header()[k] = v

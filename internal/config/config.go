@@ -62,6 +62,14 @@ type State struct {
 	// while the store is down (0: the count of replicas seen alive in the
 	// store, by their heartbeats).
 	Replicas int `yaml:"replicas"`
+	// Postgres is the URL of the key store the replicas share (the keys
+	// made at run time, their policies, the spend ledger),
+	// postgres://[user:password@]host:port/db; the default config reads
+	// TIERGATE_POSTGRES_URL. Empty: SQLite under server.data_dir.
+	Postgres string `yaml:"postgres"`
+	// PostgresTimeout bounds every call to Postgres (default 2s; the
+	// request path does not wait on it).
+	PostgresTimeout time.Duration `yaml:"postgres_timeout"`
 }
 
 // State.OnFailure values.
@@ -726,9 +734,12 @@ func nodeLine(root *yaml.Node, i int, path ...string) int {
 func (s *State) validate() error {
 	s.Timeout = cmp.Or(s.Timeout, 50*time.Millisecond)
 	s.OnFailure = cmp.Or(s.OnFailure, OnFailureOpen)
+	s.PostgresTimeout = cmp.Or(s.PostgresTimeout, 2*time.Second)
 	switch {
 	case s.Timeout < 0:
 		return errors.New("state.timeout must be positive")
+	case s.PostgresTimeout < 0:
+		return errors.New("state.postgres_timeout must be positive")
 	case s.OnFailure != OnFailureOpen && s.OnFailure != OnFailureClosed:
 		return fmt.Errorf("state.on_failure %q is not one of open, closed", s.OnFailure)
 	case s.Replicas < 0:

@@ -64,6 +64,14 @@ func TestEnvExpansion(t *testing.T) {
 	} else if cfg.State.Redis != "redis://127.0.0.1:6379/0" {
 		t.Errorf("TIERGATE_REDIS_URL: state %+v", cfg.State)
 	}
+	if cfg.State.Postgres != "" || cfg.State.PostgresTimeout != 2*time.Second {
+		t.Errorf("state without TIERGATE_POSTGRES_URL = %+v", cfg.State)
+	}
+	if cfg, err := Load("t", configs.Default(), env(map[string]string{"TIERGATE_POSTGRES_URL": "postgres://u:p@127.0.0.1:5432/tiergate"})); err != nil {
+		t.Error(err)
+	} else if cfg.State.Postgres != "postgres://u:p@127.0.0.1:5432/tiergate" {
+		t.Errorf("TIERGATE_POSTGRES_URL: state %+v", cfg.State)
+	}
 	if got := string(Expand([]byte("a ${X} b ${Y:-d} c ${Z:-}"), env(map[string]string{"X": "1"}))); got != "a 1 b d c " {
 		t.Fatalf("Expand = %q", got)
 	}

@@ -2,6 +2,8 @@ package keys
 
 import (
 	"context"
+	"log/slog"
+	"strconv"
 	"time"
 )
 
@@ -17,6 +19,9 @@ type Entry struct {
 	// StatusCancelled or StatusCut.
 	Status string
 	At     time.Time
+	// ID is the entry's unique id (Record sets it when empty): a commit
+	// retried after its answer was lost writes the row once.
+	ID string
 }
 
 // Settled statuses.
@@ -61,13 +66,39 @@ func (p Policy) Period() string {
 // ledgerBatch bounds the entries one transaction writes.
 const ledgerBatch = 512
 
+// DefaultLedgerQueue is how many settled entries the spend ledger keeps,
+// by default, while its store cannot take them (RingOptions.LedgerQueue):
+// about 16 MiB, a few minutes of a busy gateway's keyed requests.
+const DefaultLedgerQueue = 65536
+
+// ledgerCloseWait is how long Close keeps trying to write what the queue
+// still holds when the store does not take it at once.
+const ledgerCloseWait = 5 * time.Second
+
 // Record adds e to the spend ledger without waiting for the database: a
 // buffered channel feeds one writer goroutine (started on the first
 // Record) that commits whatever has arrived in one transaction as soon as
-// it can, gathering for ledgerWindow what settles meanwhile, so a crash
-// loses at most the requests in flight and the last few milliseconds. After Close, entries are dropped.
+// it can, gathering for ledgerWindow what settles meanwhile. An entry is
+// settled once its transaction commits (the store's AppendLedger returns:
+// durable, as SQLite's synchronous=FULL and Postgres's synchronous_commit
+// make it); a crash loses at most the requests in flight, the last few
+// milliseconds, and what the queue held while the store was down.
+//
+// While the store fails (a Postgres restart), the writer keeps the entries
+// it could not commit, in the order they settled, retries them with a
+// backoff up to a second and writes them, oldest first, once the store
+// takes them again; each keeps the ID it got here, so a commit whose
+// answer was lost is not written twice. Past RingOptions.LedgerQueue
+// waiting entries the newest are dropped (logged with their count and
+// cost): memory stays bounded and requests keep being answered; the
+// budgets' limits, which the limiter holds, are not affected. After Close,
+// entries are dropped.
 func (r *Ring) Record(e Entry) {
 	r.ledgerOnce.Do(r.startLedger)
+	if e.ID == "" {
+		var buf [40]byte // one allocation: the string
+		e.ID = string(strconv.AppendUint(append(buf[:0], r.ledgerID...), r.ledgerSeq.Add(1), 36))
+	}
 	select {
 	case r.ledger <- e:
 	case <-r.ledgerQuit:
@@ -79,43 +110,123 @@ func (r *Ring) startLedger() {
 	go r.writeLedger()
 }
 
+// ledgerQueue is the writer's entries not yet committed, oldest first,
+// at most max of them; what does not fit is counted as dropped.
+type ledgerQueue struct {
+	es         []Entry
+	max        int
+	dropped    int
+	droppedUSD float64
+	log        *slog.Logger
+}
+
+func (q *ledgerQueue) add(e Entry) {
+	if len(q.es) >= q.max {
+		if q.dropped == 0 {
+			q.log.Error("spend ledger: the queue is full; the newest entries are dropped until the store takes them again", "queue", q.max)
+		}
+		q.dropped++
+		q.droppedUSD += e.CostUSD
+		return
+	}
+	q.es = append(q.es, e)
+}
+
+// head is the next batch to commit.
+func (q *ledgerQueue) head() []Entry { return q.es[:min(len(q.es), ledgerBatch)] }
+
+// pop removes the n oldest entries (committed).
+func (q *ledgerQueue) pop(n int) {
+	rest := copy(q.es, q.es[n:])
+	clear(q.es[rest:])
+	q.es = q.es[:rest]
+}
+
 // writeLedger is the ledger's one writer: it blocks for an entry, takes
 // what else is queued (up to ledgerBatch) and appends it in one
-// transaction; a failed write is retried; on Close it writes what is left
-// and returns.
+// transaction; a failed write keeps its entries at the head of the queue
+// and is retried; on Close it writes what is left and returns.
 func (r *Ring) writeLedger() {
 	defer close(r.ledgerDone)
-	var batch []Entry
-	last := func() {
-		if batch = append(batch, drain(r.ledger, -1)...); len(batch) > 0 {
-			if err := r.appendLedger(batch); err != nil {
-				r.log.Error("spend ledger: entries lost at shutdown", "entries", len(batch), "err", err)
-			}
-		}
-	}
+	q := &ledgerQueue{max: r.ledgerMax, log: r.log}
+	var backoff time.Duration
+	failures := 0
 	for {
-		if len(batch) == 0 {
+		if len(q.es) == 0 {
 			select {
 			case e := <-r.ledger:
-				batch = append(batch, e)
+				q.add(e)
 			case <-r.ledgerQuit:
-				last()
+				r.closeLedger(q)
 				return
 			}
 		}
-		batch = r.gather(batch)
-		err := r.appendLedger(batch)
-		if err == nil {
-			batch = batch[:0]
+		if backoff == 0 {
+			r.gather(q)
+		}
+		batch := q.head()
+		if err := r.appendLedger(batch); err != nil {
+			if failures == 0 {
+				r.log.Error("spend ledger: write failed; keeping the entries and retrying them in order", "queued", len(q.es), "err", err)
+			}
+			failures++
+			backoff = min(max(2*backoff, 50*time.Millisecond), time.Second)
+			if r.waitLedger(q, backoff) {
+				r.closeLedger(q)
+				return
+			}
 			continue
 		}
-		r.log.Error("spend ledger: write failed; retrying", "entries", len(batch), "err", err)
+		q.pop(len(batch))
+		if failures > 0 {
+			r.log.Info("spend ledger: written again", "failed_tries", failures, "still_queued", len(q.es))
+			failures, backoff = 0, 0
+		}
+		if q.dropped > 0 {
+			r.log.Error("spend ledger: entries were dropped while the store could not take them (the queue was full)", "dropped", q.dropped, "dropped_usd", q.droppedUSD, "queue", q.max)
+			q.dropped, q.droppedUSD = 0, 0
+		}
+	}
+}
+
+// waitLedger waits d, queueing what settles meanwhile; true on Close.
+func (r *Ring) waitLedger(q *ledgerQueue, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
 		select {
-		case <-time.After(100 * time.Millisecond):
+		case e := <-r.ledger:
+			q.add(e)
+		case <-t.C:
+			return false
 		case <-r.ledgerQuit:
-			last()
+			return true
+		}
+	}
+}
+
+// closeLedger writes what is left at Close, trying for up to
+// ledgerCloseWait while the store fails.
+func (r *Ring) closeLedger(q *ledgerQueue) {
+	for _, e := range drain(r.ledger, -1) {
+		q.add(e)
+	}
+	deadline := time.Now().Add(ledgerCloseWait)
+	for len(q.es) > 0 {
+		batch := q.head()
+		err := r.appendLedger(batch)
+		if err == nil {
+			q.pop(len(batch))
+			continue
+		}
+		if time.Now().After(deadline) {
+			r.log.Error("spend ledger: entries lost at shutdown", "entries", len(q.es), "err", err)
 			return
 		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if q.dropped > 0 {
+		r.log.Error("spend ledger: entries were dropped while the store could not take them (the queue was full)", "dropped", q.dropped, "dropped_usd", q.droppedUSD, "queue", q.max)
 	}
 }
 
@@ -127,26 +238,27 @@ func (r *Ring) writeLedger() {
 // most the requests in flight, this window and the commit under way.
 const ledgerWindow = 5 * time.Millisecond
 
-// gather adds to batch what is queued and what arrives within
-// ledgerWindow, up to ledgerBatch entries in all.
-func (r *Ring) gather(batch []Entry) []Entry {
-	batch = append(batch, drain(r.ledger, ledgerBatch-len(batch))...)
-	if len(batch) >= ledgerBatch {
-		return batch
+// gather adds to q what is queued and what arrives within ledgerWindow,
+// until q holds a batch (ledgerBatch entries).
+func (r *Ring) gather(q *ledgerQueue) {
+	for _, e := range drain(r.ledger, ledgerBatch-len(q.es)) {
+		q.add(e)
+	}
+	if len(q.es) >= ledgerBatch {
+		return
 	}
 	t := time.NewTimer(ledgerWindow)
 	defer t.Stop()
-	for len(batch) < ledgerBatch {
+	for len(q.es) < ledgerBatch {
 		select {
 		case e := <-r.ledger:
-			batch = append(batch, e)
+			q.add(e)
 		case <-t.C:
-			return batch
+			return
 		case <-r.ledgerQuit:
-			return batch
+			return
 		}
 	}
-	return batch
 }
 
 // drain takes up to n queued entries (n < 0: all) without waiting.
@@ -162,6 +274,7 @@ func drain(ch chan Entry, n int) []Entry {
 	}
 	return out
 }
+
 func (r *Ring) appendLedger(batch []Entry) error {
 	if len(batch) == 0 {
 		return nil

@@ -2,6 +2,7 @@ package keys
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -49,6 +50,10 @@ type RingOptions struct {
 	// Profiles are the routing profiles a policy may name (nil: any
 	// name is taken); Create and SetPolicy refuse others.
 	Profiles []string
+	// LedgerQueue bounds the settled entries the spend ledger keeps
+	// while its store cannot take them (0: DefaultLedgerQueue); past it
+	// the newest are dropped (see Record).
+	LedgerQueue int
 	// OnChange, when set, is called with a key's id after this Ring
 	// created, changed or revoked it (to tell other replicas, which then
 	// Reload). It runs under the Ring's lock: it must not call the Ring.
@@ -75,6 +80,11 @@ type Ring struct {
 	ledgerOnce sync.Once
 	ledgerDone chan struct{}
 	quitOnce   sync.Once
+	ledgerMax  int
+	// ledgerID and ledgerSeq make the entries' IDs: this ring's random
+	// prefix and a count.
+	ledgerID  string
+	ledgerSeq atomic.Uint64
 
 	mu     sync.Mutex // serialises writes and reloads
 	store  Store
@@ -98,6 +108,15 @@ func NewRing(ctx context.Context, o RingOptions) (*Ring, error) {
 	if r.log == nil {
 		r.log = slog.Default()
 	}
+	r.ledgerMax = o.LedgerQueue
+	if r.ledgerMax <= 0 {
+		r.ledgerMax = DefaultLedgerQueue
+	}
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	r.ledgerID = "e" + encode62(b, 17) + "-"
 	if r.now == nil {
 		r.now = time.Now
 	}

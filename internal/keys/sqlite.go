@@ -3,16 +3,11 @@ package keys
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
@@ -20,9 +15,6 @@ import (
 
 // DBFile is the database's name under the data directory.
 const DBFile = "tiergate.db"
-
-//go:embed migrations/*.sql
-var migrations embed.FS
 
 // SQLite is the Store in a SQLite file.
 type SQLite struct {
@@ -51,43 +43,34 @@ func OpenSQLite(ctx context.Context, dir string) (*SQLite, error) {
 	return s, nil
 }
 
-// migrate applies migrations/NNN_*.sql in order, each in a transaction
-// that records its version in schema_migrations.
+// migrate applies the migrations (Migrations(SQLite3)) it has not seen
+// yet, each in a transaction that records its version in
+// schema_migrations.
 func (s *SQLite) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
+	if _, err := s.db.ExecContext(ctx, SchemaMigrationsDDL); err != nil {
 		return err
 	}
 	var have int
 	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
 		return err
 	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	ms, err := Migrations(SQLite3)
 	if err != nil {
 		return err
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		base := filepath.Base(name)
-		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("migration %s: name it NNN_what.sql", base)
-		}
-		if v <= have {
+	for _, m := range ms {
+		if m.Version <= have {
 			continue
-		}
-		body, err := migrations.ReadFile(name)
-		if err != nil {
-			return err
 		}
 		tx, err := s.db.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 			tx.Rollback()
-			return fmt.Errorf("migration %s: %w", base, err)
+			return fmt.Errorf("migration %s: %w", m.Name, err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, v, stamp(time.Now())); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, m.Version, Stamp(time.Now())); err != nil {
 			tx.Rollback()
 			return err
 		}
@@ -98,21 +81,47 @@ func (s *SQLite) migrate(ctx context.Context) error {
 	return nil
 }
 
-func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+// Stamp is a key's time as the stores keep it (RFC 3339, UTC).
+func Stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 func stampPtr(t *time.Time) any {
 	if t == nil {
 		return nil
 	}
-	return stamp(*t)
+	return Stamp(*t)
 }
 
-func parseStamp(s sql.NullString) (*time.Time, error) {
-	if !s.Valid {
+func parseStamp(s *string) (*time.Time, error) {
+	if s == nil {
 		return nil, nil
 	}
-	t, err := time.Parse(time.RFC3339Nano, s.String)
+	t, err := time.Parse(time.RFC3339Nano, *s)
 	return &t, err
+}
+
+// DecodeKey makes a Key of a stored row (the stores' one decoding): the
+// hash's bytes, the policy's JSON, the times as Stamp wrote them (nil:
+// NULL).
+func DecodeKey(id, name string, hash []byte, policy, created string, expires, revoked *string) (Key, error) {
+	k := Key{ID: id, Name: name, Source: SourceStore}
+	if len(hash) != len(k.Hash) {
+		return k, fmt.Errorf("key %s: stored hash has %d bytes", k.ID, len(hash))
+	}
+	copy(k.Hash[:], hash)
+	var err error
+	if k.Policy, err = ParsePolicy([]byte(policy)); err != nil {
+		return k, fmt.Errorf("key %s: %w", k.ID, err)
+	}
+	if k.CreatedAt, err = time.Parse(time.RFC3339Nano, created); err != nil {
+		return k, err
+	}
+	if k.ExpiresAt, err = parseStamp(expires); err != nil {
+		return k, err
+	}
+	if k.RevokedAt, err = parseStamp(revoked); err != nil {
+		return k, err
+	}
+	return k, nil
 }
 
 // Create implements Store.
@@ -122,46 +131,26 @@ func (s *SQLite) Create(ctx context.Context, k Key) error {
 		return err
 	}
 	_, err = s.db.ExecContext(ctx, `INSERT INTO keys (id, name, hash, policy, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		k.ID, k.Name, k.Hash[:], string(pol), stamp(k.CreatedAt), stampPtr(k.ExpiresAt), stampPtr(k.RevokedAt))
+		k.ID, k.Name, k.Hash[:], string(pol), Stamp(k.CreatedAt), stampPtr(k.ExpiresAt), stampPtr(k.RevokedAt))
 	return err
 }
 
-const columns = `id, name, hash, policy, created_at, expires_at, revoked_at`
+// Columns are a key row's columns, in DecodeKey's order.
+const Columns = `id, name, hash, policy, created_at, expires_at, revoked_at`
 
 func scanKey(row interface{ Scan(...any) error }) (Key, error) {
-	var k Key
+	var id, name, pol, created string
 	var hash []byte
-	var pol, created string
-	var expires, revoked sql.NullString
-	if err := row.Scan(&k.ID, &k.Name, &hash, &pol, &created, &expires, &revoked); err != nil {
-		return k, err
+	var expires, revoked *string
+	if err := row.Scan(&id, &name, &hash, &pol, &created, &expires, &revoked); err != nil {
+		return Key{}, err
 	}
-	if len(hash) != len(k.Hash) {
-		return k, fmt.Errorf("key %s: stored hash has %d bytes", k.ID, len(hash))
-	}
-	copy(k.Hash[:], hash)
-	var err error
-	if k.Policy, err = ParsePolicy([]byte(pol)); err != nil {
-		return k, fmt.Errorf("key %s: %w", k.ID, err)
-	}
-	t, err := time.Parse(time.RFC3339Nano, created)
-	if err != nil {
-		return k, err
-	}
-	k.CreatedAt = t
-	if k.ExpiresAt, err = parseStamp(expires); err != nil {
-		return k, err
-	}
-	if k.RevokedAt, err = parseStamp(revoked); err != nil {
-		return k, err
-	}
-	k.Source = SourceStore
-	return k, nil
+	return DecodeKey(id, name, hash, pol, created, expires, revoked)
 }
 
 // List implements Store.
 func (s *SQLite) List(ctx context.Context) ([]Key, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+columns+` FROM keys ORDER BY created_at, id`)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+Columns+` FROM keys ORDER BY created_at, id`)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +168,7 @@ func (s *SQLite) List(ctx context.Context) ([]Key, error) {
 
 // Get implements Store.
 func (s *SQLite) Get(ctx context.Context, id string) (Key, error) {
-	k, err := scanKey(s.db.QueryRowContext(ctx, `SELECT `+columns+` FROM keys WHERE id = ?`, id))
+	k, err := scanKey(s.db.QueryRowContext(ctx, `SELECT `+Columns+` FROM keys WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return k, ErrNotFound
 	}
@@ -197,7 +186,7 @@ func (s *SQLite) SetPolicy(ctx context.Context, id string, p Policy) error {
 
 // Revoke implements Store.
 func (s *SQLite) Revoke(ctx context.Context, id string, t time.Time) error {
-	return s.one(s.db.ExecContext(ctx, `UPDATE keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, stamp(t), id))
+	return s.one(s.db.ExecContext(ctx, `UPDATE keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, Stamp(t), id))
 }
 
 func (s *SQLite) one(res sql.Result, err error) error {
@@ -215,35 +204,45 @@ func (s *SQLite) one(res sql.Result, err error) error {
 }
 
 // AppendLedger implements Store: one transaction, committed with
-// synchronous=FULL.
+// synchronous=FULL; an entry whose ID is already in the ledger is
+// skipped.
 func (s *SQLite) AppendLedger(ctx context.Context, entries []Entry) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO ledger (key_id, key_name, model, provider, tokens_in, tokens_out, cost_usd, status, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO ledger (key_id, key_name, model, provider, tokens_in, tokens_out, cost_usd, status, at, entry_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (entry_id) DO NOTHING`)
 	if err != nil {
 		return err
 	}
 	defer ins.Close()
 	for _, e := range entries {
-		if _, err := ins.ExecContext(ctx, e.KeyID, e.KeyName, e.Model, e.Provider, e.TokensIn, e.TokensOut, e.CostUSD, e.Status, ledgerStamp(e.At)); err != nil {
+		if _, err := ins.ExecContext(ctx, e.KeyID, e.KeyName, e.Model, e.Provider, e.TokensIn, e.TokensOut, e.CostUSD, e.Status, LedgerStamp(e.At), nullable(e.ID)); err != nil {
 			return err
 		}
 	}
 	return tx.Commit()
 }
 
-// ledgerStamp is a fixed-width UTC time, so that the ledger's times
-// compare as strings.
-func ledgerStamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000000Z") }
+// LedgerStamp is a ledger row's time as stored: fixed-width UTC, so that
+// the ledger's times compare as strings (in any collation: the digits
+// and the punctuation stand at the same places in every one).
+func LedgerStamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000000Z") }
+
+// nullable is s, or NULL when empty.
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
 
 // Usage implements Store.
 func (s *SQLite) Usage(ctx context.Context, id string, since time.Time) (Usage, error) {
 	u := Usage{Since: since}
 	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(tokens_in), 0), COALESCE(SUM(tokens_out), 0), COALESCE(SUM(cost_usd), 0) FROM ledger WHERE key_id = ? AND at >= ?`,
-		id, ledgerStamp(since)).Scan(&u.Requests, &u.TokensIn, &u.TokensOut, &u.SpendUSD)
+		id, LedgerStamp(since)).Scan(&u.Requests, &u.TokensIn, &u.TokensOut, &u.SpendUSD)
 	return u, err
 }
 
