@@ -18,6 +18,7 @@ package pgtest
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -132,10 +133,12 @@ func Start(t testing.TB) *Server {
 	}
 	var lastErr error
 	for range 5 {
-		port, err := freeport.Loopback()
+		addr, err := freeport.Addr()
 		if err != nil {
 			t.Fatal(err)
 		}
+		_, ps, _ := net.SplitHostPort(addr)
+		port, _ := strconv.Atoi(ps)
 		s.Port = port
 		s.URL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
 		if lastErr = s.start(); lastErr == nil {
