@@ -197,6 +197,7 @@ func run(ctx context.Context, args []string, e env) error {
 	slo := fs.String("slo", "", "score each step's goodput against `bounds` such as ttft=800ms,itl=60ms,e2e=20s (itl: a request's mean gap between tokens)")
 	findMax := fs.Bool("find-max-rate", false, "after the steps, search each model's highest open-loop rate that keeps -slo for -slo-goal of requests (starts at the first -rate, else 1/s)")
 	sloGoal := fs.Float64("slo-goal", 0.9, "share of requests that must meet -slo for -find-max-rate")
+	tierAt := fs.String("tier-at", "", "the `load` a tier must hold at: concurrency=N or rate=R; tiers come from that step (which must be among the steps) instead of concurrency 1")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -270,6 +271,11 @@ func run(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	o.Rules = cfg.Tiers.Rules
+	if *tierAt != "" {
+		if o.TierAt, err = tiers.ParseAt(*tierAt); err != nil {
+			return fmt.Errorf("-tier-at %w", err)
+		}
+	}
 
 	var targets []bench.Target
 	if *target != "" {
@@ -448,7 +454,7 @@ func parseSteps(conc, rates, arrival string, maxConc int, concSet bool) ([]bench
 
 // catalogTargets resolves -model against the enabled providers.
 func catalogTargets(ctx context.Context, cfg *config.Config, models []string, getenv func(string) string, log *slog.Logger) ([]bench.Target, error) {
-	set, err := backends.Build(ctx, cfg, backends.Options{Getenv: getenv, Logger: log, Constructors: registry.Constructors()})
+	set, err := backends.Build(ctx, cfg, backends.Options{Getenv: getenv, Logger: log, Constructors: registry.Constructors(), HTTPClient: bench.NewHTTPClient()})
 	if err != nil {
 		return nil, err
 	}
@@ -536,7 +542,7 @@ func urlTargets(raw, keyEnv string, models []string, getenv func(string) string,
 			return nil, fmt.Errorf("-target-key-env %s: the variable is empty", keyEnv)
 		}
 	}
-	p, err := openai.New(providers.Options{Name: u.Host, BaseURL: u.String(), APIKey: key, KeyEnv: keyEnv, Logger: log})
+	p, err := openai.New(providers.Options{Name: u.Host, BaseURL: u.String(), APIKey: key, KeyEnv: keyEnv, Logger: log, HTTPClient: bench.NewHTTPClient()})
 	if err != nil {
 		return nil, err
 	}

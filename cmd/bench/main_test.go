@@ -132,7 +132,7 @@ func TestTargetURL(t *testing.T) {
 	if strings.Contains(r.stdout+r.stderr, "sk-test-1234567890") {
 		t.Error("the API key appears in the output")
 	}
-	if n := len(emu.Requests()); n != 9 {
+	if n := len(chats(emu)); n != 9 {
 		t.Errorf("emulator saw %d requests, want 1 warm-up + 4 + 4", n)
 	}
 	var res bench.Results
@@ -214,7 +214,7 @@ func TestCatalog(t *testing.T) {
 		t.Errorf("stderr:\n%s", r.stderr)
 	}
 	var sent []string
-	for _, q := range emu.Requests() {
+	for _, q := range chats(emu) {
 		var body struct{ Model string }
 		json.Unmarshal(q.Body, &body)
 		sent = append(sent, body.Model)
@@ -352,4 +352,16 @@ func TestPublish(t *testing.T) {
 	if r.err == nil || !strings.Contains(r.err.Error(), "-publish: redis does not answer") || strings.Contains(r.stderr, "bench: [1/") {
 		t.Errorf("an unreachable -publish: %v\n%s", r.err, r.stderr)
 	}
+}
+
+// chats are the chat completions an emulator received: the requests
+// that warm a step's connections (GET /v1/models) left out.
+func chats(emu *openaiemu.Server) []openaiemu.Request {
+	var out []openaiemu.Request
+	for _, q := range emu.Requests() {
+		if q.Path == "/v1/chat/completions" {
+			out = append(out, q)
+		}
+	}
+	return out
 }

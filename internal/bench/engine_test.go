@@ -485,7 +485,7 @@ func TestWarmupExcluded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(emu.Requests()); n != 5 {
+	if n := len(chats(emu)); n != 5 {
 		t.Errorf("emulator saw %d requests, want 2 warm-up + 3", n)
 	}
 	if res.Runs[0].Requests.Total != 3 || len(res.Warmups) != 1 || res.Warmups[0].Requests != 2 || res.Warmups[0].Failed != 0 {
@@ -501,7 +501,7 @@ func TestWarmupExcluded(t *testing.T) {
 		} `json:"stream_options"`
 		Messages []struct{ Role, Content string } `json:"messages"`
 	}
-	if err := json.Unmarshal(emu.Requests()[4].Body, &body); err != nil {
+	if err := json.Unmarshal(chats(emu)[4].Body, &body); err != nil {
 		t.Fatal(err)
 	}
 	if body.Model != "emu-model" || !body.Stream || !body.StreamOptions.IncludeUsage || body.MaxTokens != 16 ||

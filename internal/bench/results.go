@@ -77,6 +77,9 @@ type Settings struct {
 	Confidence float64 `json:"confidence"`
 	// SLO is the bound goodput is scored against ("" without one).
 	SLO string `json:"slo,omitempty"`
+	// TierAt is the step tiers come from when not the single stream
+	// ("c=8", "rate=2/s").
+	TierAt string `json:"tier_at,omitempty"`
 }
 
 func settingsOf(o *Options) Settings {
@@ -88,6 +91,9 @@ func settingsOf(o *Options) Settings {
 	}
 	if o.SLO != nil {
 		s.SLO = o.SLO.String()
+	}
+	if !o.TierAt.Single() {
+		s.TierAt = o.TierAt.String()
 	}
 	if s.Resamples == 0 {
 		s.Resamples = 1000
@@ -191,6 +197,9 @@ type RunResult struct {
 	Series []Second `json:"series,omitempty"`
 	// Goodput is the step against Options.SLO, nil without one.
 	Goodput *Goodput `json:"goodput,omitempty"`
+	// ClientLag is the bench's own lag in the step, and whether the
+	// bench rather than the backend was the bottleneck.
+	ClientLag *ClientLag `json:"client_lag,omitempty"`
 
 	// Records are the step's requests, for per-request outputs.
 	Records []Record `json:"-"`
@@ -292,6 +301,11 @@ func (e *engine) summarize(t *Target, s Step, segs []segment) *RunResult {
 	}
 	run.Records = recs
 	run.Errors = countErrors(recs)
+	warm := 0
+	for _, sg := range segs {
+		warm = max(warm, sg.warm)
+	}
+	run.ClientLag = clientLag(recs, warm)
 	var ttft, ttfnrt, itl, tpot, e2e, tokps, outTok, promptTok, upTokps []float64
 	up := map[string][]float64{}
 	methods := map[string]int{}
