@@ -98,6 +98,9 @@ func sample() *bench.Results {
 		{Index: 2, Err: &bench.Failure{Kind: bench.KindAuth, Status: 401, Message: "openai rejected the API key: check OPENAI_API_KEY"}, Start: t0, End: t0.Add(dur(5)), E2E: dur(5)},
 	}, nil, nil, nil, nil, nil, "", []bench.ErrorCount{{Kind: bench.KindAuth, Count: 3, Status: 401, Message: "openai rejected the API key: check OPENAI_API_KEY"}})
 	bad.Upstream = "gpt-4o"
+	res.Runs[0].ClientLag = &bench.ClientLag{SendMs: stats(0.1, 0.2, 0.3), ReadMs: stats(0.02, 0.03, 0.5), WarmConnections: 1}
+	res.Runs[1].ClientLag = &bench.ClientLag{SendMs: stats(0.1, 0.2, 0.3), ReadMs: stats(0.5, 9, 12), WarmConnections: 4,
+		ClientBound: true, Why: "read lag p99 11.9 ms > 5 ms"}
 	res.Runs = append(res.Runs, bad)
 	return res
 }
@@ -162,7 +165,8 @@ func TestNarrowTable(t *testing.T) {
 			t.Errorf("line %d has %d columns: %q", i+1, n, line)
 		}
 	}
-	for _, want := range []string{"ollama/hf.co/bart~", "52.0 [50.0-55.0]", "decided", "FAILURES", "1 x rate_limited (status 429)", "provisional"} {
+	for _, want := range []string{"ollama/hf.co/bart~", "52.0 [50.0-55.0]", "decided", "FAILURES", "1 x rate_limited (status 429)", "provisional",
+		"BENCH LAG", "BOUND", "rate=12.5~*!", "! ollama/tiny:latest rate=12.5/s poisson max=64: the bench itself", "bottleneck (read lag p99 11.9 ms > 5 ms)"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("narrow table lacks %q:\n%s", want, b.String())
 		}
