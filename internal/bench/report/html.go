@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/tiergate/tiergate/internal/bench"
+	"github.com/tiergate/tiergate/internal/tiers"
 )
 
 type htmlModel struct {
@@ -149,8 +151,8 @@ func modelCharts(runs []*bench.RunResult) []template.HTML {
 	for i, r := range runs {
 		cats[i] = r.Load()
 	}
-	byLoad := func(name string, get func(*bench.RunResult) (float64, bool), dashed bool) series {
-		s := series{Name: name, Dashed: dashed}
+	byLoad := func(name string, get func(*bench.RunResult) (float64, bool)) series {
+		s := series{Name: name}
 		for i, r := range runs {
 			if v, ok := get(r); ok {
 				s.Points = append(s.Points, point{X: float64(i), Y: v, Label: cats[i]})
@@ -158,6 +160,22 @@ func modelCharts(runs []*bench.RunResult) []template.HTML {
 		}
 		return s
 	}
+	// withCI adds each step's confidence interval of the median.
+	withCI := func(s series, ci func(*bench.RunResult) *tiers.Interval) series {
+		s.Name += " [CI]"
+		j := 0
+		for i, r := range runs {
+			if j < len(s.Points) && s.Points[j].X == float64(i) {
+				if iv := ci(r); iv != nil {
+					s.Points[j].YCI = &[2]float64{iv.Lo, iv.Hi}
+				}
+				j++
+			}
+		}
+		return s
+	}
+	ttftCI := func(r *bench.RunResult) *tiers.Interval { return r.TTFTP50CI }
+	tokpsCI := func(r *bench.RunResult) *tiers.Interval { return r.OutputTokensPerSP50CI }
 	pct := func(sel func(*bench.RunResult) *bench.Stats, p int) func(*bench.RunResult) (float64, bool) {
 		return func(r *bench.RunResult) (float64, bool) {
 			s := sel(r)
@@ -181,17 +199,17 @@ func modelCharts(runs []*bench.RunResult) []template.HTML {
 	xl := "load"
 	charts := []*chart{
 		{Title: "Time to first token vs load", XLabel: xl, YLabel: "TTFT (ms)", XCats: cats, YFrom0: true,
-			Series: []series{byLoad("p50", pct(ttft, 50), false), byLoad("p90", pct(ttft, 90), true), byLoad("p99", pct(ttft, 99), true)}},
+			Series: []series{withCI(byLoad("p50", pct(ttft, 50)), ttftCI), byLoad("p90", pct(ttft, 90)), byLoad("p99", pct(ttft, 99))}},
 		{Title: "Inter-token latency and TPOT vs load", XLabel: xl, YLabel: "ms", XCats: cats, YFrom0: true,
-			Series: []series{byLoad("ITL p50", pct(itl, 50), false), byLoad("ITL p99", pct(itl, 99), true), byLoad("TPOT p50", pct(tpot, 50), false)}},
+			Series: []series{byLoad("ITL p50", pct(itl, 50)), byLoad("ITL p99", pct(itl, 99)), byLoad("TPOT p50", pct(tpot, 50))}},
 		{Title: "End-to-end latency vs load", XLabel: xl, YLabel: "E2E (ms)", XCats: cats, YFrom0: true,
-			Series: []series{byLoad("p50", pct(e2e, 50), false), byLoad("p90", pct(e2e, 90), true), byLoad("p99", pct(e2e, 99), true)}},
+			Series: []series{byLoad("p50", pct(e2e, 50)), byLoad("p90", pct(e2e, 90)), byLoad("p99", pct(e2e, 99))}},
 		{Title: "Throughput vs load", XLabel: xl, YLabel: "output tokens/s", XCats: cats, YFrom0: true,
 			Series: []series{
-				byLoad("all requests", func(r *bench.RunResult) (float64, bool) {
+				byLoad("total, all requests", func(r *bench.RunResult) (float64, bool) {
 					return r.Throughput.OutputTokensPerS, r.Requests.Succeeded > 0
-				}, false),
-				byLoad("per request p50", pct(tokps, 50), true)}},
+				}),
+				withCI(byLoad("per request p50", pct(tokps, 50)), tokpsCI)}},
 	}
 	dist := func(title, unit string, get func(*bench.Record) []float64) *chart {
 		c := &chart{Title: title, XLabel: unit, YLabel: "% of values at most x", LogX: true}
@@ -237,29 +255,107 @@ func tierColor(tier string) string {
 	return "#b3261e"
 }
 
-// tierMap plots each tiered model's single-stream medians against the
-// rule bounds.
+// tierMap plots each tiered model's medians, with their confidence
+// intervals as whiskers, against the rule bounds; then the same
+// intervals one figure at a time against that figure's thresholds
+// (ciCharts).
 func tierMap(r *bench.Results) template.HTML {
 	if len(r.Tiers) == 0 {
 		return ""
 	}
-	c := &chart{Title: "Speed tiers: single-stream medians against the rules", XLabel: "TTFT p50 (ms, log scale)",
+	c := &chart{Title: "Speed tiers: medians [CI] against the rules", XLabel: "TTFT p50 (ms, log scale)",
 		YLabel: "output tokens/s p50 (log)", LogX: true, LogY: true, Scatter: true}
 	for _, rule := range r.TierRules {
-		c.VRefs = append(c.VRefs, refLine{At: rule.MaxTTFTMs, Label: fmt.Sprintf("%s ≤%s ms", rule.Tier, num(rule.MaxTTFTMs))})
+		col := tierColor(string(rule.Tier))
+		c.VRefs = append(c.VRefs, refLine{At: rule.MaxTTFTMs, Label: fmt.Sprintf("%s ≤%s ms", rule.Tier, num(rule.MaxTTFTMs)), Color: col})
 		if rule.MinTokensPerSecond > 0 {
-			c.HRefs = append(c.HRefs, refLine{At: rule.MinTokensPerSecond, Label: fmt.Sprintf("%s ≥%s tok/s", rule.Tier, num(rule.MinTokensPerSecond))})
+			c.HRefs = append(c.HRefs, refLine{At: rule.MinTokensPerSecond, Label: fmt.Sprintf("%s ≥%s tok/s", rule.Tier, num(rule.MinTokensPerSecond)), Color: col})
 		}
 	}
 	byTier := map[string]int{}
 	for _, e := range r.Tiers {
-		i, ok := byTier[string(e.Tier)]
+		name := string(e.Tier)
+		if e.Decision == tiers.Undecided {
+			name += " (undecided)"
+		}
+		i, ok := byTier[name]
 		if !ok {
 			i = len(c.Series)
-			byTier[string(e.Tier)] = i
-			c.Series = append(c.Series, series{Name: string(e.Tier), Color: tierColor(string(e.Tier))})
+			byTier[name] = i
+			c.Series = append(c.Series, series{Name: name, Color: tierColor(string(e.Tier))})
 		}
-		c.Series[i].Points = append(c.Series[i].Points, point{X: e.TTFTP50Ms, Y: e.OutputTokensPerSecP50, Label: e.Model})
+		p := point{X: e.TTFTP50Ms, Y: e.OutputTokensPerSecP50, Label: e.Model, Hollow: e.Decision == tiers.Undecided}
+		if iv := e.TTFTP50CIMs; iv != nil {
+			p.XCI = &[2]float64{iv.Lo, iv.Hi}
+		}
+		if iv := e.OutputTokensPerSecP50CI; iv != nil {
+			p.YCI = &[2]float64{iv.Lo, iv.Hi}
+		}
+		c.Series[i].Points = append(c.Series[i].Points, p)
 	}
-	return c.SVG()
+	out := string(c.SVG())
+	for _, c := range ciCharts(r) {
+		out += string(c.SVG())
+	}
+	return template.HTML(out)
+}
+
+// ciCharts draw, for each backend, the median that decides its tier with
+// its confidence interval as a whisker, against the thresholds of the
+// rules (a line per tier, in the tier's colour): TTFT, then tokens/s. A
+// whisker that crosses a line is an undecided tier (drawn hollow).
+func ciCharts(r *bench.Results) []*chart {
+	var cats []string
+	for _, e := range r.Tiers {
+		cats = append(cats, truncate(e.Model, 22))
+	}
+	ttft := &chart{Title: "TTFT p50 [CI] against the tier thresholds", XLabel: "backend", YLabel: "TTFT p50 (ms)", XCats: cats, Scatter: true, YFrom0: true}
+	tokps := &chart{Title: "Output tok/s p50 [CI] against the tier thresholds", XLabel: "backend", YLabel: "tokens/s per request, p50", XCats: cats, Scatter: true, YFrom0: true}
+	for _, rule := range r.TierRules {
+		col := tierColor(string(rule.Tier))
+		ttft.HRefs = append(ttft.HRefs, refLine{At: rule.MaxTTFTMs, Label: fmt.Sprintf("%s ≤%s ms", rule.Tier, num(rule.MaxTTFTMs)), Color: col})
+		if rule.MinTokensPerSecond > 0 {
+			tokps.HRefs = append(tokps.HRefs, refLine{At: rule.MinTokensPerSecond, Label: fmt.Sprintf("%s ≥%s tok/s", rule.Tier, num(rule.MinTokensPerSecond)), Color: col})
+		}
+	}
+	for i, e := range r.Tiers {
+		name := e.Model
+		if e.Provider != "" && !strings.HasPrefix(e.Model, e.Provider+"/") {
+			name += " (" + e.Provider + ")"
+		}
+		name += ": " + string(e.Tier)
+		if e.Decision == tiers.Undecided {
+			name += ", undecided"
+		}
+		a := point{X: float64(i), Y: e.TTFTP50Ms, Label: "", Hollow: e.Decision == tiers.Undecided}
+		if iv := e.TTFTP50CIMs; iv != nil {
+			a.YCI = &[2]float64{iv.Lo, iv.Hi}
+		}
+		b := point{X: float64(i), Y: e.OutputTokensPerSecP50, Hollow: a.Hollow}
+		if iv := e.OutputTokensPerSecP50CI; iv != nil {
+			b.YCI = &[2]float64{iv.Lo, iv.Hi}
+		}
+		// A backend takes its tier's colour, as the thresholds do.
+		col := tierColor(string(e.Tier))
+		ttft.Series = append(ttft.Series, series{Name: name, Points: []point{a}, Color: col})
+		tokps.Series = append(tokps.Series, series{Name: name, Points: []point{b}, Color: col})
+	}
+	// Thresholds far above the medians would squash them: a log scale
+	// when the chart spans more than two decades.
+	for _, c := range []*chart{ttft, tokps} {
+		var v []float64
+		for _, s := range c.Series {
+			for _, p := range s.Points {
+				v = append(v, p.Y)
+			}
+		}
+		for _, h := range c.HRefs {
+			v = append(v, h.At)
+		}
+		if lo, hi := minOf(v), maxOf(v); lo > 0 && hi/lo > 100 {
+			c.LogY, c.YFrom0 = true, false
+			c.YLabel += ", log"
+		}
+	}
+	return []*chart{ttft, tokps}
 }

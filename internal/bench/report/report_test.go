@@ -231,7 +231,17 @@ var external = regexp.MustCompile(`(?i)(<script|<link|<img|<iframe|@import|url\(
 
 func TestHTML(t *testing.T) {
 	var b bytes.Buffer
-	if err := HTML(&b, sample()); err != nil {
+	r := sample()
+	// A second backend, undecided: its TTFT interval straddles fast's
+	// 1000 ms.
+	slow := r.Tiers[0]
+	slow.Model, slow.Provider, slow.Tier, slow.Decision, slow.Provisional = "groq-llama3-8b", "groq", catalog.Fast, tiers.Undecided, true
+	slow.TTFTP50Ms, slow.TTFTP50CIMs = 980, &tiers.Interval{Lo: 900, Hi: 1100}
+	r.Tiers = append(r.Tiers, slow)
+	if err := HTML(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(t.TempDir(), "report.html"), b.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	page := b.String()
@@ -239,9 +249,41 @@ func TestHTML(t *testing.T) {
 		t.Errorf("report.html references something external (%q): it must open offline", m)
 	}
 	svgs := regexp.MustCompile(`(?s)<svg.*?</svg>`).FindAllString(page, -1)
-	// One tier map, then 7 charts per model: 2 models.
-	if len(svgs) != 1+7*2 {
-		t.Errorf("%d charts, want 15", len(svgs))
+	// The tier map and the intervals of TTFT and tok/s against the
+	// thresholds, then 7 charts per model: 2 models.
+	if len(svgs) != 3+7*2 {
+		t.Errorf("%d charts, want 17", len(svgs))
+	}
+	// What a reader sees on the interval charts: each backend's whisker
+	// and legend entry, the thresholds as lines in their tier's colour,
+	// the undecided one hollow.
+	var ttftCI string
+	for _, s := range svgs {
+		if strings.Contains(s, "TTFT p50 [CI] against the tier thresholds") {
+			ttftCI = s
+		}
+	}
+	for _, want := range []string{
+		`<g class="ci" data-series="ollama/tiny:latest: fast"`, `<g class="ci" data-series="groq-llama3-8b (groq): fast, undecided"`,
+		`<g class="legend" data-series="ollama/tiny:latest: fast"`, `<g class="legend" data-series="groq-llama3-8b (groq): fast, undecided"`,
+		`<line class="threshold" data-label="fast ≤1000 ms"`, `stroke="#0072B2" stroke-width="1.5" stroke-dasharray="4 3"`,
+		`<line class="threshold" data-label="ultra-fast ≤400 ms"`, `interval 900-1100`, `fill="#fff" stroke="#0072B2" stroke-width="2"`,
+	} {
+		if !strings.Contains(ttftCI, want) {
+			t.Errorf("the TTFT interval chart lacks %q:\n%s", want, ttftCI)
+		}
+	}
+	if !strings.Contains(page, `data-label="fast ≥50.0 tok/s"`) || !strings.Contains(page, "Output tok/s p50 [CI] against the tier thresholds") {
+		t.Error("no tokens/s interval chart with its thresholds")
+	}
+	// Overlapping lines stay apart: a dash pattern and a marker shape per
+	// series (p50, p90, p99), a little transparent, in the legend too;
+	// the p50's steps carry their intervals.
+	for _, want := range []string{`data-series="p50 [CI]"`, `stroke-dasharray="7 4"`, `stroke-dasharray="2 3"`, `stroke-opacity="0.8"`,
+		`<rect class="marker"`, `<polygon class="marker"`, `<g class="legend" data-series="p99"><line`, `data-series="per request p50 [CI]"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("report.html lacks %q", want)
+		}
 	}
 	for i, s := range svgs {
 		if err := xml.Unmarshal([]byte(s), new(struct{})); err != nil {
