@@ -37,8 +37,11 @@
 // model whose warm-up fails is not measured, and bench exits with the
 // warm-up's error. -repeat N runs the measurement N times and pools it;
 // tiers come with 95% bootstrap intervals (-confidence, -resamples), and
-// an undecided one keeps the tier the tiers file had. results.json holds
-// a per-second series of each step and the run's metadata.
+// an undecided one keeps the tier the tiers file had. -tier-at
+// concurrency=8 (or rate=2) takes tiers from that step instead of the
+// single stream. results.json holds a per-second series of each step,
+// the bench's own lag (a step where the client was the bottleneck is
+// marked) and the run's metadata.
 //
 // This command parses flags and wires things up; the engine is
 // internal/bench, the outputs internal/bench/report.
@@ -135,7 +138,9 @@ tokenizer, else one per chunk. Tiers come from the concurrency-1 step, judged by
 the config's tiers.rules, with bootstrap confidence intervals of its medians: when
 an interval straddles a threshold the tier is "undecided" and the tiers file keeps
 its previous tier (with none, the medians' tier is written, marked provisional).
-Failures are counted by kind, never in latency figures.
+-tier-at concurrency=8 takes tiers from that step instead. Failures are counted by
+kind, never in latency figures. Each step warms its connections first and measures
+the bench's own lag; a step where the client was the bottleneck is marked.
 
 Flags:
 `

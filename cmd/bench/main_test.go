@@ -197,6 +197,46 @@ func TestSLOAndMaxRate(t *testing.T) {
 	}
 }
 
+// TestTierAt: -tier-at takes the tier from that step, through the
+// bench's own HTTP client (the step's lag is measured: a read lag per
+// chunk); without that step there is no tier, and bench says which step
+// is missing.
+func TestTierAt(t *testing.T) {
+	emu := openaiemu.New(openaiemu.Options{TTFT: 10 * time.Millisecond, Reply: "a b c"})
+	defer emu.Close()
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	args := []string{"-target", emu.URL, "-model", "m", "-requests", "4", "-warmup", "0", "-max-tokens", "16", "-progress", "off", "-tiers-out", "off"}
+	r := runBench(t, nil, append(args, "-concurrency", "1,2", "-tier-at", "concurrency=2", "-out", out)...)
+	if r.err != nil {
+		t.Fatalf("%v\n%s", r.err, r.stderr)
+	}
+	var res bench.Results
+	b, _ := os.ReadFile(filepath.Join(out, "results.json"))
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Tiers) != 1 || res.Tiers[0].At == nil || res.Tiers[0].At.Concurrency != 2 || res.Tiers[0].TTFTP50Ms != res.Runs[1].TTFT.P50 {
+		t.Errorf("tiers %+v", res.Tiers)
+	}
+	if !strings.Contains(r.stdout, "measured at c=2: ") || !strings.Contains(r.stdout, "BENCH LAG") {
+		t.Errorf("stdout:\n%s", r.stdout)
+	}
+	for _, run := range res.Runs {
+		if l := run.ClientLag; l == nil || l.ReadMs == nil || l.ReadMs.Count < 4*3 || l.WarmConnections != run.Concurrency {
+			t.Errorf("%s: lag %+v, want a read lag per chunk and the step's connections warmed", run.Load(), l)
+		}
+	}
+	r = runBench(t, nil, append(args, "-concurrency", "1", "-tier-at", "c=8")...)
+	if r.err != nil || !strings.Contains(r.stdout, "no c=8 step") {
+		t.Errorf("without the step: %v\n%s", r.err, r.stdout)
+	}
+	r = runBench(t, nil, append(args, "-tier-at", "eight")...)
+	if r.err == nil || !strings.Contains(r.err.Error(), "-tier-at") {
+		t.Errorf("-tier-at eight: %v", r.err)
+	}
+}
+
 // TestCatalog benches catalog models through providers enabled from the
 // environment.
 func TestCatalog(t *testing.T) {

@@ -6,12 +6,16 @@
 // summarises each model and load step: time to first token, inter-token
 // latency, time per output token, end-to-end latency, per-request output
 // tokens per second, throughput and failures by kind. From the
-// single-stream step (concurrency 1) it assigns each model a speed tier
-// with the configured rules (internal/tiers), judged on bootstrap
-// confidence intervals of the two deciding medians (MedianCI; over the
-// repeats of Options.Repeat, at least Resolution wide): a tier whose
-// interval straddles a threshold is "undecided". Each step also gets a
-// per-second time series (Second).
+// single-stream step (concurrency 1), or the step at Options.TierAt, it
+// assigns each model a speed tier with the configured rules
+// (internal/tiers), judged on bootstrap confidence intervals of the two
+// deciding medians (MedianCI; over the repeats of Options.Repeat, at
+// least Resolution wide): a tier whose interval straddles a threshold is
+// "undecided". Each step also gets a
+// per-second time series (Second), and the bench's own lag (ClientLag,
+// lag.go): a step where the client, not the backend, was the bottleneck
+// is marked and warned about. A step's connections are opened before
+// its clock starts.
 //
 // Definitions (those of vLLM's bench serve, GuideLLM and NVIDIA AIPerf):
 //

@@ -24,6 +24,8 @@ type htmlPage struct {
 	Took    string
 	TierMap template.HTML
 	Models  []htmlModel
+	// Lag is set when a step measured the bench's own lag.
+	Lag bool
 }
 
 // pageTemplate is report.html.
@@ -35,6 +37,12 @@ func pageTemplate() *template.Template {
 		"method": method,
 		"up": func(run *bench.RunResult, k string) string {
 			return p50(run.UpstreamMs[k])
+		},
+		"p99": p99,
+		"ci":  withCI,
+		"pct": func(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) },
+		"limits": func() string {
+			return fmt.Sprintf("%s ms send, %s ms read", num(ms(bench.MaxSendLagP99)), num(ms(bench.MaxReadLagP99)))
 		},
 	}).Parse(`<!doctype html>
 <html lang="en">
@@ -63,8 +71,8 @@ Requests per step: {{with .R.Settings}}{{if .Requests}}{{.Requests}}{{end}}{{if 
 <h2>Speed tiers</h2>
 {{if .R.Tiers}}
 <table>
-<tr><th class="l">tier</th><th class="l">model</th><th class="l">provider</th><th>TTFT p50 ms</th><th>output tok/s p50</th><th>requests</th><th class="l">why</th></tr>
-{{range .R.Tiers}}<tr><td class="l tier {{.Tier}}">{{.Tier}}</td><td class="l">{{.Model}}</td><td class="l">{{.Provider}}</td><td>{{num .TTFTP50Ms}}</td><td>{{num .OutputTokensPerSecP50}}</td><td>{{.Requests}}</td><td class="l">{{.Reason}}</td></tr>
+<tr><th class="l">tier</th><th class="l">decision</th><th class="l">model</th><th class="l">provider</th><th>TTFT p50 ms [CI]</th><th>output tok/s p50 [CI]</th><th>requests</th><th class="l">why</th></tr>
+{{range .R.Tiers}}<tr><td class="l tier {{.Tier}}">{{.Tier}}</td><td class="l">{{if .Decision}}{{.Decision}}{{if .Provisional}}, provisional{{end}}{{else}}-{{end}}</td><td class="l">{{.Model}}</td><td class="l">{{.Provider}}</td><td>{{ci .TTFTP50Ms .TTFTP50CIMs}}</td><td>{{ci .OutputTokensPerSecP50 .OutputTokensPerSecP50CI}}</td><td>{{.Requests}}</td><td class="l">{{.Reason}}</td></tr>
 {{end}}</table>
 {{else}}<p>No tier was assigned.</p>{{end}}
 {{range .R.Untiered}}<p class="note">No tier for {{.Model}}: {{.Reason}}</p>{{end}}
@@ -82,6 +90,20 @@ Requests per step: {{with .R.Settings}}{{if .Requests}}{{.Requests}}{{end}}{{if 
 <tr><th class="l">model</th><th class="l">load</th><th>ok</th><th>failed</th><th>TTFT ms<br>p50 / p90 / p99</th><th>ITL ms<br>p50 / p90 / p99</th><th>TPOT ms<br>p50 / p90 / p99</th><th>E2E ms<br>p50 / p90 / p99</th><th>tok/s per request<br>p50</th><th>output tok/s<br>total</th><th>req/s</th><th class="l">tokens counted by</th></tr>
 {{range .R.Runs}}<tr><td class="l">{{.Model}}</td><td class="l">{{.Load}}{{if .Interrupted}} (interrupted){{end}}</td><td>{{.Requests.Succeeded}}</td><td>{{.Requests.Failed}}</td><td>{{pcts .TTFT}}</td><td>{{pcts .ITL}}</td><td>{{pcts .TPOT}}</td><td>{{pcts .E2E}}</td><td>{{p50 .OutputTokensPerS}}</td><td>{{num .Throughput.OutputTokensPerS}}</td><td>{{num .Throughput.RequestsPerS}}</td><td class="l">{{method .}}</td></tr>
 {{end}}</table>
+{{if .R.Settings.SLO}}
+<table>
+<tr><th class="l">SLO {{.R.Settings.SLO}}</th><th class="l">load</th><th>met</th><th>good req/s</th><th>good output tok/s</th></tr>
+{{range .R.Runs}}{{if .Goodput}}<tr><td class="l">{{.Model}}</td><td class="l">{{.Load}}</td><td>{{pct .Goodput.Attainment}}</td><td>{{num .Goodput.RequestsPerS}}</td><td>{{num .Goodput.TokensPerS}}</td></tr>{{end}}
+{{end}}</table>
+{{end}}
+{{if .Lag}}
+<table class="lag">
+<tr><th class="l">the bench's own lag, ms</th><th class="l">load</th><th>send p50 / p99</th><th>read p50 / p99</th><th>warmed connections</th><th class="l">client</th></tr>
+{{range .R.Runs}}{{if .ClientLag}}<tr><td class="l">{{.Model}}</td><td class="l">{{.Load}}</td>{{with .ClientLag}}<td>{{p50 .SendMs}} / {{p99 .SendMs}}</td><td>{{p50 .ReadMs}} / {{p99 .ReadMs}}</td><td>{{.WarmConnections}}</td><td class="l">{{if .ClientBound}}<b class="slow">client-bound</b>: {{.Why}}{{else}}ok{{end}}</td>{{end}}</tr>{{end}}
+{{end}}</table>
+<p class="note">Send lag: from when a request was due to when it was sent. Read lag: from the socket read that brought a chunk to its timestamp.
+A step whose p99 is over {{limits}} is client-bound: the bench, not the backend, was the bottleneck, and its figures include the bench's own delay.</p>
+{{end}}
 
 {{range .Models}}
 <h2>{{.Model}} <span class="note">({{.Provider}}{{if .Upstream}}: {{.Upstream}}{{end}})</span></h2>
@@ -106,7 +128,7 @@ Requests per step: {{with .R.Settings}}{{if .Requests}}{{.Requests}}{{end}}{{if 
 <b>E2E</b>: the whole request. <b>tok/s per request</b> = (output tokens &minus; 1) / (E2E &minus; TTFT).
 <b>Output tok/s total</b>: all output tokens of the step over its wall time.
 Output tokens come from the server's usage when it reports it, else an offline tokenizer, else one per chunk.
-Failed requests are counted by kind and never enter latency figures. Tiers come from the single-stream step (concurrency 1).</p>
+Failed requests are counted by kind and never enter latency figures. Tiers come from the single-stream step (concurrency 1), or the step named by -tier-at; whiskers are the confidence intervals of the medians (95% unless -confidence), dashed lines the tier thresholds.</p>
 </body>
 </html>
 `))
@@ -116,6 +138,9 @@ Failed requests are counted by kind and never enter latency figures. Tiers come 
 func HTML(w io.Writer, r *bench.Results) error {
 	page := htmlPage{R: r, Started: r.StartedAt.Format(time.RFC1123), Took: r.FinishedAt.Sub(r.StartedAt).Round(100 * time.Millisecond).String(),
 		TierMap: tierMap(r)}
+	for _, run := range r.Runs {
+		page.Lag = page.Lag || run.ClientLag != nil
+	}
 	for _, g := range groupRuns(r.Runs) {
 		m := htmlModel{Model: g[0].Model, Provider: g[0].Provider, Upstream: g[0].Upstream, Runs: g}
 		for _, run := range g {

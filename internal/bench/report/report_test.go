@@ -238,6 +238,8 @@ func TestHTML(t *testing.T) {
 	slow.Model, slow.Provider, slow.Tier, slow.Decision, slow.Provisional = "groq-llama3-8b", "groq", catalog.Fast, tiers.Undecided, true
 	slow.TTFTP50Ms, slow.TTFTP50CIMs = 980, &tiers.Interval{Lo: 900, Hi: 1100}
 	r.Tiers = append(r.Tiers, slow)
+	r.Settings.SLO = "ttft=800ms"
+	r.Runs[0].Goodput = &bench.Goodput{Attainment: 2.0 / 3, Met: 2, RequestsPerS: 0.67, TokensPerS: 2.67}
 	if err := HTML(&b, r); err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +294,8 @@ func TestHTML(t *testing.T) {
 	}
 	for _, want := range []string{"<!doctype html>", "ollama/tiny:latest", "gpt-4o", "Time to first token vs load", "Throughput vs load",
 		"TTFT distribution", "Inter-token latency distribution", "Speed tiers", `class="l tier fast"`, "rejected the API key",
-		"no successful single-stream request", "prompt_eval_duration", "<polyline", "fast ≤1000 ms"} {
+		"no successful single-stream request", "prompt_eval_duration", "<polyline", "fast ≤1000 ms",
+		"52.0 [50.0-55.0]", "own lag, ms", `<b class="slow">client-bound</b>: read lag p99 11.9 ms &gt; 5 ms`, "SLO ttft=800ms", "66.7%"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("report.html lacks %q", want)
 		}
