@@ -46,7 +46,8 @@ func bound(truth time.Duration) float64 {
 // TestMeasurementTruth checks that the bench's own overhead does not bend
 // its numbers: against a backend with a known TTFT and gap between
 // chunks, the measured TTFT and ITL medians are within 2% (or 1 ms) of
-// the truth, with one stream, 64 and 256 concurrent streams (ramped).
+// the truth, with one stream, 64 and 256 concurrent streams (ramped;
+// 256 without the race detector only).
 // It logs the bench's own lag at each (ClientLag).
 func TestMeasurementTruth(t *testing.T) {
 	tgt, _ := emuTarget(t, openaiemu.Options{TTFT: truthTTFT, ChunkGap: truthGap, Reply: truthReply})
@@ -58,6 +59,12 @@ func TestMeasurementTruth(t *testing.T) {
 		{256, 256},
 	} {
 		t.Run("c="+itoa(tc.concurrency), func(t *testing.T) {
+			if tc.concurrency > 64 && raceEnabled {
+				// Under the race detector 256 streams on 2 cores make the
+				// client the bottleneck, which the bench then reports
+				// (client-bound) instead of the truth.
+				t.Skip("256 streams measure the race detector, not the bench: run without -race")
+			}
 			// A loaded CI machine can stall a whole step (another
 			// package's test hogging both cores); a wrong measurement
 			// fails every attempt, a stall does not repeat.
