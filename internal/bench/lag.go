@@ -31,14 +31,24 @@ import (
 //     measured. Over HTTP/2 a connection carries several streams, and
 //     the read is the connection's last one.
 
-// Client-bound limits: a step whose p99 send lag is over MaxSendLagP99,
-// or whose p99 read lag is over MaxReadLagP99, is marked client-bound
-// and warned about. A millisecond or two is the price of a loaded 2-core
-// machine; past these, the bench's delay is a visible part of a TTFT of
-// 100 ms or a gap of 20 ms between tokens.
+// Client-bound limits. A step is marked client-bound, and warned about,
+// when a lag's 99th percentile is over the larger of a floor and a tenth
+// of the figure it bends:
+//
+//   - read lag: MaxReadLagP99, or 10% of the step's ITL median (a chunk
+//     timestamped late moves TTFT and the gaps between tokens);
+//   - send lag: MaxSendLagP99, or 10% of an open loop's mean gap between
+//     arrivals (1/rate: later, the arrivals are not the process asked
+//     for), of a closed loop's TTFT median.
+//
+// A millisecond or two is the price of a loaded 2-core machine; the
+// floors keep that from marking every step of a fast backend, the share
+// keeps a few milliseconds against a 250 ms gap from marking a slow one.
 const (
 	MaxSendLagP99 = 10 * time.Millisecond
 	MaxReadLagP99 = 5 * time.Millisecond
+	// LagShare is the share of the bent figure a lag may take.
+	LagShare = 0.10
 )
 
 // ClientLag is a step's own lag, in milliseconds.
@@ -56,12 +66,13 @@ type ClientLag struct {
 	WarmConnections int `json:"warm_connections"`
 }
 
-// clientLag summarises the records' lags.
-func clientLag(recs []Record, warm int) *ClientLag {
+// clientLag summarises the records' lags. itlP50 and ttftP50 (ms, 0
+// when unknown) and the step scale the limits.
+func clientLag(recs []Record, warm int, s Step, itlP50, ttftP50 float64) *ClientLag {
 	var send, read []float64
 	for i := range recs {
 		r := &recs[i]
-		if r.sendLag >= 0 && !r.Start.IsZero() {
+		if !r.Start.IsZero() {
 			send = append(send, msOf(r.sendLag))
 		}
 		for _, d := range r.readLag {
@@ -70,11 +81,24 @@ func clientLag(recs []Record, warm int) *ClientLag {
 	}
 	l := &ClientLag{SendMs: Summarize(send), ReadMs: Summarize(read), WarmConnections: warm}
 	var why []string
-	if l.SendMs != nil && l.SendMs.P99 > msOf(MaxSendLagP99) {
-		why = append(why, fmt.Sprintf("send lag p99 %s ms > %s ms", num3(l.SendMs.P99), num3(msOf(MaxSendLagP99))))
+	over := func(name string, p99, floor, of float64, ofName string) {
+		limit, what := floor, num3(floor)+" ms"
+		if of*LagShare > floor {
+			limit, what = of*LagShare, fmt.Sprintf("%s ms, %.0f%% of %s", num3(of*LagShare), 100*LagShare, ofName)
+		}
+		if p99 > limit {
+			why = append(why, fmt.Sprintf("%s lag p99 %s ms > %s", name, num3(p99), what))
+		}
 	}
-	if l.ReadMs != nil && l.ReadMs.P99 > msOf(MaxReadLagP99) {
-		why = append(why, fmt.Sprintf("read lag p99 %s ms > %s ms", num3(l.ReadMs.P99), num3(msOf(MaxReadLagP99))))
+	if l.SendMs != nil {
+		if s.Concurrency > 0 {
+			over("send", l.SendMs.P99, msOf(MaxSendLagP99), ttftP50, "the TTFT median")
+		} else {
+			over("send", l.SendMs.P99, msOf(MaxSendLagP99), 1000/s.Rate, "the gap between arrivals")
+		}
+	}
+	if l.ReadMs != nil {
+		over("read", l.ReadMs.P99, msOf(MaxReadLagP99), itlP50, "the ITL median")
 	}
 	if len(why) > 0 {
 		l.ClientBound, l.Why = true, strings.Join(why, ", ")

@@ -87,3 +87,32 @@ func TestPrewarm(t *testing.T) {
 		t.Errorf("the step was not warmed first: %s %s first", reqs[0].Method, reqs[0].Path)
 	}
 }
+
+// TestClientLagLimits: the limits are the larger of a floor and a tenth
+// of the figure a lag bends, so a few milliseconds against a slow
+// backend's 275 ms gaps are not a bottleneck, and the reason says which
+// limit was passed.
+func TestClientLagLimits(t *testing.T) {
+	recs := func(send, read time.Duration) []Record {
+		return []Record{{Start: time.Now(), sendLag: send, readLag: []time.Duration{read}}}
+	}
+	for _, tc := range []struct {
+		name       string
+		send, read time.Duration
+		step       Step
+		itl, ttft  float64
+		why        string
+	}{
+		{"slow backend, a few ms", time.Millisecond, 6 * time.Millisecond, Step{Concurrency: 4}, 275, 700, ""},
+		{"slow backend, 30 ms", time.Millisecond, 30 * time.Millisecond, Step{Concurrency: 4}, 275, 700, "read lag p99 30 ms > 27.5 ms, 10% of the ITL median"},
+		{"fast backend, 6 ms", time.Millisecond, 6 * time.Millisecond, Step{Concurrency: 4}, 5, 50, "read lag p99 6 ms > 5 ms"},
+		{"rate 1/s, 50 ms late", 50 * time.Millisecond, 0, Step{Rate: 1}, 20, 100, ""},
+		{"rate 50/s, 15 ms late", 15 * time.Millisecond, 0, Step{Rate: 50}, 20, 100, "send lag p99 15 ms > 10 ms"},
+		{"closed loop, 80 ms late", 80 * time.Millisecond, 0, Step{Concurrency: 1}, 20, 600, "send lag p99 80 ms > 60 ms, 10% of the TTFT median"},
+	} {
+		l := clientLag(recs(tc.send, tc.read), 1, tc.step, tc.itl, tc.ttft)
+		if l.ClientBound != (tc.why != "") || l.Why != tc.why {
+			t.Errorf("%s: client-bound %v %q, want %q", tc.name, l.ClientBound, l.Why, tc.why)
+		}
+	}
+}

@@ -301,11 +301,6 @@ func (e *engine) summarize(t *Target, s Step, segs []segment) *RunResult {
 	}
 	run.Records = recs
 	run.Errors = countErrors(recs)
-	warm := 0
-	for _, sg := range segs {
-		warm = max(warm, sg.warm)
-	}
-	run.ClientLag = clientLag(recs, warm)
 	var ttft, ttfnrt, itl, tpot, e2e, tokps, outTok, promptTok, upTokps []float64
 	up := map[string][]float64{}
 	methods := map[string]int{}
@@ -364,6 +359,18 @@ func (e *engine) summarize(t *Target, s Step, segs []segment) *RunResult {
 	if run.TTFT != nil {
 		run.TTFTP50CI = e.medianCI(ttftBy, run.TTFT.P50, msOf(TTFTResolution))
 	}
+	warm := 0
+	for _, sg := range segs {
+		warm = max(warm, sg.warm)
+	}
+	var itlP50, ttftP50 float64
+	if run.ITL != nil {
+		itlP50 = run.ITL.P50
+	}
+	if run.TTFT != nil {
+		ttftP50 = run.TTFT.P50
+	}
+	run.ClientLag = clientLag(recs, warm, s, itlP50, ttftP50)
 	if run.OutputTokensPerS != nil {
 		run.OutputTokensPerSP50CI = e.medianCI(tokpsBy, run.OutputTokensPerS.P50, 0)
 	}

@@ -42,7 +42,8 @@ func pageTemplate() *template.Template {
 		"ci":  withCI,
 		"pct": func(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) },
 		"limits": func() string {
-			return fmt.Sprintf("%s ms send, %s ms read", num(ms(bench.MaxSendLagP99)), num(ms(bench.MaxReadLagP99)))
+			return fmt.Sprintf("the larger of %s ms (send) or %s ms (read) and %.0f%% of the figure the lag bends (the gap between arrivals or the TTFT median; the ITL median)",
+				num(ms(bench.MaxSendLagP99)), num(ms(bench.MaxReadLagP99)), 100*bench.LagShare)
 		},
 	}).Parse(`<!doctype html>
 <html lang="en">

@@ -376,8 +376,8 @@ func lagTable(w io.Writer, r *bench.Results, narrow bool) error {
 	if err := table(w, "BENCH LAG ms\tLOAD\tSEND\tp99\tREAD\tp99\tCONN\tCLIENT", rows); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "(p50, p99: the bench's own delay, SEND due to sent, READ socket read to\ntimestamp; CLIENT BOUND: a p99 over %s/%s ms; CONN: warmed connections)\n",
-		num(ms(bench.MaxSendLagP99)), num(ms(bench.MaxReadLagP99)))
+	fmt.Fprintf(w, "(p50, p99: the bench's own delay, SEND due to sent, READ socket read to\ntimestamp; BOUND: a p99 over %s/%s ms or %.0f%% of what it bends; CONN: warmed)\n",
+		num(ms(bench.MaxSendLagP99)), num(ms(bench.MaxReadLagP99)), 100*bench.LagShare)
 	for _, b := range bound {
 		wrap(w, b, 80, "  ")
 	}
