@@ -40,8 +40,11 @@
 // model whose warm-up fails is not measured, and bench exits with the
 // warm-up's error. -repeat N runs the measurement N times and pools it;
 // tiers come with 95% bootstrap intervals (-confidence, -resamples), and
-// an undecided one keeps the tier the tiers file had. results.json holds
-// a per-second series of each step and the run's metadata.
+// an undecided one keeps the tier the tiers file had. -tier-at
+// concurrency=8 (or rate=2) takes tiers from that step instead of the
+// single stream. results.json holds a per-second series of each step,
+// the bench's own lag (a step where the client was the bottleneck is
+// marked) and the run's metadata.
 //
 // This command parses flags and wires things up; the engine is
 // internal/bench, the outputs internal/bench/report.
@@ -140,7 +143,9 @@ tokenizer, else one per chunk. Tiers come from the concurrency-1 step, judged by
 the config's tiers.rules, with bootstrap confidence intervals of its medians: when
 an interval straddles a threshold the tier is "undecided" and the tiers file keeps
 its previous tier (with none, the medians' tier is written, marked provisional).
-Failures are counted by kind, never in latency figures.
+-tier-at concurrency=8 takes tiers from that step instead. Failures are counted by
+kind, never in latency figures. Each step warms its connections first and measures
+the bench's own lag; a step where the client was the bottleneck is marked.
 
 Flags:
 `
@@ -203,6 +208,7 @@ func run(ctx context.Context, args []string, e env) error {
 	findMax := fs.Bool("find-max-rate", false, "after the steps, search each model's highest open-loop rate that keeps -slo for -slo-goal of requests (starts at the first -rate, else 1/s)")
 	sloGoal := fs.Float64("slo-goal", 0.9, "share of requests that must meet -slo for -find-max-rate")
 	wf := addWorkloadFlags(fs) // workload.go
+	tierAt := fs.String("tier-at", "", "the `load` a tier must hold at: concurrency=N or rate=R; tiers come from that step (which must be among the steps) instead of concurrency 1")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -279,6 +285,11 @@ func run(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	o.Rules = cfg.Tiers.Rules
+	if *tierAt != "" {
+		if o.TierAt, err = tiers.ParseAt(*tierAt); err != nil {
+			return fmt.Errorf("-tier-at %w", err)
+		}
+	}
 
 	var targets []bench.Target
 	if *target != "" {
@@ -462,7 +473,7 @@ func parseSteps(conc, rates, arrival string, maxConc int, concSet bool) ([]bench
 
 // catalogTargets resolves -model against the enabled providers.
 func catalogTargets(ctx context.Context, cfg *config.Config, models []string, getenv func(string) string, log *slog.Logger) ([]bench.Target, error) {
-	set, err := backends.Build(ctx, cfg, backends.Options{Getenv: getenv, Logger: log, Constructors: registry.Constructors()})
+	set, err := backends.Build(ctx, cfg, backends.Options{Getenv: getenv, Logger: log, Constructors: registry.Constructors(), HTTPClient: bench.NewHTTPClient()})
 	if err != nil {
 		return nil, err
 	}
@@ -550,7 +561,7 @@ func urlTargets(raw, keyEnv string, models []string, getenv func(string) string,
 			return nil, fmt.Errorf("-target-key-env %s: the variable is empty", keyEnv)
 		}
 	}
-	p, err := openai.New(providers.Options{Name: u.Host, BaseURL: u.String(), APIKey: key, KeyEnv: keyEnv, Logger: log})
+	p, err := openai.New(providers.Options{Name: u.Host, BaseURL: u.String(), APIKey: key, KeyEnv: keyEnv, Logger: log, HTTPClient: bench.NewHTTPClient()})
 	if err != nil {
 		return nil, err
 	}

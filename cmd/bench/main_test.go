@@ -132,7 +132,7 @@ func TestTargetURL(t *testing.T) {
 	if strings.Contains(r.stdout+r.stderr, "sk-test-1234567890") {
 		t.Error("the API key appears in the output")
 	}
-	if n := len(emu.Requests()); n != 9 {
+	if n := len(chats(emu)); n != 9 {
 		t.Errorf("emulator saw %d requests, want 1 warm-up + 4 + 4", n)
 	}
 	var res bench.Results
@@ -197,6 +197,46 @@ func TestSLOAndMaxRate(t *testing.T) {
 	}
 }
 
+// TestTierAt: -tier-at takes the tier from that step, through the
+// bench's own HTTP client (the step's lag is measured: a read lag per
+// chunk); without that step there is no tier, and bench says which step
+// is missing.
+func TestTierAt(t *testing.T) {
+	emu := openaiemu.New(openaiemu.Options{TTFT: 10 * time.Millisecond, Reply: "a b c"})
+	defer emu.Close()
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	args := []string{"-target", emu.URL, "-model", "m", "-requests", "4", "-warmup", "0", "-max-tokens", "16", "-progress", "off", "-tiers-out", "off"}
+	r := runBench(t, nil, append(args, "-concurrency", "1,2", "-tier-at", "concurrency=2", "-out", out)...)
+	if r.err != nil {
+		t.Fatalf("%v\n%s", r.err, r.stderr)
+	}
+	var res bench.Results
+	b, _ := os.ReadFile(filepath.Join(out, "results.json"))
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Tiers) != 1 || res.Tiers[0].At == nil || res.Tiers[0].At.Concurrency != 2 || res.Tiers[0].TTFTP50Ms != res.Runs[1].TTFT.P50 {
+		t.Errorf("tiers %+v", res.Tiers)
+	}
+	if !strings.Contains(r.stdout, "measured at c=2: ") || !strings.Contains(r.stdout, "BENCH LAG") {
+		t.Errorf("stdout:\n%s", r.stdout)
+	}
+	for _, run := range res.Runs {
+		if l := run.ClientLag; l == nil || l.ReadMs == nil || l.ReadMs.Count < 4*3 || l.WarmConnections != run.Concurrency {
+			t.Errorf("%s: lag %+v, want a read lag per chunk and the step's connections warmed", run.Load(), l)
+		}
+	}
+	r = runBench(t, nil, append(args, "-concurrency", "1", "-tier-at", "c=8")...)
+	if r.err != nil || !strings.Contains(r.stdout, "no c=8 step") {
+		t.Errorf("without the step: %v\n%s", r.err, r.stdout)
+	}
+	r = runBench(t, nil, append(args, "-tier-at", "eight")...)
+	if r.err == nil || !strings.Contains(r.err.Error(), "-tier-at") {
+		t.Errorf("-tier-at eight: %v", r.err)
+	}
+}
+
 // TestCatalog benches catalog models through providers enabled from the
 // environment.
 func TestCatalog(t *testing.T) {
@@ -214,7 +254,7 @@ func TestCatalog(t *testing.T) {
 		t.Errorf("stderr:\n%s", r.stderr)
 	}
 	var sent []string
-	for _, q := range emu.Requests() {
+	for _, q := range chats(emu) {
 		var body struct{ Model string }
 		json.Unmarshal(q.Body, &body)
 		sent = append(sent, body.Model)
@@ -352,4 +392,16 @@ func TestPublish(t *testing.T) {
 	if r.err == nil || !strings.Contains(r.err.Error(), "-publish: redis does not answer") || strings.Contains(r.stderr, "bench: [1/") {
 		t.Errorf("an unreachable -publish: %v\n%s", r.err, r.stderr)
 	}
+}
+
+// chats are the chat completions an emulator received: the requests
+// that warm a step's connections (GET /v1/models) left out.
+func chats(emu *openaiemu.Server) []openaiemu.Request {
+	var out []openaiemu.Request
+	for _, q := range emu.Requests() {
+		if q.Path == "/v1/chat/completions" {
+			out = append(out, q)
+		}
+	}
+	return out
 }

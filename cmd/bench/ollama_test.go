@@ -116,3 +116,49 @@ func TestRealOllama(t *testing.T) {
 		}
 	}
 }
+
+// TestRealOllamaRepeatable is the bench's promise against a real server:
+// three runs of the README's example (-concurrency 1,4,16 -requests 20,
+// here with answers of 16 tokens and an SLO for goodput) against a real
+// Ollama serving the tiny model give the same tier, or say "undecided"
+// rather than flip. It logs each run's table, intervals and goodput.
+// On 2 cores the runs take 5 to 30 minutes, so it runs only when asked:
+//
+//	TIERGATE_BENCH_REPEATABLE=1 go test -run TestRealOllamaRepeatable -v -timeout 60m ./cmd/bench
+func TestRealOllamaRepeatable(t *testing.T) {
+	if os.Getenv("TIERGATE_BENCH_REPEATABLE") == "" {
+		t.Skip("three bench runs against a real Ollama take minutes: set TIERGATE_BENCH_REPEATABLE=1")
+	}
+	srv := ollamatest.Start(t, ollamatest.Options{})
+	var got []tiers.Entry
+	for i := 1; i <= 3; i++ {
+		out := filepath.Join(t.TempDir(), "out")
+		r := runBench(t, map[string]string{"OLLAMA_HOST": srv.URL}, "-model", "ollama/"+srv.Model,
+			"-concurrency", "1,4,16", "-requests", "20", "-max-tokens", "16", "-prompt-tokens", "32",
+			"-slo", "ttft=2s,e2e=10s", "-timeout", "2m", "-out", out, "-tiers-out", "off", "-progress", "off")
+		if r.err != nil {
+			t.Fatalf("run %d: %v\nstderr:\n%s\nstdout:\n%s", i, r.err, r.stderr, r.stdout)
+		}
+		t.Logf("run %d:\n%s", i, r.stdout)
+		f, err := tiers.Load(filepath.Join(out, "tiers.json"))
+		if err != nil || len(f.Tiers) != 1 {
+			t.Fatalf("run %d: tiers %+v %v", i, f, err)
+		}
+		e := f.Tiers[0]
+		if e.Decision != tiers.Decided && e.Decision != tiers.Undecided || e.TTFTP50CIMs == nil || e.OutputTokensPerSecP50CI == nil {
+			t.Fatalf("run %d: entry %+v has no decision or intervals", i, e)
+		}
+		got = append(got, e)
+	}
+	var decided []string
+	for _, e := range got {
+		if e.Decision == tiers.Decided {
+			decided = append(decided, string(e.Tier))
+		}
+	}
+	for _, tier := range decided {
+		if tier != decided[0] {
+			t.Errorf("three runs decided different tiers %v: a tier must repeat or be undecided", decided)
+		}
+	}
+}

@@ -30,7 +30,7 @@ type emuBody struct {
 func emuBodies(t *testing.T, emu *openaiemu.Server) []emuBody {
 	t.Helper()
 	var out []emuBody
-	for _, q := range emu.Requests() {
+	for _, q := range chats(emu) {
 		var b emuBody
 		if err := json.Unmarshal(q.Body, &b); err != nil {
 			t.Fatalf("body %s: %v", q.Body, err)

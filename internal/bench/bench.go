@@ -6,12 +6,16 @@
 // summarises each model and load step: time to first token, inter-token
 // latency, time per output token, end-to-end latency, per-request output
 // tokens per second, throughput and failures by kind. From the
-// single-stream step (concurrency 1) it assigns each model a speed tier
-// with the configured rules (internal/tiers), judged on bootstrap
-// confidence intervals of the two deciding medians (MedianCI; over the
-// repeats of Options.Repeat, at least Resolution wide): a tier whose
-// interval straddles a threshold is "undecided". Each step also gets a
-// per-second time series (Second).
+// single-stream step (concurrency 1), or the step at Options.TierAt, it
+// assigns each model a speed tier with the configured rules
+// (internal/tiers), judged on bootstrap confidence intervals of the two
+// deciding medians (MedianCI; over the repeats of Options.Repeat, at
+// least Resolution wide): a tier whose interval straddles a threshold is
+// "undecided". Each step also gets a
+// per-second time series (Second), and the bench's own lag (ClientLag,
+// lag.go): a step where the client, not the backend, was the bottleneck
+// is marked and warned about. A step's connections are opened before
+// its clock starts.
 //
 // Definitions (those of vLLM's bench serve, GuideLLM and NVIDIA AIPerf):
 //
@@ -57,6 +61,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -166,6 +171,11 @@ type Options struct {
 	Burstiness float64
 	// Rules decide tiers (config.Tiers.Rules).
 	Rules []config.TierRule
+	// TierAt is the load a tier must hold at: tiers come from the step
+	// run at that concurrency or rate instead of the single stream (the
+	// zero value, concurrency 1). A target without that step gets no
+	// tier, and the reason names the step.
+	TierAt tiers.At
 	// Repeat runs the whole measurement (every target's warm-up and
 	// steps) this many times, one after another, and pools each step's
 	// requests over the repeats; 0 or 1 runs it once. The results give
@@ -191,6 +201,8 @@ type Options struct {
 	// Tokenizer counts output when a server reports no usage; nil builds
 	// an offline BPE tokenizer (EncodingFor the model) when first needed.
 	Tokenizer Tokenizer
+
+	hooks *testHooks
 }
 
 func (o *Options) validate() error {
@@ -231,6 +243,9 @@ func (o *Options) validate() error {
 	}
 	if o.RampUp < 0 {
 		return errors.New("ramp-up must not be negative")
+	}
+	if err := o.TierAt.Validate(); err != nil {
+		return err
 	}
 	if o.Timeout <= 0 {
 		return errors.New("the request timeout must be positive")
@@ -402,6 +417,12 @@ func Run(ctx context.Context, targets []Target, o Options) (*Results, error) {
 			res.MaxRates = append(res.MaxRates, e.findMaxRate(ctx, t, &res.Runs))
 		}
 	}
+	for _, r := range res.Runs {
+		if l := r.ClientLag; l != nil && l.ClientBound {
+			e.log.Warn("the bench itself was the bottleneck of a step: its figures include the client's own delay",
+				"model", r.Model, "step", r.Load(), "why", l.Why)
+		}
+	}
 	res.Interrupted = ctx.Err() != nil
 	res.FinishedAt = time.Now().UTC()
 	return res, nil
@@ -429,7 +450,7 @@ func (e *engine) warmup(ctx context.Context, t *Target) Warmup {
 	w := Warmup{Model: t.Model, Provider: t.Provider, Requests: e.o.Warmup}
 	var recs []Record
 	for i := 0; i < e.o.Warmup && ctx.Err() == nil; i++ {
-		r := e.do(ctx, t, e.prompt(warmupBase+i), warmupBase+i, live)
+		r := e.do(ctx, t, e.prompt(warmupBase+i), warmupBase+i, time.Now(), live)
 		recs = append(recs, r)
 		if !r.OK {
 			break // the first failure says it all
@@ -454,11 +475,13 @@ type segment struct {
 	started     time.Time
 	recs        []Record
 	interrupted bool
+	warm        int // connections warmed before it
 }
 
-// step runs one load level once.
+// step runs one load level once, its connections opened first.
 func (e *engine) step(ctx context.Context, t *Target, s Step, repeat int, live *Live) segment {
-	seg := segment{repeat: repeat, started: time.Now()}
+	warm := e.prewarm(ctx, t, e.warmCount(s))
+	seg := segment{repeat: repeat, started: time.Now(), warm: warm}
 	if s.Concurrency > 0 {
 		seg.recs = e.closedLoop(ctx, t, s.Concurrency, live)
 	} else {
@@ -501,6 +524,7 @@ func (e *engine) closedLoop(ctx context.Context, t *Target, c int, live *Live) [
 			}
 			cur := e.cursor(&convs)
 			for ctx.Err() == nil {
+				due := time.Now()
 				i := int(next.Add(1) - 1)
 				if e.o.Requests > 0 && i >= e.o.Requests {
 					return
@@ -508,7 +532,7 @@ func (e *engine) closedLoop(ctx context.Context, t *Target, c int, live *Live) [
 				if !deadline.IsZero() && !time.Now().Before(deadline) {
 					return
 				}
-				r := e.do(ctx, t, cur.next(i), i, live)
+				r := e.do(ctx, t, cur.next(i), i, due, live)
 				cur.done(&r)
 				per[w] = append(per[w], r)
 			}
@@ -558,11 +582,20 @@ loop:
 			case <-timer.C:
 			}
 		}
+		due := start.Add(at)
 		if sem != nil {
 			select {
 			case <-ctx.Done():
 				break loop
 			case sem <- struct{}{}:
+			default:
+				// Over the cap: the request is due when a slot frees.
+				select {
+				case <-ctx.Done():
+					break loop
+				case sem <- struct{}{}:
+					due = time.Now()
+				}
 			}
 		}
 		if ctx.Err() != nil {
@@ -573,7 +606,7 @@ loop:
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			*r = e.do(ctx, t, e.prompt(i), i, live)
+			*r = e.do(ctx, t, e.prompt(i), i, due, live)
 			if sem != nil {
 				<-sem
 			}
@@ -614,11 +647,26 @@ func (s *schedule) next() time.Duration {
 	return time.Duration(gap * float64(time.Second))
 }
 
-// tier assigns t's tier from its single-stream step.
+// tierStep is the step tiers come from (Options.TierAt), with its
+// name in reasons: "single-stream" or "c=8".
+func (e *engine) tierStep() (match func(*RunResult) bool, name string) {
+	a := e.o.TierAt
+	switch {
+	case a.Rate > 0:
+		return func(r *RunResult) bool { return r.Concurrency == 0 && r.Rate == a.Rate }, a.String()
+	case a.Single():
+		return func(r *RunResult) bool { return r.Concurrency == 1 }, "single-stream"
+	}
+	return func(r *RunResult) bool { return r.Concurrency == a.Concurrency }, a.String()
+}
+
+// tier assigns t's tier from the step of Options.TierAt (the
+// single-stream step by default).
 func (e *engine) tier(res *Results, t *Target, runs []*RunResult) {
+	match, name := e.tierStep()
 	var single *RunResult
 	for _, r := range runs {
-		if r.Concurrency == 1 {
+		if match(r) {
 			single = r
 			break
 		}
@@ -626,29 +674,56 @@ func (e *engine) tier(res *Results, t *Target, runs []*RunResult) {
 	skip := func(why string) {
 		res.Untiered = append(res.Untiered, Untiered{Model: t.Model, Provider: t.Provider, Reason: why})
 	}
+	ran := false
+	for _, s := range e.o.Steps {
+		if match(&RunResult{Concurrency: s.Concurrency, Rate: s.Rate}) {
+			ran = true
+		}
+	}
 	switch {
-	case single == nil && len(runs) < len(e.o.Steps):
-		skip("interrupted before its single-stream step")
+	case single == nil && ran:
+		skip("interrupted before its " + name + " step")
 		return
-	case single == nil:
+	case single == nil && e.o.TierAt.Single():
 		skip("no single-stream step: tiers come from concurrency 1 (add 1 to -concurrency)")
 		return
+	case single == nil:
+		var labels []string
+		for _, s := range e.o.Steps {
+			labels = append(labels, s.Label())
+		}
+		how := "-concurrency"
+		if e.o.TierAt.Rate > 0 {
+			how = "-rate"
+		}
+		skip(fmt.Sprintf("no %s step: the tier must hold at %s, and that step was not run (steps: %s); add it to %s",
+			name, name, strings.Join(labels, ", "), how))
+		return
 	case single.Interrupted:
-		skip("its single-stream step was interrupted")
+		skip("its " + name + " step was interrupted")
 		return
 	case single.TTFT == nil:
-		skip(fmt.Sprintf("no successful single-stream request (%d failed)", single.Requests.Failed))
+		skip(fmt.Sprintf("no successful %s request (%d failed)", name, single.Requests.Failed))
 		return
 	case single.OutputTokensPerS == nil:
-		skip("no single-stream answer had two tokens or more, so tokens/s is unknown: raise -max-tokens")
+		skip("no " + name + " answer had two tokens or more, so tokens/s is unknown: raise -max-tokens")
 		return
 	}
 	d := func(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
 	est := tiers.Estimate{TTFT: d(single.TTFT.P50), TokPerSec: single.OutputTokensPerS.P50, Confidence: e.confidence(),
 		TTFTLo: d(single.TTFTP50CI.Lo), TTFTHi: d(single.TTFTP50CI.Hi),
 		TokPerSecLo: single.OutputTokensPerSP50CI.Lo, TokPerSecHi: single.OutputTokensPerSP50CI.Hi}
-	res.Tiers = append(res.Tiers, tiers.NewJudgedEntry(t.Model, t.Provider, t.Upstream, e.o.Rules, est,
-		single.Requests.Succeeded, single.FinishedAt))
+	entry := tiers.NewJudgedEntry(t.Model, t.Provider, t.Upstream, e.o.Rules, est,
+		single.Requests.Succeeded, single.FinishedAt)
+	if !e.o.TierAt.Single() {
+		at := e.o.TierAt
+		entry.At = &at
+		entry.Reason = "measured at " + single.Load() + ": " + entry.Reason
+	}
+	if l := single.ClientLag; l != nil && l.ClientBound {
+		entry.Reason += "; the bench itself was the bottleneck of that step (" + l.Why + "), so the backend may be faster than measured"
+	}
+	res.Tiers = append(res.Tiers, entry)
 }
 
 // Resolution is the bench's timing resolution, relative: a confidence

@@ -194,7 +194,7 @@ func TestWarmupFailureStops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(badEmu.Requests()); n != 1 {
+	if n := len(chats(badEmu)); n != 1 {
 		t.Errorf("the failing backend saw %d requests, want the 1 warm-up that failed", n)
 	}
 	if !res.WarmupFailed || len(res.Untiered) != 1 || res.Untiered[0].Model != "missing" ||

@@ -485,7 +485,7 @@ func TestWarmupExcluded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(emu.Requests()); n != 5 {
+	if n := len(chats(emu)); n != 5 {
 		t.Errorf("emulator saw %d requests, want 2 warm-up + 3", n)
 	}
 	if res.Runs[0].Requests.Total != 3 || len(res.Warmups) != 1 || res.Warmups[0].Requests != 2 || res.Warmups[0].Failed != 0 {
@@ -501,7 +501,7 @@ func TestWarmupExcluded(t *testing.T) {
 		} `json:"stream_options"`
 		Messages []struct{ Role, Content string } `json:"messages"`
 	}
-	if err := json.Unmarshal(emu.Requests()[4].Body, &body); err != nil {
+	if err := json.Unmarshal(chats(emu)[4].Body, &body); err != nil {
 		t.Fatal(err)
 	}
 	if body.Model != "emu-model" || !body.Stream || !body.StreamOptions.IncludeUsage || body.MaxTokens != 16 ||
@@ -658,9 +658,10 @@ func TestProgress(t *testing.T) {
 		want []string
 	}{
 		{"lines", func(w *syncbuf.Buffer) Progress { return NewLineProgress(w, 20*time.Millisecond) },
-			[]string{"bench: fake-model warm-up: started", "bench: [1/1] fake-model c=2: started", "done, 0 failed", "tok/s", "bench: [1/1] fake-model c=2: done: 4 ok, 0 failed"}},
+			[]string{"bench: fake-model warm-up: started", "bench: [1/1] fake-model c=2: started", "done, 0 failed", "tok/s total", "ETA ",
+				"bench: [1/1] fake-model c=2: done: 4 ok, 0 failed", "output tok/s total", "tok/s per request (p50)"}},
 		{"bar", func(w *syncbuf.Buffer) Progress { return NewBarProgress(w) },
-			[]string{"[1/1] fake-model c=2", "0 failed", "4/4"}},
+			[]string{"[1/1] fake-model c=2", "0 failed", "4/4", "tok/s total", "ETA ", "tok/s per request (p50)"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out syncbuf.Buffer
@@ -668,7 +669,7 @@ func TestProgress(t *testing.T) {
 			o.Steps = []Step{{Concurrency: 2}}
 			o.Requests, o.Warmup = 4, 1
 			o.Progress = tc.p(&out)
-			runOne(t, fakeTarget(&fake{script: words(3, 50*time.Millisecond, true)}), o)
+			runOne(t, fakeTarget(&fake{script: words(6, 50*time.Millisecond, true)}), o)
 			got := out.String()
 			for _, w := range tc.want {
 				if !strings.Contains(got, w) {
@@ -679,5 +680,26 @@ func TestProgress(t *testing.T) {
 				t.Error("plain lines contain a carriage return")
 			}
 		})
+	}
+}
+
+func TestETA(t *testing.T) {
+	for _, tc := range []struct {
+		p    Phase
+		s    Snapshot
+		want string
+	}{
+		{Phase{Total: 10}, Snapshot{Elapsed: 4 * time.Second, Succeeded: 3, Failed: 1}, ", ETA 6s"},
+		{Phase{Total: 10}, Snapshot{Elapsed: 4 * time.Second}, ""},
+		{Phase{Duration: time.Minute}, Snapshot{Elapsed: 15 * time.Second, Succeeded: 2}, ", ETA 45s"},
+		{Phase{Total: 100, Duration: time.Minute}, Snapshot{Elapsed: 10 * time.Second, Succeeded: 50}, ", ETA 10s"},
+		{Phase{Duration: time.Second}, Snapshot{Elapsed: 2 * time.Second}, ", ETA 0s"},
+	} {
+		if got := eta(tc.p, tc.s, ", "); got != tc.want {
+			t.Errorf("eta(%+v, %+v) = %q, want %q", tc.p, tc.s, got, tc.want)
+		}
+	}
+	if got := rates(120, Snapshot{InFlight: 4}); got != "120.0 tok/s total (~30.0 per stream)" {
+		t.Errorf("rates: %q", got)
 	}
 }

@@ -74,6 +74,8 @@ func phaseName(p Phase) string {
 
 // LineProgress prints a plain line per phase every interval and when the
 // phase ends: for logs and pipes, where a redrawn bar would be noise.
+// Each line has the counts, the output tokens/s (total, and per stream
+// in flight), the time elapsed and the time left (ETA).
 type LineProgress struct {
 	w     io.Writer
 	every time.Duration
@@ -98,7 +100,7 @@ func (l *LineProgress) Begin(p Phase, live *Live) {
 		s := live.Snapshot()
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		fmt.Fprintf(l.w, "bench: %s: %s, %.1f tok/s, %s\n", phaseName(p), counts(p, s), l.rate.add(s), s.Elapsed.Round(100*time.Millisecond))
+		fmt.Fprintf(l.w, "bench: %s: %s, %s, %s%s\n", phaseName(p), counts(p, s), rates(l.rate.add(s), s), s.Elapsed.Round(100*time.Millisecond), eta(p, s, ", "))
 	})
 }
 
@@ -111,8 +113,58 @@ func (l *LineProgress) End(p Phase, run *RunResult) {
 		fmt.Fprintf(l.w, "bench: %s: done\n", phaseName(p))
 		return
 	}
-	fmt.Fprintf(l.w, "bench: %s: done: %d ok, %d failed in %.1fs, %.1f output tok/s\n", phaseName(p),
-		run.Requests.Succeeded, run.Requests.Failed, run.DurationS, run.Throughput.OutputTokensPerS)
+	fmt.Fprintf(l.w, "bench: %s: done: %d ok, %d failed in %.1fs, %s\n", phaseName(p),
+		run.Requests.Succeeded, run.Requests.Failed, run.DurationS, doneRates(run))
+}
+
+// rates labels the live output rate: the step's total over every
+// stream, and what that makes per stream in flight (the per-request
+// figure of the results is exact; this one is an estimate).
+func rates(total float64, s Snapshot) string {
+	if s.InFlight <= 0 {
+		return fmt.Sprintf("%.1f tok/s total", total)
+	}
+	return fmt.Sprintf("%.1f tok/s total (~%.1f per stream)", total, total/float64(s.InFlight))
+}
+
+// doneRates labels a finished step's rates: the step's total output
+// per second of wall time, and the median request's tokens/s.
+func doneRates(run *RunResult) string {
+	out := fmt.Sprintf("%.1f output tok/s total", run.Throughput.OutputTokensPerS)
+	if run.OutputTokensPerS != nil {
+		out += fmt.Sprintf(", %.1f tok/s per request (p50)", run.OutputTokensPerS.P50)
+	}
+	if l := run.ClientLag; l != nil && l.ClientBound {
+		out += "; CLIENT-BOUND: " + l.Why
+	}
+	return out
+}
+
+// remaining estimates the time left in a phase: by the requests done so
+// far against those expected, and by the step's duration; the sooner of
+// the two. False when there is nothing to go on yet.
+func remaining(p Phase, s Snapshot) (time.Duration, bool) {
+	left, ok := time.Duration(0), false
+	if done := s.Succeeded + s.Failed; p.Total > 0 && done > 0 {
+		left, ok = time.Duration(float64(s.Elapsed)*float64(int64(p.Total)-done)/float64(done)), true
+	}
+	if p.Duration > 0 {
+		// In-flight requests finish after the duration: a floor of zero.
+		d := max(p.Duration-s.Elapsed, 0)
+		if !ok || d < left {
+			left, ok = d, true
+		}
+	}
+	return left, ok
+}
+
+// eta formats the time left in the phase ("" when unknown), after sep.
+func eta(p Phase, s Snapshot, sep string) string {
+	left, ok := remaining(p, s)
+	if !ok {
+		return ""
+	}
+	return sep + "ETA " + left.Round(time.Second).String()
 }
 
 func counts(p Phase, s Snapshot) string {
@@ -123,8 +175,9 @@ func counts(p Phase, s Snapshot) string {
 	return fmt.Sprintf("%d done, %d failed, %d in flight", done, s.Failed, s.InFlight)
 }
 
-// BarProgress draws a progress bar on a terminal: requests done, errors
-// and the current output tokens/s.
+// BarProgress draws a progress bar on a terminal: requests done, errors,
+// the current output tokens/s (the step's total, and per stream in
+// flight) and the time left in the step (ETA).
 type BarProgress struct {
 	w    io.Writer
 	tk   *ticker
@@ -157,7 +210,7 @@ func (b *BarProgress) Begin(p Phase, live *Live) {
 		s := live.Snapshot()
 		b.mu.Lock()
 		defer b.mu.Unlock()
-		b.bar.Describe(fmt.Sprintf("%s  %d failed  %.0f tok/s", phaseName(p), s.Failed, b.rate.add(s)))
+		b.bar.Describe(fmt.Sprintf("%s  %d failed  %s%s", phaseName(p), s.Failed, rates(b.rate.add(s), s), eta(p, s, "  ")))
 		_ = b.bar.Set64(s.Succeeded + s.Failed)
 	}
 	b.tk = startTicker(200*time.Millisecond, redraw)
@@ -169,7 +222,7 @@ func (b *BarProgress) End(p Phase, run *RunResult) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if run != nil {
-		b.bar.Describe(fmt.Sprintf("%s  %d failed  %.0f tok/s", phaseName(p), run.Requests.Failed, run.Throughput.OutputTokensPerS))
+		b.bar.Describe(fmt.Sprintf("%s  %d failed  %s", phaseName(p), run.Requests.Failed, doneRates(run)))
 		_ = b.bar.Set64(int64(run.Requests.Total))
 	} else if p.Total > 0 {
 		_ = b.bar.Set64(int64(p.Total))

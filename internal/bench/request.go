@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"regexp"
 	"strconv"
 	"strings"
@@ -57,6 +58,12 @@ type Record struct {
 	text      []byte // generated text, for the tokenizer; dropped after counting
 	answer    string // the answer's text, kept for a multi-turn workload's next turn
 	tokenizer string // the tokenizer's name, with MethodTokenizer
+
+	// sendLag is from when the request was due to when it was sent;
+	// readLag, per chunk, from the socket read that brought it to its
+	// timestamp (none without the bench's HTTP client). See ClientLag.
+	sendLag time.Duration
+	readLag []time.Duration
 }
 
 // TPOT is the time per output token after the first:
@@ -97,6 +104,12 @@ type recorder struct {
 	data  []byte      // the chunks, one after another
 	ends  []int       // end offset of each chunk in data
 	live  *atomic.Int64
+	// conn is the request's connection, when it is the bench's
+	// (timedConn); lags the read lag of each chunk.
+	conn atomic.Pointer[timedConn]
+	lags []time.Duration
+	// slow, in tests, delays the reader before its timestamp.
+	slow func()
 }
 
 func newRecorder(maxTokens int, live *atomic.Int64) *recorder {
@@ -106,7 +119,18 @@ func newRecorder(maxTokens int, live *atomic.Int64) *recorder {
 
 // Chunk records one chat.completion.chunk.
 func (r *recorder) Chunk(data []byte) error {
+	if r.slow != nil {
+		r.slow()
+	}
 	now := time.Now()
+	if c := r.conn.Load(); c != nil {
+		if at := c.lastRead(); !at.IsZero() && !at.After(now) {
+			if r.lags == nil {
+				r.lags = make([]time.Duration, 0, cap(r.times))
+			}
+			r.lags = append(r.lags, now.Sub(at))
+		}
+	}
 	r.times = append(r.times, now)
 	r.data = append(r.data, data...)
 	r.ends = append(r.ends, len(r.data))
@@ -202,12 +226,30 @@ func parseChunk(data []byte, text *[]byte, noAnswerYet bool, reasoning *bool) (c
 	return content, answer, false
 }
 
-// do sends one request and measures it.
-func (e *engine) do(ctx context.Context, t *Target, p Prompt, idx int, live *Live) Record {
+// testHooks slow the bench down in tests, to check that a client that
+// cannot keep up is caught (ClientLag).
+type testHooks struct {
+	beforeSend func() // before a request is sent, after it was due
+	onChunk    func() // as a chunk arrives, before its timestamp
+}
+
+// do sends one request, due at due, and measures it.
+func (e *engine) do(ctx context.Context, t *Target, p Prompt, idx int, due time.Time, live *Live) Record {
 	body, maxTokens := requestBody(t.Upstream, p, e.o.MaxTokens)
 	rc := newRecorder(maxTokens, &live.chunks)
 	rctx, cancel := context.WithTimeout(ctx, e.o.Timeout)
 	defer cancel()
+	if h := e.o.hooks; h != nil {
+		rc.slow = h.onChunk
+		if h.beforeSend != nil {
+			h.beforeSend()
+		}
+	}
+	rctx = withConn(rctx, func(c net.Conn) {
+		if tc := timedConnOf(c); tc != nil {
+			rc.conn.Store(tc)
+		}
+	})
 	req := &providers.ChatRequest{Model: t.Upstream, Body: body, Stream: true, IncludeUsage: true}
 	live.inFlight.Add(1)
 	start := time.Now()
@@ -232,6 +274,8 @@ func (e *engine) do(ctx context.Context, t *Target, p Prompt, idx int, live *Liv
 		}
 	}
 	rec.E2E = rec.End.Sub(rec.Start)
+	rec.sendLag = max(0, rec.Start.Sub(due))
+	rec.readLag = rc.lags
 	st := rc.analyze()
 	// The live count took every chunk; keep only content chunks.
 	live.chunks.Add(int64(len(st.content) - len(rc.times)))

@@ -82,6 +82,9 @@ type Settings struct {
 	Burstiness float64 `json:"burstiness,omitempty"`
 	// Workload says where the requests came from and what shaped them.
 	Workload *workload.Spec `json:"workload,omitempty"`
+	// TierAt is the step tiers come from when not the single stream
+	// ("c=8", "rate=2/s").
+	TierAt string `json:"tier_at,omitempty"`
 }
 
 func settingsOf(o *Options) Settings {
@@ -93,6 +96,9 @@ func settingsOf(o *Options) Settings {
 	}
 	if o.SLO != nil {
 		s.SLO = o.SLO.String()
+	}
+	if !o.TierAt.Single() {
+		s.TierAt = o.TierAt.String()
 	}
 	if s.Resamples == 0 {
 		s.Resamples = 1000
@@ -198,6 +204,9 @@ type RunResult struct {
 	Series []Second `json:"series,omitempty"`
 	// Goodput is the step against Options.SLO, nil without one.
 	Goodput *Goodput `json:"goodput,omitempty"`
+	// ClientLag is the bench's own lag in the step, and whether the
+	// bench rather than the backend was the bottleneck.
+	ClientLag *ClientLag `json:"client_lag,omitempty"`
 
 	// Records are the step's requests, for per-request outputs.
 	Records []Record `json:"-"`
@@ -357,6 +366,18 @@ func (e *engine) summarize(t *Target, s Step, segs []segment) *RunResult {
 	if run.TTFT != nil {
 		run.TTFTP50CI = e.medianCI(ttftBy, run.TTFT.P50, msOf(TTFTResolution))
 	}
+	warm := 0
+	for _, sg := range segs {
+		warm = max(warm, sg.warm)
+	}
+	var itlP50, ttftP50 float64
+	if run.ITL != nil {
+		itlP50 = run.ITL.P50
+	}
+	if run.TTFT != nil {
+		ttftP50 = run.TTFT.P50
+	}
+	run.ClientLag = clientLag(recs, warm, s, itlP50, ttftP50)
 	if run.OutputTokensPerS != nil {
 		run.OutputTokensPerSP50CI = e.medianCI(tokpsBy, run.OutputTokensPerS.P50, 0)
 	}

@@ -118,6 +118,9 @@ type Entry struct {
 	Provisional bool `json:"provisional,omitempty"`
 	// Margins are the medians' distances to every rule's thresholds.
 	Margins []Margin `json:"margins,omitempty"`
+	// At is the load the tier was measured at when it is not the single
+	// stream (bench -tier-at): the medians are that step's.
+	At *At `json:"at,omitempty"`
 }
 
 // File is a whole tiers file.
@@ -297,6 +300,11 @@ func Parse(data []byte) (*File, error) {
 		for _, r := range []*Rule{e.Rule, e.Missed} {
 			if r != nil && (r.Tier.Rank() < 0 || bad(r.MaxTTFTMs) || bad(r.MinTokensPerSecond)) {
 				return nil, fmt.Errorf("%s (%s): a rule has an unknown tier or a negative bound", where, e.Model)
+			}
+		}
+		if e.At != nil {
+			if err := e.At.Validate(); err != nil {
+				return nil, fmt.Errorf("%s (%s): %w", where, e.Model, err)
 			}
 		}
 		k := [2]string{e.Model, e.Provider}

@@ -41,7 +41,8 @@ func RunsCSV(w io.Writer, r *bench.Results) error {
 	}
 	head = append(head, "throughput_requests_per_s", "throughput_output_tokens_per_s", "token_count_method", "tokenizer",
 		"ttft_non_reasoning_ms_p50", "upstream_load_duration_ms_p50", "upstream_prompt_eval_duration_ms_p50",
-		"upstream_eval_duration_ms_p50", "upstream_output_tokens_per_s_p50", "errors")
+		"upstream_eval_duration_ms_p50", "upstream_output_tokens_per_s_p50", "errors",
+		"send_lag_ms_p50", "send_lag_ms_p99", "read_lag_ms_p50", "read_lag_ms_p99", "client_bound")
 	if err := cw.Write(head); err != nil {
 		return err
 	}
@@ -59,12 +60,24 @@ func RunsCSV(w io.Writer, r *bench.Results) error {
 		row = append(row, f(run.Throughput.RequestsPerS), f(run.Throughput.OutputTokensPerS), run.TokenCountMethod, run.Tokenizer,
 			p50csv(run.TTFTNonReasoning), p50csv(run.UpstreamMs["load_duration"]), p50csv(run.UpstreamMs["prompt_eval_duration"]),
 			p50csv(run.UpstreamMs["eval_duration"]), p50csv(run.UpstreamOutputTokensPerS), strings.Join(errs, ";"))
+		if l := run.ClientLag; l != nil {
+			row = append(row, p50csv(l.SendMs), p99csv(l.SendMs), p50csv(l.ReadMs), p99csv(l.ReadMs), strconv.FormatBool(l.ClientBound))
+		} else {
+			row = append(row, "", "", "", "", "")
+		}
 		if err := cw.Write(row); err != nil {
 			return err
 		}
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+func p99csv(s *bench.Stats) string {
+	if s == nil {
+		return ""
+	}
+	return f(s.P99)
 }
 
 func p50csv(s *bench.Stats) string {

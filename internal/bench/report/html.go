@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/tiergate/tiergate/internal/bench"
+	"github.com/tiergate/tiergate/internal/tiers"
 )
 
 type htmlModel struct {
@@ -22,6 +24,8 @@ type htmlPage struct {
 	Took    string
 	TierMap template.HTML
 	Models  []htmlModel
+	// Lag is set when a step measured the bench's own lag.
+	Lag bool
 }
 
 // pageTemplate is report.html.
@@ -33,6 +37,13 @@ func pageTemplate() *template.Template {
 		"method": method,
 		"up": func(run *bench.RunResult, k string) string {
 			return p50(run.UpstreamMs[k])
+		},
+		"p99": p99,
+		"ci":  withCI,
+		"pct": func(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) },
+		"limits": func() string {
+			return fmt.Sprintf("the larger of %s ms (send) or %s ms (read) and %.0f%% of the figure the lag bends (the gap between arrivals or the TTFT median; the ITL median)",
+				num(ms(bench.MaxSendLagP99)), num(ms(bench.MaxReadLagP99)), 100*bench.LagShare)
 		},
 	}).Parse(`<!doctype html>
 <html lang="en">
@@ -61,8 +72,8 @@ Requests per step: {{with .R.Settings}}{{if .Requests}}{{.Requests}}{{end}}{{if 
 <h2>Speed tiers</h2>
 {{if .R.Tiers}}
 <table>
-<tr><th class="l">tier</th><th class="l">model</th><th class="l">provider</th><th>TTFT p50 ms</th><th>output tok/s p50</th><th>requests</th><th class="l">why</th></tr>
-{{range .R.Tiers}}<tr><td class="l tier {{.Tier}}">{{.Tier}}</td><td class="l">{{.Model}}</td><td class="l">{{.Provider}}</td><td>{{num .TTFTP50Ms}}</td><td>{{num .OutputTokensPerSecP50}}</td><td>{{.Requests}}</td><td class="l">{{.Reason}}</td></tr>
+<tr><th class="l">tier</th><th class="l">decision</th><th class="l">model</th><th class="l">provider</th><th>TTFT p50 ms [CI]</th><th>output tok/s p50 [CI]</th><th>requests</th><th class="l">why</th></tr>
+{{range .R.Tiers}}<tr><td class="l tier {{.Tier}}">{{.Tier}}</td><td class="l">{{if .Decision}}{{.Decision}}{{if .Provisional}}, provisional{{end}}{{else}}-{{end}}</td><td class="l">{{.Model}}</td><td class="l">{{.Provider}}</td><td>{{ci .TTFTP50Ms .TTFTP50CIMs}}</td><td>{{ci .OutputTokensPerSecP50 .OutputTokensPerSecP50CI}}</td><td>{{.Requests}}</td><td class="l">{{.Reason}}</td></tr>
 {{end}}</table>
 {{else}}<p>No tier was assigned.</p>{{end}}
 {{range .R.Untiered}}<p class="note">No tier for {{.Model}}: {{.Reason}}</p>{{end}}
@@ -80,6 +91,20 @@ Requests per step: {{with .R.Settings}}{{if .Requests}}{{.Requests}}{{end}}{{if 
 <tr><th class="l">model</th><th class="l">load</th><th>ok</th><th>failed</th><th>TTFT ms<br>p50 / p90 / p99</th><th>ITL ms<br>p50 / p90 / p99</th><th>TPOT ms<br>p50 / p90 / p99</th><th>E2E ms<br>p50 / p90 / p99</th><th>tok/s per request<br>p50</th><th>output tok/s<br>total</th><th>req/s</th><th class="l">tokens counted by</th></tr>
 {{range .R.Runs}}<tr><td class="l">{{.Model}}</td><td class="l">{{.Load}}{{if .Interrupted}} (interrupted){{end}}</td><td>{{.Requests.Succeeded}}</td><td>{{.Requests.Failed}}</td><td>{{pcts .TTFT}}</td><td>{{pcts .ITL}}</td><td>{{pcts .TPOT}}</td><td>{{pcts .E2E}}</td><td>{{p50 .OutputTokensPerS}}</td><td>{{num .Throughput.OutputTokensPerS}}</td><td>{{num .Throughput.RequestsPerS}}</td><td class="l">{{method .}}</td></tr>
 {{end}}</table>
+{{if .R.Settings.SLO}}
+<table>
+<tr><th class="l">SLO {{.R.Settings.SLO}}</th><th class="l">load</th><th>met</th><th>good req/s</th><th>good output tok/s</th></tr>
+{{range .R.Runs}}{{if .Goodput}}<tr><td class="l">{{.Model}}</td><td class="l">{{.Load}}</td><td>{{pct .Goodput.Attainment}}</td><td>{{num .Goodput.RequestsPerS}}</td><td>{{num .Goodput.TokensPerS}}</td></tr>{{end}}
+{{end}}</table>
+{{end}}
+{{if .Lag}}
+<table class="lag">
+<tr><th class="l">the bench's own lag, ms</th><th class="l">load</th><th>send p50 / p99</th><th>read p50 / p99</th><th>warmed connections</th><th class="l">client</th></tr>
+{{range .R.Runs}}{{if .ClientLag}}<tr><td class="l">{{.Model}}</td><td class="l">{{.Load}}</td>{{with .ClientLag}}<td>{{p50 .SendMs}} / {{p99 .SendMs}}</td><td>{{p50 .ReadMs}} / {{p99 .ReadMs}}</td><td>{{.WarmConnections}}</td><td class="l">{{if .ClientBound}}<b class="slow">client-bound</b>: {{.Why}}{{else}}ok{{end}}</td>{{end}}</tr>{{end}}
+{{end}}</table>
+<p class="note">Send lag: from when a request was due to when it was sent. Read lag: from the socket read that brought a chunk to its timestamp.
+A step whose p99 is over {{limits}} is client-bound: the bench, not the backend, was the bottleneck, and its figures include the bench's own delay.</p>
+{{end}}
 
 {{range .Models}}
 <h2>{{.Model}} <span class="note">({{.Provider}}{{if .Upstream}}: {{.Upstream}}{{end}})</span></h2>
@@ -104,7 +129,7 @@ Requests per step: {{with .R.Settings}}{{if .Requests}}{{.Requests}}{{end}}{{if 
 <b>E2E</b>: the whole request. <b>tok/s per request</b> = (output tokens &minus; 1) / (E2E &minus; TTFT).
 <b>Output tok/s total</b>: all output tokens of the step over its wall time.
 Output tokens come from the server's usage when it reports it, else an offline tokenizer, else one per chunk.
-Failed requests are counted by kind and never enter latency figures. Tiers come from the single-stream step (concurrency 1).</p>
+Failed requests are counted by kind and never enter latency figures. Tiers come from the single-stream step (concurrency 1), or the step named by -tier-at; whiskers are the confidence intervals of the medians (95% unless -confidence), dashed lines the tier thresholds.</p>
 </body>
 </html>
 `))
@@ -114,6 +139,9 @@ Failed requests are counted by kind and never enter latency figures. Tiers come 
 func HTML(w io.Writer, r *bench.Results) error {
 	page := htmlPage{R: r, Started: r.StartedAt.Format(time.RFC1123), Took: r.FinishedAt.Sub(r.StartedAt).Round(100 * time.Millisecond).String(),
 		TierMap: tierMap(r)}
+	for _, run := range r.Runs {
+		page.Lag = page.Lag || run.ClientLag != nil
+	}
 	for _, g := range groupRuns(r.Runs) {
 		m := htmlModel{Model: g[0].Model, Provider: g[0].Provider, Upstream: g[0].Upstream, Runs: g}
 		for _, run := range g {
@@ -149,8 +177,8 @@ func modelCharts(runs []*bench.RunResult) []template.HTML {
 	for i, r := range runs {
 		cats[i] = r.Load()
 	}
-	byLoad := func(name string, get func(*bench.RunResult) (float64, bool), dashed bool) series {
-		s := series{Name: name, Dashed: dashed}
+	byLoad := func(name string, get func(*bench.RunResult) (float64, bool)) series {
+		s := series{Name: name}
 		for i, r := range runs {
 			if v, ok := get(r); ok {
 				s.Points = append(s.Points, point{X: float64(i), Y: v, Label: cats[i]})
@@ -158,6 +186,22 @@ func modelCharts(runs []*bench.RunResult) []template.HTML {
 		}
 		return s
 	}
+	// withCI adds each step's confidence interval of the median.
+	withCI := func(s series, ci func(*bench.RunResult) *tiers.Interval) series {
+		s.Name += " [CI]"
+		j := 0
+		for i, r := range runs {
+			if j < len(s.Points) && s.Points[j].X == float64(i) {
+				if iv := ci(r); iv != nil {
+					s.Points[j].YCI = &[2]float64{iv.Lo, iv.Hi}
+				}
+				j++
+			}
+		}
+		return s
+	}
+	ttftCI := func(r *bench.RunResult) *tiers.Interval { return r.TTFTP50CI }
+	tokpsCI := func(r *bench.RunResult) *tiers.Interval { return r.OutputTokensPerSP50CI }
 	pct := func(sel func(*bench.RunResult) *bench.Stats, p int) func(*bench.RunResult) (float64, bool) {
 		return func(r *bench.RunResult) (float64, bool) {
 			s := sel(r)
@@ -181,17 +225,17 @@ func modelCharts(runs []*bench.RunResult) []template.HTML {
 	xl := "load"
 	charts := []*chart{
 		{Title: "Time to first token vs load", XLabel: xl, YLabel: "TTFT (ms)", XCats: cats, YFrom0: true,
-			Series: []series{byLoad("p50", pct(ttft, 50), false), byLoad("p90", pct(ttft, 90), true), byLoad("p99", pct(ttft, 99), true)}},
+			Series: []series{withCI(byLoad("p50", pct(ttft, 50)), ttftCI), byLoad("p90", pct(ttft, 90)), byLoad("p99", pct(ttft, 99))}},
 		{Title: "Inter-token latency and TPOT vs load", XLabel: xl, YLabel: "ms", XCats: cats, YFrom0: true,
-			Series: []series{byLoad("ITL p50", pct(itl, 50), false), byLoad("ITL p99", pct(itl, 99), true), byLoad("TPOT p50", pct(tpot, 50), false)}},
+			Series: []series{byLoad("ITL p50", pct(itl, 50)), byLoad("ITL p99", pct(itl, 99)), byLoad("TPOT p50", pct(tpot, 50))}},
 		{Title: "End-to-end latency vs load", XLabel: xl, YLabel: "E2E (ms)", XCats: cats, YFrom0: true,
-			Series: []series{byLoad("p50", pct(e2e, 50), false), byLoad("p90", pct(e2e, 90), true), byLoad("p99", pct(e2e, 99), true)}},
+			Series: []series{byLoad("p50", pct(e2e, 50)), byLoad("p90", pct(e2e, 90)), byLoad("p99", pct(e2e, 99))}},
 		{Title: "Throughput vs load", XLabel: xl, YLabel: "output tokens/s", XCats: cats, YFrom0: true,
 			Series: []series{
-				byLoad("all requests", func(r *bench.RunResult) (float64, bool) {
+				byLoad("total, all requests", func(r *bench.RunResult) (float64, bool) {
 					return r.Throughput.OutputTokensPerS, r.Requests.Succeeded > 0
-				}, false),
-				byLoad("per request p50", pct(tokps, 50), true)}},
+				}),
+				withCI(byLoad("per request p50", pct(tokps, 50)), tokpsCI)}},
 	}
 	dist := func(title, unit string, get func(*bench.Record) []float64) *chart {
 		c := &chart{Title: title, XLabel: unit, YLabel: "% of values at most x", LogX: true}
@@ -237,29 +281,107 @@ func tierColor(tier string) string {
 	return "#b3261e"
 }
 
-// tierMap plots each tiered model's single-stream medians against the
-// rule bounds.
+// tierMap plots each tiered model's medians, with their confidence
+// intervals as whiskers, against the rule bounds; then the same
+// intervals one figure at a time against that figure's thresholds
+// (ciCharts).
 func tierMap(r *bench.Results) template.HTML {
 	if len(r.Tiers) == 0 {
 		return ""
 	}
-	c := &chart{Title: "Speed tiers: single-stream medians against the rules", XLabel: "TTFT p50 (ms, log scale)",
+	c := &chart{Title: "Speed tiers: medians [CI] against the rules", XLabel: "TTFT p50 (ms, log scale)",
 		YLabel: "output tokens/s p50 (log)", LogX: true, LogY: true, Scatter: true}
 	for _, rule := range r.TierRules {
-		c.VRefs = append(c.VRefs, refLine{At: rule.MaxTTFTMs, Label: fmt.Sprintf("%s ≤%s ms", rule.Tier, num(rule.MaxTTFTMs))})
+		col := tierColor(string(rule.Tier))
+		c.VRefs = append(c.VRefs, refLine{At: rule.MaxTTFTMs, Label: fmt.Sprintf("%s ≤%s ms", rule.Tier, num(rule.MaxTTFTMs)), Color: col})
 		if rule.MinTokensPerSecond > 0 {
-			c.HRefs = append(c.HRefs, refLine{At: rule.MinTokensPerSecond, Label: fmt.Sprintf("%s ≥%s tok/s", rule.Tier, num(rule.MinTokensPerSecond))})
+			c.HRefs = append(c.HRefs, refLine{At: rule.MinTokensPerSecond, Label: fmt.Sprintf("%s ≥%s tok/s", rule.Tier, num(rule.MinTokensPerSecond)), Color: col})
 		}
 	}
 	byTier := map[string]int{}
 	for _, e := range r.Tiers {
-		i, ok := byTier[string(e.Tier)]
+		name := string(e.Tier)
+		if e.Decision == tiers.Undecided {
+			name += " (undecided)"
+		}
+		i, ok := byTier[name]
 		if !ok {
 			i = len(c.Series)
-			byTier[string(e.Tier)] = i
-			c.Series = append(c.Series, series{Name: string(e.Tier), Color: tierColor(string(e.Tier))})
+			byTier[name] = i
+			c.Series = append(c.Series, series{Name: name, Color: tierColor(string(e.Tier))})
 		}
-		c.Series[i].Points = append(c.Series[i].Points, point{X: e.TTFTP50Ms, Y: e.OutputTokensPerSecP50, Label: e.Model})
+		p := point{X: e.TTFTP50Ms, Y: e.OutputTokensPerSecP50, Label: e.Model, Hollow: e.Decision == tiers.Undecided}
+		if iv := e.TTFTP50CIMs; iv != nil {
+			p.XCI = &[2]float64{iv.Lo, iv.Hi}
+		}
+		if iv := e.OutputTokensPerSecP50CI; iv != nil {
+			p.YCI = &[2]float64{iv.Lo, iv.Hi}
+		}
+		c.Series[i].Points = append(c.Series[i].Points, p)
 	}
-	return c.SVG()
+	out := string(c.SVG())
+	for _, c := range ciCharts(r) {
+		out += string(c.SVG())
+	}
+	return template.HTML(out)
+}
+
+// ciCharts draw, for each backend, the median that decides its tier with
+// its confidence interval as a whisker, against the thresholds of the
+// rules (a line per tier, in the tier's colour): TTFT, then tokens/s. A
+// whisker that crosses a line is an undecided tier (drawn hollow).
+func ciCharts(r *bench.Results) []*chart {
+	var cats []string
+	for _, e := range r.Tiers {
+		cats = append(cats, truncate(e.Model, 22))
+	}
+	ttft := &chart{Title: "TTFT p50 [CI] against the tier thresholds", XLabel: "backend", YLabel: "TTFT p50 (ms)", XCats: cats, Scatter: true, YFrom0: true}
+	tokps := &chart{Title: "Output tok/s p50 [CI] against the tier thresholds", XLabel: "backend", YLabel: "tokens/s per request, p50", XCats: cats, Scatter: true, YFrom0: true}
+	for _, rule := range r.TierRules {
+		col := tierColor(string(rule.Tier))
+		ttft.HRefs = append(ttft.HRefs, refLine{At: rule.MaxTTFTMs, Label: fmt.Sprintf("%s ≤%s ms", rule.Tier, num(rule.MaxTTFTMs)), Color: col})
+		if rule.MinTokensPerSecond > 0 {
+			tokps.HRefs = append(tokps.HRefs, refLine{At: rule.MinTokensPerSecond, Label: fmt.Sprintf("%s ≥%s tok/s", rule.Tier, num(rule.MinTokensPerSecond)), Color: col})
+		}
+	}
+	for i, e := range r.Tiers {
+		name := e.Model
+		if e.Provider != "" && !strings.HasPrefix(e.Model, e.Provider+"/") {
+			name += " (" + e.Provider + ")"
+		}
+		name += ": " + string(e.Tier)
+		if e.Decision == tiers.Undecided {
+			name += ", undecided"
+		}
+		a := point{X: float64(i), Y: e.TTFTP50Ms, Label: "", Hollow: e.Decision == tiers.Undecided}
+		if iv := e.TTFTP50CIMs; iv != nil {
+			a.YCI = &[2]float64{iv.Lo, iv.Hi}
+		}
+		b := point{X: float64(i), Y: e.OutputTokensPerSecP50, Hollow: a.Hollow}
+		if iv := e.OutputTokensPerSecP50CI; iv != nil {
+			b.YCI = &[2]float64{iv.Lo, iv.Hi}
+		}
+		// A backend takes its tier's colour, as the thresholds do.
+		col := tierColor(string(e.Tier))
+		ttft.Series = append(ttft.Series, series{Name: name, Points: []point{a}, Color: col})
+		tokps.Series = append(tokps.Series, series{Name: name, Points: []point{b}, Color: col})
+	}
+	// Thresholds far above the medians would squash them: a log scale
+	// when the chart spans more than two decades.
+	for _, c := range []*chart{ttft, tokps} {
+		var v []float64
+		for _, s := range c.Series {
+			for _, p := range s.Points {
+				v = append(v, p.Y)
+			}
+		}
+		for _, h := range c.HRefs {
+			v = append(v, h.At)
+		}
+		if lo, hi := minOf(v), maxOf(v); lo > 0 && hi/lo > 100 {
+			c.LogY, c.YFrom0 = true, false
+			c.YLabel += ", log"
+		}
+	}
+	return []*chart{ttft, tokps}
 }

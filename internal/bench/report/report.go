@@ -163,6 +163,9 @@ func Table(w io.Writer, r *bench.Results) error {
 		if run.Interrupted {
 			load += "*"
 		}
+		if clientBound(run) {
+			load += "!"
+		}
 		rows = append(rows, fmt.Sprintf("%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\t%s", clip(run.Model, narrowModel), load,
 			run.Requests.Succeeded, run.Requests.Failed, p50(run.TTFT), p99(run.TTFT), p50(run.ITL), p50(run.E2E),
 			p50(run.OutputTokensPerS), rate(run, run.Throughput.OutputTokensPerS)))
@@ -171,6 +174,9 @@ func Table(w io.Writer, r *bench.Results) error {
 		return err
 	}
 	fmt.Fprintln(w, "(p50 in ms, p99 of TTFT; TOK/S per request; OUT/S the step's; -wide: all)")
+	if err := lagTable(w, r, true); err != nil {
+		return err
+	}
 	goodput(w, r)
 	if up := upstreamRows(r); len(up) > 0 {
 		fmt.Fprintln(w)
@@ -298,6 +304,10 @@ func WideTable(w io.Writer, r *bench.Results) error {
 	if err := table(w, "MODEL\tLOAD\tOK\tFAIL\tTTFT ms p50/p90/p99\tITL ms p50/p90/p99\tTPOT ms p50/p90/p99\tE2E ms p50/p90/p99\tTOK/S/REQ p50\tOUT TOK/S\tREQ/S\tTOKENS BY", rows); err != nil {
 		return err
 	}
+	if err := lagTable(w, r, false); err != nil {
+		return err
+	}
+	goodput(w, r)
 	if up := upstreamRows(r); len(up) > 0 {
 		fmt.Fprintln(w)
 		if err := table(w, "SERVER-SIDE (p50)\tLOAD\tload ms\tprompt eval ms\teval ms\tserver tok/s\tclient tok/s", up); err != nil {
@@ -330,6 +340,46 @@ func WideTable(w io.Writer, r *bench.Results) error {
 	}
 	if r.Interrupted {
 		fmt.Fprintln(w, "\nThe run was interrupted: figures cover the requests that ran.")
+	}
+	return nil
+}
+
+// clientBound reports whether the bench itself was the bottleneck of
+// the step.
+func clientBound(run *bench.RunResult) bool { return run.ClientLag != nil && run.ClientLag.ClientBound }
+
+// lagTable writes the bench's own lag per step (send: due to sent; read:
+// socket read to timestamp), and a warning for each step where the
+// client was the bottleneck, with the limit it went over.
+func lagTable(w io.Writer, r *bench.Results, narrow bool) error {
+	var rows, bound []string
+	for _, run := range r.Runs {
+		l := run.ClientLag
+		if l == nil {
+			continue
+		}
+		model, load := run.Model, run.Load()
+		if narrow {
+			model, load = clip(model, narrowModel), clip(load, narrowLoad)
+		}
+		mark := "ok"
+		if l.ClientBound {
+			mark = "BOUND"
+			bound = append(bound, fmt.Sprintf("! %s %s: the bench itself was the bottleneck (%s): its figures include the client's own delay", run.Model, run.Load(), l.Why))
+		}
+		rows = append(rows, fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s", model, load, p50(l.SendMs), p99(l.SendMs), p50(l.ReadMs), p99(l.ReadMs), l.WarmConnections, mark))
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	if err := table(w, "BENCH LAG ms\tLOAD\tSEND\tp99\tREAD\tp99\tCONN\tCLIENT", rows); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "(p50, p99: the bench's own delay, SEND due to sent, READ socket read to\ntimestamp; BOUND: a p99 over %s/%s ms or %.0f%% of what it bends; CONN: warmed)\n",
+		num(ms(bench.MaxSendLagP99)), num(ms(bench.MaxReadLagP99)), 100*bench.LagShare)
+	for _, b := range bound {
+		wrap(w, b, 80, "  ")
 	}
 	return nil
 }

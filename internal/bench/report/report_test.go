@@ -98,6 +98,9 @@ func sample() *bench.Results {
 		{Index: 2, Err: &bench.Failure{Kind: bench.KindAuth, Status: 401, Message: "openai rejected the API key: check OPENAI_API_KEY"}, Start: t0, End: t0.Add(dur(5)), E2E: dur(5)},
 	}, nil, nil, nil, nil, nil, "", []bench.ErrorCount{{Kind: bench.KindAuth, Count: 3, Status: 401, Message: "openai rejected the API key: check OPENAI_API_KEY"}})
 	bad.Upstream = "gpt-4o"
+	res.Runs[0].ClientLag = &bench.ClientLag{SendMs: stats(0.1, 0.2, 0.3), ReadMs: stats(0.02, 0.03, 0.5), WarmConnections: 1}
+	res.Runs[1].ClientLag = &bench.ClientLag{SendMs: stats(0.1, 0.2, 0.3), ReadMs: stats(0.5, 9, 12), WarmConnections: 4,
+		ClientBound: true, Why: "read lag p99 11.9 ms > 5 ms"}
 	res.Runs = append(res.Runs, bad)
 	return res
 }
@@ -162,7 +165,8 @@ func TestNarrowTable(t *testing.T) {
 			t.Errorf("line %d has %d columns: %q", i+1, n, line)
 		}
 	}
-	for _, want := range []string{"ollama/hf.co/bart~", "52.0 [50.0-55.0]", "decided", "FAILURES", "1 x rate_limited (status 429)", "provisional"} {
+	for _, want := range []string{"ollama/hf.co/bart~", "52.0 [50.0-55.0]", "decided", "FAILURES", "1 x rate_limited (status 429)", "provisional",
+		"BENCH LAG", "BOUND", "rate=12.5~*!", "! ollama/tiny:latest rate=12.5/s poisson max=64: the bench itself", "bottleneck (read lag p99 11.9 ms > 5 ms)"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("narrow table lacks %q:\n%s", want, b.String())
 		}
@@ -227,7 +231,19 @@ var external = regexp.MustCompile(`(?i)(<script|<link|<img|<iframe|@import|url\(
 
 func TestHTML(t *testing.T) {
 	var b bytes.Buffer
-	if err := HTML(&b, sample()); err != nil {
+	r := sample()
+	// A second backend, undecided: its TTFT interval straddles fast's
+	// 1000 ms.
+	slow := r.Tiers[0]
+	slow.Model, slow.Provider, slow.Tier, slow.Decision, slow.Provisional = "groq-llama3-8b", "groq", catalog.Fast, tiers.Undecided, true
+	slow.TTFTP50Ms, slow.TTFTP50CIMs = 980, &tiers.Interval{Lo: 900, Hi: 1100}
+	r.Tiers = append(r.Tiers, slow)
+	r.Settings.SLO = "ttft=800ms"
+	r.Runs[0].Goodput = &bench.Goodput{Attainment: 2.0 / 3, Met: 2, RequestsPerS: 0.67, TokensPerS: 2.67}
+	if err := HTML(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(t.TempDir(), "report.html"), b.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	page := b.String()
@@ -235,9 +251,41 @@ func TestHTML(t *testing.T) {
 		t.Errorf("report.html references something external (%q): it must open offline", m)
 	}
 	svgs := regexp.MustCompile(`(?s)<svg.*?</svg>`).FindAllString(page, -1)
-	// One tier map, then 7 charts per model: 2 models.
-	if len(svgs) != 1+7*2 {
-		t.Errorf("%d charts, want 15", len(svgs))
+	// The tier map and the intervals of TTFT and tok/s against the
+	// thresholds, then 7 charts per model: 2 models.
+	if len(svgs) != 3+7*2 {
+		t.Errorf("%d charts, want 17", len(svgs))
+	}
+	// What a reader sees on the interval charts: each backend's whisker
+	// and legend entry, the thresholds as lines in their tier's colour,
+	// the undecided one hollow.
+	var ttftCI string
+	for _, s := range svgs {
+		if strings.Contains(s, "TTFT p50 [CI] against the tier thresholds") {
+			ttftCI = s
+		}
+	}
+	for _, want := range []string{
+		`<g class="ci" data-series="ollama/tiny:latest: fast"`, `<g class="ci" data-series="groq-llama3-8b (groq): fast, undecided"`,
+		`<g class="legend" data-series="ollama/tiny:latest: fast"`, `<g class="legend" data-series="groq-llama3-8b (groq): fast, undecided"`,
+		`<line class="threshold" data-label="fast ≤1000 ms"`, `stroke="#0072B2" stroke-width="1.5" stroke-dasharray="4 3"`,
+		`<line class="threshold" data-label="ultra-fast ≤400 ms"`, `interval 900-1100`, `fill="#fff" stroke="#0072B2" stroke-width="2"`,
+	} {
+		if !strings.Contains(ttftCI, want) {
+			t.Errorf("the TTFT interval chart lacks %q:\n%s", want, ttftCI)
+		}
+	}
+	if !strings.Contains(page, `data-label="fast ≥50.0 tok/s"`) || !strings.Contains(page, "Output tok/s p50 [CI] against the tier thresholds") {
+		t.Error("no tokens/s interval chart with its thresholds")
+	}
+	// Overlapping lines stay apart: a dash pattern and a marker shape per
+	// series (p50, p90, p99), a little transparent, in the legend too;
+	// the p50's steps carry their intervals.
+	for _, want := range []string{`data-series="p50 [CI]"`, `stroke-dasharray="7 4"`, `stroke-dasharray="2 3"`, `stroke-opacity="0.8"`,
+		`<rect class="marker"`, `<polygon class="marker"`, `<g class="legend" data-series="p99"><line`, `data-series="per request p50 [CI]"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("report.html lacks %q", want)
+		}
 	}
 	for i, s := range svgs {
 		if err := xml.Unmarshal([]byte(s), new(struct{})); err != nil {
@@ -246,7 +294,8 @@ func TestHTML(t *testing.T) {
 	}
 	for _, want := range []string{"<!doctype html>", "ollama/tiny:latest", "gpt-4o", "Time to first token vs load", "Throughput vs load",
 		"TTFT distribution", "Inter-token latency distribution", "Speed tiers", `class="l tier fast"`, "rejected the API key",
-		"no successful single-stream request", "prompt_eval_duration", "<polyline", "fast ≤1000 ms"} {
+		"no successful single-stream request", "prompt_eval_duration", "<polyline", "fast ≤1000 ms",
+		"52.0 [50.0-55.0]", "own lag, ms", `<b class="slow">client-bound</b>: read lag p99 11.9 ms &gt; 5 ms`, "SLO ttft=800ms", "66.7%"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("report.html lacks %q", want)
 		}

@@ -17,19 +17,35 @@ func color(i int) string {
 type point struct {
 	X, Y  float64
 	Label string
+	// YCI and XCI, when set, are a confidence interval drawn as a
+	// whisker through the point (vertical and horizontal).
+	YCI, XCI *[2]float64
+	// Hollow draws the marker unfilled (an undecided tier).
+	Hollow bool
 }
 
 type series struct {
 	Name   string
 	Points []point
-	Dashed bool
 	// Color overrides the palette.
 	Color string
 }
 
+// Series are told apart by more than colour, so that overlapping lines
+// stay visible and the chart reads in grey: the i-th series has the
+// i-th dash pattern and marker shape, and lines and markers are a little
+// transparent.
+var (
+	dashes  = [...]string{"", "7 4", "2 3", "9 3 2 3"}
+	markers = [...]string{"circle", "square", "triangle", "diamond", "cross"}
+)
+
 type refLine struct {
 	At    float64
 	Label string
+	// Color of the line (grey when empty): a tier threshold takes its
+	// tier's colour.
+	Color string
 }
 
 // chart is a line or scatter chart rendered to inline SVG.
@@ -154,6 +170,12 @@ func (c *chart) SVG() template.HTML {
 				continue
 			}
 			xs, ys = append(xs, p.X), append(ys, p.Y)
+			if p.YCI != nil && (!c.LogY || p.YCI[0] > 0) {
+				ys = append(ys, p.YCI[0], p.YCI[1])
+			}
+			if p.XCI != nil && (!c.LogX || p.XCI[0] > 0) {
+				xs = append(xs, p.XCI[0], p.XCI[1])
+			}
 		}
 	}
 	for _, r := range c.VRefs {
@@ -204,48 +226,145 @@ func (c *chart) SVG() template.HTML {
 	fmt.Fprintf(&b, `<text x="14" y="%d" %s text-anchor="middle" transform="rotate(-90 14 %d)">%s</text>`, padT+plotH/2, fontAttr, padT+plotH/2, esc(c.YLabel))
 	for i, r := range c.VRefs {
 		x := px(r.At)
-		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="#888" stroke-dasharray="4 3"/>`, x, x, padT, padT+plotH)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" %s fill="#555">%s</text>`, x+3, padT+10+12*(i%3), fontAttr, esc(r.Label))
+		col := refColor(r)
+		fmt.Fprintf(&b, `<line class="threshold" data-label="%s" x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="%s" stroke-width="1.5" stroke-dasharray="4 3"/>`, esc(r.Label), x, x, padT, padT+plotH, col)
+		// A label near the right edge goes left of its line.
+		tx, anchor := x+3, "start"
+		if x > padL+plotW-100 {
+			tx, anchor = x-3, "end"
+		}
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" %s fill="%s" text-anchor="%s">%s</text>`, tx, padT+10+12*(i%3), fontAttr, col, anchor, esc(r.Label))
 	}
 	for _, r := range c.HRefs {
 		y := py(r.At)
-		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#888" stroke-dasharray="4 3"/>`, padL, padL+plotW, y, y)
-		fmt.Fprintf(&b, `<text x="%d" y="%.1f" %s fill="#555" text-anchor="end">%s</text>`, padL+plotW-3, y-3, fontAttr, esc(r.Label))
+		col := refColor(r)
+		fmt.Fprintf(&b, `<line class="threshold" data-label="%s" x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="%s" stroke-width="1.5" stroke-dasharray="4 3"/>`, esc(r.Label), padL, padL+plotW, y, y, col)
+		fmt.Fprintf(&b, `<text x="%d" y="%.1f" %s fill="%s" text-anchor="end">%s</text>`, padL+plotW-3, y-3, fontAttr, col, esc(r.Label))
 	}
-	// series
-	for i, s := range c.Series {
-		col := color(i)
+	// series: lines first, then whiskers and markers over every line
+	ok := func(p point) bool {
+		return finite(p.X) && finite(p.Y) && (!c.LogX || p.X > 0) && (!c.LogY || p.Y > 0)
+	}
+	colorOf := func(i int, s series) string {
 		if s.Color != "" {
-			col = s.Color
+			return s.Color
 		}
+		return color(i)
+	}
+	for i, s := range c.Series {
 		var pts []string
 		for _, p := range s.Points {
-			if !finite(p.X) || !finite(p.Y) || (c.LogX && p.X <= 0) || (c.LogY && p.Y <= 0) {
-				continue
-			}
-			pts = append(pts, fmt.Sprintf("%.1f,%.1f", px(p.X), py(p.Y)))
-			if c.Scatter || len(s.Points) <= 12 {
-				fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="%d" fill="%s"><title>%s</title></circle>`, px(p.X), py(p.Y), map[bool]int{true: 5, false: 3}[c.Scatter], col,
-					esc(pointTitle(s.Name, p)))
-				if c.Scatter && p.Label != "" {
-					fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" %s>%s</text>`, px(p.X)+7, py(p.Y)+4, fontAttr, esc(p.Label))
-				}
+			if ok(p) {
+				pts = append(pts, fmt.Sprintf("%.1f,%.1f", px(p.X), py(p.Y)))
 			}
 		}
 		if !c.Scatter && len(pts) > 1 {
 			dash := ""
-			if s.Dashed {
-				dash = ` stroke-dasharray="6 3"`
+			if d := dashes[i%len(dashes)]; d != "" {
+				dash = ` stroke-dasharray="` + d + `"`
 			}
-			fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="2"%s/>`, strings.Join(pts, " "), col, dash)
+			fmt.Fprintf(&b, `<polyline class="series" data-series="%s" points="%s" fill="none" stroke="%s" stroke-width="2" stroke-opacity="0.8"%s/>`,
+				esc(s.Name), strings.Join(pts, " "), colorOf(i, s), dash)
 		}
-		// legend, below the axis label
-		lx := padL + (i%4)*(plotW/4)
-		ly := padT + plotH + 46 + (i/4)*14
-		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="10" height="10" fill="%s"/><text x="%d" y="%d" %s>%s</text>`, lx, ly-9, col, lx+14, ly, fontAttr, esc(truncate(s.Name, 28)))
+	}
+	for i, s := range c.Series {
+		col := colorOf(i, s)
+		var valid []point
+		for _, p := range s.Points {
+			if ok(p) {
+				valid = append(valid, p)
+			}
+		}
+		for j, p := range valid {
+			x, y := px(p.X), py(p.Y)
+			if p.YCI != nil && (!c.LogY || p.YCI[0] > 0) {
+				lo, hi := py(p.YCI[0]), py(p.YCI[1])
+				fmt.Fprintf(&b, `<g class="ci" data-series="%s" stroke="%s" stroke-width="1.5"><line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/><line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/><line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/><title>%s</title></g>`,
+					esc(s.Name), col, x, x, lo, hi, x-5, x+5, lo, lo, x-5, x+5, hi, hi, esc(fmt.Sprintf("%s: interval %s-%s", s.Name, tickLabel(p.YCI[0]), tickLabel(p.YCI[1]))))
+			}
+			if p.XCI != nil && (!c.LogX || p.XCI[0] > 0) {
+				lo, hi := px(p.XCI[0]), px(p.XCI[1])
+				fmt.Fprintf(&b, `<g class="ci" data-series="%s" stroke="%s" stroke-width="1.5"><line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/><line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/><line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/><title>%s</title></g>`,
+					esc(s.Name), col, lo, hi, y, y, lo, lo, y-5, y+5, hi, hi, y-5, y+5, esc(fmt.Sprintf("%s: interval %s-%s", s.Name, tickLabel(p.XCI[0]), tickLabel(p.XCI[1]))))
+			}
+			if !c.Scatter && !markerAt(j, len(valid), i, len(c.Series)) {
+				continue
+			}
+			r := 3.5
+			if c.Scatter {
+				r = 5
+			}
+			b.WriteString(marker(markers[i%len(markers)], x, y, r, col, p.Hollow, pointTitle(s.Name, p)))
+			if c.Scatter && p.Label != "" {
+				fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" %s>%s</text>`, x+7, y+4, fontAttr, esc(p.Label))
+			}
+		}
+		// legend, below the axis label: the line's dash and marker
+		lx := padL + (i%3)*(plotW/3)
+		ly := padT + plotH + 46 + (i/3)*14
+		dash := ""
+		if d := dashes[i%len(dashes)]; d != "" && !c.Scatter {
+			dash = ` stroke-dasharray="` + d + `"`
+		}
+		fmt.Fprintf(&b, `<g class="legend" data-series="%s">`, esc(s.Name))
+		if !c.Scatter {
+			fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="2"%s/>`, lx, lx+22, ly-4, ly-4, col, dash)
+		}
+		b.WriteString(marker(markers[i%len(markers)], float64(lx+11), float64(ly-4), 3.5, col, false, ""))
+		fmt.Fprintf(&b, `<text x="%d" y="%d" %s>%s</text></g>`, lx+26, ly, fontAttr, esc(truncate(s.Name, 24)))
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
+}
+
+// refColor is a reference line's colour.
+func refColor(r refLine) string {
+	if r.Color != "" {
+		return r.Color
+	}
+	return "#888"
+}
+
+// markerAt says whether point j of n of series i (of m) gets a marker:
+// every point of a short series; on a long one (a distribution) eight
+// markers, staggered between series so that they do not fall on each
+// other where the lines overlap.
+func markerAt(j, n, i, m int) bool {
+	if n <= 12 {
+		return true
+	}
+	const k = 8
+	step := float64(n) / k
+	off := step * float64(i) / float64(max(m, 1))
+	for q := 0; q < k; q++ {
+		if j == int(off+step*float64(q)) {
+			return true
+		}
+	}
+	return false
+}
+
+// marker draws a marker shape at (x, y), filled or hollow, with a title.
+func marker(shape string, x, y, r float64, col string, hollow bool, title string) string {
+	fill := fmt.Sprintf(`fill="%s" fill-opacity="0.85" stroke="#fff" stroke-width="1"`, col)
+	if hollow {
+		fill = fmt.Sprintf(`fill="#fff" stroke="%s" stroke-width="2"`, col)
+	}
+	t := ""
+	if title != "" {
+		t = "<title>" + esc(title) + "</title>"
+	}
+	switch shape {
+	case "square":
+		return fmt.Sprintf(`<rect class="marker" x="%.1f" y="%.1f" width="%.1f" height="%.1f" %s>%s</rect>`, x-r, y-r, 2*r, 2*r, fill, t)
+	case "triangle":
+		return fmt.Sprintf(`<polygon class="marker" points="%.1f,%.1f %.1f,%.1f %.1f,%.1f" %s>%s</polygon>`, x, y-1.2*r, x-1.1*r, y+0.8*r, x+1.1*r, y+0.8*r, fill, t)
+	case "diamond":
+		return fmt.Sprintf(`<polygon class="marker" points="%.1f,%.1f %.1f,%.1f %.1f,%.1f %.1f,%.1f" %s>%s</polygon>`, x, y-1.3*r, x+1.3*r, y, x, y+1.3*r, x-1.3*r, y, fill, t)
+	case "cross":
+		return fmt.Sprintf(`<path class="marker" d="M%.1f %.1fL%.1f %.1fM%.1f %.1fL%.1f %.1f" stroke="%s" stroke-width="2.5">%s</path>`, x-r, y-r, x+r, y+r, x-r, y+r, x+r, y-r, col, t)
+	}
+	return fmt.Sprintf(`<circle class="marker" cx="%.1f" cy="%.1f" r="%.1f" %s>%s</circle>`, x, y, r, fill, t)
 }
 
 func pointTitle(name string, p point) string {
