@@ -43,7 +43,8 @@ type Config struct {
 }
 
 // State configures the state several replicas share (internal/state/redisstate):
-// the keys' limits, and key changes reaching every replica at once. Without
+// the keys' limits, key changes reaching every replica at once, and the
+// routers' breakers, cool-downs and live estimates. Without
 // a Redis URL each replica keeps its own.
 type State struct {
 	// Redis is the shared store's URL, redis://[user:password@]host:port/db
@@ -62,6 +63,10 @@ type State struct {
 	// while the store is down (0: the count of replicas seen alive in the
 	// store, by their heartbeats).
 	Replicas int `yaml:"replicas"`
+	// SnapshotInterval is how often a replica shares its live latency,
+	// TTFT and tokens/s estimates with the others (default 2s); breakers
+	// and cool-downs are shared as they happen.
+	SnapshotInterval time.Duration `yaml:"snapshot_interval"`
 }
 
 // State.OnFailure values.
@@ -726,9 +731,12 @@ func nodeLine(root *yaml.Node, i int, path ...string) int {
 func (s *State) validate() error {
 	s.Timeout = cmp.Or(s.Timeout, 50*time.Millisecond)
 	s.OnFailure = cmp.Or(s.OnFailure, OnFailureOpen)
+	s.SnapshotInterval = cmp.Or(s.SnapshotInterval, 2*time.Second)
 	switch {
 	case s.Timeout < 0:
 		return errors.New("state.timeout must be positive")
+	case s.SnapshotInterval < 0:
+		return errors.New("state.snapshot_interval must be positive")
 	case s.OnFailure != OnFailureOpen && s.OnFailure != OnFailureClosed:
 		return fmt.Errorf("state.on_failure %q is not one of open, closed", s.OnFailure)
 	case s.Replicas < 0:
