@@ -18,8 +18,9 @@ import (
 //     half-open trial comes then, as the sender's does) or the cool-down
 //     runs until it, without counting a failure here and without telling
 //     OnShare (no echo). A close applies to a circuit that opened before
-//     the trial that closed it succeeded. A probe's pass is not shared:
-//     every replica probes on its own.
+//     the trial that closed it succeeded. A probe that closes a circuit
+//     before its open_for ends (trialPassed) is not shared: every
+//     replica probes on its own.
 //   - Live estimates, as snapshots (Estimate): each replica's own latency
 //     average, TTFT and tokens/s per backend with their sample counts and
 //     ages. Router.ApplyEstimates keeps each peer's, and what decisions
@@ -257,17 +258,22 @@ func (r *Router) ApplyEstimates(from string, es []Estimate) {
 			b.peers = &peerSet{now: r.now, halfLife: float64(r.cfg.EWMADecay), by: map[string]peerFig{}}
 		}
 		b.peers.by[from] = peerFig{e: e, atNs: now.Add(-e.Age).UnixNano()}
+		b.peers.sum(now.UnixNano())
 		b.publish()
 		b.mu.Unlock()
 	}
 }
 
 // peerSet is the other replicas' figures for one backend, under its
-// mutex.
+// mutex, and their weighted sums as of atNs (see sum).
 type peerSet struct {
 	now      func() time.Time
 	halfLife float64 // ns: router.ewma_decay
 	by       map[string]peerFig
+
+	atNs, freshest int64   // when summed; the freshest peer sample
+	wl, wt, ws     float64 // the weights of latency, TTFT and tokens/s
+	lat, ttft, tps float64 // their weighted sums
 }
 
 // peerFig is one peer's figures and when (here, in Unix ns) its last
@@ -286,26 +292,12 @@ func weight(n int, ageNs int64, halfLife float64) float64 {
 	return float64(min(n, samplesCap)) * math.Exp2(-float64(max(ageNs, 0))/halfLife)
 }
 
-// merge sets l's latency average, TTFT and tokens/s to the weighted mean
-// of b's own (b.mu held) and the peers': each source weighs
-// weight(samples, age) — its latency samples for the latency average,
-// its stream samples for TTFT and tokens/s — as of now. The latency's
-// time is the freshest source's, so that an idle average still drifts
-// back to the tier's. With no weight anywhere l keeps b's own figures.
-func (ps *peerSet) merge(l *live, b *backend) {
-	now := ps.now().UnixNano()
-	own := now - unixNs(b.ewmaAt)
-	wl, wt := weight(b.obs, own, ps.halfLife), weight(b.samples, own, ps.halfLife)
-	var ws float64
-	if b.tpsEWMA > 0 {
-		ws = wt
-	}
-	lat, ttft, tps := wl*b.ewma, wt*b.ttftEWMA, ws*b.tpsEWMA
-	freshest := int64(0)
-	if b.obs > 0 {
-		freshest = unixNs(b.ewmaAt)
-	}
-	peers := false
+// sum drops the peers past the horizon and sums the others' weighted
+// figures as of now: every weight halves at the same rate, so merge
+// brings them all to its own time with one factor.
+func (ps *peerSet) sum(now int64) {
+	ps.atNs, ps.freshest = now, 0
+	ps.wl, ps.wt, ps.ws, ps.lat, ps.ttft, ps.tps = 0, 0, 0, 0, 0, 0
 	for id, p := range ps.by {
 		age := now - p.atNs
 		if float64(age) > horizon*ps.halfLife {
@@ -313,33 +305,53 @@ func (ps *peerSet) merge(l *live, b *backend) {
 			continue
 		}
 		w := weight(p.e.Samples, age, ps.halfLife)
-		if w == 0 {
-			continue
-		}
-		peers = true
-		wl += w
-		lat += w * float64(p.e.Latency)
+		ps.wl += w
+		ps.lat += w * float64(p.e.Latency)
 		if p.e.TTFT > 0 {
 			w := weight(p.e.TTFTSamples, age, ps.halfLife)
-			wt += w
-			ttft += w * float64(p.e.TTFT)
+			ps.wt += w
+			ps.ttft += w * float64(p.e.TTFT)
 			if p.e.TPS > 0 {
-				ws += w
-				tps += w * p.e.TPS
+				ps.ws += w
+				ps.tps += w * p.e.TPS
 			}
 		}
-		freshest = max(freshest, p.atNs)
+		ps.freshest = max(ps.freshest, p.atNs)
 	}
-	if !peers {
+}
+
+// merge sets l's latency average, TTFT and tokens/s to the weighted mean
+// of b's own (b.mu held) and the peers': each source weighs
+// weight(samples, age) as of now — its latency samples for the latency
+// average, its stream samples for TTFT and tokens/s. The latency's time
+// is the freshest source's, so that an idle average still drifts back to
+// the tier's. Peers all past the horizon count no more; with no weight
+// anywhere l keeps b's own figures.
+func (ps *peerSet) merge(l *live, b *backend) {
+	now := ps.now().UnixNano()
+	if ps.wl == 0 || float64(now-ps.freshest) > horizon*ps.halfLife {
 		return
 	}
-	if wl > 0 {
-		l.ewma, l.ewmaAtNs = lat/wl, freshest
+	d := math.Exp2(-float64(max(now-ps.atNs, 0)) / ps.halfLife) // the peers' weights, now
+	var wl, wt float64
+	freshest := ps.freshest
+	if b.obs > 0 {
+		own := now - unixNs(b.ewmaAt)
+		wl = weight(b.obs, own, ps.halfLife)
+		wt = wl * float64(min(b.samples, samplesCap)) / float64(min(b.obs, samplesCap))
+		freshest = max(freshest, unixNs(b.ewmaAt))
 	}
-	if wt > 0 {
-		l.ttft = time.Duration(ttft / wt)
+	ws := 0.0
+	if b.tpsEWMA > 0 {
+		ws = wt
 	}
-	if ws > 0 {
-		l.tps = tps / ws
+	if tw := wl + d*ps.wl; tw > 0 {
+		l.ewma, l.ewmaAtNs = (wl*b.ewma+d*ps.lat)/tw, freshest
+	}
+	if tw := wt + d*ps.wt; tw > 0 {
+		l.ttft = time.Duration((wt*b.ttftEWMA + d*ps.ttft) / tw)
+	}
+	if tw := ws + d*ps.ws; tw > 0 {
+		l.tps = (ws*b.tpsEWMA + d*ps.tps) / tw
 	}
 }

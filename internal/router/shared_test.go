@@ -229,3 +229,32 @@ func BenchmarkRouteShared(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAttemptShared: an attempt's Begin and Done (each publishes the
+// backend's live value, merging the peers' figures when there are some)
+// without peers and with two.
+//
+//	go test -run XXX -bench AttemptShared ./internal/router
+func BenchmarkAttemptShared(b *testing.B) {
+	for _, peers := range []int{0, 2} {
+		b.Run(map[int]string{0: "own", 2: "two-peers"}[peers], func(b *testing.B) {
+			clk := newClock()
+			r := newRouter(b, loadDefault(b), clk)
+			m := r.backends["gpt-4o"]
+			for i := range peers {
+				r.ApplyEstimates(string(rune('a'+i)), []Estimate{{Model: "gpt-4o", Latency: time.Second, TTFT: time.Second, TPS: 30, Samples: 10, TTFTSamples: 10}})
+			}
+			c := Candidate{Model: m.model, b: m}
+			res := &providers.Result{}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				a, ok := r.Begin(c)
+				if !ok {
+					b.Fatal("not admitted")
+				}
+				a.Done(res, nil, false)
+			}
+		})
+	}
+}
