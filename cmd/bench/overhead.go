@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -50,10 +51,14 @@ func runOverhead(ctx context.Context, args []string, e env) error {
 	imgReq := fs.Int("image-requests", 300, "requests per path with a ~1 MB image body (0 for none)")
 	out := fs.String("json", "", "also write the report as JSON to `file`")
 	key := fs.Bool("key", false, "require a gateway key (limits checked, spend ledger written) and send it with every request")
+	redisURL := fs.String("redis", "", "with -key, keep the key's limits in Redis at this `URL` (state.redis), as replicas share them")
 	var gwEnv listFlag
 	fs.Var(&gwEnv, "gateway-env", "`VAR=value` for the gateway process only, e.g. GOGC=200 (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *redisURL != "" && !*key {
+		return errors.New("-redis shares a key's limits: it needs -key")
 	}
 	var rates []float64
 	for _, f := range strings.Split(*openRates, ",") {
@@ -85,7 +90,7 @@ func runOverhead(ctx context.Context, args []string, e env) error {
 	}
 	rep, err := overhead.Run(ctx, overhead.Options{GatewayBin: *gw, ProxyCmd: []string{self, "overhead-proxy"}, Core: *core,
 		Rate: *rate, Requests: *requests, Chunks: *chunks, Concurrency: *conc, Saturate: *sat, Rounds: *rounds, Log: e.stderr, GatewayEnv: gwEnv,
-		OpenRates: rates, OpenRequests: *openReq, OpenRounds: *openRounds, ImageRequests: *imgReq, Key: *key})
+		OpenRates: rates, OpenRequests: *openReq, OpenRounds: *openRounds, ImageRequests: *imgReq, Key: *key, Redis: *redisURL})
 	if err != nil {
 		return err
 	}

@@ -174,7 +174,7 @@ func (a *App) newGeneration(set *backends.Set) *generation {
 		OnState: func(model, state string) { log.Warn("circuit breaker", "model", model, "state", state) },
 		OnProviderState: func(provider, state string) {
 			log.Warn("provider circuit breaker", "provider", provider, "state", state)
-		}})
+		}, OnShare: a.shareHook()})
 	g.gw = gateway.New(gateway.Options{Backends: set, Router: g.router, MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		BodyReadTimeout: cfg.Server.BodyReadTimeout, Slots: a.slots,
 		Logger: log, Metrics: a.metrics, Gatherer: a.o.Gatherer, Keys: a.keys})

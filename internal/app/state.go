@@ -14,6 +14,7 @@ import (
 	"github.com/tiergate/tiergate/internal/config"
 	"github.com/tiergate/tiergate/internal/keys"
 	"github.com/tiergate/tiergate/internal/observe/metrics"
+	"github.com/tiergate/tiergate/internal/router"
 	"github.com/tiergate/tiergate/internal/state/redisstate"
 	"github.com/tiergate/tiergate/internal/tiers"
 )
@@ -22,13 +23,19 @@ import (
 // with a shared state store, whatever the announcements say.
 const tiersReloadInterval = 10 * time.Second
 
+// sharedReloadInterval is how often the breakers kept in the shared
+// store are read again, whatever the announcements say.
+const sharedReloadInterval = 10 * time.Second
+
 // keysReloadInterval is how often the keys are read again from the key
 // store with a shared state store, whatever the announcements say.
 const keysReloadInterval = 30 * time.Second
 
 // openState makes the shared state store when one is configured: the
-// keys' limits are then shared by every replica (ro.Limiter), and a key's
-// change through this replica is announced to the others (ro.OnChange).
+// keys' limits are then shared by every replica (ro.Limiter), a key's
+// change through this replica is announced to the others (ro.OnChange),
+// and so are the routers' breakers, cool-downs and live estimates
+// (shareHook, runState).
 // Its health is the gauge tiergate_state_up{store="redis"} and part of
 // /readyz.
 func (a *App) openState(ro *keys.RingOptions) error {
@@ -65,7 +72,15 @@ func (a *App) runState(ctx context.Context, bg *sync.WaitGroup) {
 	if a.state == nil {
 		return
 	}
-	bg.Add(3)
+	bg.Add(5)
+	go func() {
+		defer bg.Done()
+		a.state.RunSharing(ctx, a.cfg.State.SnapshotInterval, a.snapshot)
+	}()
+	go func() {
+		defer bg.Done()
+		a.state.FollowShared(ctx, sharedReloadInterval, a.applyShared, a.applyEstimates)
+	}()
 	go func() {
 		defer bg.Done()
 		a.state.Run(ctx)
@@ -81,6 +96,70 @@ func (a *App) runState(ctx context.Context, bg *sync.WaitGroup) {
 			a.log.Info("tiers loaded from redis (bench -publish)", "backends", len(f.Tiers), "generated_at", f.GeneratedAt)
 		})
 	}()
+}
+
+// shareHook is the routers' OnShare with a shared store (nil without):
+// each breaker or cool-down this replica's traffic opens, starts or
+// closes is queued for the others (never waiting), kept in the store
+// under one field per breaker (a cool-down has its own, since a circuit
+// may be open and cooling at once) until it expires; a close removes
+// the open circuit's.
+func (a *App) shareHook() func(router.Shared) {
+	if a.state == nil {
+		return nil
+	}
+	return func(ev router.Shared) {
+		b, err := json.Marshal(ev)
+		if err != nil {
+			return
+		}
+		field, until := ev.Kind+":"+ev.Name, ev.Until
+		switch ev.State {
+		case router.Cooldown:
+			field += ":cooldown"
+		case router.Closed:
+			until = time.Time{}
+		}
+		a.state.Share(field, until, b)
+	}
+}
+
+// applyShared applies another replica's breaker or cool-down to the
+// router serving new requests (a new generation carries it over).
+func (a *App) applyShared(payload []byte) {
+	var ev router.Shared
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		a.log.Debug("a shared breaker event does not decode", "err", err)
+		return
+	}
+	if a.Router().ApplyShared(ev) {
+		a.log.Info("circuit breaker shared by another replica", "kind", ev.Kind, "name", ev.Name, "state", ev.State,
+			"until", ev.Until, "reason", ev.Reason)
+	}
+}
+
+// snapshot is this replica's live estimates for the others (nil: none).
+func (a *App) snapshot() []byte {
+	es := a.Router().Estimates()
+	if len(es) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(es)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// applyEstimates merges another replica's snapshot into the router
+// serving new requests.
+func (a *App) applyEstimates(from string, payload []byte) {
+	var es []router.Estimate
+	if err := json.Unmarshal(payload, &es); err != nil {
+		a.log.Debug("a shared estimates snapshot does not decode", "err", err)
+		return
+	}
+	a.Router().ApplyEstimates(from, es)
 }
 
 func (a *App) closeState() {

@@ -43,7 +43,8 @@ type Config struct {
 }
 
 // State configures the state several replicas share (internal/state/redisstate):
-// the keys' limits, and key changes reaching every replica at once. Without
+// the keys' limits, key changes reaching every replica at once, and the
+// routers' breakers, cool-downs and live estimates. Without
 // a Redis URL each replica keeps its own.
 type State struct {
 	// Redis is the shared store's URL, redis://[user:password@]host:port/db
@@ -70,6 +71,10 @@ type State struct {
 	// PostgresTimeout bounds every call to Postgres (default 2s; the
 	// request path does not wait on it).
 	PostgresTimeout time.Duration `yaml:"postgres_timeout"`
+	// SnapshotInterval is how often a replica shares its live latency,
+	// TTFT and tokens/s estimates with the others (default 2s); breakers
+	// and cool-downs are shared as they happen.
+	SnapshotInterval time.Duration `yaml:"snapshot_interval"`
 }
 
 // State.OnFailure values.
@@ -735,11 +740,14 @@ func (s *State) validate() error {
 	s.Timeout = cmp.Or(s.Timeout, 50*time.Millisecond)
 	s.OnFailure = cmp.Or(s.OnFailure, OnFailureOpen)
 	s.PostgresTimeout = cmp.Or(s.PostgresTimeout, 2*time.Second)
+	s.SnapshotInterval = cmp.Or(s.SnapshotInterval, 2*time.Second)
 	switch {
 	case s.Timeout < 0:
 		return errors.New("state.timeout must be positive")
 	case s.PostgresTimeout < 0:
 		return errors.New("state.postgres_timeout must be positive")
+	case s.SnapshotInterval < 0:
+		return errors.New("state.snapshot_interval must be positive")
 	case s.OnFailure != OnFailureOpen && s.OnFailure != OnFailureClosed:
 		return fmt.Errorf("state.on_failure %q is not one of open, closed", s.OnFailure)
 	case s.Replicas < 0:

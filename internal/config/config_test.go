@@ -103,6 +103,7 @@ func TestBadConfigs(t *testing.T) {
 		{"responses_api on another type", "providers:\n  a:\n    type: anthropic\n    base_url: http://x\n    responses_api: true\n", []string{"providers.a", "responses_api is for openai providers"}},
 		{"bad on_failure", "state:\n  on_failure: maybe\n", []string{`state.on_failure "maybe"`, "open, closed"}},
 		{"negative replicas", "state:\n  replicas: -1\n", []string{"state.replicas"}},
+		{"negative snapshot interval", "state:\n  snapshot_interval: -1s\n", []string{"state.snapshot_interval"}},
 		{"empty", "", []string{"empty"}},
 		{"bad alias pattern", "router:\n  aliases:\n    - {match: \"claude-[\", model: auto}\n", []string{"router.aliases[0]", "glob"}},
 		{"alias to no profile", "router:\n  aliases:\n    - {match: \"claude-*\", model: \"auto:nope\"}\n", []string{"router.aliases[0]", "names no profile"}},

@@ -70,7 +70,12 @@ type Options struct {
 	// floor's and the upstream's ignore it): the run then measures
 	// authentication, limits and the spend ledger too.
 	Key bool
-	Log io.Writer
+	// Redis, with Key, makes the gateway keep the key's limits in Redis
+	// at this URL (state.redis, timeout 1s so that a slow answer on a
+	// busy machine is measured rather than skipped): the run then
+	// measures shared limits, one replica's share of the round trips.
+	Redis string
+	Log   io.Writer
 }
 
 func (o *Options) defaults() {
@@ -185,6 +190,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		yaml += "server:\n  data_dir: " + strconv.Quote(filepath.Join(dir, "data")) + "\nauth:\n  keys:\n    - name: bench\n      hash: " + keys.HashSecret(secret).String() +
 			"\n      policy: {rpm: 100000, tpm: 1000000000, max_concurrent: 100000, budget: {usd: 1000000, period: month}}\n"
 		transport = &withKey{next: transport, value: "Bearer " + secret}
+		if o.Redis != "" {
+			yaml += "state:\n  redis: " + strconv.Quote(o.Redis) + "\n  timeout: 1s\n"
+		}
 	}
 	os.WriteFile(cfg, []byte(yaml), 0o644)
 	gw, err := startPinned(ctx, o.Core, []string{o.GatewayBin, "-config", cfg, "-addr", gwAddr, "-log-level", "warn"}, append([]string{"UP_KEY=k"}, o.GatewayEnv...), filepath.Join(dir, "gateway.log"))
@@ -517,6 +525,9 @@ func (r *Report) Format(w io.Writer) {
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d)/1e6) }
 	if r.Options.Key {
 		fmt.Fprintln(w, "every request sends a gateway key; the gateway checks it and its limits and writes the spend ledger")
+	}
+	if r.Options.Key && r.Options.Redis != "" {
+		fmt.Fprintln(w, "the key's limits are kept in Redis (state.redis), as several replicas share them")
 	}
 	fmt.Fprintf(w, "%-13s %12s %12s %12s %12s %10s %10s %7s\n", "path", "unary p50", "unary p99", "ttft p50", "ttft p99", "rps(1cpu)", "peak RSS", "errors")
 	for _, p := range []*Path{r.Direct, r.Proxy, r.Gateway} {

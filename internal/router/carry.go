@@ -39,7 +39,7 @@ func (b *backend) carry(ob *backend) {
 	defer ob.mu.Unlock()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.ewma, b.ewmaAt, b.ttftEWMA, b.tpsEWMA, b.samples, b.unary = ob.ewma, ob.ewmaAt, ob.ttftEWMA, ob.tpsEWMA, ob.samples, ob.unary
+	b.ewma, b.ewmaAt, b.ttftEWMA, b.tpsEWMA, b.samples, b.unary, b.obs = ob.ewma, ob.ewmaAt, ob.ttftEWMA, ob.tpsEWMA, ob.samples, ob.unary, ob.obs
 	b.tier, b.tierSource, b.measuredAt, b.candidate, b.candSince = ob.tier, ob.tierSource, ob.measuredAt, ob.candidate, ob.candSince
 	b.breakerState = ob.breakerState.carried()
 	b.publish()

@@ -32,6 +32,7 @@ type provHealth struct {
 
 // provLive is what a decision reads of a provider, replaced whole.
 type provLive struct {
+	state                  string // the raw state (shared.go tells a close by it)
 	open                   bool
 	openedAtNs, cooldownNs int64
 	lastError              string
@@ -45,7 +46,7 @@ func newProvHealth(name string, now time.Time) *provHealth {
 
 // publish replaces the live value; p.mu must be held.
 func (p *provHealth) publish() {
-	p.live.Store(&provLive{open: p.state == Open, openedAtNs: unixNs(p.openedAt), cooldownNs: unixNs(p.cooldownUntil), lastError: p.lastError})
+	p.live.Store(&provLive{state: p.state, open: p.state == Open, openedAtNs: unixNs(p.openedAt), cooldownNs: unixNs(p.cooldownUntil), lastError: p.lastError})
 }
 
 // unlock publishes the live value, releases p.mu and tells onState when

@@ -57,6 +57,11 @@ type Options struct {
 	OnState func(model, state string)
 	// OnProviderState is told when a provider's breaker changes state.
 	OnProviderState func(provider, state string)
+	// OnShare is told what this replica's attempts change that the other
+	// replicas should apply (shared.go): a circuit opened or closed by a
+	// trial, a cool-down started. It is called on the request path: it
+	// must not block.
+	OnShare func(Shared)
 }
 
 // Router routes requests over one backends set.
@@ -98,6 +103,8 @@ type Router struct {
 	// read without a lock, replaced whole under routesMu.
 	routes   atomic.Pointer[map[string]*Route]
 	routesMu sync.Mutex
+	// sh is what replicas share (shared.go).
+	sh sharing
 }
 
 // New returns a router over o.Backends.
@@ -114,6 +121,7 @@ func New(o Options) *Router {
 		r.profiles = map[string]*config.Profile{}
 	}
 	r.cfg.ApplyDefaults()
+	r.sh.out = o.OnShare
 	r.drift = newDrift(r.cfg.EWMADecay)
 	r.unprofiled = config.Profile{Weights: config.Weights{Quality: 1, Speed: 1, Price: 1}}
 	r.enabled = len(o.Backends.Providers())
@@ -815,12 +823,14 @@ func (a *Attempt) Done(res *providers.Result, err error, canceled bool) {
 			o.clientFault = true
 		}
 	}
+	bl, pl := a.b.lives()
 	a.b.ph.record(o.err, o.err != nil && !o.clientFault && ProviderFault(o.err), now, &a.r.cfg)
 	before := a.b.stateNow()
 	after := a.b.record(o, now, &a.r.cfg, a.r.rules)
 	if after != before && a.r.onState != nil {
 		a.r.onState(a.b.model.ID, after)
 	}
+	a.r.changed(a.b, bl, pl) // shared.go
 }
 
 // BackendStatus is a backend's state, as the status page and the

@@ -70,7 +70,9 @@ type backend struct {
 	ttftEWMA float64 // ns, single-stream-ish live TTFT
 	tpsEWMA  float64 // output tokens/s
 	samples  int
-	unary    float64 // ns, peak-sensitive average of successful unary answers (deadline.go)
+	unary    float64  // ns, peak-sensitive average of successful unary answers (deadline.go)
+	obs      int      // latency samples taken
+	peers    *peerSet // the other replicas' figures (shared.go; nil: none)
 
 	tier       catalog.Tier
 	tierSource string
@@ -152,6 +154,9 @@ func (b *backend) publish() {
 		ewma: b.ewma, ttft: time.Duration(b.ttftEWMA), tps: b.tpsEWMA, unary: time.Duration(b.unary),
 		openedAtNs: unixNs(b.openedAt), cooldownNs: unixNs(b.cooldownUntil), ewmaAtNs: unixNs(b.ewmaAt), rank: b.tier.Rank(),
 		open: b.state == Open, prior: float64(priorLatency[b.tier])}
+	if b.peers != nil {
+		b.peers.merge(l, b) // shared.go
+	}
 	b.live.Store(l)
 	if m := liveOf(l); m != b.part {
 		old := b.part
@@ -402,6 +407,7 @@ func (b *backend) observeLatency(l time.Duration, now time.Time, cfg *config.Rou
 		b.ewma = b.ewma*w + s*(1-w)
 	}
 	b.ewmaAt = now
+	b.obs++
 }
 
 // liveTier applies hysteresis: a tier the live figures point at replaces

@@ -2,8 +2,10 @@
 // Redis: the gateway keys' limits (a keys.Limiter whose rpm,
 // max_concurrent, tpm and budget hold across every replica, each
 // admission one atomic Lua script), the replicas' heartbeats (how many
-// share a limit), and the channel on which a key's creation, change or
-// revocation reaches every replica at once. Around the store: a short
+// share a limit), the channel on which a key's creation, change or
+// revocation reaches every replica at once, and what the routers share
+// (share.go): breakers and cool-downs, kept until they expire, and
+// snapshots of the live estimates. Around the store: a short
 // timeout on every call, a breaker that stops calling it after a few
 // failures, and what the limits do meanwhile (fail open to each
 // replica's share of every limit, or closed); Health says which.
@@ -100,6 +102,8 @@ type Store struct {
 	leases map[lease]struct{}
 
 	lastErr atomic.Pointer[string]
+
+	sh sharer // breakers and estimates shared with the other replicas (share.go)
 }
 
 type lease struct{ key, member string }
@@ -139,6 +143,7 @@ func New(o Options) (*Store, error) {
 		s.log = slog.Default()
 	}
 	s.br = breaker{failures: o.Failures, cooldown: o.Cooldown}
+	s.sh.queue = make(chan outEvent, shareQueue)
 	s.replicas.Store(1)
 	return s, nil
 }
