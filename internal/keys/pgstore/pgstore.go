@@ -29,7 +29,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,6 +37,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tiergate/tiergate/internal/keys"
+	"github.com/tiergate/tiergate/internal/state/storebreaker"
 )
 
 // Channel is where key changes are announced (NOTIFY, the key id as the
@@ -76,7 +76,7 @@ type Store struct {
 	o    Options
 	pool *pgxpool.Pool
 	log  *slog.Logger
-	br   breaker
+	br   *storebreaker.Breaker
 
 	lastErr atomic.Pointer[string]
 }
@@ -116,7 +116,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	s.br = breaker{failures: o.Failures, cooldown: o.Cooldown}
+	s.br = storebreaker.New(o.Failures, o.Cooldown)
 	mctx, cancel := context.WithTimeout(ctx, o.MigrateTimeout)
 	defer cancel()
 	if err := s.migrate(mctx); err != nil {
@@ -192,14 +192,14 @@ func (s *Store) Close() error {
 // call runs f with the call timeout if the breaker lets it, recording the
 // outcome; ErrDown when the breaker is open.
 func (s *Store) call(ctx context.Context, f func(ctx context.Context) error) error {
-	if !s.br.allow(time.Now()) {
+	if !s.br.Allow(time.Now()) {
 		return ErrDown
 	}
 	cctx, cancel := context.WithTimeout(ctx, s.o.Timeout)
 	defer cancel()
 	err := f(cctx)
 	if ctx.Err() != nil { // the caller giving up says nothing of the store
-		s.br.abandon()
+		s.br.Abandon()
 		return err
 	}
 	s.record(err)
@@ -213,12 +213,12 @@ func (s *Store) record(err error) {
 	if err != nil && !answered(err) {
 		msg := err.Error()
 		s.lastErr.Store(&msg)
-		if s.br.fail(time.Now()) {
+		if s.br.Fail(time.Now()) {
 			s.log.Warn("key store unreachable: the keys in memory keep serving, the spend ledger queues", "store", "postgres", "err", msg)
 		}
 		return
 	}
-	if s.br.succeed() {
+	if s.br.Succeed() {
 		s.log.Info("key store reachable again", "store", "postgres")
 	}
 }
@@ -261,7 +261,7 @@ func (s *Store) Health() Health {
 }
 
 // Up says whether the store is in use (the breaker is closed).
-func (s *Store) Up() bool { return s.br.closed() }
+func (s *Store) Up() bool { return s.br.Closed() }
 
 // Run beats until ctx is done: every Interval one query, which (while the
 // breaker is open) is the probe that closes it again.
@@ -494,71 +494,4 @@ func (s *Store) listen(ctx context.Context, interval time.Duration, on func(why 
 			return err
 		}
 	}
-}
-
-// breaker stops calling the store after failures calls in a row fail,
-// for cooldown; then one call at a time tries again (the heartbeat's, or
-// another's). It is internal/state/redisstate's breaker, kept here so
-// that neither store imports the other.
-type breaker struct {
-	failures int
-	cooldown time.Duration
-
-	mu    sync.Mutex
-	fails int
-	open  bool
-	until time.Time
-	trial bool
-}
-
-func (b *breaker) allow(now time.Time) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !b.open {
-		return true
-	}
-	if now.Before(b.until) || b.trial {
-		return false
-	}
-	b.trial = true
-	return true
-}
-
-// fail records a failure; it says whether the breaker opened just now.
-func (b *breaker) fail(now time.Time) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.fails++
-	b.trial = false
-	if b.open {
-		b.until = now.Add(b.cooldown)
-		return false
-	}
-	if b.fails >= b.failures {
-		b.open, b.until = true, now.Add(b.cooldown)
-		return true
-	}
-	return false
-}
-
-// succeed records a success; it says whether the breaker closed just now.
-func (b *breaker) succeed() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	was := b.open
-	b.fails, b.open, b.trial = 0, false, false
-	return was
-}
-
-// abandon ends a call that told nothing (its caller gave up).
-func (b *breaker) abandon() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.trial = false
-}
-
-func (b *breaker) closed() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return !b.open
 }

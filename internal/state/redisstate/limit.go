@@ -135,14 +135,14 @@ func (s *Store) Reserve(id string, p keys.Policy, tokens int, usd float64, now t
 // closed, a refusal that says so; open, the local share.
 func (s *Store) downAcquire(id string, p keys.Policy, now time.Time) (keys.Limit, func()) {
 	if s.o.OnFailure == FailClosed {
-		return keys.Limit{RPM: p.RPM, Refused: RefusedUnavailable, RetryAfter: s.br.retryAfter(time.Now())}, nil
+		return keys.Limit{RPM: p.RPM, Refused: RefusedUnavailable, RetryAfter: s.br.RetryAfter(time.Now())}, nil
 	}
 	return s.fallback().Acquire(id, s.localPolicy(p), now)
 }
 
 func (s *Store) downReserve(id string, p keys.Policy, tokens int, usd float64, now time.Time) (keys.Tokens, keys.Settle) {
 	if s.o.OnFailure == FailClosed {
-		t := keys.Tokens{TPM: p.TPM, Refused: RefusedUnavailable, RetryAfter: s.br.retryAfter(time.Now())}
+		t := keys.Tokens{TPM: p.TPM, Refused: RefusedUnavailable, RetryAfter: s.br.RetryAfter(time.Now())}
 		return t, nil
 	}
 	return s.fallback().Reserve(id, s.localPolicy(p), tokens, usd, now)

@@ -29,6 +29,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tiergate/tiergate/internal/keys"
+	"github.com/tiergate/tiergate/internal/state/storebreaker"
 )
 
 // What the limits do while the store is unreachable (Options.OnFailure).
@@ -87,7 +88,7 @@ type Store struct {
 	log *slog.Logger
 	seq atomic.Uint64
 
-	br breaker
+	br *storebreaker.Breaker
 
 	// replicas is the count the last heartbeat saw (at least 1).
 	replicas atomic.Int64
@@ -142,7 +143,7 @@ func New(o Options) (*Store, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	s.br = breaker{failures: o.Failures, cooldown: o.Cooldown}
+	s.br = storebreaker.New(o.Failures, o.Cooldown)
 	s.sh.queue = make(chan outEvent, shareQueue)
 	s.replicas.Store(1)
 	return s, nil
@@ -185,7 +186,7 @@ func (s *Store) Health() Health {
 }
 
 // Up says whether the store is in use (the breaker is closed).
-func (s *Store) Up() bool { return s.br.closed() }
+func (s *Store) Up() bool { return s.br.Closed() }
 
 // share is the number of replicas a limit is divided among while the
 // store is down.
@@ -199,7 +200,7 @@ func (s *Store) share() int {
 // call runs f with the call timeout if the breaker lets it, recording
 // the outcome; errDown when the breaker is open.
 func (s *Store) call(f func(ctx context.Context) error) error {
-	if !s.br.allow(time.Now()) {
+	if !s.br.Allow(time.Now()) {
 		return errDown
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.o.Timeout)
@@ -216,12 +217,12 @@ func (s *Store) record(err error) {
 	if err != nil && !errors.Is(err, redis.Nil) {
 		msg := err.Error()
 		s.lastErr.Store(&msg)
-		if s.br.fail(time.Now()) {
+		if s.br.Fail(time.Now()) {
 			s.log.Warn("shared state store unreachable: limits fall back", "store", "redis", "on_failure", s.o.OnFailure, "replicas", s.share(), "err", msg)
 		}
 		return
 	}
-	if s.br.succeed() {
+	if s.br.Succeed() {
 		s.lmu.Lock()
 		s.local = nil // the next outage starts a fresh local share
 		s.lmu.Unlock()
@@ -292,70 +293,3 @@ func (s *Store) member() string {
 // key is the Redis key of part of key id's state. The braces keep one
 // key's state in one Redis Cluster slot, so a script may touch it all.
 func (s *Store) key(id, part string) string { return s.o.Prefix + "{" + id + "}:" + part }
-
-// breaker stops calling the store after failures calls in a row fail,
-// for cooldown; then one call at a time tries again (the heartbeat's
-// probe, or a request's).
-type breaker struct {
-	failures int
-	cooldown time.Duration
-
-	mu    sync.Mutex
-	fails int
-	open  bool
-	until time.Time
-	trial bool // a call is trying while open
-}
-
-// allow says whether a call may go to the store now.
-func (b *breaker) allow(now time.Time) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !b.open {
-		return true
-	}
-	if now.Before(b.until) || b.trial {
-		return false
-	}
-	b.trial = true
-	return true
-}
-
-// fail records a failure; it says whether the breaker opened just now.
-func (b *breaker) fail(now time.Time) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.fails++
-	b.trial = false
-	if b.open {
-		b.until = now.Add(b.cooldown)
-		return false
-	}
-	if b.fails >= b.failures {
-		b.open, b.until = true, now.Add(b.cooldown)
-		return true
-	}
-	return false
-}
-
-// succeed records a success; it says whether the breaker closed just now.
-func (b *breaker) succeed() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	was := b.open
-	b.fails, b.open, b.trial = 0, false, false
-	return was
-}
-
-func (b *breaker) closed() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return !b.open
-}
-
-// retryAfter is when the breaker lets a call try again (at least 1s).
-func (b *breaker) retryAfter(now time.Time) time.Duration {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return max(b.until.Sub(now), time.Second).Round(time.Second)
-}
