@@ -29,6 +29,11 @@ the added p50 of a ~1 MB body with one base64 image (target <= 2x); and,
 open loop at each -open-rate, p50/p99/p99.9 of every path, each request
 timed from its scheduled send so that a stall counts against every request
 it delays (no coordinated omission), the paths interleaved in blocks.
+First, on the fresh processes, memory: the proxy's and the gateway's idle
+RSS (anon and file pages), then what each of -streams open streams adds
+(RSS, goroutines) and the RSS a few seconds after they ended; targets:
+idle <= 20 MB, per stream <= the floor's and <= 3 goroutines.
+-memory-only runs that part alone.
 
 Usage: bench overhead [flags]
 
@@ -50,6 +55,8 @@ func runOverhead(ctx context.Context, args []string, e env) error {
 	openRounds := fs.Int("open-rounds", 10, "blocks each open-loop rate is cut into, the paths taking turns")
 	imgReq := fs.Int("image-requests", 300, "requests per path with a ~1 MB image body (0 for none)")
 	out := fs.String("json", "", "also write the report as JSON to `file`")
+	streams := fs.Int("streams", 1000, "streams held open at once in the memory phase (0 for none)")
+	memOnly := fs.Bool("memory-only", false, "measure memory only (idle, per open stream, after the streams end)")
 	key := fs.Bool("key", false, "require a gateway key (limits checked, spend ledger written) and send it with every request")
 	redisURL := fs.String("redis", "", "with -key, keep the key's limits in Redis at this `URL` (state.redis), as replicas share them")
 	var gwEnv listFlag
@@ -90,7 +97,8 @@ func runOverhead(ctx context.Context, args []string, e env) error {
 	}
 	rep, err := overhead.Run(ctx, overhead.Options{GatewayBin: *gw, ProxyCmd: []string{self, "overhead-proxy"}, Core: *core,
 		Rate: *rate, Requests: *requests, Chunks: *chunks, Concurrency: *conc, Saturate: *sat, Rounds: *rounds, Log: e.stderr, GatewayEnv: gwEnv,
-		OpenRates: rates, OpenRequests: *openReq, OpenRounds: *openRounds, ImageRequests: *imgReq, Key: *key, Redis: *redisURL})
+		OpenRates: rates, OpenRequests: *openReq, OpenRounds: *openRounds, ImageRequests: *imgReq, Key: *key, Redis: *redisURL,
+		Streams: *streams, MemoryOnly: *memOnly})
 	if err != nil {
 		return err
 	}

@@ -23,13 +23,14 @@ func TestOverheadCommand(t *testing.T) {
 	jsonPath := filepath.Join(dir, "overhead.json")
 	cmd := exec.Command(benchBin, "overhead", "-gateway", gwBin, "-core", "", "-requests", "90", "-rate", "200",
 		"-saturate", "300ms", "-concurrency", "8", "-json", jsonPath,
-		"-open-rate", "300", "-open-requests", "60", "-open-rounds", "2", "-image-requests", "6")
+		"-open-rate", "300", "-open-requests", "60", "-open-rounds", "2", "-image-requests", "6", "-streams", "20")
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("bench overhead: %v\n%s", err, out)
 	}
 	for _, want := range []string{"reverseproxy", "gateway", "gateway/floor added p50 latency", "gateway/floor saturated throughput",
-		"1 MB image body", "open loop at 300 requests/s", "gateway/floor at 300/s"} {
+		"1 MB image body", "open loop at 300 requests/s", "gateway/floor at 300/s",
+		"gateway idle RSS", "gateway per open stream (20 open over 50)", "gateway goroutines per open stream"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

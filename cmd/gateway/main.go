@@ -20,6 +20,7 @@ import (
 	"github.com/tiergate/tiergate/configs"
 	"github.com/tiergate/tiergate/internal/app"
 	"github.com/tiergate/tiergate/internal/config"
+	"github.com/tiergate/tiergate/internal/memtrim"
 )
 
 func main() {
@@ -48,6 +49,11 @@ func run(args []string) error {
 		return fmt.Errorf("-log-level: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
+	// Under a container's memory limit (and no GOMEMLIMIT), the Go
+	// runtime gets a soft limit below it.
+	if lim, src := memtrim.SetLimit(os.Getenv, os.DirFS("/sys/fs/cgroup")); lim > 0 {
+		log.Info("Go memory limit set from the container's", "soft_limit_bytes", lim, "source", src)
+	}
 
 	cfg, err := config.LoadFile(*cfgPath, configs.DefaultName, configs.Default(), os.Getenv)
 	if err != nil {

@@ -4,13 +4,15 @@
 // and then returns it gradually: a gateway that served 1,000 streams held
 // its peak RSS long after they ended. A Trimmer counts the requests in
 // flight; when they have fallen to an eighth of the peak and stayed there
-// for a while, it runs debug.FreeOSMemory once. It imports only the
+// for a while, it trims once (Trim: debug.FreeOSMemory, and the
+// executable's pages the burst touched are unmapped again). Trim is also
+// what the gateway runs once start-up is done. SetLimit gives the Go
+// runtime a soft memory limit under a container's. It imports only the
 // standard library.
 package memtrim
 
 import (
 	"net/http"
-	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -22,7 +24,7 @@ type Trimmer struct {
 	// (default 64 requests in flight).
 	Idle    time.Duration
 	MinPeak int
-	// Free returns memory to the OS (default debug.FreeOSMemory);
+	// Free returns memory to the OS (default Trim);
 	// AfterFunc schedules (default time.AfterFunc). Tests replace them.
 	Free      func()
 	AfterFunc func(time.Duration, func()) interface{ Stop() bool }
@@ -80,7 +82,7 @@ func (t *Trimmer) fire() {
 	if t.Free != nil {
 		t.Free()
 	} else {
-		debug.FreeOSMemory()
+		Trim()
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"sync"
@@ -75,7 +76,16 @@ type Options struct {
 	// busy machine is measured rather than skipped): the run then
 	// measures shared limits, one replica's share of the round trips.
 	Redis string
-	Log   io.Writer
+	// Streams, when positive, adds the memory phase, run first on fresh
+	// processes: each path's RSS at idle, then what each of Streams open
+	// streams adds (RSS, goroutines) over StreamBase already open
+	// (default 50), and the RSS AfterWait (default 5s) after they end.
+	// MemoryOnly runs the idle reading and that phase alone.
+	Streams    int
+	StreamBase int
+	AfterWait  time.Duration
+	MemoryOnly bool
+	Log        io.Writer
 }
 
 func (o *Options) defaults() {
@@ -88,6 +98,8 @@ func (o *Options) defaults() {
 	o.OpenRequests = cmp.Or(o.OpenRequests, 5000)
 	o.OpenRounds = cmp.Or(o.OpenRounds, 10)
 	o.ImageRate = cmp.Or(o.ImageRate, 50)
+	o.StreamBase = cmp.Or(o.StreamBase, 50)
+	o.AfterWait = cmp.Or(o.AfterWait, 5*time.Second)
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
@@ -113,6 +125,8 @@ type Path struct {
 	// PeakRSS and RSS of the process under test after saturation (bytes).
 	PeakRSS int64 `json:"peak_rss_bytes"`
 	RSS     int64 `json:"rss_bytes"`
+	// Memory at idle and per open stream (the proxy and the gateway).
+	Memory *Memory `json:"memory,omitempty"`
 
 	unary, ttft, image []time.Duration
 }
@@ -180,14 +194,19 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	defer stop(proxy)
 	cfg := filepath.Join(dir, "gateway.yaml")
-	yaml := "providers:\n  up:\n    type: openai\n    base_url: " + upURL + "/v1\n    api_key_env: UP_KEY\nmodels:\n  - {id: m, provider: up, upstream: m, openness: proprietary, deployment: saas, tasks: [chat, vision]}\n"
+	// max_concurrent above the memory phase's open streams.
+	yaml := "server:\n  max_concurrent: " + strconv.Itoa(max(1024, 2*(o.StreamBase+o.Streams))) + "\n"
+	if o.Key {
+		yaml += "  data_dir: " + strconv.Quote(filepath.Join(dir, "data")) + "\n"
+	}
+	yaml += "providers:\n  up:\n    type: openai\n    base_url: " + upURL + "/v1\n    api_key_env: UP_KEY\nmodels:\n  - {id: m, provider: up, upstream: m, openness: proprietary, deployment: saas, tasks: [chat, vision]}\n"
 	var transport http.RoundTripper = &http.Transport{MaxIdleConns: 2048, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute}
 	if o.Key {
 		secret, err := keys.NewSecret()
 		if err != nil {
 			return nil, err
 		}
-		yaml += "server:\n  data_dir: " + strconv.Quote(filepath.Join(dir, "data")) + "\nauth:\n  keys:\n    - name: bench\n      hash: " + keys.HashSecret(secret).String() +
+		yaml += "auth:\n  keys:\n    - name: bench\n      hash: " + keys.HashSecret(secret).String() +
 			"\n      policy: {rpm: 100000, tpm: 1000000000, max_concurrent: 100000, budget: {usd: 1000000, period: month}}\n"
 		transport = &withKey{next: transport, value: "Bearer " + secret}
 		if o.Redis != "" {
@@ -213,6 +232,33 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	paths := []*Path{rep.Direct, rep.Proxy, rep.Gateway}
 	client := &http.Client{Transport: transport}
 	defer client.CloseIdleConnections()
+
+	// Idle memory, before any request; then, on fresh processes, what
+	// an open stream costs.
+	time.Sleep(2 * time.Second)
+	rep.Proxy.Memory, rep.Gateway.Memory = idleMemory(rep.Proxy), idleMemory(rep.Gateway)
+	if o.Streams > 0 {
+		probe := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}} // one connection each, kept between readings
+		defer probe.CloseIdleConnections()
+		for _, p := range []*Path{rep.Proxy, rep.Gateway} {
+			// A few streams first, so that first-use costs (code
+			// paged in, pools made) fall outside the measurement.
+			fmt.Fprintf(o.Log, "memory: %d streams held open on %s over %d\n", o.Streams, p.Name, o.StreamBase)
+			count := gatewayGoroutines(probe, p.URL)
+			if p == rep.Proxy {
+				count = proxyGoroutines(probe, p.URL)
+			}
+			for range 10 {
+				one(ctx, client, p.URL, streamBody, true, time.Time{})
+			}
+			if err := heldStreams(ctx, up, client, p, o.StreamBase, o.Streams, o.AfterWait, count); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if o.MemoryOnly {
+		return rep, nil
+	}
 
 	// Warm every path (connections, code paths).
 	for _, p := range paths {
@@ -512,7 +558,13 @@ func ServeProxy(ctx context.Context, listen, target string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Addr: listen, Handler: h}
+	srv := &http.Server{Addr: listen, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == GoroutinesPath {
+			io.WriteString(w, strconv.Itoa(runtime.NumGoroutine()))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})}
 	go func() { <-ctx.Done(); srv.Close() }()
 	if err := srv.ListenAndServe(); err != http.ErrServerClosed {
 		return err
@@ -529,6 +581,14 @@ func (r *Report) Format(w io.Writer) {
 	if r.Options.Key && r.Options.Redis != "" {
 		fmt.Fprintln(w, "the key's limits are kept in Redis (state.redis), as several replicas share them")
 	}
+	if !r.Options.MemoryOnly {
+		r.formatLatency(w, ms)
+	}
+	r.formatMemory(w)
+}
+
+// formatLatency writes the latency and throughput figures.
+func (r *Report) formatLatency(w io.Writer, ms func(time.Duration) string) {
 	fmt.Fprintf(w, "%-13s %12s %12s %12s %12s %10s %10s %7s\n", "path", "unary p50", "unary p99", "ttft p50", "ttft p99", "rps(1cpu)", "peak RSS", "errors")
 	for _, p := range []*Path{r.Direct, r.Proxy, r.Gateway} {
 		rps, mem := "-", "-"

@@ -16,6 +16,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,6 +27,21 @@ type Upstream struct {
 	chunks [][]byte
 	// Gap is the delay between streamed chunks.
 	Gap time.Duration
+	// hold, when set, stops every stream after its first content chunk
+	// until it is closed (Hold).
+	hold atomic.Pointer[chan struct{}]
+}
+
+// Hold makes the streams that start from now on stop after their first
+// content chunk until release is called (or their client goes), so that
+// a run can count what an open stream costs.
+func (u *Upstream) Hold() (release func()) {
+	ch := make(chan struct{})
+	u.hold.Store(&ch)
+	return func() {
+		u.hold.CompareAndSwap(&ch, nil)
+		close(ch)
+	}
 }
 
 // NewUpstream returns an upstream whose stream has n content chunks.
@@ -66,7 +82,15 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	fl := w.(http.Flusher)
+	hold := u.hold.Load()
 	for i, c := range u.chunks {
+		if i == 2 && hold != nil {
+			select {
+			case <-*hold:
+			case <-r.Context().Done():
+				return
+			}
+		}
 		if i > 1 && u.Gap > 0 {
 			time.Sleep(u.Gap)
 		}
@@ -76,6 +100,10 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fl.Flush()
 	}
 }
+
+// GoroutinesPath is where the floor proxy (ServeProxy) answers with its
+// goroutine count, as the gateway's /metrics gives its go_goroutines.
+const GoroutinesPath = "/debug/overhead/goroutines"
 
 // NewProxy is the floor: a bare reverse proxy to target that flushes
 // every write, as a streaming gateway must.

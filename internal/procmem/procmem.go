@@ -15,6 +15,11 @@ import (
 type Memory struct {
 	RSS  int64 // VmRSS: resident now
 	Peak int64 // VmHWM: the resident high-water mark
+	// RSS split: Anon is the process's own memory (heap, stacks); File is
+	// pages of mapped files, mostly the executable's, which are clean
+	// page cache shared with every process that maps them.
+	Anon int64 // RssAnon
+	File int64 // RssFile
 }
 
 // Read reads pid's memory figures; an error means there is no /proc (not
@@ -36,6 +41,10 @@ func Read(pid int) (Memory, error) {
 			m.Peak = kb << 10
 		case "VmRSS:":
 			m.RSS = kb << 10
+		case "RssAnon:":
+			m.Anon = kb << 10
+		case "RssFile:":
+			m.File = kb << 10
 		}
 	}
 	return m, nil
