@@ -1016,3 +1016,53 @@ func quoteChar(c byte) string {
 	s := strconv.Quote(string(c))
 	return "'" + s[1:len(s)-1] + "'"
 }
+
+// Members calls f with each top-level member of the object b, its raw key
+// (between its quotes, escapes kept) and its value, in order, until f
+// returns false. b must be valid JSON (json.Valid checked it); Members
+// reports false when it is not an object. It is the byte scan the rewrite
+// uses, for callers that read a small object without decoding it.
+func Members(b []byte, f func(key, value []byte) bool) bool {
+	var buf [8]member
+	ms, _, err := appendMembers(buf[:0], b)
+	if err != nil {
+		return false
+	}
+	for _, m := range ms {
+		if !f(m.key, b[m.vs:m.end]) {
+			break
+		}
+	}
+	return true
+}
+
+// Elements calls f with each element of the array b, in order, until f
+// returns false. b must be valid JSON; Elements reports false when it is
+// not an array.
+func Elements(b []byte, f func(value []byte) bool) bool {
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '[' {
+		return false
+	}
+	i++
+	for {
+		i = skipWS(b, i)
+		if i >= len(b) {
+			return false
+		}
+		if b[i] == ']' {
+			return true
+		}
+		if b[i] == ',' {
+			i = skipWS(b, i+1)
+		}
+		e, err := skipValue(b, i)
+		if err != nil {
+			return false
+		}
+		if !f(b[i:e]) {
+			return true
+		}
+		i = e
+	}
+}
