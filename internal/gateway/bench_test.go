@@ -1,13 +1,16 @@
 package gateway_test
 
 import (
+	"bufio"
 	"bytes"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tiergate/tiergate/internal/app"
 	"github.com/tiergate/tiergate/internal/app/apptest"
@@ -51,6 +54,8 @@ func BenchmarkHotPath(b *testing.B) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	unary := []byte(`{"model":"m","messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Say hello in five words."}],"temperature":0.2}`)
 	stream := []byte(`{"model":"m","stream":true,"messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Say hello in five words."}],"temperature":0.2}`)
+	// The same stream routed by the policy (model "auto") rather than pinned.
+	streamAuto := bytes.Replace(stream, []byte(`"model":"m"`), []byte(`"model":"auto"`), 1)
 	// A ~1 MB unary body with one base64 image, as vision clients send.
 	image := []byte(`{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"What is in this picture?"},{"type":"image_url","image_url":{"url":"data:image/png;base64,` +
 		strings.Repeat("iVBORw0KGgoAAAANSUhEUgAA", 1<<20/24) + `"}}]}]}`)
@@ -58,13 +63,18 @@ func BenchmarkHotPath(b *testing.B) {
 		name string
 		b    []byte
 		key  bool
-	}{{"unary", unary, false}, {"unary-key", unary, true}, {"stream", stream, false}, {"image", image, false}} {
+	}{{"unary", unary, false}, {"unary-key", unary, true}, {"stream", stream, false}, {"stream-auto", streamAuto, false}, {"image", image, false}} {
 		for _, path := range []struct{ name, url string }{{"direct", up.URL}, {"reverseproxy", proxy.URL}, {"gateway", gw.URL}} {
 			if body.key && path.name == "gateway" {
 				path.url = gwKey.URL
 			}
+			if body.name == "stream-auto" && path.name != "gateway" {
+				continue // the same bytes as "stream" to them
+			}
+			streamed := strings.HasPrefix(body.name, "stream")
 			b.Run(body.name+"/"+path.name, func(b *testing.B) {
 				b.ReportAllocs()
+				var ttft atomic.Int64
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
 						req, _ := http.NewRequest("POST", path.url+"/v1/chat/completions", bytes.NewReader(body.b))
@@ -72,9 +82,26 @@ func BenchmarkHotPath(b *testing.B) {
 						if body.key {
 							req.Header.Set("Authorization", "Bearer "+secret)
 						}
+						t0 := time.Now()
 						resp, err := client.Do(req)
 						if err != nil {
 							b.Fatal(err)
+						}
+						if streamed {
+							// Time to the first content chunk, as a client
+							// times its first token.
+							br := bufio.NewReader(resp.Body)
+							for {
+								line, err := br.ReadSlice('\n')
+								if bytes.Contains(line, []byte(`"content":"tok`)) {
+									ttft.Add(int64(time.Since(t0)))
+									break
+								}
+								if err != nil {
+									b.Fatal("no content chunk: ", err)
+								}
+							}
+							io.Copy(io.Discard, br)
 						}
 						io.Copy(io.Discard, resp.Body)
 						resp.Body.Close()
@@ -83,6 +110,9 @@ func BenchmarkHotPath(b *testing.B) {
 						}
 					}
 				})
+				if streamed {
+					b.ReportMetric(float64(ttft.Load())/float64(b.N)/1e3, "µs-to-first-chunk")
+				}
 			})
 		}
 	}

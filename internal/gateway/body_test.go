@@ -13,12 +13,14 @@ import (
 // TestBodySizes: bodies of every size around the read buffer's and the
 // pieces' edges, with and without a Content-Length, reach the upstream
 // byte for byte (but for the model the gateway resolves, which here is
-// the same name).
+// the same name); each is sent four times (once chunked), so that the large ones are
+// also read straight into a pooled buffer another body left, and one
+// body's bytes never show in the next.
 func TestBodySizes(t *testing.T) {
 	emu, gw := withOpenAI(t, openaiemu.Options{})
 	for _, n := range []int{0, 100, 16<<10 - 80, 16 << 10, 16<<10 + 1, 80 << 10, 80<<10 + 7, 400 << 10} {
-		for _, chunked := range []bool{false, true} {
-			text := strings.Repeat("a", n)
+		for i, chunked := range []bool{false, true, false, false} {
+			text := strings.Repeat(string(rune('a'+i)), n)
 			body := []byte(`{"model":"gpt-4o","messages":[{"role":"user","content":"` + text + `"}],"stream_options":null}`)
 			var rd io.Reader = bytes.NewReader(body)
 			if chunked {

@@ -79,6 +79,8 @@ type Server struct {
 	cutNow context.CancelFunc
 	// chunks holds the 64 KiB pieces a large body is read into (body.go).
 	chunks sync.Pool
+	// bodies holds the buffers large chat bodies are read into (body.go).
+	bodies bodyPool
 	// apis are the client APIs besides OpenAI's chat (inbound.go).
 	apis []inboundAPI
 	// stats is what the status page shows of each backend's attempts (status.go).
@@ -275,10 +277,16 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) { s.serveCha
 // adapter that speaks api itself is given the client's body unchanged.
 func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, api inbound.API) {
 	t0 := time.Now()
-	raw, err := s.readBody(w, r)
+	raw, buf, err := s.readPooled(w, r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	if buf != nil {
+		// The body's buffer is reused once this handler and every upstream
+		// request sending slices of it are done with it.
+		defer buf.release()
+		r = r.WithContext(providers.WithBodyHold(r.Context(), buf.hold))
 	}
 	body := raw
 	var only *providers.Error // set: only an adapter that speaks api may serve it

@@ -3,6 +3,8 @@ package gateway
 import (
 	"bytes"
 	"encoding/json"
+
+	"github.com/tiergate/tiergate/internal/openaiwire"
 )
 
 // maxHeld bounds the raw preamble events held back (a message_start with
@@ -80,29 +82,81 @@ func (k *sseSink) writeHeld() error {
 // each choice's delta has only a role and empty fields (content "",
 // refusal null), no finish_reason, and there is no usage. Such a chunk
 // is held back (see sseSink.held). Only a stream's first chunk is looked
-// at.
+// at, on the way to the first token: so it is read by a byte scan
+// (openaiwire.Members), not decoded. Member names match as encoding/json
+// matches its fields (case folded) but for the delta's, which are a map's
+// keys; a name with an escape, or a member given twice, counts as
+// content (the chunk is sent, not held: never the unsafe way).
 func preambleOnly(data []byte) bool {
-	var c struct {
-		Choices []struct {
-			Delta        map[string]json.RawMessage `json:"delta"`
-			FinishReason json.RawMessage            `json:"finish_reason"`
-		} `json:"choices"`
-		Usage json.RawMessage `json:"usage"`
-	}
-	if json.Unmarshal(data, &c) != nil || len(c.Choices) == 0 || !empty(c.Usage) {
+	if !json.Valid(data) {
 		return false
 	}
-	for _, ch := range c.Choices {
-		if !empty(ch.FinishReason) {
+	var choices, usage []byte
+	ok := openaiwire.Members(data, func(key, v []byte) bool {
+		switch {
+		case bytes.IndexByte(key, '\\') >= 0:
+			choices = nil
 			return false
-		}
-		for k, v := range ch.Delta {
-			if k != "role" && !empty(v) {
+		case bytes.EqualFold(key, []byte("choices")):
+			if choices != nil {
+				choices = nil
 				return false
 			}
+			choices = v
+		case bytes.EqualFold(key, []byte("usage")):
+			usage = v
 		}
+		return true
+	})
+	if !ok || choices == nil || !empty(usage) {
+		return false
 	}
-	return true
+	n := 0
+	ok = openaiwire.Elements(choices, func(ch []byte) bool {
+		n++
+		if string(ch) == "null" {
+			return true
+		}
+		var delta, finish []byte
+		var seenDelta, seenFinish bool
+		quiet := openaiwire.Members(ch, func(key, v []byte) bool {
+			switch {
+			case bytes.IndexByte(key, '\\') >= 0:
+				return false
+			case bytes.EqualFold(key, []byte("delta")):
+				if seenDelta {
+					return false
+				}
+				delta, seenDelta = v, true
+			case bytes.EqualFold(key, []byte("finish_reason")):
+				if seenFinish {
+					return false
+				}
+				finish, seenFinish = v, true
+			}
+			return true
+		})
+		if !quiet || !empty(finish) {
+			n = -1
+			return false
+		}
+		if delta == nil || string(delta) == "null" {
+			return true
+		}
+		emptyDelta := openaiwire.Members(delta, func(key, v []byte) bool {
+			if bytes.IndexByte(key, '\\') >= 0 || string(key) != "role" && !empty(v) {
+				delta = nil
+				return false
+			}
+			return true
+		})
+		if !emptyDelta || delta == nil {
+			n = -1
+			return false
+		}
+		return true
+	})
+	return ok && n > 0
 }
 
 // empty is a JSON value that carries nothing: absent, null or "".

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -23,9 +25,122 @@ func TestPreambleOnly(t *testing.T) {
 		{`{"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`, false},
 		{`{"error":{"message":"boom"}}`, false},
 		{`not json`, false},
+		{`{"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]`, false},
+		{` {"Choices":[{"Delta":{"role":"assistant","content":null},"FINISH_REASON":""}],"USAGE":null} `, true},
+		{`{"choices":[null]}`, true},
+		{`{"choices":[{}]}`, true},
+		{`{"choices":[{"delta":null}]}`, true},
+		{`{"choices":null}`, false},
+		{`{"choices":{}}`, false},
+		{`{"choices":[1]}`, false},
+		{`{"choices":[{"delta":"x"}]}`, false},
+		{`{"choices":[{"delta":{"Content":"Hi"}}]}`, false},
+		{`{"choices":[{"delta":{}},{"delta":{"content":"Hi"}}]}`, false},
+		{`{"choices":[{"delta":{}}],"usage":{}}`, false},
+		{`{"choices":[{"delta":{"role":"assistant"},"finish_reason":"length"}]}`, false},
+		{`null`, false},
+		{`[{"choices":[{}]}]`, false},
 	} {
 		if got := preambleOnly([]byte(tc.chunk)); got != tc.held {
 			t.Errorf("preambleOnly(%s) = %v, want %v", tc.chunk, got, tc.held)
+		}
+		if got := refPreambleOnly([]byte(tc.chunk)); got != tc.held {
+			t.Errorf("the reference holds %s: %v, want %v", tc.chunk, got, tc.held)
+		}
+	}
+}
+
+// FuzzPreambleOnly: the byte scan holds a chunk back only when the
+// decoding it replaced (refPreambleOnly) would; it may send a chunk the
+// reference held only when a member name has an escape or a member is
+// given twice.
+func FuzzPreambleOnly(f *testing.F) {
+	for _, s := range []string{
+		`{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}]}`,
+		`{"choices":[{"delta":{"content":"Hi"}}]}`, `{"choices":[null,{}],"usage":null}`, `{"choices":[{"delta":{"role":"x","a":""}}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, want := preambleOnly(data), refPreambleOnly(data)
+		if got && !want {
+			t.Fatalf("%q held, the reference sends it", data)
+		}
+		if want && !got && !bytes.Contains(data, []byte(`\`)) && !duplicateMember(data) {
+			t.Fatalf("%q sent, the reference holds it", data)
+		}
+	})
+}
+
+// refPreambleOnly is the decoding preambleOnly replaced.
+func refPreambleOnly(data []byte) bool {
+	var c struct {
+		Choices []struct {
+			Delta        map[string]json.RawMessage `json:"delta"`
+			FinishReason json.RawMessage            `json:"finish_reason"`
+		} `json:"choices"`
+		Usage json.RawMessage `json:"usage"`
+	}
+	if json.Unmarshal(data, &c) != nil || len(c.Choices) == 0 || !empty(c.Usage) {
+		return false
+	}
+	for _, ch := range c.Choices {
+		if !empty(ch.FinishReason) {
+			return false
+		}
+		for k, v := range ch.Delta {
+			if k != "role" && !empty(v) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// duplicateMember reports whether some object in data names a member
+// twice (folding case, as encoding/json matches fields).
+func duplicateMember(data []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	type obj struct {
+		keys  map[string]bool
+		inObj bool
+		key   bool // the next string token is a key
+	}
+	var stack []*obj
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		var top *obj
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		isKey := top != nil && top.inObj && top.key
+		if top != nil && top.inObj {
+			top.key = !top.key
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{':
+				stack = append(stack, &obj{keys: map[string]bool{}, inObj: true, key: true})
+			case '[':
+				stack = append(stack, &obj{})
+			case '}', ']':
+				stack = stack[:len(stack)-1]
+				if len(stack) > 0 && stack[len(stack)-1].inObj {
+					stack[len(stack)-1].key = true
+				}
+			}
+		case string:
+			if isKey {
+				k := strings.ToLower(strings.ToUpper(v))
+				if top.keys[k] {
+					return true
+				}
+				top.keys[k] = true
+			}
 		}
 	}
 }

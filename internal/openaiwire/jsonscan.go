@@ -640,15 +640,36 @@ const (
 
 // str validates the string at b[i] == '"' and returns the index past its
 // closing quote, whether it holds escapes, and whether it holds bytes
-// outside ASCII. It reads eight bytes at a time, stopping only at a quote,
-// a backslash, a control byte or (until the first) a non-ASCII byte, so a
-// data URL is crossed at memory speed.
+// outside ASCII. A long run is first crossed by plainRun (the next quote
+// and backslash found by bytes.IndexByte, the bytes before them checked
+// 32 at a time), so a data URL goes at memory speed; then it reads eight
+// bytes at a time, stopping only at a quote, a backslash, a control byte
+// or (until the first) a non-ASCII byte.
 func (p *chatParser) str(i int) (end int, esc, high bool, err error) {
 	b := p.b
 	j := i + 1
 	hiMask := uint64(swarMSB)
+	// The next quote and backslash at or after j (len(b): none), found
+	// again only once j has passed them, so that a string of many
+	// escapes is still read in one pass.
+	quote, slash := -1, -1
 	for {
-		for j+8 <= len(b) {
+		stop := len(b)
+		if j-i > plainMin {
+			if quote < j {
+				quote = indexFrom(b, j, '"')
+			}
+			if slash < j {
+				slash = indexFrom(b[:quote], j, '\\') // quote if none before it
+			}
+			j += plainRun(b[j:slash], hiMask == 0)
+		} else {
+			// A short string is read eight bytes at a time; past plainMin
+			// bytes, plainRun takes over. (The switch below takes any
+			// byte for what it is, so stopping early is safe.)
+			stop = min(stop, i+plainMin+9)
+		}
+		for j+8 <= stop {
 			x := binary.LittleEndian.Uint64(b[j:])
 			q := x ^ (swarLSB * '"')
 			s := x ^ (swarLSB * '\\')
@@ -696,6 +717,57 @@ func (p *chatParser) str(i int) (end int, esc, high bool, err error) {
 			j++
 		}
 	}
+}
+
+// plainMin is the length of string from which str uses plainRun.
+const plainMin = 64
+
+// indexFrom is the index of the first c in b at or after i, len(b) if
+// there is none.
+func indexFrom(b []byte, i int, c byte) int {
+	if k := bytes.IndexByte(b[i:], c); k >= 0 {
+		return i + k
+	}
+	return len(b)
+}
+
+// plainRun is the length of a prefix of s, a multiple of eight, in which
+// no byte is a control byte nor, unless high is allowed, outside ASCII.
+// (A byte below 0x20 or from 0x80 sets its top bit in x|(x-0x20...): a
+// borrow only spreads above a byte that is itself one.)
+func plainRun(s []byte, high bool) int {
+	const l, m = swarLSB * 0x20, uint64(swarMSB)
+	i := 0
+	if high {
+		for ; i+32 <= len(s); i += 32 {
+			w := s[i : i+32]
+			a, b2 := binary.LittleEndian.Uint64(w), binary.LittleEndian.Uint64(w[8:])
+			c, d := binary.LittleEndian.Uint64(w[16:]), binary.LittleEndian.Uint64(w[24:])
+			if ((a-l)&^a|(b2-l)&^b2|(c-l)&^c|(d-l)&^d)&m != 0 {
+				break
+			}
+		}
+		for ; i+8 <= len(s); i += 8 {
+			if x := binary.LittleEndian.Uint64(s[i:]); (x-l)&^x&m != 0 {
+				break
+			}
+		}
+		return i
+	}
+	for ; i+32 <= len(s); i += 32 {
+		w := s[i : i+32]
+		a, b2 := binary.LittleEndian.Uint64(w), binary.LittleEndian.Uint64(w[8:])
+		c, d := binary.LittleEndian.Uint64(w[16:]), binary.LittleEndian.Uint64(w[24:])
+		if (a|(a-l)|b2|(b2-l)|c|(c-l)|d|(d-l))&m != 0 {
+			break
+		}
+	}
+	for ; i+8 <= len(s); i += 8 {
+		if x := binary.LittleEndian.Uint64(s[i:]); (x|(x-l))&m != 0 {
+			break
+		}
+	}
+	return i
 }
 
 func isHex(c byte) bool {
@@ -943,4 +1015,54 @@ func quoteChar(c byte) string {
 	}
 	s := strconv.Quote(string(c))
 	return "'" + s[1:len(s)-1] + "'"
+}
+
+// Members calls f with each top-level member of the object b, its raw key
+// (between its quotes, escapes kept) and its value, in order, until f
+// returns false. b must be valid JSON (json.Valid checked it); Members
+// reports false when it is not an object. It is the byte scan the rewrite
+// uses, for callers that read a small object without decoding it.
+func Members(b []byte, f func(key, value []byte) bool) bool {
+	var buf [8]member
+	ms, _, err := appendMembers(buf[:0], b)
+	if err != nil {
+		return false
+	}
+	for _, m := range ms {
+		if !f(m.key, b[m.vs:m.end]) {
+			break
+		}
+	}
+	return true
+}
+
+// Elements calls f with each element of the array b, in order, until f
+// returns false. b must be valid JSON; Elements reports false when it is
+// not an array.
+func Elements(b []byte, f func(value []byte) bool) bool {
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '[' {
+		return false
+	}
+	i++
+	for {
+		i = skipWS(b, i)
+		if i >= len(b) {
+			return false
+		}
+		if b[i] == ']' {
+			return true
+		}
+		if b[i] == ',' {
+			i = skipWS(b, i+1)
+		}
+		e, err := skipValue(b, i)
+		if err != nil {
+			return false
+		}
+		if !f(b[i:e]) {
+			return true
+		}
+		i = e
+	}
 }

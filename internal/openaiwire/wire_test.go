@@ -336,6 +336,26 @@ func TestParseChatMatchesReference(t *testing.T) {
 	}
 }
 
+// TestParseChatLongStrings: in strings long enough for the fast skip
+// (plainRun), a quote, an escape, a control byte, a non-ASCII byte or
+// invalid UTF-8 at every offset near its edges is read as encoding/json
+// reads it, in content (counted), a text part and a skipped member.
+func TestParseChatLongStrings(t *testing.T) {
+	specials := []string{`\"`, `\\`, `\n`, `\u00e9`, "\x01", "\x1f", "\x7f", "é", "\xff", `\q`, "\u2028"}
+	for _, sp := range specials {
+		for n := 0; n < 200; n++ {
+			s := strings.Repeat("a", n) + sp + strings.Repeat("b", 150-n%150)
+			for _, body := range []string{
+				`{"model":"m","messages":[{"role":"user","content":"` + s + `"}]}`,
+				`{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"` + s + `"}]}]}`,
+				`{"model":"m","x":"` + s + `","messages":[{"role":"user","content":"x` + s + s + `"}]}`,
+			} {
+				compareWithReference(t, []byte(body))
+			}
+		}
+	}
+}
+
 // FuzzParseChatReference: for any body, ParseChat gives the reference's
 // Chat, or an error with the same param where the reference errs.
 func FuzzParseChatReference(f *testing.F) {

@@ -81,8 +81,10 @@ func (p *Provider) newRequest(ctx context.Context, method, path string, body ope
 		return nil, providers.Internal(p.name, "cannot build the upstream request: "+p.red.String(providers.TransportCause(err)))
 	}
 	if body != nil {
-		req.Body, req.ContentLength = io.NopCloser(body.Reader()), int64(body.Len())
-		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(body.Reader()), nil }
+		// The pieces are slices of the client's body: each request body
+		// holds it until the transport closes it (providers.HeldBody).
+		req.Body, req.ContentLength = providers.HeldBody(ctx, body.Reader()), int64(body.Len())
+		req.GetBody = func() (io.ReadCloser, error) { return providers.HeldBody(ctx, body.Reader()), nil }
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if p.auth != "" {
