@@ -6,8 +6,9 @@
 // summarises each model and load step: time to first token, inter-token
 // latency, time per output token, end-to-end latency, per-request output
 // tokens per second, throughput and failures by kind. From the
-// single-stream step (concurrency 1), or the step at Options.TierAt, it
-// assigns each model a speed tier with the configured rules
+// single-stream step (concurrency 1), or the step at Options.TierAt (or
+// at a rule's own at, for that rule), it assigns each model a speed tier
+// with the configured rules
 // (internal/tiers), judged on bootstrap confidence intervals of the two
 // deciding medians (MedianCI; over the repeats of Options.Repeat, at
 // least Resolution wide): a tier whose interval straddles a threshold is
@@ -174,7 +175,8 @@ type Options struct {
 	// TierAt is the load a tier must hold at: tiers come from the step
 	// run at that concurrency or rate instead of the single stream (the
 	// zero value, concurrency 1). A target without that step gets no
-	// tier, and the reason names the step.
+	// tier, and the reason names the step. It is the default of each
+	// rule's at: a rule with its own is judged on that step instead.
 	TierAt tiers.At
 	// Repeat runs the whole measurement (every target's warm-up and
 	// steps) this many times, one after another, and pools each step's
