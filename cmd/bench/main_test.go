@@ -237,6 +237,34 @@ func TestTierAt(t *testing.T) {
 	}
 }
 
+// TestTierRuleAt: a rule's own at (testdata/ruleat.yaml: fast at c=2)
+// is judged on that step; without it the rule is not met, the next rule
+// decides, and the reason names the missing step.
+func TestTierRuleAt(t *testing.T) {
+	emu := openaiemu.New(openaiemu.Options{TTFT: 10 * time.Millisecond, Reply: "a b c"})
+	defer emu.Close()
+	out := filepath.Join(t.TempDir(), "out")
+	args := []string{"-config", "testdata/ruleat.yaml", "-target", emu.URL, "-model", "m", "-requests", "4", "-warmup", "0", "-max-tokens", "16",
+		"-progress", "off", "-tiers-out", "off"}
+	r := runBench(t, nil, append(args, "-concurrency", "1,2", "-out", out)...)
+	if r.err != nil {
+		t.Fatalf("%v\n%s", r.err, r.stderr)
+	}
+	var res bench.Results
+	b, _ := os.ReadFile(filepath.Join(out, "results.json"))
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Tiers) != 1 || res.Tiers[0].Tier != catalog.Fast || res.Tiers[0].At == nil || res.Tiers[0].At.Concurrency != 2 ||
+		res.Tiers[0].TTFTP50Ms != res.Runs[1].TTFT.P50 || !strings.Contains(r.stdout, "at c=2 meet the fast rule") {
+		t.Errorf("tiers %+v\n%s", res.Tiers, r.stdout)
+	}
+	r = runBench(t, nil, append(args, "-concurrency", "1")...)
+	if r.err != nil || !strings.Contains(r.stdout, "at c=1 meet the moderate rule") || !strings.Contains(r.stdout, "no c=2 step") {
+		t.Errorf("without the c=2 step: %v\n%s", r.err, r.stdout)
+	}
+}
+
 // TestCatalog benches catalog models through providers enabled from the
 // environment.
 func TestCatalog(t *testing.T) {

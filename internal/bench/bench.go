@@ -6,8 +6,9 @@
 // summarises each model and load step: time to first token, inter-token
 // latency, time per output token, end-to-end latency, per-request output
 // tokens per second, throughput and failures by kind. From the
-// single-stream step (concurrency 1), or the step at Options.TierAt, it
-// assigns each model a speed tier with the configured rules
+// single-stream step (concurrency 1), or the step at Options.TierAt (or
+// at a rule's own at, for that rule), it assigns each model a speed tier
+// with the configured rules
 // (internal/tiers), judged on bootstrap confidence intervals of the two
 // deciding medians (MedianCI; over the repeats of Options.Repeat, at
 // least Resolution wide): a tier whose interval straddles a threshold is
@@ -174,7 +175,8 @@ type Options struct {
 	// TierAt is the load a tier must hold at: tiers come from the step
 	// run at that concurrency or rate instead of the single stream (the
 	// zero value, concurrency 1). A target without that step gets no
-	// tier, and the reason names the step.
+	// tier, and the reason names the step. It is the default of each
+	// rule's at: a rule with its own is judged on that step instead.
 	TierAt tiers.At
 	// Repeat runs the whole measurement (every target's warm-up and
 	// steps) this many times, one after another, and pools each step's
@@ -647,10 +649,9 @@ func (s *schedule) next() time.Duration {
 	return time.Duration(gap * float64(time.Second))
 }
 
-// tierStep is the step tiers come from (Options.TierAt), with its
-// name in reasons: "single-stream" or "c=8".
-func (e *engine) tierStep() (match func(*RunResult) bool, name string) {
-	a := e.o.TierAt
+// tierStep is the step a tier must hold at (a rule's at, else
+// Options.TierAt), with its name in reasons: "single-stream" or "c=8".
+func tierStep(a tiers.At) (match func(*RunResult) bool, name string) {
 	switch {
 	case a.Rate > 0:
 		return func(r *RunResult) bool { return r.Concurrency == 0 && r.Rate == a.Rate }, a.String()
@@ -660,20 +661,19 @@ func (e *engine) tierStep() (match func(*RunResult) bool, name string) {
 	return func(r *RunResult) bool { return r.Concurrency == a.Concurrency }, a.String()
 }
 
-// tier assigns t's tier from the step of Options.TierAt (the
-// single-stream step by default).
-func (e *engine) tier(res *Results, t *Target, runs []*RunResult) {
-	match, name := e.tierStep()
-	var single *RunResult
+// measured is t's figures at load a from runs: the step's medians and
+// intervals, or why there are none (the step was not run, was
+// interrupted, had no successful request).
+func (e *engine) measured(a tiers.At, runs []*RunResult) (tiers.Measured, *RunResult) {
+	match, name := tierStep(a)
+	var step *RunResult
 	for _, r := range runs {
 		if match(r) {
-			single = r
+			step = r
 			break
 		}
 	}
-	skip := func(why string) {
-		res.Untiered = append(res.Untiered, Untiered{Model: t.Model, Provider: t.Provider, Reason: why})
-	}
+	missing := func(why string) (tiers.Measured, *RunResult) { return tiers.Measured{Missing: why}, nil }
 	ran := false
 	for _, s := range e.o.Steps {
 		if match(&RunResult{Concurrency: s.Concurrency, Rate: s.Rate}) {
@@ -681,46 +681,65 @@ func (e *engine) tier(res *Results, t *Target, runs []*RunResult) {
 		}
 	}
 	switch {
-	case single == nil && ran:
-		skip("interrupted before its " + name + " step")
-		return
-	case single == nil && e.o.TierAt.Single():
-		skip("no single-stream step: tiers come from concurrency 1 (add 1 to -concurrency)")
-		return
-	case single == nil:
+	case step == nil && ran:
+		return missing("interrupted before its " + name + " step")
+	case step == nil && a.Single():
+		return missing("no single-stream step: tiers come from concurrency 1 (add 1 to -concurrency)")
+	case step == nil:
 		var labels []string
 		for _, s := range e.o.Steps {
 			labels = append(labels, s.Label())
 		}
 		how := "-concurrency"
-		if e.o.TierAt.Rate > 0 {
+		if a.Rate > 0 {
 			how = "-rate"
 		}
-		skip(fmt.Sprintf("no %s step: the tier must hold at %s, and that step was not run (steps: %s); add it to %s",
+		return missing(fmt.Sprintf("no %s step: the tier must hold at %s, and that step was not run (steps: %s); add it to %s",
 			name, name, strings.Join(labels, ", "), how))
-		return
-	case single.Interrupted:
-		skip("its " + name + " step was interrupted")
-		return
-	case single.TTFT == nil:
-		skip(fmt.Sprintf("no successful %s request (%d failed)", name, single.Requests.Failed))
-		return
-	case single.OutputTokensPerS == nil:
-		skip("no " + name + " answer had two tokens or more, so tokens/s is unknown: raise -max-tokens")
-		return
+	case step.Interrupted:
+		return missing("its " + name + " step was interrupted")
+	case step.TTFT == nil:
+		return missing(fmt.Sprintf("no successful %s request (%d failed)", name, step.Requests.Failed))
+	case step.OutputTokensPerS == nil:
+		return missing("no " + name + " answer had two tokens or more, so tokens/s is unknown: raise -max-tokens")
 	}
 	d := func(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
-	est := tiers.Estimate{TTFT: d(single.TTFT.P50), TokPerSec: single.OutputTokensPerS.P50, Confidence: e.confidence(),
-		TTFTLo: d(single.TTFTP50CI.Lo), TTFTHi: d(single.TTFTP50CI.Hi),
-		TokPerSecLo: single.OutputTokensPerSP50CI.Lo, TokPerSecHi: single.OutputTokensPerSP50CI.Hi}
-	entry := tiers.NewJudgedEntry(t.Model, t.Provider, t.Upstream, e.o.Rules, est,
-		single.Requests.Succeeded, single.FinishedAt)
-	if !e.o.TierAt.Single() {
-		at := e.o.TierAt
-		entry.At = &at
-		entry.Reason = "measured at " + single.Load() + ": " + entry.Reason
+	est := tiers.Estimate{TTFT: d(step.TTFT.P50), TokPerSec: step.OutputTokensPerS.P50, Confidence: e.confidence(),
+		TTFTLo: d(step.TTFTP50CI.Lo), TTFTHi: d(step.TTFTP50CI.Hi),
+		TokPerSecLo: step.OutputTokensPerSP50CI.Lo, TokPerSecHi: step.OutputTokensPerSP50CI.Hi}
+	return tiers.Measured{Est: est, Requests: step.Requests.Succeeded, MeasuredAt: step.FinishedAt}, step
+}
+
+// tier assigns t's tier: each rule is judged on the step at its own
+// load (its at, else Options.TierAt, the single-stream step by default);
+// a rule whose step is missing is not met, and the next rule is tried.
+func (e *engine) tier(res *Results, t *Target, runs []*RunResult) {
+	def := e.o.TierAt
+	at := func(a tiers.At) tiers.Measured { m, _ := e.measured(a, runs); return m }
+	skip := func(why string) {
+		res.Untiered = append(res.Untiered, Untiered{Model: t.Model, Provider: t.Provider, Reason: why})
 	}
-	if l := single.ClientLag; l != nil && l.ClientBound {
+	own := tiers.OwnLoads(e.o.Rules)
+	if !own {
+		if m := at(def); m.Missing != "" {
+			skip(m.Missing)
+			return
+		}
+	}
+	entry := tiers.NewJudgedEntryAt(t.Model, t.Provider, t.Upstream, e.o.Rules, def, at)
+	var where tiers.At // the load whose figures the entry records
+	if entry.At != nil {
+		where = *entry.At
+	}
+	_, step := e.measured(where, runs)
+	if step == nil {
+		skip("no step a rule must hold at was measured: " + entry.Reason)
+		return
+	}
+	if !own && !def.Single() {
+		entry.Reason = "measured at " + step.Load() + ": " + entry.Reason
+	}
+	if l := step.ClientLag; l != nil && l.ClientBound {
 		entry.Reason += "; the bench itself was the bottleneck of that step (" + l.Why + "), so the backend may be faster than measured"
 	}
 	res.Tiers = append(res.Tiers, entry)

@@ -81,3 +81,46 @@ func TestTierAtRate(t *testing.T) {
 		t.Error("a tier at both a concurrency and a rate was accepted")
 	}
 }
+
+// TestRuleAt: each rule is judged on the step at its own load. Against
+// the same queue, fast required at c=8 within 200 ms is missed there
+// (the c=8 TTFT is several queued services), so moderate, judged at the
+// default c=1, is the tier; with a looser fast bound at c=8 the tier is
+// fast, recorded at c=8; without a c=8 step fast cannot be met and the
+// next rule decides.
+func TestRuleAt(t *testing.T) {
+	c8 := tiers.At{Concurrency: 8}
+	run := func(fastTTFT time.Duration, steps ...Step) *Results {
+		t.Helper()
+		q := &queueServer{slots: make(chan struct{}, 2), service: 100 * time.Millisecond}
+		o := baseOptions()
+		o.Rules = []config.TierRule{
+			{Tier: catalog.Fast, MaxTTFT: fastTTFT, At: &c8},
+			{Tier: catalog.Moderate, MaxTTFT: 2 * time.Second},
+		}
+		o.Steps, o.Requests = steps, 16
+		res, err := Run(context.Background(), []Target{{Model: "queue", Provider: "queue", Upstream: "queue", Client: q}}, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Tiers) != 1 {
+			t.Fatalf("tiers %+v untiered %+v", res.Tiers, res.Untiered)
+		}
+		return res
+	}
+	res := run(200*time.Millisecond, Step{Concurrency: 1}, Step{Concurrency: 8})
+	e := res.Tiers[0]
+	if e.Tier != catalog.Moderate || e.At != nil || e.TTFTP50Ms != res.Runs[0].TTFT.P50 ||
+		!strings.Contains(e.Reason, "at c=1 meet the moderate rule") || !strings.Contains(e.Reason, "fast needs TTFT <= 200ms at c=8 (measured ") {
+		t.Errorf("fast missed at c=8: %+v", e)
+	}
+	res = run(5*time.Second, Step{Concurrency: 1}, Step{Concurrency: 8})
+	if e := res.Tiers[0]; e.Tier != catalog.Fast || e.At == nil || *e.At != c8 || e.TTFTP50Ms != res.Runs[1].TTFT.P50 ||
+		!strings.Contains(e.Reason, "at c=8 meet the fast rule") {
+		t.Errorf("fast met at c=8: %+v", e)
+	}
+	res = run(5*time.Second, Step{Concurrency: 1}, Step{Concurrency: 4})
+	if e := res.Tiers[0]; e.Tier != catalog.Moderate || !strings.Contains(e.Reason, "at c=8, and no c=8 step") || !strings.Contains(e.Reason, "steps: c=1, c=4") {
+		t.Errorf("no c=8 step: %+v", e)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"net/url"
 	"os"
 	"path"
@@ -20,6 +21,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -267,6 +269,48 @@ type TierRule struct {
 	MinTokensPerSecond float64 `yaml:"min_tokens_per_s"`
 	// Source says where the bound comes from.
 	Source string `yaml:"source"`
+	// At is the load the rule must hold at, a mapping with one key:
+	// `at: {concurrency: 8}` (closed loop, 8 streams) or `at: {rate: 2}`
+	// (open loop, requests per second). The rule is judged on the bench
+	// step run at that load; if that step was not run the rule is not met
+	// and the next rule is tried. Without it the rule holds at bench's
+	// -tier-at (the single stream by default).
+	At *TierAt `yaml:"at"`
+}
+
+// TierAt is the load at which a tier must hold: a closed-loop concurrency
+// or an open-loop arrival rate (requests per second). The zero value is
+// the single stream, concurrency 1, where tiers come from by default. A
+// backend that is fast alone may be moderate at eight streams; a tier
+// required at c=8 is the tier measured at c=8.
+type TierAt struct {
+	Concurrency int     `json:"concurrency,omitempty" yaml:"concurrency"`
+	Rate        float64 `json:"rate,omitempty" yaml:"rate"`
+}
+
+// Single reports whether a is the single stream (concurrency 1).
+func (a TierAt) Single() bool {
+	return a.Rate == 0 && a.Concurrency <= 1
+}
+
+// String names the load as the bench labels its steps: "c=8" or
+// "rate=2/s".
+func (a TierAt) String() string {
+	if a.Rate > 0 {
+		return "rate=" + strconv.FormatFloat(a.Rate, 'g', -1, 64) + "/s"
+	}
+	return "c=" + strconv.Itoa(max(a.Concurrency, 1))
+}
+
+// Validate says what is wrong with a, if anything.
+func (a TierAt) Validate() error {
+	switch {
+	case a.Concurrency < 0 || a.Rate < 0 || math.IsNaN(a.Rate) || math.IsInf(a.Rate, 0):
+		return errors.New("the load a tier must hold at must be a positive concurrency or rate")
+	case a.Concurrency > 0 && a.Rate > 0:
+		return errors.New("the load a tier must hold at is a concurrency or a rate, not both")
+	}
+	return nil
 }
 
 // Server holds the HTTP server's settings.
@@ -433,6 +477,7 @@ var knownTypes = map[string]reflect.Type{
 	"catalog.Price":   reflect.TypeOf(catalog.Price{}),
 	"config.Tiers":    reflect.TypeOf(Tiers{}),
 	"config.TierRule": reflect.TypeOf(TierRule{}),
+	"config.TierAt":   reflect.TypeOf(TierAt{}),
 	"config.Router":   reflect.TypeOf(Router{}),
 	"config.Breaker":  reflect.TypeOf(Breaker{}),
 	"config.Profile":  reflect.TypeOf(Profile{}),
@@ -542,6 +587,14 @@ func (c *Config) validate(root *yaml.Node) error {
 		}
 		if r.MaxTTFT <= 0 || r.MinTokensPerSecond < 0 {
 			return fmt.Errorf("tiers.rules[%d] (%s): give max_ttft > 0 and min_tokens_per_s >= 0", i, r.Tier)
+		}
+		if r.At != nil {
+			if err := r.At.Validate(); err != nil {
+				return fmt.Errorf("tiers.rules[%d] (%s): at: %v; give at: {concurrency: N} or at: {rate: R}", i, r.Tier, err)
+			}
+			if r.At.Concurrency == 0 && r.At.Rate == 0 {
+				return fmt.Errorf("tiers.rules[%d] (%s): at is empty; give at: {concurrency: N} or at: {rate: R} (requests per second)", i, r.Tier)
+			}
 		}
 	}
 	names := make([]string, 0, len(c.Providers))

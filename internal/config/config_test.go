@@ -107,6 +107,14 @@ func TestBadConfigs(t *testing.T) {
 		{"empty", "", []string{"empty"}},
 		{"bad alias pattern", "router:\n  aliases:\n    - {match: \"claude-[\", model: auto}\n", []string{"router.aliases[0]", "glob"}},
 		{"alias to no profile", "router:\n  aliases:\n    - {match: \"claude-*\", model: \"auto:nope\"}\n", []string{"router.aliases[0]", "names no profile"}},
+		{"tier at both", "tiers:\n  rules:\n    - {tier: fast, max_ttft: 1s, at: {concurrency: 8, rate: 2}}\n",
+			[]string{"tiers.rules[0] (fast): at:", "a concurrency or a rate, not both", "at: {concurrency: N}"}},
+		{"tier at negative", "tiers:\n  rules:\n    - {tier: fast, max_ttft: 1s, at: {concurrency: -1}}\n",
+			[]string{"tiers.rules[0] (fast): at:", "positive concurrency or rate"}},
+		{"tier at empty", "tiers:\n  rules:\n    - {tier: fast, max_ttft: 1s, at: {}}\n", []string{"tiers.rules[0] (fast): at is empty"}},
+		{"tier at unknown key", "tiers:\n  rules:\n    - tier: fast\n      max_ttft: 1s\n      at: {streams: 8}\n",
+			[]string{"line 5", `unknown key "streams"`, "concurrency, rate"}},
+		{"tier at a string", "tiers:\n  rules:\n    - {tier: fast, max_ttft: 1s, at: c=8}\n", []string{"line 3"}},
 		{"alias to no model", "router:\n  aliases:\n    - {match: \"claude-*\", model: zz}\n", []string{"router.aliases[0]", `"zz" is not a model id`}},
 	}
 	for _, tt := range tests {
@@ -124,6 +132,21 @@ func TestBadConfigs(t *testing.T) {
 				t.Errorf("error does not name the file: %q", err)
 			}
 		})
+	}
+}
+
+// TestTierRuleAt: a rule's at reads as a concurrency or a rate.
+func TestTierRuleAt(t *testing.T) {
+	c, err := Load("t.yaml", []byte("tiers:\n  rules:\n    - {tier: fast, max_ttft: 500ms, at: {concurrency: 8}}\n    - {tier: moderate, max_ttft: 2s, at: {rate: 2.5}}\n    - {tier: slow, max_ttft: 9s}\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Tiers.Rules
+	if len(r) != 3 || r[0].At == nil || *r[0].At != (TierAt{Concurrency: 8}) || r[1].At == nil || *r[1].At != (TierAt{Rate: 2.5}) || r[2].At != nil {
+		t.Fatalf("rules %+v", r)
+	}
+	if r[0].At.String() != "c=8" || r[1].At.String() != "rate=2.5/s" {
+		t.Errorf("loads %s, %s", r[0].At, r[1].At)
 	}
 }
 

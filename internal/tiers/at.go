@@ -1,46 +1,16 @@
 package tiers
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/tiergate/tiergate/internal/config"
 )
 
-// At is the load at which a tier must hold: a closed-loop concurrency or
-// an open-loop arrival rate (requests per second). The zero value is the
-// single stream, concurrency 1, where tiers come from by default. A
-// backend that is fast alone may be moderate at eight streams; a tier
-// required at c=8 is the tier measured at c=8.
-type At struct {
-	Concurrency int     `json:"concurrency,omitempty" yaml:"concurrency"`
-	Rate        float64 `json:"rate,omitempty" yaml:"rate"`
-}
-
-// Single reports whether a is the single stream (concurrency 1).
-func (a At) Single() bool {
-	return a.Rate == 0 && a.Concurrency <= 1
-}
-
-// String names the load as the bench labels its steps: "c=8" or
-// "rate=2/s".
-func (a At) String() string {
-	if a.Rate > 0 {
-		return "rate=" + strconv.FormatFloat(a.Rate, 'g', -1, 64) + "/s"
-	}
-	return "c=" + strconv.Itoa(max(a.Concurrency, 1))
-}
-
-// Validate says what is wrong with a, if anything.
-func (a At) Validate() error {
-	switch {
-	case a.Concurrency < 0 || a.Rate < 0 || bad(a.Rate):
-		return errors.New("the load a tier must hold at must be a positive concurrency or rate")
-	case a.Concurrency > 0 && a.Rate > 0:
-		return errors.New("the load a tier must hold at is a concurrency or a rate, not both")
-	}
-	return nil
-}
+// At is the load at which a tier must hold (config.TierAt: a rule's
+// `at`, or bench's -tier-at for rules without one).
+type At = config.TierAt
 
 // ParseAt reads a load such as "concurrency=8", "c=8" or "rate=2" (per
 // second; "rate=2/s" too).

@@ -3,6 +3,7 @@ package tiers
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -55,6 +56,8 @@ type Margin struct {
 	// Interval says whether the whole interval is on the median's side
 	// of the threshold ("clear") or straddles it ("straddles").
 	Interval string `json:"interval"`
+	// At is the rule's load when a rule has its own (config's `at`).
+	At string `json:"at,omitempty"`
 }
 
 // Judgement is the outcome of Judge.
@@ -74,29 +77,94 @@ type Judgement struct {
 
 // Judge decides a tier from estimates with intervals.
 func Judge(rules []config.TierRule, est Estimate) Judgement {
-	j := Judgement{Decision: Decide(rules, est.TTFT, est.TokPerSec)}
-	j.Best = Decide(rules, est.TTFTLo, est.TokPerSecHi).Tier
-	j.Worst = Decide(rules, est.TTFTHi, est.TokPerSecLo).Tier
+	return JudgeAt(rules, At{}, func(At) Measured { return Measured{Est: est} })
+}
+
+// Measured is a backend's figures at one load, as bench measured them.
+type Measured struct {
+	Est        Estimate
+	Requests   int
+	MeasuredAt time.Time
+	// Missing, when not empty, says why there are no figures at this
+	// load ("no c=8 step was run (steps: c=1, c=4)"): a rule that must
+	// hold at it is not met, and the next rule is tried.
+	Missing string
+}
+
+// RuleAt is the load r must hold at: its own at, else def (bench's
+// -tier-at).
+func RuleAt(r config.TierRule, def At) At {
+	if r.At != nil {
+		return *r.At
+	}
+	return def
+}
+
+// OwnLoads reports whether a rule has its own load; the reasons then
+// name each rule's load.
+func OwnLoads(rules []config.TierRule) bool {
+	for _, r := range rules {
+		if r.At != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// JudgeAt is Judge with each rule judged at its own load (RuleAt with
+// def) on the figures at(load) returns: its point estimate, and the
+// corners of its interval for the decision. Each rule's bounds are
+// monotone in its own step's figures, so every step at its best corner
+// gives the best tier and every step at its worst the worst.
+func JudgeAt(rules []config.TierRule, def At, at func(At) Measured) Judgement {
+	named := OwnLoads(rules)
+	load := func(a At) string {
+		if named {
+			return a.String()
+		}
+		return ""
+	}
+	fig := func(corner func(Estimate) (time.Duration, float64)) func(*config.TierRule) figure {
+		return func(r *config.TierRule) figure {
+			a := RuleAt(*r, def)
+			m := at(a)
+			f := figure{load: load(a), missing: m.Missing}
+			f.ttft, f.tps = corner(m.Est)
+			return f
+		}
+	}
+	j := Judgement{Decision: decide(rules, fig(func(e Estimate) (time.Duration, float64) { return e.TTFT, e.TokPerSec }))}
+	j.Best = decide(rules, fig(func(e Estimate) (time.Duration, float64) { return e.TTFTLo, e.TokPerSecHi })).Tier
+	j.Worst = decide(rules, fig(func(e Estimate) (time.Duration, float64) { return e.TTFTHi, e.TokPerSecLo })).Tier
 	j.Decided = j.Best == j.Worst
 	for _, r := range rules {
+		a := RuleAt(r, def)
+		ms0 := at(a)
+		if ms0.Missing != "" {
+			continue
+		}
+		est, where := ms0.Est, ""
+		if l := load(a); l != "" {
+			where = " at " + l
+		}
 		lim, got := ms(r.MaxTTFT), ms(est.TTFT)
-		m := Margin{Tier: r.Tier, Bound: "max_ttft_ms", Threshold: lim, Measured: round3(got), Margin: round3(lim - got), Interval: "clear"}
+		m := Margin{Tier: r.Tier, Bound: "max_ttft_ms", Threshold: lim, Measured: round3(got), Margin: round3(lim - got), Interval: "clear", At: load(a)}
 		if lim > 0 {
 			m.Percent = round3(100 * (lim - got) / lim)
 		}
 		if est.TTFTLo <= r.MaxTTFT && est.TTFTHi > r.MaxTTFT {
 			m.Interval = "straddles"
-			j.Straddled = append(j.Straddled, fmt.Sprintf("%s's TTFT <= %s", r.Tier, fmtMs(r.MaxTTFT)))
+			j.Straddled = append(j.Straddled, fmt.Sprintf("%s's TTFT <= %s%s", r.Tier, fmtMs(r.MaxTTFT), where))
 		}
 		j.Margins = append(j.Margins, m)
 		lo := r.MinTokensPerSecond
-		m = Margin{Tier: r.Tier, Bound: "min_output_tokens_per_s", Threshold: lo, Measured: round3(est.TokPerSec), Margin: round3(est.TokPerSec - lo), Interval: "clear"}
+		m = Margin{Tier: r.Tier, Bound: "min_output_tokens_per_s", Threshold: lo, Measured: round3(est.TokPerSec), Margin: round3(est.TokPerSec - lo), Interval: "clear", At: load(a)}
 		if lo > 0 {
 			m.Percent = round3(100 * (est.TokPerSec - lo) / lo)
 		}
 		if est.TokPerSecLo < lo && est.TokPerSecHi >= lo {
 			m.Interval = "straddles"
-			j.Straddled = append(j.Straddled, fmt.Sprintf("%s's >= %g tok/s", r.Tier, lo))
+			j.Straddled = append(j.Straddled, fmt.Sprintf("%s's >= %g tok/s%s", r.Tier, lo, where))
 		}
 		j.Margins = append(j.Margins, m)
 	}
@@ -108,8 +176,51 @@ func Judge(rules []config.TierRule, est Estimate) Judgement {
 // interval earns that tier and "undecided" (and provisional) otherwise.
 // Merge settles an undecided entry against the previous file.
 func NewJudgedEntry(model, provider, upstream string, rules []config.TierRule, est Estimate, requests int, measuredAt time.Time) Entry {
-	j := Judge(rules, est)
-	e := NewEntry(model, provider, upstream, rules, est.TTFT, est.TokPerSec, requests, measuredAt)
+	return NewJudgedEntryAt(model, provider, upstream, rules, At{}, func(At) Measured {
+		return Measured{Est: est, Requests: requests, MeasuredAt: measuredAt}
+	})
+}
+
+// EntryLoad is the load whose figures an entry records: the met rule's,
+// else def's when measured, else the first measured rule's load. ok is
+// false when no load a rule needs was measured.
+func EntryLoad(rules []config.TierRule, def At, met *config.TierRule, at func(At) Measured) (a At, ok bool) {
+	if met != nil {
+		return RuleAt(*met, def), true
+	}
+	if at(def).Missing == "" {
+		return def, true
+	}
+	for _, r := range rules {
+		if a := RuleAt(r, def); at(a).Missing == "" {
+			return a, true
+		}
+	}
+	return def, false
+}
+
+// NewJudgedEntryAt is NewJudgedEntry with each rule judged at its own
+// load (JudgeAt). The entry records the figures of EntryLoad, and its At
+// is that load when not the single stream.
+func NewJudgedEntryAt(model, provider, upstream string, rules []config.TierRule, def At, at func(At) Measured) Entry {
+	j := JudgeAt(rules, def, at)
+	where, _ := EntryLoad(rules, def, j.Met, at)
+	m := at(where)
+	est := m.Est
+	e := Entry{Model: model, Provider: provider, Upstream: upstream, Tier: j.Tier,
+		TTFTP50Ms: round3(ms(est.TTFT)), OutputTokensPerSecP50: round3(est.TokPerSec),
+		Requests: m.Requests, MeasuredAt: m.MeasuredAt.UTC(), Reason: j.Reason}
+	if j.Met != nil {
+		r := RuleOf(*j.Met)
+		e.Rule = &r
+	}
+	if j.Missed != nil {
+		r := RuleOf(*j.Missed)
+		e.Missed = &r
+	}
+	if !where.Single() {
+		e.At = &where
+	}
 	e.TTFTP50CIMs = &Interval{Lo: round3(ms(est.TTFTLo)), Hi: round3(ms(est.TTFTHi))}
 	e.OutputTokensPerSecP50CI = &Interval{Lo: round3(est.TokPerSecLo), Hi: round3(est.TokPerSecHi)}
 	e.Confidence = est.Confidence
@@ -117,6 +228,14 @@ func NewJudgedEntry(model, provider, upstream string, rules []config.TierRule, e
 	e.PointTier = j.Tier
 	ci := fmt.Sprintf("%g%% CI TTFT %s-%s, %s-%s tok/s", 100*est.Confidence, fmtMs(est.TTFTLo), fmtMs(est.TTFTHi),
 		fmtRate(est.TokPerSecLo), fmtRate(est.TokPerSecHi))
+	if OwnLoads(rules) {
+		ci = fmt.Sprintf("%g%% CI", 100*est.Confidence)
+		for _, l := range loadsOf(rules, def, at) {
+			f := at(l).Est
+			ci += fmt.Sprintf(" at %s TTFT %s-%s, %s-%s tok/s;", l, fmtMs(f.TTFTLo), fmtMs(f.TTFTHi), fmtRate(f.TokPerSecLo), fmtRate(f.TokPerSecHi))
+		}
+		ci = strings.TrimSuffix(ci, ";")
+	}
 	if j.Decided {
 		e.Decision = Decided
 		e.Reason += "; " + ci + ": all " + string(j.Tier)
@@ -128,6 +247,19 @@ func NewJudgedEntry(model, provider, upstream string, rules []config.TierRule, e
 	e.Reason += fmt.Sprintf("; undecided: the %s straddles %s (%s to %s); no previous tier, so the point estimate's %s is provisional",
 		ci, strings.Join(j.Straddled, " and "), j.Worst, j.Best, j.Tier)
 	return e
+}
+
+// loadsOf lists the measured loads the rules use, each once, in rule
+// order.
+func loadsOf(rules []config.TierRule, def At, at func(At) Measured) []At {
+	var out []At
+	for _, r := range rules {
+		a := RuleAt(r, def)
+		if at(a).Missing == "" && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // tierRange lists the tiers from best to worst, fastest first.

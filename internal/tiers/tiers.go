@@ -65,11 +65,13 @@ type Rule struct {
 	MaxTTFTMs          float64      `json:"max_ttft_ms"`
 	MinTokensPerSecond float64      `json:"min_output_tokens_per_s"`
 	Source             string       `json:"source,omitempty"`
+	// At is the rule's own load (config's `at`), when it has one.
+	At *At `json:"at,omitempty"`
 }
 
 // RuleOf converts a configured rule.
 func RuleOf(r config.TierRule) Rule {
-	return Rule{Tier: r.Tier, MaxTTFTMs: ms(r.MaxTTFT), MinTokensPerSecond: r.MinTokensPerSecond, Source: r.Source}
+	return Rule{Tier: r.Tier, MaxTTFTMs: ms(r.MaxTTFT), MinTokensPerSecond: r.MinTokensPerSecond, Source: r.Source, At: r.At}
 }
 
 // Entry is one measured backend.
@@ -154,14 +156,41 @@ func Assign(rules []config.TierRule, ttftP50 time.Duration, tokPerSecP50 float64
 
 // Decide is Assign with the rule missed and a reason in words.
 func Decide(rules []config.TierRule, ttftP50 time.Duration, tokPerSecP50 float64) Decision {
+	return decide(rules, func(*config.TierRule) figure { return figure{ttft: ttftP50, tps: tokPerSecP50} })
+}
+
+// figure is what a rule is judged on: the medians at its load (or a
+// corner of their interval), the load's name when the reasons print it,
+// and, when not empty, why there are no figures at that load.
+type figure struct {
+	ttft    time.Duration
+	tps     float64
+	load    string
+	missing string
+}
+
+// decide is Decide with each rule judged on its own figures (fig): the
+// first rule whose bounds both hold at its load wins; a rule whose load
+// has no figures is not met, and the next rule is tried.
+func decide(rules []config.TierRule, fig func(*config.TierRule) figure) Decision {
 	var missed *config.TierRule
 	var why string
 	for i := range rules {
 		r := &rules[i]
-		ttftOK := ttftP50 <= r.MaxTTFT
-		rateOK := tokPerSecP50 >= r.MinTokensPerSecond
+		f := fig(r)
+		at := ""
+		if f.load != "" {
+			at = " at " + f.load
+		}
+		if f.missing != "" {
+			missed = r
+			why = fmt.Sprintf("%s needs TTFT <= %s and >= %g tok/s%s, and %s", r.Tier, fmtMs(r.MaxTTFT), r.MinTokensPerSecond, at, f.missing)
+			continue
+		}
+		ttftOK := f.ttft <= r.MaxTTFT
+		rateOK := f.tps >= r.MinTokensPerSecond
 		if ttftOK && rateOK {
-			reason := fmt.Sprintf("TTFT p50 %s <= %s and %s tok/s >= %g meet the %s rule", fmtMsVs(ttftP50, r.MaxTTFT), fmtMs(r.MaxTTFT), exact(tokPerSecP50, r.MinTokensPerSecond, 1), r.MinTokensPerSecond, r.Tier)
+			reason := fmt.Sprintf("TTFT p50 %s <= %s and %s tok/s >= %g%s meet the %s rule", fmtMsVs(f.ttft, r.MaxTTFT), fmtMs(r.MaxTTFT), exact(f.tps, r.MinTokensPerSecond, 1), r.MinTokensPerSecond, at, r.Tier)
 			if missed != nil {
 				reason += "; " + why
 			}
@@ -170,11 +199,11 @@ func Decide(rules []config.TierRule, ttftP50 time.Duration, tokPerSecP50 float64
 		missed = r
 		switch {
 		case !ttftOK && !rateOK:
-			why = fmt.Sprintf("%s needs TTFT <= %s and >= %g tok/s (measured %s, %s tok/s)", r.Tier, fmtMs(r.MaxTTFT), r.MinTokensPerSecond, fmtMsVs(ttftP50, r.MaxTTFT), exact(tokPerSecP50, r.MinTokensPerSecond, 1))
+			why = fmt.Sprintf("%s needs TTFT <= %s and >= %g tok/s%s (measured %s, %s tok/s%s)", r.Tier, fmtMs(r.MaxTTFT), r.MinTokensPerSecond, at, fmtMsVs(f.ttft, r.MaxTTFT), exact(f.tps, r.MinTokensPerSecond, 1), at)
 		case !ttftOK:
-			why = fmt.Sprintf("%s needs TTFT <= %s (measured %s)", r.Tier, fmtMs(r.MaxTTFT), fmtMsVs(ttftP50, r.MaxTTFT))
+			why = fmt.Sprintf("%s needs TTFT <= %s%s (measured %s%s)", r.Tier, fmtMs(r.MaxTTFT), at, fmtMsVs(f.ttft, r.MaxTTFT), at)
 		default:
-			why = fmt.Sprintf("%s needs >= %g tok/s (measured %s)", r.Tier, r.MinTokensPerSecond, exact(tokPerSecP50, r.MinTokensPerSecond, 1))
+			why = fmt.Sprintf("%s needs >= %g tok/s%s (measured %s%s)", r.Tier, r.MinTokensPerSecond, at, exact(f.tps, r.MinTokensPerSecond, 1), at)
 		}
 	}
 	reason := "no rule met"
