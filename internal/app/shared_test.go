@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -279,6 +280,61 @@ func TestEstimatesReachReplicas(t *testing.T) {
 		if c := choice(); c != "f" {
 			t.Fatalf("the idle replica chose %s once the others' figures arrived, want f every time", c)
 		}
+	}
+}
+
+// TestLiveTiersReachReplicas: a replica that has served nothing shows,
+// in /v1/models and its status, the live tier the other's traffic
+// measured: s is ultra-fast by its prior, its first token takes 500ms
+// (fast: over ultra-fast's 400ms), and once the other has streamed
+// through it for longer than tier_window both show it fast (live).
+func TestLiveTiersReachReplicas(t *testing.T) {
+	slow := openaiemu.New(openaiemu.Options{APIKey: "k", TTFT: 500 * time.Millisecond})
+	defer slow.Close()
+	y := "router:\n  max_attempts: 1\n  tier_window: 100ms\nproviders:\n" + provider("slowp", slow.URL) +
+		"models:\n" + strings.ReplaceAll(model("s", "slowp", 60), "tier_prior: fast", "tier_prior: ultra-fast") +
+		"tiers:\n  rules:\n    - {tier: ultra-fast, max_ttft: 400ms, min_tokens_per_s: 250}\n    - {tier: fast, max_ttft: 1s, min_tokens_per_s: 50}\n"
+	rs, _ := sharingReplicas(t, []string{y, y}, redistest.Start(t).URL)
+	busy, idle := rs[0], rs[1]
+	tier := func(gw *apptest.Gateway) (catalog.Tier, string) {
+		t.Helper()
+		resp, body := webtest.Send(t, "GET", gw.URL+"/v1/models/s", "", nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET /v1/models/s: %d %s", resp.StatusCode, body)
+		}
+		var m struct {
+			Tiergate struct {
+				Tier       catalog.Tier `json:"tier"`
+				TierSource string       `json:"tier_source"`
+			} `json:"tiergate"`
+		}
+		if err := json.Unmarshal(body, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m.Tiergate.Tier, m.Tiergate.TierSource
+	}
+	if got, src := tier(idle); got != catalog.UltraFast || src != router.SourcePrior {
+		t.Fatalf("before any traffic the idle replica shows s as %s (%s), want ultra-fast (prior)", got, src)
+	}
+	for range 4 {
+		if code := chatTo(t, busy.URL, "s", true); code != 200 {
+			t.Fatalf("stream to s: %d", code)
+		}
+	}
+	if got, src := tier(busy); got != catalog.Fast || src != router.SourceLive {
+		t.Fatalf("the busy replica shows s as %s (%s) after its streams, want fast (live)", got, src)
+	}
+	waitFor(t, "the idle replica shows the tier the other measured", func() bool {
+		got, src := tier(idle)
+		return got == catalog.Fast && src == router.SourceLive
+	})
+	for _, st := range idle.Router().Status() {
+		if st.Model == "s" && (st.Tier != catalog.Fast || st.TierSource != router.SourceLive) {
+			t.Errorf("the idle replica's status shows s as %s (%s), want fast (live)", st.Tier, st.TierSource)
+		}
+	}
+	if es := idle.Router().Estimates(); len(es) != 0 {
+		t.Errorf("the idle replica shares figures of its own: %+v", es)
 	}
 }
 

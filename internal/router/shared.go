@@ -28,6 +28,10 @@ import (
 //     figures and the peers': see peerSet.merge. The merge is done when a
 //     figure changes (a local sample, a peer's snapshot), never on a
 //     decision. A replica shares only its own figures, never the merge.
+//     The live tier is moved from the merged TTFT and tokens/s (with the
+//     usual hysteresis, once own and peers' stream samples reach three),
+//     so a replica that served nothing shows the tier the others
+//     measured.
 
 // Shared kinds and the state a cool-down is shared as.
 const (
@@ -259,6 +263,7 @@ func (r *Router) ApplyEstimates(from string, es []Estimate) {
 		}
 		b.peers.by[from] = peerFig{e: e, atNs: now.Add(-e.Age).UnixNano()}
 		b.peers.sum(now.UnixNano())
+		b.moveTier(now, &r.cfg, r.rules)
 		b.publish()
 		b.mu.Unlock()
 	}
@@ -272,6 +277,7 @@ type peerSet struct {
 	by       map[string]peerFig
 
 	atNs, freshest int64   // when summed; the freshest peer sample
+	streams        int     // the peers' stream samples (TTFTSamples) with a TTFT and a tokens/s
 	wl, wt, ws     float64 // the weights of latency, TTFT and tokens/s
 	lat, ttft, tps float64 // their weighted sums
 }
@@ -296,7 +302,7 @@ func weight(n int, ageNs int64, halfLife float64) float64 {
 // figures as of now: every weight halves at the same rate, so merge
 // brings them all to its own time with one factor.
 func (ps *peerSet) sum(now int64) {
-	ps.atNs, ps.freshest = now, 0
+	ps.atNs, ps.freshest, ps.streams = now, 0, 0
 	ps.wl, ps.wt, ps.ws, ps.lat, ps.ttft, ps.tps = 0, 0, 0, 0, 0, 0
 	for id, p := range ps.by {
 		age := now - p.atNs
@@ -314,6 +320,7 @@ func (ps *peerSet) sum(now int64) {
 			if p.e.TPS > 0 {
 				ps.ws += w
 				ps.tps += w * p.e.TPS
+				ps.streams += p.e.TTFTSamples
 			}
 		}
 		ps.freshest = max(ps.freshest, p.atNs)
@@ -326,11 +333,11 @@ func (ps *peerSet) sum(now int64) {
 // average, its stream samples for TTFT and tokens/s. The latency's time
 // is the freshest source's, so that an idle average still drifts back to
 // the tier's. Peers all past the horizon count no more; with no weight
-// anywhere l keeps b's own figures.
-func (ps *peerSet) merge(l *live, b *backend) {
+// anywhere l keeps b's own figures, and merge reports false.
+func (ps *peerSet) merge(l *live, b *backend) bool {
 	now := ps.now().UnixNano()
 	if ps.wl == 0 || float64(now-ps.freshest) > horizon*ps.halfLife {
-		return
+		return false
 	}
 	d := math.Exp2(-float64(max(now-ps.atNs, 0)) / ps.halfLife) // the peers' weights, now
 	var wl, wt float64
@@ -354,4 +361,34 @@ func (ps *peerSet) merge(l *live, b *backend) {
 	if tw := ws + d*ps.ws; tw > 0 {
 		l.tps = (ws*b.tpsEWMA + d*ps.tps) / tw
 	}
+	return true
+}
+
+// tierFigures is what b's live tier is decided from (b.mu held): the
+// TTFT (ns) and tokens/s merged as decisions read them, and how many
+// stream samples they rest on, b's own and the peers' within the
+// horizon. Without peers they are b's own.
+func (b *backend) tierFigures() (ttft, tps float64, n int) {
+	if b.peers == nil {
+		return b.ttftEWMA, b.tpsEWMA, b.samples
+	}
+	l := live{ttft: time.Duration(b.ttftEWMA), tps: b.tpsEWMA}
+	if !b.peers.merge(&l, b) {
+		return b.ttftEWMA, b.tpsEWMA, b.samples
+	}
+	return float64(l.ttft), l.tps, b.samples + b.peers.streams
+}
+
+// clone is a copy of ps for a new router generation (CarryFrom) on its
+// clock and half-life, summed again; nil for nil.
+func (ps *peerSet) clone(now func() time.Time, halfLife float64) *peerSet {
+	if ps == nil {
+		return nil
+	}
+	c := &peerSet{now: now, halfLife: halfLife, by: make(map[string]peerFig, len(ps.by))}
+	for id, p := range ps.by {
+		c.by[id] = p
+	}
+	c.sum(now().UnixNano())
+	return c
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tiergate/tiergate/internal/catalog"
 	"github.com/tiergate/tiergate/internal/providers"
 )
 
@@ -254,6 +255,86 @@ func BenchmarkAttemptShared(b *testing.B) {
 					b.Fatal("not admitted")
 				}
 				a.Done(res, nil, false)
+			}
+		})
+	}
+}
+
+// TestPeersMoveTier: a replica that has served nothing takes the live
+// tier the peers' snapshots measured, with the same hysteresis as its
+// own traffic (the tier must hold for tier_window), and only once their
+// figures rest on three stream samples; a new router generation keeps
+// the peers' figures (CarryFrom).
+func TestPeersMoveTier(t *testing.T) {
+	const m = "llama3-8b" // prior: fast
+	slow := Estimate{Model: m, Latency: 30 * time.Second, TTFT: 4 * time.Second, TPS: 5, Samples: 10, TTFTSamples: 10}
+	fast := Estimate{Model: m, Latency: 2 * time.Second, TTFT: 200 * time.Millisecond, TPS: 90, Samples: 10, TTFTSamples: 10}
+	few := slow
+	few.Samples, few.TTFTSamples = 2, 2
+	cases := []struct {
+		name    string
+		peers   map[string]Estimate // each snapshot, sent twice tier_window apart
+		once    bool                // sent once: within the window
+		tier    catalog.Tier
+		source  string
+		minTTFT time.Duration // the status's TTFT at least
+	}{
+		{name: "peers measured slow", peers: map[string]Estimate{"p1": slow}, tier: catalog.Slow, source: SourceLive, minTTFT: 4 * time.Second},
+		{name: "two peers, slow in the merge", peers: map[string]Estimate{"p1": slow, "p2": few}, tier: catalog.Slow, source: SourceLive, minTTFT: 4 * time.Second},
+		{name: "within the window", peers: map[string]Estimate{"p1": slow}, once: true, tier: catalog.Fast, source: SourcePrior},
+		{name: "too few samples", peers: map[string]Estimate{"p1": few}, tier: catalog.Fast, source: SourcePrior},
+		{name: "peers measured the prior", peers: map[string]Estimate{"p1": fast}, tier: catalog.Fast, source: SourcePrior},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newClock()
+			cfg := loadDefault(t)
+			cfg.Router.TierWindow = time.Minute
+			r := newRouter(t, cfg, clk)
+			send := func() {
+				for from, e := range tc.peers {
+					r.ApplyEstimates(from, []Estimate{e})
+				}
+			}
+			send()
+			if !tc.once {
+				clk.add(cfg.Router.TierWindow)
+				send()
+			}
+			var st BackendStatus
+			for _, s := range r.Status() {
+				if s.Model == m {
+					st = s
+				}
+			}
+			if st.Tier != tc.tier || st.TierSource != tc.source {
+				t.Fatalf("status tier %s (%s), want %s (%s)", st.Tier, st.TierSource, tc.tier, tc.source)
+			}
+			if st.TTFT < tc.minTTFT {
+				t.Errorf("status TTFT %v, want the peers' (at least %v)", st.TTFT, tc.minTTFT)
+			}
+			if got, src, _ := r.Tier(m); got != tc.tier || src != tc.source {
+				t.Errorf("Tier = %s (%s), want %s (%s)", got, src, tc.tier, tc.source)
+			}
+			// Routing reads it: a min_tier fast route excludes it when slow.
+			d, err := r.Route(&Query{Model: "auto", Task: catalog.Chat, Explain: true, Route: &Route{MinTier: catalog.Fast}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range d.Considered {
+				if c.Model == m && (c.ExcludedBy != "") != (tc.tier == catalog.Slow) {
+					t.Errorf("a min_tier fast route: %s excluded by %q with tier %s", m, c.ExcludedBy, tc.tier)
+				}
+			}
+
+			// A new generation keeps the peers' figures.
+			next := newRouter(t, cfg, clk)
+			next.CarryFrom(r)
+			if want, got := r.backends[m].live.Load().ttft, next.backends[m].live.Load().ttft; got != want {
+				t.Errorf("TTFT after the swap %v, want %v", got, want)
+			}
+			if next.backends[m].peers == r.backends[m].peers && r.backends[m].peers != nil {
+				t.Error("the new generation shares the old's peer set")
 			}
 		})
 	}

@@ -379,9 +379,7 @@ func (b *backend) record(o outcome, now time.Time, cfg *config.Router, rules []c
 			b.tpsEWMA += alpha * (tps - b.tpsEWMA)
 		}
 		b.samples++
-		if b.samples >= 3 && len(rules) > 0 && b.tpsEWMA > 0 {
-			b.liveTier(now, cfg, rules)
-		}
+		b.moveTier(now, cfg, rules)
 	}
 	return b.state
 }
@@ -410,10 +408,21 @@ func (b *backend) observeLatency(l time.Duration, now time.Time, cfg *config.Rou
 	b.obs++
 }
 
-// liveTier applies hysteresis: a tier the live figures point at replaces
-// the current one only after it has held for TierWindow.
-func (b *backend) liveTier(now time.Time, cfg *config.Router, rules []config.TierRule) {
-	t, _ := tiers.Assign(rules, time.Duration(b.ttftEWMA), b.tpsEWMA)
+// moveTier feeds the live tier (b.mu held) once the live figures rest
+// on three stream samples: b's own merged with the peers' (tierFigures,
+// shared.go), so that a replica that served nothing follows the tier the
+// others' traffic measured.
+func (b *backend) moveTier(now time.Time, cfg *config.Router, rules []config.TierRule) {
+	if ttft, tps, n := b.tierFigures(); n >= 3 && len(rules) > 0 && tps > 0 {
+		b.liveTier(now, cfg, rules, ttft, tps)
+	}
+}
+
+// liveTier applies hysteresis: a tier the live figures (ttft in ns, tps)
+// point at replaces the current one only after it has held for
+// TierWindow.
+func (b *backend) liveTier(now time.Time, cfg *config.Router, rules []config.TierRule, ttft, tps float64) {
+	t, _ := tiers.Assign(rules, time.Duration(ttft), tps)
 	if t == b.tier {
 		b.candidate = ""
 		if b.tierSource != SourcePrior {

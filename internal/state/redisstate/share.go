@@ -29,7 +29,11 @@ import (
 // Neither is on the request path: Share only queues (never blocking: an
 // event that does not fit is dropped), RunSharing publishes, FollowShared
 // applies on its own goroutine. A failure to publish is logged once, and
-// again only after a publish succeeded.
+// again only after a publish succeeded. An event whose publish failed
+// (the store down) is kept, the latest per field, and sent again every
+// interval until it goes through, a newer one of its field does, or its
+// expiry passes: the replicas that missed it during an outage learn the
+// breakers still open once the store is back.
 
 func (s *Store) breakersKey() string      { return s.o.Prefix + "breakers" }
 func (s *Store) estimatesChannel() string { return s.o.Prefix + "estimates" }
@@ -46,7 +50,10 @@ type outEvent struct {
 
 // sharer is the Store's publishing side.
 type sharer struct {
-	queue   chan outEvent
+	queue chan outEvent
+	// unsent is RunSharing's own: the events whose publish failed, the
+	// latest per field, to send again.
+	unsent  map[string]outEvent
 	failing atomic.Bool // a publish failed and none succeeded since
 	dropped atomic.Bool // an event was dropped and none published since
 }
@@ -75,14 +82,46 @@ func (s *Store) RunSharing(ctx context.Context, interval time.Duration, snapshot
 		case <-ctx.Done():
 			return
 		case ev := <-s.sh.queue:
-			s.published("a breaker event", s.call(func(ctx context.Context) error { return s.publishEvent(ctx, ev) }))
+			s.sendEvent(ev)
 			s.sh.dropped.Store(false)
 		case <-t.C:
+			s.resend()
 			if b := snapshot(); b != nil {
 				s.published("the live estimates", s.call(func(ctx context.Context) error {
 					return s.rdb.Publish(ctx, s.estimatesChannel(), s.stamp(b)).Err()
 				}))
 			}
+		}
+	}
+}
+
+// sendEvent publishes ev, keeping it in unsent if that fails (and
+// dropping the one it replaces either way).
+func (s *Store) sendEvent(ev outEvent) {
+	err := s.call(func(ctx context.Context) error { return s.publishEvent(ctx, ev) })
+	s.published("a breaker event", err)
+	if err == nil {
+		delete(s.sh.unsent, ev.field)
+		return
+	}
+	if s.sh.unsent == nil {
+		s.sh.unsent = map[string]outEvent{}
+	}
+	s.sh.unsent[ev.field] = ev
+}
+
+// resend sends the unsent events again, dropping those expired (a close
+// does not expire).
+func (s *Store) resend() {
+	now := time.Now()
+	for field, ev := range s.sh.unsent {
+		if !ev.until.IsZero() && !ev.until.After(now) {
+			delete(s.sh.unsent, field)
+			continue
+		}
+		s.sendEvent(ev)
+		if _, still := s.sh.unsent[field]; still {
+			return // the store is still down: the rest next interval
 		}
 	}
 }

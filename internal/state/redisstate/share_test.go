@@ -2,6 +2,7 @@ package redisstate_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -95,5 +96,46 @@ func TestShare(t *testing.T) {
 	})
 	if bs, es := mine.got(); len(bs) != 0 || len(es) != 0 {
 		t.Errorf("a replica received its own events %q and snapshots %q", bs, es)
+	}
+}
+
+// TestShareResent: events shared while Redis is down are sent again once
+// it is back — the latest per breaker, and only those not yet expired —
+// so a replica that missed them reads and hears the breakers still open.
+func TestShareResent(t *testing.T) {
+	srv := redistest.Start(t)
+	const prefix = "resend:"
+	a := newStore(t, srv, redisstate.Options{Prefix: prefix, Timeout: 200 * time.Millisecond})
+	b := newStore(t, srv, redisstate.Options{Prefix: prefix})
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer rdb.Close()
+	ctx := context.Background()
+	start(t, func(ctx context.Context) {
+		a.RunSharing(ctx, 50*time.Millisecond, func() []byte { return nil })
+	})
+
+	srv.Kill()
+	a.Share("provider:x", time.Now().Add(time.Minute), []byte(`{"open":"x"}`))
+	a.Share("model:y", time.Now().Add(time.Minute), []byte(`{"open":"y"}`))
+	a.Share("model:y", time.Time{}, []byte(`{"closed":"y"}`)) // replaces y's open
+	a.Share("model:z", time.Now().Add(300*time.Millisecond), []byte(`{"cool":"z"}`))
+	time.Sleep(500 * time.Millisecond) // z expires while Redis is down
+	srv.Restart()
+	other := follow(t, b)
+
+	waitFor(t, "the breaker still open is kept again", func() bool { return rdb.HExists(ctx, prefix+"breakers", "provider:x").Val() })
+	waitFor(t, "the other replica hears it", func() bool {
+		got, _ := other.got()
+		return slices.Contains(got, `{"open":"x"}`)
+	})
+	time.Sleep(200 * time.Millisecond) // four intervals: whatever else was left is sent
+	got, _ := other.got()
+	for _, g := range got {
+		if g == `{"open":"y"}` || g == `{"cool":"z"}` {
+			t.Errorf("re-sent %s: replaced or expired", g)
+		}
+	}
+	if rdb.HExists(ctx, prefix+"breakers", "model:y").Val() || rdb.HExists(ctx, prefix+"breakers", "model:z").Val() {
+		t.Errorf("kept %v, want provider:x alone", rdb.HKeys(ctx, prefix+"breakers").Val())
 	}
 }
