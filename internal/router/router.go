@@ -542,6 +542,7 @@ type scratch struct {
 	ls      []*live
 	out     []bool
 	cost    []float64
+	rows    []rowSpan
 	loaded  []bool
 	floor   []float64
 	marks   []filterKind

@@ -19,7 +19,7 @@ import (
 //   - a fixedScorer's weighted part is summed into a static set's base;
 //   - a liveScorer provides the scan's forms: a cheap upper bound (so that
 //     most backends lose to the k-th best before they are scored exactly)
-//     and its exact score on a row.
+//     and its exact score on a row, one row or all of them at once.
 //
 // Each rule's test holds its forms to the same verdicts.
 
@@ -76,6 +76,10 @@ type liveScorer interface {
 	scorer
 	// rowScore is score on a scan row.
 	rowScore(pl *plan, h *hot) float64
+	// addScore adds w × rowScore to every row's score (a scan that scores
+	// every row of a small set does it a scorer at a time, with no call
+	// per row).
+	addScore(pl *plan, w float64, hs []hot)
 	// addBound adds w × a bound on rowScore to every row's ub: at least
 	// rowScore whatever the live latency of the best row (w >= 0).
 	addBound(pl *plan, w float64, hs []hot)

@@ -207,6 +207,10 @@ func runScorer(t *testing.T, s scorer, cases []scoreCase) {
 				if h[0].ub < got {
 					t.Errorf("bound %v is below the score %v", h[0].ub, got)
 				}
+				s.addScore(tc.pl, 1, h)
+				if h[0].score != got {
+					t.Errorf("addScore = %v, score = %v", h[0].score, got)
+				}
 			case fixedScorer:
 			default:
 				t.Fatalf("%s is neither a fixed nor a live scorer", s.name())

@@ -22,6 +22,12 @@ func (domainFit) score(pl *plan, c *cand) float64 { return domainScore(pl, c.b) 
 
 func (domainFit) rowScore(pl *plan, h *hot) float64 { return domainScore(pl, h.b) }
 
+func (s domainFit) addScore(pl *plan, w float64, hs []hot) {
+	for i := range hs {
+		hs[i].score += w * s.rowScore(pl, &hs[i])
+	}
+}
+
 // addBound adds the exact score: it is one AND.
 func (domainFit) addBound(pl *plan, w float64, hs []hot) {
 	for i := range hs {

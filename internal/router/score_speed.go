@@ -14,6 +14,12 @@ func (speed) score(pl *plan, c *cand) float64 {
 }
 func (speed) rowScore(pl *plan, h *hot) float64 { return speedScore(int(h.rank), h.cost, pl.bestCost) }
 
+func (s speed) addScore(pl *plan, w float64, hs []hot) {
+	for i := range hs {
+		hs[i].score += w * s.rowScore(pl, &hs[i])
+	}
+}
+
 // addBound adds the score with the best live part, 1, without the
 // division that scores a row exactly.
 func (speed) addBound(_ *plan, w float64, hs []hot) {

@@ -241,25 +241,42 @@ func newDrift(decay time.Duration) *drift {
 
 // latency is l's latency average as of now, ns.
 func (d *drift) latency(l *live, now int64) float64 {
-	idle := now - l.ewmaAtNs
-	if idle <= d.skip {
-		return l.ewma
+	ls, out, v := [1]*live{l}, [1]bool{}, [1]float64{}
+	d.latencies(ls[:], out[:], now, v[:])
+	return v[0]
+}
+
+// latencies sets v[i] to ls[i]'s latency average as of now, ns, for each
+// i that out does not mark (the scan prices a block's backends at once:
+// the interpolation, too big to inline, is then not a call each).
+func (d *drift) latencies(ls []*live, out []bool, now int64, v []float64) {
+	out, v = out[:len(ls)], v[:len(ls)]
+	for i, l := range ls {
+		if out[i] {
+			continue
+		}
+		idle := now - l.ewmaAtNs
+		if idle <= d.skip || l.ewma == l.prior {
+			v[i] = l.ewma // (between the two, when they are one, is it)
+			continue
+		}
+		x := float64(idle) * d.per
+		if x >= driftSteps {
+			v[i] = l.prior
+			continue
+		}
+		k := int(x)
+		w := d.w[k] + (d.w[k+1]-d.w[k])*(x-float64(k))
+		c := l.ewma*w + l.prior*(1-w)
+		// Between the two, whatever the rounding (costFloor relies on
+		// it): c is almost always strictly between, which one test of
+		// two comparisons tells (a clamp of min and max costs the scan
+		// more than the rest of the interpolation).
+		if (c < l.ewma) == (c < l.prior) {
+			c = nearestEnd(c, l.ewma, l.prior)
+		}
+		v[i] = c
 	}
-	x := float64(idle) * d.per
-	if x >= driftSteps {
-		return l.prior
-	}
-	k := int(x)
-	w := d.w[k] + (d.w[k+1]-d.w[k])*(x-float64(k))
-	v := l.ewma*w + l.prior*(1-w)
-	// Between the two, whatever the rounding (costFloor relies on it):
-	// v is almost always strictly between, which one test of two
-	// comparisons tells (a clamp of min and max costs the scan more
-	// than the rest of the interpolation).
-	if (v < l.ewma) == (v < l.prior) {
-		return nearestEnd(v, l.ewma, l.prior)
-	}
-	return v
 }
 
 // nearestEnd is the end of [min(a, b), max(a, b)] that v, outside it or
