@@ -540,6 +540,7 @@ type scratch struct {
 	cands   []cand
 	elig    []*cand
 	ls      []*live
+	adm     []*live
 	out     []bool
 	cost    []float64
 	rows    []rowSpan

@@ -241,20 +241,17 @@ func newDrift(decay time.Duration) *drift {
 
 // latency is l's latency average as of now, ns.
 func (d *drift) latency(l *live, now int64) float64 {
-	ls, out, v := [1]*live{l}, [1]bool{}, [1]float64{}
-	d.latencies(ls[:], out[:], now, v[:])
+	ls, v := [1]*live{l}, [1]float64{}
+	d.latencies(ls[:], now, v[:])
 	return v[0]
 }
 
-// latencies sets v[i] to ls[i]'s latency average as of now, ns, for each
-// i that out does not mark (the scan prices a block's backends at once:
-// the interpolation, too big to inline, is then not a call each).
-func (d *drift) latencies(ls []*live, out []bool, now int64, v []float64) {
-	out, v = out[:len(ls)], v[:len(ls)]
+// latencies sets v[i] to ls[i]'s latency average as of now, ns (the scan
+// prices a block's admitted backends at once: the interpolation, too big
+// to inline, is then not a call each).
+func (d *drift) latencies(ls []*live, now int64, v []float64) {
+	v = v[:len(ls)]
 	for i, l := range ls {
-		if out[i] {
-			continue
-		}
 		idle := now - l.ewmaAtNs
 		if idle <= d.skip || l.ewma == l.prior {
 			v[i] = l.ewma // (between the two, when they are one, is it)

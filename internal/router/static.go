@@ -275,7 +275,7 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 		sc.hot = make([]hot, 0, n)
 	}
 	if m := max(blockSize, fusedMax); cap(sc.ls) < m {
-		sc.ls, sc.out, sc.cost = make([]*live, m), make([]bool, m), make([]float64, m)
+		sc.ls, sc.adm, sc.out, sc.cost = make([]*live, m), make([]*live, m), make([]bool, m), make([]float64, m)
 	}
 	if cap(sc.loaded) < nb {
 		sc.loaded, sc.floor, sc.rows = make([]bool, nb), make([]float64, nb), make([]rowSpan, nb)
@@ -435,28 +435,36 @@ func (r *Router) loadRange(pl *plan, st *staticSet, sc *scratch, lo, hi int) flo
 		}
 	}
 	admit(pl, v, ls, out, sc)
-	cost := sc.cost[:len(bs)]
-	r.drift.latencies(ls, out, pl.nowNs, cost)
-	best := math.Inf(1)
-	hs := sc.hot
-	base := v.base[:len(bs)]
+	// Each backend's row is written in the place after the rows so far
+	// and kept when it is admitted, and so is its live state in adm:
+	// no branch on which are out, whose pattern no predictor knows.
+	from := len(sc.hot)
+	hs := sc.hot[from : from+len(bs)]
+	adm, base := sc.adm[:len(bs)], v.base[:len(bs)]
+	m := 0
 	for i, b := range bs {
-		if out[i] {
-			continue
-		}
 		l := ls[i]
-		c := cost[i] * float64(b.inflight.Load()+1)
-		if c < best {
-			best = c
-		}
 		// Field by field into place (a composite literal would be built
 		// on the stack and copied).
-		h := &hs[:len(hs)+1][len(hs)]
-		hs = hs[:len(hs)+1]
-		h.cost, h.tps, h.price, h.rank, h.quality = c, l.tps, b.price, int32(l.rank), b.quality
+		h := &hs[m]
+		h.tps, h.price, h.rank, h.quality = l.tps, b.price, int32(l.rank), b.quality
 		h.b, h.si, h.ub, h.score = b, int32(lo+i), base[i], base[i]
+		adm[m] = l
+		if !out[i] {
+			m++
+		}
 	}
-	sc.hot = hs
+	hs, adm = hs[:m], adm[:m]
+	cost := sc.cost[:m]
+	r.drift.latencies(adm, pl.nowNs, cost)
+	best := math.Inf(1)
+	for x := range hs {
+		h := &hs[x]
+		c := cost[x] * float64(h.b.inflight.Load()+1)
+		h.cost = c
+		best = min(best, c)
+	}
+	sc.hot = sc.hot[:from+m]
 	return best
 }
 
