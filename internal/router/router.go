@@ -541,6 +541,7 @@ type scratch struct {
 	elig    []*cand
 	ls      []*live
 	adm     []*live
+	at      []int32
 	out     []bool
 	cost    []float64
 	rows    []rowSpan

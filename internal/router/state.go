@@ -264,25 +264,20 @@ func (d *drift) latencies(ls []*live, now int64, v []float64) {
 		}
 		k := int(x)
 		w := d.w[k] + (d.w[k+1]-d.w[k])*(x-float64(k))
-		c := l.ewma*w + l.prior*(1-w)
+		e, p := l.ewma, l.prior
 		// Between the two, whatever the rounding (costFloor relies on
-		// it): c is almost always strictly between, which one test of
-		// two comparisons tells (a clamp of min and max costs the scan
-		// more than the rest of the interpolation).
-		if (c < l.ewma) == (c < l.prior) {
-			c = nearestEnd(c, l.ewma, l.prior)
-		}
-		v[i] = c
+		// it), by a clamp without a branch: whether it is needed follows
+		// no pattern a predictor could learn.
+		v[i] = between(e*w+p*(1-w), e, p)
 	}
 }
 
-// nearestEnd is the end of [min(a, b), max(a, b)] that v, outside it or
-// on it, is nearest to.
-func nearestEnd(v, a, b float64) float64 {
-	if v < a {
-		return min(a, b)
-	}
-	return max(a, b)
+// between is v clamped to [min(a, b), max(a, b)], for v, a and b not
+// negative (latencies), without a branch: such floats order as their
+// bits do, and an integer min or max is a conditional move.
+func between(v, a, b float64) float64 {
+	vb, ab, bb := math.Float64bits(v), math.Float64bits(a), math.Float64bits(b)
+	return math.Float64frombits(min(max(vb, min(ab, bb)), max(ab, bb)))
 }
 
 // updateState moves an open circuit to half-open once OpenFor passed.

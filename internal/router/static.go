@@ -275,7 +275,7 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 		sc.hot = make([]hot, 0, n)
 	}
 	if m := max(blockSize, fusedMax); cap(sc.ls) < m {
-		sc.ls, sc.adm, sc.out, sc.cost = make([]*live, m), make([]*live, m), make([]bool, m), make([]float64, m)
+		sc.ls, sc.adm, sc.out, sc.cost, sc.at = make([]*live, m), make([]*live, m), make([]bool, m), make([]float64, m), make([]int32, m)
 	}
 	if cap(sc.loaded) < nb {
 		sc.loaded, sc.floor, sc.rows = make([]bool, nb), make([]float64, nb), make([]rowSpan, nb)
@@ -435,26 +435,28 @@ func (r *Router) loadRange(pl *plan, st *staticSet, sc *scratch, lo, hi int) flo
 		}
 	}
 	admit(pl, v, ls, out, sc)
-	// Each backend's row is written in the place after the rows so far
-	// and kept when it is admitted, and so is its live state in adm:
-	// no branch on which are out, whose pattern no predictor knows.
-	from := len(sc.hot)
-	hs := sc.hot[from : from+len(bs)]
-	adm, base := sc.adm[:len(bs)], v.base[:len(bs)]
+	// The admitted, listed without a branch on which are out (whose
+	// pattern no predictor knows), then made rows.
+	at := sc.at[:len(bs)]
 	m := 0
-	for i, b := range bs {
-		l := ls[i]
-		// Field by field into place (a composite literal would be built
-		// on the stack and copied).
-		h := &hs[m]
-		h.tps, h.price, h.rank, h.quality = l.tps, b.price, int32(l.rank), b.quality
-		h.b, h.si, h.ub, h.score = b, int32(lo+i), base[i], base[i]
-		adm[m] = l
+	for i := range out {
+		at[m] = int32(i)
 		if !out[i] {
 			m++
 		}
 	}
-	hs, adm = hs[:m], adm[:m]
+	from := len(sc.hot)
+	hs, adm, at := sc.hot[from:from+m], sc.adm[:m], at[:m]
+	base := v.base
+	for x, i := range at {
+		b, l := bs[i], ls[i]
+		// Field by field into place (a composite literal would be built
+		// on the stack and copied).
+		h := &hs[x]
+		h.tps, h.price, h.rank, h.quality = l.tps, b.price, int32(l.rank), b.quality
+		h.b, h.si, h.ub, h.score = b, int32(lo)+i, base[i], base[i]
+		adm[x] = l
+	}
 	cost := sc.cost[:m]
 	r.drift.latencies(adm, pl.nowNs, cost)
 	best := math.Inf(1)
