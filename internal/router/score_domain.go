@@ -28,13 +28,6 @@ func (s domainFit) addScore(pl *plan, w float64, hs []hot) {
 	}
 }
 
-// addBound adds the exact score: it is one AND.
-func (domainFit) addBound(pl *plan, w float64, hs []hot) {
-	for i := range hs {
-		hs[i].ub += w * domainScore(pl, hs[i].b)
-	}
-}
-
 // staticBound is the score of a match: the weight is the profile's when
 // the request's domain is not general work, else 0.
 func (domainFit) staticBound(p *config.Profile, b *backend) float64 {

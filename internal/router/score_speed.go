@@ -20,14 +20,6 @@ func (s speed) addScore(pl *plan, w float64, hs []hot) {
 	}
 }
 
-// addBound adds the score with the best live part, 1, without the
-// division that scores a row exactly.
-func (speed) addBound(_ *plan, w float64, hs []hot) {
-	for i := range hs {
-		hs[i].ub += w * speedScore(int(hs[i].rank), 1, 1)
-	}
-}
-
 // staticBound is the score of the fastest tier at the best cost.
 func (speed) staticBound(p *config.Profile, _ *backend) float64 {
 	return p.Weights.Speed * speedScore(0, 1, 1)

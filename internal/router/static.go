@@ -252,7 +252,6 @@ func (x *blockIndex) note(j int, old, m blockLive) {
 // hot is an admitted backend as the scan's ranking sees it.
 type hot struct {
 	ranked
-	ub float64 // a bound on score: base, plus each liveScorer's bound
 	b  *backend
 	si int32
 }
@@ -266,8 +265,9 @@ type hot struct {
 // those whose cost floor is below the best cost found so far (the speed
 // score divides by the best cost among all admitted), then, best bound
 // first, those until the k-th best beats the bound of every backend left.
-// Reading a block (load) makes its admitted backends rows at once, so a
-// block is passed over once for its live state and once for its scores.
+// Reading a block (load) makes its admitted backends rows at once; a
+// block it takes is scored a live scorer at a time (addScore), and its
+// rows then race for the k best (topOf).
 func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 	n := len(st.backends)
 	nb := len(st.ix.sum)
@@ -276,14 +276,6 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 	}
 	if m := max(blockSize, fusedMax); cap(sc.ls) < m {
 		sc.ls, sc.adm, sc.out, sc.cost, sc.at = make([]*live, m), make([]*live, m), make([]bool, m), make([]float64, m), make([]int32, m)
-	}
-	if cap(sc.loaded) < nb {
-		sc.loaded, sc.floor, sc.rows = make([]bool, nb), make([]float64, nb), make([]rowSpan, nb)
-	}
-	sc.loaded, sc.floor, sc.rows = sc.loaded[:nb], sc.floor[:nb], sc.rows[:nb]
-	clear(sc.loaded)
-	for j := range nb {
-		sc.floor[j] = st.ix.floorOf(j)
 	}
 	sc.hot = sc.hot[:0]
 	sc.marks = pl.marks(sc.marks)
@@ -306,8 +298,26 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 		for _, l := range lives {
 			l.s.addScore(pl, l.w, sc.hot) // in sum's order, after the base
 		}
-		sc.top = pl.topOf(sc.hot, sc.top[:0], k)
+		sc.top = pl.topOf(sc.hot, 0, len(sc.hot), sc.top[:0], k)
 		return r.chosen(pl, sc)
+	}
+	if cap(sc.loaded) < nb {
+		sc.loaded, sc.floor, sc.rows = make([]bool, nb), make([]float64, nb), make([]rowSpan, nb)
+	}
+	sc.loaded, sc.floor, sc.rows = sc.loaded[:nb], sc.floor[:nb], sc.rows[:nb]
+	clear(sc.loaded)
+	for j := range nb {
+		sc.floor[j] = st.ix.floorOf(j)
+	}
+	if rb := pl.q.Route.routeBlocks(pl.routeExcluded); rb != nil {
+		// A block the route's exclusions leave nothing of is read as
+		// empty: its floor and bounds are its members', most of them
+		// out.
+		for j, holds := range rb.of(st.ix) {
+			if !holds {
+				sc.loaded[j], sc.rows[j] = true, rowSpan{}
+			}
+		}
 	}
 	// The best cost: the blocks of the lowest floors first (a few, then
 	// in order), so that the best found soon skips the others.
@@ -362,16 +372,11 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 		if !sc.loaded[j] {
 			r.load(pl, st, sc, j)
 		}
-		hs := sc.hot
-		rows := hs[sc.rows[j].from:sc.rows[j].to]
-		if prune {
-			for _, l := range liveScores {
-				if w := ws[l.k]; w != 0 {
-					l.s.addBound(pl, w, rows)
-				}
-			}
+		from, to := int(sc.rows[j].from), int(sc.rows[j].to)
+		for _, l := range lives {
+			l.s.addScore(pl, l.w, sc.hot[from:to]) // in sum's order, after the base
 		}
-		top = pl.consider(st, lives, prune, hs, int(sc.rows[j].from), int(sc.rows[j].to), top, k)
+		top = pl.topOf(sc.hot, from, to, top, k)
 	}
 	sc.top = top
 	return r.chosen(pl, sc)
@@ -454,7 +459,7 @@ func (r *Router) loadRange(pl *plan, st *staticSet, sc *scratch, lo, hi int) flo
 		// on the stack and copied).
 		h := &hs[x]
 		h.tps, h.price, h.rank, h.quality = l.tps, b.price, int32(l.rank), b.quality
-		h.b, h.si, h.ub, h.score = b, int32(lo)+i, base[i], base[i]
+		h.b, h.si, h.score = b, int32(lo)+i, base[i]
 		adm[x] = l
 	}
 	cost := sc.cost[:m]
@@ -519,72 +524,21 @@ type weighed struct {
 	s liveScorer
 }
 
-// consider considers rows from to to of hs for top, the indexes in hs of
-// the k best so far, in order (ties to the earlier in the catalog, as the
-// full path's stable sort): most rows lose to the k-th at once, on the
-// sort key or on a bound of their score (the fixed part plus each live
-// scorer's bound, when bound), before they are scored exactly.
-func (pl *plan) consider(st *staticSet, lives []weighed, bound bool, hs []hot, from, to int, top []int32, k int) []int32 {
-	rows, base := hs[from:to], st.base
+// topOf considers rows from to to of hs for top, the indexes in hs of the
+// k best so far, in order (ties to the earlier in the catalog, as the
+// full path's stable sort), every row scored exactly: most lose to the
+// k-th at once, compared as before compares them with the k-th's fields
+// held.
+func (pl *plan) topOf(hs []hot, from, to int, top []int32, k int) []int32 {
 	byKey := pl.sortBy != byScore
-	// The k-th best so far, once there are k, as before compares it:
-	// under a sort key its fields (each lower better), then its score,
-	// then its place in the catalog.
-	full := len(top) == k
 	var last1, last2, lastScore float64
-	var lastIdx int
-	if full {
+	lastIdx := -1 // none yet: every row is in until there are k
+	if len(top) == k {
 		last := &hs[top[k-1]]
 		last1, last2 = pl.sortBy.fields(&last.ranked)
 		lastScore, lastIdx = last.score, last.b.idx
 	}
-	for x := range rows {
-		h := &rows[x]
-		onScore := true // whether h ties the k-th on the sort key, if any
-		if full {
-			if byKey {
-				f1, f2 := pl.sortBy.fields(&h.ranked)
-				if f1 > last1 || f1 == last1 && f2 > last2 {
-					continue
-				}
-				onScore = f1 == last1 && f2 == last2
-			} else if bound && (!(h.ub >= lastScore) || h.ub == lastScore && h.b.idx > lastIdx) {
-				continue
-			}
-		}
-		h.score = base[h.si] // in sum's order
-		for _, l := range lives {
-			h.score += l.w * l.s.rowScore(pl, h)
-		}
-		if full {
-			if onScore && !(h.score > lastScore || h.score == lastScore && h.b.idx < lastIdx) {
-				continue
-			}
-			top = top[:k-1]
-		}
-		i := len(top)
-		top = append(top, int32(from+x))
-		for ; i > 0 && pl.before(h, &hs[top[i-1]]); i-- {
-			top[i] = top[i-1]
-		}
-		top[i] = int32(from + x)
-		if full = len(top) == k; full {
-			last := &hs[top[k-1]]
-			last1, last2 = pl.sortBy.fields(&last.ranked)
-			lastScore, lastIdx = last.score, last.b.idx
-		}
-	}
-	return top
-}
-
-// topOf returns the indexes in hs of its k best rows, in order, every row
-// scored exactly: most lose to the k-th at once, compared as before
-// compares them with the k-th's fields held.
-func (pl *plan) topOf(hs []hot, top []int32, k int) []int32 {
-	byKey := pl.sortBy != byScore
-	var last1, last2, lastScore float64
-	lastIdx := -1 // none yet: every row is in until there are k
-	for x := range hs {
+	for x := from; x < to; x++ {
 		h := &hs[x]
 		if lastIdx >= 0 {
 			if byKey {
