@@ -373,6 +373,11 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 			r.load(pl, st, sc, j)
 		}
 		from, to := int(sc.rows[j].from), int(sc.rows[j].to)
+		if len(top) == k && pl.sortBy != byScore {
+			// Most rows of a big set lose on the key to the k-th best:
+			// only the others are scored.
+			to = from + pl.notWorse(sc.hot[from:to], &sc.hot[top[k-1]])
+		}
 		for _, l := range lives {
 			l.s.addScore(pl, l.w, sc.hot[from:to]) // in sum's order, after the base
 		}
@@ -564,6 +569,22 @@ func (pl *plan) topOf(hs []hot, from, to int, top []int32, k int) []int32 {
 		}
 	}
 	return top
+}
+
+// notWorse moves to the front of hs the rows that are not worse than
+// last on the sort key (the others lose to it whatever their scores),
+// without a branch on which, and returns how many they are.
+func (pl *plan) notWorse(hs []hot, last *hot) int {
+	last1, last2 := pl.sortBy.fields(&last.ranked)
+	m := 0
+	for x := range hs {
+		f1, f2 := pl.sortBy.fields(&hs[x].ranked)
+		hs[m] = hs[x]
+		if !(f1 > last1 || f1 == last1 && f2 > last2) {
+			m++
+		}
+	}
+	return m
 }
 
 // before orders scan rows as the full path does: better, ties to the
