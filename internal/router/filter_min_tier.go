@@ -30,9 +30,7 @@ func (minTier) mark(pl *plan, _ *staticSet, ls []*live, out []bool) {
 	maxRank := want.Rank()
 	out = out[:len(ls)]
 	for i, l := range ls {
-		if l.rank > maxRank {
-			out[i] = true
-		}
+		out[i] = out[i] || l.rank > maxRank // no branch to mispredict
 	}
 }
 

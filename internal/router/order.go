@@ -27,7 +27,7 @@ func (r *Router) RouteAvoiding(q *Query, providers []string) []Candidate {
 	}
 	// The copy applies its rules through the filters (a parsed route's
 	// precomputed exclusions would not know of the added ignore).
-	rt.excluded = nil
+	rt.excluded, rt.blocks = nil, nil
 	rt.Ignore = append(append([]string(nil), rt.Ignore...), providers...)
 	q2 := *q
 	q2.Route, q2.Explain = &rt, false

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/tiergate/tiergate/internal/catalog"
 	"github.com/tiergate/tiergate/internal/config"
@@ -62,6 +63,10 @@ type Route struct {
 	// only/ignore, max price) exclude, by backend index: set by
 	// Router.ParseRoute, so that a decision tests one bit per backend.
 	excluded bitset
+	// blocks says, per static set a decision took with excluded, which
+	// of its blocks hold a backend excluded admits (worked out at the
+	// first such decision): a scan reads no other.
+	blocks *routeBlocks
 }
 
 var routeFields = []string{"allow_fallbacks", "deployment", "domain", "ignore", "max_price_per_mtok", "max_ttft_ms", "min_tier", "only", "openness", "sort"}
@@ -139,6 +144,7 @@ func (r *Router) ParseRoute(raw json.RawMessage) (*Route, error) {
 		return nil, err
 	}
 	rt.excluded = r.routeExclusions(rt)
+	rt.blocks = newRouteBlocks(rt.excluded)
 	r.routesMu.Lock()
 	defer r.routesMu.Unlock()
 	old := r.routes.Load()
@@ -188,6 +194,47 @@ func (r *Router) routeExclusions(rt *Route) bitset {
 	return ex
 }
 
+// routeBlocks returns rt.blocks when it goes with ex, the exclusions a
+// decision applies (nil for none).
+func (rt *Route) routeBlocks(ex bitset) *routeBlocks {
+	if rt == nil || ex == nil || rt.blocks == nil || len(ex) == 0 || &rt.blocks.ex[0] != &ex[0] {
+		return nil
+	}
+	return rt.blocks
+}
+
+// routeBlocks is Route.blocks: by a static set's block index, whether each
+// of its blocks holds a backend the route's exclusions admit.
+type routeBlocks struct {
+	ex bitset
+	m  sync.Map // *blockIndex -> []bool
+}
+
+func newRouteBlocks(ex bitset) *routeBlocks {
+	if ex == nil {
+		return nil
+	}
+	return &routeBlocks{ex: ex}
+}
+
+// of returns, for each block of x, whether it holds a backend rb admits.
+func (rb *routeBlocks) of(x *blockIndex) []bool {
+	if v, ok := rb.m.Load(x); ok {
+		return v.([]bool)
+	}
+	holds := make([]bool, len(x.sum))
+	for j := range holds {
+		for _, b := range x.members(j) {
+			if !rb.ex.has(b.idx) {
+				holds[j] = true
+				break
+			}
+		}
+	}
+	v, _ := rb.m.LoadOrStore(x, holds)
+	return v.([]bool)
+}
+
 // bitset is a set of small integers.
 type bitset []uint64
 
@@ -212,6 +259,7 @@ func (r *Router) Bound(rt *Route, openness []catalog.Openness, deployment []cata
 	b.Openness = narrow(b.Openness, openness, "none")
 	b.Deployment = narrow(b.Deployment, deployment, "none")
 	b.excluded = r.routeExclusions(&b)
+	b.blocks = newRouteBlocks(b.excluded)
 	return &b
 }
 

@@ -548,8 +548,11 @@ type scratch struct {
 	cands   []cand
 	elig    []*cand
 	ls      []*live
+	adm     []*live
+	at      []int32
 	out     []bool
 	cost    []float64
+	rows    []rowSpan
 	loaded  []bool
 	floor   []float64
 	marks   []filterKind

@@ -17,9 +17,10 @@ import (
 //   - a liveFilter reads live state or the request's size: it provides
 //     mark, the form the scan runs over a static set on every decision;
 //   - a fixedScorer's weighted part is summed into a static set's base;
-//   - a liveScorer provides the scan's forms: a cheap upper bound (so that
-//     most backends lose to the k-th best before they are scored exactly)
-//     and its exact score on a row.
+//   - a liveScorer provides the scan's forms: bounds on its score over
+//     any live state and over a block of a static set (so that a scan
+//     skips the blocks that cannot beat the k-th best), and its exact
+//     score on a row, one row or a block's rows at once.
 //
 // Each rule's test holds its forms to the same verdicts.
 
@@ -76,9 +77,9 @@ type liveScorer interface {
 	scorer
 	// rowScore is score on a scan row.
 	rowScore(pl *plan, h *hot) float64
-	// addBound adds w × a bound on rowScore to every row's ub: at least
-	// rowScore whatever the live latency of the best row (w >= 0).
-	addBound(pl *plan, w float64, hs []hot)
+	// addScore adds w × rowScore to every row's score: a scan scores the
+	// rows it reads a scorer at a time, with no call per row.
+	addScore(pl *plan, w float64, hs []hot)
 	// staticBound is a bound on weight × rowScore for b under any request
 	// of profile p and any live state, when the weight is not negative: a
 	// static set is ordered by it (static.go), so that a scan can stop

@@ -203,9 +203,9 @@ func runScorer(t *testing.T, s scorer, cases []scoreCase) {
 				if row := s.rowScore(tc.pl, &h[0]); row != got {
 					t.Errorf("rowScore = %v, score = %v", row, got)
 				}
-				s.addBound(tc.pl, 1, h)
-				if h[0].ub < got {
-					t.Errorf("bound %v is below the score %v", h[0].ub, got)
+				s.addScore(tc.pl, 1, h)
+				if h[0].score != got {
+					t.Errorf("addScore = %v, score = %v", h[0].score, got)
 				}
 			case fixedScorer:
 			default:

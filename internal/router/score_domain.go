@@ -22,10 +22,9 @@ func (domainFit) score(pl *plan, c *cand) float64 { return domainScore(pl, c.b) 
 
 func (domainFit) rowScore(pl *plan, h *hot) float64 { return domainScore(pl, h.b) }
 
-// addBound adds the exact score: it is one AND.
-func (domainFit) addBound(pl *plan, w float64, hs []hot) {
+func (s domainFit) addScore(pl *plan, w float64, hs []hot) {
 	for i := range hs {
-		hs[i].ub += w * domainScore(pl, hs[i].b)
+		hs[i].score += w * s.rowScore(pl, &hs[i])
 	}
 }
 

@@ -14,11 +14,9 @@ func (speed) score(pl *plan, c *cand) float64 {
 }
 func (speed) rowScore(pl *plan, h *hot) float64 { return speedScore(int(h.rank), h.cost, pl.bestCost) }
 
-// addBound adds the score with the best live part, 1, without the
-// division that scores a row exactly.
-func (speed) addBound(_ *plan, w float64, hs []hot) {
+func (s speed) addScore(pl *plan, w float64, hs []hot) {
 	for i := range hs {
-		hs[i].ub += w * speedScore(int(hs[i].rank), 1, 1)
+		hs[i].score += w * s.rowScore(pl, &hs[i])
 	}
 }
 

@@ -246,34 +246,43 @@ func newDrift(decay time.Duration) *drift {
 
 // latency is l's latency average as of now, ns.
 func (d *drift) latency(l *live, now int64) float64 {
-	idle := now - l.ewmaAtNs
-	if idle <= d.skip {
-		return l.ewma
-	}
-	x := float64(idle) * d.per
-	if x >= driftSteps {
-		return l.prior
-	}
-	k := int(x)
-	w := d.w[k] + (d.w[k+1]-d.w[k])*(x-float64(k))
-	v := l.ewma*w + l.prior*(1-w)
-	// Between the two, whatever the rounding (costFloor relies on it):
-	// v is almost always strictly between, which one test of two
-	// comparisons tells (a clamp of min and max costs the scan more
-	// than the rest of the interpolation).
-	if (v < l.ewma) == (v < l.prior) {
-		return nearestEnd(v, l.ewma, l.prior)
-	}
-	return v
+	ls, v := [1]*live{l}, [1]float64{}
+	d.latencies(ls[:], now, v[:])
+	return v[0]
 }
 
-// nearestEnd is the end of [min(a, b), max(a, b)] that v, outside it or
-// on it, is nearest to.
-func nearestEnd(v, a, b float64) float64 {
-	if v < a {
-		return min(a, b)
+// latencies sets v[i] to ls[i]'s latency average as of now, ns (the scan
+// prices a block's admitted backends at once: the interpolation, too big
+// to inline, is then not a call each).
+func (d *drift) latencies(ls []*live, now int64, v []float64) {
+	v = v[:len(ls)]
+	for i, l := range ls {
+		idle := now - l.ewmaAtNs
+		if idle <= d.skip || l.ewma == l.prior {
+			v[i] = l.ewma // (between the two, when they are one, is it)
+			continue
+		}
+		x := float64(idle) * d.per
+		if x >= driftSteps {
+			v[i] = l.prior
+			continue
+		}
+		k := int(x)
+		w := d.w[k] + (d.w[k+1]-d.w[k])*(x-float64(k))
+		e, p := l.ewma, l.prior
+		// Between the two, whatever the rounding (costFloor relies on
+		// it), by a clamp without a branch: whether it is needed follows
+		// no pattern a predictor could learn.
+		v[i] = between(e*w+p*(1-w), e, p)
 	}
-	return max(a, b)
+}
+
+// between is v clamped to [min(a, b), max(a, b)], for v, a and b not
+// negative (latencies), without a branch: such floats order as their
+// bits do, and an integer min or max is a conditional move.
+func between(v, a, b float64) float64 {
+	vb, ab, bb := math.Float64bits(v), math.Float64bits(a), math.Float64bits(b)
+	return math.Float64frombits(min(max(vb, min(ab, bb)), max(ab, bb)))
 }
 
 // updateState moves an open circuit to half-open once OpenFor passed.

@@ -105,6 +105,13 @@ const bestFirst = 4
 // blockSize is how many backends of a static set share a summary.
 const blockSize = 32
 
+// fusedMax is the largest static set a scan under a sort key reads whole
+// rather than a block at a time: it reads every block whose cost floor
+// is under the best cost, which in a set this small is all of them, and
+// one pass over the set costs less than passes over each block. On
+// scores, the blocks' bounds skip blocks of any set over two blocks.
+const fusedMax = 8 * blockSize
+
 // blockIndex keeps, per block of blockSize backends of a static set (in
 // its order), what the best of them could reach on each thing a scan
 // orders by: the lowest cost floor (costFloor), the fastest tier, the
@@ -245,7 +252,6 @@ func (x *blockIndex) note(j int, old, m blockLive) {
 // hot is an admitted backend as the scan's ranking sees it.
 type hot struct {
 	ranked
-	ub float64 // a bound on score: base, plus each liveScorer's bound
 	b  *backend
 	si int32
 }
@@ -259,20 +265,19 @@ type hot struct {
 // those whose cost floor is below the best cost found so far (the speed
 // score divides by the best cost among all admitted), then, best bound
 // first, those until the k-th best beats the bound of every backend left.
+// Reading a block (load) makes its admitted backends rows at once; a
+// block it takes is scored a live scorer at a time (addScore), and its
+// rows then race for the k best (topOf).
 func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 	n := len(st.backends)
 	nb := len(st.ix.sum)
-	if cap(sc.ls) < n {
-		sc.ls, sc.out, sc.cost, sc.hot = make([]*live, n), make([]bool, n), make([]float64, n), make([]hot, 0, n)
+	if cap(sc.hot) < n {
+		sc.hot = make([]hot, 0, n)
 	}
-	if cap(sc.loaded) < nb {
-		sc.loaded, sc.floor = make([]bool, nb), make([]float64, nb)
+	if m := max(blockSize, fusedMax); cap(sc.ls) < m {
+		sc.ls, sc.adm, sc.out, sc.cost, sc.at = make([]*live, m), make([]*live, m), make([]bool, m), make([]float64, m), make([]int32, m)
 	}
-	sc.loaded, sc.floor = sc.loaded[:nb], sc.floor[:nb]
-	clear(sc.loaded)
-	for j := range nb {
-		sc.floor[j] = st.ix.floorOf(j)
-	}
+	sc.hot = sc.hot[:0]
 	sc.marks = pl.marks(sc.marks)
 	ws := pl.weights()
 	bounded := true // ub bounds every score
@@ -285,6 +290,35 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 	}
 	sc.lives = lives
 	prune := bounded && pl.sortBy == byScore
+	if n <= 2*blockSize || !prune && n <= fusedMax {
+		// A set the index cannot prune: read it whole, in one pass for
+		// its live state, one per live scorer for the scores and one for
+		// the k best.
+		pl.bestCost, pl.bestPrice = r.loadRange(pl, st, sc, 0, n), st.bestPrice
+		for _, l := range lives {
+			l.s.addScore(pl, l.w, sc.hot) // in sum's order, after the base
+		}
+		sc.top = pl.topOf(sc.hot, 0, len(sc.hot), sc.top[:0], k)
+		return r.chosen(pl, sc)
+	}
+	if cap(sc.loaded) < nb {
+		sc.loaded, sc.floor, sc.rows = make([]bool, nb), make([]float64, nb), make([]rowSpan, nb)
+	}
+	sc.loaded, sc.floor, sc.rows = sc.loaded[:nb], sc.floor[:nb], sc.rows[:nb]
+	clear(sc.loaded)
+	for j := range nb {
+		sc.floor[j] = st.ix.floorOf(j)
+	}
+	if rb := pl.q.Route.routeBlocks(pl.routeExcluded); rb != nil {
+		// A block the route's exclusions leave nothing of is read as
+		// empty: its floor and bounds are its members', most of them
+		// out.
+		for j, holds := range rb.of(st.ix) {
+			if !holds {
+				sc.loaded[j], sc.rows[j] = true, rowSpan{}
+			}
+		}
+	}
 	// The best cost: the blocks of the lowest floors first (a few, then
 	// in order), so that the best found soon skips the others.
 	bestCost := math.Inf(1)
@@ -311,9 +345,10 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 		bestCost = min(bestCost, r.load(pl, st, sc, j))
 	}
 	pl.bestCost, pl.bestPrice = bestCost, st.bestPrice
-	hs, top := sc.hot[:0], sc.top[:0]
+	top := sc.top[:0]
 	for j := range nb {
 		if len(top) == k {
+			hs := sc.hot
 			lastRow := &hs[top[k-1]]
 			last := &lastRow.ranked
 			if prune && st.ub[j*blockSize] < last.score {
@@ -337,56 +372,25 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 		if !sc.loaded[j] {
 			r.load(pl, st, sc, j)
 		}
-		lo, hi := j*blockSize, min((j+1)*blockSize, n)
-		from := len(hs)
-		// Under a sort key, a row worse on its fields than the k-th
-		// best loses to it (best would say so after a call).
-		last1, last2 := math.Inf(1), math.Inf(1)
+		from, to := int(sc.rows[j].from), int(sc.rows[j].to)
 		if len(top) == k && pl.sortBy != byScore {
-			last1, last2 = pl.sortBy.fields(&hs[top[k-1]].ranked)
+			// Most rows of a big set lose on the key to the k-th best:
+			// only the others are scored.
+			to = from + pl.notWorse(sc.hot[from:to], &sc.hot[top[k-1]])
 		}
-		// The block's rows as locals of one length, so that the loop
-		// reads them without reloading or bounds checks.
-		bs := st.backends[lo:hi]
-		out, ls, cost, base := sc.out[lo:hi], sc.ls[lo:hi], sc.cost[lo:hi], st.base[lo:hi]
-		out, ls, cost, base = out[:len(bs)], ls[:len(bs)], cost[:len(bs)], base[:len(bs)]
-		for i, b := range bs {
-			if out[i] {
-				continue
-			}
-			l := ls[i]
-			// Field by field into place (a composite literal would be
-			// built on the stack and copied), in the row after hs's
-			// last: it joins hs unless it loses on the sort key.
-			h := &hs[:len(hs)+1][len(hs)]
-			h.cost, h.tps, h.price, h.rank, h.quality = cost[i], l.tps, b.price, int32(l.rank), b.quality
-			if !prune {
-				if f1, f2 := pl.sortBy.fields(&h.ranked); f1 > last1 || f1 == last1 && f2 > last2 {
-					continue
-				}
-			}
-			hs = hs[:len(hs)+1]
-			h.b, h.si, h.ub, h.score = b, int32(lo+i), base[i], 0
-			if !prune {
-				// No bounds to add first: the row is considered at once.
-				top = best(pl, st, lives, prune, hs, len(hs)-1, top, k)
-				if len(top) == k && pl.sortBy != byScore {
-					last1, last2 = pl.sortBy.fields(&hs[top[k-1]].ranked)
-				}
-			}
+		for _, l := range lives {
+			l.s.addScore(pl, l.w, sc.hot[from:to]) // in sum's order, after the base
 		}
-		if prune {
-			for _, l := range liveScores {
-				if w := ws[l.k]; w != 0 {
-					l.s.addBound(pl, w, hs[from:])
-				}
-			}
-			for x := from; x < len(hs); x++ {
-				top = best(pl, st, lives, prune, hs, x, top, k)
-			}
-		}
+		top = pl.topOf(sc.hot, from, to, top, k)
 	}
-	sc.hot, sc.top = hs, top
+	sc.top = top
+	return r.chosen(pl, sc)
+}
+
+// chosen returns the rows sc.top names as candidates, in order (nil for
+// none).
+func (r *Router) chosen(pl *plan, sc *scratch) []*cand {
+	top := sc.top
 	if len(top) == 0 {
 		return nil
 	}
@@ -395,7 +399,7 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 	}
 	elig := sc.elig[:0]
 	for i, j := range top {
-		h := &hs[j]
+		h := &sc.hot[j]
 		c := &sc.cands[i]
 		*c = cand{b: h.b, score: h.score}
 		c.snap = c.b.snapshotNs(pl.nowNs, &r.cfg)
@@ -406,19 +410,29 @@ func (r *Router) scan(pl *plan, st *staticSet, sc *scratch, k int) []*cand {
 	return elig
 }
 
+// rowSpan is where a loaded block's rows are in the scan's rows.
+type rowSpan struct{ from, to int32 }
+
 // load reads block j of st, once per decision: each backend's live state
 // (one atomic load) into sc.ls, what a filter excludes into sc.out (see
-// admit) and each admitted one's load cost (PeakEWMA latency as of now ×
-// (in-flight + 1)) into sc.cost. It returns the lowest of those costs.
+// admit), and then each admitted one as a row of sc.hot, priced at its
+// load cost (PeakEWMA latency as of now × (in-flight + 1)), with its
+// fixed part as its bound so far. It returns the lowest of those costs.
 func (r *Router) load(pl *plan, st *staticSet, sc *scratch, j int) float64 {
-	lo, hi := j*blockSize, min((j+1)*blockSize, len(st.backends))
 	sc.loaded[j] = true
+	from := len(sc.hot)
+	best := r.loadRange(pl, st, sc, j*blockSize, min((j+1)*blockSize, len(st.backends)))
+	sc.rows[j] = rowSpan{int32(from), int32(len(sc.hot))}
+	return best
+}
+
+// loadRange is load for backends lo to hi of st.
+func (r *Router) loadRange(pl *plan, st *staticSet, sc *scratch, lo, hi int) float64 {
 	v := &sc.view
 	*v = *st
 	v.backends, v.base, v.ub = st.backends[lo:hi], st.base[lo:hi], st.ub[lo:hi]
 	bs := v.backends
-	ls, out, cost := sc.ls[lo:hi], sc.out[lo:hi], sc.cost[lo:hi]
-	ls, out, cost = ls[:len(bs)], out[:len(bs)], cost[:len(bs)]
+	ls, out := sc.ls[:len(bs)], sc.out[:len(bs)]
 	// The route object's fixed rules as one bit when Router.ParseRoute
 	// applied them.
 	if ex := pl.routeExcluded; ex != nil {
@@ -431,15 +445,38 @@ func (r *Router) load(pl *plan, st *staticSet, sc *scratch, j int) float64 {
 		}
 	}
 	admit(pl, v, ls, out, sc)
-	best := math.Inf(1)
-	d, now := r.drift, pl.nowNs
-	for i, b := range bs {
+	// The admitted, listed without a branch on which are out (whose
+	// pattern no predictor knows), then made rows.
+	at := sc.at[:len(bs)]
+	m := 0
+	for i := range out {
+		at[m] = int32(i)
 		if !out[i] {
-			c := d.latency(ls[i], now) * float64(b.inflight.Load()+1)
-			cost[i] = c
-			best = min(best, c)
+			m++
 		}
 	}
+	from := len(sc.hot)
+	hs, adm, at := sc.hot[from:from+m], sc.adm[:m], at[:m]
+	base := v.base
+	for x, i := range at {
+		b, l := bs[i], ls[i]
+		// Field by field into place (a composite literal would be built
+		// on the stack and copied).
+		h := &hs[x]
+		h.tps, h.price, h.rank, h.quality = l.tps, b.price, int32(l.rank), b.quality
+		h.b, h.si, h.score = b, int32(lo)+i, base[i]
+		adm[x] = l
+	}
+	cost := sc.cost[:m]
+	r.drift.latencies(adm, pl.nowNs, cost)
+	best := math.Inf(1)
+	for x := range hs {
+		h := &hs[x]
+		c := cost[x] * float64(h.b.inflight.Load()+1)
+		h.cost = c
+		best = min(best, c)
+	}
+	sc.hot = sc.hot[:from+m]
 	return best
 }
 
@@ -492,41 +529,62 @@ type weighed struct {
 	s liveScorer
 }
 
-// best considers row x of hs for top, the indexes in hs of the k best so
-// far, in order (ties to the earlier in the catalog, as the full path's
-// stable sort): most rows lose to the k-th at once, on the sort key or
-// on a bound of their score (the fixed part plus each live scorer's
-// bound, when bound), before they are scored exactly.
-func best(pl *plan, st *staticSet, lives []weighed, bound bool, hs []hot, x int, top []int32, k int) []int32 {
-	h := &hs[x]
-	var last *hot // the k-th so far, once there are k
+// topOf considers rows from to to of hs for top, the indexes in hs of the
+// k best so far, in order (ties to the earlier in the catalog, as the
+// full path's stable sort), every row scored exactly: most lose to the
+// k-th at once, compared as before compares them with the k-th's fields
+// held.
+func (pl *plan) topOf(hs []hot, from, to int, top []int32, k int) []int32 {
+	byKey := pl.sortBy != byScore
+	var last1, last2, lastScore float64
+	lastIdx := -1 // none yet: every row is in until there are k
 	if len(top) == k {
-		last = &hs[top[k-1]]
-		if pl.sortBy != byScore {
-			if l, decided := less(pl.sortBy, &h.ranked, &last.ranked); decided && !l {
-				return top
+		last := &hs[top[k-1]]
+		last1, last2 = pl.sortBy.fields(&last.ranked)
+		lastScore, lastIdx = last.score, last.b.idx
+	}
+	for x := from; x < to; x++ {
+		h := &hs[x]
+		if lastIdx >= 0 {
+			if byKey {
+				f1, f2 := pl.sortBy.fields(&h.ranked)
+				if f1 > last1 || f1 == last1 && (f2 > last2 || f2 == last2 && !(h.score > lastScore || h.score == lastScore && h.b.idx < lastIdx)) {
+					continue
+				}
+			} else if !(h.score > lastScore || h.score == lastScore && h.b.idx < lastIdx) {
+				continue
 			}
-		} else if bound && (!(h.ub >= last.score) || h.ub == last.score && h.b.idx > last.b.idx) {
-			return top
+			top = top[:k-1]
+		}
+		i := len(top)
+		top = append(top, int32(x))
+		for ; i > 0 && pl.before(h, &hs[top[i-1]]); i-- {
+			top[i] = top[i-1]
+		}
+		top[i] = int32(x)
+		if len(top) == k {
+			last := &hs[top[k-1]]
+			last1, last2 = pl.sortBy.fields(&last.ranked)
+			lastScore, lastIdx = last.score, last.b.idx
 		}
 	}
-	h.score = st.base[h.si] // in sum's order
-	for _, l := range lives {
-		h.score += l.w * l.s.rowScore(pl, h)
-	}
-	if last != nil {
-		if !pl.before(h, last) {
-			return top
-		}
-		top = top[:k-1]
-	}
-	i := len(top)
-	top = append(top, int32(x))
-	for ; i > 0 && pl.before(h, &hs[top[i-1]]); i-- {
-		top[i] = top[i-1]
-	}
-	top[i] = int32(x)
 	return top
+}
+
+// notWorse moves to the front of hs the rows that are not worse than
+// last on the sort key (the others lose to it whatever their scores),
+// without a branch on which, and returns how many they are.
+func (pl *plan) notWorse(hs []hot, last *hot) int {
+	last1, last2 := pl.sortBy.fields(&last.ranked)
+	m := 0
+	for x := range hs {
+		f1, f2 := pl.sortBy.fields(&hs[x].ranked)
+		hs[m] = hs[x]
+		if !(f1 > last1 || f1 == last1 && f2 > last2) {
+			m++
+		}
+	}
+	return m
 }
 
 // before orders scan rows as the full path does: better, ties to the
