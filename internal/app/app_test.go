@@ -219,7 +219,10 @@ func TestConcurrencyCap(t *testing.T) {
 	emu := openaiemu.New(openaiemu.Options{APIKey: "k"})
 	defer emu.Close()
 	gw := apptest.Start(t, oneModel(t, emu.URL, "  max_concurrent: 2\n  body_read_timeout: 10s\n"), app.Options{Getenv: func(string) string { return "k" }})
-	// Two requests hold the slots while their bodies are incomplete.
+	// Two requests hold the slots while their bodies are incomplete. Each
+	// asks for 100 Continue, which the server sends only once the handler
+	// reads the body, so it holds its slot before the next one starts
+	// (else, on a loaded host, a later request could take the slot first).
 	var held []net.Conn
 	for range 2 {
 		c, err := net.Dial("tcp", gw.Addr())
@@ -227,7 +230,14 @@ func TestConcurrencyCap(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		rawRequest(c, 100, "{")
+		fmt.Fprintf(c, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n")
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, "HTTP/1.1 100") {
+			t.Fatalf("held request: %q %v, want 100 Continue", line, err)
+		}
+		c.SetReadDeadline(time.Time{})
+		io.WriteString(c, "{")
 		held = append(held, c)
 	}
 	deadline := time.Now().Add(5 * time.Second)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tiergate/tiergate/internal/app"
 	"github.com/tiergate/tiergate/internal/config"
+	"github.com/tiergate/tiergate/internal/testing/proc"
 )
 
 // Gateway is a running gateway.
@@ -63,5 +64,11 @@ func Start(t testing.TB, cfg *config.Config, o app.Options) *Gateway {
 			t.Errorf("gateway: %v", err)
 		}
 	})
-	return &Gateway{App: a, URL: "http://" + a.Addr()}
+	// Serving, as a client would find it: a test that dials before Serve
+	// runs would race the start-up under load.
+	url := "http://" + a.Addr()
+	if err := proc.Ready[error](url+"/healthz", nil, 20*time.Second); err != nil {
+		t.Fatalf("gateway not serving: %v", err)
+	}
+	return &Gateway{App: a, URL: url}
 }
