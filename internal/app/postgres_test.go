@@ -116,44 +116,6 @@ func checkLedger(t *testing.T, url, id string, tl *told) {
 	}
 }
 
-// keyStore is a replica's /readyz: its status code and the key store it
-// reports.
-func keyStore(t *testing.T, url string) (int, map[string]any) {
-	t.Helper()
-	resp, err := http.Get(url + "/readyz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var body struct {
-		KeyStore map[string]any `json:"key_store"`
-	}
-	if err := json.Unmarshal(b, &body); err != nil {
-		t.Fatalf("/readyz %s: %v", b, err)
-	}
-	return resp.StatusCode, body.KeyStore
-}
-
-func postgresUp(t *testing.T, g prometheus.Gatherer) float64 {
-	t.Helper()
-	fams, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range fams {
-		if mf.GetName() == metrics.NameStateUp {
-			for _, m := range mf.GetMetric() {
-				if len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == "postgres" {
-					return m.GetGauge().GetValue()
-				}
-			}
-		}
-	}
-	t.Fatalf("no %s{store=\"postgres\"}", metrics.NameStateUp)
-	return -1
-}
-
 // TestPostgresReplicas: three replicas share Postgres. A key made through
 // one replica's admin API works on the others; its revocation through
 // another reaches them all; the spend every replica recorded lands in
@@ -286,14 +248,14 @@ func TestPostgresRestart(t *testing.T) {
 		return true
 	})
 	for _, r := range rs {
-		code, st := keyStore(t, r.URL)
+		code, st := readyzPart(t, r.URL, "key_store")
 		if code != 200 || st["up"] != false || st["store"] != "postgres" {
 			t.Errorf("/readyz while Postgres is down: %d %v, want 200 (the keys in memory serve) and the store down", code, st)
 		}
 		if e, _ := st["error"].(string); e == "" || strings.Contains(e, "127.0.0.1") || strings.Contains(e, "postgres@") {
 			t.Errorf("/readyz error while down: %q (it must say unreachable, never where)", e)
 		}
-		if v := postgresUp(t, r.reg); v != 0 {
+		if v := storeUp(t, r.reg, "postgres"); v != 0 {
 			t.Errorf("%s{store=postgres} while down: %v", metrics.NameStateUp, v)
 		}
 	}
@@ -310,10 +272,10 @@ func TestPostgresRestart(t *testing.T) {
 		return true
 	})
 	for _, r := range rs {
-		if code, st := keyStore(t, r.URL); code != 200 || st["up"] != true || st["error"] != nil {
+		if code, st := readyzPart(t, r.URL, "key_store"); code != 200 || st["up"] != true || st["error"] != nil {
 			t.Errorf("/readyz once Postgres is back: %d %v", code, st)
 		}
-		if v := postgresUp(t, r.reg); v != 1 {
+		if v := storeUp(t, r.reg, "postgres"); v != 1 {
 			t.Errorf("%s{store=postgres} once back: %v", metrics.NameStateUp, v)
 		}
 	}
@@ -357,13 +319,13 @@ func TestPostgresWithRedis(t *testing.T) {
 		t.Errorf("a 5 rpm key over two replicas: %v, want 5 admitted in all", got)
 	}
 	for _, r := range rs {
-		code, st := readyz(t, r.URL)
-		_, ks := keyStore(t, r.URL)
+		code, st := readyzPart(t, r.URL, "state")
+		_, ks := readyzPart(t, r.URL, "key_store")
 		if code != 200 || st["store"] != "redis" || st["up"] != true || ks["store"] != "postgres" || ks["up"] != true {
 			t.Errorf("/readyz: %d, state %v, key_store %v", code, st, ks)
 		}
-		if postgresUp(t, r.reg) != 1 || stateUp(t, r.reg) != 1 {
-			t.Errorf("%s: postgres %v, redis %v", metrics.NameStateUp, postgresUp(t, r.reg), stateUp(t, r.reg))
+		if storeUp(t, r.reg, "postgres") != 1 || storeUp(t, r.reg, "redis") != 1 {
+			t.Errorf("%s: postgres %v, redis %v", metrics.NameStateUp, storeUp(t, r.reg, "postgres"), storeUp(t, r.reg, "redis"))
 		}
 	}
 }

@@ -215,8 +215,9 @@ func TestRevocationReachesReplicas(t *testing.T) {
 	}
 }
 
-// readyz is a replica's /readyz: its status code and the state it reports.
-func readyz(t *testing.T, url string) (int, map[string]any) {
+// readyzPart is a replica's /readyz: its status code and the part of
+// its answer named part ("state" for Redis, "key_store" for Postgres).
+func readyzPart(t *testing.T, url, part string) (int, map[string]any) {
 	t.Helper()
 	resp, err := http.Get(url + "/readyz")
 	if err != nil {
@@ -224,16 +225,21 @@ func readyz(t *testing.T, url string) (int, map[string]any) {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	var body struct {
-		State map[string]any `json:"state"`
-	}
+	var body map[string]json.RawMessage
 	if err := json.Unmarshal(b, &body); err != nil {
 		t.Fatalf("/readyz %s: %v", b, err)
 	}
-	return resp.StatusCode, body.State
+	var st map[string]any
+	if raw, ok := body[part]; ok {
+		if err := json.Unmarshal(raw, &st); err != nil {
+			t.Fatalf("/readyz %s: %s: %v", b, part, err)
+		}
+	}
+	return resp.StatusCode, st
 }
 
-func stateUp(t *testing.T, g prometheus.Gatherer) float64 {
+// storeUp is tiergate_state_up{store=store} as g exports it.
+func storeUp(t *testing.T, g prometheus.Gatherer, store string) float64 {
 	t.Helper()
 	fams, err := g.Gather()
 	if err != nil {
@@ -242,13 +248,13 @@ func stateUp(t *testing.T, g prometheus.Gatherer) float64 {
 	for _, mf := range fams {
 		if mf.GetName() == metrics.NameStateUp {
 			for _, m := range mf.GetMetric() {
-				if len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == "redis" {
+				if len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == store {
 					return m.GetGauge().GetValue()
 				}
 			}
 		}
 	}
-	t.Fatalf("no %s{store=\"redis\"}", metrics.NameStateUp)
+	t.Fatalf("no %s{store=%q}", metrics.NameStateUp, store)
 	return -1
 }
 
@@ -306,7 +312,7 @@ func TestRedisDown(t *testing.T) {
 				}
 			}
 			for _, r := range rs {
-				code, st := readyz(t, r.URL)
+				code, st := readyzPart(t, r.URL, "state")
 				if st["up"] != false || st["store"] != "redis" || st["on_failure"] != onFailure {
 					t.Errorf("/readyz state while down: %v", st)
 				}
@@ -317,7 +323,7 @@ func TestRedisDown(t *testing.T) {
 				if want := map[string]int{"open": 200, "closed": 503}[onFailure]; code != want {
 					t.Errorf("/readyz while down, %s: %d, want %d", onFailure, code, want)
 				}
-				if v := stateUp(t, r.reg); v != 0 {
+				if v := storeUp(t, r.reg, "redis"); v != 0 {
 					t.Errorf("%s while down: %v", metrics.NameStateUp, v)
 				}
 			}
@@ -335,10 +341,10 @@ func TestRedisDown(t *testing.T) {
 				t.Errorf("Redis back: %v, want exactly 30 admitted across the replicas", got)
 			}
 			for _, r := range rs {
-				if code, st := readyz(t, r.URL); code != 200 || st["up"] != true {
+				if code, st := readyzPart(t, r.URL, "state"); code != 200 || st["up"] != true {
 					t.Errorf("/readyz once back: %d %v", code, st)
 				}
-				if v := stateUp(t, r.reg); v != 1 {
+				if v := storeUp(t, r.reg, "redis"); v != 1 {
 					t.Errorf("%s once back: %v", metrics.NameStateUp, v)
 				}
 			}
