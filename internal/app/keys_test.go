@@ -108,6 +108,13 @@ func TestKeysRequired(t *testing.T) {
 		t.Fatal(err)
 	}
 	gw := open
+	// A secret one character off (never the secret itself, whatever its
+	// last character is).
+	last := byte('x')
+	if secret[len(secret)-1] == last {
+		last = 'y'
+	}
+	wrong := secret[:len(secret)-1] + string(last)
 	for _, tc := range []struct {
 		name string
 		hdr  map[string]string
@@ -116,7 +123,7 @@ func TestKeysRequired(t *testing.T) {
 		{"bearer", map[string]string{"Authorization": "Bearer " + secret}, 200},
 		{"x-api-key", map[string]string{"x-api-key": secret}, 200},
 		{"none", nil, 401},
-		{"wrong", map[string]string{"Authorization": "Bearer " + secret[:len(secret)-1] + "x"}, 401},
+		{"wrong", map[string]string{"Authorization": "Bearer " + wrong}, 401},
 		{"provider key", map[string]string{"Authorization": "Bearer sk-proj-123"}, 401},
 		{"basic", map[string]string{"Authorization": "Basic dXNlcjpwYXNz"}, 401},
 	} {
